@@ -1,0 +1,48 @@
+// Command warden is a self-hosted server that speaks the AWS IoT Device
+// Defender API. See README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// cli is the command line; every flag also reads a WARDEN_* variable.
+type cli struct {
+	Serve       serveCmd       `cmd:"" help:"Run the server."`
+	Credentials credentialsCmd `cmd:"" help:"List and create access keys."`
+	Version     versionCmd     `cmd:"" help:"Print the version."`
+}
+
+type storeFlags struct {
+	DataDir     string `name:"data-dir" default:"./warden-data" env:"WARDEN_DATA_DIR" help:"Directory of the embedded SQLite store and the credentials file."`
+	Synchronous string `name:"sync" default:"full" enum:"full,normal" env:"WARDEN_SYNC" help:"SQLite durability: full fsyncs every commit (survives power loss); normal survives a killed process only."`
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run() error {
+	fmt.Println("warden", version)
+	return nil
+}
+
+func main() {
+	var c cli
+	k := kong.Parse(&c, kong.Name("warden"),
+		kong.Description("Warden: the AWS IoT Device Defender API, self-hosted."),
+		kong.UsageOnError())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	k.BindTo(ctx, (*context.Context)(nil))
+	err := k.Run()
+	stop()
+	k.FatalIfErrorf(err)
+}
+

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"github.com/warden-iot/warden"
+)
+
+
+func (c *call) actionName() (string, error) {
+	name := c.r.PathValue("actionName")
+	var v warden.Validator
+	warden.ValidateActionName(&v, "actionName", name)
+	return name, v.Err()
+}
+
+type actionRef struct {
+	ActionArn string `json:"actionArn"`
+	ActionID  string `json:"actionId"`
+}
+
+func (s *Server) handleCreateMitigationAction(c *call) (any, error) {
+	var in struct {
+		RoleArn      *string                   `json:"roleArn"`
+		ActionParams *warden.MitigationActionParams `json:"actionParams"`
+		Tags         []warden.Tag              `json:"tags"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("actionName")
+	var v warden.Validator
+	warden.ValidateActionName(&v, "actionName", name)
+	v.Required("roleArn", in.RoleArn != nil)
+	if in.RoleArn != nil {
+		warden.ValidateRoleArn(&v, "roleArn", *in.RoleArn)
+	}
+	v.Required("actionParams", in.ActionParams != nil)
+	if in.ActionParams != nil {
+		in.ActionParams.Validate(&v, "actionParams")
+	}
+	warden.ValidateTags(&v, "tags", in.Tags)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	a, _, err := s.store.CreateMitigationAction(c.ctx, c.scope, warden.MitigationAction{
+		Name: name, ID: warden.NewUUID(), RoleArn: *in.RoleArn, Params: *in.ActionParams,
+		CreationDate: now, LastModifiedDate: now,
+	}, in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return actionRef{ActionArn: a.ARN(c.scope), ActionID: a.ID}, nil
+}
+
+func (s *Server) handleUpdateMitigationAction(c *call) (any, error) {
+	var in struct {
+		RoleArn      *string                   `json:"roleArn"`
+		ActionParams *warden.MitigationActionParams `json:"actionParams"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("actionName")
+	var v warden.Validator
+	warden.ValidateActionName(&v, "actionName", name)
+	if in.RoleArn != nil {
+		warden.ValidateRoleArn(&v, "roleArn", *in.RoleArn)
+	}
+	if in.ActionParams != nil {
+		in.ActionParams.Validate(&v, "actionParams")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	a, err := s.store.UpdateMitigationAction(c.ctx, c.scope, name, in.RoleArn, in.ActionParams, s.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	return actionRef{ActionArn: a.ARN(c.scope), ActionID: a.ID}, nil
+}
+
+func (s *Server) handleDeleteMitigationAction(c *call) (any, error) {
+	name, err := c.actionName()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.store.DeleteMitigationAction(c.ctx, c.scope, name)
+}
+
+func (s *Server) handleDescribeMitigationAction(c *call) (any, error) {
+	name, err := c.actionName()
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.store.MitigationAction(c.ctx, c.scope, name)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		ActionName       string                         `json:"actionName"`
+		ActionType       string                         `json:"actionType"`
+		ActionArn        string                         `json:"actionArn"`
+		ActionID         string                         `json:"actionId"`
+		RoleArn          string                         `json:"roleArn"`
+		ActionParams     *warden.MitigationActionParams `json:"actionParams"`
+		CreationDate     epoch                          `json:"creationDate"`
+		LastModifiedDate epoch                          `json:"lastModifiedDate"`
+	}{a.Name, a.Params.Type(), a.ARN(c.scope), a.ID, a.RoleArn, &a.Params, epoch(a.CreationDate), epoch(a.LastModifiedDate)}, nil
+}
+
+type actionIdentifier struct {
+	ActionName   string `json:"actionName"`
+	ActionArn    string `json:"actionArn"`
+	CreationDate epoch  `json:"creationDate"`
+}
+
+func (s *Server) handleListMitigationActions(c *call) (any, error) {
+	const op = "ListMitigationActions"
+	actionType := c.r.URL.Query().Get("actionType")
+	if actionType != "" {
+		var v warden.Validator
+		v.Enum("actionType", actionType, warden.ActionTypes...)
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+	}
+	p, err := c.page(s.tokens, op+actionType, "nextToken", "maxResults", 25, 250)
+	if err != nil {
+		return nil, err
+	}
+	actions, next, err := s.store.MitigationActions(c.ctx, c.scope, actionType, p)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		ActionIdentifiers []actionIdentifier `json:"actionIdentifiers"`
+		NextToken         string             `json:"nextToken,omitempty"`
+	}{ActionIdentifiers: make([]actionIdentifier, 0, len(actions)), NextToken: s.tokens.seal(op+actionType, c.scope, next)}
+	for i := range actions {
+		a := &actions[i]
+		out.ActionIdentifiers = append(out.ActionIdentifiers, actionIdentifier{a.Name, a.ARN(c.scope), epoch(a.CreationDate)})
+	}
+	return out, nil
+}

@@ -1,0 +1,18 @@
+package api
+
+// routeIoT registers one handler per AWS IoT operation. Paths and methods are
+// the AWS model's; anything else is answered by unknownOperation.
+func (s *Server) routeIoT() {
+	m := s.iot
+	m.Handle("POST /mitigationactions/actions/{actionName}", s.op("CreateMitigationAction", s.handleCreateMitigationAction))
+	m.Handle("PATCH /mitigationactions/actions/{actionName}", s.op("UpdateMitigationAction", s.handleUpdateMitigationAction))
+	m.Handle("DELETE /mitigationactions/actions/{actionName}", s.op("DeleteMitigationAction", s.handleDeleteMitigationAction))
+	m.Handle("GET /mitigationactions/actions/{actionName}", s.op("DescribeMitigationAction", s.handleDescribeMitigationAction))
+	m.Handle("GET /mitigationactions/actions", s.op("ListMitigationActions", s.handleListMitigationActions))
+
+	m.Handle("POST /tags", s.op("TagResource", s.handleTagResource))
+	m.Handle("GET /tags", s.op("ListTagsForResource", s.handleListTagsForResource))
+	m.Handle("POST /untag", s.op("UntagResource", s.handleUntagResource))
+
+	m.Handle("/", s.op("", unknownOperation))
+}

@@ -1,0 +1,214 @@
+// Package api serves the AWS IoT restJson1 protocol: it authenticates every
+// request with SigV4, routes it to the handler named after its AWS operation,
+// and turns every error into the AWS error envelope.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/sigv4"
+)
+
+// MaxBodyBytes caps request bodies; AWS IoT's largest documents (policies,
+// certificates) are far below it.
+const MaxBodyBytes = 1 << 20
+
+// Config is what a Server needs.
+type Config struct {
+	Store  warden.Store
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP handler of the whole API.
+type Server struct {
+	store    warden.Store
+	log      *slog.Logger
+	now      func() time.Time
+	verifier *sigv4.Verifier
+	tokens   *tokenSealer
+	iot      *http.ServeMux
+	keys     sync.Map // access key id → warden.AccessKey; keys never change once made
+}
+
+// New builds the handler stack over cfg.Store.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	secret, err := cfg.Store.ServerSecret(ctx, "pagination-token-key", randomKey)
+	if err != nil {
+		return nil, err
+	}
+	s.tokens = &tokenSealer{key: secret}
+	s.verifier = &sigv4.Verifier{Lookup: s.lookupKey, Now: s.now}
+	s.iot = http.NewServeMux()
+	s.routeIoT()
+	return s, nil
+}
+
+func (s *Server) lookupKey(ctx context.Context, id string) (string, string, bool, error) {
+	if k, ok := s.keys.Load(id); ok {
+		key := k.(warden.AccessKey)
+		return key.Secret, key.Account, true, nil
+	}
+	key, ok, err := s.store.AccessKey(ctx, id)
+	if err != nil || !ok {
+		return "", "", false, err
+	}
+	s.keys.Store(id, key)
+	return key.Secret, key.Account, true, nil
+}
+
+// call is one authenticated request on its way through a handler.
+type call struct {
+	ctx   context.Context
+	r     *http.Request
+	body  []byte
+	scope warden.Scope
+}
+
+// handler serves one AWS operation. It returns the response shape, which is
+// sent as JSON, or an error, which is sent as the AWS error envelope.
+type handler func(c *call) (any, error)
+
+type ctxKey int
+
+const infoKey ctxKey = 0
+
+// requestInfo travels with the request so the log line can name the
+// operation the router chose and the account the signature proved.
+type requestInfo struct {
+	id        string
+	operation string
+	account   string
+	body      []byte
+	scope     warden.Scope
+	errCode   string
+}
+
+// ServeHTTP authenticates the request and hands it to the operation's handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &requestInfo{id: warden.NewUUID()}
+	w.Header().Set("x-amzn-RequestId", info.id)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic", "request_id", info.id, "panic", p)
+			s.writeError(rec, info, errors.New("panic"))
+		}
+		s.log.Info("request", "request_id", info.id, "method", r.Method, "path", r.URL.Path,
+			"operation", info.operation, "account", info.account, "status", rec.status,
+			"error", info.errCode, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+	}()
+	body, err := io.ReadAll(http.MaxBytesReader(rec, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.writeError(rec, info, warden.Errorf(warden.CodeRequestEntityTooLarge,
+				"Request body is larger than the limit of %d bytes.", MaxBodyBytes))
+			return
+		}
+		s.writeError(rec, info, warden.Errorf(warden.CodeInvalidRequest, "Could not read the request body."))
+		return
+	}
+	cred, err := s.verifier.Verify(r.Context(), r, body)
+	if err != nil {
+		var sigErr *sigv4.Error
+		if errors.As(err, &sigErr) {
+			err = &warden.Error{Code: sigErr.Code, Message: sigErr.Message}
+		}
+		s.writeError(rec, info, err)
+		return
+	}
+	info.account = cred.Account
+	info.body = body
+	info.scope = warden.Scope{Account: cred.Account, Region: cred.Region}
+	switch cred.Service {
+	case "iot", "execute-api":
+		s.iot.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey, info)))
+	default:
+		s.writeError(rec, info, warden.Errorf(warden.CodeInvalidSignature,
+			"Credential should be scoped to correct service: 'iot'. "))
+	}
+}
+
+// op adapts a handler to the mux: it names the operation for the log line
+// and writes the result.
+func (s *Server) op(name string, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		info := r.Context().Value(infoKey).(*requestInfo)
+		info.operation = name
+		out, err := h(&call{ctx: r.Context(), r: r, body: info.body, scope: info.scope})
+		if err != nil {
+			s.writeError(w, info, err)
+			return
+		}
+		if out == nil {
+			out = struct{}{}
+		}
+		buf, err := json.Marshal(out)
+		if err != nil {
+			s.writeError(w, info, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+		_, _ = w.Write(buf)
+	}
+}
+
+type errorBody struct {
+	Message     string `json:"message"`
+	Type        string `json:"__type"`
+	ResourceID  string `json:"resourceId,omitempty"`
+	ResourceArn string `json:"resourceArn,omitempty"`
+}
+
+// writeError sends err as the restJson1 error envelope. Errors that are not
+// *warden.Error are internal: logged with the request id, never shown.
+func (s *Server) writeError(w http.ResponseWriter, info *requestInfo, err error) {
+	var e *warden.Error
+	if !errors.As(err, &e) {
+		s.log.Error("internal error", "request_id", info.id, "operation", info.operation, "err", err.Error())
+		e = warden.Errorf(warden.CodeInternalFailure, "An internal error occurred (request id %s).", info.id)
+	}
+	info.errCode = e.Code
+	buf, _ := json.Marshal(errorBody{Message: e.Message, Type: e.Code, ResourceID: e.ResourceID, ResourceArn: e.ResourceArn})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("x-amzn-ErrorType", e.Code)
+	h.Set("Content-Length", strconv.Itoa(len(buf)))
+	w.WriteHeader(e.HTTPStatus())
+	_, _ = w.Write(buf)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// unknownOperation answers any path or method that is no AWS IoT operation.
+func unknownOperation(c *call) (any, error) {
+	return nil, warden.Errorf(warden.CodeUnknownOperation, "No AWS IoT operation matches %s %s.", c.r.Method, c.r.URL.Path)
+}

@@ -1,0 +1,68 @@
+package api
+
+import (
+	"github.com/warden-iot/warden"
+)
+
+func (s *Server) handleTagResource(c *call) (any, error) {
+	var in struct {
+		ResourceArn *string      `json:"resourceArn"`
+		Tags        []warden.Tag `json:"tags"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	var v warden.Validator
+	v.Required("resourceArn", in.ResourceArn != nil)
+	v.Required("tags", in.Tags != nil)
+	warden.ValidateTags(&v, "tags", in.Tags)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return nil, s.store.TagResource(c.ctx, c.scope, *in.ResourceArn, in.Tags)
+}
+
+func (s *Server) handleUntagResource(c *call) (any, error) {
+	var in struct {
+		ResourceArn *string  `json:"resourceArn"`
+		TagKeys     []string `json:"tagKeys"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	var v warden.Validator
+	v.Required("resourceArn", in.ResourceArn != nil)
+	v.Required("tagKeys", in.TagKeys != nil)
+	for _, k := range in.TagKeys {
+		warden.ValidateTagKey(&v, "tagKeys.member", k)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return nil, s.store.UntagResource(c.ctx, c.scope, *in.ResourceArn, in.TagKeys)
+}
+
+func (s *Server) handleListTagsForResource(c *call) (any, error) {
+	const op = "ListTagsForResource"
+	arn := c.r.URL.Query().Get("resourceArn")
+	var v warden.Validator
+	v.Required("resourceArn", arn != "")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	after, err := s.tokens.open(op+arn, c.scope, c.r.URL.Query().Get("nextToken"))
+	if err != nil {
+		return nil, err
+	}
+	tags, next, err := s.store.Tags(c.ctx, c.scope, arn, warden.Page{After: after, Limit: warden.MaxTagsPerResource})
+	if err != nil {
+		return nil, err
+	}
+	if tags == nil {
+		tags = []warden.Tag{}
+	}
+	return struct {
+		Tags      []warden.Tag `json:"tags"`
+		NextToken string       `json:"nextToken,omitempty"`
+	}{tags, s.tokens.seal(op+arn, c.scope, next)}, nil
+}

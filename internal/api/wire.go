@@ -1,0 +1,154 @@
+package api
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/warden-iot/warden"
+)
+
+// epoch is a timestamp on the wire: epoch seconds as a JSON number, with
+// milliseconds as the fraction, as AWS sends them.
+type epoch time.Time
+
+func (t epoch) MarshalJSON() ([]byte, error) {
+	ms := time.Time(t).UnixMilli()
+	return strconv.AppendFloat(nil, float64(ms)/1000, 'f', -1, 64), nil
+}
+
+func (t *epoch) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: "string", Type: nil}
+	}
+	*t = epoch(time.UnixMilli(int64(f * 1000)).UTC())
+	return nil
+}
+
+// decode reads the JSON body into v. An empty body is an empty object, as
+// clients send no body when no member is set.
+func (c *call) decode(v any) error {
+	body := bytes.TrimSpace(c.body)
+	if len(body) == 0 {
+		return nil
+	}
+	if body[0] != '{' {
+		return warden.Errorf(warden.CodeInvalidRequest, "The request body must be a JSON object.")
+	}
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return warden.Errorf(warden.CodeInvalidRequest, "Malformed JSON in the request body at offset %d: %s.", syntax.Offset, syntax.Error())
+	case errors.As(err, &typeErr):
+		member := typeErr.Field
+		if member == "" {
+			member = "(request body)"
+		}
+		want := "a value of another type"
+		if typeErr.Type != nil {
+			want = jsonKind(typeErr.Type.Kind().String())
+		}
+		return warden.Errorf(warden.CodeInvalidRequest,
+			"1 validation error detected: Value at '%s' failed to satisfy constraint: Member must be %s, not a JSON %s", member, want, typeErr.Value)
+	}
+	return warden.Errorf(warden.CodeInvalidRequest, "Could not decode the request body: %s", err.Error())
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "a list"
+	case "map", "struct", "ptr":
+		return "an object"
+	case "int", "int32", "int64", "uint", "float64":
+		return "a number"
+	}
+	return "of another type"
+}
+
+// maxResults reads the maxResults query member: 1..limit, def when absent.
+func (c *call) maxResults(name string, def, limit int) (int, error) {
+	raw := c.r.URL.Query().Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		return 0, warden.Errorf(warden.CodeInvalidRequest, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an integer", raw, name)
+	}
+	var v warden.Validator
+	v.Range(name, int64(n), 1, int64(limit))
+	return n, v.Err()
+}
+
+// tokenSealer turns store cursors into opaque nextTokens that a client cannot
+// forge or carry to another operation or account: the cursor is bound to both
+// and authenticated with a server key shared by every process on the store.
+type tokenSealer struct{ key []byte }
+
+func randomKey() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func (t *tokenSealer) mac(op string, s warden.Scope, cursor string) []byte {
+	m := hmac.New(sha256.New, t.key)
+	m.Write([]byte(op + "\x00" + s.Account + "\x00" + s.Region + "\x00" + cursor))
+	return m.Sum(nil)[:16]
+}
+
+// seal returns the nextToken for cursor, or "" (no more pages) for "".
+func (t *tokenSealer) seal(op string, s warden.Scope, cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(cursor)) + "." + enc.EncodeToString(t.mac(op, s, cursor))
+}
+
+// open returns the cursor inside token; "" for no token.
+func (t *tokenSealer) open(op string, s warden.Scope, token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	bad := warden.Errorf(warden.CodeInvalidRequest, "The nextToken is not valid for this request.")
+	enc := base64.RawURLEncoding
+	c, m, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", bad
+	}
+	cursor, err1 := enc.DecodeString(c)
+	mac, err2 := enc.DecodeString(m)
+	if err1 != nil || err2 != nil || len(cursor) == 0 || !hmac.Equal(mac, t.mac(op, s, string(cursor))) {
+		return "", bad
+	}
+	return string(cursor), nil
+}
+
+// page reads nextToken and the page size of a list operation.
+func (c *call) page(t *tokenSealer, op, tokenName, sizeName string, def, limit int) (warden.Page, error) {
+	after, err := t.open(op, c.scope, c.r.URL.Query().Get(tokenName))
+	if err != nil {
+		return warden.Page{}, err
+	}
+	n, err := c.maxResults(sizeName, def, limit)
+	return warden.Page{After: after, Limit: n}, err
+}

@@ -1,0 +1,181 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/warden-iot/warden"
+)
+
+const actionColumns = `seq, name, id, role_arn, params, created_at, updated_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanAction(r rowScanner) (warden.MitigationAction, int64, error) {
+	var a warden.MitigationAction
+	var seq, created, updated int64
+	var params string
+	if err := r.Scan(&seq, &a.Name, &a.ID, &a.RoleArn, &params, &created, &updated); err != nil {
+		return a, 0, err
+	}
+	if err := json.Unmarshal([]byte(params), &a.Params); err != nil {
+		return a, 0, fmt.Errorf("stored params of action %s: %w", a.Name, err)
+	}
+	a.CreationDate, a.LastModifiedDate = fromMillis(created), fromMillis(updated)
+	return a, seq, nil
+}
+
+func actionNotFound(name string) error {
+	return warden.Errorf(warden.CodeResourceNotFound, "Mitigation action %s does not exist.", name)
+}
+
+func getAction(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, s warden.Scope, name string) (warden.MitigationAction, error) {
+	a, _, err := scanAction(q.QueryRowContext(ctx,
+		`SELECT `+actionColumns+` FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, actionNotFound(name)
+	}
+	return a, err
+}
+
+// CreateMitigationAction stores a new action, or returns the identical one.
+func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a warden.MitigationAction, tags []warden.Tag) (warden.MitigationAction, bool, error) {
+	params, err := json.Marshal(&a.Params)
+	if err != nil {
+		return a, false, err
+	}
+	created := false
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		existing, err := getAction(ctx, tx, s, a.Name)
+		if err == nil {
+			if existing.RoleArn == a.RoleArn && existing.Params.Equal(&a.Params) {
+				a = existing
+				return nil
+			}
+			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
+				Message:    fmt.Sprintf("Mitigation action %s already exists with different parameters.", a.Name),
+				ResourceID: existing.ID, ResourceArn: existing.ARN(s)}
+		}
+		if warden.ErrorCode(err) != warden.CodeResourceNotFound {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mitigation_actions WHERE account = ? AND region = ?`,
+			s.Account, s.Region).Scan(&n); err != nil {
+			return err
+		}
+		if n >= warden.MaxMitigationActions {
+			return warden.Errorf(warden.CodeLimitExceeded,
+				"An account can have at most %d mitigation actions; delete one before creating another.", warden.MaxMitigationActions)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO mitigation_actions
+			(account, region, name, id, action_type, role_arn, params, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.Account, s.Region, a.Name, a.ID, a.Params.Type(), a.RoleArn, string(params),
+			millis(a.CreationDate), millis(a.LastModifiedDate)); err != nil {
+			return err
+		}
+		created = true
+		return putTags(ctx, tx, s, a.ARN(s), tags)
+	})
+	return a, created, err
+}
+
+// UpdateMitigationAction changes an action's role and/or parameters.
+func (db *DB) UpdateMitigationAction(ctx context.Context, s warden.Scope, name string, roleArn *string, params *warden.MitigationActionParams, now time.Time) (warden.MitigationAction, error) {
+	var a warden.MitigationAction
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if a, err = getAction(ctx, tx, s, name); err != nil {
+			return err
+		}
+		if roleArn != nil {
+			a.RoleArn = *roleArn
+		}
+		if params != nil {
+			a.Params = *params
+		}
+		a.LastModifiedDate = now
+		encoded, err := json.Marshal(&a.Params)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE mitigation_actions SET role_arn = ?, params = ?, action_type = ?, updated_at = ?
+			WHERE account = ? AND region = ? AND name = ?`,
+			a.RoleArn, string(encoded), a.Params.Type(), millis(now), s.Account, s.Region, name)
+		return err
+	})
+	return a, err
+}
+
+// DeleteMitigationAction removes an action and its tags.
+func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
+			s.Account, s.Region, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
+			s.Account, s.Region, s.IoTARN("mitigationaction/"+name))
+		return err
+	})
+}
+
+// MitigationAction returns one action.
+func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string) (warden.MitigationAction, error) {
+	return getAction(ctx, db.read, s, name)
+}
+
+// MitigationActions lists actions newest first. The cursor is the sequence
+// number of the last action returned, so adding or removing actions while a
+// client pages neither skips nor repeats one.
+func (db *DB) MitigationActions(ctx context.Context, s warden.Scope, actionType string, p warden.Page) ([]warden.MitigationAction, string, error) {
+	after := int64(1<<63 - 1)
+	if p.After != "" {
+		v, err := strconv.ParseInt(p.After, 10, 64)
+		if err != nil {
+			return nil, "", warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken")
+		}
+		after = v
+	}
+	query := `SELECT ` + actionColumns + ` FROM mitigation_actions WHERE account = ? AND region = ? AND seq < ?`
+	args := []any{s.Account, s.Region, after}
+	if actionType != "" {
+		query += ` AND action_type = ?`
+		args = append(args, actionType)
+	}
+	query += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, p.Limit+1)
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []warden.MitigationAction
+	var lastSeq int64
+	next := ""
+	for rows.Next() {
+		if len(out) == p.Limit {
+			next = strconv.FormatInt(lastSeq, 10)
+			break
+		}
+		a, seq, err := scanAction(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+		lastSeq = seq
+	}
+	return out, next, rows.Err()
+}

@@ -1,0 +1,192 @@
+// Package sqlstore is Warden's Store on SQL databases. Each method runs one
+// transaction; the SQL is written so that SQLite and PostgreSQL can both run it.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/warden-iot/warden"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DB is a Store on a SQL database.
+type DB struct {
+	// write serialises writers: SQLite has one writer at a time, and a single
+	// connection with BEGIN IMMEDIATE avoids busy-retry storms.
+	write *sql.DB
+	read  *sql.DB
+}
+
+var _ warden.Store = (*DB)(nil)
+
+// SQLiteOptions tune the embedded store.
+type SQLiteOptions struct {
+	// Synchronous is SQLite's synchronous pragma: "FULL" (fsync on every
+	// commit, survives power loss) or "NORMAL" (survives a killed process,
+	// may lose the last commits on power loss).
+	Synchronous string
+	// ReadConns is the size of the reader pool (default 4).
+	ReadConns int
+}
+
+// SQLiteFile is the database file's name inside a data directory.
+const SQLiteFile = "warden.db"
+
+// OpenSQLite opens (creating if needed) the store in dataDir and brings its
+// schema up to date.
+func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	sync := strings.ToUpper(opt.Synchronous)
+	if sync == "" {
+		sync = "FULL"
+	}
+	if sync != "FULL" && sync != "NORMAL" {
+		return nil, fmt.Errorf("synchronous must be FULL or NORMAL, not %q", opt.Synchronous)
+	}
+	if opt.ReadConns <= 0 {
+		opt.ReadConns = 4
+	}
+	path := filepath.Join(dataDir, SQLiteFile)
+	dsn := func(extra string) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+sync+")")
+		q.Add("_pragma", "foreign_keys(1)")
+		return "file:" + path + "?" + q.Encode() + extra
+	}
+	write, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, write, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
+		write.Close()
+		return nil, err
+	}
+	read, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	read.SetMaxOpenConns(opt.ReadConns)
+	read.SetMaxIdleConns(opt.ReadConns)
+	read.SetConnMaxIdleTime(0)
+	read.SetConnMaxLifetime(0)
+	return &DB{write: write, read: read}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
+	sub, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, db, sub)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// inTx runs fn in a write transaction and commits it if fn returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// CreateAccessKey stores a key.
+func (db *DB) CreateAccessKey(ctx context.Context, k warden.AccessKey) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO access_keys (id, secret, account, created_at) VALUES (?, ?, ?, ?)`,
+			k.ID, k.Secret, k.Account, millis(k.CreatedAt))
+		return err
+	})
+}
+
+// AccessKey looks a key up by id.
+func (db *DB) AccessKey(ctx context.Context, id string) (warden.AccessKey, bool, error) {
+	k := warden.AccessKey{ID: id}
+	var created int64
+	err := db.read.QueryRowContext(ctx, `SELECT secret, account, created_at FROM access_keys WHERE id = ?`, id).
+		Scan(&k.Secret, &k.Account, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return warden.AccessKey{}, false, nil
+	}
+	if err != nil {
+		return warden.AccessKey{}, false, err
+	}
+	k.CreatedAt = fromMillis(created)
+	return k, true, nil
+}
+
+// AccessKeys lists every key, oldest first.
+func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, secret, account, created_at FROM access_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []warden.AccessKey
+	for rows.Next() {
+		var k warden.AccessKey
+		var created int64
+		if err := rows.Scan(&k.ID, &k.Secret, &k.Account, &created); err != nil {
+			return nil, err
+		}
+		k.CreatedAt = fromMillis(created)
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// ServerSecret returns the named secret, creating it on first use.
+func (db *DB) ServerSecret(ctx context.Context, name string, generate func() []byte) ([]byte, error) {
+	var value []byte
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
+			name, generate()); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value)
+	})
+	return value, err
+}

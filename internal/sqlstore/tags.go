@@ -1,0 +1,117 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/warden-iot/warden"
+)
+
+// taggable maps an IoT ARN's resource type to the query that tells whether
+// the resource exists; its parameters are account, region and the ARN's id.
+var taggable = map[string]string{
+	"mitigationaction": `SELECT 1 FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
+}
+
+// requireResource fails with ResourceNotFound unless arn names an existing
+// taggable resource of scope s. Another account's ARN is reported as missing,
+// so a caller learns nothing about resources it cannot see.
+func requireResource(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, s warden.Scope, arn string) error {
+	scope, kind, id, ok := warden.ParseIoTARN(arn)
+	if !ok {
+		return warden.Errorf(warden.CodeInvalidRequest, "%s is not a valid AWS IoT resource ARN.", arn)
+	}
+	query, known := taggable[kind]
+	if !known {
+		return warden.Errorf(warden.CodeInvalidRequest, "Resources of type %s cannot be tagged.", kind)
+	}
+	missing := warden.Errorf(warden.CodeResourceNotFound, "The resource %s does not exist.", arn)
+	if scope != s {
+		return missing
+	}
+	var one int
+	err := q.QueryRowContext(ctx, query, s.Account, s.Region, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return missing
+	}
+	return err
+}
+
+func putTags(ctx context.Context, tx *sql.Tx, s warden.Scope, arn string, tags []warden.Tag) error {
+	for _, t := range tags {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tags (account, region, resource_arn, tag_key, tag_value) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (account, region, resource_arn, tag_key) DO UPDATE SET tag_value = excluded.tag_value`,
+			s.Account, s.Region, arn, t.Key, t.Value); err != nil {
+			return err
+		}
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
+		s.Account, s.Region, arn).Scan(&n); err != nil {
+		return err
+	}
+	if n > warden.MaxTagsPerResource {
+		return warden.Errorf(warden.CodeLimitExceeded, "A resource can have at most %d tags; this request would leave %d.", warden.MaxTagsPerResource, n)
+	}
+	return nil
+}
+
+// TagResource adds or overwrites tags.
+func (db *DB) TagResource(ctx context.Context, s warden.Scope, arn string, tags []warden.Tag) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := requireResource(ctx, tx, s, arn); err != nil {
+			return err
+		}
+		return putTags(ctx, tx, s, arn, tags)
+	})
+}
+
+// UntagResource removes tag keys.
+func (db *DB) UntagResource(ctx context.Context, s warden.Scope, arn string, keys []string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := requireResource(ctx, tx, s, arn); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ? AND tag_key = ?`,
+				s.Account, s.Region, arn, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Tags lists a resource's tags by key; the cursor is the last key returned.
+func (db *DB) Tags(ctx context.Context, s warden.Scope, arn string, p warden.Page) ([]warden.Tag, string, error) {
+	if err := requireResource(ctx, db.read, s, arn); err != nil {
+		return nil, "", err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT tag_key, tag_value FROM tags
+		WHERE account = ? AND region = ? AND resource_arn = ? AND tag_key > ? ORDER BY tag_key LIMIT ?`,
+		s.Account, s.Region, arn, p.After, p.Limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var tags []warden.Tag
+	next := ""
+	for rows.Next() {
+		if len(tags) == p.Limit {
+			next = tags[len(tags)-1].Key
+			break
+		}
+		var t warden.Tag
+		if err := rows.Scan(&t.Key, &t.Value); err != nil {
+			return nil, "", err
+		}
+		tags = append(tags, t)
+	}
+	return tags, next, rows.Err()
+}
