@@ -17,6 +17,13 @@ type Page struct {
 // it either happens whole or not at all, and what it returned survives a
 // crash of the process. Methods return *Error for conditions a client caused.
 type Store interface {
+	ThingStore
+	CertificateStore
+	PolicyStore
+
+	// Changes lists the registry change log.
+	Changes(ctx context.Context, f ChangeFilter) ([]Change, error)
+
 	// CreateAccessKey stores a key, creating its account if needed.
 	CreateAccessKey(ctx context.Context, key AccessKey) error
 	// AccessKey looks a key up; ok is false when it does not exist.

@@ -19,6 +19,7 @@ var version = "dev"
 type cli struct {
 	Serve       serveCmd       `cmd:"" help:"Run the server."`
 	Credentials credentialsCmd `cmd:"" help:"List and create access keys."`
+	History     historyCmd     `cmd:"" help:"Print the registry change log."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
 
@@ -45,4 +46,3 @@ func main() {
 	stop()
 	k.FatalIfErrorf(err)
 }
-

@@ -4,7 +4,6 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-
 func (c *call) actionName() (string, error) {
 	name := c.r.PathValue("actionName")
 	var v warden.Validator
@@ -19,9 +18,9 @@ type actionRef struct {
 
 func (s *Server) handleCreateMitigationAction(c *call) (any, error) {
 	var in struct {
-		RoleArn      *string                   `json:"roleArn"`
+		RoleArn      *string                        `json:"roleArn"`
 		ActionParams *warden.MitigationActionParams `json:"actionParams"`
-		Tags         []warden.Tag              `json:"tags"`
+		Tags         []warden.Tag                   `json:"tags"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -54,7 +53,7 @@ func (s *Server) handleCreateMitigationAction(c *call) (any, error) {
 
 func (s *Server) handleUpdateMitigationAction(c *call) (any, error) {
 	var in struct {
-		RoleArn      *string                   `json:"roleArn"`
+		RoleArn      *string                        `json:"roleArn"`
 		ActionParams *warden.MitigationActionParams `json:"actionParams"`
 	}
 	if err := c.decode(&in); err != nil {

@@ -14,5 +14,9 @@ func (s *Server) routeIoT() {
 	m.Handle("GET /tags", s.op("ListTagsForResource", s.handleListTagsForResource))
 	m.Handle("POST /untag", s.op("UntagResource", s.handleUntagResource))
 
+	s.routeThings(m)
+	s.routeCertificates(m)
+	s.routePolicies(m)
+
 	m.Handle("/", s.op("", unknownOperation))
 }

@@ -141,7 +141,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.scope = warden.Scope{Account: cred.Account, Region: cred.Region}
 	switch cred.Service {
 	case "iot", "execute-api":
-		s.iot.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey, info)))
+		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
+		s.iot.ServeHTTP(rec, r.WithContext(ctx))
 	default:
 		s.writeError(rec, info, warden.Errorf(warden.CodeInvalidSignature,
 			"Credential should be scoped to correct service: 'iot'. "))

@@ -1,0 +1,5 @@
+package warden
+
+// CertificateStore persists the certificate part of the registry.
+type CertificateStore interface {
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/warden-iot/warden"
+)
+
+type historyCmd struct {
+	storeFlags
+	Resource string `help:"Only changes of this resource ARN."`
+	Limit    int    `default:"0" help:"At most this many rows (0: all)."`
+}
+
+// Run prints the registry change log, oldest first.
+func (c *historyCmd) Run(ctx context.Context) error {
+	store, err := openStore(ctx, c.DataDir, c.Synchronous)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	changes, err := store.Changes(ctx, warden.ChangeFilter{ResourceArn: c.Resource, Limit: c.Limit})
+	if err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		before, after := ch.Before, ch.After
+		if before == "" {
+			before = "-"
+		}
+		if after == "" {
+			after = "-"
+		}
+		fmt.Fprintf(os.Stdout, "%d\t%s\t%s\t%s\t%s\t%s -> %s\n", ch.Seq, ch.At.Format(time.RFC3339Nano), ch.Actor,
+			ch.Operation, ch.ResourceArn, before, after)
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/warden-iot/warden"
+)
+
+// logChange appends a change-log row in tx, attributed to the context's actor.
+// before and after are marshalled to JSON; nil means "did not exist".
+func logChange(ctx context.Context, tx *sql.Tx, s warden.Scope, arn, operation string, before, after any, now time.Time) error {
+	doc := func(v any) (string, error) {
+		if v == nil {
+			return "", nil
+		}
+		b, err := json.Marshal(v)
+		return string(b), err
+	}
+	b, err := doc(before)
+	if err != nil {
+		return err
+	}
+	a, err := doc(after)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO change_log (account, region, resource_arn, operation, before_doc, after_doc, actor, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.Account, s.Region, arn, operation, b, a, warden.ActorFrom(ctx), millis(now))
+	return err
+}
+
+// Changes lists change-log rows oldest first.
+func (db *DB) Changes(ctx context.Context, f warden.ChangeFilter) ([]warden.Change, error) {
+	query := `SELECT seq, resource_arn, operation, before_doc, after_doc, actor, at FROM change_log WHERE seq > ?`
+	args := []any{f.AfterSeq}
+	if f.Scope != nil {
+		query += ` AND account = ? AND region = ?`
+		args = append(args, f.Scope.Account, f.Scope.Region)
+	}
+	if f.ResourceArn != "" {
+		query += ` AND resource_arn = ?`
+		args = append(args, f.ResourceArn)
+	}
+	query += ` ORDER BY seq`
+	if f.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []warden.Change
+	for rows.Next() {
+		var c warden.Change
+		var at int64
+		if err := rows.Scan(&c.Seq, &c.ResourceArn, &c.Operation, &c.Before, &c.After, &c.Actor, &at); err != nil {
+			return nil, err
+		}
+		c.At = fromMillis(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
