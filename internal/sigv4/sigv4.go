@@ -361,18 +361,29 @@ func hasElement(list, name string) bool {
 }
 
 // requestPath returns the path exactly as the client sent it.
-// r.URL.Path is decoded and r.URL.EscapedPath may re-encode it, so
-// RequestURI is preferred; EscapedPath is the fallback for requests built
+// r.URL.Path is decoded, and r.URL.EscapedPath re-encodes the path whenever
+// the client sent a byte Go would have escaped (a raw '|', say), so the path
+// is taken from RequestURI, in origin form ("/p?q") or absolute form
+// ("http://host/p?q"). EscapedPath is the fallback for requests built
 // in-process rather than read from the wire.
 func requestPath(r *http.Request) string {
 	p := r.RequestURI
-	if p != "" && p[0] == '/' {
-		if i := strings.IndexByte(p, '?'); i >= 0 {
-			p = p[:i]
+	if p != "" && p[0] != '/' {
+		if _, rest, ok := strings.Cut(p, "://"); ok {
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				p = rest[i:]
+			} else {
+				p = "/"
+			}
 		}
-		return p
 	}
-	return r.URL.EscapedPath()
+	if p == "" || p[0] != '/' {
+		return r.URL.EscapedPath()
+	}
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
 }
 
 // normalizePath removes empty and "." segments and resolves "..", as
