@@ -9,6 +9,12 @@ func (s *Server) routeIoT() {
 	m.Handle("DELETE /mitigationactions/actions/{actionName}", s.op("DeleteMitigationAction", s.handleDeleteMitigationAction))
 	m.Handle("GET /mitigationactions/actions/{actionName}", s.op("DescribeMitigationAction", s.handleDescribeMitigationAction))
 	m.Handle("GET /mitigationactions/actions", s.op("ListMitigationActions", s.handleListMitigationActions))
+	// An empty name (the model sets no minimum, so clients send it) is a
+	// validation error of the operation, not an unknown path.
+	m.Handle("POST /mitigationactions/actions/{$}", s.op("CreateMitigationAction", s.handleCreateMitigationAction))
+	m.Handle("PATCH /mitigationactions/actions/{$}", s.op("UpdateMitigationAction", s.handleUpdateMitigationAction))
+	m.Handle("DELETE /mitigationactions/actions/{$}", s.op("DeleteMitigationAction", s.handleDeleteMitigationAction))
+	m.Handle("GET /mitigationactions/actions/{$}", s.op("DescribeMitigationAction", s.handleDescribeMitigationAction))
 
 	m.Handle("POST /tags", s.op("TagResource", s.handleTagResource))
 	m.Handle("GET /tags", s.op("ListTagsForResource", s.handleListTagsForResource))
