@@ -32,7 +32,7 @@ const (
 // env is a real Warden handler stack on a real SQLite file behind
 // httptest.NewServer, with SDK clients for two accounts.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	store   *sqlstore.DB
 	server  *httptest.Server
@@ -41,7 +41,7 @@ type env struct {
 	handler *api.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), ctx: context.Background()}
 	e.open()

@@ -15,6 +15,9 @@ func (s *Server) routeIoT() {
 	m.Handle("PATCH /mitigationactions/actions/{$}", s.op("UpdateMitigationAction", s.handleUpdateMitigationAction))
 	m.Handle("DELETE /mitigationactions/actions/{$}", s.op("DeleteMitigationAction", s.handleDeleteMitigationAction))
 	m.Handle("GET /mitigationactions/actions/{$}", s.op("DescribeMitigationAction", s.handleDescribeMitigationAction))
+	// Without an exact pattern for the other methods, ServeMux would answer
+	// them with a redirect to the {$} patterns above.
+	m.Handle("/mitigationactions/actions", s.op("", unknownOperation))
 
 	m.Handle("POST /tags", s.op("TagResource", s.handleTagResource))
 	m.Handle("GET /tags", s.op("ListTagsForResource", s.handleListTagsForResource))

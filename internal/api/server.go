@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -141,6 +143,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.scope = warden.Scope{Account: cred.Account, Region: cred.Region}
 	switch cred.Service {
 	case "iot", "execute-api":
+		if !routable(r) {
+			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
+				"No AWS IoT operation matches %s %s.", r.Method, r.URL.EscapedPath()))
+			return
+		}
 		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
 		s.iot.ServeHTTP(rec, r.WithContext(ctx))
 	default:
@@ -207,6 +214,25 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// routable reports whether ServeMux will hand r to one of our handlers. For
+// a path that is not clean ("/a/../b", "//a", "") it answers with a redirect
+// instead, which an SDK follows with a signature that no longer matches, and
+// for the request target "*" with a bare 400; neither is an AWS answer.
+func routable(r *http.Request) bool {
+	if r.RequestURI == "*" || r.Method == http.MethodConnect {
+		return false
+	}
+	p := r.URL.EscapedPath()
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean == p
 }
 
 // unknownOperation answers any path or method that is no AWS IoT operation.

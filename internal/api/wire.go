@@ -27,7 +27,7 @@ func (t epoch) MarshalJSON() ([]byte, error) {
 func (t *epoch) UnmarshalJSON(b []byte) error {
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
-		return &json.UnmarshalTypeError{Value: "string", Type: nil}
+		return errors.New("a timestamp must be a JSON number of epoch seconds")
 	}
 	*t = epoch(time.UnixMilli(int64(f * 1000)).UTC())
 	return nil
