@@ -22,6 +22,7 @@ const (
 	CodeCertificateState           = "CertificateStateException"
 	CodeCertificateValidation      = "CertificateValidationException"
 	CodeCertificateConflict        = "CertificateConflictException"
+	CodeDeleteConflict             = "DeleteConflictException"
 	CodeMalformedPolicy            = "MalformedPolicyException"
 	CodeNotConfigured              = "NotConfiguredException"
 	CodeRegistrationCodeInvalid    = "RegistrationCodeValidationException"
@@ -50,6 +51,7 @@ var statusByCode = map[string]int{
 	CodeCertificateState:           http.StatusNotAcceptable,
 	CodeCertificateValidation:      http.StatusBadRequest,
 	CodeCertificateConflict:        http.StatusConflict,
+	CodeDeleteConflict:             http.StatusConflict,
 	CodeMalformedPolicy:            http.StatusBadRequest,
 	CodeNotConfigured:              http.StatusNotFound,
 	CodeRegistrationCodeInvalid:    http.StatusBadRequest,

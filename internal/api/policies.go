@@ -1,7 +1,474 @@
 package api
 
-import "net/http"
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+
+	"github.com/warden-iot/warden"
+)
 
 // routePolicies registers the policy and logging operations.
 func (s *Server) routePolicies(m *http.ServeMux) {
+	m.Handle("POST /policies/{policyName}", s.op("CreatePolicy", s.handleCreatePolicy))
+	m.Handle("GET /policies/{policyName}", s.op("GetPolicy", s.handleGetPolicy))
+	m.Handle("DELETE /policies/{policyName}", s.op("DeletePolicy", s.handleDeletePolicy))
+	m.Handle("GET /policies", s.op("ListPolicies", s.handleListPolicies))
+	m.Handle("POST /policies/{policyName}/version", s.op("CreatePolicyVersion", s.handleCreatePolicyVersion))
+	m.Handle("GET /policies/{policyName}/version", s.op("ListPolicyVersions", s.handleListPolicyVersions))
+	m.Handle("GET /policies/{policyName}/version/{policyVersionId}", s.op("GetPolicyVersion", s.handleGetPolicyVersion))
+	m.Handle("PATCH /policies/{policyName}/version/{policyVersionId}", s.op("SetDefaultPolicyVersion", s.handleSetDefaultPolicyVersion))
+	m.Handle("DELETE /policies/{policyName}/version/{policyVersionId}", s.op("DeletePolicyVersion", s.handleDeletePolicyVersion))
+
+	m.Handle("PUT /target-policies/{policyName}", s.op("AttachPolicy", s.handleAttachPolicy))
+	m.Handle("POST /target-policies/{policyName}", s.op("DetachPolicy", s.handleDetachPolicy))
+	m.Handle("POST /policy-targets/{policyName}", s.op("ListTargetsForPolicy", s.handleListTargetsForPolicy))
+	m.Handle("POST /attached-policies/{target}", s.op("ListAttachedPolicies", s.handleListAttachedPolicies))
+
+	m.Handle("POST /v2LoggingOptions", s.op("SetV2LoggingOptions", s.handleSetV2LoggingOptions))
+	m.Handle("GET /v2LoggingOptions", s.op("GetV2LoggingOptions", s.handleGetV2LoggingOptions))
+	m.Handle("POST /loggingOptions", s.op("SetLoggingOptions", s.handleSetLoggingOptions))
+	m.Handle("GET /loggingOptions", s.op("GetLoggingOptions", s.handleGetLoggingOptions))
+}
+
+// policyPath reads and checks the path labels policyName and, with
+// version, policyVersionId.
+func (c *call) policyPath(version bool) (name, versionID string, err error) {
+	name = c.r.PathValue("policyName")
+	var v warden.Validator
+	warden.ValidatePolicyName(&v, "policyName", name)
+	if version {
+		versionID = c.r.PathValue("policyVersionId")
+		warden.ValidatePolicyVersionID(&v, "policyVersionId", versionID)
+	}
+	return name, versionID, v.Err()
+}
+
+// policyQueryBool reads a boolean query member: absent is false.
+func (c *call) policyQueryBool(name string) (bool, error) {
+	switch raw := c.r.URL.Query().Get(name); raw {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, warden.Errorf(warden.CodeInvalidRequest,
+			"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", raw, name)
+	}
+}
+
+// policyMarkerPage reads the marker/pageSize pair of the marker-paged list
+// operations. A marker is a sealed token bound to op (and so to the list's
+// parameters), base64-encoded once more so that it has the model's Marker
+// pattern [A-Za-z0-9+/]+={0,2}.
+func (s *Server) policyMarkerPage(c *call, op string) (warden.Page, error) {
+	marker := c.r.URL.Query().Get("marker")
+	var v warden.Validator
+	if marker != "" {
+		v.Length("marker", marker, 0, 1024)
+		if !isMarker(marker) {
+			v.Fail("marker", marker, "Member must satisfy regular expression pattern: [A-Za-z0-9+/]+={0,2}")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return warden.Page{}, err
+	}
+	size, err := c.maxResults("pageSize", 25, 250)
+	if err != nil {
+		return warden.Page{}, err
+	}
+	p := warden.Page{Limit: size}
+	if marker == "" {
+		return p, nil
+	}
+	token, err := base64.StdEncoding.DecodeString(marker)
+	if err != nil {
+		return p, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
+	}
+	if p.After, err = s.tokens.open(op, c.scope, string(token)); err != nil {
+		return p, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
+	}
+	return p, nil
+}
+
+// sealMarker is the nextMarker for cursor ("" when there are no more pages).
+func (s *Server) sealMarker(c *call, op, cursor string) string {
+	token := s.tokens.seal(op, c.scope, cursor)
+	if token == "" {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString([]byte(token))
+}
+
+func isMarker(m string) bool {
+	body := strings.TrimRight(m, "=")
+	if body == "" || len(m)-len(body) > 2 {
+		return false
+	}
+	for _, r := range body {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// validatePolicyDocument checks the model's constraints of a PolicyDocument
+// member; the grammar is ParsePolicyDocument's (MalformedPolicyException).
+func validatePolicyDocument(v *warden.Validator, doc *string) {
+	v.Required("policyDocument", doc != nil)
+	if doc != nil {
+		v.Length("policyDocument", *doc, 0, warden.MaxPolicyDocumentLength)
+	}
+}
+
+type policyRef struct {
+	PolicyName string `json:"policyName"`
+	PolicyArn  string `json:"policyArn"`
+}
+
+func (s *Server) handleCreatePolicy(c *call) (any, error) {
+	var in struct {
+		PolicyDocument *string      `json:"policyDocument"`
+		Tags           []warden.Tag `json:"tags"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("policyName")
+	var v warden.Validator
+	warden.ValidatePolicyName(&v, "policyName", name)
+	validatePolicyDocument(&v, in.PolicyDocument)
+	warden.ValidateTags(&v, "tags", in.Tags)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	p, err := s.store.CreatePolicy(c.ctx, c.scope, name, *in.PolicyDocument, in.Tags, s.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		PolicyName      string `json:"policyName"`
+		PolicyArn       string `json:"policyArn"`
+		PolicyDocument  string `json:"policyDocument"`
+		PolicyVersionID string `json:"policyVersionId"`
+	}{p.Name, p.ARN(c.scope), p.Document, p.DefaultVersionID}, nil
+}
+
+func (s *Server) handleGetPolicy(c *call) (any, error) {
+	name, _, err := c.policyPath(false)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.Policy(c.ctx, c.scope, name)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		PolicyName       string `json:"policyName"`
+		PolicyArn        string `json:"policyArn"`
+		PolicyDocument   string `json:"policyDocument"`
+		DefaultVersionID string `json:"defaultVersionId"`
+		CreationDate     epoch  `json:"creationDate"`
+		LastModifiedDate epoch  `json:"lastModifiedDate"`
+		GenerationID     string `json:"generationId"`
+	}{p.Name, p.ARN(c.scope), p.Document, p.DefaultVersionID, epoch(p.CreationDate), epoch(p.LastModifiedDate), p.GenerationID}, nil
+}
+
+func (s *Server) handleDeletePolicy(c *call) (any, error) {
+	name, _, err := c.policyPath(false)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.store.DeletePolicy(c.ctx, c.scope, name, s.now().UTC())
+}
+
+func (s *Server) handleListPolicies(c *call) (any, error) {
+	ascending, err := c.policyQueryBool("isAscendingOrder")
+	if err != nil {
+		return nil, err
+	}
+	op := "ListPolicies/desc"
+	if ascending {
+		op = "ListPolicies/asc"
+	}
+	p, err := s.policyMarkerPage(c, op)
+	if err != nil {
+		return nil, err
+	}
+	policies, next, err := s.store.Policies(c.ctx, c.scope, ascending, p)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Policies   []policyRef `json:"policies"`
+		NextMarker string      `json:"nextMarker,omitempty"`
+	}{Policies: make([]policyRef, 0, len(policies)), NextMarker: s.sealMarker(c, op, next)}
+	for i := range policies {
+		out.Policies = append(out.Policies, policyRef{policies[i].Name, policies[i].ARN(c.scope)})
+	}
+	return out, nil
+}
+
+func (s *Server) handleCreatePolicyVersion(c *call) (any, error) {
+	var in struct {
+		PolicyDocument *string `json:"policyDocument"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("policyName")
+	var v warden.Validator
+	warden.ValidatePolicyName(&v, "policyName", name)
+	validatePolicyDocument(&v, in.PolicyDocument)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	setAsDefault, err := c.policyQueryBool("setAsDefault")
+	if err != nil {
+		return nil, err
+	}
+	pv, err := s.store.CreatePolicyVersion(c.ctx, c.scope, name, *in.PolicyDocument, setAsDefault, s.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		PolicyArn        string `json:"policyArn"`
+		PolicyDocument   string `json:"policyDocument"`
+		PolicyVersionID  string `json:"policyVersionId"`
+		IsDefaultVersion bool   `json:"isDefaultVersion"`
+	}{warden.PolicyARN(c.scope, name), pv.Document, pv.VersionID, pv.IsDefault}, nil
+}
+
+func (s *Server) handleGetPolicyVersion(c *call) (any, error) {
+	name, id, err := c.policyPath(true)
+	if err != nil {
+		return nil, err
+	}
+	pv, err := s.store.PolicyVersion(c.ctx, c.scope, name, id)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		PolicyArn        string `json:"policyArn"`
+		PolicyName       string `json:"policyName"`
+		PolicyDocument   string `json:"policyDocument"`
+		PolicyVersionID  string `json:"policyVersionId"`
+		IsDefaultVersion bool   `json:"isDefaultVersion"`
+		CreationDate     epoch  `json:"creationDate"`
+		LastModifiedDate epoch  `json:"lastModifiedDate"`
+		GenerationID     string `json:"generationId"`
+	}{warden.PolicyARN(c.scope, name), name, pv.Document, pv.VersionID, pv.IsDefault,
+		epoch(pv.CreationDate), epoch(pv.LastModifiedDate), pv.GenerationID}, nil
+}
+
+func (s *Server) handleListPolicyVersions(c *call) (any, error) {
+	name, _, err := c.policyPath(false)
+	if err != nil {
+		return nil, err
+	}
+	versions, err := s.store.PolicyVersions(c.ctx, c.scope, name)
+	if err != nil {
+		return nil, err
+	}
+	type policyVersion struct {
+		VersionID        string `json:"versionId"`
+		IsDefaultVersion bool   `json:"isDefaultVersion"`
+		CreateDate       epoch  `json:"createDate"`
+	}
+	out := struct {
+		PolicyVersions []policyVersion `json:"policyVersions"`
+	}{PolicyVersions: make([]policyVersion, 0, len(versions))}
+	for _, pv := range versions {
+		out.PolicyVersions = append(out.PolicyVersions, policyVersion{pv.VersionID, pv.IsDefault, epoch(pv.CreationDate)})
+	}
+	return out, nil
+}
+
+func (s *Server) handleSetDefaultPolicyVersion(c *call) (any, error) {
+	name, id, err := c.policyPath(true)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.store.SetDefaultPolicyVersion(c.ctx, c.scope, name, id, s.now().UTC())
+}
+
+func (s *Server) handleDeletePolicyVersion(c *call) (any, error) {
+	name, id, err := c.policyPath(true)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.store.DeletePolicyVersion(c.ctx, c.scope, name, id, s.now().UTC())
+}
+
+// policyTargetBody reads the body of AttachPolicy and DetachPolicy.
+func (c *call) policyTargetBody() (name, target string, err error) {
+	var in struct {
+		Target *string `json:"target"`
+	}
+	if err := c.decode(&in); err != nil {
+		return "", "", err
+	}
+	name = c.r.PathValue("policyName")
+	var v warden.Validator
+	warden.ValidatePolicyName(&v, "policyName", name)
+	v.Required("target", in.Target != nil)
+	if err := v.Err(); err != nil {
+		return "", "", err
+	}
+	return name, *in.Target, nil
+}
+
+func (s *Server) handleAttachPolicy(c *call) (any, error) {
+	name, target, err := c.policyTargetBody()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.store.AttachPolicy(c.ctx, c.scope, name, target, s.now().UTC())
+}
+
+func (s *Server) handleDetachPolicy(c *call) (any, error) {
+	name, target, err := c.policyTargetBody()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.store.DetachPolicy(c.ctx, c.scope, name, target, s.now().UTC())
+}
+
+func (s *Server) handleListTargetsForPolicy(c *call) (any, error) {
+	name, _, err := c.policyPath(false)
+	if err != nil {
+		return nil, err
+	}
+	op := "ListTargetsForPolicy/" + name
+	p, err := s.policyMarkerPage(c, op)
+	if err != nil {
+		return nil, err
+	}
+	targets, next, err := s.store.PolicyTargets(c.ctx, c.scope, name, p)
+	if err != nil {
+		return nil, err
+	}
+	if targets == nil {
+		targets = []string{}
+	}
+	return struct {
+		Targets    []string `json:"targets"`
+		NextMarker string   `json:"nextMarker,omitempty"`
+	}{targets, s.sealMarker(c, op, next)}, nil
+}
+
+func (s *Server) handleListAttachedPolicies(c *call) (any, error) {
+	target := c.r.PathValue("target")
+	var v warden.Validator
+	v.Required("target", target != "")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	recursive, err := c.policyQueryBool("recursive")
+	if err != nil {
+		return nil, err
+	}
+	op := "ListAttachedPolicies/" + target
+	if recursive {
+		op += "/recursive"
+	}
+	p, err := s.policyMarkerPage(c, op)
+	if err != nil {
+		return nil, err
+	}
+	names, next, err := s.store.AttachedPolicies(c.ctx, c.scope, target, recursive, p)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Policies   []policyRef `json:"policies"`
+		NextMarker string      `json:"nextMarker,omitempty"`
+	}{Policies: make([]policyRef, 0, len(names)), NextMarker: s.sealMarker(c, op, next)}
+	for _, n := range names {
+		out.Policies = append(out.Policies, policyRef{n, warden.PolicyARN(c.scope, n)})
+	}
+	return out, nil
+}
+
+func (s *Server) handleSetV2LoggingOptions(c *call) (any, error) {
+	var in struct {
+		RoleArn         *string `json:"roleArn"`
+		DefaultLogLevel *string `json:"defaultLogLevel"`
+		DisableAllLogs  *bool   `json:"disableAllLogs"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	var v warden.Validator
+	var o warden.V2LoggingOptions
+	if in.RoleArn != nil {
+		o.RoleArn = *in.RoleArn
+	}
+	if in.DefaultLogLevel != nil {
+		v.Enum("defaultLogLevel", *in.DefaultLogLevel, warden.LogLevels...)
+		o.DefaultLogLevel = *in.DefaultLogLevel
+	}
+	if in.DisableAllLogs != nil {
+		o.DisableAllLogs = *in.DisableAllLogs
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return nil, s.store.SetV2LoggingOptions(c.ctx, c.scope, o, s.now().UTC())
+}
+
+func (s *Server) handleGetV2LoggingOptions(c *call) (any, error) {
+	o, err := s.store.V2LoggingOptions(c.ctx, c.scope)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		RoleArn         string `json:"roleArn,omitempty"`
+		DefaultLogLevel string `json:"defaultLogLevel,omitempty"`
+		DisableAllLogs  bool   `json:"disableAllLogs"`
+	}{o.RoleArn, o.DefaultLogLevel, o.DisableAllLogs}, nil
+}
+
+// handleSetLoggingOptions: the body is the LoggingOptionsPayload itself (the
+// input's payload member), not an object around it.
+func (s *Server) handleSetLoggingOptions(c *call) (any, error) {
+	var in struct {
+		RoleArn  *string `json:"roleArn"`
+		LogLevel *string `json:"logLevel"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	var v warden.Validator
+	if len(strings.TrimSpace(string(c.body))) == 0 {
+		v.Required("loggingOptionsPayload", false)
+		return nil, v.Err()
+	}
+	v.Required("loggingOptionsPayload.roleArn", in.RoleArn != nil)
+	var o warden.LoggingOptions
+	if in.RoleArn != nil {
+		o.RoleArn = *in.RoleArn
+	}
+	if in.LogLevel != nil {
+		v.Enum("loggingOptionsPayload.logLevel", *in.LogLevel, warden.LogLevels...)
+		o.LogLevel = *in.LogLevel
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return nil, s.store.SetLoggingOptions(c.ctx, c.scope, o, s.now().UTC())
+}
+
+// handleGetLoggingOptions answers an empty object before the first
+// SetLoggingOptions: the operation has no NotConfiguredException.
+func (s *Server) handleGetLoggingOptions(c *call) (any, error) {
+	o, _, err := s.store.LoggingOptions(c.ctx, c.scope)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		RoleArn  string `json:"roleArn,omitempty"`
+		LogLevel string `json:"logLevel,omitempty"`
+	}{o.RoleArn, o.LogLevel}, nil
 }

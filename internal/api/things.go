@@ -1,7 +1,708 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/warden-iot/warden"
+)
 
 // routeThings registers the thing and thing-group operations.
 func (s *Server) routeThings(m *http.ServeMux) {
+	m.Handle("POST /things/{thingName}", s.op("CreateThing", s.handleCreateThing))
+	m.Handle("GET /things/{thingName}", s.op("DescribeThing", s.handleDescribeThing))
+	m.Handle("PATCH /things/{thingName}", s.op("UpdateThing", s.handleUpdateThing))
+	m.Handle("DELETE /things/{thingName}", s.op("DeleteThing", s.handleDeleteThing))
+	m.Handle("GET /things", s.op("ListThings", s.handleListThings))
+	m.Handle("GET /things/{thingName}/thing-groups", s.op("ListThingGroupsForThing", s.handleListThingGroupsForThing))
+
+	m.Handle("POST /thing-groups/{thingGroupName}", s.op("CreateThingGroup", s.handleCreateThingGroup))
+	m.Handle("GET /thing-groups/{thingGroupName}", s.op("DescribeThingGroup", s.handleDescribeThingGroup))
+	m.Handle("PATCH /thing-groups/{thingGroupName}", s.op("UpdateThingGroup", s.handleUpdateThingGroup))
+	m.Handle("DELETE /thing-groups/{thingGroupName}", s.op("DeleteThingGroup", s.handleDeleteThingGroup))
+	m.Handle("GET /thing-groups", s.op("ListThingGroups", s.handleListThingGroups))
+	m.Handle("GET /thing-groups/{thingGroupName}/things", s.op("ListThingsInThingGroup", s.handleListThingsInThingGroup))
+	m.Handle("PUT /thing-groups/addThingToThingGroup", s.op("AddThingToThingGroup", s.handleAddThingToThingGroup))
+	m.Handle("PUT /thing-groups/removeThingFromThingGroup", s.op("RemoveThingFromThingGroup", s.handleRemoveThingFromThingGroup))
+
+	m.Handle("POST /dynamic-thing-groups/{thingGroupName}", s.op("CreateDynamicThingGroup", s.handleCreateDynamicThingGroup))
+	m.Handle("PATCH /dynamic-thing-groups/{thingGroupName}", s.op("UpdateDynamicThingGroup", s.handleUpdateDynamicThingGroup))
+	m.Handle("DELETE /dynamic-thing-groups/{thingGroupName}", s.op("DeleteDynamicThingGroup", s.handleDeleteDynamicThingGroup))
+}
+
+// registryPageSize is the default page of the registry list operations
+// (RegistryMaxResults allows 1..250).
+const registryPageSize = 50
+
+type attributePayload struct {
+	Attributes map[string]string `json:"attributes"`
+	Merge      *bool             `json:"merge"`
+}
+
+func (p *attributePayload) attributes() map[string]string {
+	if p == nil {
+		return nil
+	}
+	return p.Attributes
+}
+
+func (p *attributePayload) merge() bool { return p != nil && p.Merge != nil && *p.Merge }
+
+func validatePayload(v *warden.Validator, member string, p *attributePayload) {
+	if p != nil {
+		warden.ValidateAttributes(v, member+".attributes", p.Attributes)
+	}
+}
+
+// pathName reads and validates a name path label (thingName, thingGroupName).
+func (c *call) pathName(label string) (string, error) {
+	name := c.r.PathValue(label)
+	var v warden.Validator
+	warden.ValidateThingName(&v, label, name)
+	return name, v.Err()
+}
+
+// queryBool reads an optional boolean query member.
+func (c *call) queryBool(name string) (*bool, error) {
+	raw := c.r.URL.Query().Get(name)
+	if raw == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil || raw != "true" && raw != "false" {
+		return nil, warden.Errorf(warden.CodeInvalidRequest,
+			"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", raw, name)
+	}
+	return &b, nil
+}
+
+// --- things ---
+
+func (s *Server) handleCreateThing(c *call) (any, error) {
+	var in struct {
+		ThingTypeName    *string           `json:"thingTypeName"`
+		AttributePayload *attributePayload `json:"attributePayload"`
+		BillingGroupName *string           `json:"billingGroupName"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("thingName")
+	var v warden.Validator
+	warden.ValidateThingName(&v, "thingName", name)
+	if in.ThingTypeName != nil {
+		warden.ValidateThingName(&v, "thingTypeName", *in.ThingTypeName)
+	}
+	if in.BillingGroupName != nil {
+		warden.ValidateThingName(&v, "billingGroupName", *in.BillingGroupName)
+	}
+	validatePayload(&v, "attributePayload", in.AttributePayload)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if in.BillingGroupName != nil {
+		// Warden has no billing groups, so none can be named.
+		return nil, warden.NotFound("Billing group", *in.BillingGroupName)
+	}
+	now := s.now().UTC()
+	t, _, err := s.store.CreateThing(c.ctx, c.scope, warden.Thing{
+		Name: name, ID: warden.NewUUID(), TypeName: deref(in.ThingTypeName), Attributes: in.AttributePayload.attributes(),
+		CreationDate: now, LastModifiedDate: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		ThingName string `json:"thingName"`
+		ThingArn  string `json:"thingArn"`
+		ThingID   string `json:"thingId"`
+	}{t.Name, t.ARN(c.scope), t.ID}, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (s *Server) handleDescribeThing(c *call) (any, error) {
+	name, err := c.pathName("thingName")
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.store.Thing(c.ctx, c.scope, name)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		DefaultClientID string            `json:"defaultClientId"`
+		ThingName       string            `json:"thingName"`
+		ThingID         string            `json:"thingId"`
+		ThingArn        string            `json:"thingArn"`
+		ThingTypeName   string            `json:"thingTypeName,omitempty"`
+		Attributes      map[string]string `json:"attributes"`
+		Version         int64             `json:"version"`
+	}{t.Name, t.Name, t.ID, t.ARN(c.scope), t.TypeName, nonNilMap(t.Attributes), t.Version}, nil
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func (s *Server) handleUpdateThing(c *call) (any, error) {
+	var in struct {
+		ThingTypeName    *string           `json:"thingTypeName"`
+		AttributePayload *attributePayload `json:"attributePayload"`
+		ExpectedVersion  *int64            `json:"expectedVersion"`
+		RemoveThingType  *bool             `json:"removeThingType"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("thingName")
+	var v warden.Validator
+	warden.ValidateThingName(&v, "thingName", name)
+	if in.ThingTypeName != nil {
+		warden.ValidateThingName(&v, "thingTypeName", *in.ThingTypeName)
+	}
+	validatePayload(&v, "attributePayload", in.AttributePayload)
+	remove := in.RemoveThingType != nil && *in.RemoveThingType
+	if remove && in.ThingTypeName != nil {
+		v.Problem("thingTypeName and removeThingType cannot both be set: a thing either gets a type or loses it")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	_, err := s.store.UpdateThing(c.ctx, c.scope, name, warden.ThingUpdate{
+		TypeName: in.ThingTypeName, RemoveThingType: remove,
+		Attributes: in.AttributePayload.attributes(), Merge: in.AttributePayload.merge(),
+		ExpectedVersion: in.ExpectedVersion,
+	}, s.now().UTC())
+	return nil, err
+}
+
+func (s *Server) handleDeleteThing(c *call) (any, error) {
+	name, err := c.pathName("thingName")
+	if err != nil {
+		return nil, err
+	}
+	version, err := warden.ParseVersion("expectedVersion", c.r.URL.Query().Get("expectedVersion"))
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.store.DeleteThing(c.ctx, c.scope, name, version, s.now().UTC())
+}
+
+type thingAttribute struct {
+	ThingName     string            `json:"thingName"`
+	ThingTypeName string            `json:"thingTypeName,omitempty"`
+	ThingArn      string            `json:"thingArn"`
+	Attributes    map[string]string `json:"attributes"`
+	Version       int64             `json:"version"`
+}
+
+func (s *Server) handleListThings(c *call) (any, error) {
+	q := c.r.URL.Query()
+	var f warden.ThingFilter
+	var v warden.Validator
+	if q.Has("attributeName") {
+		f.AttributeName = q.Get("attributeName")
+		warden.ValidateAttributeName(&v, "attributeName", f.AttributeName)
+	}
+	if q.Has("attributeValue") {
+		value := q.Get("attributeValue")
+		f.AttributeValue = &value
+		warden.ValidateAttributeValue(&v, "attributeValue", value)
+		if !q.Has("attributeName") {
+			v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
+		}
+	}
+	if q.Has("thingTypeName") {
+		f.TypeName = q.Get("thingTypeName")
+		warden.ValidateThingName(&v, "thingTypeName", f.TypeName)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	prefix, err := c.queryBool("usePrefixAttributeValue")
+	if err != nil {
+		return nil, err
+	}
+	f.UsePrefix = prefix != nil && *prefix
+	op := "ListThings\x00" + f.AttributeName + "\x00" + deref(f.AttributeValue) + "\x00" + f.TypeName + "\x00" + strconv.FormatBool(f.UsePrefix)
+	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	if err != nil {
+		return nil, err
+	}
+	things, next, err := s.store.Things(c.ctx, c.scope, f, p)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Things    []thingAttribute `json:"things"`
+		NextToken string           `json:"nextToken,omitempty"`
+	}{Things: make([]thingAttribute, 0, len(things)), NextToken: s.tokens.seal(op, c.scope, next)}
+	for i := range things {
+		t := &things[i]
+		out.Things = append(out.Things, thingAttribute{t.Name, t.TypeName, t.ARN(c.scope), nonNilMap(t.Attributes), t.Version})
+	}
+	return out, nil
+}
+
+type groupNameAndArn struct {
+	GroupName string `json:"groupName"`
+	GroupArn  string `json:"groupArn"`
+}
+
+func (c *call) groupList(names []string) []groupNameAndArn {
+	out := make([]groupNameAndArn, 0, len(names))
+	for _, n := range names {
+		out = append(out, groupNameAndArn{n, warden.ThingGroupARN(c.scope, n)})
+	}
+	return out
+}
+
+func (s *Server) handleListThingGroupsForThing(c *call) (any, error) {
+	name, err := c.pathName("thingName")
+	if err != nil {
+		return nil, err
+	}
+	op := "ListThingGroupsForThing\x00" + name
+	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	if err != nil {
+		return nil, err
+	}
+	groups, next, err := s.store.ThingGroupsForThing(c.ctx, c.scope, name, p)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		ThingGroups []groupNameAndArn `json:"thingGroups"`
+		NextToken   string            `json:"nextToken,omitempty"`
+	}{c.groupList(groups), s.tokens.seal(op, c.scope, next)}, nil
+}
+
+// --- thing groups ---
+
+type thingGroupPropertiesIn struct {
+	ThingGroupDescription *string           `json:"thingGroupDescription"`
+	AttributePayload      *attributePayload `json:"attributePayload"`
+}
+
+func validateProperties(v *warden.Validator, p *thingGroupPropertiesIn) {
+	if p == nil {
+		return
+	}
+	if p.ThingGroupDescription != nil {
+		warden.ValidateThingGroupDescription(v, "thingGroupProperties.thingGroupDescription", *p.ThingGroupDescription)
+	}
+	validatePayload(v, "thingGroupProperties.attributePayload", p.AttributePayload)
+}
+
+func (p *thingGroupPropertiesIn) description() *string {
+	if p == nil {
+		return nil
+	}
+	return p.ThingGroupDescription
+}
+
+func (p *thingGroupPropertiesIn) payload() *attributePayload {
+	if p == nil {
+		return nil
+	}
+	return p.AttributePayload
+}
+
+type groupRef struct {
+	ThingGroupName string `json:"thingGroupName"`
+	ThingGroupArn  string `json:"thingGroupArn"`
+	ThingGroupID   string `json:"thingGroupId"`
+}
+
+func (s *Server) handleCreateThingGroup(c *call) (any, error) {
+	var in struct {
+		ParentGroupName      *string                 `json:"parentGroupName"`
+		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
+		Tags                 []warden.Tag            `json:"tags"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("thingGroupName")
+	var v warden.Validator
+	warden.ValidateThingName(&v, "thingGroupName", name)
+	if in.ParentGroupName != nil {
+		warden.ValidateThingName(&v, "parentGroupName", *in.ParentGroupName)
+		if *in.ParentGroupName == name {
+			v.Problem("a thing group cannot be its own parent")
+		}
+	}
+	validateProperties(&v, in.ThingGroupProperties)
+	warden.ValidateTags(&v, "tags", in.Tags)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	g, _, err := s.store.CreateThingGroup(c.ctx, c.scope, warden.ThingGroup{
+		Name: name, ID: warden.NewUUID(), ParentName: deref(in.ParentGroupName),
+		Description: deref(in.ThingGroupProperties.description()), Attributes: in.ThingGroupProperties.payload().attributes(),
+		CreationDate: now, LastModifiedDate: now,
+	}, in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return groupRef{g.Name, g.ARN(c.scope), g.ID}, nil
+}
+
+type thingGroupPropertiesOut struct {
+	ThingGroupDescription string             `json:"thingGroupDescription,omitempty"`
+	AttributePayload      *attributesOnlyOut `json:"attributePayload,omitempty"`
+}
+
+type attributesOnlyOut struct {
+	Attributes map[string]string `json:"attributes"`
+}
+
+func (s *Server) handleDescribeThingGroup(c *call) (any, error) {
+	name, err := c.pathName("thingGroupName")
+	if err != nil {
+		return nil, err
+	}
+	g, err := s.store.ThingGroup(c.ctx, c.scope, name)
+	if err != nil {
+		return nil, err
+	}
+	props := thingGroupPropertiesOut{ThingGroupDescription: g.Description}
+	if len(g.Attributes) > 0 {
+		props.AttributePayload = &attributesOnlyOut{g.Attributes}
+	}
+	type metadata struct {
+		ParentGroupName         string            `json:"parentGroupName,omitempty"`
+		RootToParentThingGroups []groupNameAndArn `json:"rootToParentThingGroups,omitempty"`
+		CreationDate            epoch             `json:"creationDate"`
+	}
+	out := struct {
+		ThingGroupName       string                  `json:"thingGroupName"`
+		ThingGroupID         string                  `json:"thingGroupId"`
+		ThingGroupArn        string                  `json:"thingGroupArn"`
+		Version              int64                   `json:"version"`
+		ThingGroupProperties thingGroupPropertiesOut `json:"thingGroupProperties"`
+		ThingGroupMetadata   metadata                `json:"thingGroupMetadata"`
+		IndexName            string                  `json:"indexName,omitempty"`
+		QueryString          string                  `json:"queryString,omitempty"`
+		QueryVersion         string                  `json:"queryVersion,omitempty"`
+		Status               string                  `json:"status,omitempty"`
+	}{
+		ThingGroupName: g.Name, ThingGroupID: g.ID, ThingGroupArn: g.ARN(c.scope), Version: g.Version,
+		ThingGroupProperties: props,
+		ThingGroupMetadata:   metadata{ParentGroupName: g.ParentName, CreationDate: epoch(g.CreationDate)},
+	}
+	if len(g.RootToParent) > 0 {
+		out.ThingGroupMetadata.RootToParentThingGroups = c.groupList(g.RootToParent)
+	}
+	if q := g.Query; q != nil {
+		out.IndexName, out.QueryString, out.QueryVersion, out.Status = q.IndexName, q.QueryString, q.QueryVersion, q.Status
+	}
+	return out, nil
+}
+
+func (s *Server) handleUpdateThingGroup(c *call) (any, error) {
+	return s.updateThingGroup(c, false)
+}
+
+func (s *Server) handleUpdateDynamicThingGroup(c *call) (any, error) {
+	return s.updateThingGroup(c, true)
+}
+
+// updateThingGroup serves UpdateThingGroup and UpdateDynamicThingGroup; the
+// latter also takes the query members.
+func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
+	var in struct {
+		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
+		ExpectedVersion      *int64                  `json:"expectedVersion"`
+		IndexName            *string                 `json:"indexName"`
+		QueryString          *string                 `json:"queryString"`
+		QueryVersion         *string                 `json:"queryVersion"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("thingGroupName")
+	var v warden.Validator
+	warden.ValidateThingName(&v, "thingGroupName", name)
+	v.Required("thingGroupProperties", in.ThingGroupProperties != nil)
+	validateProperties(&v, in.ThingGroupProperties)
+	if dynamic {
+		validateQueryMembers(&v, in.IndexName, in.QueryString)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	u := warden.ThingGroupUpdate{
+		Dynamic: dynamic, Description: in.ThingGroupProperties.description(),
+		Attributes: in.ThingGroupProperties.payload().attributes(), Merge: in.ThingGroupProperties.payload().merge(),
+		ExpectedVersion: in.ExpectedVersion,
+	}
+	if dynamic {
+		if err := checkQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
+			return nil, err
+		}
+		u.QueryString = in.QueryString
+	}
+	g, err := s.store.UpdateThingGroup(c.ctx, c.scope, name, u, s.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Version int64 `json:"version"`
+	}{g.Version}, nil
+}
+
+func (s *Server) handleDeleteThingGroup(c *call) (any, error) {
+	return s.deleteThingGroup(c, false)
+}
+
+func (s *Server) handleDeleteDynamicThingGroup(c *call) (any, error) {
+	return s.deleteThingGroup(c, true)
+}
+
+func (s *Server) deleteThingGroup(c *call, dynamic bool) (any, error) {
+	name, err := c.pathName("thingGroupName")
+	if err != nil {
+		return nil, err
+	}
+	version, err := warden.ParseVersion("expectedVersion", c.r.URL.Query().Get("expectedVersion"))
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, name, dynamic, version, s.now().UTC())
+}
+
+func (s *Server) handleListThingGroups(c *call) (any, error) {
+	q := c.r.URL.Query()
+	var f warden.ThingGroupFilter
+	var v warden.Validator
+	if q.Has("parentGroup") {
+		f.Parent = q.Get("parentGroup")
+		warden.ValidateThingName(&v, "parentGroup", f.Parent)
+	}
+	if q.Has("namePrefixFilter") {
+		f.NamePrefix = q.Get("namePrefixFilter")
+		warden.ValidateThingName(&v, "namePrefixFilter", f.NamePrefix)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	recursive, err := c.queryBool("recursive")
+	if err != nil {
+		return nil, err
+	}
+	f.Recursive = recursive
+	rec := "-"
+	if recursive != nil {
+		rec = strconv.FormatBool(*recursive)
+	}
+	op := "ListThingGroups\x00" + f.Parent + "\x00" + f.NamePrefix + "\x00" + rec
+	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	if err != nil {
+		return nil, err
+	}
+	names, next, err := s.store.ThingGroups(c.ctx, c.scope, f, p)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		ThingGroups []groupNameAndArn `json:"thingGroups"`
+		NextToken   string            `json:"nextToken,omitempty"`
+	}{c.groupList(names), s.tokens.seal(op, c.scope, next)}, nil
+}
+
+func (s *Server) handleListThingsInThingGroup(c *call) (any, error) {
+	name, err := c.pathName("thingGroupName")
+	if err != nil {
+		return nil, err
+	}
+	recursive, err := c.queryBool("recursive")
+	if err != nil {
+		return nil, err
+	}
+	rec := recursive != nil && *recursive
+	op := "ListThingsInThingGroup\x00" + name + "\x00" + strconv.FormatBool(rec)
+	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	if err != nil {
+		return nil, err
+	}
+	things, next, err := s.store.ThingsInThingGroup(c.ctx, c.scope, name, rec, p)
+	if err != nil {
+		return nil, err
+	}
+	if things == nil {
+		things = []string{}
+	}
+	return struct {
+		Things    []string `json:"things"`
+		NextToken string   `json:"nextToken,omitempty"`
+	}{things, s.tokens.seal(op, c.scope, next)}, nil
+}
+
+// membershipRequest is the body of AddThingToThingGroup and
+// RemoveThingFromThingGroup: each side is named by name or by ARN.
+type membershipRequest struct {
+	ThingGroupName        *string `json:"thingGroupName"`
+	ThingGroupArn         *string `json:"thingGroupArn"`
+	ThingName             *string `json:"thingName"`
+	ThingArn              *string `json:"thingArn"`
+	OverrideDynamicGroups *bool   `json:"overrideDynamicGroups"`
+}
+
+// resolve returns the thing and group names the request names.
+func (c *call) resolve(in *membershipRequest) (thing, group string, err error) {
+	var v warden.Validator
+	thing = c.nameOrArn(&v, "thingName", in.ThingName, "thingArn", in.ThingArn, "thing")
+	group = c.nameOrArn(&v, "thingGroupName", in.ThingGroupName, "thingGroupArn", in.ThingGroupArn, "thinggroup")
+	if err := v.Err(); err != nil {
+		return "", "", err
+	}
+	// An ARN of another account or region names nothing this caller can see.
+	for _, ref := range []struct {
+		arn  *string
+		kind string
+		name string
+	}{{in.ThingArn, "Thing", thing}, {in.ThingGroupArn, "Thing group", group}} {
+		if ref.arn == nil {
+			continue
+		}
+		if scope, _, _, _ := warden.ParseIoTARN(*ref.arn); scope != c.scope {
+			return "", "", warden.Errorf(warden.CodeResourceNotFound, "%s %s does not exist.", ref.kind, *ref.arn)
+		}
+	}
+	return thing, group, nil
+}
+
+// nameOrArn validates one side of a membership request: the name, the ARN
+// (of resource type kind) or both, which must then agree.
+func (c *call) nameOrArn(v *warden.Validator, nameMember string, name *string, arnMember string, arn *string, kind string) string {
+	if name == nil && arn == nil {
+		v.Problem("either " + nameMember + " or " + arnMember + " must be specified")
+		return ""
+	}
+	var fromArn string
+	if arn != nil {
+		_, typ, id, ok := warden.ParseIoTARN(*arn)
+		if !ok || typ != kind {
+			v.Fail(arnMember, *arn, "Member must be an AWS IoT "+kind+" ARN (arn:aws:iot:<region>:<account>:"+kind+"/<name>)")
+			return ""
+		}
+		warden.ValidateThingName(v, arnMember, id)
+		fromArn = id
+	}
+	if name == nil {
+		return fromArn
+	}
+	warden.ValidateThingName(v, nameMember, *name)
+	if arn != nil && fromArn != *name {
+		v.Problem(nameMember + " '" + *name + "' and " + arnMember + " '" + *arn + "' name different resources")
+	}
+	return *name
+}
+
+func (s *Server) handleAddThingToThingGroup(c *call) (any, error) {
+	var in membershipRequest
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	thing, group, err := c.resolve(&in)
+	if err != nil {
+		return nil, err
+	}
+	override := in.OverrideDynamicGroups != nil && *in.OverrideDynamicGroups
+	return nil, s.store.AddThingToThingGroup(c.ctx, c.scope, thing, group, override, s.now().UTC())
+}
+
+func (s *Server) handleRemoveThingFromThingGroup(c *call) (any, error) {
+	var in membershipRequest
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	thing, group, err := c.resolve(&in)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.store.RemoveThingFromThingGroup(c.ctx, c.scope, thing, group, s.now().UTC())
+}
+
+// --- dynamic thing groups ---
+
+func validateQueryMembers(v *warden.Validator, indexName, queryString *string) {
+	if indexName != nil {
+		warden.ValidateThingName(v, "indexName", *indexName)
+	}
+	if queryString != nil {
+		v.Length("queryString", *queryString, 1, warden.MaxQueryStringLength)
+	}
+}
+
+// checkQuery checks the fleet-index members of a dynamic group request:
+// AWS_Things is the only index, 2017-09-30 the only query version, and the
+// query must parse.
+func checkQuery(indexName, queryString, queryVersion *string) error {
+	if indexName != nil && *indexName != warden.DefaultIndexName {
+		return warden.Errorf(warden.CodeResourceNotFound, "Index %s does not exist; the only index is %s.", *indexName, warden.DefaultIndexName)
+	}
+	if queryVersion != nil && *queryVersion != warden.DefaultQueryVersion {
+		return warden.Errorf(warden.CodeInvalidRequest, "Query version %s is not supported; the only query version is %s.",
+			*queryVersion, warden.DefaultQueryVersion)
+	}
+	if queryString != nil {
+		if _, err := warden.ParseFleetQuery(*queryString); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleCreateDynamicThingGroup(c *call) (any, error) {
+	var in struct {
+		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
+		IndexName            *string                 `json:"indexName"`
+		QueryString          *string                 `json:"queryString"`
+		QueryVersion         *string                 `json:"queryVersion"`
+		Tags                 []warden.Tag            `json:"tags"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("thingGroupName")
+	var v warden.Validator
+	warden.ValidateThingName(&v, "thingGroupName", name)
+	validateProperties(&v, in.ThingGroupProperties)
+	v.Required("queryString", in.QueryString != nil)
+	validateQueryMembers(&v, in.IndexName, in.QueryString)
+	warden.ValidateTags(&v, "tags", in.Tags)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
+		return nil, err
+	}
+	q := warden.DynamicGroupQuery{IndexName: warden.DefaultIndexName, QueryString: *in.QueryString, QueryVersion: warden.DefaultQueryVersion}
+	now := s.now().UTC()
+	g, _, err := s.store.CreateThingGroup(c.ctx, c.scope, warden.ThingGroup{
+		Name: name, ID: warden.NewUUID(),
+		Description: deref(in.ThingGroupProperties.description()), Attributes: in.ThingGroupProperties.payload().attributes(),
+		CreationDate: now, LastModifiedDate: now, Query: &q,
+	}, in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		groupRef
+		IndexName    string `json:"indexName"`
+		QueryString  string `json:"queryString"`
+		QueryVersion string `json:"queryVersion"`
+	}{groupRef{g.Name, g.ARN(c.scope), g.ID}, g.Query.IndexName, g.Query.QueryString, g.Query.QueryVersion}, nil
 }

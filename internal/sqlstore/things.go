@@ -1,0 +1,1163 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/warden-iot/warden"
+)
+
+func init() {
+	taggable["thinggroup"] = `SELECT 1 FROM thing_groups WHERE account = ? AND region = ? AND name = ?`
+}
+
+// thingQuerier is what both the read pool and a transaction offer.
+type thingQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Change-log documents: the fields of a thing, a group or a membership.
+type thingDoc struct {
+	ThingName     string            `json:"thingName"`
+	ThingTypeName string            `json:"thingTypeName,omitempty"`
+	Attributes    map[string]string `json:"attributes"`
+	Version       int64             `json:"version"`
+}
+
+func docOfThing(t *warden.Thing) thingDoc {
+	return thingDoc{ThingName: t.Name, ThingTypeName: t.TypeName, Attributes: thingAttrsOrEmpty(t.Attributes), Version: t.Version}
+}
+
+type thingGroupDoc struct {
+	ThingGroupName  string            `json:"thingGroupName"`
+	ParentGroupName string            `json:"parentGroupName,omitempty"`
+	Description     string            `json:"thingGroupDescription,omitempty"`
+	Attributes      map[string]string `json:"attributes"`
+	QueryString     string            `json:"queryString,omitempty"`
+	Version         int64             `json:"version"`
+}
+
+func docOfThingGroup(g *warden.ThingGroup) thingGroupDoc {
+	d := thingGroupDoc{ThingGroupName: g.Name, ParentGroupName: g.ParentName, Description: g.Description,
+		Attributes: thingAttrsOrEmpty(g.Attributes), Version: g.Version}
+	if g.Query != nil {
+		d.QueryString = g.Query.QueryString
+	}
+	return d
+}
+
+type thingMembershipDoc struct {
+	ThingGroupName string `json:"thingGroupName"`
+	Dynamic        bool   `json:"dynamic,omitempty"`
+}
+
+func thingAttrsOrEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func encodeThingAttributes(m map[string]string) (string, error) {
+	b, err := json.Marshal(thingAttrsOrEmpty(m))
+	return string(b), err
+}
+
+func decodeThingAttributes(doc, what string) (map[string]string, error) {
+	m := map[string]string{}
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		return nil, fmt.Errorf("stored attributes of %s: %w", what, err)
+	}
+	return m, nil
+}
+
+func thingBoolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// --- things ---
+
+const thingColumns = `name, id, thing_type_name, attributes, version, created_at, updated_at`
+
+func scanThing(r rowScanner) (warden.Thing, error) {
+	var t warden.Thing
+	var attrs string
+	var created, updated int64
+	if err := r.Scan(&t.Name, &t.ID, &t.TypeName, &attrs, &t.Version, &created, &updated); err != nil {
+		return t, err
+	}
+	var err error
+	if t.Attributes, err = decodeThingAttributes(attrs, "thing "+t.Name); err != nil {
+		return t, err
+	}
+	t.CreationDate, t.LastModifiedDate = fromMillis(created), fromMillis(updated)
+	return t, nil
+}
+
+func thingNotFound(name string) error { return warden.NotFound("Thing", name) }
+
+func thingByName(ctx context.Context, q thingQuerier, s warden.Scope, name string) (warden.Thing, error) {
+	t, err := scanThing(q.QueryRowContext(ctx, `SELECT `+thingColumns+` FROM things WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, thingNotFound(name)
+	}
+	return t, err
+}
+
+func requireThing(ctx context.Context, q thingQuerier, s warden.Scope, name string) error {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return thingNotFound(name)
+	}
+	return err
+}
+
+// writeThingAttributes replaces the thing's rows in the attribute index.
+func writeThingAttributes(ctx context.Context, tx *sql.Tx, s warden.Scope, t *warden.Thing) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM thing_attributes WHERE account = ? AND region = ? AND thing_name = ?`,
+		s.Account, s.Region, t.Name); err != nil {
+		return err
+	}
+	for _, k := range sortedThingAttributeNames(t.Attributes) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO thing_attributes (account, region, thing_name, attr_name, attr_value)
+			VALUES (?, ?, ?, ?, ?)`, s.Account, s.Region, t.Name, k, t.Attributes[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sortedThingAttributeNames(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// CreateThing stores a new thing, or returns the identical one.
+func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (warden.Thing, bool, error) {
+	t.Attributes = warden.CleanAttributes(t.Attributes)
+	t.Version = 1
+	created := false
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		existing, err := thingByName(ctx, tx, s, t.Name)
+		if err == nil {
+			if existing.TypeName == t.TypeName && warden.EqualAttributes(existing.Attributes, t.Attributes) {
+				t = existing
+				return nil
+			}
+			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
+				Message:    fmt.Sprintf("Thing %s already exists with a different configuration.", t.Name),
+				ResourceID: existing.ID, ResourceArn: existing.ARN(s)}
+		}
+		if warden.ErrorCode(err) != warden.CodeResourceNotFound {
+			return err
+		}
+		if err := warden.CheckThingAttributeCount(t.TypeName, t.Attributes); err != nil {
+			return err
+		}
+		attrs, err := encodeThingAttributes(t.Attributes)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO things
+			(account, region, name, id, thing_type_name, attributes, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.Account, s.Region, t.Name, t.ID, t.TypeName, attrs, t.Version, millis(t.CreationDate), millis(t.LastModifiedDate)); err != nil {
+			return err
+		}
+		if err := writeThingAttributes(ctx, tx, s, &t); err != nil {
+			return err
+		}
+		if err := logChange(ctx, tx, s, t.ARN(s), "CreateThing", nil, docOfThing(&t), t.CreationDate); err != nil {
+			return err
+		}
+		created = true
+		return syncThingDynamicGroups(ctx, tx, s, &t, t.CreationDate)
+	})
+	return t, created, err
+}
+
+// Thing returns one thing.
+func (db *DB) Thing(ctx context.Context, s warden.Scope, name string) (warden.Thing, error) {
+	return thingByName(ctx, db.read, s, name)
+}
+
+func thingVersionConflict(kind, name string, expected, actual int64) error {
+	return warden.Errorf(warden.CodeVersionConflict,
+		"The expected version %d of %s %s does not match its current version %d.", expected, kind, name, actual)
+}
+
+// UpdateThing changes a thing's type and attributes and follows the change
+// in the dynamic groups.
+func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u warden.ThingUpdate, now time.Time) (warden.Thing, error) {
+	var t warden.Thing
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if t, err = thingByName(ctx, tx, s, name); err != nil {
+			return err
+		}
+		if u.ExpectedVersion != nil && *u.ExpectedVersion != t.Version {
+			return thingVersionConflict("thing", name, *u.ExpectedVersion, t.Version)
+		}
+		if u.RemoveThingType && u.TypeName != nil {
+			return warden.Errorf(warden.CodeInvalidRequest, "thingTypeName and removeThingType cannot both be set.")
+		}
+		before := docOfThing(&t)
+		switch {
+		case u.RemoveThingType:
+			t.TypeName = ""
+		case u.TypeName != nil:
+			t.TypeName = *u.TypeName
+		}
+		t.Attributes = warden.MergeAttributes(t.Attributes, u.Attributes, u.Merge)
+		if err := warden.CheckThingAttributeCount(t.TypeName, t.Attributes); err != nil {
+			return err
+		}
+		t.Version++
+		t.LastModifiedDate = now
+		attrs, err := encodeThingAttributes(t.Attributes)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE things SET thing_type_name = ?, attributes = ?, version = ?, updated_at = ?
+			WHERE account = ? AND region = ? AND name = ?`,
+			t.TypeName, attrs, t.Version, millis(now), s.Account, s.Region, name); err != nil {
+			return err
+		}
+		if err := writeThingAttributes(ctx, tx, s, &t); err != nil {
+			return err
+		}
+		if err := logChange(ctx, tx, s, t.ARN(s), "UpdateThing", before, docOfThing(&t), now); err != nil {
+			return err
+		}
+		return syncThingDynamicGroups(ctx, tx, s, &t, now)
+	})
+	return t, err
+}
+
+// DeleteThing removes a thing, its attribute rows and its memberships.
+func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expectedVersion *int64, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		t, err := thingByName(ctx, tx, s, name)
+		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if expectedVersion != nil && *expectedVersion != t.Version {
+			return thingVersionConflict("thing", name, *expectedVersion, t.Version)
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM thing_principals WHERE account = ? AND region = ? AND thing_name = ? LIMIT 1`,
+			s.Account, s.Region, name).Scan(&one)
+		if err == nil {
+			return warden.Errorf(warden.CodeInvalidRequest,
+				"Cannot delete thing %s: it has attached principals. Detach them with DetachThingPrincipal first.", name)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		groups, err := thingMemberships(ctx, tx, s, name)
+		if err != nil {
+			return err
+		}
+		for _, m := range groups {
+			if err := removeMembership(ctx, tx, s, name, m.group, m.dynamic, now); err != nil {
+				return err
+			}
+		}
+		for _, q := range []string{
+			`DELETE FROM thing_attributes WHERE account = ? AND region = ? AND thing_name = ?`,
+			`DELETE FROM things WHERE account = ? AND region = ? AND name = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, s.Account, s.Region, name); err != nil {
+				return err
+			}
+		}
+		return logChange(ctx, tx, s, t.ARN(s), "DeleteThing", docOfThing(&t), nil, now)
+	})
+}
+
+// Things lists things in name order; the cursor is the last name returned.
+// Each filter is an index range scan in name order (attribute value prefix
+// filters excepted, which sort the matching rows).
+func (db *DB) Things(ctx context.Context, s warden.Scope, f warden.ThingFilter, p warden.Page) ([]warden.Thing, string, error) {
+	var b strings.Builder
+	var args []any
+	b.WriteString(`SELECT t.name, t.id, t.thing_type_name, t.attributes, t.version, t.created_at, t.updated_at FROM `)
+	if f.AttributeName != "" {
+		b.WriteString(`thing_attributes a JOIN things t ON t.account = a.account AND t.region = a.region AND t.name = a.thing_name
+			WHERE a.account = ? AND a.region = ? AND a.attr_name = ? AND a.thing_name > ?`)
+		args = append(args, s.Account, s.Region, f.AttributeName, p.After)
+		switch {
+		case f.AttributeValue == nil:
+		case f.UsePrefix:
+			// The range lets the index find the prefix; substr keeps the
+			// filter exact under any collation.
+			b.WriteString(` AND a.attr_value >= ? AND a.attr_value < ? AND substr(a.attr_value, 1, ?) = ?`)
+			args = append(args, *f.AttributeValue, *f.AttributeValue+"\x7f", len(*f.AttributeValue), *f.AttributeValue)
+		default:
+			b.WriteString(` AND a.attr_value = ?`)
+			args = append(args, *f.AttributeValue)
+		}
+		if f.TypeName != "" {
+			b.WriteString(` AND t.thing_type_name = ?`)
+			args = append(args, f.TypeName)
+		}
+		b.WriteString(` ORDER BY a.thing_name LIMIT ?`)
+	} else {
+		b.WriteString(`things t WHERE t.account = ? AND t.region = ?`)
+		args = append(args, s.Account, s.Region)
+		if f.TypeName != "" {
+			b.WriteString(` AND t.thing_type_name = ?`)
+			args = append(args, f.TypeName)
+		}
+		b.WriteString(` AND t.name > ? ORDER BY t.name LIMIT ?`)
+		args = append(args, p.After)
+	}
+	args = append(args, p.Limit+1)
+	rows, err := db.read.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []warden.Thing
+	next := ""
+	for rows.Next() {
+		if len(out) == p.Limit {
+			next = out[len(out)-1].Name
+			break
+		}
+		t, err := scanThing(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	return out, next, rows.Err()
+}
+
+// --- thing groups ---
+
+const thingGroupColumns = `seq, name, id, parent_name, root_name, depth, description, attributes, dynamic,
+	index_name, query_string, query_version, status, version, created_at, updated_at`
+
+// thingGroupRow is a stored group with the hierarchy facts the rules need.
+type thingGroupRow struct {
+	warden.ThingGroup
+	seq   int64
+	root  string
+	depth int
+}
+
+func scanThingGroup(r rowScanner) (thingGroupRow, error) {
+	var g thingGroupRow
+	var attrs string
+	var dynamic int
+	var created, updated int64
+	var q warden.DynamicGroupQuery
+	if err := r.Scan(&g.seq, &g.Name, &g.ID, &g.ParentName, &g.root, &g.depth, &g.Description, &attrs, &dynamic,
+		&q.IndexName, &q.QueryString, &q.QueryVersion, &q.Status, &g.Version, &created, &updated); err != nil {
+		return g, err
+	}
+	var err error
+	if g.Attributes, err = decodeThingAttributes(attrs, "thing group "+g.Name); err != nil {
+		return g, err
+	}
+	if dynamic != 0 {
+		g.Query = &q
+	}
+	g.CreationDate, g.LastModifiedDate = fromMillis(created), fromMillis(updated)
+	return g, nil
+}
+
+func thingGroupNotFound(name string) error { return warden.NotFound("Thing group", name) }
+
+func thingGroupByName(ctx context.Context, q thingQuerier, s warden.Scope, name string) (thingGroupRow, error) {
+	g, err := scanThingGroup(q.QueryRowContext(ctx, `SELECT `+thingGroupColumns+` FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, thingGroupNotFound(name)
+	}
+	return g, err
+}
+
+// groupRootToParent lists a group's ancestors, root first.
+func groupRootToParent(ctx context.Context, q thingQuerier, s warden.Scope, name string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT ancestor FROM thing_group_ancestors
+		WHERE account = ? AND region = ? AND descendant = ? AND distance > 0 ORDER BY distance DESC`, s.Account, s.Region, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func sameThingGroupConfig(a, b *warden.ThingGroup) bool {
+	if a.ParentName != b.ParentName || a.Description != b.Description || !warden.EqualAttributes(a.Attributes, b.Attributes) ||
+		a.Dynamic() != b.Dynamic() {
+		return false
+	}
+	if a.Query != nil {
+		return a.Query.IndexName == b.Query.IndexName && a.Query.QueryString == b.Query.QueryString &&
+			a.Query.QueryVersion == b.Query.QueryVersion
+	}
+	return true
+}
+
+func thingGroupOperation(dynamic bool, op string) string {
+	if dynamic {
+		return op + "DynamicThingGroup"
+	}
+	return op + "ThingGroup"
+}
+
+// CreateThingGroup stores a new static or dynamic group, or returns the
+// identical one. A dynamic group's members are computed before it returns.
+func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.ThingGroup, tags []warden.Tag) (warden.ThingGroup, bool, error) {
+	g.Attributes = warden.CleanAttributes(g.Attributes)
+	g.Version = 1
+	if g.Query != nil {
+		g.ParentName = ""
+		g.Query.Status = warden.DynamicGroupActive
+	}
+	created := false
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		existing, err := thingGroupByName(ctx, tx, s, g.Name)
+		if err == nil {
+			if sameThingGroupConfig(&existing.ThingGroup, &g) {
+				g = existing.ThingGroup
+				g.RootToParent, err = groupRootToParent(ctx, tx, s, g.Name)
+				return err
+			}
+			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
+				Message:    fmt.Sprintf("Thing group %s already exists with a different configuration.", g.Name),
+				ResourceID: existing.ID, ResourceArn: existing.ARN(s)}
+		}
+		if warden.ErrorCode(err) != warden.CodeResourceNotFound {
+			return err
+		}
+		if err := warden.CheckThingGroupAttributeCount(g.Attributes); err != nil {
+			return err
+		}
+		root, depth := g.Name, 1
+		if g.ParentName != "" {
+			parent, err := thingGroupByName(ctx, tx, s, g.ParentName)
+			if warden.ErrorCode(err) == warden.CodeResourceNotFound {
+				return warden.Errorf(warden.CodeInvalidRequest, "The parent thing group %s does not exist.", g.ParentName)
+			}
+			if err != nil {
+				return err
+			}
+			if parent.Dynamic() {
+				return warden.Errorf(warden.CodeInvalidRequest,
+					"Thing group %s is a dynamic thing group; dynamic groups cannot be part of a hierarchy.", g.ParentName)
+			}
+			if parent.depth >= warden.MaxThingGroupDepth {
+				return warden.Errorf(warden.CodeInvalidRequest,
+					"Thing group %s is at level %d of its hierarchy; a hierarchy can be at most %d levels deep.",
+					g.ParentName, parent.depth, warden.MaxThingGroupDepth)
+			}
+			root, depth = parent.root, parent.depth+1
+		}
+		q := warden.DynamicGroupQuery{}
+		if g.Query != nil {
+			q = *g.Query
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1`,
+				s.Account, s.Region).Scan(&n); err != nil {
+				return err
+			}
+			if n >= warden.MaxDynamicThingGroups {
+				return warden.Errorf(warden.CodeLimitExceeded,
+					"An account can have at most %d dynamic thing groups; delete one before creating another.", warden.MaxDynamicThingGroups)
+			}
+		}
+		attrs, err := encodeThingAttributes(g.Attributes)
+		if err != nil {
+			return err
+		}
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO thing_groups (account, region, name, id, parent_name, root_name, depth,
+			description, attributes, dynamic, index_name, query_string, query_version, status, version, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+			s.Account, s.Region, g.Name, g.ID, g.ParentName, root, depth, g.Description, attrs, thingBoolInt(g.Dynamic()),
+			q.IndexName, q.QueryString, q.QueryVersion, q.Status, g.Version, millis(g.CreationDate), millis(g.LastModifiedDate)).
+			Scan(&seq); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO thing_group_ancestors (account, region, ancestor, descendant, distance)
+			SELECT account, region, ancestor, CAST(? AS TEXT), distance + 1 FROM thing_group_ancestors
+			WHERE account = ? AND region = ? AND descendant = ?`, g.Name, s.Account, s.Region, g.ParentName); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO thing_group_ancestors (account, region, ancestor, descendant, distance)
+			VALUES (?, ?, ?, ?, 0)`, s.Account, s.Region, g.Name, g.Name); err != nil {
+			return err
+		}
+		if err := putTags(ctx, tx, s, g.ARN(s), tags); err != nil {
+			return err
+		}
+		if err := logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Create"), nil, docOfThingGroup(&g), g.CreationDate); err != nil {
+			return err
+		}
+		created = true
+		if g.RootToParent, err = groupRootToParent(ctx, tx, s, g.Name); err != nil {
+			return err
+		}
+		if g.Query != nil {
+			return recomputeDynamicGroup(ctx, tx, s, g.Name, g.Query.QueryString, g.CreationDate)
+		}
+		return nil
+	})
+	return g, created, err
+}
+
+// ThingGroup returns one group with its ancestors.
+func (db *DB) ThingGroup(ctx context.Context, s warden.Scope, name string) (warden.ThingGroup, error) {
+	g, err := thingGroupByName(ctx, db.read, s, name)
+	if err != nil {
+		return g.ThingGroup, err
+	}
+	g.RootToParent, err = groupRootToParent(ctx, db.read, s, name)
+	return g.ThingGroup, err
+}
+
+func wrongThingGroupKind(name string, dynamic bool, op string) error {
+	if dynamic {
+		return warden.Errorf(warden.CodeInvalidRequest, "Thing group %s is a dynamic thing group; use %sDynamicThingGroup.", name, op)
+	}
+	return warden.Errorf(warden.CodeInvalidRequest, "Thing group %s is a static thing group; use %sThingGroup.", name, op)
+}
+
+// UpdateThingGroup changes a group's properties (and a dynamic group's
+// query, recomputing its members).
+func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string, u warden.ThingGroupUpdate, now time.Time) (warden.ThingGroup, error) {
+	var g thingGroupRow
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if g, err = thingGroupByName(ctx, tx, s, name); err != nil {
+			return err
+		}
+		if g.Dynamic() != u.Dynamic {
+			return wrongThingGroupKind(name, g.Dynamic(), "Update")
+		}
+		if u.ExpectedVersion != nil && *u.ExpectedVersion != g.Version {
+			return thingVersionConflict("thing group", name, *u.ExpectedVersion, g.Version)
+		}
+		before := docOfThingGroup(&g.ThingGroup)
+		if u.Description != nil {
+			g.Description = *u.Description
+		}
+		g.Attributes = warden.MergeAttributes(g.Attributes, u.Attributes, u.Merge)
+		if err := warden.CheckThingGroupAttributeCount(g.Attributes); err != nil {
+			return err
+		}
+		requery := false
+		if g.Query != nil && u.QueryString != nil && *u.QueryString != g.Query.QueryString {
+			g.Query.QueryString = *u.QueryString
+			requery = true
+		}
+		g.Version++
+		g.LastModifiedDate = now
+		attrs, err := encodeThingAttributes(g.Attributes)
+		if err != nil {
+			return err
+		}
+		q := warden.DynamicGroupQuery{}
+		if g.Query != nil {
+			q = *g.Query
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE thing_groups SET description = ?, attributes = ?, query_string = ?, version = ?, updated_at = ?
+			WHERE account = ? AND region = ? AND name = ?`,
+			g.Description, attrs, q.QueryString, g.Version, millis(now), s.Account, s.Region, name); err != nil {
+			return err
+		}
+		if err := logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Update"), before, docOfThingGroup(&g.ThingGroup), now); err != nil {
+			return err
+		}
+		if g.RootToParent, err = groupRootToParent(ctx, tx, s, name); err != nil {
+			return err
+		}
+		if requery {
+			return recomputeDynamicGroup(ctx, tx, s, name, q.QueryString, now)
+		}
+		return nil
+	})
+	return g.ThingGroup, err
+}
+
+// DeleteThingGroup removes a group, its memberships, tags and policy
+// attachments.
+func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string, dynamic bool, expectedVersion *int64, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		g, err := thingGroupByName(ctx, tx, s, name)
+		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if g.Dynamic() != dynamic {
+			return wrongThingGroupKind(name, g.Dynamic(), "Delete")
+		}
+		if expectedVersion != nil && *expectedVersion != g.Version {
+			return thingVersionConflict("thing group", name, *expectedVersion, g.Version)
+		}
+		var child string
+		err = tx.QueryRowContext(ctx, `SELECT name FROM thing_groups WHERE account = ? AND region = ? AND parent_name = ? ORDER BY name LIMIT 1`,
+			s.Account, s.Region, name).Scan(&child)
+		if err == nil {
+			return warden.Errorf(warden.CodeInvalidRequest,
+				"Cannot delete thing group %s: it has child thing groups (%s, ...). Delete them first.", name, child)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// One change-log row per membership, written in one statement so a
+		// group of any size is deleted in a single pass. The casts type the
+		// parameters of the SELECT list for PostgreSQL.
+		before, err := json.Marshal(thingMembershipDoc{ThingGroupName: name, Dynamic: g.Dynamic()})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO change_log (account, region, resource_arn, operation, before_doc, after_doc, actor, at)
+			SELECT account, region, CAST(? AS TEXT) || thing_name, 'RemoveThingFromThingGroup', CAST(? AS TEXT), '', CAST(? AS TEXT), CAST(? AS BIGINT)
+			FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? ORDER BY thing_name`,
+			warden.ThingARN(s, ""), string(before), warden.ActorFrom(ctx), millis(now), s.Account, s.Region, name); err != nil {
+			return err
+		}
+		if err := detachGroupPolicies(ctx, tx, s, g.ARN(s), now); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ?`,
+			`DELETE FROM thing_group_ancestors WHERE account = ? AND region = ? AND descendant = ?`,
+			`DELETE FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, s.Account, s.Region, name); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
+			s.Account, s.Region, g.ARN(s)); err != nil {
+			return err
+		}
+		return logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Delete"), docOfThingGroup(&g.ThingGroup), nil, now)
+	})
+}
+
+// detachGroupPolicies removes the policy attachments of a deleted group, so
+// no policy keeps a target that no longer exists.
+func detachGroupPolicies(ctx context.Context, tx *sql.Tx, s warden.Scope, groupArn string, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ? ORDER BY policy_name`,
+		s.Account, s.Region, groupArn)
+	if err != nil {
+		return err
+	}
+	var policies []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return err
+		}
+		policies = append(policies, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range policies {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM policy_targets WHERE account = ? AND region = ? AND policy_name = ? AND target = ?`,
+			s.Account, s.Region, p, groupArn); err != nil {
+			return err
+		}
+		if err := logChange(ctx, tx, s, s.IoTARN("policy/"+p), "DetachPolicy", map[string]string{"target": groupArn}, nil, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ThingGroups lists group names in name order; the cursor is the last name.
+func (db *DB) ThingGroups(ctx context.Context, s warden.Scope, f warden.ThingGroupFilter, p warden.Page) ([]string, string, error) {
+	var query string
+	args := []any{s.Account, s.Region}
+	col := "name"
+	switch {
+	case f.Parent != "":
+		if _, err := thingGroupByName(ctx, db.read, s, f.Parent); err != nil {
+			return nil, "", err
+		}
+		if f.Recursive != nil && *f.Recursive {
+			col = "descendant"
+			query = `SELECT descendant FROM thing_group_ancestors WHERE account = ? AND region = ? AND ancestor = ? AND distance > 0`
+		} else {
+			query = `SELECT name FROM thing_groups WHERE account = ? AND region = ? AND parent_name = ?`
+		}
+		args = append(args, f.Parent)
+	case f.Recursive != nil && !*f.Recursive:
+		query = `SELECT name FROM thing_groups WHERE account = ? AND region = ? AND parent_name = ''`
+	default:
+		query = `SELECT name FROM thing_groups WHERE account = ? AND region = ?`
+	}
+	query += ` AND ` + col + ` > ?`
+	args = append(args, p.After)
+	if f.NamePrefix != "" {
+		query += ` AND ` + col + ` >= ? AND ` + col + ` < ? AND substr(` + col + `, 1, ?) = ?`
+		args = append(args, f.NamePrefix, f.NamePrefix+"\x7f", len(f.NamePrefix), f.NamePrefix)
+	}
+	query += ` ORDER BY ` + col + ` LIMIT ?`
+	args = append(args, p.Limit+1)
+	return db.thingNamePage(ctx, p.Limit, query, args...)
+}
+
+// thingNamePage runs a query of one name column with limit+1 rows and returns a
+// page and the cursor of the next one.
+func (db *DB) thingNamePage(ctx context.Context, limit int, query string, args ...any) ([]string, string, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []string
+	next := ""
+	for rows.Next() {
+		if len(out) == limit {
+			next = out[len(out)-1]
+			break
+		}
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, "", err
+		}
+		out = append(out, n)
+	}
+	return out, next, rows.Err()
+}
+
+// --- membership ---
+
+type thingMembership struct {
+	group   string
+	dynamic bool
+	root    string
+	seq     int64 // the group's creation order
+}
+
+// thingMemberships lists the (at most MaxGroupsPerThing) groups a thing is in.
+func thingMemberships(ctx context.Context, q thingQuerier, s warden.Scope, thing string) ([]thingMembership, error) {
+	rows, err := q.QueryContext(ctx, `SELECT m.group_name, m.dynamic, g.root_name, g.seq
+		FROM thing_group_members m JOIN thing_groups g ON g.account = m.account AND g.region = m.region AND g.name = m.group_name
+		WHERE m.account = ? AND m.region = ? AND m.thing_name = ? ORDER BY m.group_name`, s.Account, s.Region, thing)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []thingMembership
+	for rows.Next() {
+		var m thingMembership
+		var dynamic int
+		if err := rows.Scan(&m.group, &dynamic, &m.root, &m.seq); err != nil {
+			return nil, err
+		}
+		m.dynamic = dynamic != 0
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func addMembership(ctx context.Context, tx *sql.Tx, s warden.Scope, thing, group string, dynamic bool, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO thing_group_members (account, region, group_name, thing_name, dynamic, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, s.Account, s.Region, group, thing, thingBoolInt(dynamic), millis(now)); err != nil {
+		return err
+	}
+	return logChange(ctx, tx, s, warden.ThingARN(s, thing), "AddThingToThingGroup", nil,
+		thingMembershipDoc{ThingGroupName: group, Dynamic: dynamic}, now)
+}
+
+func removeMembership(ctx context.Context, tx *sql.Tx, s warden.Scope, thing, group string, dynamic bool, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? AND thing_name = ?`,
+		s.Account, s.Region, group, thing); err != nil {
+		return err
+	}
+	return logChange(ctx, tx, s, warden.ThingARN(s, thing), "RemoveThingFromThingGroup",
+		thingMembershipDoc{ThingGroupName: group, Dynamic: dynamic}, nil, now)
+}
+
+// AddThingToThingGroup adds a thing to a static group in one transaction.
+func (db *DB) AddThingToThingGroup(ctx context.Context, s warden.Scope, thingName, groupName string, overrideDynamic bool, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := addThingToGroupTx(ctx, tx, s, thingName, groupName, overrideDynamic, now)
+		return err
+	})
+}
+
+// addThingToGroupTx is AddThingToThingGroup inside the caller's transaction,
+// so that a mitigation executor can apply it and record its own outcome
+// atomically. It reports whether the membership was added (false when the
+// thing was already in the group). Errors leave tx unchanged only if the
+// caller rolls back; every check runs before the first write.
+func addThingToGroupTx(ctx context.Context, tx *sql.Tx, s warden.Scope, thingName, groupName string, overrideDynamic bool, now time.Time) (bool, error) {
+	if err := requireThing(ctx, tx, s, thingName); err != nil {
+		return false, err
+	}
+	g, err := thingGroupByName(ctx, tx, s, groupName)
+	if err != nil {
+		return false, err
+	}
+	if g.Dynamic() {
+		return false, warden.Errorf(warden.CodeInvalidRequest,
+			"Cannot add thing %s to dynamic thing group %s: its query decides its members.", thingName, groupName)
+	}
+	current, err := thingMemberships(ctx, tx, s, thingName)
+	if err != nil {
+		return false, err
+	}
+	var newestDynamic *thingMembership
+	for i := range current {
+		m := &current[i]
+		if m.group == groupName {
+			return false, nil
+		}
+		if !m.dynamic && m.root == g.root {
+			return false, warden.Errorf(warden.CodeInvalidRequest,
+				"Thing %s is already in thing group %s, which is in the same hierarchy (root %s) as %s; a thing can be in only one group of a hierarchy.",
+				thingName, m.group, g.root, groupName)
+		}
+		if m.dynamic && (newestDynamic == nil || m.seq > newestDynamic.seq) {
+			newestDynamic = m
+		}
+	}
+	if len(current) >= warden.MaxGroupsPerThing {
+		switch {
+		case newestDynamic == nil:
+			return false, warden.Errorf(warden.CodeInvalidRequest,
+				"Thing %s is already in %d thing groups, the maximum, and none of them is dynamic; remove it from one first.",
+				thingName, len(current))
+		case !overrideDynamic:
+			return false, warden.Errorf(warden.CodeInvalidRequest,
+				"Thing %s is already in %d thing groups, the maximum; set overrideDynamicGroups to move it out of its most recently created dynamic group (%s).",
+				thingName, len(current), newestDynamic.group)
+		}
+		if err := removeMembership(ctx, tx, s, thingName, newestDynamic.group, true, now); err != nil {
+			return false, err
+		}
+	}
+	return true, addMembership(ctx, tx, s, thingName, groupName, false, now)
+}
+
+// RemoveThingFromThingGroup removes a thing from a static group; a thing
+// that is not in the group is no error.
+func (db *DB) RemoveThingFromThingGroup(ctx context.Context, s warden.Scope, thingName, groupName string, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := requireThing(ctx, tx, s, thingName); err != nil {
+			return err
+		}
+		g, err := thingGroupByName(ctx, tx, s, groupName)
+		if err != nil {
+			return err
+		}
+		if g.Dynamic() {
+			return warden.Errorf(warden.CodeInvalidRequest,
+				"Cannot remove thing %s from dynamic thing group %s: its query decides its members.", thingName, groupName)
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? AND thing_name = ?`,
+			s.Account, s.Region, groupName, thingName).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return removeMembership(ctx, tx, s, thingName, groupName, false, now)
+	})
+}
+
+// ThingGroupsForThing lists the groups of a thing by name.
+func (db *DB) ThingGroupsForThing(ctx context.Context, s warden.Scope, thingName string, p warden.Page) ([]string, string, error) {
+	if err := requireThing(ctx, db.read, s, thingName); err != nil {
+		return nil, "", err
+	}
+	return db.thingNamePage(ctx, p.Limit, `SELECT group_name FROM thing_group_members
+		WHERE account = ? AND region = ? AND thing_name = ? AND group_name > ? ORDER BY group_name LIMIT ?`,
+		s.Account, s.Region, thingName, p.After, p.Limit+1)
+}
+
+// thingCursorSep separates group and thing in a recursive listing's
+// cursor; neither name can contain it.
+const thingCursorSep = "\n"
+
+// ThingsInThingGroup lists a group's things by name. A recursive listing
+// walks the group and its descendants in name order, each by thing name; its
+// cursor is "group\nthing". Every step is an index range scan that starts at
+// the cursor, so a page costs the same wherever it is in the collection.
+func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName string, recursive bool, p warden.Page) ([]string, string, error) {
+	if _, err := thingGroupByName(ctx, db.read, s, groupName); err != nil {
+		return nil, "", err
+	}
+	const members = `SELECT thing_name FROM thing_group_members
+		WHERE account = ? AND region = ? AND group_name = ? AND thing_name > ? ORDER BY thing_name LIMIT ?`
+	if !recursive {
+		return db.thingNamePage(ctx, p.Limit, members, s.Account, s.Region, groupName, p.After, p.Limit+1)
+	}
+	afterGroup, afterThing := "", ""
+	if p.After != "" {
+		var ok bool
+		if afterGroup, afterThing, ok = strings.Cut(p.After, thingCursorSep); !ok {
+			return nil, "", warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken")
+		}
+	}
+	groups, _, err := db.thingNamePage(ctx, 1<<30, `SELECT descendant FROM thing_group_ancestors
+		WHERE account = ? AND region = ? AND ancestor = ? AND descendant >= ? ORDER BY descendant`,
+		s.Account, s.Region, groupName, afterGroup)
+	if err != nil {
+		return nil, "", err
+	}
+	type item struct{ group, thing string }
+	var got []item
+	for _, g := range groups {
+		after := ""
+		if g == afterGroup {
+			after = afterThing
+		}
+		names, _, err := db.thingNamePage(ctx, 1<<30, members, s.Account, s.Region, g, after, p.Limit+1-len(got))
+		if err != nil {
+			return nil, "", err
+		}
+		for _, n := range names {
+			got = append(got, item{g, n})
+		}
+		if len(got) > p.Limit {
+			break
+		}
+	}
+	next := ""
+	if len(got) > p.Limit {
+		got = got[:p.Limit]
+		last := got[len(got)-1]
+		next = last.group + thingCursorSep + last.thing
+	}
+	out := make([]string, len(got))
+	for i, it := range got {
+		out[i] = it.thing
+	}
+	return out, next, nil
+}
+
+// --- dynamic groups ---
+
+// syncThingDynamicGroups makes the thing's dynamic memberships match the
+// account's dynamic group queries. It reads only the dynamic groups and the
+// thing's own memberships, so its cost grows with the number of dynamic
+// groups, never with the number of things. Leaving groups comes first, so a
+// slot freed by one query can be taken by another; a thing already in
+// MaxGroupsPerThing groups joins no more.
+func syncThingDynamicGroups(ctx context.Context, tx *sql.Tx, s warden.Scope, t *warden.Thing, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, `SELECT name, query_string FROM thing_groups
+		WHERE account = ? AND region = ? AND dynamic = 1 ORDER BY seq`, s.Account, s.Region)
+	if err != nil {
+		return err
+	}
+	type dyn struct{ name, query string }
+	var dyns []dyn
+	for rows.Next() {
+		var d dyn
+		if err := rows.Scan(&d.name, &d.query); err != nil {
+			rows.Close()
+			return err
+		}
+		dyns = append(dyns, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(dyns) == 0 {
+		return nil
+	}
+	current, err := thingMemberships(ctx, tx, s, t.Name)
+	if err != nil {
+		return err
+	}
+	in := map[string]bool{}
+	for _, m := range current {
+		in[m.group] = true
+	}
+	fleet := t.Fleet()
+	var join []string
+	count := len(current)
+	for _, d := range dyns {
+		q, err := thingQueries.get(d.query)
+		if err != nil {
+			return fmt.Errorf("stored query of dynamic thing group %s: %w", d.name, err)
+		}
+		switch match := q.Match(fleet); {
+		case match && !in[d.name]:
+			join = append(join, d.name)
+		case !match && in[d.name]:
+			if err := removeMembership(ctx, tx, s, t.Name, d.name, true, now); err != nil {
+				return err
+			}
+			count--
+		}
+	}
+	for _, g := range join {
+		if count >= warden.MaxGroupsPerThing {
+			break
+		}
+		if err := addMembership(ctx, tx, s, t.Name, g, true, now); err != nil {
+			return err
+		}
+		count++
+	}
+	return nil
+}
+
+// thingQueryCache keeps parsed dynamic group queries, which every change of a
+// thing evaluates. A FleetQuery is immutable, so one can serve every
+// goroutine. The cache is emptied when it is full, which bounds its memory
+// without bookkeeping; a miss only costs a parse.
+type thingQueryCache struct {
+	mu      sync.Mutex
+	queries map[string]*warden.FleetQuery
+}
+
+const thingQueryCacheSize = 4096
+
+var thingQueries = &thingQueryCache{}
+
+func (c *thingQueryCache) get(text string) (*warden.FleetQuery, error) {
+	c.mu.Lock()
+	q, ok := c.queries[text]
+	c.mu.Unlock()
+	if ok {
+		return q, nil
+	}
+	q, err := warden.ParseFleetQuery(text)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.queries == nil || len(c.queries) >= thingQueryCacheSize {
+		c.queries = make(map[string]*warden.FleetQuery)
+	}
+	c.queries[text] = q
+	c.mu.Unlock()
+	return q, nil
+}
+
+// recomputeDynamicGroup evaluates a dynamic group's query over every thing of
+// the scope and adds and removes members to match. Things already in
+// MaxGroupsPerThing groups are not added.
+func recomputeDynamicGroup(ctx context.Context, tx *sql.Tx, s warden.Scope, group, query string, now time.Time) error {
+	q, err := warden.ParseFleetQuery(query)
+	if err != nil {
+		return err
+	}
+	matches := map[string]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT name, id, thing_type_name, attributes FROM things WHERE account = ? AND region = ?`,
+		s.Account, s.Region)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var t warden.FleetThing
+		var attrs string
+		if err := rows.Scan(&t.Name, &t.ID, &t.TypeName, &attrs); err != nil {
+			rows.Close()
+			return err
+		}
+		if t.Attributes, err = decodeThingAttributes(attrs, "thing "+t.Name); err != nil {
+			rows.Close()
+			return err
+		}
+		if q.Match(&t) {
+			matches[t.Name] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	current, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ?`,
+		s.Account, s.Region, group)
+	if err != nil {
+		return err
+	}
+	full, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members WHERE account = ? AND region = ?
+		GROUP BY thing_name HAVING COUNT(*) >= ?`, s.Account, s.Region, warden.MaxGroupsPerThing)
+	if err != nil {
+		return err
+	}
+	isFull := map[string]bool{}
+	for _, n := range full {
+		isFull[n] = true
+	}
+	for _, n := range current {
+		if matches[n] {
+			delete(matches, n)
+			continue
+		}
+		if err := removeMembership(ctx, tx, s, n, group, true, now); err != nil {
+			return err
+		}
+	}
+	add := make([]string, 0, len(matches))
+	for n := range matches {
+		if !isFull[n] {
+			add = append(add, n)
+		}
+	}
+	sort.Strings(add)
+	for _, n := range add {
+		if err := addMembership(ctx, tx, s, n, group, true, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func thingNamesOf(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
