@@ -20,6 +20,10 @@ type Store interface {
 	ThingStore
 	CertificateStore
 	PolicyStore
+	SNSStore
+	IAMStore
+	AuditStore
+	MitigationStore
 
 	// Changes lists the registry change log.
 	Changes(ctx context.Context, f ChangeFilter) ([]Change, error)

@@ -7,144 +7,16 @@
 #
 # Prints "ok - ..." / "not ok - ..." per check and ends with "N passed, M failed";
 # exits non-zero if any check failed. KEEP_TMP=1 keeps the temp dir.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
-AWS=/usr/bin/aws # by full path: another aws may be first on PATH
-ACCOUNT=123456789012
-REGION=us-east-1
 UUID='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-
-if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
-	PATH=$PATH:/usr/local/go/bin
-fi
-if [[ ! -x $AWS ]] || ! command -v jq >/dev/null; then
-	echo "not ok - /usr/bin/aws and jq are needed"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-echo "# $($AWS --version 2>&1)"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/warden-e2e-things.XXXXXX")
-data=$tmp/data
-server_pid=
-
-stop_server() {
-	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	server_pid=
-}
-cleanup() {
-	local rc=$?
-	stop_server
-	if [[ -n ${KEEP_TMP:-} ]]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-start_server() {
-	local log=$tmp/$1
-	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$log.out" 2>"$log.err" &
-	server_pid=$!
-	local i
-	for ((i = 0; i < 200; i++)); do
-		if ! kill -0 "$server_pid" 2>/dev/null; then
-			echo "# warden exited early:" >&2
-			sed 's/^/#   /' "$log.err" >&2
-			return 1
-		fi
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "# warden did not answer on port $port within 20s" >&2
-	return 1
-}
-
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-bail() {
-	not_ok "$*"
-	echo "$passed passed, $failed failed"
-	exit 1
-}
-diag() {
-	{
-		echo "#   command: ${last_cmd:-}"
-		echo "#   exit: ${rc:-}"
-		sed 's/^/#   stdout: /' <<<"${out:-}" | head -40
-		sed 's/^/#   stderr: /' <<<"${err:-}" | head -20
-	} >&2
-}
-
-# cli ARGS...: runs `aws iot ARGS` against warden; sets out, err, rc. Never fails the script.
-cli() {
-	last_cmd="aws iot $*"
-	rc=0
-	out=$(env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_SECURITY_TOKEN -u AWS_REGION \
-		-u AWS_CA_BUNDLE -u AWS_ENDPOINT_URL \
-		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER= \
-		AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_DEFAULT_REGION=$REGION \
-		AWS_EC2_METADATA_DISABLED=true \
-		"$AWS" --endpoint-url "$endpoint" --output json iot "$@" 2>"$tmp/stderr") || rc=$?
-	err=$(<"$tmp/stderr")
-}
-expect_ok() {
-	local desc=$1
-	shift
-	cli "$@"
-	if ((rc == 0)); then ok "$desc"; else
-		not_ok "$desc"
-		diag
-	fi
-}
-expect_jq() {
-	local desc=$1 filter=$2
-	shift 2
-	if ((rc == 0)) && jq -e "$@" "$filter" >/dev/null 2>&1 <<<"$out"; then ok "$desc"; else
-		not_ok "$desc"
-		echo "#   jq: $filter" >&2
-		diag
-	fi
-}
-expect_error() {
-	local desc=$1 code=$2
-	shift 2
-	cli "$@"
-	if ((rc != 0)) && grep -q "($code)" <<<"$err"; then ok "$desc"; else
-		not_ok "$desc (want $code)"
-		diag
-	fi
-}
 thing_arn() { echo "arn:aws:iot:$REGION:$ACCOUNT:thing/$1"; }
 group_arn() { echo "arn:aws:iot:$REGION:$ACCOUNT:thinggroup/$1"; }
 
 # ---------------------------------------------------------------- build + start
-echo "# building warden"
-go build -o "$tmp/warden" ./cmd/warden
-port=$(free_port)
-endpoint=http://127.0.0.1:$port
-mkdir -p "$data"
+build_warden
 start_server server1 || bail "warden serve starts"
-key=$(sed -n 's/^export AWS_ACCESS_KEY_ID=//p' "$tmp/server1.out")
-secret=$(sed -n 's/^export AWS_SECRET_ACCESS_KEY=//p' "$tmp/server1.out")
-[[ -n $key && -n $secret ]] || bail "first start prints the access key and secret"
+read_keys "$tmp/server1.out" || bail "first start prints the access key and secret"
 echo "# warden pid $server_pid on $endpoint"
 
 # ---------------------------------------------------------------- things
@@ -307,5 +179,4 @@ expect_jq "no groups are left" '.thingGroups == []'
 expect_ok "list-things" list-things
 expect_jq "sensor:1 is the only thing left" '[.things[].thingName] == ["sensor:1"]'
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary

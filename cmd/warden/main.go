@@ -20,6 +20,8 @@ type cli struct {
 	Serve       serveCmd       `cmd:"" help:"Run the server."`
 	Credentials credentialsCmd `cmd:"" help:"List and create access keys."`
 	History     historyCmd     `cmd:"" help:"Print the registry change log."`
+	SNS         snsCmd         `cmd:"" name:"sns" help:"Inspect SNS topics."`
+	Fleet       fleetCmd       `cmd:"" help:"Generate a fleet of things, certificates and policies."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
 

@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden/internal/api"
+	"github.com/warden-iot/warden/internal/audit"
+	"github.com/warden-iot/warden/internal/engine"
+	"github.com/warden-iot/warden/internal/iam"
+	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -21,6 +25,9 @@ type serveCmd struct {
 	Listen          string        `default:"127.0.0.1:4590" env:"WARDEN_LISTEN" help:"Address to listen on (host:port; port 0 picks a free one)."`
 	LogLevel        string        `name:"log-level" default:"info" enum:"debug,info,warn,error" env:"WARDEN_LOG_LEVEL" help:"Least severe log level written (info logs one line per request)."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"15s" env:"WARDEN_SHUTDOWN_TIMEOUT" help:"How long SIGINT/SIGTERM waits for in-flight requests."`
+	PublicURL       string        `name:"public-url" env:"WARDEN_PUBLIC_URL" help:"Base URL SNS subscribers reach Warden at, for SubscribeURL, UnsubscribeURL and SigningCertURL (default: http:// + the listen address)."`
+	StrictRoles     bool          `name:"strict-roles" env:"WARDEN_STRICT_ROLES" help:"Mitigation actions need their IAM role to exist and grant their permissions, even in an account with no roles at all (without it such an account trusts its own role ARNs)."`
+	MitigationLease time.Duration `name:"mitigation-lease" default:"30s" env:"WARDEN_MITIGATION_LEASE" help:"How long a batch of mitigation executions claimed by a process that died waits before another claims it."`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -34,7 +41,8 @@ func (c *serveCmd) Run(ctx context.Context) error {
 
 func (c *serveCmd) config() Config {
 	return Config{DataDir: c.DataDir, Synchronous: c.Synchronous, Listen: c.Listen,
-		LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout}
+		LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, PublicURL: c.PublicURL,
+		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease}
 }
 
 // Config is everything the server is started with.
@@ -44,6 +52,12 @@ type Config struct {
 	Listen          string
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	// PublicURL is the base of the URLs in SNS messages; "" means
+	// "http://" + the address listened on.
+	PublicURL string
+	// StrictRoles and MitigationLease configure the mitigation engine.
+	StrictRoles     bool
+	MitigationLease time.Duration
 }
 
 // Main is the running program: a test boots it on port 0 with a temporary
@@ -55,8 +69,16 @@ type Main struct {
 
 	store    *sqlstore.DB
 	listener net.Listener
-	http     *http.Server
-	log      *slog.Logger
+	// deliverer sends the SNS outbox; Run starts it and stops it after the
+	// HTTP server has shut down.
+	deliverer *sns.Deliverer
+	audits    *audit.Runner // runs audit tasks and fires scheduled audits
+	http      *http.Server
+	log       *slog.Logger
+
+	// mitigation applies audit mitigation actions tasks; Run starts it and
+	// stops it before the deliverer (it enqueues SNS messages).
+	mitigation *engine.Engine
 }
 
 // Open opens the store, creates the first account's credentials on an empty
@@ -75,15 +97,37 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := bootstrapCredentials(ctx, store, m.Config.DataDir, m.Stdout); err != nil {
 		return err
 	}
-	handler, err := api.New(ctx, api.Config{Store: store, Logger: m.log})
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", m.Config.Listen)
 	if err != nil {
 		return err
 	}
 	m.listener = ln
+	publicURL := m.Config.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	snsCfg := sns.Config{Store: store, PublicURL: publicURL, Logger: m.log}
+	if m.deliverer, err = sns.NewDeliverer(ctx, snsCfg, sns.DeliveryOptions{}); err != nil {
+		return err
+	}
+	snsCfg.Notify = m.deliverer.Notify
+	if m.audits, err = audit.New(audit.Options{Store: store, Logger: m.log, OnPublish: m.deliverer.Notify}); err != nil {
+		return err
+	}
+	m.mitigation = engine.New(store, engine.Options{Lease: m.Config.MitigationLease, StrictRoles: m.Config.StrictRoles,
+		Logger: m.log, OnPublished: m.deliverer.Notify})
+	snsHandler, err := sns.NewHandler(ctx, snsCfg)
+	if err != nil {
+		return err
+	}
+	iamHandler, err := iam.NewHandler(ctx, iam.Config{Store: store, Logger: m.log})
+	if err != nil {
+		return err
+	}
+	handler, err := api.New(ctx, api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler})
+	if err != nil {
+		return err
+	}
 	m.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
 	m.log.Info("listening", "addr", ln.Addr().String(), "data_dir", m.Config.DataDir)
@@ -98,6 +142,12 @@ func (m *Main) URL() string { return "http://" + m.Addr() }
 
 // Run serves until ctx is cancelled, then lets in-flight requests finish.
 func (m *Main) Run(ctx context.Context) error {
+	m.deliverer.Start()
+	defer m.deliverer.Stop() // after the HTTP server: requests may still publish
+	m.audits.Start()
+	defer m.audits.Stop() // before the deliverer: a finishing audit may publish
+	m.mitigation.Start()
+	defer m.mitigation.Stop() // before the deliverer: a batch may publish
 	errc := make(chan error, 1)
 	go func() { errc <- m.http.Serve(m.listener) }()
 	select {
@@ -119,13 +169,22 @@ func (m *Main) Run(ctx context.Context) error {
 	return err
 }
 
-// Close releases the listener and the store.
+// Close releases the listener, the deliverer and the store.
 func (m *Main) Close() error {
 	var errs []error
 	if m.http != nil {
 		errs = append(errs, m.http.Close())
 	} else if m.listener != nil {
 		errs = append(errs, m.listener.Close())
+	}
+	if m.audits != nil {
+		m.audits.Stop()
+	}
+	if m.mitigation != nil {
+		m.mitigation.Stop()
+	}
+	if m.deliverer != nil {
+		m.deliverer.Stop()
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())

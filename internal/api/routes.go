@@ -26,6 +26,8 @@ func (s *Server) routeIoT() {
 	s.routeThings(m)
 	s.routeCertificates(m)
 	s.routePolicies(m)
+	s.routeMitigationTasks(m)
+	s.routeAudits(m)
 
 	m.Handle("/", s.op("", unknownOperation))
 }

@@ -30,6 +30,33 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SNS serves the requests signed for the "sns" service and the unsigned
+	// URLs in SNS messages; nil answers them as any unknown service.
+	SNS SNS
+	// IAM serves the requests signed for the "iam" service; nil answers
+	// them as any unknown service.
+	IAM IAM
+}
+
+// SNS is the SNS-compatible endpoint on the same port. internal/sns
+// implements it; the interface keeps api from importing it.
+type SNS interface {
+	// ServeSigned answers a request whose signature, scoped to "sns", was verified.
+	ServeSigned(w http.ResponseWriter, r *http.Request, requestID, accessKeyID string, scope warden.Scope, body []byte) (operation, errCode string)
+	// ServePublic answers r if it is an unsigned SubscribeURL, UnsubscribeURL
+	// or SigningCertURL request; ok is false for any other request.
+	ServePublic(w http.ResponseWriter, r *http.Request, requestID string) (operation, errCode string, ok bool)
+	// WriteError answers a request meant for SNS with err in SNS's XML format.
+	WriteError(w http.ResponseWriter, requestID string, err error) (errCode string)
+}
+
+// IAM is the IAM-compatible endpoint on the same port. internal/iam
+// implements it; the interface keeps api from importing it.
+type IAM interface {
+	// ServeSigned answers a request whose signature, scoped to "iam", was verified.
+	ServeSigned(w http.ResponseWriter, r *http.Request, requestID, accessKeyID string, scope warden.Scope, body []byte) (operation, errCode string)
+	// WriteError answers a request meant for IAM with err in IAM's XML format.
+	WriteError(w http.ResponseWriter, requestID string, err error) (errCode string)
 }
 
 // Server is the HTTP handler of the whole API.
@@ -41,11 +68,13 @@ type Server struct {
 	tokens   *tokenSealer
 	iot      *http.ServeMux
 	keys     sync.Map // access key id → warden.AccessKey; keys never change once made
+	sns      SNS
+	iam      IAM
 }
 
 // New builds the handler stack over cfg.Store.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, sns: cfg.SNS, iam: cfg.IAM}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
@@ -118,15 +147,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"operation", info.operation, "account", info.account, "status", rec.status,
 			"error", info.errCode, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 	}()
+	fail := s.writeError
+	if s.sns != nil {
+		if op, code, ok := s.sns.ServePublic(rec, r, info.id); ok {
+			info.operation, info.errCode = op, code
+			return
+		}
+		if strings.Contains(r.Header.Get("Authorization"), "/sns/aws4_request") {
+			fail = func(w http.ResponseWriter, info *requestInfo, err error) {
+				info.errCode = s.sns.WriteError(w, info.id, err)
+			}
+		}
+	}
+	if s.iam != nil && strings.Contains(r.Header.Get("Authorization"), "/iam/aws4_request") {
+		fail = func(w http.ResponseWriter, info *requestInfo, err error) {
+			info.errCode = s.iam.WriteError(w, info.id, err)
+		}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(rec, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.writeError(rec, info, warden.Errorf(warden.CodeRequestEntityTooLarge,
+			fail(rec, info, warden.Errorf(warden.CodeRequestEntityTooLarge,
 				"Request body is larger than the limit of %d bytes.", MaxBodyBytes))
 			return
 		}
-		s.writeError(rec, info, warden.Errorf(warden.CodeInvalidRequest, "Could not read the request body."))
+		fail(rec, info, warden.Errorf(warden.CodeInvalidRequest, "Could not read the request body."))
 		return
 	}
 	cred, err := s.verifier.Verify(r.Context(), r, body)
@@ -135,12 +181,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &sigErr) {
 			err = &warden.Error{Code: sigErr.Code, Message: sigErr.Message}
 		}
-		s.writeError(rec, info, err)
+		fail(rec, info, err)
 		return
 	}
 	info.account = cred.Account
 	info.body = body
 	info.scope = warden.Scope{Account: cred.Account, Region: cred.Region}
+	if cred.Service == "sns" && s.sns != nil {
+		info.operation, info.errCode = s.sns.ServeSigned(rec, r, info.id, cred.AccessKeyID, info.scope, body)
+		return
+	}
+	if cred.Service == "iam" && s.iam != nil {
+		info.operation, info.errCode = s.iam.ServeSigned(rec, r, info.id, cred.AccessKeyID, info.scope, body)
+		return
+	}
 	switch cred.Service {
 	case "iot", "execute-api":
 		if !routable(r) {

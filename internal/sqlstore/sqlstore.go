@@ -30,6 +30,9 @@ type DB struct {
 	// connection with BEGIN IMMEDIATE avoids busy-retry storms.
 	write *sql.DB
 	read  *sql.DB
+	// group, when set, batches concurrent write transactions into one
+	// commit (see groupcommit.go).
+	group *groupCommitter
 }
 
 var _ warden.Store = (*DB)(nil)
@@ -93,7 +96,9 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	read.SetMaxIdleConns(opt.ReadConns)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	return &DB{write: write, read: read}, nil
+	db := &DB{write: write, read: read}
+	db.group = startGroupCommitter(write)
+	return db, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
@@ -111,14 +116,27 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string)
 	return nil
 }
 
-// Close closes both pools.
+// Close waits for queued writes, then closes both pools.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.stop()
+	}
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
-// inTx runs fn in a write transaction and commits it if fn returns nil.
+// inTx runs fn in a write transaction: either everything fn did is committed
+// and durable, or (fn returned an error) none of it is. fn must not start
+// another write transaction.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+	if db.group != nil {
+		return db.group.run(ctx, fn)
+	}
+	return runTx(ctx, db.write, fn)
+}
+
+// runTx runs fn in a transaction of its own.
+func runTx(ctx context.Context, pool *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -178,12 +196,19 @@ func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
 	return keys, rows.Err()
 }
 
-// ServerSecret returns the named secret, creating it on first use.
+// ServerSecret returns the named secret, creating it on first use. generate
+// runs only when the secret does not exist yet (it may be costly, e.g. a key
+// pair); of two processes creating it at once, the first to commit wins.
 func (db *DB) ServerSecret(ctx context.Context, name string, generate func() []byte) ([]byte, error) {
 	var value []byte
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value)
+	if err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return value, err
+	}
+	fresh := generate()
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
-			name, generate()); err != nil {
+			name, fresh); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value)

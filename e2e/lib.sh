@@ -1,0 +1,316 @@
+# shellcheck shell=bash
+# Shared setup of the end-to-end suites. Sourced, never run:
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# Sourcing it, as the first thing a suite does:
+#   - turns on `set -euo pipefail` and cd's to the repository root;
+#   - installs awscli and jq with apt-get when either is missing and puts
+#     /usr/local/go/bin on PATH when go is not there already;
+#   - makes a temp dir and traps EXIT/INT/TERM to stop the server (and every
+#     pid given to stop_on_exit) and remove the temp dir, unless KEEP_TMP=1;
+#   - sets these variables:
+#       AWS        /usr/bin/aws, by full path: another aws may be first on PATH
+#       ACCOUNT, ACCOUNT_B, REGION   123456789012, 111122223333, us-east-1
+#       CLI_SERVICE  the `aws` command cli runs (iot; set it to sns, iam, ...)
+#       tmp        the temp dir; data=$tmp/data is the server's data dir
+#       port, endpoint  a free port and http://127.0.0.1:$port for the server
+#       key, secret     the access key cli signs with (set them with read_keys)
+#       server_pid      the running `warden serve`, empty when none
+#       passed, failed  the check counters
+#
+# Functions (each documented where it is defined below):
+#   checks    ok, not_ok, bail, summary, diag
+#   aws CLI   cli, cli_as, expect_ok, expect_jq, expect_error, expect_last_error
+#   server    build_warden, start_server, stop_server, read_keys,
+#             create_credentials, free_port, wait_port, stop_on_exit, require
+#
+# The contract with a suite: print one "ok - ..." / "not ok - ..." line per
+# check and call `summary` as the last line. summary prints "N passed, M
+# failed" and exits 1 if any check failed, else 0. bail prints the same line
+# and exits 1 at once. Should the suite stop any other way (set -e, a signal),
+# the exit trap counts that as one more failed check and still prints the
+# summary line, with a non-zero exit status.
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	echo "${BASH_SOURCE[0]}: shared code of the e2e suites; source it, do not run it" >&2
+	exit 2
+fi
+
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+AWS=/usr/bin/aws # by full path: another aws (pip, pyenv, v1) may be first on PATH
+ACCOUNT=123456789012
+ACCOUNT_B=111122223333
+REGION=us-east-1
+CLI_SERVICE=iot
+
+# ---------------------------------------------------------------- checks
+passed=0
+failed=0
+summary_printed=
+
+ok() {
+	passed=$((passed + 1))
+	echo "ok - $*"
+}
+not_ok() {
+	failed=$((failed + 1))
+	echo "not ok - $*"
+}
+
+# summary: prints "N passed, M failed" and exits: 1 if a check failed, else 0.
+summary() {
+	echo "$passed passed, $failed failed"
+	summary_printed=1
+	if ((failed > 0)); then exit 1; fi
+	exit 0
+}
+
+# bail DESC: a failure the rest cannot run without; prints the summary and stops.
+bail() {
+	not_ok "$*"
+	echo "$passed passed, $failed failed"
+	summary_printed=1
+	exit 1
+}
+
+# diag_lines LABEL MAX TEXT: TEXT's first MAX lines, each prefixed "#   LABEL: ".
+# Pure bash: no `sed | head` pipe, whose SIGPIPE under pipefail would stop the
+# suite when the output is long.
+diag_lines() {
+	local label=$1 max=$2 text=$3 lines total
+	mapfile -t lines <<<"$text"
+	total=${#lines[@]}
+	if ((total > max)); then
+		printf "#   $label: %s\n" "${lines[@]:0:max}"
+		echo "#   $label: ... $((total - max)) more lines"
+	else
+		printf "#   $label: %s\n" "${lines[@]}"
+	fi
+}
+
+# diag: prints the last call's command, exit status, stdout and stderr,
+# indented, to stderr; after a failed check.
+diag() {
+	{
+		echo "#   command: ${last_cmd:-}"
+		echo "#   exit: ${rc:-}"
+		diag_lines stdout 40 "${out:-}"
+		diag_lines stderr 20 "${err:-}"
+	} >&2
+}
+
+# require TOOL...: bails unless every TOOL is on PATH.
+require() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || bail "$tool is needed"
+	done
+}
+
+# ---------------------------------------------------------------- tools
+if [[ ! -x $AWS ]] || ! command -v jq >/dev/null; then
+	echo "# installing awscli and jq with apt-get"
+	sudo=
+	if [[ $(id -u) != 0 ]]; then sudo=sudo; fi
+	{ $sudo apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends awscli jq >/dev/null; } || true
+	unset sudo
+	[[ -x $AWS ]] || bail "$AWS is needed (apt-get install awscli)"
+	require jq
+fi
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+	PATH=$PATH:/usr/local/go/bin
+fi
+echo "# $($AWS --version 2>&1)"
+
+# ---------------------------------------------------------------- temp dir, cleanup
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/warden-e2e-$(basename "${BASH_SOURCE[1]:-$0}" .sh).XXXXXX")
+data=$tmp/data
+server_pid=
+extra_pids=()
+suite_pid=$BASHPID
+
+# stop_pid PID: TERM PID if it still runs and wait for it.
+stop_pid() {
+	if [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; then
+		kill -TERM "$1" 2>/dev/null || true
+		wait "$1" 2>/dev/null || true
+	fi
+}
+# stop_on_exit PID: stop this background process (a receiver, ...) on exit.
+stop_on_exit() { extra_pids+=("$1"); }
+
+stop_server() {
+	stop_pid "$server_pid"
+	server_pid=
+}
+
+cleanup() {
+	local rc=$? pid
+	# A background job killed before it exec'd its command still runs
+	# this trap: only the suite's own shell cleans up.
+	if [[ $BASHPID != "$suite_pid" ]]; then exit "$rc"; fi
+	set +e
+	for pid in "${extra_pids[@]}"; do stop_pid "$pid"; done
+	stop_server
+	if [[ -z $summary_printed ]]; then
+		not_ok "the suite stopped before its summary (exit status $rc)"
+		echo "$passed passed, $failed failed"
+		if ((rc == 0)); then rc=1; fi
+	fi
+	if [[ -n ${KEEP_TMP:-} ]]; then
+		echo "# kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- server
+free_port() {
+	if command -v python3 >/dev/null; then
+		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+		return
+	fi
+	local p
+	while :; do # bash only: a random high port nobody answers on
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+port=$(free_port)
+endpoint=http://127.0.0.1:$port
+
+# wait_port PORT PID: waits up to 20 s until PORT accepts connections; fails
+# at once if PID exits.
+wait_port() {
+	local p=$1 pid=$2 i
+	for ((i = 0; i < 200; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# build_warden: go build ./cmd/warden into $tmp/warden.
+build_warden() {
+	echo "# building warden"
+	go build -o "$tmp/warden" ./cmd/warden || bail "go build ./cmd/warden"
+}
+
+# start_server LOGNAME: starts `warden serve` on $data in the background on
+# $port, logging to $tmp/LOGNAME.out and .err, and waits until it accepts
+# connections. Sets server_pid.
+start_server() {
+	local log=$tmp/$1
+	mkdir -p "$data"
+	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$log.out" 2>"$log.err" &
+	server_pid=$!
+	if wait_port "$port" "$server_pid"; then return 0; fi
+	if ! kill -0 "$server_pid" 2>/dev/null; then
+		echo "# warden exited early:" >&2
+		sed 's/^/#   /' "$log.err" >&2
+	else
+		echo "# warden did not answer on port $port within 20s" >&2
+	fi
+	return 1
+}
+
+# read_keys FILE [KEY_VAR SECRET_VAR]: sets KEY_VAR and SECRET_VAR (key and
+# secret by default) from the "export AWS_ACCESS_KEY_ID=..." and "export
+# AWS_SECRET_ACCESS_KEY=..." lines of FILE. Fails unless both were found.
+read_keys() {
+	local file=$1 k= s= line
+	if [[ -r $file ]]; then
+		while IFS= read -r line || [[ -n $line ]]; do
+			case $line in
+			'export AWS_ACCESS_KEY_ID='*) k=${line#*=} ;;
+			'export AWS_SECRET_ACCESS_KEY='*) s=${line#*=} ;;
+			esac
+		done <"$file"
+	fi
+	printf -v "${2:-key}" '%s' "$k"
+	printf -v "${3:-secret}" '%s' "$s"
+	[[ -n $k && -n $s ]]
+}
+
+# create_credentials ACCOUNT KEY_VAR SECRET_VAR: `warden credentials create`
+# for ACCOUNT on $data (output in $tmp/credentials-ACCOUNT.out and .err); sets
+# KEY_VAR and SECRET_VAR as read_keys does and fails as it does.
+create_credentials() {
+	local log=$tmp/credentials-$1
+	"$tmp/warden" credentials create --data-dir "$data" --account "$1" >"$log.out" 2>"$log.err" || true
+	read_keys "$log.out" "$2" "$3"
+}
+
+# ---------------------------------------------------------------- aws CLI
+key=
+secret=
+
+# cli_as KEY SECRET ARGS...: runs `aws $CLI_SERVICE ARGS` against warden with
+# that key, isolated from the caller's AWS config; sets out, err, rc and
+# last_cmd. Never fails the suite itself.
+cli_as() {
+	local k=$1 s=$2
+	shift 2
+	last_cmd="aws $CLI_SERVICE $*"
+	rc=0
+	out=$(env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_SECURITY_TOKEN -u AWS_REGION \
+		-u AWS_CA_BUNDLE -u AWS_ENDPOINT_URL \
+		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER= \
+		AWS_ACCESS_KEY_ID="$k" AWS_SECRET_ACCESS_KEY="$s" AWS_DEFAULT_REGION=$REGION \
+		AWS_EC2_METADATA_DISABLED=true \
+		"$AWS" --endpoint-url "$endpoint" --output json "$CLI_SERVICE" "$@" 2>"$tmp/stderr") || rc=$?
+	err=$(<"$tmp/stderr")
+}
+# cli ARGS...: cli_as with $key and $secret.
+cli() { cli_as "$key" "$secret" "$@"; }
+
+# expect_ok DESC ARGS...: the call succeeds.
+expect_ok() {
+	local desc=$1
+	shift
+	cli "$@"
+	if ((rc == 0)); then ok "$desc"; else
+		not_ok "$desc"
+		diag
+	fi
+}
+
+# expect_jq DESC FILTER [jq args...]: the last call succeeded and jq -e FILTER
+# holds on its output.
+expect_jq() {
+	local desc=$1 filter=$2
+	shift 2
+	if ((rc == 0)) && jq -e "$@" "$filter" >/dev/null 2>&1 <<<"$out"; then ok "$desc"; else
+		not_ok "$desc"
+		echo "#   jq: $filter" >&2
+		diag
+	fi
+}
+
+# expect_error DESC CODE ARGS...: the call fails and stderr names (CODE).
+expect_error() {
+	local desc=$1 code=$2
+	shift 2
+	cli "$@"
+	expect_last_error "$desc" "$code"
+}
+# expect_last_error DESC CODE: the last call failed and stderr names (CODE).
+expect_last_error() {
+	local desc=$1 code=$2
+	if ((rc != 0)) && grep -q "($code)" <<<"$err"; then ok "$desc"; else
+		not_ok "$desc (want $code)"
+		diag
+	fi
+}

@@ -1,0 +1,368 @@
+package sns
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/warden-iot/warden"
+)
+
+// pageSize is how many topics or subscriptions a List action returns, as SNS.
+const pageSize = 100
+
+type entry struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+// attributeMap is the XML of a map: <entry><key/><value/></entry>... sorted
+// by key.
+type attributeMap struct {
+	Entries []entry `xml:"entry"`
+}
+
+func newAttributeMap(m map[string]string) attributeMap {
+	var a attributeMap
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		a.Entries = append(a.Entries, entry{Key: k, Value: m[k]})
+	}
+	return a
+}
+
+type topicArnResult struct {
+	TopicArn string
+}
+
+type subscriptionArnResult struct {
+	SubscriptionArn string
+}
+
+type messageIDResult struct {
+	MessageID string `xml:"MessageId"`
+}
+
+type topicMember struct {
+	TopicArn string
+}
+
+type listTopicsResult struct {
+	Topics    []topicMember `xml:"Topics>member"`
+	NextToken string        `xml:",omitempty"`
+}
+
+type subscriptionMember struct {
+	SubscriptionArn string
+	Owner           string
+	Protocol        string
+	Endpoint        string
+	TopicArn        string
+}
+
+type listSubscriptionsResult struct {
+	Subscriptions []subscriptionMember `xml:"Subscriptions>member"`
+	NextToken     string               `xml:",omitempty"`
+}
+
+type attributesResult struct {
+	Attributes attributeMap
+}
+
+func (h *Handler) createTopic(c *call) (any, error) {
+	name := c.get("Name")
+	if err := warden.ValidateTopicName(name); err != nil {
+		return nil, err
+	}
+	attrs := c.mapParam("Attributes")
+	if p := c.get("DataProtectionPolicy"); p != "" {
+		attrs["DataProtectionPolicy"] = p
+	}
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		if err := warden.ValidateTopicAttribute(k, attrs[k]); err != nil {
+			return nil, err
+		}
+	}
+	delete(attrs, "FifoTopic") // only "false" gets here
+	tags := c.tagsParam()
+	if err := warden.ValidateSNSTags(tags); err != nil {
+		return nil, err
+	}
+	t, _, err := h.store.CreateTopic(c.ctx, c.scope, warden.Topic{Name: name, Attributes: attrs, CreatedAt: c.now}, tags)
+	if err != nil {
+		return nil, err
+	}
+	return topicArnResult{TopicArn: t.ARN(c.scope)}, nil
+}
+
+// deleteTopic is idempotent, as in SNS: "Deleting a topic that doesn't
+// exist doesn't result in an error."
+func (h *Handler) deleteTopic(c *call) (any, error) {
+	name, err := c.topic("TopicArn")
+	if err != nil {
+		return nil, err
+	}
+	return nil, h.store.DeleteTopic(c.ctx, c.scope, name, c.now)
+}
+
+func (h *Handler) listTopics(c *call) (any, error) {
+	cursor, err := h.keys.open(c.get("NextToken"), "ListTopics", c.scope, "")
+	if err != nil {
+		return nil, err
+	}
+	topics, next, err := h.store.Topics(c.ctx, c.scope, warden.Page{After: cursor, Limit: pageSize})
+	if err != nil {
+		return nil, err
+	}
+	out := listTopicsResult{Topics: []topicMember{}, NextToken: h.keys.seal(next, "ListTopics", c.scope, "")}
+	for _, t := range topics {
+		out.Topics = append(out.Topics, topicMember{TopicArn: t.ARN(c.scope)})
+	}
+	return out, nil
+}
+
+// defaultPolicy is the access policy SNS gives a new topic. Warden stores
+// and shows policies but does not enforce them.
+func defaultPolicy(s warden.Scope, arn string) string {
+	b, _ := json.Marshal(map[string]any{
+		"Version": "2008-10-17",
+		"Id":      "__default_policy_ID",
+		"Statement": []any{map[string]any{
+			"Sid":       "__default_statement_ID",
+			"Effect":    "Allow",
+			"Principal": map[string]string{"AWS": "*"},
+			"Action": []string{"SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+				"SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"},
+			"Resource":  arn,
+			"Condition": map[string]any{"StringEquals": map[string]string{"AWS:SourceOwner": s.Account}},
+		}},
+	})
+	return string(b)
+}
+
+// effectiveDeliveryPolicy is the EffectiveDeliveryPolicy attribute: the
+// topic's DeliveryPolicy or Warden's default, as SNS writes it.
+func effectiveDeliveryPolicy(topicAttrs map[string]string) string {
+	p := topicPolicy(topicAttrs)
+	b, _ := json.Marshal(map[string]any{"http": map[string]any{
+		"defaultHealthyRetryPolicy": map[string]any{
+			"minDelayTarget": p.MinDelayTarget, "maxDelayTarget": p.MaxDelayTarget, "numRetries": p.NumRetries,
+			"numMaxDelayRetries": p.NumMaxDelayRetries, "numNoDelayRetries": p.NumNoDelayRetries,
+			"numMinDelayRetries": p.NumMinDelayRetries, "backoffFunction": p.BackoffFunction,
+		},
+		"disableSubscriptionOverrides": p.DisableSubscriptionOverrides,
+		"defaultRequestPolicy":         map[string]string{"headerContentType": p.HeaderContentType},
+	}})
+	return string(b)
+}
+
+func (h *Handler) getTopicAttributes(c *call) (any, error) {
+	name, err := c.topic("TopicArn")
+	if err != nil {
+		return nil, err
+	}
+	t, err := h.store.Topic(c.ctx, c.scope, name)
+	if err != nil {
+		return nil, err
+	}
+	arn := t.ARN(c.scope)
+	attrs := maps.Clone(t.Attributes)
+	attrs["TopicArn"] = arn
+	attrs["Owner"] = c.scope.Account
+	attrs["DisplayName"] = t.Attributes["DisplayName"]
+	if attrs["Policy"] == "" {
+		attrs["Policy"] = defaultPolicy(c.scope, arn)
+	}
+	attrs["SubscriptionsPending"] = strconv.Itoa(t.SubscriptionsPending)
+	attrs["SubscriptionsConfirmed"] = strconv.Itoa(t.SubscriptionsConfirmed)
+	attrs["SubscriptionsDeleted"] = strconv.Itoa(t.SubscriptionsDeleted)
+	attrs["EffectiveDeliveryPolicy"] = effectiveDeliveryPolicy(t.Attributes)
+	return attributesResult{Attributes: newAttributeMap(attrs)}, nil
+}
+
+func (h *Handler) setTopicAttributes(c *call) (any, error) {
+	name, err := c.topic("TopicArn")
+	if err != nil {
+		return nil, err
+	}
+	attr := c.get("AttributeName")
+	if attr == "" {
+		return nil, warden.SNSInvalidParameter("AttributeName")
+	}
+	value := c.get("AttributeValue")
+	if err := warden.ValidateTopicAttribute(attr, value); err != nil {
+		return nil, err
+	}
+	if attr == "FifoTopic" {
+		return nil, warden.SNSInvalidParameter("AttributeName Reason: FifoTopic can only be set at CreateTopic")
+	}
+	return nil, h.store.SetTopicAttribute(c.ctx, c.scope, name, attr, value, c.now)
+}
+
+func (h *Handler) subscribe(c *call) (any, error) {
+	name, err := c.topic("TopicArn")
+	if err != nil {
+		return nil, err
+	}
+	returnArn, err := c.boolParam("ReturnSubscriptionArn")
+	if err != nil {
+		return nil, err
+	}
+	attrs := c.mapParam("Attributes")
+	protocol, endpoint := c.get("Protocol"), c.get("Endpoint")
+	if err := warden.ValidateSubscribe(protocol, endpoint, attrs); err != nil {
+		return nil, err
+	}
+	sub, err := h.store.Subscribe(c.ctx, c.scope, warden.Subscription{
+		Arn: c.scope.SNSARN(name + ":" + warden.NewUUID()), Topic: name, Protocol: protocol, Endpoint: endpoint,
+		Token: newToken(), Attributes: attrs,
+	}, c.now)
+	if err != nil {
+		return nil, err
+	}
+	h.notify()
+	if returnArn || sub.Status == warden.SubscriptionConfirmed {
+		return subscriptionArnResult{SubscriptionArn: sub.Arn}, nil
+	}
+	// What SNS's Subscribe answers for an unconfirmed subscription.
+	return subscriptionArnResult{SubscriptionArn: "pending confirmation"}, nil
+}
+
+func (h *Handler) confirmSubscription(c *call) (any, error) {
+	if err := required(c, "TopicArn", "Token"); err != nil {
+		return nil, err
+	}
+	name, err := c.topic("TopicArn")
+	if err != nil {
+		return nil, err
+	}
+	auth, err := c.boolParam("AuthenticateOnUnsubscribe")
+	if err != nil {
+		return nil, err
+	}
+	sub, err := h.store.ConfirmSubscription(c.ctx, c.scope, name, c.get("Token"), auth, c.now)
+	if err != nil {
+		return nil, err
+	}
+	return subscriptionArnResult{SubscriptionArn: sub.Arn}, nil
+}
+
+// publicConfirm is the SubscribeURL: the token is the credential, and the
+// topic ARN names the scope.
+func (h *Handler) publicConfirm(c *call) (any, error) {
+	if err := required(c, "TopicArn", "Token"); err != nil {
+		return nil, err
+	}
+	scope, name, ok := warden.ParseTopicARN(c.get("TopicArn"))
+	if !ok {
+		return nil, warden.SNSInvalidParameter("TopicArn")
+	}
+	sub, err := h.store.ConfirmSubscription(c.ctx, scope, name, c.get("Token"), false, c.now)
+	if err != nil {
+		return nil, err
+	}
+	return subscriptionArnResult{SubscriptionArn: sub.Arn}, nil
+}
+
+func (h *Handler) unsubscribe(c *call) (any, error) {
+	arn := c.get("SubscriptionArn")
+	scope, _, _, ok := warden.ParseSubscriptionARN(arn)
+	if !ok {
+		return nil, warden.SNSInvalidParameter("SubscriptionArn")
+	}
+	if scope != c.scope {
+		return nil, warden.SNSSubscriptionNotFound()
+	}
+	if err := h.store.Unsubscribe(c.ctx, c.scope, arn, newToken(), false, c.now); err != nil {
+		return nil, err
+	}
+	h.notify()
+	return nil, nil
+}
+
+// publicUnsubscribe is the UnsubscribeURL, authenticated by the HMAC token
+// that only the message carrying the URL had.
+func (h *Handler) publicUnsubscribe(c *call) (any, error) {
+	arn := c.get("SubscriptionArn")
+	scope, _, _, ok := warden.ParseSubscriptionARN(arn)
+	if !ok {
+		return nil, warden.SNSInvalidParameter("SubscriptionArn")
+	}
+	if !h.keys.validUnsubscribeToken(arn, c.get("Token")) {
+		return nil, warden.Errorf(warden.CodeSNSAuthorizationError, "The UnsubscribeURL's token is not valid for this subscription.")
+	}
+	if err := h.store.Unsubscribe(c.ctx, scope, arn, newToken(), true, c.now); err != nil {
+		return nil, err
+	}
+	h.notify()
+	return nil, nil
+}
+
+func (h *Handler) listSubscriptions(c *call) (any, error) {
+	return h.list(c, "ListSubscriptions", "")
+}
+
+func (h *Handler) listSubscriptionsByTopic(c *call) (any, error) {
+	name, err := c.topic("TopicArn")
+	if err != nil {
+		return nil, err
+	}
+	return h.list(c, "ListSubscriptionsByTopic", name)
+}
+
+func (h *Handler) list(c *call, op, topic string) (any, error) {
+	cursor, err := h.keys.open(c.get("NextToken"), op, c.scope, topic)
+	if err != nil {
+		return nil, err
+	}
+	subs, next, err := h.store.Subscriptions(c.ctx, c.scope, topic, warden.Page{After: cursor, Limit: pageSize})
+	if err != nil {
+		return nil, err
+	}
+	out := listSubscriptionsResult{Subscriptions: []subscriptionMember{}, NextToken: h.keys.seal(next, op, c.scope, topic)}
+	for _, s := range subs {
+		out.Subscriptions = append(out.Subscriptions, subscriptionMember{
+			SubscriptionArn: s.ListedArn(), Owner: s.Owner, Protocol: s.Protocol, Endpoint: s.Endpoint,
+			TopicArn: c.scope.SNSARN(s.Topic),
+		})
+	}
+	return out, nil
+}
+
+func (h *Handler) publish(c *call) (any, error) {
+	switch {
+	case c.get("PhoneNumber") != "":
+		return nil, warden.SNSInvalidParameter("PhoneNumber Reason: Warden does not send SMS")
+	case c.get("MessageGroupId") != "" || c.get("MessageDeduplicationId") != "":
+		return nil, warden.SNSInvalidParameter("MessageGroupId Reason: The request includes MessageGroupId or MessageDeduplicationId, which FIFO topics take, and Warden has none")
+	case c.get("TopicArn") != "" && c.get("TargetArn") != "":
+		return nil, warden.SNSInvalidParameter("TopicArn or TargetArn Reason: Only one of them may be given")
+	case c.get("TopicArn") == "" && c.get("TargetArn") == "":
+		return nil, warden.SNSInvalidParameter("TopicArn or TargetArn Reason: No value for required parameter")
+	}
+	param := "TopicArn"
+	if c.get("TopicArn") == "" {
+		param = "TargetArn" // a topic ARN given as TargetArn, which SNS accepts
+	}
+	arn := c.get(param)
+	if _, _, ok := warden.ParseTopicARN(arn); !ok {
+		return nil, warden.SNSInvalidParameter("%s", param)
+	}
+	attrs, err := c.messageAttributesParam()
+	if err != nil {
+		return nil, err
+	}
+	m := warden.SNSMessage{Subject: c.get("Subject"), Message: c.get("Message"), Structure: c.get("MessageStructure"), Attributes: attrs}
+	if err := warden.ValidatePublish(&m); err != nil {
+		return nil, err
+	}
+	if m.Topic, err = c.topic(param); err != nil {
+		return nil, err
+	}
+	id, err := h.store.Publish(c.ctx, c.scope, m, c.now)
+	if err != nil {
+		return nil, err
+	}
+	h.notify()
+	return messageIDResult{MessageID: id}, nil
+}

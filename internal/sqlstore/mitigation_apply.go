@@ -1,0 +1,1153 @@
+package sqlstore
+
+// Applying claimed executions: one executor per action type, each run
+// inside the transaction that records its execution's outcome.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/warden-iot/warden"
+)
+
+// mitFinding is one finding of a claim with its task and audit data.
+type mitFinding struct {
+	task    *mitTaskRow
+	seq     int64
+	attempt int64
+	execs   []warden.ClaimedExecution
+	data    *mitFindingData // nil: the finding no longer exists
+	// res[i] are the resources of action i, reserr[i] why they are unknown.
+	res    []warden.MitigationResources
+	reserr []error
+}
+
+// mitFindingData is an audit_findings row.
+type mitFindingData struct {
+	seq                             int64
+	id, auditTaskID, check          string
+	severity, resourceType          string
+	resourceIdentifier              string
+	additionalInfo, relatedResource string
+	reasonCode, reason              string
+	taskStart, findingTime          int64
+	ident                           mitIdentifier
+}
+
+// mitIdentifier holds the ResourceIdentifier members executors use.
+type mitIdentifier struct {
+	DeviceCertificateID     string `json:"deviceCertificateId"`
+	DeviceCertificateArn    string `json:"deviceCertificateArn"`
+	CACertificateID         string `json:"caCertificateId"`
+	PolicyVersionIdentifier *struct {
+		PolicyName string `json:"policyName"`
+	} `json:"policyVersionIdentifier"`
+}
+
+// mitApplier applies one claim in one transaction.
+type mitApplier struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	owner string
+	opt   warden.MitigationApplyOptions
+	// savepoints: wrap each execution that may fail after writing in a
+	// savepoint (else watch the change counter; see applyClaim).
+	savepoints bool
+	now        time.Time
+	stmts      map[string]*sql.Stmt
+	// roles: per "<account> <role ARN>", whether the role allows every
+	// permission the batch needs (then no execution asks again).
+	roles map[string]bool
+	stats map[mitStatKey]*warden.MitigationTaskStatistics
+	out   warden.MitigationOutcome
+	// certStatus caches the status of device certificates the batch read
+	// or deactivated; deactivateCertificate keeps it current (it is the
+	// only executor that changes a device certificate).
+	certStatus map[mitKey]string
+	// thingGroups caches, per existing thing, the groups it is in (by
+	// name), and groups the facts of the groups the batch adds things to.
+	// Both are read once per batch and kept current by addThingsToGroups,
+	// the only executor that changes memberships.
+	thingGroups map[mitKey][]thingMembership
+	groups      map[mitKey]mitGroupFacts
+	// done collects findings whose executions ended alike, for flush.
+	done map[mitDoneKey]*mitDone
+}
+
+type mitKey struct {
+	scope warden.Scope
+	id    string
+}
+
+type mitStatKey struct {
+	task  int64
+	check string
+}
+
+// stmt prepares query once per transaction: SQLite compiles a statement on
+// every Exec otherwise, which would dominate the cost of an execution.
+func (a *mitApplier) stmt(query string) (*sql.Stmt, error) {
+	if s, ok := a.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := a.tx.PrepareContext(a.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	a.stmts[query] = s
+	return s, nil
+}
+
+func (a *mitApplier) exec(query string, args ...any) (sql.Result, error) {
+	s, err := a.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(a.ctx, args...)
+}
+
+// ApplyMitigationClaim applies a claim; see warden.MitigationQueue.
+func (db *DB) ApplyMitigationClaim(ctx context.Context, c *warden.MitigationClaim, opt warden.MitigationApplyOptions, now time.Time) (warden.MitigationOutcome, error) {
+	if c == nil || len(c.Executions) == 0 {
+		return warden.MitigationOutcome{}, nil
+	}
+	// A batch is short and must not stop half-way for a cancelled caller:
+	// it commits or rolls back whole. Without cancellation the driver also
+	// skips a watcher goroutine per statement.
+	ctx = context.WithoutCancel(ctx)
+	out, err := db.applyClaim(ctx, c, opt, now, false)
+	if errors.Is(err, errMitNeedSavepoints) {
+		out, err = db.applyClaim(ctx, c, opt, now, true)
+	}
+	return out, err
+}
+
+// errMitNeedSavepoints ends a batch applied without savepoints in which an
+// execution failed after it had written: the batch is rolled back and
+// applied again with a savepoint around every execution.
+var errMitNeedSavepoints = errors.New("an execution failed after writing; apply the batch again with savepoints")
+
+// applyClaim applies a claim in one transaction. Without savepoints (the
+// first try), an executor that may fail after writing is watched with
+// SQLite's change counter instead: savepoints make SQLite copy every page a
+// later execution touches into a sub-journal, which dominated the cost of
+// SNS and policy executions.
+func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt warden.MitigationApplyOptions, now time.Time, savepoints bool) (warden.MitigationOutcome, error) {
+	var out warden.MitigationOutcome
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		// A panicking executor must not leave the only writer connection
+		// inside an open transaction: it becomes the batch's error.
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("mitigation batch panicked: %v", p)
+			}
+		}()
+		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, opt: opt, now: now, savepoints: savepoints, stmts: map[string]*sql.Stmt{},
+			roles: map[string]bool{}, stats: map[mitStatKey]*warden.MitigationTaskStatistics{}, certStatus: map[mitKey]string{},
+			thingGroups: map[mitKey][]thingMembership{}, groups: map[mitKey]mitGroupFacts{}, done: map[mitDoneKey]*mitDone{}}
+		defer func() {
+			for _, s := range a.stmts {
+				s.Close()
+			}
+		}()
+		if err := a.run(c); err != nil {
+			return err
+		}
+		out = a.out
+		return nil
+	})
+	if err != nil {
+		return warden.MitigationOutcome{}, err
+	}
+	return out, nil
+}
+
+// FailMitigationClaim records a claim's executions as FAILED; see
+// warden.MitigationQueue.
+func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim, errorCode, message string, now time.Time) error {
+	ctx = context.WithoutCancel(ctx)
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, now: now, stmts: map[string]*sql.Stmt{},
+			stats: map[mitStatKey]*warden.MitigationTaskStatistics{}, done: map[mitDoneKey]*mitDone{}}
+		defer func() {
+			for _, s := range a.stmts {
+				s.Close()
+			}
+		}()
+		findings, err := a.load(c)
+		if err != nil {
+			return err
+		}
+		for _, f := range findings {
+			outcomes := make([]mitOutcome, len(f.execs))
+			for i := range outcomes {
+				outcomes[i] = mitOutcome{warden.ExecutionFailed, errorCode, mitTruncate(message)}
+			}
+			a.stat(f).Failed++
+			if err := a.complete(f, outcomes); err != nil {
+				return err
+			}
+		}
+		return a.finish()
+	})
+}
+
+func (a *mitApplier) run(c *warden.MitigationClaim) error {
+	findings, err := a.load(c)
+	if err != nil {
+		return err
+	}
+	if err := a.checkRolesForBatch(findings); err != nil {
+		return err
+	}
+	if err := a.readBatchThings(findings); err != nil {
+		return err
+	}
+	for _, f := range findings {
+		if err := a.applyFinding(f); err != nil {
+			return err
+		}
+	}
+	return a.finish()
+}
+
+// finish records the collected outcomes, adds the batch's statistics and
+// ends the tasks it completed.
+func (a *mitApplier) finish() error {
+	if err := a.flush(); err != nil {
+		return err
+	}
+	tasks := map[int64]bool{}
+	for k, d := range a.stats {
+		if err := addMitTaskStats(a.ctx, a.tx, k.task, k.check, *d); err != nil {
+			return err
+		}
+		tasks[k.task] = true
+	}
+	for seq := range tasks {
+		ended, err := finishMitTaskIfDone(a.ctx, a.tx, seq, a.now)
+		if err != nil {
+			return err
+		}
+		if ended {
+			a.out.TasksEnded++
+		}
+	}
+	return nil
+}
+
+// load groups the claim by finding and reads the tasks and findings.
+func (a *mitApplier) load(c *warden.MitigationClaim) ([]*mitFinding, error) {
+	tasks := map[int64]*mitTaskRow{}
+	var findings []*mitFinding
+	bySeq := map[int64][]*mitFinding{}
+	for _, e := range c.Executions {
+		n := len(findings)
+		if n == 0 || findings[n-1].task.seq != e.TaskSeq || findings[n-1].seq != e.FindingSeq {
+			t, ok := tasks[e.TaskSeq]
+			if !ok {
+				var err error
+				t, err = scanMitTask(a.tx.QueryRowContext(a.ctx, `SELECT `+mitTaskColumns+` FROM mitigation_tasks WHERE seq = ?`, e.TaskSeq))
+				if errors.Is(err, sql.ErrNoRows) {
+					return nil, warden.ErrMitigationLeaseLost
+				}
+				if err != nil {
+					return nil, err
+				}
+				tasks[e.TaskSeq] = t
+			}
+			f := &mitFinding{task: t, seq: e.FindingSeq, attempt: e.Attempt}
+			findings = append(findings, f)
+			bySeq[e.FindingSeq] = append(bySeq[e.FindingSeq], f)
+		}
+		f := findings[len(findings)-1]
+		f.execs = append(f.execs, e)
+	}
+	seqs := make([]any, 0, len(bySeq))
+	for seq := range bySeq {
+		seqs = append(seqs, seq)
+	}
+	const chunk = 500
+	for start := 0; start < len(seqs); start += chunk {
+		part := seqs[start:min(start+chunk, len(seqs))]
+		rows, err := a.tx.QueryContext(a.ctx, `SELECT seq, finding_id, task_id, check_name, severity, resource_type,
+				resource_identifier, additional_info, related_resources, reason_code, reason, task_start_time, finding_time
+			FROM audit_findings WHERE seq IN (`+mitPlaceholders(len(part))+`)`, part...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			d := &mitFindingData{}
+			if err := rows.Scan(&d.seq, &d.id, &d.auditTaskID, &d.check, &d.severity, &d.resourceType, &d.resourceIdentifier,
+				&d.additionalInfo, &d.relatedResource, &d.reasonCode, &d.reason, &d.taskStart, &d.findingTime); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			parseMitIdentifier(d.resourceIdentifier, &d.ident)
+			for _, f := range bySeq[d.seq] {
+				f.data = d
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return findings, nil
+}
+
+// check is the finding's audit check (as fanned out).
+func (f *mitFinding) check() string {
+	if f.data != nil {
+		return f.data.check
+	}
+	return ""
+}
+
+// checkRolesForBatch asks, once per role, whether the role allows every
+// permission the whole batch needs. A role that does is not asked again
+// for this batch; for one that does not, each execution asks on its own,
+// so that only those missing a permission fail.
+func (a *mitApplier) checkRolesForBatch(findings []*mitFinding) error {
+	type roleKey struct{ account, role string }
+	needs := map[roleKey][]warden.Permission{}
+	seen := map[roleKey]map[warden.Permission]bool{}
+	for _, f := range findings {
+		if f.data == nil {
+			continue
+		}
+		f.res = make([]warden.MitigationResources, len(f.execs))
+		f.reserr = make([]error, len(f.execs))
+		for i, e := range f.execs {
+			act := f.task.action(f.data.check, e.ActionIndex)
+			if act == nil {
+				f.reserr[i] = fmt.Errorf("task %s has no action %d for check %s", f.task.task.TaskID, e.ActionIndex, f.data.check)
+				continue
+			}
+			ex := mitExecutors[act.ActionParams.Type()]
+			if ex == nil {
+				f.reserr[i] = fmt.Errorf("action %s has no known type", act.Name)
+				continue
+			}
+			res, err := ex.resources(a, f, act)
+			if err != nil {
+				var werr *warden.Error
+				if !errors.As(err, &werr) {
+					return err
+				}
+				f.reserr[i] = err
+				continue
+			}
+			f.res[i] = res
+			k := roleKey{f.task.scope.Account, act.RoleArn}
+			if seen[k] == nil {
+				seen[k] = map[warden.Permission]bool{}
+			}
+			for _, p := range warden.MitigationPermissions(act.ActionParams.Type(), res) {
+				if !seen[k][p] {
+					seen[k][p] = true
+					needs[k] = append(needs[k], p)
+				}
+			}
+		}
+	}
+	for k, ps := range needs {
+		missing, err := RolePermitsTx(a.ctx, a.tx, k.account, k.role, ps, a.opt.StrictRoles)
+		if err != nil {
+			return err
+		}
+		a.roles[k.account+" "+k.role] = missing == nil
+	}
+	return nil
+}
+
+// permitted returns "" when act's role allows the execution, else why not.
+func (a *mitApplier) permitted(f *mitFinding, act *mitTaskAction, res warden.MitigationResources) (string, error) {
+	if a.roles[f.task.scope.Account+" "+act.RoleArn] {
+		return "", nil
+	}
+	missing, err := RolePermitsTx(a.ctx, a.tx, f.task.scope.Account, act.RoleArn,
+		warden.MitigationPermissions(act.ActionParams.Type(), res), a.opt.StrictRoles)
+	if err != nil || missing == nil {
+		return "", err
+	}
+	if missing.Action == "sts:AssumeRole" {
+		return fmt.Sprintf("Insufficient permissions: Warden cannot assume role %s (missing permission sts:AssumeRole on %s): "+
+			"the role must exist in account %s.", act.RoleArn, missing.Resource, f.task.scope.Account), nil
+	}
+	return fmt.Sprintf("Insufficient permissions: role %s does not allow %s on %s.", act.RoleArn, missing.Action, missing.Resource), nil
+}
+
+// mitOutcome is what became of one execution.
+type mitOutcome struct {
+	status, code, message string
+}
+
+// applyFinding applies one finding's actions in order and records them.
+func (a *mitApplier) applyFinding(f *mitFinding) error {
+	outcomes := make([]mitOutcome, len(f.execs))
+	st := a.stat(f)
+	// A finding of a task canceled while it was claimed is applied all the
+	// same: cancel leaves executions under a live lease to finish.
+	switch {
+	case f.data == nil:
+		for i := range outcomes {
+			outcomes[i] = mitOutcome{status: warden.ExecutionSkipped}
+		}
+		outcomes[0] = mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource,
+			"The audit finding no longer exists."}
+		st.Failed++
+	default:
+		failed := false
+		for i, e := range f.execs {
+			if failed {
+				outcomes[i] = mitOutcome{status: warden.ExecutionSkipped}
+				continue
+			}
+			o, err := a.applyAction(f, i, e)
+			if err != nil {
+				return err
+			}
+			outcomes[i] = o
+			failed = o.status == warden.ExecutionFailed
+		}
+		if failed {
+			st.Failed++
+		} else {
+			st.Succeeded++
+		}
+	}
+	a.out.Findings++
+	a.out.Executions += len(f.execs)
+	return a.complete(f, outcomes)
+}
+
+func (a *mitApplier) stat(f *mitFinding) *warden.MitigationTaskStatistics {
+	check := f.check()
+	if check == "" && len(f.execs) > 0 {
+		// The finding is gone; its executions still know their check.
+		_ = a.tx.QueryRowContext(a.ctx, `SELECT check_name FROM mitigation_executions WHERE task_seq = ? AND finding_seq = ? AND action_index = ?`,
+			f.task.seq, f.seq, f.execs[0].ActionIndex).Scan(&check)
+	}
+	k := mitStatKey{f.task.seq, check}
+	d := a.stats[k]
+	if d == nil {
+		d = &warden.MitigationTaskStatistics{}
+		a.stats[k] = d
+	}
+	return d
+}
+
+const mitSavepoint = "mitigation_execution"
+
+// applyAction runs one execution. An executor's *warden.Error is the
+// execution's FAILED outcome and must leave nothing written: executors that
+// check before they write need nothing for that; for the others a savepoint
+// is rolled back, or (without savepoints) a write before the failure sends
+// the batch back to be applied with savepoints. Other errors are the
+// database's and end the whole batch.
+func (a *mitApplier) applyAction(f *mitFinding, i int, e warden.ClaimedExecution) (mitOutcome, error) {
+	if err := f.reserr[i]; err != nil {
+		var werr *warden.Error
+		if errors.As(err, &werr) {
+			return mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource, werr.Message}, nil
+		}
+		return mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource, err.Error()}, nil
+	}
+	act := f.task.action(f.data.check, e.ActionIndex)
+	why, err := a.permitted(f, act, f.res[i])
+	if err != nil {
+		return mitOutcome{}, err
+	}
+	if why != "" {
+		return mitOutcome{warden.ExecutionFailed, warden.ExecErrInsufficientPermissions, why}, nil
+	}
+	ex := mitExecutors[act.ActionParams.Type()]
+	ctx := warden.WithActor(a.ctx, "execution:"+warden.ExecutionID(f.task.task.TaskID, f.data.id, act.Name))
+	savepoint := a.savepoints && !ex.checksFirst
+	watch := !a.savepoints && !ex.checksFirst
+	var changes int64
+	if savepoint {
+		if _, err := a.exec(`SAVEPOINT ` + mitSavepoint); err != nil {
+			return mitOutcome{}, err
+		}
+	}
+	if watch {
+		var err error
+		if changes, err = a.totalChanges(); err != nil {
+			return mitOutcome{}, err
+		}
+	}
+	applyErr := ex.apply(ctx, a, f, act, f.res[i])
+	var werr *warden.Error
+	switch {
+	case applyErr == nil:
+		if savepoint {
+			if _, err := a.exec(`RELEASE SAVEPOINT ` + mitSavepoint); err != nil {
+				return mitOutcome{}, err
+			}
+		}
+		return mitOutcome{status: warden.ExecutionCompleted}, nil
+	case errors.As(applyErr, &werr):
+		if savepoint {
+			if _, err := a.exec(`ROLLBACK TO SAVEPOINT ` + mitSavepoint); err != nil {
+				return mitOutcome{}, err
+			}
+			if _, err := a.exec(`RELEASE SAVEPOINT ` + mitSavepoint); err != nil {
+				return mitOutcome{}, err
+			}
+		}
+		if watch {
+			after, err := a.totalChanges()
+			if err != nil {
+				return mitOutcome{}, err
+			}
+			if after != changes {
+				return mitOutcome{}, errMitNeedSavepoints
+			}
+		}
+		return mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource, mitTruncate(werr.Message)}, nil
+	}
+	return mitOutcome{}, applyErr
+}
+
+// totalChanges is SQLite's count of rows this connection has inserted,
+// updated or deleted.
+func (a *mitApplier) totalChanges() (int64, error) {
+	st, err := a.stmt(`SELECT total_changes()`)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = st.QueryRowContext(a.ctx).Scan(&n)
+	return n, err
+}
+
+func mitTruncate(m string) string {
+	const max = 2048 // ErrorMessage's maximum length
+	if len(m) <= max {
+		return m
+	}
+	return m[:max-3] + "..."
+}
+
+// complete records a finding's outcomes, fenced by its claim: every row
+// must still be PENDING under this owner and attempt.
+func (a *mitApplier) complete(f *mitFinding, outcomes []mitOutcome) error {
+	end := millis(a.now)
+	same := true
+	for _, o := range outcomes[1:] {
+		if o != outcomes[0] {
+			same = false
+		}
+	}
+	if same {
+		// Findings whose executions all end alike are recorded together,
+		// in one statement per chunk, by flush.
+		k := mitDoneKey{f.task.seq, f.attempt, outcomes[0]}
+		d := a.done[k]
+		if d == nil {
+			d = &mitDone{}
+			a.done[k] = d
+		}
+		d.findings = append(d.findings, f.seq)
+		d.executions += len(f.execs)
+		return nil
+	}
+	for i, e := range f.execs {
+		o := outcomes[i]
+		res, err := a.exec(`UPDATE mitigation_executions SET status = ?, end_time = ?, error_code = ?, message = ?,
+				lease_owner = '', lease_expires = 0
+			WHERE task_seq = ? AND finding_seq = ? AND action_index = ? AND status = 'PENDING' AND lease_owner = ? AND attempt = ?`,
+			o.status, end, o.code, o.message, f.task.seq, f.seq, e.ActionIndex, a.owner, e.Attempt)
+		if err := mitFenced(res, err, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mitDoneKey groups findings recorded by one statement.
+type mitDoneKey struct {
+	task, attempt int64
+	outcome       mitOutcome
+}
+
+type mitDone struct {
+	findings   []int64
+	executions int
+}
+
+// flush records the findings complete collected, fenced: every one of
+// their executions must still be PENDING under this owner and attempt.
+func (a *mitApplier) flush() error {
+	const chunk = 500
+	for k, d := range a.done {
+		changed := 0
+		for start := 0; start < len(d.findings); start += chunk {
+			part := d.findings[start:min(start+chunk, len(d.findings))]
+			args := []any{k.outcome.status, millis(a.now), k.outcome.code, k.outcome.message, k.task, a.owner, k.attempt}
+			for _, seq := range part {
+				args = append(args, seq)
+			}
+			res, err := a.exec(`UPDATE mitigation_executions SET status = ?, end_time = ?, error_code = ?, message = ?,
+					lease_owner = '', lease_expires = 0
+				WHERE task_seq = ? AND status = 'PENDING' AND lease_owner = ? AND attempt = ?
+				AND finding_seq IN (`+mitPlaceholders(len(part))+`)`, args...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			changed += int(n)
+		}
+		if changed != d.executions {
+			return warden.ErrMitigationLeaseLost
+		}
+	}
+	a.done = map[mitDoneKey]*mitDone{}
+	return nil
+}
+
+func mitFenced(res sql.Result, err error, want int) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != int64(want) {
+		return warden.ErrMitigationLeaseLost
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------- executors
+
+// mitExecutor applies one action type. resources names what an execution
+// touches (for the permission check) or fails with a *warden.Error when the
+// finding names no such resource; apply makes the change in a.tx.
+type mitExecutor struct {
+	resources func(a *mitApplier, f *mitFinding, act *mitTaskAction) (warden.MitigationResources, error)
+	apply     func(ctx context.Context, a *mitApplier, f *mitFinding, act *mitTaskAction, r warden.MitigationResources) error
+	// checksFirst: apply returns a *warden.Error only before its first
+	// write, so it needs no savepoint to be undone.
+	checksFirst bool
+}
+
+var mitExecutors = map[string]*mitExecutor{
+	warden.ActionUpdateDeviceCertificate: {
+		resources: func(a *mitApplier, f *mitFinding, _ *mitTaskAction) (warden.MitigationResources, error) {
+			id, err := f.deviceCertificateID()
+			return warden.MitigationResources{CertificateArn: f.task.scope.CertificateARN(id)}, err
+		},
+		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, _ *mitTaskAction, _ warden.MitigationResources) error {
+			id, _ := f.deviceCertificateID()
+			return a.deactivateCertificate(ctx, f.task.scope, id)
+		},
+		checksFirst: true,
+	},
+	warden.ActionUpdateCACertificate: {
+		resources: func(a *mitApplier, f *mitFinding, _ *mitTaskAction) (warden.MitigationResources, error) {
+			id := f.data.ident.CACertificateID
+			if id == "" {
+				return warden.MitigationResources{}, warden.Errorf(warden.CodeInvalidRequest,
+					"The finding names no CA certificate (resourceIdentifier.caCertificateId).")
+			}
+			return warden.MitigationResources{CACertificateArn: f.task.scope.CACertificateARN(id)}, nil
+		},
+		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, _ *mitTaskAction, _ warden.MitigationResources) error {
+			_, err := updateCACertificateStatusTx(ctx, a.tx, f.task.scope, f.data.ident.CACertificateID, warden.CertInactive, a.now)
+			return err
+		},
+	},
+	warden.ActionAddThingsToThingGroup: {
+		resources: func(a *mitApplier, f *mitFinding, act *mitTaskAction) (warden.MitigationResources, error) {
+			id, err := f.deviceCertificateID()
+			if err != nil {
+				return warden.MitigationResources{}, err
+			}
+			s := f.task.scope
+			r := warden.MitigationResources{CertificateArn: s.CertificateARN(id)}
+			things, err := a.principalThings(s, r.CertificateArn)
+			if err != nil {
+				return r, err
+			}
+			for _, t := range things {
+				r.ThingArns = append(r.ThingArns, warden.ThingARN(s, t))
+			}
+			for _, g := range act.ActionParams.AddThingsToThingGroupParams.ThingGroupNames {
+				r.ThingGroupArns = append(r.ThingGroupArns, warden.ThingGroupARN(s, g))
+			}
+			return r, nil
+		},
+		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, act *mitTaskAction, r warden.MitigationResources) error {
+			p := act.ActionParams.AddThingsToThingGroupParams
+			override := p.OverrideDynamicGroups != nil && *p.OverrideDynamicGroups
+			things := make([]string, len(r.ThingArns))
+			for i, thingArn := range r.ThingArns {
+				things[i] = thingArn[strings.LastIndexByte(thingArn, '/')+1:]
+			}
+			return a.addThingsToGroups(ctx, f.task.scope, things, p.ThingGroupNames, override)
+		},
+		checksFirst: true,
+	},
+	warden.ActionReplaceDefaultPolicyVersion: {
+		resources: func(a *mitApplier, f *mitFinding, _ *mitTaskAction) (warden.MitigationResources, error) {
+			p := f.data.ident.PolicyVersionIdentifier
+			if p == nil || p.PolicyName == "" {
+				return warden.MitigationResources{}, warden.Errorf(warden.CodeInvalidRequest,
+					"The finding names no policy (resourceIdentifier.policyVersionIdentifier.policyName).")
+			}
+			return warden.MitigationResources{PolicyArn: warden.PolicyARN(f.task.scope, p.PolicyName)}, nil
+		},
+		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, _ *mitTaskAction, _ warden.MitigationResources) error {
+			_, err := createPolicyVersionTx(ctx, a.tx, f.task.scope, f.data.ident.PolicyVersionIdentifier.PolicyName,
+				warden.BlankPolicyDocument, true, a.now)
+			return err
+		},
+	},
+	warden.ActionEnableIoTLogging: {
+		resources: func(a *mitApplier, f *mitFinding, act *mitTaskAction) (warden.MitigationResources, error) {
+			return warden.MitigationResources{LoggingRoleArn: act.ActionParams.EnableIoTLoggingParams.RoleArnForLogging}, nil
+		},
+		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, act *mitTaskAction, _ warden.MitigationResources) error {
+			p := act.ActionParams.EnableIoTLoggingParams
+			return setV2LoggingTx(ctx, a.tx, f.task.scope,
+				warden.V2LoggingOptions{RoleArn: p.RoleArnForLogging, DefaultLogLevel: p.LogLevel, DisableAllLogs: false}, a.now)
+		},
+	},
+	warden.ActionPublishFindingToSNS: {
+		resources: func(a *mitApplier, f *mitFinding, act *mitTaskAction) (warden.MitigationResources, error) {
+			return warden.MitigationResources{TopicArn: act.ActionParams.PublishFindingToSnsParams.TopicArn}, nil
+		},
+		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, act *mitTaskAction, _ warden.MitigationResources) error {
+			msg, err := f.data.snsMessage()
+			if err != nil {
+				return err
+			}
+			if _, err := EnqueuePublishTx(ctx, a.tx, f.task.scope, act.ActionParams.PublishFindingToSnsParams.TopicArn, "", msg, a.now); err != nil {
+				return err
+			}
+			a.out.Published++
+			return nil
+		},
+	},
+}
+
+// deviceCertificateID is the finding's device certificate: its
+// deviceCertificateId, or the id in its deviceCertificateArn.
+func (f *mitFinding) deviceCertificateID() (string, error) {
+	if id := f.data.ident.DeviceCertificateID; id != "" {
+		return id, nil
+	}
+	if arn := f.data.ident.DeviceCertificateArn; arn != "" {
+		if _, kind, id, ok := warden.ParseIoTARN(arn); ok && kind == "cert" {
+			return id, nil
+		}
+	}
+	return "", warden.Errorf(warden.CodeInvalidRequest, "The finding names no device certificate (resourceIdentifier.deviceCertificateId).")
+}
+
+// principalThings lists the things a certificate ARN is attached to.
+func (a *mitApplier) principalThings(s warden.Scope, principal string) ([]string, error) {
+	st, err := a.stmt(`SELECT thing_name FROM thing_principals WHERE account = ? AND region = ? AND principal = ? ORDER BY thing_name`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(a.ctx, s.Account, s.Region, principal)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// mitSNSFinding is the message PUBLISH_FINDING_TO_SNS sends (semantics.md §6):
+// the finding with the API's member names, times in epoch milliseconds.
+type mitSNSFinding struct {
+	FindingID                  string          `json:"findingId"`
+	FindingTime                int64           `json:"findingTime"`
+	Severity                   string          `json:"severity"`
+	TaskStartTime              int64           `json:"taskStartTime"`
+	NonCompliantResource       mitSNSResource  `json:"nonCompliantResource"`
+	RelatedResources           json.RawMessage `json:"relatedResources,omitempty"`
+	TaskID                     string          `json:"taskId"`
+	CheckName                  string          `json:"checkName"`
+	ReasonForNonComplianceCode string          `json:"reasonForNonComplianceCode"`
+	ReasonForNonCompliance     string          `json:"reasonForNonCompliance"`
+}
+
+type mitSNSResource struct {
+	ResourceType       string          `json:"resourceType"`
+	ResourceIdentifier json.RawMessage `json:"resourceIdentifier"`
+	AdditionalInfo     json.RawMessage `json:"additionalInfo,omitempty"`
+}
+
+func (d *mitFindingData) snsMessage() (string, error) {
+	m := mitSNSFinding{
+		FindingID: d.id, FindingTime: d.findingTime, Severity: d.severity, TaskStartTime: d.taskStart,
+		NonCompliantResource: mitSNSResource{ResourceType: d.resourceType, ResourceIdentifier: mitJSONOr(d.resourceIdentifier, "{}")},
+		TaskID:               d.auditTaskID, CheckName: d.check,
+		ReasonForNonComplianceCode: d.reasonCode, ReasonForNonCompliance: d.reason,
+	}
+	if info := mitJSONOr(d.additionalInfo, ""); len(info) > 0 && string(info) != "{}" {
+		m.NonCompliantResource.AdditionalInfo = info
+	}
+	if rel := mitJSONOr(d.relatedResource, ""); len(rel) > 0 && string(rel) != "[]" {
+		m.RelatedResources = rel
+	}
+	b, err := json.Marshal(&m)
+	return string(b), err
+}
+
+// mitJSONOr is doc when it is valid JSON, else def.
+func mitJSONOr(doc, def string) json.RawMessage {
+	if doc != "" && json.Valid([]byte(doc)) {
+		return json.RawMessage(doc)
+	}
+	if def == "" {
+		return nil
+	}
+	return json.RawMessage(def)
+}
+
+// deactivateCertificate is updateCertificateStatusTx(id, INACTIVE) — the
+// same checks, row change, change-log row and errors — with statements
+// prepared once per batch: compiling the helper's statements for every
+// execution cost three times what executing them does. Every check runs
+// before the first write. TestDeactivateCertificateMatchesHelper keeps the
+// two equal.
+func (a *mitApplier) deactivateCertificate(ctx context.Context, s warden.Scope, id string) error {
+	const update = `UPDATE certificates SET status = ?, customer_version = customer_version + 1,
+		generation_id = ?, updated_at = ? WHERE account = ? AND region = ? AND id = ? AND status = ?`
+	k := mitKey{s, id}
+	status, known := a.certStatus[k]
+	if !known {
+		// Most certificates a mitigation deactivates are ACTIVE: try that
+		// first, and read the status only when it is not.
+		res, err := a.exec(update, warden.CertInactive, warden.NewUUID(), millis(a.now), s.Account, s.Region, id, warden.CertActive)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			a.certStatus[k] = warden.CertInactive
+			return a.logChange(ctx, s, s.CertificateARN(id), "UpdateCertificate", certState{Status: warden.CertActive}, certState{Status: warden.CertInactive})
+		}
+		st, err := a.stmt(`SELECT status FROM certificates WHERE account = ? AND region = ? AND id = ?`)
+		if err != nil {
+			return err
+		}
+		err = st.QueryRowContext(a.ctx, s.Account, s.Region, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			status = ""
+		} else if err != nil {
+			return err
+		}
+		a.certStatus[k] = status
+	}
+	if status == "" {
+		return certNotFound(id)
+	}
+	if status == warden.CertInactive {
+		return nil
+	}
+	if err := warden.CheckCertificateTransition(id, status, warden.CertInactive); err != nil {
+		return err
+	}
+	res, err := a.exec(update, warden.CertInactive, warden.NewUUID(), millis(a.now), s.Account, s.Region, id, status)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("certificate %s changed concurrently (%d rows, %v)", id, n, err)
+	}
+	a.certStatus[k] = warden.CertInactive
+	return a.logChange(ctx, s, s.CertificateARN(id), "UpdateCertificate", certState{Status: status}, certState{Status: warden.CertInactive})
+}
+
+// logChange is sqlstore's logChange with a statement prepared once per
+// batch: before and after are JSON documents, nil meaning "did not exist".
+func (a *mitApplier) logChange(ctx context.Context, s warden.Scope, arn, operation string, before, after any) error {
+	doc := func(v any) (string, error) {
+		if v == nil {
+			return "", nil
+		}
+		b, err := json.Marshal(v)
+		return string(b), err
+	}
+	b, err := doc(before)
+	if err != nil {
+		return err
+	}
+	c, err := doc(after)
+	if err != nil {
+		return err
+	}
+	_, err = a.exec(`INSERT INTO change_log (account, region, resource_arn, operation, before_doc, after_doc, actor, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.Account, s.Region, arn, operation, b, c, warden.ActorFrom(ctx), millis(a.now))
+	return err
+}
+
+// parseMitIdentifier reads a finding's resource_identifier. The common
+// {"deviceCertificateId":"<id>"} is read without the JSON decoder; an
+// identifier that does not parse names no resource, and the executors then
+// fail with INVALID_STATE_OF_RESOURCE.
+func parseMitIdentifier(doc string, out *mitIdentifier) {
+	const prefix, suffix = `{"deviceCertificateId":"`, `"}`
+	if strings.HasPrefix(doc, prefix) && strings.HasSuffix(doc, suffix) && len(doc) >= len(prefix)+len(suffix) {
+		if id := doc[len(prefix) : len(doc)-len(suffix)]; !strings.ContainsAny(id, `"\`) {
+			out.DeviceCertificateID = id
+			return
+		}
+	}
+	_ = json.Unmarshal([]byte(doc), out)
+}
+
+// mitGroupFacts is what the membership rules need of a thing group.
+type mitGroupFacts struct {
+	exists, dynamic bool
+	root            string
+	seq             int64
+}
+
+// addThingsToGroups is addThingToGroupTx for every thing and group in
+// order — the same rules, rows, change-log rows and first error — with
+// every check made before the first write (so it needs no savepoint) and
+// the facts read once per batch: the groups, the things, and their
+// memberships, kept current as the batch changes them.
+// TestAddThingsToGroupsMatchesHelper keeps the two equal.
+func (a *mitApplier) addThingsToGroups(ctx context.Context, s warden.Scope, things, groups []string, override bool) error {
+	type op struct {
+		thing, group string
+		add          bool // else: remove from the dynamic group
+	}
+	var ops []op
+	planned := map[string][]thingMembership{}
+	for _, thing := range things {
+		exists, err := a.thingExists(s, thing)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return thingNotFound(thing)
+		}
+		current, err := a.memberships(s, thing)
+		if err != nil {
+			return err
+		}
+		current = slices.Clone(current)
+		for _, group := range groups {
+			g, err := a.group(s, group)
+			if err != nil {
+				return err
+			}
+			if !g.exists {
+				return thingGroupNotFound(group)
+			}
+			if g.dynamic {
+				return warden.Errorf(warden.CodeInvalidRequest,
+					"Cannot add thing %s to dynamic thing group %s: its query decides its members.", thing, group)
+			}
+			var newestDynamic *thingMembership
+			member := false
+			for i := range current {
+				m := &current[i]
+				if m.group == group {
+					member = true
+					break
+				}
+				if !m.dynamic && m.root == g.root {
+					return warden.Errorf(warden.CodeInvalidRequest,
+						"Thing %s is already in thing group %s, which is in the same hierarchy (root %s) as %s; a thing can be in only one group of a hierarchy.",
+						thing, m.group, g.root, group)
+				}
+				if m.dynamic && (newestDynamic == nil || m.seq > newestDynamic.seq) {
+					newestDynamic = m
+				}
+			}
+			if member {
+				continue
+			}
+			if len(current) >= warden.MaxGroupsPerThing {
+				switch {
+				case newestDynamic == nil:
+					return warden.Errorf(warden.CodeInvalidRequest,
+						"Thing %s is already in %d thing groups, the maximum, and none of them is dynamic; remove it from one first.",
+						thing, len(current))
+				case !override:
+					return warden.Errorf(warden.CodeInvalidRequest,
+						"Thing %s is already in %d thing groups, the maximum; set overrideDynamicGroups to move it out of its most recently created dynamic group (%s).",
+						thing, len(current), newestDynamic.group)
+				}
+				ops = append(ops, op{thing, newestDynamic.group, false})
+				gone := newestDynamic.group
+				current = slices.DeleteFunc(current, func(m thingMembership) bool { return m.group == gone })
+			}
+			ops = append(ops, op{thing, group, true})
+			current = append(current, thingMembership{group: group, root: g.root, seq: g.seq})
+			slices.SortFunc(current, func(x, y thingMembership) int { return strings.Compare(x.group, y.group) })
+		}
+		planned[thing] = current
+	}
+	for _, o := range ops {
+		if o.add {
+			if _, err := a.exec(`INSERT INTO thing_group_members (account, region, group_name, thing_name, dynamic, created_at)
+				VALUES (?, ?, ?, ?, ?, ?)`, s.Account, s.Region, o.group, o.thing, 0, millis(a.now)); err != nil {
+				return err
+			}
+			if err := a.logChange(ctx, s, warden.ThingARN(s, o.thing), "AddThingToThingGroup", nil,
+				thingMembershipDoc{ThingGroupName: o.group}); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := a.exec(`DELETE FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? AND thing_name = ?`,
+			s.Account, s.Region, o.group, o.thing); err != nil {
+			return err
+		}
+		if err := a.logChange(ctx, s, warden.ThingARN(s, o.thing), "RemoveThingFromThingGroup",
+			thingMembershipDoc{ThingGroupName: o.group, Dynamic: true}, nil); err != nil {
+			return err
+		}
+	}
+	for thing, m := range planned {
+		a.thingGroups[mitKey{s, thing}] = m
+	}
+	return nil
+}
+
+func (a *mitApplier) group(s warden.Scope, name string) (mitGroupFacts, error) {
+	k := mitKey{s, name}
+	if g, ok := a.groups[k]; ok {
+		return g, nil
+	}
+	st, err := a.stmt(`SELECT root_name, dynamic, seq FROM thing_groups WHERE account = ? AND region = ? AND name = ?`)
+	if err != nil {
+		return mitGroupFacts{}, err
+	}
+	var g mitGroupFacts
+	var dynamic int
+	err = st.QueryRowContext(a.ctx, s.Account, s.Region, name).Scan(&g.root, &dynamic, &g.seq)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return g, err
+	default:
+		g.exists, g.dynamic = true, dynamic != 0
+	}
+	a.groups[k] = g
+	return g, nil
+}
+
+func (a *mitApplier) thingExists(s warden.Scope, name string) (bool, error) {
+	if _, ok := a.thingGroups[mitKey{s, name}]; ok {
+		return true, nil
+	}
+	if err := a.readThings(s, []string{name}); err != nil {
+		return false, err
+	}
+	_, ok := a.thingGroups[mitKey{s, name}]
+	return ok, nil
+}
+
+// memberships returns a thing's groups by name (the thing must exist).
+func (a *mitApplier) memberships(s warden.Scope, thing string) ([]thingMembership, error) {
+	return a.thingGroups[mitKey{s, thing}], nil
+}
+
+// readThings reads which of names exist and the groups they are in, in
+// two queries.
+func (a *mitApplier) readThings(s warden.Scope, names []string) error {
+	const chunk = 500
+	for start := 0; start < len(names); start += chunk {
+		part := make([]any, 0, min(chunk, len(names)-start))
+		for _, n := range names[start:min(start+chunk, len(names))] {
+			part = append(part, n)
+		}
+		args := append([]any{s.Account, s.Region}, part...)
+		rows, err := a.tx.QueryContext(a.ctx, `SELECT name FROM things WHERE account = ? AND region = ? AND name IN (`+
+			mitPlaceholders(len(part))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return err
+			}
+			a.thingGroups[mitKey{s, n}] = []thingMembership{}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = a.tx.QueryContext(a.ctx, `SELECT m.thing_name, m.group_name, m.dynamic, g.root_name, g.seq
+			FROM thing_group_members m JOIN thing_groups g ON g.account = m.account AND g.region = m.region AND g.name = m.group_name
+			WHERE m.account = ? AND m.region = ? AND m.thing_name IN (`+mitPlaceholders(len(part))+`) ORDER BY m.thing_name, m.group_name`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var thing string
+			var m thingMembership
+			var dynamic int
+			if err := rows.Scan(&thing, &m.group, &dynamic, &m.root, &m.seq); err != nil {
+				rows.Close()
+				return err
+			}
+			m.dynamic = dynamic != 0
+			k := mitKey{s, thing}
+			a.thingGroups[k] = append(a.thingGroups[k], m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readBatchThings reads, once per scope, the things of the batch's
+// ADD_THINGS_TO_THING_GROUP executions with their groups.
+func (a *mitApplier) readBatchThings(findings []*mitFinding) error {
+	names := map[warden.Scope][]string{}
+	seen := map[mitKey]bool{}
+	for _, f := range findings {
+		for i := range f.res {
+			for _, arn := range f.res[i].ThingArns {
+				k := mitKey{f.task.scope, arn[strings.LastIndexByte(arn, '/')+1:]}
+				if !seen[k] {
+					seen[k] = true
+					names[k.scope] = append(names[k.scope], k.id)
+				}
+			}
+		}
+	}
+	for s, list := range names {
+		if err := a.readThings(s, list); err != nil {
+			return err
+		}
+	}
+	return nil
+}

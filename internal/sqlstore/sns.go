@@ -1,0 +1,859 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/warden-iot/warden"
+)
+
+type queryRower interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+func encodeAttrs(m map[string]string) (string, error) {
+	if m == nil {
+		m = map[string]string{}
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func decodeAttrs(s string) (map[string]string, error) {
+	m := map[string]string{}
+	if s == "" {
+		return m, nil
+	}
+	err := json.Unmarshal([]byte(s), &m)
+	return m, err
+}
+
+func topicExists(ctx context.Context, q queryRower, s warden.Scope, name string) error {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM sns_topics WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return warden.SNSTopicNotFound()
+	}
+	return err
+}
+
+func getTopic(ctx context.Context, q queryRower, s warden.Scope, name string) (warden.Topic, int64, error) {
+	t := warden.Topic{Name: name}
+	var seq, created int64
+	var attrs string
+	err := q.QueryRowContext(ctx, `SELECT seq, attributes, created_at FROM sns_topics WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name).Scan(&seq, &attrs, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, 0, warden.SNSTopicNotFound()
+	}
+	if err != nil {
+		return t, 0, err
+	}
+	t.CreatedAt = fromMillis(created)
+	t.Attributes, err = decodeAttrs(attrs)
+	return t, seq, err
+}
+
+func topicTags(ctx context.Context, tx *sql.Tx, s warden.Scope, arn string) (map[string]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT tag_key, tag_value FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
+		s.Account, s.Region, arn)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	tags := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		tags[k] = v
+	}
+	return tags, rows.Err()
+}
+
+// CreateTopic stores a topic, or returns the existing one of that name.
+func (db *DB) CreateTopic(ctx context.Context, s warden.Scope, t warden.Topic, tags []warden.Tag) (warden.Topic, bool, error) {
+	created := false
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		existing, _, err := getTopic(ctx, tx, s, t.Name)
+		if err == nil {
+			for k, v := range t.Attributes {
+				if existing.Attributes[k] != v {
+					return warden.SNSInvalidParameter("Attributes Reason: Topic already exists with different attributes")
+				}
+			}
+			if len(tags) > 0 {
+				stored, err := topicTags(ctx, tx, s, existing.ARN(s))
+				if err != nil {
+					return err
+				}
+				for _, tag := range tags {
+					if v, ok := stored[tag.Key]; !ok || v != tag.Value {
+						return warden.SNSInvalidParameter("Tags Reason: Topic already exists with different tags")
+					}
+				}
+			}
+			t = existing
+			return nil
+		}
+		if warden.ErrorCode(err) != warden.CodeSNSNotFound {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sns_topics WHERE account = ? AND region = ?`,
+			s.Account, s.Region).Scan(&n); err != nil {
+			return err
+		}
+		if n >= warden.MaxSNSTopics {
+			return warden.Errorf(warden.CodeSNSTopicLimitExceeded, "Topic limit exceeded")
+		}
+		// Empty values mean "not set", as in SetTopicAttributes.
+		attrs := maps.Clone(t.Attributes)
+		maps.DeleteFunc(attrs, func(_, v string) bool { return v == "" })
+		t.Attributes = attrs
+		if t.Attributes == nil {
+			t.Attributes = map[string]string{}
+		}
+		encoded, err := encodeAttrs(t.Attributes)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sns_topics (account, region, name, attributes, created_at) VALUES (?, ?, ?, ?, ?)`,
+			s.Account, s.Region, t.Name, encoded, millis(t.CreatedAt)); err != nil {
+			return err
+		}
+		if err := putTags(ctx, tx, s, t.ARN(s), tags); err != nil {
+			return err
+		}
+		created = true
+		return logChange(ctx, tx, s, t.ARN(s), "CreateTopic", nil, map[string]any{"Attributes": t.Attributes, "Tags": tags}, t.CreatedAt)
+	})
+	return t, created, err
+}
+
+// DeleteTopic removes a topic and everything that hangs on it.
+func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sns_topics WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		for _, q := range []string{
+			`DELETE FROM sns_subscriptions WHERE account = ? AND region = ? AND topic = ?`,
+			`DELETE FROM sns_deliveries WHERE account = ? AND region = ? AND topic = ?`,
+			`DELETE FROM sns_messages WHERE account = ? AND region = ? AND topic = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, s.Account, s.Region, name); err != nil {
+				return err
+			}
+		}
+		arn := s.SNSARN(name)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
+			s.Account, s.Region, arn); err != nil {
+			return err
+		}
+		return logChange(ctx, tx, s, arn, "DeleteTopic", map[string]any{"Name": name}, nil, now)
+	})
+}
+
+// Topic returns one topic with its subscription counts.
+func (db *DB) Topic(ctx context.Context, s warden.Scope, name string) (warden.Topic, error) {
+	t, _, err := getTopic(ctx, db.read, s, name)
+	if err != nil {
+		return t, err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM sns_subscriptions
+		WHERE account = ? AND region = ? AND topic = ? GROUP BY status`, s.Account, s.Region, name)
+	if err != nil {
+		return t, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return t, err
+		}
+		switch status {
+		case warden.SubscriptionPending:
+			t.SubscriptionsPending = n
+		case warden.SubscriptionConfirmed:
+			t.SubscriptionsConfirmed = n
+		case warden.SubscriptionDeleted:
+			t.SubscriptionsDeleted = n
+		}
+	}
+	return t, rows.Err()
+}
+
+func parseCursor(after string) (int64, error) {
+	if after == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(after, 10, 64)
+	if err != nil {
+		return 0, warden.SNSInvalidParameter("NextToken")
+	}
+	return v, nil
+}
+
+// Topics lists topics oldest first; the cursor is the last topic's sequence
+// number.
+func (db *DB) Topics(ctx context.Context, s warden.Scope, p warden.Page) ([]warden.Topic, string, error) {
+	after, err := parseCursor(p.After)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT seq, name, attributes, created_at FROM sns_topics
+		WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?`, s.Account, s.Region, after, p.Limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []warden.Topic
+	var last int64
+	next := ""
+	for rows.Next() {
+		if len(out) == p.Limit {
+			next = strconv.FormatInt(last, 10)
+			break
+		}
+		var t warden.Topic
+		var attrs string
+		var created int64
+		if err := rows.Scan(&last, &t.Name, &attrs, &created); err != nil {
+			return nil, "", err
+		}
+		t.CreatedAt = fromMillis(created)
+		if t.Attributes, err = decodeAttrs(attrs); err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	return out, next, rows.Err()
+}
+
+// SetTopicAttribute sets or removes one attribute.
+func (db *DB) SetTopicAttribute(ctx context.Context, s warden.Scope, topic, name, value string, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		t, seq, err := getTopic(ctx, tx, s, topic)
+		if err != nil {
+			return err
+		}
+		before, had := t.Attributes[name]
+		if value == "" {
+			delete(t.Attributes, name)
+		} else {
+			t.Attributes[name] = value
+		}
+		encoded, err := encodeAttrs(t.Attributes)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sns_topics SET attributes = ? WHERE seq = ?`, encoded, seq); err != nil {
+			return err
+		}
+		var b any
+		if had {
+			b = map[string]string{name: before}
+		}
+		return logChange(ctx, tx, s, t.ARN(s), "SetTopicAttributes", b, map[string]string{name: value}, now)
+	})
+}
+
+const subscriptionColumns = `arn, topic, protocol, endpoint, owner, status, token, token_expires, auth_unsubscribe, attributes, created_at`
+
+func scanSubscription(r rowScanner) (warden.Subscription, error) {
+	var sub warden.Subscription
+	var expires, created int64
+	var auth int
+	var attrs string
+	if err := r.Scan(&sub.Arn, &sub.Topic, &sub.Protocol, &sub.Endpoint, &sub.Owner, &sub.Status, &sub.Token,
+		&expires, &auth, &attrs, &created); err != nil {
+		return sub, err
+	}
+	sub.TokenExpires, sub.CreatedAt = fromMillis(expires), fromMillis(created)
+	sub.AuthenticateOnUnsubscribe = auth != 0
+	var err error
+	sub.Attributes, err = decodeAttrs(attrs)
+	return sub, err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// enqueueDelivery writes one outbox row, due now.
+func enqueueDelivery(ctx context.Context, tx *sql.Tx, s warden.Scope, topic, kind, messageID, subArn, endpoint, token string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sns_deliveries (account, region, topic, kind, message_id, subscription_arn, endpoint, token,
+		status, attempt, next_at, lease_owner, lease_expires, last_error, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', 0, '', ?)`,
+		s.Account, s.Region, topic, kind, messageID, subArn, endpoint, token, millis(now), millis(now))
+	return err
+}
+
+// Subscribe subscribes an endpoint and queues its confirmation.
+func (db *DB) Subscribe(ctx context.Context, s warden.Scope, sub warden.Subscription, now time.Time) (warden.Subscription, error) {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := topicExists(ctx, tx, s, sub.Topic); err != nil {
+			return err
+		}
+		if sub.Attributes == nil {
+			sub.Attributes = map[string]string{}
+		}
+		existing, err := scanSubscription(tx.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM sns_subscriptions
+			WHERE account = ? AND region = ? AND topic = ? AND protocol = ? AND endpoint = ?`,
+			s.Account, s.Region, sub.Topic, sub.Protocol, sub.Endpoint))
+		found := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if found && existing.Status != warden.SubscriptionDeleted {
+			if !maps.Equal(existing.Attributes, sub.Attributes) && len(sub.Attributes) > 0 {
+				return warden.SNSInvalidParameter("Attributes Reason: Subscription already exists with different attributes")
+			}
+			if existing.Status == warden.SubscriptionConfirmed {
+				sub = existing
+				return nil
+			}
+			// Pending: send the confirmation again, with the same token.
+			existing.TokenExpires = now.Add(warden.SNSTokenLifetime)
+			if _, err := tx.ExecContext(ctx, `UPDATE sns_subscriptions SET token_expires = ? WHERE arn = ?`,
+				millis(existing.TokenExpires), existing.Arn); err != nil {
+				return err
+			}
+			sub = existing
+			return enqueueDelivery(ctx, tx, s, sub.Topic, warden.SNSSubscriptionConfirmation, warden.NewUUID(), sub.Arn, sub.Endpoint, sub.Token, now)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sns_subscriptions WHERE account = ? AND region = ? AND topic = ? AND status <> ?`,
+			s.Account, s.Region, sub.Topic, warden.SubscriptionDeleted).Scan(&n); err != nil {
+			return err
+		}
+		if n >= warden.MaxSNSSubscriptionsPerTopic {
+			return warden.Errorf(warden.CodeSNSSubscriptionLimitExceeded, "Subscription limit exceeded")
+		}
+		sub.Status = warden.SubscriptionPending
+		sub.Owner = s.Account
+		sub.CreatedAt = now
+		sub.TokenExpires = now.Add(warden.SNSTokenLifetime)
+		attrs, err := encodeAttrs(sub.Attributes)
+		if err != nil {
+			return err
+		}
+		if found {
+			// A deleted subscription of the same endpoint starts over; its
+			// UnsubscribeConfirmation, if still undelivered, is moot.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sns_deliveries WHERE subscription_arn = ? AND status = 'pending'`,
+				existing.Arn); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE sns_subscriptions SET arn = ?, owner = ?, status = ?, token = ?, token_expires = ?,
+				auth_unsubscribe = 0, attributes = ?, created_at = ? WHERE arn = ?`,
+				sub.Arn, sub.Owner, sub.Status, sub.Token, millis(sub.TokenExpires), attrs, millis(now), existing.Arn)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO sns_subscriptions (account, region, topic, arn, protocol, endpoint, owner, status,
+				token, token_expires, auth_unsubscribe, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+				s.Account, s.Region, sub.Topic, sub.Arn, sub.Protocol, sub.Endpoint, sub.Owner, sub.Status,
+				sub.Token, millis(sub.TokenExpires), attrs, millis(now))
+		}
+		if err != nil {
+			return err
+		}
+		if err := enqueueDelivery(ctx, tx, s, sub.Topic, warden.SNSSubscriptionConfirmation, warden.NewUUID(), sub.Arn, sub.Endpoint, sub.Token, now); err != nil {
+			return err
+		}
+		return logChange(ctx, tx, s, sub.Arn, "Subscribe", nil,
+			map[string]any{"TopicArn": s.SNSARN(sub.Topic), "Protocol": sub.Protocol, "Endpoint": sub.Endpoint, "Status": sub.Status}, now)
+	})
+	return sub, err
+}
+
+// ConfirmSubscription confirms the subscription whose token is token.
+func (db *DB) ConfirmSubscription(ctx context.Context, s warden.Scope, topic, token string, authenticateOnUnsubscribe bool, now time.Time) (warden.Subscription, error) {
+	var sub warden.Subscription
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := topicExists(ctx, tx, s, topic); err != nil {
+			return err
+		}
+		var err error
+		sub, err = scanSubscription(tx.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM sns_subscriptions
+			WHERE token = ? AND account = ? AND region = ? AND topic = ?`, token, s.Account, s.Region, topic))
+		if errors.Is(err, sql.ErrNoRows) {
+			return warden.SNSInvalidParameter("Token")
+		}
+		if err != nil {
+			return err
+		}
+		if sub.Status == warden.SubscriptionConfirmed {
+			if authenticateOnUnsubscribe && !sub.AuthenticateOnUnsubscribe {
+				sub.AuthenticateOnUnsubscribe = true
+				_, err := tx.ExecContext(ctx, `UPDATE sns_subscriptions SET auth_unsubscribe = 1 WHERE arn = ?`, sub.Arn)
+				return err
+			}
+			return nil
+		}
+		if now.After(sub.TokenExpires) {
+			return warden.SNSInvalidParameter("Token Reason: The token has expired")
+		}
+		before := sub.Status
+		sub.Status = warden.SubscriptionConfirmed
+		sub.AuthenticateOnUnsubscribe = authenticateOnUnsubscribe
+		if _, err := tx.ExecContext(ctx, `UPDATE sns_subscriptions SET status = ?, auth_unsubscribe = ? WHERE arn = ?`,
+			sub.Status, boolInt(authenticateOnUnsubscribe), sub.Arn); err != nil {
+			return err
+		}
+		return logChange(ctx, tx, s, sub.Arn, "ConfirmSubscription", map[string]string{"Status": before},
+			map[string]string{"Status": sub.Status}, now)
+	})
+	return sub, err
+}
+
+// Unsubscribe deletes a subscription.
+func (db *DB) Unsubscribe(ctx context.Context, s warden.Scope, arn, newToken string, public bool, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		sub, err := scanSubscription(tx.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM sns_subscriptions
+			WHERE arn = ? AND account = ? AND region = ?`, arn, s.Account, s.Region))
+		if errors.Is(err, sql.ErrNoRows) || err == nil && sub.Status == warden.SubscriptionDeleted {
+			return warden.SNSSubscriptionNotFound()
+		}
+		if err != nil {
+			return err
+		}
+		if public && sub.AuthenticateOnUnsubscribe {
+			return warden.Errorf(warden.CodeSNSAuthorizationError,
+				"This subscription was confirmed with AuthenticateOnUnsubscribe; unsubscribe with a signed request.")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sns_deliveries WHERE subscription_arn = ? AND status = 'pending'`, arn); err != nil {
+			return err
+		}
+		if sub.Status == warden.SubscriptionPending {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sns_subscriptions WHERE arn = ?`, arn); err != nil {
+				return err
+			}
+		} else {
+			if _, err := tx.ExecContext(ctx, `UPDATE sns_subscriptions SET status = ?, token = ?, token_expires = ? WHERE arn = ?`,
+				warden.SubscriptionDeleted, newToken, millis(now.Add(warden.SNSTokenLifetime)), arn); err != nil {
+				return err
+			}
+			if err := enqueueDelivery(ctx, tx, s, sub.Topic, warden.SNSUnsubscribeConfirmation, warden.NewUUID(), arn, sub.Endpoint, newToken, now); err != nil {
+				return err
+			}
+		}
+		return logChange(ctx, tx, s, arn, "Unsubscribe", map[string]string{"Status": sub.Status}, nil, now)
+	})
+}
+
+// Subscriptions lists subscriptions oldest first, leaving deleted ones out.
+func (db *DB) Subscriptions(ctx context.Context, s warden.Scope, topic string, p warden.Page) ([]warden.Subscription, string, error) {
+	after, err := parseCursor(p.After)
+	if err != nil {
+		return nil, "", err
+	}
+	if topic != "" {
+		if err := topicExists(ctx, db.read, s, topic); err != nil {
+			return nil, "", err
+		}
+	}
+	query := `SELECT seq, ` + subscriptionColumns + ` FROM sns_subscriptions WHERE account = ? AND region = ? AND seq > ? AND status <> ?`
+	args := []any{s.Account, s.Region, after, warden.SubscriptionDeleted}
+	if topic != "" {
+		query += ` AND topic = ?`
+		args = append(args, topic)
+	}
+	query += ` ORDER BY seq LIMIT ?`
+	args = append(args, p.Limit+1)
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []warden.Subscription
+	var last int64
+	next := ""
+	for rows.Next() {
+		if len(out) == p.Limit {
+			next = strconv.FormatInt(last, 10)
+			break
+		}
+		var seq int64
+		sub, err := scanSubscription(rowScanFunc(func(dest ...any) error { return rows.Scan(append([]any{&seq}, dest...)...) }))
+		if err != nil {
+			return nil, "", err
+		}
+		last = seq
+		out = append(out, sub)
+	}
+	return out, next, rows.Err()
+}
+
+type rowScanFunc func(dest ...any) error
+
+func (f rowScanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// Publish stores a message and its deliveries.
+func (db *DB) Publish(ctx context.Context, s warden.Scope, m warden.SNSMessage, now time.Time) (string, error) {
+	var id string
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = enqueuePublish(ctx, tx, s, m, now)
+		return err
+	})
+	return id, err
+}
+
+// EnqueuePublishTx publishes a message to the topic topicArn inside the
+// caller's transaction tx (the mitigation engine's, so that the execution
+// and its message commit together): it stores the message among the topic's
+// recent ones and writes one outbox row per confirmed subscription, which a
+// deliverer then sends at least once with the returned MessageId. An unknown
+// topic, or one outside scope s, is a *warden.Error with code NotFound; an
+// invalid message one with code InvalidParameter. The deliverer polls for new
+// rows; call its Notify after the commit to have them sent at once.
+func EnqueuePublishTx(ctx context.Context, tx *sql.Tx, s warden.Scope, topicArn, subject, message string, now time.Time) (messageID string, err error) {
+	scope, name, ok := warden.ParseTopicARN(topicArn)
+	if !ok {
+		return "", warden.SNSInvalidParameter("TopicArn")
+	}
+	if scope != s {
+		return "", warden.SNSTopicNotFound()
+	}
+	m := warden.SNSMessage{Topic: name, Subject: subject, Message: message}
+	if err := warden.ValidatePublish(&m); err != nil {
+		return "", err
+	}
+	return enqueuePublish(ctx, tx, s, m, now)
+}
+
+func enqueuePublish(ctx context.Context, tx *sql.Tx, s warden.Scope, m warden.SNSMessage, now time.Time) (string, error) {
+	if err := topicExists(ctx, tx, s, m.Topic); err != nil {
+		return "", err
+	}
+	id := warden.NewUUID()
+	attrs := ""
+	if len(m.Attributes) > 0 {
+		b, err := json.Marshal(m.Attributes)
+		if err != nil {
+			return "", err
+		}
+		attrs = string(b)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO sns_deliveries (account, region, topic, kind, message_id, subscription_arn, endpoint, token,
+			status, attempt, next_at, lease_owner, lease_expires, last_error, created_at)
+		SELECT account, region, topic, ?, ?, arn, endpoint, '', 'pending', 0, ?, '', 0, '', ?
+		FROM sns_subscriptions WHERE account = ? AND region = ? AND topic = ? AND status = ?
+		ON CONFLICT (message_id, subscription_arn) DO NOTHING`,
+		warden.SNSNotification, id, millis(now), millis(now), s.Account, s.Region, m.Topic, warden.SubscriptionConfirmed)
+	if err != nil {
+		return "", err
+	}
+	fanout, err := res.RowsAffected()
+	if err != nil {
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sns_messages (id, account, region, topic, subject, message, structure, attributes, fanout, published_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, s.Account, s.Region, m.Topic, m.Subject, m.Message, m.Structure, attrs, fanout, millis(now)); err != nil {
+		return "", err
+	}
+	// The message that just left the ring of the last MaxSNSRecentMessages
+	// goes now unless deliveries still need it; those are removed once
+	// delivered (pruneMessages).
+	var old int64
+	err = tx.QueryRowContext(ctx, `SELECT seq FROM sns_messages WHERE account = ? AND region = ? AND topic = ?
+		ORDER BY seq DESC LIMIT 1 OFFSET ?`, s.Account, s.Region, m.Topic, warden.MaxSNSRecentMessages).Scan(&old)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return "", err
+	default:
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sns_messages WHERE seq = ?
+			AND NOT EXISTS (SELECT 1 FROM sns_deliveries d WHERE d.message_id = sns_messages.id)`, old); err != nil {
+			return "", err
+		}
+	}
+	return id, nil
+}
+
+// pruneMessages removes the messages ids once no delivery refers to them
+// and they are no longer among their topic's recent ones.
+func pruneMessages(ctx context.Context, tx *sql.Tx, ids []string) error {
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sns_messages WHERE id = ?
+			AND NOT EXISTS (SELECT 1 FROM sns_deliveries d WHERE d.message_id = sns_messages.id)
+			AND seq <= (SELECT r.seq FROM sns_messages r WHERE r.account = sns_messages.account AND r.region = sns_messages.region
+				AND r.topic = sns_messages.topic ORDER BY r.seq DESC LIMIT 1 OFFSET ?)`, id, warden.MaxSNSRecentMessages); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecentSNSMessages lists the topic's last messages, oldest first.
+func (db *DB) RecentSNSMessages(ctx context.Context, s warden.Scope, topic string, afterSeq int64, limit int) ([]warden.SNSMessage, error) {
+	if err := topicExists(ctx, db.read, s, topic); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > warden.MaxSNSRecentMessages {
+		limit = warden.MaxSNSRecentMessages
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT m.seq, m.id, m.subject, m.message, m.structure, m.attributes, m.fanout, m.published_at,
+			(SELECT COUNT(*) FROM sns_deliveries d WHERE d.message_id = m.id AND d.status = 'pending'),
+			(SELECT COUNT(*) FROM sns_deliveries d WHERE d.message_id = m.id AND d.status = 'failed')
+		FROM (SELECT * FROM sns_messages WHERE account = ? AND region = ? AND topic = ? AND seq > ? ORDER BY seq DESC LIMIT ?) m
+		ORDER BY m.seq`, s.Account, s.Region, topic, afterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []warden.SNSMessage
+	for rows.Next() {
+		m := warden.SNSMessage{Topic: topic}
+		var attrs string
+		var published int64
+		if err := rows.Scan(&m.Seq, &m.ID, &m.Subject, &m.Message, &m.Structure, &attrs, &m.Fanout, &published, &m.Pending, &m.Failed); err != nil {
+			return nil, err
+		}
+		m.PublishedAt = fromMillis(published)
+		if attrs != "" {
+			if err := json.Unmarshal([]byte(attrs), &m.Attributes); err != nil {
+				return nil, fmt.Errorf("stored attributes of message %s: %w", m.ID, err)
+			}
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+const deliveryColumns = `d.seq, d.account, d.region, d.topic, d.kind, d.message_id, d.subscription_arn, d.endpoint, d.token,
+	d.status, d.attempt, d.lease_owner, d.next_at, d.last_error, d.created_at`
+
+func scanDelivery(r rowScanner, extra ...any) (warden.SNSDelivery, error) {
+	var d warden.SNSDelivery
+	var next, created int64
+	dest := append([]any{&d.Seq, &d.Scope.Account, &d.Scope.Region, &d.Topic, &d.Kind, &d.MessageID, &d.SubscriptionArn,
+		&d.Endpoint, &d.Token, &d.Status, &d.Attempt, &d.LeaseOwner, &next, &d.LastError, &created}, extra...)
+	if err := r.Scan(dest...); err != nil {
+		return d, err
+	}
+	d.NextAttempt, d.CreatedAt = fromMillis(next), fromMillis(created)
+	return d, nil
+}
+
+// claimSQL leases due deliveries. Its cost does not grow with the backlog:
+// subs walks the distinct subscriptions with pending rows through the index
+// (a loose index scan: one index seek per subscription), due takes at most
+// perSubscription of the oldest due rows of each through the index, and busy
+// counts only the rows leased now. A subscription gets at most
+// perSubscription leased rows at a time, counting every owner's, so a slow
+// one cannot take the others' turn however long its backlog is.
+const claimSQL = `WITH RECURSIVE subs(arn) AS (
+		SELECT (SELECT MIN(subscription_arn) FROM sns_deliveries WHERE status = 'pending')
+		UNION ALL
+		SELECT (SELECT MIN(subscription_arn) FROM sns_deliveries WHERE status = 'pending' AND subscription_arn > subs.arn)
+		FROM subs WHERE subs.arn IS NOT NULL
+	), due AS (
+		SELECT x.seq, x.subscription_arn, x.next_at,
+			ROW_NUMBER() OVER (PARTITION BY x.subscription_arn ORDER BY x.next_at, x.seq) AS rn
+		FROM subs JOIN sns_deliveries x ON x.seq IN (
+			SELECT y.seq FROM sns_deliveries y
+			WHERE y.subscription_arn = subs.arn AND y.status = 'pending' AND y.next_at <= ? AND y.lease_expires <= ?
+			ORDER BY y.next_at, y.seq LIMIT ?)
+	), busy AS (
+		SELECT subscription_arn, COUNT(*) AS n FROM sns_deliveries
+		WHERE status = 'pending' AND lease_expires > ? GROUP BY subscription_arn
+	)
+	UPDATE sns_deliveries SET lease_owner = ?, lease_expires = ?, attempt = attempt + 1
+	WHERE seq IN (
+		SELECT due.seq FROM due LEFT JOIN busy ON busy.subscription_arn = due.subscription_arn
+		WHERE due.rn + COALESCE(busy.n, 0) <= ?
+		ORDER BY due.next_at, due.seq LIMIT ?)
+	-- Checked again on the row itself: a concurrent claimer (PostgreSQL, READ
+	-- COMMITTED) that leased it first makes this one skip it.
+	AND status = 'pending' AND lease_expires <= ?
+	RETURNING seq`
+
+// ClaimSNSDeliveries leases due deliveries, at most perSubscription leased
+// per subscription at a time. On PostgreSQL the inner SELECT would take FOR
+// UPDATE SKIP LOCKED; on SQLite the single writer connection serialises
+// claims.
+func (db *DB) ClaimSNSDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, perSubscription, limit int) ([]warden.SNSDelivery, error) {
+	var out []warden.SNSDelivery
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		n := millis(now)
+		rows, err := tx.QueryContext(ctx, claimSQL, n, n, perSubscription, n, owner, millis(now.Add(lease)), perSubscription, limit, n)
+		if err != nil {
+			return err
+		}
+		var seqs []any
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return err
+			}
+			seqs = append(seqs, seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(seqs) == 0 {
+			return nil
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT `+deliveryColumns+`,
+				COALESCE(m.subject, ''), COALESCE(m.message, ''), COALESCE(m.structure, ''), COALESCE(m.attributes, ''),
+				COALESCE(t.attributes, ''), COALESCE(s.attributes, '')
+			FROM sns_deliveries d
+			LEFT JOIN sns_messages m ON m.id = d.message_id
+			LEFT JOIN sns_topics t ON t.account = d.account AND t.region = d.region AND t.name = d.topic
+			LEFT JOIN sns_subscriptions s ON s.arn = d.subscription_arn
+			WHERE d.seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`) ORDER BY d.next_at, d.seq`, seqs...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var subject, message, structure, msgAttrs, topicAttrs, subAttrs string
+			d, err := scanDelivery(rows, &subject, &message, &structure, &msgAttrs, &topicAttrs, &subAttrs)
+			if err != nil {
+				return err
+			}
+			d.Subject, d.Message, d.Structure = subject, message, structure
+			if msgAttrs != "" {
+				if err := json.Unmarshal([]byte(msgAttrs), &d.MessageAttributes); err != nil {
+					return fmt.Errorf("stored attributes of message %s: %w", d.MessageID, err)
+				}
+			}
+			if d.TopicAttributes, err = decodeAttrs(topicAttrs); err != nil {
+				return err
+			}
+			if d.SubscriptionAttributes, err = decodeAttrs(subAttrs); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// FinishSNSDeliveries records the outcomes of claimed deliveries.
+func (db *DB) FinishSNSDeliveries(ctx context.Context, outcomes []warden.SNSOutcome, now time.Time) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var delivered []string
+		for _, o := range outcomes {
+			var err error
+			switch {
+			case o.Delivered:
+				var id string
+				err = tx.QueryRowContext(ctx, `DELETE FROM sns_deliveries WHERE seq = ? AND lease_owner = ? AND attempt = ? RETURNING message_id`,
+					o.Seq, o.LeaseOwner, o.Attempt).Scan(&id)
+				if errors.Is(err, sql.ErrNoRows) {
+					err = nil
+				} else if err == nil {
+					delivered = append(delivered, id)
+				}
+			case o.RetryAt.IsZero():
+				_, err = tx.ExecContext(ctx, `UPDATE sns_deliveries SET status = 'failed', lease_owner = '', lease_expires = 0, last_error = ?
+					WHERE seq = ? AND lease_owner = ? AND attempt = ?`, o.Error, o.Seq, o.LeaseOwner, o.Attempt)
+			default:
+				_, err = tx.ExecContext(ctx, `UPDATE sns_deliveries SET next_at = ?, lease_owner = '', lease_expires = 0, last_error = ?
+					WHERE seq = ? AND lease_owner = ? AND attempt = ?`, millis(o.RetryAt), o.Error, o.Seq, o.LeaseOwner, o.Attempt)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return pruneMessages(ctx, tx, delivered)
+	})
+}
+
+// SNSDeliveries lists outbox rows oldest first.
+func (db *DB) SNSDeliveries(ctx context.Context, f warden.SNSDeliveryFilter) ([]warden.SNSDelivery, error) {
+	query := `SELECT ` + deliveryColumns + ` FROM sns_deliveries d WHERE 1 = 1`
+	var args []any
+	if f.Scope != nil {
+		query += ` AND d.account = ? AND d.region = ?`
+		args = append(args, f.Scope.Account, f.Scope.Region)
+	}
+	if f.Topic != "" {
+		query += ` AND d.topic = ?`
+		args = append(args, f.Topic)
+	}
+	if f.Status != "" {
+		query += ` AND d.status = ?`
+		args = append(args, f.Status)
+	}
+	if len(f.Kinds) > 0 {
+		query += ` AND d.kind IN (?` + strings.Repeat(", ?", len(f.Kinds)-1) + `)`
+		for _, k := range f.Kinds {
+			args = append(args, k)
+		}
+	}
+	query += ` ORDER BY d.seq`
+	if f.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []warden.SNSDelivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+const snsSigningKeyName = "sns-signing-key"
+
+// SNSSigningKey returns the stored signing key, generating it only when
+// there is none: an RSA key takes long enough to make that worth a read.
+func (db *DB) SNSSigningKey(ctx context.Context, generate func() ([]byte, error)) ([]byte, error) {
+	var value []byte
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, snsSigningKeyName).Scan(&value)
+	if err == nil {
+		return value, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	fresh, err := generate()
+	if err != nil {
+		return nil, err
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
+			snsSigningKeyName, fresh); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, snsSigningKeyName).Scan(&value)
+	})
+	return value, err
+}
