@@ -37,14 +37,21 @@ func actionNotFound(name string) error {
 func getAction(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, s warden.Scope, name string) (warden.MitigationAction, error) {
-	a, _, err := scanAction(q.QueryRowContext(ctx,
-		`SELECT `+actionColumns+` FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name))
+	a, _, err := scanAction(q.QueryRowContext(ctx, selectActionSQL, s.Account, s.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, actionNotFound(name)
 	}
 	return a, err
 }
+
+// insertActionSQL inserts an action unless one of that name exists or the
+// account is at its quota: the usual create is one statement, and only when
+// nothing was inserted does the store look for the reason.
+const insertActionSQL = `INSERT INTO mitigation_actions
+	(account, region, name, id, action_type, role_arn, params, created_at, updated_at)
+	SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+	WHERE (SELECT COUNT(*) FROM mitigation_actions WHERE account = ? AND region = ?) < ?
+	ON CONFLICT (account, region, name) DO NOTHING`
 
 // CreateMitigationAction stores a new action, or returns the identical one.
 func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a warden.MitigationAction, tags []warden.Tag) (warden.MitigationAction, bool, error) {
@@ -54,36 +61,34 @@ func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a ward
 	}
 	created := false
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		insert, err := db.txStmt(ctx, tx, insertActionSQL)
+		if err != nil {
+			return err
+		}
+		res, err := insert.ExecContext(ctx, s.Account, s.Region, a.Name, a.ID, a.Params.Type(), a.RoleArn, string(params),
+			millis(a.CreationDate), millis(a.LastModifiedDate), s.Account, s.Region, warden.MaxMitigationActions)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			created = true
+			return putTags(ctx, tx, s, a.ARN(s), tags)
+		}
 		existing, err := getAction(ctx, tx, s, a.Name)
-		if err == nil {
-			if existing.RoleArn == a.RoleArn && existing.Params.Equal(&a.Params) {
-				a = existing
-				return nil
-			}
+		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
+			return warden.Errorf(warden.CodeLimitExceeded,
+				"An account can have at most %d mitigation actions; delete one before creating another.", warden.MaxMitigationActions)
+		}
+		if err != nil {
+			return err
+		}
+		if existing.RoleArn != a.RoleArn || !existing.Params.Equal(&a.Params) {
 			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
 				Message:    fmt.Sprintf("Mitigation action %s already exists with different parameters.", a.Name),
 				ResourceID: existing.ID, ResourceArn: existing.ARN(s)}
 		}
-		if warden.ErrorCode(err) != warden.CodeResourceNotFound {
-			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mitigation_actions WHERE account = ? AND region = ?`,
-			s.Account, s.Region).Scan(&n); err != nil {
-			return err
-		}
-		if n >= warden.MaxMitigationActions {
-			return warden.Errorf(warden.CodeLimitExceeded,
-				"An account can have at most %d mitigation actions; delete one before creating another.", warden.MaxMitigationActions)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO mitigation_actions
-			(account, region, name, id, action_type, role_arn, params, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.Account, s.Region, a.Name, a.ID, a.Params.Type(), a.RoleArn, string(params),
-			millis(a.CreationDate), millis(a.LastModifiedDate)); err != nil {
-			return err
-		}
-		created = true
-		return putTags(ctx, tx, s, a.ARN(s), tags)
+		a = existing
+		return nil
 	})
 	return a, created, err
 }
@@ -118,8 +123,11 @@ func (db *DB) UpdateMitigationAction(ctx context.Context, s warden.Scope, name s
 // DeleteMitigationAction removes an action and its tags.
 func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
-			s.Account, s.Region, name)
+		del, err := db.txStmt(ctx, tx, `DELETE FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`)
+		if err != nil {
+			return err
+		}
+		res, err := del.ExecContext(ctx, s.Account, s.Region, name)
 		if err != nil {
 			return err
 		}
@@ -132,9 +140,19 @@ func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name s
 	})
 }
 
+const selectActionSQL = `SELECT ` + actionColumns + ` FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`
+
 // MitigationAction returns one action.
 func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string) (warden.MitigationAction, error) {
-	return getAction(ctx, db.read, s, name)
+	stmt, err := db.readStmt(ctx, selectActionSQL)
+	if err != nil {
+		return warden.MitigationAction{}, err
+	}
+	a, _, err := scanAction(stmt.QueryRowContext(ctx, s.Account, s.Region, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, actionNotFound(name)
+	}
+	return a, err
 }
 
 // MitigationActions lists actions newest first. The cursor is the sequence

@@ -15,6 +15,7 @@ import (
 // write waits for the previous one's fsync.
 type groupCommitter struct {
 	pool    *sql.DB
+	stmts   *stmtCache
 	queue   chan *groupWrite
 	closing chan struct{}
 	done    sync.WaitGroup
@@ -33,8 +34,8 @@ const maxGroup = 64
 
 var errStoreClosed = errors.New("store is closed")
 
-func startGroupCommitter(pool *sql.DB) *groupCommitter {
-	g := &groupCommitter{pool: pool, queue: make(chan *groupWrite, maxGroup), closing: make(chan struct{})}
+func startGroupCommitter(pool *sql.DB, stmts *stmtCache) *groupCommitter {
+	g := &groupCommitter{pool: pool, stmts: stmts, queue: make(chan *groupWrite, maxGroup), closing: make(chan struct{})}
 	g.done.Add(1)
 	go g.loop()
 	return g
@@ -121,23 +122,28 @@ func (g *groupCommitter) commitShared(group []*groupWrite) ([]error, bool) {
 	if err != nil {
 		return nil, false
 	}
+	exec := func(query string) bool {
+		s, err := g.stmts.get(ctx, query)
+		if err == nil {
+			_, err = tx.StmtContext(ctx, s).ExecContext(ctx)
+		}
+		return err == nil
+	}
 	results := make([]error, len(group))
 	for i, w := range group {
 		if err := w.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT group_write`); err != nil {
+		if !exec(`SAVEPOINT group_write`) {
 			_ = tx.Rollback()
 			return nil, false
 		}
-		if results[i] = w.fn(tx); results[i] != nil {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO group_write`); err != nil {
-				_ = tx.Rollback()
-				return nil, false
-			}
+		if results[i] = w.fn(tx); results[i] != nil && !exec(`ROLLBACK TO group_write`) {
+			_ = tx.Rollback()
+			return nil, false
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE group_write`); err != nil {
+		if !exec(`RELEASE group_write`) {
 			_ = tx.Rollback()
 			return nil, false
 		}

@@ -26,13 +26,15 @@ var migrations embed.FS
 
 // DB is a Store on a SQL database.
 type DB struct {
-	// write serialises writers: SQLite has one writer at a time, and a single
-	// connection with BEGIN IMMEDIATE avoids busy-retry storms.
+	// write is the writers' pool: SQLite has one writer at a time, so writes
+	// are serialised by the group committer and use BEGIN IMMEDIATE.
 	write *sql.DB
 	read  *sql.DB
 	// group, when set, batches concurrent write transactions into one
 	// commit (see groupcommit.go).
 	group *groupCommitter
+	// Prepared statements of hot queries, per pool.
+	writeStmts, readStmts *stmtCache
 }
 
 var _ warden.Store = (*DB)(nil)
@@ -79,8 +81,10 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	if err != nil {
 		return nil, err
 	}
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
+	// Writes go through the group committer's one transaction at a time;
+	// the second connection lets statements be prepared while it is busy.
+	write.SetMaxOpenConns(2)
+	write.SetMaxIdleConns(2)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, write, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
@@ -96,8 +100,8 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	read.SetMaxIdleConns(opt.ReadConns)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	db := &DB{write: write, read: read}
-	db.group = startGroupCommitter(write)
+	db := &DB{write: write, read: read, writeStmts: newStmtCache(write), readStmts: newStmtCache(read)}
+	db.group = startGroupCommitter(write, db.writeStmts)
 	return db, nil
 }
 
@@ -121,6 +125,8 @@ func (db *DB) Close() error {
 	if db.group != nil {
 		db.group.stop()
 	}
+	db.writeStmts.close()
+	db.readStmts.close()
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
