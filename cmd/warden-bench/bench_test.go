@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"maps"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
 )
 
 // The ceiling's fixed bodies must decode as the SDK's responses, or the
@@ -25,18 +30,62 @@ func TestCeilingAnswersDecodeInTheSDK(t *testing.T) {
 	if err := deleteAction(ctx, cl, "bench-cd-0"); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
+	out, err := cl.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(describeThingName)})
+	if err != nil {
+		t.Fatalf("describe thing: %v", err)
+	}
+	if !maps.Equal(out.Attributes, describeThingAttributes) || aws.ToString(out.ThingId) == "" ||
+		aws.ToString(out.ThingArn) == "" || out.Version != 1 {
+		t.Fatalf("describe thing decoded as %+v", out)
+	}
+	if err := describeThing(ctx, cl, describeThingName); err != nil {
+		t.Fatalf("describe thing: %v", err)
+	}
+	if err := createThing(ctx, cl, "bench-ct-1-0-0", nil); err != nil {
+		t.Fatalf("create thing: %v", err)
+	}
+	if err := createThing(ctx, cl, describeThingName, describeThingAttributes); err != nil {
+		t.Fatalf("create thing with attributes: %v", err)
+	}
+	if err := deleteThing(ctx, cl, "bench-ct-1-0-0"); err != nil {
+		t.Fatalf("delete thing: %v", err)
+	}
+}
+
+func TestParseWorkloads(t *testing.T) {
+	got, err := parseWorkloads("create-thing, describe,describe-thing")
+	if err != nil || !slices.Equal(got, []string{wlDescribe, wlDescribeThing, wlCreateThing}) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if _, err := parseWorkloads("describe,nope"); err == nil {
+		t.Fatal("no error for an unknown workload")
+	}
+	if _, err := parseWorkloads(""); err == nil {
+		t.Fatal("no error for no workload")
+	}
 }
 
 func TestRunLoadAgainstCeiling(t *testing.T) {
 	srv := httptest.NewServer(ceilingHandler())
 	defer srv.Close()
 	cl := newClient(strings.TrimPrefix(srv.URL, "http://"), creds{"AKIAIOSFODNN7EXAMPLE", "secret"}, 2)
-	res, cleanup := runLoad(context.Background(), cl, wlCreateDelete, 2, 100*time.Millisecond)
-	if err := cleanup(); err != nil {
-		t.Fatal(err)
+	for _, wl := range []string{wlCreateDelete, wlCreateThing} {
+		res, cleanup := runLoad(context.Background(), cl, wl, 2, 100*time.Millisecond)
+		if err := cleanup(); err != nil {
+			t.Fatal(err)
+		}
+		if res.errors != 0 || len(res.latencies["create"]) == 0 || len(res.latencies["delete"]) == 0 {
+			t.Fatalf("%s: errors %d (%s), creates %d, deletes %d", wl, res.errors, res.firstErr, len(res.latencies["create"]), len(res.latencies["delete"]))
+		}
 	}
-	if res.errors != 0 || len(res.latencies["create"]) == 0 || len(res.latencies["delete"]) == 0 {
-		t.Fatalf("errors %d (%s), creates %d, deletes %d", res.errors, res.firstErr, len(res.latencies["create"]), len(res.latencies["delete"]))
+	for _, wl := range []string{wlDescribe, wlDescribeThing} {
+		res, cleanup := runLoad(context.Background(), cl, wl, 2, 100*time.Millisecond)
+		if err := cleanup(); err != nil {
+			t.Fatal(err)
+		}
+		if res.errors != 0 || len(res.latencies["describe"]) == 0 {
+			t.Fatalf("%s: errors %d (%s), describes %d", wl, res.errors, res.firstErr, len(res.latencies["describe"]))
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,22 +28,51 @@ const (
 	ceilingCreateBody = `{"actionArn":"arn:aws:iot:us-east-1:123456789012:mitigationaction/bench-cd-0",` +
 		`"actionId":"5f0c8a4e-6a3b-4c1d-9e2f-0a1b2c3d4e5f"}`
 	ceilingDeleteBody = `{}`
+
+	// What Warden answers for describeThingName (3 attributes), a CreateThing
+	// and a DeleteThing.
+	ceilingDescribeThingBody = `{"defaultClientId":"` + describeThingName + `","thingName":"` + describeThingName + `",` +
+		`"thingId":"0b6f2c1e-3d4a-4b5c-8d9e-1f2a3b4c5d6e","thingArn":"arn:aws:iot:us-east-1:123456789012:thing/` + describeThingName + `",` +
+		`"attributes":{"firmware":"1.8.3","model":"wb-42","site":"lab-east"},"version":1}`
+	ceilingCreateThingBody = `{"thingName":"bench-ct-1-0-0","thingArn":"arn:aws:iot:us-east-1:123456789012:thing/bench-ct-1-0-0",` +
+		`"thingId":"0b6f2c1e-3d4a-4b5c-8d9e-1f2a3b4c5d6e"}`
+	ceilingDeleteThingBody = `{}`
+)
+
+// Path prefixes of the operations the ceiling answers.
+const (
+	mitigationActionsPath = "/mitigationactions/actions/"
+	thingsPath            = "/things/"
 )
 
 func ceilingHandler() http.Handler {
 	describe, create, del := []byte(ceilingDescribeBody), []byte(ceilingCreateBody), []byte(ceilingDeleteBody)
+	describeThing, createThing, delThing := []byte(ceilingDescribeThingBody), []byte(ceilingCreateThingBody), []byte(ceilingDeleteThingBody)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read the body as any real server must.
 		_, _ = io.Copy(io.Discard, r.Body)
 		var body []byte
-		switch r.Method {
-		case http.MethodGet:
-			body = describe
-		case http.MethodPost:
-			body = create
-		case http.MethodDelete:
-			body = del
-		default:
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, mitigationActionsPath):
+			switch r.Method {
+			case http.MethodGet:
+				body = describe
+			case http.MethodPost:
+				body = create
+			case http.MethodDelete:
+				body = del
+			}
+		case strings.HasPrefix(p, thingsPath):
+			switch r.Method {
+			case http.MethodGet:
+				body = describeThing
+			case http.MethodPost:
+				body = createThing
+			case http.MethodDelete:
+				body = delThing
+			}
+		}
+		if body == nil {
 			http.Error(w, `{"__type":"UnknownOperationException","message":"no"}`, http.StatusNotFound)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +20,13 @@ import (
 const (
 	describeActionName = "bench-describe"
 	benchRoleArn       = "arn:aws:iam::123456789012:role/warden-bench"
+	// describeThingName is the thing describe-thing reads, created with
+	// describeThingAttributes before the load.
+	describeThingName = "bench-describe-thing"
 )
+
+// describeThingAttributes are the 3 attributes of describeThingName.
+var describeThingAttributes = map[string]string{"model": "wb-42", "firmware": "1.8.3", "site": "lab-east"}
 
 type creds struct{ id, secret string }
 
@@ -71,11 +78,99 @@ func deleteAction(ctx context.Context, cl *iot.Client, name string) error {
 	return err
 }
 
+func describeThing(ctx context.Context, cl *iot.Client, name string) error {
+	out, err := cl.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
+	switch {
+	case err != nil:
+	case aws.ToString(out.ThingName) != name:
+		err = fmt.Errorf("DescribeThing answered thing %q, want %q", aws.ToString(out.ThingName), name)
+	case len(out.Attributes) != len(describeThingAttributes):
+		err = fmt.Errorf("DescribeThing answered %d attributes, want %d", len(out.Attributes), len(describeThingAttributes))
+	}
+	return err
+}
+
+// createThing creates thing name, with attrs when not nil.
+func createThing(ctx context.Context, cl *iot.Client, name string, attrs map[string]string) error {
+	in := &iot.CreateThingInput{ThingName: aws.String(name)}
+	if attrs != nil {
+		in.AttributePayload = &types.AttributePayload{Attributes: attrs}
+	}
+	out, err := cl.CreateThing(ctx, in)
+	if err == nil && aws.ToString(out.ThingId) == "" {
+		err = fmt.Errorf("CreateThing answered no thingId")
+	}
+	return err
+}
+
+func deleteThing(ctx context.Context, cl *iot.Client, name string) error {
+	_, err := cl.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String(name)})
+	return err
+}
+
 // Workloads.
 const (
-	wlDescribe     = "describe"
-	wlCreateDelete = "create-delete"
+	wlDescribe      = "describe"
+	wlCreateDelete  = "create-delete"
+	wlDescribeThing = "describe-thing"
+	wlCreateThing   = "create-thing"
 )
+
+// allWorkloads in the order a round runs them, with their targets (the
+// least warden/ceiling ratio of requests/s).
+var allWorkloads = []struct {
+	name   string
+	target float64
+}{
+	{wlDescribe, targetDescribeRatio},
+	{wlCreateDelete, targetCreateRatio},
+	{wlDescribeThing, targetDescribeThingRatio},
+	{wlCreateThing, targetCreateThingRatio},
+}
+
+// parseWorkloads reads --workloads: a comma list of known workloads, run in
+// the order of allWorkloads.
+func parseWorkloads(list string) ([]string, error) {
+	want := map[string]bool{}
+	for w := range strings.SplitSeq(list, ",") {
+		w = strings.TrimSpace(w)
+		if w == "" {
+			continue
+		}
+		if workloadTarget(w) < 0 {
+			var names []string
+			for _, k := range allWorkloads {
+				names = append(names, k.name)
+			}
+			return nil, fmt.Errorf("unknown workload %q (known: %s)", w, strings.Join(names, ", "))
+		}
+		want[w] = true
+	}
+	var out []string
+	for _, k := range allWorkloads {
+		if want[k.name] {
+			out = append(out, k.name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no workload given")
+	}
+	return out, nil
+}
+
+// workloadTarget is the target ratio of workload w, -1 if w is unknown.
+func workloadTarget(w string) float64 {
+	for _, k := range allWorkloads {
+		if k.name == w {
+			return k.target
+		}
+	}
+	return -1
+}
+
+// loadRuns numbers the calls of runLoad, so that every create-thing phase
+// uses thing names no earlier phase used.
+var loadRuns atomic.Int64
 
 // loadResult is what one timed run of a workload measured on the client side.
 type loadResult struct {
@@ -104,13 +199,20 @@ func (r *loadResult) all() []time.Duration {
 
 // runLoad runs workload with `workers` concurrent workers until d has passed;
 // each worker finishes the call it is in. Create/delete workers each own one
-// action name and alternate creating and deleting it; a worker that stops
-// with its action created deletes it after the measured span, in cleanup.
+// action name and alternate creating and deleting it; create-thing workers
+// each create a fresh thing name of their own sequence and then delete it.
+// A worker that stops with its action or thing created deletes it after the
+// measured span, in cleanup.
 func runLoad(ctx context.Context, cl *iot.Client, workload string, workers int, d time.Duration) (*loadResult, func() error) {
 	type workerState struct {
 		lat     map[string][]time.Duration
 		created bool
 		name    string
+		seq     int // create-thing: the number of the worker's current thing
+	}
+	run := loadRuns.Add(1)
+	thingName := func(st *workerState, worker int) string {
+		return fmt.Sprintf("bench-ct-%d-%d-%d", run, worker, st.seq)
 	}
 	states := make([]*workerState, workers)
 	var errCount atomic.Int64
@@ -124,6 +226,9 @@ func runLoad(ctx context.Context, cl *iot.Client, workload string, workers int, 
 	var wg sync.WaitGroup
 	for i := range workers {
 		st := &workerState{lat: map[string][]time.Duration{}, name: fmt.Sprintf("bench-cd-%d", i)}
+		if workload == wlCreateThing {
+			st.name = thingName(st, i)
+		}
 		states[i] = st
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -133,6 +238,12 @@ func runLoad(ctx context.Context, cl *iot.Client, workload string, workers int, 
 				switch {
 				case workload == wlDescribe:
 					op, err = "describe", describe(ctx, cl, describeActionName)
+				case workload == wlDescribeThing:
+					op, err = "describe", describeThing(ctx, cl, describeThingName)
+				case workload == wlCreateThing && !st.created:
+					op, err = "create", createThing(ctx, cl, st.name, nil)
+				case workload == wlCreateThing:
+					op, err = "delete", deleteThing(ctx, cl, st.name)
 				case !st.created:
 					op, err = "create", createAction(ctx, cl, st.name)
 				default:
@@ -141,7 +252,7 @@ func runLoad(ctx context.Context, cl *iot.Client, workload string, workers int, 
 				lat := time.Since(t0)
 				if err != nil {
 					fail(op, err)
-					if workload == wlCreateDelete {
+					if workload == wlCreateDelete || workload == wlCreateThing {
 						// Whatever happened, the next delete makes the state known again.
 						st.created = true
 					}
@@ -153,6 +264,10 @@ func runLoad(ctx context.Context, cl *iot.Client, workload string, workers int, 
 					st.created = true
 				case "delete":
 					st.created = false
+					if workload == wlCreateThing {
+						st.seq++
+						st.name = thingName(st, i)
+					}
 				}
 			}
 		})
@@ -173,7 +288,11 @@ func runLoad(ctx context.Context, cl *iot.Client, workload string, workers int, 
 	cleanup := func() error {
 		for _, st := range states {
 			if st.created {
-				if err := deleteAction(ctx, cl, st.name); err != nil {
+				del := deleteAction
+				if workload == wlCreateThing {
+					del = deleteThing
+				}
+				if err := del(ctx, cl, st.name); err != nil {
 					return fmt.Errorf("cleanup: delete %s: %w", st.name, err)
 				}
 			}

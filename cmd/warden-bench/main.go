@@ -32,10 +32,12 @@ import (
 
 // Targets.
 const (
-	targetDescribeRatio = 0.70
-	targetCreateRatio   = 0.60
-	targetStartupMs     = 200.0
-	targetIdleRSSMiB    = 60.0
+	targetDescribeRatio      = 0.70
+	targetCreateRatio        = 0.60
+	targetDescribeThingRatio = 0.70
+	targetCreateThingRatio   = 0.60
+	targetStartupMs          = 200.0
+	targetIdleRSSMiB         = 60.0
 )
 
 type config struct {
@@ -49,6 +51,7 @@ type config struct {
 	IdleS          float64       `json:"idle_s"`
 	Rounds         int           `json:"rounds"`
 	Concurrency    int           `json:"concurrency"`
+	Workloads      []string      `json:"workloads"`
 	StartupRuns    int           `json:"startup_runs"`
 	StartupActions int           `json:"startup_actions"`
 	LogLevel       string        `json:"warden_log_level"`
@@ -78,12 +81,16 @@ func main() {
 		return
 	}
 	var cfg config
+	var workloads string
 	flag.StringVar(&cfg.Warden, "warden", "", "path of the warden binary (default: go build ./cmd/warden into a temporary dir)")
 	flag.StringVar(&cfg.Sync, "sync", "full", "passed to warden serve --sync: full or normal")
 	flag.DurationVar(&cfg.Duration, "duration", 5*time.Second, "length of each measured phase")
 	flag.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up of each server and workload before round 1")
 	flag.IntVar(&cfg.Rounds, "rounds", 3, "rounds; each runs ceiling then Warden for every workload")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 8, "concurrent client workers")
+	flag.StringVar(&workloads, "workloads", strings.Join([]string{wlDescribe, wlCreateDelete, wlDescribeThing, wlCreateThing}, ","),
+		"comma list of the workloads to run: describe (DescribeMitigationAction), create-delete (CreateMitigationAction/DeleteMitigationAction),\n"+
+			"describe-thing (DescribeThing of a thing with 3 attributes), create-thing (CreateThing of a fresh name/DeleteThing)")
 	flag.IntVar(&cfg.StartupRuns, "startup-runs", 5, "restarts of Warden on the existing data dir to time")
 	flag.IntVar(&cfg.StartupActions, "startup-actions", 50, "mitigation actions in the data dir for the startup test (≤ 99)")
 	flag.DurationVar(&cfg.Idle, "idle", 2*time.Second, "idle time after the load before reading Warden's RSS")
@@ -114,6 +121,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "warden-bench: need --rounds ≥ 1, --concurrency ≥ 1, --duration > 0, --startup-actions ≤ 99")
 		os.Exit(2)
 	}
+	wls, err := parseWorkloads(workloads)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "warden-bench: --workloads:", err)
+		os.Exit(2)
+	}
+	cfg.Workloads = wls
 	cfg.DurationS, cfg.WarmupS, cfg.IdleS = cfg.Duration.Seconds(), cfg.Warmup.Seconds(), cfg.Idle.Seconds()
 	cfg.QuietWaitS = cfg.QuietWait.Seconds()
 
@@ -238,9 +251,14 @@ func run(ctx context.Context, cfg *config) (*report, error) {
 	if err := createAction(ctx, ward.client, describeActionName); err != nil {
 		return nil, fmt.Errorf("create %s on warden: %w\n%s", describeActionName, err, wChild.diagnose())
 	}
+	if slices.Contains(cfg.Workloads, wlDescribeThing) {
+		if err := createThing(ctx, ward.client, describeThingName, describeThingAttributes); err != nil {
+			return nil, fmt.Errorf("create thing %s on warden: %w\n%s", describeThingName, err, wChild.diagnose())
+		}
+	}
 
 	rep := &report{Config: cfg}
-	workloads := []string{wlDescribe, wlCreateDelete}
+	workloads := cfg.Workloads
 	servers := []*server{ceil, ward}
 	if cfg.Warmup > 0 {
 		progress("warm-up: %s per server and workload", cfg.Warmup)

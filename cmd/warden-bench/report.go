@@ -54,15 +54,12 @@ type workloadRatio struct {
 func (r *report) summarize() {
 	r.Summary = nil
 	r.AllPass = true
-	for _, wl := range []struct {
-		name   string
-		target float64
-	}{{wlDescribe, targetDescribeRatio}, {wlCreateDelete, targetCreateRatio}} {
-		w := workloadRatio{Workload: wl.name, Target: wl.target}
+	for _, name := range r.Config.Workloads {
+		w := workloadRatio{Workload: name, Target: workloadTarget(name)}
 		byRound := map[int]map[string]phase{}
 		var cRPS, wRPS, cSrv, wSrv, cCli, wCli, cP50, wP50, cP99, wP99 []float64
 		for _, p := range r.Phases {
-			if p.Workload != wl.name {
+			if p.Workload != name {
 				continue
 			}
 			if byRound[p.Round] == nil {
@@ -144,18 +141,20 @@ func (r *report) print(out io.Writer) {
 	if len(r.Discarded) > 0 {
 		fmt.Fprintf(out, "  (%d noisy phases were discarded and their ceiling/Warden pairs run again, --retries %d)\n", len(r.Discarded), c.Retries)
 	}
-	// Create vs delete latencies on the create-delete workload.
-	var lines []string
-	for _, p := range r.Phases {
-		if p.Workload != wlCreateDelete {
-			continue
+	// Create vs delete latencies on the create-delete and create-thing workloads.
+	for _, wl := range []string{wlCreateDelete, wlCreateThing} {
+		var lines []string
+		for _, p := range r.Phases {
+			if p.Workload != wl {
+				continue
+			}
+			cr, de := p.Ops["create"], p.Ops["delete"]
+			lines = append(lines, fmt.Sprintf("  round %d %-7s create p50 %.3f p99 %.3f ms | delete p50 %.3f p99 %.3f ms",
+				p.Round, p.Target, cr.P50Ms, cr.P99Ms, de.P50Ms, de.P99Ms))
 		}
-		cr, de := p.Ops["create"], p.Ops["delete"]
-		lines = append(lines, fmt.Sprintf("  round %d %-7s create p50 %.3f p99 %.3f ms | delete p50 %.3f p99 %.3f ms",
-			p.Round, p.Target, cr.P50Ms, cr.P99Ms, de.P50Ms, de.P99Ms))
-	}
-	if len(lines) > 0 {
-		fmt.Fprintf(out, "\ncreate-delete by operation:\n%s\n", strings.Join(lines, "\n"))
+		if len(lines) > 0 {
+			fmt.Fprintf(out, "\n%s by operation:\n%s\n", wl, strings.Join(lines, "\n"))
+		}
 	}
 	for _, p := range r.Phases {
 		if p.Errors > 0 {
