@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared setup of the end-to-end suites. Sourced, never run:
+# Shared setup of the end-to-end suites. Sourced, never run (run, it exits 2):
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
@@ -8,29 +8,33 @@
 #   - installs awscli and jq with apt-get when either is missing and puts
 #     /usr/local/go/bin on PATH when go is not there already;
 #   - makes a temp dir and traps EXIT/INT/TERM to stop the server (and every
-#     pid given to stop_on_exit) and remove the temp dir, unless KEEP_TMP=1;
+#     pid given to stop_on_exit) and remove the temp dir, unless KEEP_TMP=1
+#     (then "# kept DIR" goes to stderr, so the summary stays the last line
+#     on stdout);
 #   - sets these variables:
-#       AWS        /usr/bin/aws, by full path: another aws may be first on PATH
+#       AWS          /usr/bin/aws, by full path: another aws may be first on PATH
 #       ACCOUNT, ACCOUNT_B, REGION   123456789012, 111122223333, us-east-1
-#       CLI_SERVICE  the `aws` command cli runs (iot; set it to sns, iam, ...)
-#       tmp        the temp dir; data=$tmp/data is the server's data dir
-#       port, endpoint  a free port and http://127.0.0.1:$port for the server
-#       key, secret     the access key cli signs with (set them with read_keys)
-#       server_pid      the running `warden serve`, empty when none
-#       passed, failed  the check counters
+#       CLI_SERVICE  the `aws` command cli runs: iot; a suite may set sns, iam
+#       tmp          the temp dir
+#       data         $tmp/data, the server's data dir (start_server makes it)
+#       port, endpoint   a free port and http://127.0.0.1:$port for the server
+#       key, secret      the access key cli signs with: empty until read_keys
+#       server_pid       the running `warden serve`, empty when none
+#       passed, failed   the check counters
+#     and cli/cli_as set out, err, rc and last_cmd, which diag prints.
 #
-# Functions (each documented where it is defined below):
-#   checks    ok, not_ok, bail, summary, diag
-#   aws CLI   cli, cli_as, expect_ok, expect_jq, expect_error, expect_last_error
-#   server    build_warden, start_server, stop_server, read_keys,
-#             create_credentials, free_port, wait_port, stop_on_exit, require
+# Functions, each documented where it is defined below:
+#   checks   ok, not_ok, summary, bail, diag, require
+#   server   build_warden ($tmp/warden), start_server, stop_server, read_keys,
+#            create_credentials, free_port, wait_port, stop_on_exit, stop_pid
+#   aws CLI  cli, cli_as, expect_ok, expect_jq, expect_error, expect_last_error
 #
 # The contract with a suite: print one "ok - ..." / "not ok - ..." line per
-# check and call `summary` as the last line. summary prints "N passed, M
-# failed" and exits 1 if any check failed, else 0. bail prints the same line
-# and exits 1 at once. Should the suite stop any other way (set -e, a signal),
-# the exit trap counts that as one more failed check and still prints the
-# summary line, with a non-zero exit status.
+# check and call `summary` last. summary prints "N passed, M failed" and
+# exits 1 if any check failed, else 0. bail DESC counts DESC as failed, prints
+# the same line and exits 1 at once. Should the suite stop any other way
+# (set -e, a signal), the exit trap counts that as one more failed check and
+# still prints the summary line, with a non-zero exit status.
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	echo "${BASH_SOURCE[0]}: shared code of the e2e suites; source it, do not run it" >&2
@@ -133,12 +137,21 @@ server_pid=
 extra_pids=()
 suite_pid=$BASHPID
 
-# stop_pid PID: TERM PID if it still runs and wait for it.
+# stop_pid PID: TERM PID if it still runs and wait for it; KILL it if it is
+# still there after 10 s, so that a hung process cannot hang the cleanup.
 stop_pid() {
-	if [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; then
-		kill -TERM "$1" 2>/dev/null || true
-		wait "$1" 2>/dev/null || true
+	local pid=$1 i
+	if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then return 0; fi
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then break; fi
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "# pid $pid still runs 10s after SIGTERM; sending SIGKILL" >&2
+		kill -KILL "$pid" 2>/dev/null || true
 	fi
+	wait "$pid" 2>/dev/null || true
 }
 # stop_on_exit PID: stop this background process (a receiver, ...) on exit.
 stop_on_exit() { extra_pids+=("$1"); }
