@@ -35,28 +35,26 @@ type Config struct {
 	SNS SNS
 	// IAM serves the requests signed for the "iam" service; nil answers
 	// them as any unknown service.
-	IAM IAM
+	IAM QueryService
 }
 
-// SNS is the SNS-compatible endpoint on the same port. internal/sns
-// implements it; the interface keeps api from importing it.
-type SNS interface {
-	// ServeSigned answers a request whose signature, scoped to "sns", was verified.
+// QueryService is a service on the same port that speaks AWS's query
+// protocol (SNS, IAM): requests signed for it go to it, and errors found
+// before that are written in its XML format. Its package implements it; the
+// interface keeps api from importing it.
+type QueryService interface {
+	// ServeSigned answers a request whose signature, scoped to the service, was verified.
 	ServeSigned(w http.ResponseWriter, r *http.Request, requestID, accessKeyID string, scope warden.Scope, body []byte) (operation, errCode string)
+	// WriteError answers a request meant for the service with err in its format.
+	WriteError(w http.ResponseWriter, requestID string, err error) (errCode string)
+}
+
+// SNS is the SNS-compatible endpoint, which also answers a few unsigned URLs.
+type SNS interface {
+	QueryService
 	// ServePublic answers r if it is an unsigned SubscribeURL, UnsubscribeURL
 	// or SigningCertURL request; ok is false for any other request.
 	ServePublic(w http.ResponseWriter, r *http.Request, requestID string) (operation, errCode string, ok bool)
-	// WriteError answers a request meant for SNS with err in SNS's XML format.
-	WriteError(w http.ResponseWriter, requestID string, err error) (errCode string)
-}
-
-// IAM is the IAM-compatible endpoint on the same port. internal/iam
-// implements it; the interface keeps api from importing it.
-type IAM interface {
-	// ServeSigned answers a request whose signature, scoped to "iam", was verified.
-	ServeSigned(w http.ResponseWriter, r *http.Request, requestID, accessKeyID string, scope warden.Scope, body []byte) (operation, errCode string)
-	// WriteError answers a request meant for IAM with err in IAM's XML format.
-	WriteError(w http.ResponseWriter, requestID string, err error) (errCode string)
 }
 
 // Server is the HTTP handler of the whole API.
@@ -69,12 +67,19 @@ type Server struct {
 	iot      *http.ServeMux
 	keys     sync.Map // access key id → warden.AccessKey; keys never change once made
 	sns      SNS
-	iam      IAM
+	// query holds the query-protocol services by credential-scope service name.
+	query map[string]QueryService
 }
 
 // New builds the handler stack over cfg.Store.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, sns: cfg.SNS, iam: cfg.IAM}
+	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, sns: cfg.SNS, query: map[string]QueryService{}}
+	if cfg.SNS != nil {
+		s.query["sns"] = cfg.SNS
+	}
+	if cfg.IAM != nil {
+		s.query["iam"] = cfg.IAM
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
@@ -147,21 +152,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"operation", info.operation, "account", info.account, "status", rec.status,
 			"error", info.errCode, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 	}()
-	fail := s.writeError
 	if s.sns != nil {
 		if op, code, ok := s.sns.ServePublic(rec, r, info.id); ok {
 			info.operation, info.errCode = op, code
 			return
 		}
-		if strings.Contains(r.Header.Get("Authorization"), "/sns/aws4_request") {
-			fail = func(w http.ResponseWriter, info *requestInfo, err error) {
-				info.errCode = s.sns.WriteError(w, info.id, err)
-			}
-		}
 	}
-	if s.iam != nil && strings.Contains(r.Header.Get("Authorization"), "/iam/aws4_request") {
+	fail := s.writeError
+	if qs, ok := s.query[scopeService(r.Header.Get("Authorization"))]; ok {
 		fail = func(w http.ResponseWriter, info *requestInfo, err error) {
-			info.errCode = s.iam.WriteError(w, info.id, err)
+			info.errCode = qs.WriteError(w, info.id, err)
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(rec, r.Body, MaxBodyBytes))
@@ -187,12 +187,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.account = cred.Account
 	info.body = body
 	info.scope = warden.Scope{Account: cred.Account, Region: cred.Region}
-	if cred.Service == "sns" && s.sns != nil {
-		info.operation, info.errCode = s.sns.ServeSigned(rec, r, info.id, cred.AccessKeyID, info.scope, body)
-		return
-	}
-	if cred.Service == "iam" && s.iam != nil {
-		info.operation, info.errCode = s.iam.ServeSigned(rec, r, info.id, cred.AccessKeyID, info.scope, body)
+	if qs, ok := s.query[cred.Service]; ok {
+		info.operation, info.errCode = qs.ServeSigned(rec, r, info.id, cred.AccessKeyID, info.scope, body)
 		return
 	}
 	switch cred.Service {
@@ -268,6 +264,17 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// scopeService is the service named by the credential scope of an
+// Authorization header ("…/<region>/<service>/aws4_request"), or "" if it
+// names none; it picks the error format before the signature is verified.
+func scopeService(authorization string) string {
+	before, _, ok := strings.Cut(authorization, "/aws4_request")
+	if !ok {
+		return ""
+	}
+	return before[strings.LastIndexByte(before, '/')+1:]
 }
 
 // routable reports whether ServeMux will hand r to one of our handlers. For

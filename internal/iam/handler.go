@@ -41,7 +41,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Handler serves IAM's query protocol. It implements api.IAM: the API
+// Handler serves IAM's query protocol. It implements api.QueryService: the API
 // server verifies the signature and hands over requests scoped to "iam".
 type Handler struct {
 	store warden.Store
