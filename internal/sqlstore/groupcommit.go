@@ -139,7 +139,7 @@ func (g *groupCommitter) commitShared(group []*groupWrite) ([]error, bool) {
 			_ = tx.Rollback()
 			return nil, false
 		}
-		if results[i] = w.fn(tx); results[i] != nil && !exec(`ROLLBACK TO group_write`) {
+		if results[i] = callTxFunc(w.fn, tx); results[i] != nil && !exec(`ROLLBACK TO group_write`) {
 			_ = tx.Rollback()
 			return nil, false
 		}

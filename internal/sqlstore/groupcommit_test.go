@@ -93,3 +93,44 @@ func TestGroupCommitSkipsCancelledWriter(t *testing.T) {
 		t.Fatalf("writer after a cancelled one: %v", err)
 	}
 }
+
+// A writer that panics gets an error; the server and the other writers of
+// its group carry on.
+func TestGroupCommitSurvivesPanic(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.inTx(ctx, func(tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, x'01')`, fmt.Sprint("p", i)); err != nil {
+					return err
+				}
+				if i%2 == 0 {
+					panic("boom")
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%2 == 0) != (err != nil) {
+			t.Errorf("writer %d: err %v", i, err)
+		}
+	}
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM server_secrets WHERE name LIKE 'p%'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 10 {
+		t.Errorf("%d rows, want the 10 of the writers that did not panic", n)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -146,11 +147,23 @@ func runTx(ctx context.Context, pool *sql.DB, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := callTxFunc(fn, tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+// callTxFunc runs fn, turning a panic into an error: fn may run on the group
+// committer's goroutine, where a panic would take the whole server down and
+// leave the writer inside an open transaction.
+func callTxFunc(fn func(tx *sql.Tx) error, tx *sql.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in a write transaction: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(tx)
 }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
