@@ -8,146 +8,18 @@
 #
 # Prints "ok - ..." / "not ok - ..." per check and ends with "N passed, M
 # failed"; exits non-zero if any check failed. KEEP_TMP=1 keeps the temp dir.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
-AWS=/usr/bin/aws # by full path: another aws may be first on PATH
-ACCOUNT=123456789012
-REGION=us-east-1
-
-for tool in "$AWS" jq openssl; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "# $tool is required" >&2
-		exit 2
-	fi
-done
-if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
-	PATH=$PATH:/usr/local/go/bin
-fi
-
-# ---------------------------------------------------------------- temp dir, server lifetime
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/warden-e2e-audits.XXXXXX")
-data=$tmp/data
+require openssl
 pki=$tmp/pki
-mkdir -p "$data" "$pki"
-server_pid=
+mkdir -p "$pki"
 
-stop_server() {
-	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	server_pid=
-}
-cleanup() {
-	local rc=$?
-	stop_server
-	if [[ -n ${crl_pid:-} ]]; then kill "$crl_pid" 2>/dev/null || true; fi
-	if [[ -n ${KEEP_TMP:-} ]]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-start_server() {
-	local log=$tmp/$1
-	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$log.out" 2>"$log.err" &
-	server_pid=$!
-	local i
-	for ((i = 0; i < 200; i++)); do
-		if ! kill -0 "$server_pid" 2>/dev/null; then
-			echo "# warden exited early:" >&2
-			sed 's/^/#   /' "$log.err" >&2
-			return 1
-		fi
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "# warden did not answer on port $port within 20s" >&2
-	return 1
-}
-
-# ---------------------------------------------------------------- checks
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-diag() {
-	{
-		echo "#   command: ${last_cmd:-}"
-		echo "#   exit: ${rc:-}"
-		sed 's/^/#   stdout: /' <<<"${out:-}" | head -30
-		sed 's/^/#   stderr: /' <<<"${err:-}" | head -10
-	} >&2
-}
-
-key=
-secret=
-cli_as() {
-	local k=$1 s=$2
-	shift 2
-	last_cmd="aws iot $*"
-	rc=0
-	out=$(env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_SECURITY_TOKEN -u AWS_REGION \
-		-u AWS_CA_BUNDLE -u AWS_ENDPOINT_URL \
-		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER= \
-		AWS_ACCESS_KEY_ID="$k" AWS_SECRET_ACCESS_KEY="$s" AWS_DEFAULT_REGION=$REGION \
-		AWS_EC2_METADATA_DISABLED=true \
-		"$AWS" --endpoint-url "$endpoint" --output json iot "$@" 2>"$tmp/stderr") || rc=$?
-	err=$(<"$tmp/stderr")
-}
-cli() { cli_as "$key" "$secret" "$@"; }
-
-expect_ok() {
-	local desc=$1
-	shift
-	cli "$@"
-	if ((rc == 0)); then ok "$desc"; else
-		not_ok "$desc"
-		diag
-	fi
-}
-expect_jq() {
-	local desc=$1 filter=$2
-	shift 2
-	if ((rc == 0)) && jq -e "$@" "$filter" >/dev/null 2>&1 <<<"$out"; then ok "$desc"; else
-		not_ok "$desc"
-		echo "#   jq: $filter" >&2
-		diag
-	fi
-}
-expect_error() {
-	local desc=$1 code=$2
-	shift 2
-	cli "$@"
-	expect_last_error "$desc" "$code"
-}
-expect_last_error() {
-	local desc=$1 code=$2
-	if ((rc != 0)) && grep -q "($code)" <<<"$err"; then ok "$desc"; else
-		not_ok "$desc (want $code)"
-		diag
-	fi
-}
 check() { # check DESC COMMAND...: a local condition
 	local desc=$1
 	shift
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
 
-# cert_id FILE: the id AWS gives a PEM certificate (SHA-256 of the DER).
 # cert_id FILE: the id AWS gives a PEM certificate (SHA-256 of the DER).
 cert_id() { openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
 
@@ -181,15 +53,10 @@ wait_audit() {
 }
 
 # ---------------------------------------------------------------- build + start
-echo "# $($AWS --version 2>&1); $(openssl version)"
-echo "# building warden"
-go build -o "$tmp/warden" ./cmd/warden
-port=$(free_port)
-endpoint=http://127.0.0.1:$port
+echo "# $(openssl version)"
+build_warden
 start_server server1
-key=$(sed -n 's/^export AWS_ACCESS_KEY_ID=//p' "$tmp/server1.out")
-secret=$(sed -n 's/^export AWS_SECRET_ACCESS_KEY=//p' "$tmp/server1.out")
-if [[ -z $key || -z $secret ]]; then
+if ! read_keys "$tmp/server1.out"; then
 	echo "# no credentials on warden's stdout" >&2
 	sed 's/^/#   /' "$tmp/server1.out" >&2
 	exit 1
@@ -352,6 +219,7 @@ while time.time() < end:
         pass
 ' "$crl_port" &
 crl_pid=$!
+stop_on_exit "$crl_pid"
 printf 'crlDistributionPoints=URI:http://127.0.0.1:%s/stuck.crl\n' "$crl_port" >"$pki/crl.ext"
 sign_leaf stuck ca "stuck-device" 365 "$pki/crl.ext"
 expect_ok "register a certificate whose CRL never answers" register-certificate \
@@ -371,9 +239,7 @@ expect_jq "it COMPLETED, the CRL check FAILED with a reason" \
 	'.taskStatus == "COMPLETED" and .auditDetails.REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK.checkRunStatus == "FAILED"
 	 and (.auditDetails.REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK.message | test("stuck.crl"))
 	 and .auditDetails.LOGGING_DISABLED_CHECK.checkRunStatus == "COMPLETED_NON_COMPLIANT"'
-kill "$crl_pid" 2>/dev/null || true
-wait "$crl_pid" 2>/dev/null || true
-crl_pid=
+stop_pid "$crl_pid"
 
 # ---------------------------------------------------------------- delete the configuration
 expect_ok "delete-account-audit-configuration" delete-account-audit-configuration
@@ -382,5 +248,4 @@ expect_jq "every check disabled again" '([.auditCheckConfigurations[] | select(.
 expect_error "delete-account-audit-configuration again" ResourceNotFoundException delete-account-audit-configuration
 
 # ---------------------------------------------------------------- summary
-echo "$passed passed, $failed failed"
-if ((failed > 0)); then exit 1; fi
+summary

@@ -9,170 +9,9 @@
 # Prints one line per check ("ok - ..." / "not ok - ...") and ends with
 # "N passed, M failed"; exits non-zero if any check failed. KEEP_TMP=1 keeps
 # the temp dir (server logs, data dir).
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
-AWS=/usr/bin/aws # by full path: another aws (pip, pyenv, v1) may be first on PATH
-ACCOUNT=123456789012
-ACCOUNT_B=111122223333
-REGION=us-east-1
 ROLE=arn:aws:iam::$ACCOUNT:role/MitigationActionsValidRole
-
-# ---------------------------------------------------------------- tools
-if [[ ! -x $AWS ]] || ! command -v jq >/dev/null; then
-	echo "# installing awscli and jq with apt-get"
-	sudo=
-	if [[ $(id -u) != 0 ]]; then sudo=sudo; fi
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends awscli jq >/dev/null
-fi
-if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
-	PATH=$PATH:/usr/local/go/bin
-fi
-echo "# $($AWS --version 2>&1)"
-
-# ---------------------------------------------------------------- temp dir, server lifetime
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/warden-mitigation.XXXXXX")
-data=$tmp/data
-server_pid=
-
-stop_server() {
-	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	server_pid=
-}
-
-cleanup() {
-	local rc=$?
-	stop_server
-	if [[ -n ${KEEP_TMP:-} ]]; then
-		echo "# kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-	if command -v python3 >/dev/null; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-		return
-	fi
-	local p
-	while :; do # bash only: a random high port nobody answers on
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-}
-
-# start_server LOGNAME: starts warden in the background on $port and waits
-# until it accepts connections.
-start_server() {
-	local log=$tmp/$1
-	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" \
-		>"$log.out" 2>"$log.err" &
-	server_pid=$!
-	local i
-	for ((i = 0; i < 200; i++)); do
-		if ! kill -0 "$server_pid" 2>/dev/null; then
-			echo "# warden exited early:" >&2
-			sed 's/^/#   /' "$log.err" >&2
-			return 1
-		fi
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "# warden did not answer on port $port within 20s" >&2
-	return 1
-}
-
-# ---------------------------------------------------------------- checks
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-# diag prints the last CLI call's output, indented, after a failure.
-diag() {
-	{
-		echo "#   command: ${last_cmd:-}"
-		echo "#   exit: ${rc:-}"
-		sed 's/^/#   stdout: /' <<<"${out:-}" | head -40
-		sed 's/^/#   stderr: /' <<<"${err:-}" | head -20
-	} >&2
-}
-
-# cli [KEY SECRET] -- ARGS...: runs `aws iot ARGS` against warden; sets out, err, rc.
-# Never fails the script itself.
-key=
-secret=
-cli_as() {
-	local k=$1 s=$2
-	shift 2
-	last_cmd="aws iot $*"
-	rc=0
-	out=$(env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_SECURITY_TOKEN -u AWS_REGION \
-		-u AWS_CA_BUNDLE -u AWS_ENDPOINT_URL \
-		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER= \
-		AWS_ACCESS_KEY_ID="$k" AWS_SECRET_ACCESS_KEY="$s" AWS_DEFAULT_REGION=$REGION \
-		AWS_EC2_METADATA_DISABLED=true \
-		"$AWS" --endpoint-url "$endpoint" --output json iot "$@" 2>"$tmp/stderr") || rc=$?
-	err=$(<"$tmp/stderr")
-}
-cli() { cli_as "$key" "$secret" "$@"; }
-
-# expect_ok DESC ARGS...: the call succeeds.
-expect_ok() {
-	local desc=$1
-	shift
-	cli "$@"
-	if ((rc == 0)); then ok "$desc"; else
-		not_ok "$desc"
-		diag
-	fi
-}
-
-# expect_jq DESC FILTER [jq args...]: jq -e FILTER holds on the last output.
-expect_jq() {
-	local desc=$1 filter=$2
-	shift 2
-	if ((rc == 0)) && jq -e "$@" "$filter" >/dev/null 2>&1 <<<"$out"; then ok "$desc"; else
-		not_ok "$desc"
-		echo "#   jq: $filter" >&2
-		diag
-	fi
-}
-
-# expect_error DESC CODE ARGS...: the call fails and stderr names CODE.
-expect_error() {
-	local desc=$1 code=$2
-	shift 2
-	cli "$@"
-	expect_last_error "$desc" "$code"
-}
-expect_last_error() {
-	local desc=$1 code=$2
-	if ((rc != 0)) && grep -q "($code)" <<<"$err"; then ok "$desc"; else
-		not_ok "$desc (want $code)"
-		diag
-	fi
-}
 
 UUID='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(\+00:00|Z)$'
@@ -180,14 +19,6 @@ TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(\+00:00|Z)
 JQDEFS='def ts: capture("^(?<s>[^.+Z]+)(\\.(?<f>[0-9]+))?") | .s + "." + ((.f // "") + "000000")[0:6];'
 
 arn_of() { echo "arn:aws:iot:$REGION:${2:-$ACCOUNT}:mitigationaction/$1"; }
-
-# bail DESC: a failure the rest cannot run without; prints the summary and stops.
-bail() {
-	not_ok "$*"
-	echo "$passed passed, $failed failed"
-	exit 1
-}
-
 
 CHECK=DEVICE_CERTIFICATE_EXPIRING_CHECK
 
@@ -211,15 +42,9 @@ wait_for() {
 iso() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 # ---------------------------------------------------------------- build + start
-echo "# building warden"
-go build -o "$tmp/warden" ./cmd/warden || bail "go build ./cmd/warden"
-port=$(free_port)
-endpoint=http://127.0.0.1:$port
-mkdir -p "$data"
+build_warden
 start_server server1 || bail "warden serve starts and answers on $endpoint"
-key=$(sed -n 's/^export AWS_ACCESS_KEY_ID=//p' "$tmp/server1.out")
-secret=$(sed -n 's/^export AWS_SECRET_ACCESS_KEY=//p' "$tmp/server1.out")
-[[ -n $key && -n $secret ]] || bail "first start prints credentials"
+read_keys "$tmp/server1.out" || bail "first start prints credentials"
 
 # ---------------------------------------------------------------- the fleet
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 10 \
@@ -302,7 +127,10 @@ expect_jq "both actions COMPLETED, in order" \
 expect_jq "with start and end times and no error" '[.actionsExecutions[] | (.startTime != null and .endTime != null and .errorCode == null)] | all'
 expect_ok "list the failed executions" list-audit-mitigation-actions-executions --task-id e2e-task --finding-id "$finding" --action-status FAILED
 expect_jq "none" '.actionsExecutions == []'
-if "$tmp/warden" history --data-dir "$data" 2>/dev/null | grep -q "execution:e2e-task/$finding/deactivate"; then
+# The whole history first: grep -q on a pipe would stop reading early and
+# kill the writer with SIGPIPE, failing the pipeline under pipefail.
+history=$("$tmp/warden" history --data-dir "$data" 2>"$tmp/history.err" || true)
+if grep -q "execution:e2e-task/$finding/deactivate" <<<"$history"; then
 	ok "warden history shows the certificate change by execution:e2e-task/$finding/deactivate"
 else
 	not_ok "warden history shows the certificate change by execution:e2e-task/$finding/deactivate"
@@ -345,5 +173,4 @@ cli list-audit-mitigation-actions-tasks --start-time "$(iso '-1 hour')" --end-ti
 expect_jq "after a restart both tasks are listed, newest first" '[.tasks[].taskId] == ["by-id","e2e-task"]'
 
 # ---------------------------------------------------------------- summary
-echo "$passed passed, $failed failed"
-if ((failed > 0)); then exit 1; fi
+summary
