@@ -8,23 +8,21 @@
 package iam
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/queryproto"
 )
 
 // Namespace is the XML namespace of IAM's answers.
@@ -139,46 +137,14 @@ func requestParams(r *http.Request, body []byte) (url.Values, error) {
 	return params, nil
 }
 
-type responseMetadata struct {
-	RequestID string `xml:"RequestId"`
-}
-
-// writeResult sends <ActionResponse><ActionResult>out</ActionResult>
-// <ResponseMetadata>...</ResponseMetadata></ActionResponse>.
+// writeResult sends the action's result in the query protocol's envelope.
 func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, out any) {
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	enc := xml.NewEncoder(&buf)
-	start := xml.StartElement{Name: xml.Name{Local: action + "Response"}, Attr: []xml.Attr{{Name: xml.Name{Local: "xmlns"}, Value: Namespace}}}
-	err := enc.EncodeToken(start)
-	if err == nil && out != nil {
-		err = enc.EncodeElement(out, xml.StartElement{Name: xml.Name{Local: action + "Result"}})
-	}
-	if err == nil {
-		err = enc.EncodeElement(responseMetadata{RequestID: requestID}, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
-	}
-	if err == nil {
-		err = enc.EncodeToken(start.End())
-	}
-	if err == nil {
-		err = enc.Flush()
-	}
+	body, err := queryproto.EncodeResult(Namespace, requestID, action, out)
 	if err != nil {
 		h.WriteError(w, requestID, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	_, _ = w.Write(buf.Bytes())
-}
-
-type errorResponse struct {
-	XMLName   xml.Name `xml:"ErrorResponse"`
-	Xmlns     string   `xml:"xmlns,attr"`
-	Type      string   `xml:"Error>Type"`
-	Code      string   `xml:"Error>Code"`
-	Message   string   `xml:"Error>Message"`
-	RequestID string   `xml:"RequestId"`
+	queryproto.WriteXML(w, http.StatusOK, body)
 }
 
 // foreignCodes translates errors the API server raises before it hands a
@@ -208,16 +174,7 @@ func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error)
 	if f, ok := foreignCodes[code]; ok {
 		code, status = f.code, f.status
 	}
-	kind := "Sender"
-	if status >= 500 {
-		kind = "Receiver"
-	}
-	buf, _ := xml.Marshal(errorResponse{Xmlns: Namespace, Type: kind, Code: code, Message: e.Message, RequestID: requestID})
-	hd := w.Header()
-	hd.Set("Content-Type", "text/xml")
-	hd.Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf)
+	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
 	return code
 }
 

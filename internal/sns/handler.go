@@ -6,10 +6,8 @@
 package sns
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/queryproto"
 )
 
 // Namespace is the XML namespace of SNS's answers.
@@ -178,46 +177,14 @@ func (h *Handler) ServePublic(w http.ResponseWriter, r *http.Request, requestID 
 	return action, "", true
 }
 
-type responseMetadata struct {
-	RequestID string `xml:"RequestId"`
-}
-
-// writeResult sends <ActionResponse><ActionResult>out</ActionResult>
-// <ResponseMetadata>...</ResponseMetadata></ActionResponse>.
+// writeResult sends the action's result in the query protocol's envelope.
 func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, out any) {
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	enc := xml.NewEncoder(&buf)
-	start := xml.StartElement{Name: xml.Name{Local: action + "Response"}, Attr: []xml.Attr{{Name: xml.Name{Local: "xmlns"}, Value: Namespace}}}
-	err := enc.EncodeToken(start)
-	if err == nil && out != nil {
-		err = enc.EncodeElement(out, xml.StartElement{Name: xml.Name{Local: action + "Result"}})
-	}
-	if err == nil {
-		err = enc.EncodeElement(responseMetadata{RequestID: requestID}, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
-	}
-	if err == nil {
-		err = enc.EncodeToken(start.End())
-	}
-	if err == nil {
-		err = enc.Flush()
-	}
+	body, err := queryproto.EncodeResult(Namespace, requestID, action, out)
 	if err != nil {
 		h.WriteError(w, requestID, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	_, _ = w.Write(buf.Bytes())
-}
-
-type errorResponse struct {
-	XMLName   xml.Name `xml:"ErrorResponse"`
-	Xmlns     string   `xml:"xmlns,attr"`
-	Type      string   `xml:"Error>Type"`
-	Code      string   `xml:"Error>Code"`
-	Message   string   `xml:"Error>Message"`
-	RequestID string   `xml:"RequestId"`
+	queryproto.WriteXML(w, http.StatusOK, body)
 }
 
 // authCodes translates the API's signature errors into the codes the query
@@ -246,16 +213,7 @@ func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error)
 	if a, ok := authCodes[code]; ok {
 		code, status = a.code, a.status
 	}
-	kind := "Sender"
-	if status >= 500 {
-		kind = "Receiver"
-	}
-	buf, _ := xml.Marshal(errorResponse{Xmlns: Namespace, Type: kind, Code: code, Message: e.Message, RequestID: requestID})
-	hd := w.Header()
-	hd.Set("Content-Type", "text/xml")
-	hd.Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf)
+	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
 	return code
 }
 
