@@ -175,25 +175,5 @@ func (db *DB) MitigationActions(ctx context.Context, s warden.Scope, actionType 
 	}
 	query += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.MitigationAction
-	var lastSeq int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(lastSeq, 10)
-			break
-		}
-		a, seq, err := scanAction(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
-		lastSeq = seq
-	}
-	return out, next, rows.Err()
+	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (warden.MitigationAction, int64, error) { return scanAction(r) })
 }

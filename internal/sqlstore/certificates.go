@@ -427,27 +427,7 @@ func (db *DB) Certificates(ctx context.Context, s warden.Scope, f warden.Certifi
 	}
 	query += ` AND seq ` + cmp + ` ? ORDER BY seq ` + order + ` LIMIT ?`
 	args = append(args, after, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.Certificate
-	var lastSeq int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(lastSeq, 10)
-			break
-		}
-		c, seq, err := scanCertificate(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, c)
-		lastSeq = seq
-	}
-	return out, next, rows.Err()
+	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (warden.Certificate, int64, error) { return scanCertificate(r) })
 }
 
 // ---------------------------------------------------------------- CA certificates
@@ -698,27 +678,7 @@ func (db *DB) CACertificates(ctx context.Context, s warden.Scope, templateName s
 	}
 	query += ` AND seq ` + cmp + ` ? ORDER BY seq ` + order + ` LIMIT ?`
 	args = append(args, after, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.CACertificate
-	var lastSeq int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(lastSeq, 10)
-			break
-		}
-		c, seq, err := scanCACertificate(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, c)
-		lastSeq = seq
-	}
-	return out, next, rows.Err()
+	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (warden.CACertificate, int64, error) { return scanCACertificate(r) })
 }
 
 // ---------------------------------------------------------------- thing principals

@@ -522,28 +522,12 @@ func (db *DB) MitigationTasks(ctx context.Context, s warden.Scope, f warden.Miti
 	}
 	query += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.MitigationTask
-	var lastSeq int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(lastSeq, 10)
-			break
-		}
-		var t warden.MitigationTask
+	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (t warden.MitigationTask, seq int64, err error) {
 		var start int64
-		if err := rows.Scan(&lastSeq, &t.TaskID, &t.Status, &start); err != nil {
-			return nil, "", err
-		}
+		err = r.Scan(&seq, &t.TaskID, &t.Status, &start)
 		t.StartTime = fromMillis(start)
-		out = append(out, t)
-	}
-	return out, next, rows.Err()
+		return t, seq, err
+	})
 }
 
 // MitigationExecutions lists a task's executions by finding, then action;

@@ -217,31 +217,16 @@ func (db *DB) Policies(ctx context.Context, s warden.Scope, ascending bool, p wa
 		}
 		after = v
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT seq, name, default_version, generation_id, created_at, updated_at FROM policies
-		WHERE account = ? AND region = ? AND seq `+cmp+` ? ORDER BY seq `+order+` LIMIT ?`,
-		s.Account, s.Region, after, p.Limit+1)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.Policy
-	var lastSeq int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(lastSeq, 10)
-			break
-		}
-		var pol warden.Policy
-		var def, created, updated int64
-		if err := rows.Scan(&lastSeq, &pol.Name, &def, &pol.GenerationID, &created, &updated); err != nil {
-			return nil, "", err
-		}
-		pol.DefaultVersionID = versionString(def)
-		pol.CreationDate, pol.LastModifiedDate = fromMillis(created), fromMillis(updated)
-		out = append(out, pol)
-	}
-	return out, next, rows.Err()
+	query := `SELECT seq, name, default_version, generation_id, created_at, updated_at FROM policies
+		WHERE account = ? AND region = ? AND seq ` + cmp + ` ? ORDER BY seq ` + order + ` LIMIT ?`
+	return seqPage(ctx, db.read, p.Limit, query, []any{s.Account, s.Region, after, p.Limit + 1},
+		func(r *sql.Rows) (pol warden.Policy, seq int64, err error) {
+			var def, created, updated int64
+			err = r.Scan(&seq, &pol.Name, &def, &pol.GenerationID, &created, &updated)
+			pol.DefaultVersionID = versionString(def)
+			pol.CreationDate, pol.LastModifiedDate = fromMillis(created), fromMillis(updated)
+			return pol, seq, err
+		})
 }
 
 // createPolicyVersionTx adds a version to a policy inside tx and returns its

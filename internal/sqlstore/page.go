@@ -1,0 +1,33 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+)
+
+// seqPage runs a keyset query that selects up to limit+1 rows ordered by seq
+// and returns the first limit items; next is the seq of the last one returned
+// when more follow, the cursor the query resumes after.
+func seqPage[T any](ctx context.Context, pool *sql.DB, limit int, query string, args []any,
+	scan func(*sql.Rows) (item T, seq int64, err error)) ([]T, string, error) {
+	rows, err := pool.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []T
+	var lastSeq int64
+	for rows.Next() {
+		if len(out) == limit {
+			return out, strconv.FormatInt(lastSeq, 10), rows.Err()
+		}
+		item, seq, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, item)
+		lastSeq = seq
+	}
+	return out, "", rows.Err()
+}
