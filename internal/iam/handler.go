@@ -154,12 +154,8 @@ var foreignCodes = map[string]struct {
 	code   string
 	status int
 }{
-	warden.CodeInvalidSignature:           {"SignatureDoesNotMatch", http.StatusForbidden},
-	warden.CodeUnrecognizedClient:         {"InvalidClientTokenId", http.StatusForbidden},
-	warden.CodeIncompleteSignature:        {"IncompleteSignature", http.StatusBadRequest},
-	warden.CodeMissingAuthenticationToken: {"MissingAuthenticationToken", http.StatusForbidden},
-	warden.CodeRequestEntityTooLarge:      {"RequestEntityTooLarge", http.StatusRequestEntityTooLarge},
-	warden.CodeInvalidRequest:             {warden.CodeIAMInvalidInput, http.StatusBadRequest},
+	warden.CodeRequestEntityTooLarge: {"RequestEntityTooLarge", http.StatusRequestEntityTooLarge},
+	warden.CodeInvalidRequest:        {warden.CodeIAMInvalidInput, http.StatusBadRequest},
 }
 
 // WriteError sends err in IAM's XML error format and returns its code.
@@ -171,7 +167,9 @@ func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error)
 		e = warden.Errorf(warden.CodeIAMServiceFailure, "An internal error occurred (request id %s).", requestID)
 	}
 	code, status := e.Code, e.HTTPStatus()
-	if f, ok := foreignCodes[code]; ok {
+	if qc, qs, ok := queryproto.SignatureError(code); ok {
+		code, status = qc, qs
+	} else if f, ok := foreignCodes[code]; ok {
 		code, status = f.code, f.status
 	}
 	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)

@@ -7,6 +7,8 @@ import (
 	"encoding/xml"
 	"net/http"
 	"strconv"
+
+	"github.com/warden-iot/warden"
 )
 
 type responseMetadata struct {
@@ -64,4 +66,22 @@ func WriteError(w http.ResponseWriter, namespace, requestID, code, message strin
 	}
 	body, _ := xml.Marshal(ErrorResponse{Xmlns: namespace, Type: kind, Code: code, Message: message, RequestID: requestID})
 	WriteXML(w, status, body)
+}
+
+// signatureCodes are the query protocol's names for Warden's SigV4 errors.
+var signatureCodes = map[string]struct {
+	code   string
+	status int
+}{
+	warden.CodeInvalidSignature:           {"SignatureDoesNotMatch", http.StatusForbidden},
+	warden.CodeUnrecognizedClient:         {"InvalidClientTokenId", http.StatusForbidden},
+	warden.CodeIncompleteSignature:        {"IncompleteSignature", http.StatusBadRequest},
+	warden.CodeMissingAuthenticationToken: {"MissingAuthenticationToken", http.StatusForbidden},
+}
+
+// SignatureError translates the code of a SigV4 failure into the query
+// protocol's code and status; ok is false for any other code.
+func SignatureError(code string) (queryCode string, status int, ok bool) {
+	c, ok := signatureCodes[code]
+	return c.code, c.status, ok
 }

@@ -187,18 +187,14 @@ func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, o
 	queryproto.WriteXML(w, http.StatusOK, body)
 }
 
-// authCodes translates the API's signature errors into the codes the query
+// authCodes translates the API's other early errors (body limits) into the codes the query
 // protocol's services answer with.
 var authCodes = map[string]struct {
 	code   string
 	status int
 }{
-	warden.CodeInvalidSignature:           {"SignatureDoesNotMatch", http.StatusForbidden},
-	warden.CodeUnrecognizedClient:         {"InvalidClientTokenId", http.StatusForbidden},
-	warden.CodeIncompleteSignature:        {"IncompleteSignature", http.StatusBadRequest},
-	warden.CodeMissingAuthenticationToken: {"MissingAuthenticationToken", http.StatusForbidden},
-	warden.CodeRequestEntityTooLarge:      {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
-	warden.CodeInvalidRequest:             {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
+	warden.CodeRequestEntityTooLarge: {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
+	warden.CodeInvalidRequest:        {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
 }
 
 // WriteError sends err in SNS's XML error format and returns its code.
@@ -210,7 +206,9 @@ func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error)
 		e = warden.Errorf(warden.CodeSNSInternalError, "An internal error occurred (request id %s).", requestID)
 	}
 	code, status := e.Code, e.HTTPStatus()
-	if a, ok := authCodes[code]; ok {
+	if qc, qs, ok := queryproto.SignatureError(code); ok {
+		code, status = qc, qs
+	} else if a, ok := authCodes[code]; ok {
 		code, status = a.code, a.status
 	}
 	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
