@@ -8,13 +8,11 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"math/big"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +23,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
 // ---------------------------------------------------------------- X.509 fixtures
@@ -337,20 +334,9 @@ func certWantChange(t *testing.T, c warden.Change, op, before, after string) {
 
 // ---------------------------------------------------------------- direct SQL, for what no API can do yet
 
-// certDB opens the env's SQLite file directly.
-func certDB(t testing.TB, e *env) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, sqlstore.SQLiteFile)+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func certExec(t testing.TB, e *env, query string, args ...any) {
 	t.Helper()
-	if _, err := certDB(t, e).Exec(query, args...); err != nil {
+	if _, err := rawDB(t, e).Exec(query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 }

@@ -510,7 +510,7 @@ func TestCertDeleteCertificate(t *testing.T) {
 			}
 			certWantMissing(t, e.a, id)
 			var n int
-			if err := certDB(t, e).QueryRow(`SELECT COUNT(*) FROM policy_targets WHERE target = ?`, arn).Scan(&n); err != nil || n != 0 {
+			if err := rawDB(t, e).QueryRow(`SELECT COUNT(*) FROM policy_targets WHERE target = ?`, arn).Scan(&n); err != nil || n != 0 {
 				t.Errorf("got %d policy attachments left (%v), want 0", n, err)
 			}
 			cl := certChanges(t, e, arn)
@@ -978,7 +978,7 @@ func TestCertDeleteCACertificate(t *testing.T) {
 	_, err = e.a.ListTagsForResource(certCtx, &iot.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
 	wantCode(t, err, "ResourceNotFoundException", 404)
 	var n int
-	if err := certDB(t, e).QueryRow(`SELECT COUNT(*) FROM tags WHERE resource_arn = ?`, arn).Scan(&n); err != nil || n != 0 {
+	if err := rawDB(t, e).QueryRow(`SELECT COUNT(*) FROM tags WHERE resource_arn = ?`, arn).Scan(&n); err != nil || n != 0 {
 		t.Errorf("got %d tags left (%v)", n, err)
 	}
 	cl := certChanges(t, e, arn)
@@ -1216,7 +1216,7 @@ func TestCertExclusivePrincipal(t *testing.T) {
 		}
 	}
 	var typ string
-	if err := certDB(t, e).QueryRow(`SELECT thing_principal_type FROM thing_principals WHERE thing_name = 't1' AND principal = ?`, c1).Scan(&typ); err != nil || typ != "NON_EXCLUSIVE_THING" {
+	if err := rawDB(t, e).QueryRow(`SELECT thing_principal_type FROM thing_principals WHERE thing_name = 't1' AND principal = ?`, c1).Scan(&typ); err != nil || typ != "NON_EXCLUSIVE_THING" {
 		t.Errorf("got type %q (%v), want NON_EXCLUSIVE_THING", typ, err)
 	}
 }
@@ -1335,7 +1335,7 @@ func TestCertStoredFacts(t *testing.T) {
 	leafPEM := ca.leaf(t, "facts-device")
 	leaf := certParse(t, leafPEM)
 	id := certRegister(t, e.a, leafPEM, "")
-	db := certDB(t, e)
+	db := rawDB(t, e)
 	for _, tc := range []struct {
 		table, id string
 		c         *x509.Certificate

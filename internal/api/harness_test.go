@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/api"
+	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -59,7 +61,7 @@ func newEnv(t testing.TB) *env {
 
 // open starts the handler stack on e.dir.
 func (e *env) open() {
-	store, err := sqlstore.OpenSQLite(e.ctx, e.dir, sqlstore.SQLiteOptions{Synchronous: "NORMAL"})
+	store, err := sqlstore.Open(e.ctx, sqlstore.Options{Database: pgtest.Database(e.t, e.dir), DataDir: e.dir, Synchronous: "NORMAL"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -119,4 +121,16 @@ func wantCode(t *testing.T, err error, code string, status int) {
 	if errors.As(err, &respErr) && respErr.HTTPStatusCode() != status {
 		t.Fatalf("got HTTP status %d for %s, want %d", respErr.HTTPStatusCode(), code, status)
 	}
+}
+
+// rawDB opens the test store's database directly, for fixtures the API
+// cannot make and for snapshots.
+func rawDB(t testing.TB, e *env) *sql.DB {
+	t.Helper()
+	db, err := sqlstore.OpenSQL(sqlstore.Options{Database: pgtest.Database(t, e.dir), DataDir: e.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

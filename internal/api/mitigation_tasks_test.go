@@ -18,6 +18,7 @@ import (
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/engine"
 	"github.com/warden-iot/warden/internal/engine/enginetest"
+	"github.com/warden-iot/warden/internal/pgtest"
 )
 
 // Fixtures of the mitigation task tests.
@@ -45,7 +46,7 @@ type mitEnv struct {
 func newMitEnv(t *testing.T) *mitEnv {
 	t.Helper()
 	m := &mitEnv{env: newEnv(t), t: t}
-	raw, err := enginetest.Open(m.dir)
+	raw, err := enginetest.Open(pgtest.Database(t, m.dir), m.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,10 @@ package api_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
 // --- helpers of the policy tests (prefix pol) ---
@@ -156,23 +153,11 @@ func polChanges(t *testing.T, e *env, arn string) []string {
 	return out
 }
 
-// polSQL opens the test's database file directly, to insert the rows of
-// resources another part of the registry owns (certificates, thing groups).
-func polSQL(t *testing.T, e *env) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, sqlstore.SQLiteFile)+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
 // polInsertCert stores a certificate row with the given 64-hex id and returns its ARN.
 func polInsertCert(t *testing.T, e *env, account, id string) string {
 	t.Helper()
 	now := time.Now().UnixMilli()
-	if _, err := polSQL(t, e).Exec(`INSERT INTO certificates
+	if _, err := rawDB(t, e).Exec(`INSERT INTO certificates
 		(account, region, id, status, pem, generation_id, not_before, not_after, created_at, updated_at)
 		VALUES (?, ?, ?, 'ACTIVE', 'pem', 'g', ?, ?, ?, ?)`, account, region, id, now, now+1e9, now, now); err != nil {
 		t.Fatalf("insert certificate: %v", err)
@@ -186,7 +171,7 @@ func polCertID(i int) string { return fmt.Sprintf("%064x", i+0xabc) }
 // its closure rows, and returns its ARN.
 func polInsertGroup(t *testing.T, e *env, name, parent string, dynamic bool) string {
 	t.Helper()
-	db := polSQL(t, e)
+	db := rawDB(t, e)
 	now := time.Now().UnixMilli()
 	dyn := 0
 	if dynamic {

@@ -2,10 +2,8 @@ package api_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
 var thCtx = context.Background()
@@ -182,24 +179,12 @@ func thListGroups(t testing.TB, c *iot.Client, in iot.ListThingGroupsInput) []st
 
 func thJoin(s []string) string { return strings.Join(s, ",") }
 
-// thDB opens the test store's SQLite file directly, for fixtures the API
-// cannot make and for snapshots.
-func thDB(t testing.TB, e *env) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, sqlstore.SQLiteFile)+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // thSnapshot renders every row of the thing tables, the tags and the
 // change-log length, so a test can assert that a rejected request changed
 // nothing at all.
 func thSnapshot(t testing.TB, e *env) string {
 	t.Helper()
-	db := thDB(t, e)
+	db := rawDB(t, e)
 	var b strings.Builder
 	for _, q := range []string{
 		`SELECT account, region, name, id, thing_type_name, attributes, version, updated_at FROM things ORDER BY seq`,

@@ -176,7 +176,7 @@ func TestThingDelete(t *testing.T) {
 	wantJSONError(t, r, "InvalidRequestException", http.StatusBadRequest)
 
 	// A thing with an attached principal cannot be deleted.
-	db := thDB(t, e)
+	db := rawDB(t, e)
 	principal := "arn:aws:iot:" + region + ":" + accountA + ":cert/" + strings.Repeat("ab", 32)
 	if _, err := db.Exec(`INSERT INTO thing_principals (account, region, thing_name, principal, created_at) VALUES (?, ?, ?, ?, ?)`,
 		accountA, region, "t1", principal, time.Now().UnixMilli()); err != nil {

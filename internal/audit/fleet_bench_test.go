@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -13,13 +12,13 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -53,7 +52,7 @@ func TestAuditFleetSpeed(t *testing.T) {
 func fleetSpeed(t *testing.T, certs, policies int) {
 	f := newFx(t)
 	dir := t.TempDir()
-	store, err := sqlstore.OpenSQLite(f.ctx, dir, sqlstore.SQLiteOptions{Synchronous: "NORMAL"})
+	store, err := sqlstore.Open(f.ctx, sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir, Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +73,7 @@ func fleetSpeed(t *testing.T, certs, policies int) {
 	for i := range ecPool {
 		ecPool[i] = spki(t, &ecKey(t).PublicKey)
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlstore.SQLiteFile)+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+	db, err := sqlstore.OpenSQL(sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -47,7 +48,7 @@ type fx struct {
 
 func newFx(t *testing.T) *fx {
 	t.Helper()
-	store, err := sqlstore.OpenSQLite(context.Background(), t.TempDir(), sqlstore.SQLiteOptions{Synchronous: "NORMAL"})
+	store, err := sqlstore.Open(context.Background(), sqlstore.Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func TestMitigationSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.Close()
-	raw, err := enginetest.Open(data)
+	raw, err := enginetest.Open("", data)
 	if err != nil {
 		t.Fatal(err)
 	}

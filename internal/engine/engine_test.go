@@ -12,6 +12,7 @@ import (
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/engine"
 	"github.com/warden-iot/warden/internal/engine/enginetest"
+	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -45,12 +46,12 @@ func newFixture(t testing.TB) *fixture {
 	if v := os.Getenv("WARDEN_BENCH_SYNC"); v != "" {
 		sync = v
 	}
-	db, err := sqlstore.OpenSQLite(f.ctx, f.dir, sqlstore.SQLiteOptions{Synchronous: sync})
+	db, err := sqlstore.Open(f.ctx, sqlstore.Options{Database: pgtest.Database(t, f.dir), DataDir: f.dir, Synchronous: sync})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.db = db
-	if f.raw, err = enginetest.OpenSync(f.dir, sync); err != nil {
+	if f.raw, err = enginetest.OpenSync(pgtest.Database(t, f.dir), f.dir, sync); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -438,9 +439,17 @@ func TestPoisonedFindingIsIsolated(t *testing.T) {
 	f := newFixture(t)
 	seeded := f.seed(enginetest.Options{Findings: 5, NoThings: true})
 	f.action("deactivate", deactivate())
-	if _, err := f.raw.Exec(`CREATE TRIGGER poison BEFORE UPDATE ON certificates WHEN NEW.id = '` + seeded[2].CertificateID + `'
-		BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
-		t.Fatal(err)
+	poison := []string{`CREATE TRIGGER poison BEFORE UPDATE ON certificates WHEN NEW.id = '` + seeded[2].CertificateID + `'
+		BEGIN SELECT RAISE(ABORT, 'poisoned'); END`}
+	if pgtest.URL() != "" {
+		poison = []string{`CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+			IF NEW.id = '` + seeded[2].CertificateID + `' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$`,
+			`CREATE TRIGGER poison BEFORE UPDATE ON certificates FOR EACH ROW EXECUTE FUNCTION poison()`}
+	}
+	for _, q := range poison {
+		if _, err := f.raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f.start("t1", warden.MitigationTaskTarget{AuditTaskID: auditID}, map[string][]string{check: {"deactivate"}})
 	e := f.engine(engine.Options{Lease: time.Second})

@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/api"
 	"github.com/warden-iot/warden/internal/fleet"
+	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -50,7 +50,7 @@ type fleetEnv struct {
 func fleetOpen(t *testing.T, dir string) *fleetEnv {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlstore.OpenSQLite(ctx, dir, sqlstore.SQLiteOptions{Synchronous: "NORMAL"})
+	store, err := sqlstore.Open(ctx, sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir, Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -688,7 +688,7 @@ func TestFleetRowsMatchAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlstore.SQLiteFile)+"?mode=ro")
+	db, err := sqlstore.OpenSQL(sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -706,10 +706,10 @@ func TestFleetRowsMatchAPI(t *testing.T) {
 			index_name, query_string, query_version, status, version, created_at = updated_at, length(id) FROM thing_groups WHERE name = ?`,
 			[]any{res.Prefix, res.Prefix, group}, []any{res.Prefix, res.Prefix, apiGroup}},
 		{`SELECT ancestor = descendant, distance FROM thing_group_ancestors WHERE descendant = ?`, []any{group}, []any{apiGroup}},
-		{`SELECT group_concat(operation || ' ' || before_doc || ' ' || replace(after_doc, ?, 'NAME'), ' | ') FROM
-			(SELECT operation, before_doc, after_doc FROM change_log WHERE resource_arn = ? ORDER BY seq)`,
+		{`SELECT string_agg(operation || ' ' || before_doc || ' ' || replace(after_doc, ?, 'NAME'), ' | ') FROM
+			(SELECT operation, before_doc, after_doc FROM change_log WHERE resource_arn = ? ORDER BY seq) AS c`,
 			[]any{group, warden.ThingGroupARN(fleetScope, group)}, []any{apiGroup, warden.ThingGroupARN(fleetScope, apiGroup)}},
-		{`SELECT group_concat(attr_name || '=' || attr_value, ';') FROM (SELECT attr_name, attr_value FROM thing_attributes WHERE thing_name = ? ORDER BY attr_name)`,
+		{`SELECT string_agg(attr_name || '=' || attr_value, ';') FROM (SELECT attr_name, attr_value FROM thing_attributes WHERE thing_name = ? ORDER BY attr_name) AS a`,
 			[]any{genThing}, []any{apiThing}},
 		{`SELECT group_name, dynamic FROM thing_group_members WHERE thing_name = ?`, []any{genThing}, []any{apiThing}},
 		{`SELECT thing_principal_type, principal = ? FROM thing_principals WHERE thing_name = ?`,
@@ -722,14 +722,14 @@ func TestFleetRowsMatchAPI(t *testing.T) {
 			v.created_at = p.created_at FROM policies p JOIN policy_versions v ON v.policy_name = p.name WHERE p.name = ?`,
 			[]any{genPolicy}, []any{apiPolicy}},
 		{`SELECT COUNT(*) FROM policy_targets WHERE policy_name = ? AND target = ?`, []any{genPolicy, genCertArn}, []any{apiPolicy, apiCertArn}},
-		{`SELECT group_concat(operation || ' ' || before_doc || ' ' || replace(replace(after_doc, ?, 'CERT'), ?, 'NAME'), ' | ') FROM
-			(SELECT operation, before_doc, after_doc FROM change_log WHERE resource_arn = ? ORDER BY seq)`,
+		{`SELECT string_agg(operation || ' ' || before_doc || ' ' || replace(replace(after_doc, ?, 'CERT'), ?, 'NAME'), ' | ') FROM
+			(SELECT operation, before_doc, after_doc FROM change_log WHERE resource_arn = ? ORDER BY seq) AS c`,
 			[]any{genCertArn, genThing, warden.ThingARN(fleetScope, genThing)}, []any{apiCertArn, apiThing, warden.ThingARN(fleetScope, apiThing)}},
-		{`SELECT group_concat(operation || ' ' || before_doc || ' ' || after_doc, ' | ') FROM
-			(SELECT operation, before_doc, after_doc FROM change_log WHERE resource_arn = ? ORDER BY seq)`,
+		{`SELECT string_agg(operation || ' ' || before_doc || ' ' || after_doc, ' | ') FROM
+			(SELECT operation, before_doc, after_doc FROM change_log WHERE resource_arn = ? ORDER BY seq) AS c`,
 			[]any{genCertArn}, []any{apiCertArn}},
-		{`SELECT group_concat(operation || ' ' || before_doc || ' ' || replace(after_doc, ?, 'CERT'), ' | ') FROM
-			(SELECT operation, before_doc, after_doc FROM change_log WHERE resource_arn = ? ORDER BY seq)`,
+		{`SELECT string_agg(operation || ' ' || before_doc || ' ' || replace(after_doc, ?, 'CERT'), ' | ') FROM
+			(SELECT operation, before_doc, after_doc FROM change_log WHERE resource_arn = ? ORDER BY seq) AS c`,
 			[]any{genCertArn, warden.PolicyARN(fleetScope, genPolicy)}, []any{apiCertArn, warden.PolicyARN(fleetScope, apiPolicy)}},
 	} {
 		gen, api := fleetRow(t, db, q.query, q.gen...), fleetRow(t, db, q.query, q.api...)

@@ -22,6 +22,7 @@ import (
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/api"
 	"github.com/warden-iot/warden/internal/iam"
+	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -69,7 +70,7 @@ func newIAMEnv(t testing.TB) *iamEnv {
 
 func (e *iamEnv) open() {
 	t := e.t
-	store, err := sqlstore.OpenSQLite(e.ctx, e.dir, sqlstore.SQLiteOptions{Synchronous: "NORMAL"})
+	store, err := sqlstore.Open(e.ctx, sqlstore.Options{Database: pgtest.Database(t, e.dir), DataDir: e.dir, Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/api"
+	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
@@ -156,7 +157,7 @@ func (e *snsEnv) now() func() time.Time {
 // open starts the stack on e.dir, on a new port.
 func (e *snsEnv) open() {
 	t := e.t
-	store, err := sqlstore.OpenSQLite(e.ctx, e.dir, sqlstore.SQLiteOptions{Synchronous: e.sync})
+	store, err := sqlstore.Open(e.ctx, sqlstore.Options{Database: pgtest.Database(t, e.dir), DataDir: e.dir, Synchronous: e.sync})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -413,14 +413,15 @@ func auditHolds(ctx context.Context, tx *sql.Tx, c *warden.AuditTaskClaim) (bool
 func (db *DB) ClaimAuditTask(ctx context.Context, owner string, lease time.Duration, maxAttempts int, now time.Time) (warden.AuditTaskClaim, bool, error) {
 	var claim warden.AuditTaskClaim
 	found := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inClaimTx(ctx, func(tx *sql.Tx) error {
+		found = false
 		for {
 			var seq int64
 			var attempt int
 			var s warden.Scope
 			var id string
 			err := tx.QueryRowContext(ctx, `SELECT seq, account, region, task_id, attempt FROM audit_tasks
-				WHERE task_status = ? AND lease_expires < ? ORDER BY seq LIMIT 1`, warden.AuditInProgress, millis(now)).
+				WHERE task_status = ? AND lease_expires < ? ORDER BY seq LIMIT 1`+db.skipLocked(), warden.AuditInProgress, millis(now)).
 				Scan(&seq, &s.Account, &s.Region, &id, &attempt)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil

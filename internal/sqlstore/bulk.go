@@ -672,6 +672,9 @@ func bulkCheckPolicyTargets(ctx context.Context, tx *sql.Tx, s warden.Scope, b *
 // 4 MiB, so that index pages rewritten by consecutive batches are copied to
 // the database file once. Not for a server: the cache is held until Close.
 func (db *DB) TuneForBulk(ctx context.Context, cacheMiB, walMiB int) error {
+	if db.postgres {
+		return nil // PostgreSQL sizes its own caches and WAL
+	}
 	var pageSize int
 	if err := db.write.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
 		return err

@@ -749,7 +749,7 @@ func fanOutMitChunk(ctx context.Context, tx *sql.Tx, t *mitTaskRow, check string
 		if _, err := tx.ExecContext(ctx, `INSERT INTO mitigation_executions
 				(task_seq, finding_seq, action_index, finding_id, check_name, status, end_time)
 			SELECT ?, seq, ?, finding_id, check_name,
-				CASE WHEN is_suppressed <> 0 THEN ? ELSE ? END, CASE WHEN is_suppressed <> 0 THEN ? ELSE ? END
+				CASE WHEN is_suppressed <> 0 THEN ? ELSE ? END, CASE WHEN is_suppressed <> 0 THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END
 			FROM audit_findings
 			WHERE account = ? AND region = ? AND task_id = ? AND check_name = ? AND seq > ? AND seq <= ?`+filter+`
 			ON CONFLICT DO NOTHING`, append(args, filterArgs...)...); err != nil {
@@ -768,13 +768,14 @@ func mitPlaceholders(n int) string {
 func (db *DB) ClaimMitigationFindings(ctx context.Context, owner string, now time.Time, lease time.Duration, maxFindings int) (*warden.MitigationClaim, error) {
 	ctx = context.WithoutCancel(ctx)
 	c := &warden.MitigationClaim{Owner: owner}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inClaimTx(ctx, func(tx *sql.Tx) error {
+		c.Executions = c.Executions[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE mitigation_executions
 			SET lease_owner = ?, lease_expires = ?, attempt = attempt + 1, start_time = ?
 			WHERE (task_seq, finding_seq) IN (
 				SELECT task_seq, finding_seq FROM mitigation_executions
 				WHERE action_index = 0 AND status = 'PENDING' AND lease_expires < ?
-				ORDER BY task_seq, finding_seq LIMIT ?)
+				ORDER BY task_seq, finding_seq LIMIT ?`+db.skipLocked()+`)
 			AND status = 'PENDING' AND lease_expires < ?
 			RETURNING task_seq, finding_seq, action_index, attempt`,
 			owner, millis(now.Add(lease)), millis(now), millis(now), maxFindings, millis(now))

@@ -121,7 +121,9 @@ func (db *DB) ApplyMitigationClaim(ctx context.Context, c *warden.MitigationClai
 	// it commits or rolls back whole. Without cancellation the driver also
 	// skips a watcher goroutine per statement.
 	ctx = context.WithoutCancel(ctx)
-	out, err := db.applyClaim(ctx, c, opt, now, false)
+	// PostgreSQL has no change counter to watch, and a failed statement
+	// aborts the whole transaction anyway: it always uses savepoints.
+	out, err := db.applyClaim(ctx, c, opt, now, db.postgres)
 	if errors.Is(err, errMitNeedSavepoints) {
 		out, err = db.applyClaim(ctx, c, opt, now, true)
 	}

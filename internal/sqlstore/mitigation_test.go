@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-iot/warden/internal/pgtest"
+
 	"github.com/warden-iot/warden"
 )
 
@@ -15,7 +17,7 @@ import (
 // row change, the same change-log row, the same errors, from every status.
 func TestDeactivateCertificateMatchesHelper(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+	db, err := Open(ctx, Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +196,7 @@ func TestAddThingsToGroupsMatchesHelper(t *testing.T) {
 		err              error
 	}
 	run := func(t *testing.T, batched bool, things, groups []string, override bool) state {
-		db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+		db, err := Open(ctx, Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -689,12 +689,13 @@ const claimSQL = `WITH RECURSIVE subs(arn) AS (
 	RETURNING seq`
 
 // ClaimSNSDeliveries leases due deliveries, at most perSubscription leased
-// per subscription at a time. On PostgreSQL the inner SELECT would take FOR
-// UPDATE SKIP LOCKED; on SQLite the single writer connection serialises
-// claims.
+// per subscription at a time. On SQLite the single writer serialises
+// claims; on PostgreSQL they run at READ COMMITTED, where a claimer that
+// picked rows another node leased meanwhile waits for it and then skips
+// them (SKIP LOCKED cannot lock rows picked through window functions).
 func (db *DB) ClaimSNSDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, perSubscription, limit int) ([]warden.SNSDelivery, error) {
 	var out []warden.SNSDelivery
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inClaimTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		n := millis(now)
 		rows, err := tx.QueryContext(ctx, claimSQL, n, n, perSubscription, n, owner, millis(now.Add(lease)), perSubscription, limit, n)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-iot/warden/internal/pgtest"
+
 	"github.com/warden-iot/warden"
 )
 
@@ -15,7 +17,7 @@ import (
 // caller's transaction, and an unknown topic is a NotFound *warden.Error.
 func TestSNSEnqueuePublishTx(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+	db, err := Open(ctx, Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestSNSEnqueuePublishTx(t *testing.T) {
 // messages; older ones go once no delivery needs them.
 func TestSNSRecentMessagesRing(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+	db, err := Open(ctx, Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +203,7 @@ func TestSNSRecentMessagesRing(t *testing.T) {
 // with a long backlog leaves room for the others.
 func TestSNSClaimPerSubscription(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+	db, err := Open(ctx, Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}

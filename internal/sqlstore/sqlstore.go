@@ -36,6 +36,9 @@ type DB struct {
 	group *groupCommitter
 	// Prepared statements of hot queries, per pool.
 	writeStmts, readStmts *stmtCache
+	// postgres: the database is PostgreSQL (one pool for reads and
+	// writes; SERIALIZABLE transactions instead of the single writer).
+	postgres bool
 }
 
 var _ warden.Store = (*DB)(nil)
@@ -128,6 +131,9 @@ func (db *DB) Close() error {
 	}
 	db.writeStmts.close()
 	db.readStmts.close()
+	if db.read == db.write {
+		return db.write.Close()
+	}
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
@@ -138,12 +144,19 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.group != nil {
 		return db.group.run(ctx, fn)
 	}
+	if db.postgres {
+		return runSerializable(ctx, db.write, fn)
+	}
 	return runTx(ctx, db.write, fn)
 }
 
 // runTx runs fn in a transaction of its own.
 func runTx(ctx context.Context, pool *sql.DB, fn func(tx *sql.Tx) error) error {
-	tx, err := pool.BeginTx(ctx, nil)
+	return runTxOptions(ctx, pool, nil, fn)
+}
+
+func runTxOptions(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-iot/warden/internal/pgtest"
+
 	"github.com/warden-iot/warden"
 )
 
@@ -15,7 +17,7 @@ var thingsBenchScope = warden.Scope{Account: "123456789012", Region: "us-east-1"
 
 func thingsBenchOpen(b *testing.B) *DB {
 	b.Helper()
-	db, err := OpenSQLite(context.Background(), b.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+	db, err := Open(context.Background(), Options{Database: pgtest.Database(b, b.TempDir()), DataDir: b.TempDir(), Synchronous: "NORMAL"})
 	if err != nil {
 		b.Fatal(err)
 	}

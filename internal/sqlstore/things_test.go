@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-iot/warden/internal/pgtest"
+
 	"github.com/warden-iot/warden"
 )
 
@@ -16,7 +18,7 @@ import (
 // change-log row commit or roll back with the caller's transaction.
 func TestAddThingToGroupTxJoinsTheCallersTransaction(t *testing.T) {
 	ctx := warden.WithActor(context.Background(), "execution:e1")
-	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+	db, err := Open(ctx, Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}

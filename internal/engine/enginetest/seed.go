@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
 // Options describe what Seed writes.
@@ -51,18 +52,22 @@ type Seeded struct {
 	Things        []string
 }
 
-// Open opens the SQLite database of a Warden data directory for direct
-// writes (synchronous NORMAL). SQLite has one writer at a time: writes here
-// wait for Warden's and hold Warden's up.
-func Open(dataDir string) (*sql.DB, error) { return OpenSync(dataDir, "NORMAL") }
+// Open opens the database of a Warden store for direct writes: the
+// PostgreSQL database when database is set, else the SQLite file in dataDir
+// (synchronous NORMAL). SQLite has one writer at a time: writes here wait
+// for Warden's and hold Warden's up.
+func Open(database, dataDir string) (*sql.DB, error) { return OpenSync(database, dataDir, "NORMAL") }
 
 // OpenSync is Open with SQLite's synchronous pragma (FULL or NORMAL).
-func OpenSync(dataDir, synchronous string) (*sql.DB, error) {
+func OpenSync(database, dataDir, synchronous string) (*sql.DB, error) {
+	if database != "" {
+		return sqlstore.OpenSQL(sqlstore.Options{Database: database})
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+synchronous+")")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "warden.db")+"?"+q.Encode()+"&_txlock=immediate")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, sqlstore.SQLiteFile)+"?"+q.Encode()+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
