@@ -30,6 +30,9 @@ type Store interface {
 
 	// CreateAccessKey stores a key, creating its account if needed.
 	CreateAccessKey(ctx context.Context, key AccessKey) error
+	// CreateFirstAccessKey stores key only if no key exists at all; of
+	// several processes starting on one empty database, exactly one does.
+	CreateFirstAccessKey(ctx context.Context, key AccessKey) (created bool, err error)
 	// AccessKey looks a key up; ok is false when it does not exist.
 	AccessKey(ctx context.Context, id string) (key AccessKey, ok bool, err error)
 	// AccessKeys lists every key, oldest first.

@@ -24,7 +24,7 @@ type credentialsListCmd struct {
 }
 
 func (c *credentialsListCmd) Run(ctx context.Context) error {
-	store, err := openStore(ctx, c.DataDir, c.Synchronous)
+	store, err := openStore(ctx, c.storeOptions())
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (c *credentialsCreateCmd) Run(ctx context.Context) error {
 	if !isAccountID(c.Account) {
 		return fmt.Errorf("--account must be 12 digits, not %q", c.Account)
 	}
-	store, err := openStore(ctx, c.DataDir, c.Synchronous)
+	store, err := openStore(ctx, c.storeOptions())
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,11 @@ func bootstrapCredentials(ctx context.Context, store warden.Store, dataDir strin
 		return err
 	}
 	key := newAccessKey(warden.DefaultAccount)
-	if err := store.CreateAccessKey(ctx, key); err != nil {
+	// Nodes starting together on one new database: one of them creates it.
+	if created, err := store.CreateFirstAccessKey(ctx, key); err != nil || !created {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
 	if err := appendCredentialsFile(dataDir, "warden", key); err != nil {

@@ -53,7 +53,7 @@ func (c *fleetGenerateCmd) Run(ctx context.Context) error {
 	if c.Seed == 0 {
 		c.Seed = 1 + rand.Uint64N(36*36*36*36*36*36-1) // at most six base-36 digits
 	}
-	store, err := openStore(ctx, c.DataDir, c.Synchronous)
+	store, err := openStore(ctx, c.storeOptions())
 	if err != nil {
 		return err
 	}

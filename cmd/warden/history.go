@@ -17,7 +17,7 @@ type historyCmd struct {
 
 // Run prints the registry change log, oldest first.
 func (c *historyCmd) Run(ctx context.Context) error {
-	store, err := openStore(ctx, c.DataDir, c.Synchronous)
+	store, err := openStore(ctx, c.storeOptions())
 	if err != nil {
 		return err
 	}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,6 +30,12 @@ type cli struct {
 type storeFlags struct {
 	DataDir     string `name:"data-dir" default:"./warden-data" env:"WARDEN_DATA_DIR" help:"Directory of the embedded SQLite store and the credentials file."`
 	Synchronous string `name:"sync" default:"full" enum:"full,normal" env:"WARDEN_SYNC" help:"SQLite durability: full fsyncs every commit (survives power loss); normal survives a killed process only."`
+	Database    string `name:"database" env:"WARDEN_DATABASE" help:"PostgreSQL URL (postgres://user@host:5432/db) to keep the store in instead of SQLite; several nodes may share one."`
+}
+
+// storeOptions are the flags' store.
+func (f storeFlags) storeOptions() sqlstore.Options {
+	return sqlstore.Options{Database: f.Database, DataDir: f.DataDir, Synchronous: strings.ToUpper(f.Synchronous)}
 }
 
 type versionCmd struct{}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
 // startMain boots the whole program on port 0 with dataDir and returns it with
@@ -20,7 +21,7 @@ import (
 func startMain(t *testing.T, dataDir string) (*Main, string, func()) {
 	t.Helper()
 	var out bytes.Buffer
-	m := &Main{Config: Config{DataDir: dataDir, Synchronous: "full", Listen: "127.0.0.1:0", LogLevel: "error"},
+	m := &Main{Config: Config{Store: sqlstore.Options{DataDir: dataDir, Synchronous: "FULL"}, Listen: "127.0.0.1:0", LogLevel: "error"},
 		Stdout: &out, LogOutput: io.Discard}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {

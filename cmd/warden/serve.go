@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/warden-iot/warden/internal/api"
@@ -40,15 +39,16 @@ func (c *serveCmd) Run(ctx context.Context) error {
 }
 
 func (c *serveCmd) config() Config {
-	return Config{DataDir: c.DataDir, Synchronous: c.Synchronous, Listen: c.Listen,
+	return Config{Store: c.storeOptions(), Listen: c.Listen,
 		LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, PublicURL: c.PublicURL,
 		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease}
 }
 
 // Config is everything the server is started with.
 type Config struct {
-	DataDir         string
-	Synchronous     string
+	// Store chooses the database; its DataDir also holds the credentials
+	// file of the first start.
+	Store           sqlstore.Options
 	Listen          string
 	LogLevel        string
 	ShutdownTimeout time.Duration
@@ -89,12 +89,12 @@ func (m *Main) Open(ctx context.Context) error {
 		level = slog.LevelInfo
 	}
 	m.log = slog.New(slog.NewJSONHandler(m.LogOutput, &slog.HandlerOptions{Level: level}))
-	store, err := openStore(ctx, m.Config.DataDir, m.Config.Synchronous)
+	store, err := openStore(ctx, m.Config.Store)
 	if err != nil {
 		return err
 	}
 	m.store = store
-	if err := bootstrapCredentials(ctx, store, m.Config.DataDir, m.Stdout); err != nil {
+	if err := bootstrapCredentials(ctx, store, m.Config.Store.DataDir, m.Stdout); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", m.Config.Listen)
@@ -130,7 +130,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
-	m.log.Info("listening", "addr", ln.Addr().String(), "data_dir", m.Config.DataDir)
+	m.log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.Describe())
 	return nil
 }
 
@@ -192,10 +192,10 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-func openStore(ctx context.Context, dataDir, sync string) (*sqlstore.DB, error) {
-	store, err := sqlstore.OpenSQLite(ctx, dataDir, sqlstore.SQLiteOptions{Synchronous: strings.ToUpper(sync)})
+func openStore(ctx context.Context, opt sqlstore.Options) (*sqlstore.DB, error) {
+	store, err := sqlstore.Open(ctx, opt)
 	if err != nil {
-		return nil, fmt.Errorf("open store in %s: %w", dataDir, err)
+		return nil, fmt.Errorf("open store %s: %w", opt.Describe(), err)
 	}
 	return store, nil
 }

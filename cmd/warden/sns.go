@@ -32,7 +32,7 @@ func (c *snsTailCmd) Run(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%q is not a topic ARN (arn:aws:sns:<region>:<account>:<name>)", c.TopicArn)
 	}
-	store, err := openStore(ctx, c.DataDir, c.Synchronous)
+	store, err := openStore(ctx, c.storeOptions())
 	if err != nil {
 		return err
 	}

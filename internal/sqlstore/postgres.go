@@ -28,6 +28,18 @@ type Options struct {
 	Synchronous string // SQLite's synchronous pragma
 }
 
+// Describe names the store for logs and errors, without the password a
+// database URL may hold.
+func (o Options) Describe() string {
+	if o.Database == "" {
+		return "sqlite:" + filepath.Join(o.DataDir, SQLiteFile)
+	}
+	if cfg, err := pgx.ParseConfig(o.Database); err == nil {
+		return fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+	}
+	return "postgres (unparsable URL)"
+}
+
 // Open opens the store opt chooses.
 func Open(ctx context.Context, opt Options) (*DB, error) {
 	if opt.Database != "" {

@@ -192,6 +192,23 @@ func (db *DB) CreateAccessKey(ctx context.Context, k warden.AccessKey) error {
 	})
 }
 
+// CreateFirstAccessKey stores k if the store has no key yet.
+func (db *DB) CreateFirstAccessKey(ctx context.Context, k warden.AccessKey) (bool, error) {
+	created := false
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO access_keys (id, secret, account, created_at)
+			SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM access_keys)`,
+			k.ID, k.Secret, k.Account, millis(k.CreatedAt))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		created = n == 1
+		return err
+	})
+	return created, err
+}
+
 // AccessKey looks a key up by id.
 func (db *DB) AccessKey(ctx context.Context, id string) (warden.AccessKey, bool, error) {
 	k := warden.AccessKey{ID: id}
