@@ -26,6 +26,7 @@ import (
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/engine/enginetest"
+	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -39,6 +40,9 @@ import (
 func TestMitigationSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server; skipped in -short mode")
+	}
+	if pgtest.URL() != "" {
+		t.Skip("the SQLite crash test; on PostgreSQL, TestMultiNodeMitigationSurvivesSIGKILL kills a node instead")
 	}
 	n := 20000
 	if v := os.Getenv("WARDEN_CRASH_FINDINGS"); v != "" {

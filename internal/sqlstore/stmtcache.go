@@ -21,13 +21,22 @@ func newStmtCache(pool *sql.DB) *stmtCache {
 
 func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s, ok := c.m[query]; ok {
+	s, ok := c.m[query]
+	c.mu.Unlock()
+	if ok {
 		return s, nil
 	}
+	// Prepared without the lock: preparing waits for a free connection,
+	// and the connections' holders may need the cache meanwhile.
 	s, err := c.pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if first, ok := c.m[query]; ok {
+		_ = s.Close()
+		return first, nil
 	}
 	c.m[query] = s
 	return s, nil
@@ -45,6 +54,12 @@ func (c *stmtCache) close() {
 // txStmt returns the cached statement for query bound to tx, a transaction
 // of the write pool.
 func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if db.postgres {
+		// Prepared on the transaction's own connection (pgx keeps it per
+		// connection): preparing on the pool would need a second
+		// connection while this one is held, which can deadlock a full pool.
+		return tx.PrepareContext(ctx, query)
+	}
 	s, err := db.writeStmts.get(ctx, query)
 	if err != nil {
 		return nil, err
