@@ -24,6 +24,7 @@ type cli struct {
 	History     historyCmd     `cmd:"" help:"Print the registry change log."`
 	SNS         snsCmd         `cmd:"" name:"sns" help:"Inspect SNS topics."`
 	Fleet       fleetCmd       `cmd:"" help:"Generate a fleet of things, certificates and policies."`
+	Migrate     migrateCmd     `cmd:"" help:"Copy an embedded SQLite store into PostgreSQL."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
 
