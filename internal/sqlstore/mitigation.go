@@ -225,12 +225,23 @@ func (db *DB) StartMitigationTask(ctx context.Context, s warden.Scope, t warden.
 		if t.Target.AuditTaskID == "" {
 			fanoutDone = 1 // the findingIds are fanned out below, in this transaction
 		}
+		// DO NOTHING: a task of that id committed by another node since
+		// this transaction's snapshot then fails it with PostgreSQL's
+		// serialization failure, which is retried (and the retry finds the
+		// task), instead of a unique violation, which would be a 500.
 		var seq int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO mitigation_tasks (account, region, task_id, client_request_token, status,
+		err = tx.QueryRowContext(ctx, `INSERT INTO mitigation_tasks (account, region, task_id, client_request_token, status,
 				target, audit_task_id, mapping, actions, fanout_done, fanout_max_seq, start_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (account, region, task_id) DO NOTHING RETURNING seq`,
 			s.Account, s.Region, t.TaskID, t.ClientRequestToken, warden.MitigationTaskInProgress, string(target),
-			t.Target.AuditTaskID, string(mapping), string(actions), fanoutDone, maxSeq, millis(now)).Scan(&seq); err != nil {
+			t.Target.AuditTaskID, string(mapping), string(actions), fanoutDone, maxSeq, millis(now)).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			// The task was looked up in this transaction: only a
+			// concurrent one can have inserted it.
+			return fmt.Errorf("mitigation task %s was inserted concurrently", t.TaskID)
+		}
+		if err != nil {
 			return err
 		}
 		for _, check := range warden.MitigationChecks(t.Mapping) {
