@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"maps"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/warden-iot/warden/internal/pgtest"
 )
 
 // The ceiling's fixed bodies must decode as the SDK's responses, or the
@@ -133,5 +136,65 @@ func TestProcReaders(t *testing.T) {
 	}
 	if busy, err := systemCPU(); err != nil || busy <= 0 {
 		t.Fatalf("systemCPU = %d, %v", busy, err)
+	}
+}
+
+func TestSchemaURLAndWardenArgs(t *testing.T) {
+	u, err := schemaURL("postgres://bench:s3cret@127.0.0.1:5432/db?sslmode=disable", "warden_bench_x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sslmode=disable", "search_path=warden_bench_x", "application_name=warden_bench_x", "bench:s3cret@127.0.0.1:5432/db"} {
+		if !strings.Contains(u, want) {
+			t.Errorf("%s lacks %s", u, want)
+		}
+	}
+	for _, bad := range []string{"mysql://x@h/db", "db", "host=h dbname=db"} {
+		if _, err := schemaURL(bad, "s"); err == nil {
+			t.Errorf("no error for %q", bad)
+		}
+	}
+	cfg := &config{Sync: "full", LogLevel: "info"}
+	if args := wardenArgs(cfg, "/d", "127.0.0.1:1"); slices.Contains(args, "--database") {
+		t.Fatalf("SQLite run passes %v", args)
+	}
+	cfg.db = &benchDB{url: u}
+	args := wardenArgs(cfg, "/d", "127.0.0.1:1")
+	if i := slices.Index(args, "--database"); i < 0 || args[i+1] != u {
+		t.Fatalf("args %v, want --database %s", args, u)
+	}
+	if shown := strings.Join(redactArgs(args), " "); strings.Contains(shown, "s3cret") || !strings.Contains(shown, "search_path=warden_bench_x") {
+		t.Fatalf("redacted args %s", shown)
+	}
+}
+
+// TestBenchSchemaIsFreshAndDropped needs PostgreSQL (WARDEN_TEST_DATABASE).
+func TestBenchSchemaIsFreshAndDropped(t *testing.T) {
+	pgtest.SkipUnlessPostgres(t)
+	ctx := context.Background()
+	db, err := openBenchDB(ctx, pgtest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := func(admin *sql.DB) bool {
+		var n int
+		if err := admin.QueryRow(`SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = $1`, db.schema).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	if !exists(db.admin) {
+		t.Fatalf("schema %s not created", db.schema)
+	}
+	other, err := sql.Open("pgx", pgtest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := db.drop(); err != nil {
+		t.Fatal(err)
+	}
+	if exists(other) {
+		t.Fatalf("schema %s not dropped", db.schema)
 	}
 }

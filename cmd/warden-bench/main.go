@@ -7,6 +7,10 @@
 // its idle RSS, and checks them against the targets.
 //
 //	go run ./cmd/warden-bench --duration 5s --rounds 3 --concurrency 8 [--sync normal] [--json]
+//
+// With --database postgres://user@host:5432/db Warden keeps its store in a
+// fresh schema of that database (dropped at the end) instead of SQLite;
+// run the bench once with and once without it to compare the two stores.
 package main
 
 import (
@@ -43,6 +47,8 @@ const (
 type config struct {
 	Warden         string        `json:"warden"`
 	Sync           string        `json:"sync"`
+	Database       string        `json:"database,omitempty"` // redacted; "" for SQLite
+	DatabaseSchema string        `json:"database_schema,omitempty"`
 	Duration       time.Duration `json:"-"`
 	Warmup         time.Duration `json:"-"`
 	Idle           time.Duration `json:"-"`
@@ -70,6 +76,9 @@ type config struct {
 	ClockTicks     int64         `json:"clk_tck"`
 	GoVersion      string        `json:"go_version"`
 	WardenVersion  string        `json:"warden_version"`
+
+	databaseURL string   // --database as given
+	db          *benchDB // the run's schema, when databaseURL is set
 }
 
 func main() {
@@ -84,6 +93,8 @@ func main() {
 	var workloads string
 	flag.StringVar(&cfg.Warden, "warden", "", "path of the warden binary (default: go build ./cmd/warden into a temporary dir)")
 	flag.StringVar(&cfg.Sync, "sync", "full", "passed to warden serve --sync: full or normal")
+	flag.StringVar(&cfg.databaseURL, "database", "", "PostgreSQL URL (postgres://user@host:5432/db): run Warden on a fresh schema of it\n"+
+		"(created, passed as warden serve --database with search_path, dropped at the end) instead of SQLite")
 	flag.DurationVar(&cfg.Duration, "duration", 5*time.Second, "length of each measured phase")
 	flag.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up of each server and workload before round 1")
 	flag.IntVar(&cfg.Rounds, "rounds", 3, "rounds; each runs ceiling then Warden for every workload")
@@ -116,6 +127,13 @@ func main() {
 	if cfg.Sync != "full" && cfg.Sync != "normal" {
 		fmt.Fprintln(os.Stderr, "warden-bench: --sync must be full or normal")
 		os.Exit(2)
+	}
+	if cfg.databaseURL != "" {
+		if _, err := schemaURL(cfg.databaseURL, "x"); err != nil {
+			fmt.Fprintln(os.Stderr, "warden-bench:", err)
+			os.Exit(2)
+		}
+		cfg.Database = redactURL(cfg.databaseURL)
 	}
 	if cfg.Rounds < 1 || cfg.Concurrency < 1 || cfg.Duration <= 0 || cfg.StartupActions > 99 {
 		fmt.Fprintln(os.Stderr, "warden-bench: need --rounds ≥ 1, --concurrency ≥ 1, --duration > 0, --startup-actions ≤ 99")
@@ -225,13 +243,32 @@ func run(ctx context.Context, cfg *config) (*report, error) {
 	ceil := &server{target: "ceiling", child: ceilChild, addr: ceilAddr,
 		client: newClient(ceilAddr, creds{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, cfg.Concurrency)}
 
-	// Warden, on a fresh data dir.
+	// Warden, on a fresh data dir (and a fresh schema with --database).
+	if cfg.databaseURL != "" {
+		db, err := openBenchDB(ctx, cfg.databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		cfg.db, cfg.DatabaseSchema = db, db.schema
+		progress("PostgreSQL: schema %s in %s", db.schema, cfg.Database)
+		// Deferred before Warden's stop: runs after it.
+		defer func() {
+			if cfg.Keep {
+				db.admin.Close()
+				progress("kept schema %s (--keep); drop it with DROP SCHEMA %s CASCADE", db.schema, db.schema)
+				return
+			}
+			if err := db.drop(); err != nil {
+				progress("drop schema %s: %v", db.schema, err)
+			}
+		}()
+	}
 	dataDir := filepath.Join(work, "data")
 	wAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	progress("starting %s serve --data-dir %s --listen %s --sync %s", cfg.Warden, dataDir, wAddr, cfg.Sync)
+	progress("starting %s %s", cfg.Warden, strings.Join(redactArgs(wardenArgs(cfg, dataDir, wAddr)), " "))
 	wChild, err := startChild("warden", cfg.Warden, wardenArgs(cfg, dataDir, wAddr), wardenLog(cfg, "warden.log"))
 	if err != nil {
 		return nil, err
@@ -289,8 +326,12 @@ func run(ctx context.Context, cfg *config) (*report, error) {
 					if err != nil {
 						return rep, err
 					}
-					progress("round %d %-13s %-7s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %6.1f µs/req  client CPU %6.1f µs/req  other load %.2f cores (before %.2f, waited %.0fs)  errors %d",
-						round, wl, s.target, ph.RPS, ph.P50Ms, ph.P99Ms, ph.ServerCPUus, ph.ClientCPUus, ph.OtherCores, ph.PreLoad, ph.WaitedS, ph.Errors)
+					db := ""
+					if ph.DBCPUs > 0 {
+						db = fmt.Sprintf(" + PostgreSQL %.1f", ph.DBCPUus)
+					}
+					progress("round %d %-13s %-7s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %6.1f%s µs/req  client CPU %6.1f µs/req  other load %.2f cores (before %.2f, waited %.0fs)  errors %d",
+						round, wl, s.target, ph.RPS, ph.P50Ms, ph.P99Ms, ph.ServerCPUus, db, ph.ClientCPUus, ph.OtherCores, ph.PreLoad, ph.WaitedS, ph.Errors)
 					if ph.Noisy {
 						progress("  busiest other processes (cores): %s", strings.Join(ph.TopOthers, ", "))
 					}
@@ -357,7 +398,22 @@ func wardenLog(cfg *config, name string) string {
 }
 
 func wardenArgs(cfg *config, dataDir, addr string) []string {
-	return []string{"serve", "--data-dir", dataDir, "--listen", addr, "--sync", cfg.Sync, "--log-level", cfg.LogLevel}
+	args := []string{"serve", "--data-dir", dataDir, "--listen", addr, "--sync", cfg.Sync, "--log-level", cfg.LogLevel}
+	if cfg.db != nil {
+		args = append(args, "--database", cfg.db.url)
+	}
+	return args
+}
+
+// redactArgs is args with the password of a --database URL hidden, for logs.
+func redactArgs(args []string) []string {
+	out := slices.Clone(args)
+	for i := 1; i < len(out); i++ {
+		if out[i-1] == "--database" {
+			out[i] = redactURL(out[i])
+		}
+	}
+	return out
 }
 
 var (
@@ -388,6 +444,8 @@ type phase struct {
 	ServerCPUus float64            `json:"server_cpu_us_per_req"`
 	ClientCPUus float64            `json:"client_cpu_us_per_req"`
 	ServerCPUs  float64            `json:"server_cpu_s"`
+	DBCPUus     float64            `json:"db_cpu_us_per_req,omitempty"` // Warden's PostgreSQL backends, when on this machine
+	DBCPUs      float64            `json:"db_cpu_s,omitempty"`
 	ClientCPUs  float64            `json:"client_cpu_s"`
 	OtherCores  float64            `json:"other_load_cores"` // CPU used by processes other than server and bench, in cores
 	PreLoad     float64            `json:"pre_load_cores"`   // machine load just before the phase (servers idle)
@@ -449,6 +507,18 @@ func measure(ctx context.Context, cfg *config, s *server, workload string, round
 	}
 	procs1 := snapshotProcs()
 	skip := map[int]bool{os.Getpid(): true, s.child.pid(): true}
+	if cfg.db != nil && s.target == "warden" {
+		// Warden's work on PostgreSQL is partly the backends': count them
+		// apart, not as other load.
+		pids, err := cfg.db.backends(ctx)
+		if err != nil {
+			return ph, fmt.Errorf("list Warden's PostgreSQL backends: %w", err)
+		}
+		for _, pid := range pids {
+			skip[pid] = true
+			ph.DBCPUs += float64(procDelta(procs0, procs1, pid)) / float64(cfg.ClockTicks)
+		}
+	}
 	ph.TopOthers = topOthers(procs0, procs1, skip, cfg.ClockTicks, res.elapsed.Seconds(), 3)
 	if perf != nil {
 		_ = perf.cmd.Process.Signal(os.Interrupt)
@@ -471,13 +541,14 @@ func measure(ctx context.Context, cfg *config, s *server, workload string, round
 	ph.ServerCPUs = float64(srv1-srv0) / float64(cfg.ClockTicks)
 	ph.ClientCPUs = (cli1 - cli0).Seconds()
 	if sys1 > sys0 {
-		other := float64(sys1-sys0)/float64(cfg.ClockTicks) - ph.ServerCPUs - ph.ClientCPUs
+		other := float64(sys1-sys0)/float64(cfg.ClockTicks) - ph.ServerCPUs - ph.ClientCPUs - ph.DBCPUs
 		ph.OtherCores = max(0, other/ph.Seconds)
 	}
 	ph.Noisy = cfg.Quiet > 0 && ph.OtherCores > cfg.Quiet
 	if n > 0 {
 		ph.ServerCPUus = ph.ServerCPUs * 1e6 / float64(n)
 		ph.ClientCPUus = ph.ClientCPUs * 1e6 / float64(n)
+		ph.DBCPUus = ph.DBCPUs * 1e6 / float64(n)
 	}
 	ph.Ops = map[string]opStats{}
 	for op, l := range res.latencies {

@@ -301,6 +301,19 @@ func snapshotProcs() procSnapshot {
 	return snap
 }
 
+// procDelta is the CPU ticks pid used between two snapshots: all of its
+// ticks if it started in between, 0 if it is not in after.
+func procDelta(before, after procSnapshot, pid int) int64 {
+	a, ok := after[pid]
+	if !ok {
+		return 0
+	}
+	if b, ok := before[pid]; ok && b.comm == a.comm {
+		return max(0, a.ticks-b.ticks)
+	}
+	return a.ticks
+}
+
 // topOthers names the processes, other than those in skip, that used the
 // most CPU between two snapshots (processes that started and ended in
 // between are not seen).

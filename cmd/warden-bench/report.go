@@ -42,6 +42,7 @@ type workloadRatio struct {
 	Pass               bool      `json:"pass"`
 	CeilingServerCPUus float64   `json:"ceiling_server_cpu_us_per_req_median"`
 	WardenServerCPUus  float64   `json:"warden_server_cpu_us_per_req_median"`
+	WardenDBCPUus      float64   `json:"warden_db_cpu_us_per_req_median,omitempty"`
 	CeilingClientCPUus float64   `json:"ceiling_client_cpu_us_per_req_median"`
 	WardenClientCPUus  float64   `json:"warden_client_cpu_us_per_req_median"`
 	CeilingP50Ms       float64   `json:"ceiling_p50_ms_median"`
@@ -57,7 +58,7 @@ func (r *report) summarize() {
 	for _, name := range r.Config.Workloads {
 		w := workloadRatio{Workload: name, Target: workloadTarget(name)}
 		byRound := map[int]map[string]phase{}
-		var cRPS, wRPS, cSrv, wSrv, cCli, wCli, cP50, wP50, cP99, wP99 []float64
+		var cRPS, wRPS, cSrv, wSrv, wDB, cCli, wCli, cP50, wP50, cP99, wP99 []float64
 		for _, p := range r.Phases {
 			if p.Workload != name {
 				continue
@@ -73,6 +74,7 @@ func (r *report) summarize() {
 				cRPS, cSrv, cCli, cP50, cP99 = append(cRPS, p.RPS), append(cSrv, p.ServerCPUus), append(cCli, p.ClientCPUus), append(cP50, p.P50Ms), append(cP99, p.P99Ms)
 			} else {
 				wRPS, wSrv, wCli, wP50, wP99 = append(wRPS, p.RPS), append(wSrv, p.ServerCPUus), append(wCli, p.ClientCPUus), append(wP50, p.P50Ms), append(wP99, p.P99Ms)
+				wDB = append(wDB, p.DBCPUus)
 			}
 		}
 		for round := 1; round <= r.Config.Rounds; round++ {
@@ -83,7 +85,7 @@ func (r *report) summarize() {
 			}
 		}
 		w.CeilingRPS, w.WardenRPS, w.Ratio = median(cRPS), median(wRPS), median(w.Ratios)
-		w.CeilingServerCPUus, w.WardenServerCPUus = median(cSrv), median(wSrv)
+		w.CeilingServerCPUus, w.WardenServerCPUus, w.WardenDBCPUus = median(cSrv), median(wSrv), median(wDB)
 		w.CeilingClientCPUus, w.WardenClientCPUus = median(cCli), median(wCli)
 		w.CeilingP50Ms, w.WardenP50Ms, w.CeilingP99Ms, w.WardenP99Ms = median(cP50), median(wP50), median(cP99), median(wP99)
 		w.Pass = len(w.Ratios) > 0 && w.Ratio >= w.Target
@@ -98,6 +100,14 @@ func (r *report) summarize() {
 	}
 }
 
+// store names where Warden kept its data.
+func (c *config) store() string {
+	if c.Database != "" {
+		return fmt.Sprintf("postgres (%s, schema %s)", c.Database, c.DatabaseSchema)
+	}
+	return "sqlite sync=" + c.Sync
+}
+
 func passFail(ok bool) string {
 	if ok {
 		return "PASS"
@@ -107,7 +117,7 @@ func passFail(ok bool) string {
 
 func (r *report) print(out io.Writer) {
 	c := r.Config
-	fmt.Fprintf(out, "warden-bench: %s (%s), sync=%s, %s\n", c.Warden, c.WardenVersion, c.Sync, c.GoVersion)
+	fmt.Fprintf(out, "warden-bench: %s (%s), store %s, %s\n", c.Warden, c.WardenVersion, c.store(), c.GoVersion)
 	fmt.Fprintf(out, "  %d CPUs, CLK_TCK=%d; %d rounds × %gs per phase, warm-up %gs, concurrency %d, warden --log-level %s\n",
 		c.CPUs, c.ClockTicks, c.Rounds, c.DurationS, c.WarmupS, c.Concurrency, c.LogLevel)
 	logTo := "a file in the work dir"
@@ -165,7 +175,7 @@ func (r *report) print(out io.Writer) {
 		}
 	}
 
-	fmt.Fprintf(out, "\nSUMMARY (sync=%s; medians over %d rounds)\n", c.Sync, c.Rounds)
+	fmt.Fprintf(out, "\nSUMMARY (store %s; medians over %d rounds)\n", c.store(), c.Rounds)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "workload\tceiling req/s\twarden req/s\twarden/ceiling\tper round\ttarget\tresult\t")
 	for _, w := range r.Summary {
@@ -199,6 +209,12 @@ func (r *report) print(out io.Writer) {
 			w.CeilingP50Ms, w.WardenP50Ms, w.CeilingP99Ms, w.WardenP99Ms)
 	}
 	tw.Flush()
+	if c.Database != "" {
+		fmt.Fprintln(out, "\nWarden's PostgreSQL backends, CPU µs per request (medians; in no column above, nor in other load; 0 if the server is not on this machine)")
+		for _, w := range r.Summary {
+			fmt.Fprintf(out, "  %-14s %.1f\n", w.Workload, w.WardenDBCPUus)
+		}
+	}
 	fmt.Fprintln(out, "\n(other load: CPU used during a phase by processes other than the server and the bench, from /proc/stat;")
 	fmt.Fprintf(out, " before each phase the bench waited up to %gs for it to drop to %.2f cores (--quiet))\n", c.QuietWaitS, c.Quiet)
 	fmt.Fprintf(out, "\nceiling server idle RSS %.1f MiB\n", r.Memory.CeilingRSSMiB)

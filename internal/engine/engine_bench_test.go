@@ -196,7 +196,7 @@ type ceiling struct {
 
 func (f *fixture) newCeiling(b *testing.B, auditTaskID string, batch int) *ceiling {
 	for _, q := range []string{
-		`CREATE TABLE bench_executions AS SELECT * FROM mitigation_executions WHERE 0`,
+		`CREATE TABLE bench_executions AS SELECT * FROM mitigation_executions WHERE 1 = 0`,
 		`CREATE UNIQUE INDEX bench_executions_pk ON bench_executions (task_seq, finding_seq, action_index)`,
 		`CREATE INDEX bench_executions_open ON bench_executions (task_seq, finding_seq, lease_expires)
 			WHERE action_index = 0 AND status IN ('PENDING', 'IN_PROGRESS')`,
