@@ -66,7 +66,10 @@ func (c *fleetGenerateCmd) Run(ctx context.Context) error {
 	if err := store.TuneForBulk(ctx, 256, 64); err != nil {
 		return err
 	}
-	return c.generate(ctx, store, os.Stdout)
+	if err := c.generate(ctx, store, os.Stdout); err != nil {
+		return err
+	}
+	return store.FinishBulk(ctx)
 }
 
 // ensureAccessKey creates and prints an access key for account, as
@@ -105,7 +108,7 @@ func (c *fleetGenerateCmd) generate(ctx context.Context, store fleet.Store, out 
 		prefix = fleet.DefaultPrefix(c.Seed)
 	}
 	fmt.Fprintf(out, "Generating %d things in account %s, %s, prefix %s (seed %d) into %s\n",
-		c.Things, c.Account, c.Region, prefix, c.Seed, c.DataDir)
+		c.Things, c.Account, c.Region, prefix, c.Seed, c.storeOptions().Describe())
 	lastPrint := time.Time{}
 	opt.Progress = func(done, total int, elapsed time.Duration) {
 		if done < total && time.Since(lastPrint) < time.Second {

@@ -689,3 +689,14 @@ func (db *DB) TuneForBulk(ctx context.Context, cacheMiB, walMiB int) error {
 	}
 	return nil
 }
+
+// FinishBulk ends a bulk load: PostgreSQL gets fresh planner statistics
+// at once instead of whenever autovacuum comes by, so that the first
+// queries on the loaded rows do not take plans made for empty tables.
+func (db *DB) FinishBulk(ctx context.Context) error {
+	if !db.postgres {
+		return nil
+	}
+	_, err := db.write.ExecContext(ctx, `ANALYZE`)
+	return err
+}

@@ -109,7 +109,9 @@ func migratePostgres(ctx context.Context, pool *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	locker, err := lock.NewPostgresSessionLocker()
+	// A node that finds another migrating polls for the lock every second
+	// (goose's default is 5 s) for up to 5 minutes.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return err
 	}
@@ -178,7 +180,14 @@ const maxSerializationRetries = 30
 func runSerializable(ctx context.Context, pool *sql.DB, fn func(tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := runTxOptions(ctx, pool, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn)
-		if err == nil || !retryableConflict(err) || attempt >= maxSerializationRetries {
+		if err == nil || attempt >= maxSerializationRetries {
+			return err
+		}
+		// A unique violation is how PostgreSQL may report a row that a
+		// concurrent transaction inserted after this one looked for it
+		// and found nothing: run again once or twice, and the look-up
+		// finds it. A real duplicate stays an error after that.
+		if !retryableConflict(err) && !(isUniqueViolation(err) && attempt < 3) {
 			return err
 		}
 		pause := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
@@ -198,6 +207,11 @@ func retryableConflict(err error) bool {
 		return pgErr.Code == "40001" || pgErr.Code == "40P01"
 	}
 	return false
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // skipLocked is appended to the SELECT that picks rows to claim: on
