@@ -11,12 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -493,11 +491,7 @@ func migrateCut(s string) string {
 }
 
 // migrateServer is a `warden serve` process.
-type migrateServer struct {
-	cmd  *exec.Cmd
-	addr string
-	done chan struct{}
-}
+type migrateServer struct{ wardenProcess }
 
 // migrateServe starts `warden serve` with args on a free port.
 func migrateServe(t *testing.T, bin string, args ...string) *migrateServer {
@@ -511,7 +505,7 @@ func migrateServe(t *testing.T, bin string, args ...string) *migrateServer {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &migrateServer{cmd: cmd, done: make(chan struct{})}
+	s := &migrateServer{wardenProcess{cmd: cmd, done: make(chan struct{})}}
 	addr := make(chan string, 1)
 	go func() {
 		defer close(s.done)
@@ -540,23 +534,4 @@ func migrateServe(t *testing.T, bin string, args ...string) *migrateServer {
 		t.Fatal("the server logged no listening address")
 	}
 	return s
-}
-
-func (s *migrateServer) clients(key, secret string) (*iot.Client, *sns.Client) {
-	creds := credentials.NewStaticCredentialsProvider(key, secret, "")
-	url := aws.String("http://" + s.addr)
-	return iot.New(iot.Options{Region: "us-east-1", BaseEndpoint: url, Credentials: creds}),
-		sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: url, Credentials: creds})
-}
-
-func (s *migrateServer) stop(t *testing.T) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-s.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the server did not stop")
-	}
 }

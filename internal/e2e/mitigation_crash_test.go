@@ -14,12 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -212,10 +210,8 @@ func TestMitigationSurvivesSIGKILL(t *testing.T) {
 
 // mitWarden is a `warden serve` process.
 type mitWarden struct {
-	cmd         *exec.Cmd
-	addr        string
+	wardenProcess
 	key, secret string
-	done        chan struct{}
 }
 
 // mitStartWarden runs the binary on data with a 2 s mitigation lease; creds
@@ -235,7 +231,7 @@ func mitStartWarden(t *testing.T, bin, data, creds string) *mitWarden {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w := &mitWarden{cmd: cmd, done: make(chan struct{})}
+	w := &mitWarden{wardenProcess: wardenProcess{cmd: cmd, done: make(chan struct{})}}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-w.done
@@ -292,30 +288,7 @@ func mitStartWarden(t *testing.T, bin, data, creds string) *mitWarden {
 }
 
 func (w *mitWarden) clients() (*iot.Client, *sns.Client) {
-	creds := credentials.NewStaticCredentialsProvider(w.key, w.secret, "")
-	url := aws.String("http://" + w.addr)
-	return iot.New(iot.Options{Region: "us-east-1", BaseEndpoint: url, Credentials: creds}),
-		sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: url, Credentials: creds})
-}
-
-func (w *mitWarden) kill(t *testing.T) {
-	t.Helper()
-	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-w.done
-}
-
-func (w *mitWarden) stop(t *testing.T) {
-	t.Helper()
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-w.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the server did not stop")
-	}
+	return w.wardenProcess.clients(w.key, w.secret)
 }
 
 // mitSubscriber is an SNS HTTP endpoint: it confirms its subscription and

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -473,11 +472,9 @@ func mnAnalyze(t *testing.T, db *sql.DB) {
 // mnNode is a `warden serve` process on the shared database, with what its
 // log has told.
 type mnNode struct {
+	wardenProcess
 	name string
 	dir  string
-	cmd  *exec.Cmd
-	addr string
-	done chan struct{}
 
 	mu            sync.Mutex
 	batches       int      // mitigation batches it logged having committed
@@ -493,7 +490,7 @@ func mnStartNodes(t *testing.T, bin, database, root string, count int) []*mnNode
 	nodes := make([]*mnNode, count)
 	listening := make([]chan string, count)
 	for i := range nodes {
-		nd := &mnNode{name: fmt.Sprintf("node%d", i), dir: filepath.Join(root, fmt.Sprintf("node%d", i)), done: make(chan struct{})}
+		nd := &mnNode{name: fmt.Sprintf("node%d", i), dir: filepath.Join(root, fmt.Sprintf("node%d", i)), wardenProcess: wardenProcess{done: make(chan struct{})}}
 		nd.cmd = exec.Command(bin, "serve", "--database", database, "--data-dir", nd.dir, "--listen", "127.0.0.1:0",
 			"--mitigation-lease", "3s", "--sync", "normal", "--log-level", "debug")
 		stderr, err := nd.cmd.StderrPipe()
@@ -598,26 +595,6 @@ func (nd *mnNode) batchCounts() (batches, findings, leasesLost int) {
 func (nd *mnNode) client(key, secret string) *iot.Client {
 	return iot.New(iot.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + nd.addr),
 		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{}})
-}
-
-func (nd *mnNode) kill(t *testing.T) {
-	t.Helper()
-	if err := nd.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-nd.done
-}
-
-func (nd *mnNode) stop(t *testing.T) {
-	t.Helper()
-	if err := nd.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-nd.done:
-	case <-time.After(20 * time.Second):
-		t.Errorf("%s did not stop within 20 s of SIGTERM", nd.name)
-	}
 }
 
 // mnCredentials reads the key of account 123456789012 from the one data

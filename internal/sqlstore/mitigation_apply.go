@@ -150,6 +150,9 @@ func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt war
 				err = fmt.Errorf("mitigation batch panicked: %v", p)
 			}
 		}()
+		if err := db.lockMitigationWrites(ctx, tx); err != nil {
+			return err
+		}
 		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, opt: opt, now: now, savepoints: savepoints, stmts: map[string]*sql.Stmt{},
 			roles: map[string]bool{}, stats: map[mitStatKey]*warden.MitigationTaskStatistics{}, certStatus: map[mitKey]string{},
 			thingGroups: map[mitKey][]thingMembership{}, groups: map[mitKey]mitGroupFacts{}, done: map[mitDoneKey]*mitDone{}}
@@ -175,6 +178,9 @@ func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt war
 func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim, errorCode, message string, now time.Time) error {
 	ctx = context.WithoutCancel(ctx)
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockMitigationWrites(ctx, tx); err != nil {
+			return err
+		}
 		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, now: now, stmts: map[string]*sql.Stmt{},
 			stats: map[mitStatKey]*warden.MitigationTaskStatistics{}, done: map[mitDoneKey]*mitDone{}}
 		defer func() {
