@@ -210,10 +210,12 @@ func (e *snsEnv) close() {
 
 func (e *snsEnv) client(key, secret, region string) *awssns.Client {
 	return awssns.New(awssns.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(e.server.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
-		HTTPClient:       http.DefaultClient,
+		Region:       region,
+		BaseEndpoint: aws.String(e.server.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(key, secret, ""),
+		// The SDK's own client, not http.DefaultClient: every httptest
+		// server's Close closes the default transport's idle connections,
+		// which could cut a connection a request had just taken.
 		RetryMaxAttempts: 1,
 	})
 }

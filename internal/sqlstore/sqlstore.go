@@ -81,10 +81,12 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		q.Add("_pragma", "foreign_keys(1)")
 		return "file:" + path + "?" + q.Encode() + extra
 	}
-	write, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	// Both pools' connections cache their statements (see sqlitecache.go).
+	writeConn, err := openSQLiteConnector(dsn("&_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}
+	write := sql.OpenDB(writeConn)
 	// Writes go through the group committer's one transaction at a time;
 	// the second connection lets statements be prepared while it is busy.
 	write.SetMaxOpenConns(2)
@@ -95,11 +97,12 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		write.Close()
 		return nil, err
 	}
-	read, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	readConn, err := openSQLiteConnector(dsn("&_pragma=query_only(1)"))
 	if err != nil {
 		write.Close()
 		return nil, err
 	}
+	read := sql.OpenDB(readConn)
 	read.SetMaxOpenConns(opt.ReadConns)
 	read.SetMaxIdleConns(opt.ReadConns)
 	read.SetConnMaxIdleTime(0)

@@ -1,0 +1,291 @@
+package sqlstore
+
+import (
+	"container/list"
+	"context"
+	"database/sql/driver"
+	"errors"
+	"reflect"
+	"strings"
+
+	"modernc.org/sqlite"
+)
+
+// modernc's SQLite driver compiles a statement on every ExecContext and
+// QueryContext call that does not go through a prepared *sql.Stmt, and
+// compiling costs about as much as running a simple statement. Most of the
+// store's statements are constant strings run with tx.ExecContext or
+// tx.QueryContext, so every SQLite connection is wrapped to keep the
+// statements it compiled, by query text, in a small LRU cache, and to run
+// those calls on them. modernc resets a statement (and unbinds its text and
+// blob arguments) after each Exec and when the Rows of a Query are closed, so
+// a cached statement is ready for its next use.
+
+// sqliteStmtCacheSize is the number of statements each connection keeps.
+const sqliteStmtCacheSize = 256
+
+// sqliteStmtCacheMaxQuery is the longest query text kept: longer ones are
+// typically multi-row INSERTs whose length varies with the batch, which
+// would only churn the cache.
+const sqliteStmtCacheMaxQuery = 16 << 10
+
+// openSQLiteConnector returns modernc's connector for dsn, wrapped so that
+// its connections cache their statements.
+func openSQLiteConnector(dsn string) (driver.Connector, error) {
+	c, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sqliteCacheConnector{c}, nil
+}
+
+type sqliteCacheConnector struct{ driver.Connector }
+
+func (c sqliteCacheConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc, ok := conn.(sqliteDriverConn)
+	if !ok {
+		return conn, nil
+	}
+	if _, ok := conn.(driver.NamedValueChecker); ok {
+		// The wrapper would hide it: leave such a connection alone.
+		return conn, nil
+	}
+	return &sqliteCacheConn{conn: sc, lru: list.New(), byQuery: map[string]*list.Element{}}, nil
+}
+
+// sqliteDriverConn is what modernc's connection implements.
+type sqliteDriverConn interface {
+	driver.Conn
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
+
+// sqliteStmt is what modernc's statements implement.
+type sqliteStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+type cachedStmt struct {
+	query string
+	stmt  sqliteStmt
+	// rows is the open Rows of the statement, if any: while they are
+	// open the statement cannot run again.
+	rows *cachedRows
+	// evicted: the statement left the cache while in use, and is closed
+	// once its rows are.
+	evicted bool
+}
+
+// sqliteCacheConn is not safe for concurrent use, and need not be:
+// database/sql uses a connection from one goroutine at a time.
+type sqliteCacheConn struct {
+	conn    sqliteDriverConn
+	lru     *list.List // of *cachedStmt, most recently used first
+	byQuery map[string]*list.Element
+	closed  bool
+}
+
+// Unwrap returns modernc's connection (see sqlite.Limit).
+func (c *sqliteCacheConn) Unwrap() driver.Conn { return c.conn }
+
+func (c *sqliteCacheConn) Prepare(query string) (driver.Stmt, error) {
+	return c.conn.PrepareContext(context.Background(), query)
+}
+
+func (c *sqliteCacheConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.conn.PrepareContext(ctx, query)
+}
+
+func (c *sqliteCacheConn) Begin() (driver.Tx, error) {
+	return c.conn.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (c *sqliteCacheConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.conn.BeginTx(ctx, opts)
+}
+
+func (c *sqliteCacheConn) Ping(ctx context.Context) error { return c.conn.Ping(ctx) }
+
+func (c *sqliteCacheConn) ResetSession(ctx context.Context) error { return c.conn.ResetSession(ctx) }
+
+func (c *sqliteCacheConn) IsValid() bool { return c.conn.IsValid() }
+
+func (c *sqliteCacheConn) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	var errs []error
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		errs = append(errs, c.closeEntry(e.Value.(*cachedStmt)))
+	}
+	c.lru.Init()
+	clear(c.byQuery)
+	errs = append(errs, c.conn.Close())
+	return errors.Join(errs...)
+}
+
+// closeEntry closes cs, and its rows first if they are still open (the
+// statement must not be finalized under them).
+func (c *sqliteCacheConn) closeEntry(cs *cachedStmt) error {
+	var err error
+	if r := cs.rows; r != nil {
+		cs.rows = nil
+		r.closed = true
+		err = r.Rows.Close()
+	}
+	return errors.Join(err, cs.stmt.Close())
+}
+
+// cacheable reports whether query may be kept: one statement (modernc runs
+// every statement of a string only when it is not kept prepared), of
+// reasonable length. A ';' anywhere but at the end, even in a literal or a
+// comment, keeps a query out, which is merely a missed cache entry.
+func cacheable(query string) bool {
+	if len(query) > sqliteStmtCacheMaxQuery {
+		return false
+	}
+	return !strings.Contains(strings.TrimRight(query, " \t\r\n;"), ";")
+}
+
+// stmt returns the cached statement of query, preparing and caching it if
+// needed; nil (and no error) when query is not to be cached or its statement
+// is in use, for the caller to run it uncached.
+func (c *sqliteCacheConn) stmt(ctx context.Context, query string) (*cachedStmt, error) {
+	if c.closed || !cacheable(query) {
+		return nil, nil
+	}
+	if e, ok := c.byQuery[query]; ok {
+		cs := e.Value.(*cachedStmt)
+		if cs.rows != nil {
+			return nil, nil
+		}
+		c.lru.MoveToFront(e)
+		return cs, nil
+	}
+	ds, err := c.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := ds.(sqliteStmt)
+	if !ok {
+		_ = ds.Close()
+		return nil, nil
+	}
+	cs := &cachedStmt{query: query, stmt: s}
+	c.byQuery[query] = c.lru.PushFront(cs)
+	for c.lru.Len() > sqliteStmtCacheSize {
+		c.evict(c.lru.Back())
+	}
+	return cs, nil
+}
+
+func (c *sqliteCacheConn) evict(e *list.Element) {
+	cs := e.Value.(*cachedStmt)
+	c.lru.Remove(e)
+	delete(c.byQuery, cs.query)
+	if cs.rows != nil {
+		cs.evicted = true
+		return
+	}
+	_ = cs.stmt.Close()
+}
+
+func (c *sqliteCacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	cs, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if cs == nil {
+		return c.conn.ExecContext(ctx, query, args)
+	}
+	return cs.stmt.ExecContext(ctx, args)
+}
+
+func (c *sqliteCacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	cs, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if cs == nil {
+		return c.conn.QueryContext(ctx, query, args)
+	}
+	rows, err := cs.stmt.QueryContext(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	r := &cachedRows{Rows: rows, cs: cs}
+	cs.rows = r
+	return r, nil
+}
+
+// cachedRows are the rows of a cached statement: closing them (which resets
+// the statement) makes the statement available again.
+type cachedRows struct {
+	driver.Rows
+	cs     *cachedStmt
+	closed bool
+}
+
+func (r *cachedRows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	err := r.Rows.Close()
+	cs := r.cs
+	cs.rows = nil
+	if cs.evicted {
+		err = errors.Join(err, cs.stmt.Close())
+	}
+	return err
+}
+
+// The column type methods of modernc's rows, which the embedded driver.Rows
+// would hide.
+
+func (r *cachedRows) ColumnTypeDatabaseTypeName(index int) string {
+	if x, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return x.ColumnTypeDatabaseTypeName(index)
+	}
+	return ""
+}
+
+func (r *cachedRows) ColumnTypeLength(index int) (int64, bool) {
+	if x, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
+		return x.ColumnTypeLength(index)
+	}
+	return 0, false
+}
+
+func (r *cachedRows) ColumnTypeNullable(index int) (bool, bool) {
+	if x, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
+		return x.ColumnTypeNullable(index)
+	}
+	return false, false
+}
+
+func (r *cachedRows) ColumnTypePrecisionScale(index int) (int64, int64, bool) {
+	if x, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
+		return x.ColumnTypePrecisionScale(index)
+	}
+	return 0, 0, false
+}
+
+func (r *cachedRows) ColumnTypeScanType(index int) reflect.Type {
+	if x, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
+		return x.ColumnTypeScanType(index)
+	}
+	return reflect.TypeFor[any]()
+}
