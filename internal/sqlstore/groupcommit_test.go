@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -132,5 +133,100 @@ func TestGroupCommitSurvivesPanic(t *testing.T) {
 	}
 	if n != 10 {
 		t.Errorf("%d rows, want the 10 of the writers that did not panic", n)
+	}
+}
+
+// With synchronous FULL the committer fsyncs the WAL itself: every write is
+// covered by an fsync when it returns, and concurrent writes share fsyncs.
+func TestGroupCommitSharesWALFsyncs(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "FULL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wal := db.group.wal
+	if wal == nil {
+		t.Fatal("a FULL store has no WAL syncer")
+	}
+	const writers = 200
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Commits made before this write's: its own is a later one.
+			var before uint64
+			errs[i] = db.inTx(ctx, func(tx *sql.Tx) error {
+				wal.mu.Lock()
+				before = wal.commits
+				wal.mu.Unlock()
+				_, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, x'01')`, fmt.Sprint("s", i))
+				return err
+			})
+			if errs[i] == nil {
+				wal.mu.Lock()
+				defer wal.mu.Unlock()
+				if wal.synced <= before {
+					errs[i] = fmt.Errorf("returned with %d commits synced, before its own commit (after %d)", wal.synced, before)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	wal.mu.Lock()
+	defer wal.mu.Unlock()
+	if wal.synced != wal.commits {
+		t.Errorf("after all writes returned: %d commits, %d synced", wal.commits, wal.synced)
+	}
+	if wal.syncs == 0 || wal.syncs >= writers {
+		t.Errorf("%d fsyncs for %d concurrent writes; want at least one, shared", wal.syncs, writers)
+	}
+	t.Logf("%d writes, %d commits, %d fsyncs", writers, wal.commits, wal.syncs)
+}
+
+// A failed fsync fails the writes waiting for it and every later one: the
+// kernel may have dropped what it could not write, so nothing after can be
+// called durable.
+func TestGroupCommitFailedFsyncIsFinal(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := OpenSQLite(ctx, dir, SQLiteOptions{Synchronous: "FULL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.group.wal.path = dir + "/no-such-wal"
+	insert := func(name string) error {
+		return db.inTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, x'01')`, name)
+			return err
+		})
+	}
+	if err := insert("a"); err == nil || !strings.Contains(err.Error(), "fsync") {
+		t.Fatalf("write whose fsync failed: got %v, want the fsync error", err)
+	}
+	ran := false
+	err = db.inTx(ctx, func(tx *sql.Tx) error { ran = true; return nil })
+	if err == nil || ran {
+		t.Fatalf("write after a failed fsync: err %v, ran %v; want refused, not run", err, ran)
+	}
+}
+
+// With synchronous NORMAL, SQLite's commit is the answer: no fsyncs.
+func TestGroupCommitNormalDoesNotFsync(t *testing.T) {
+	db, err := OpenSQLite(context.Background(), t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.group.wal != nil {
+		t.Error("a NORMAL store fsyncs its WAL")
 	}
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -195,5 +196,38 @@ func TestSQLiteStmtCache(t *testing.T) {
 	}
 	if _, err := conn.ExecContext(ctx, `SELECT nope FROM t`); err == nil {
 		t.Fatal("bad query succeeded")
+	}
+}
+
+// Statements run with contexts stripped of their cancellation (see
+// uncancelled), yet a context that has already ended still keeps a
+// statement or a transaction from starting.
+func TestSQLiteEndedContextStillRefused(t *testing.T) {
+	db, err := OpenSQLite(context.Background(), t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM access_keys`).Scan(&n); err != nil {
+		t.Fatalf("query with a live cancellable context: %v", err)
+	}
+	stmt, err := db.readStmt(ctx, `SELECT COUNT(*) FROM access_keys`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stmt.QueryRowContext(ctx).Scan(&n); err != nil {
+		t.Fatalf("prepared query with a live cancellable context: %v", err)
+	}
+	cancel()
+	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM access_keys`).Scan(&n); !errors.Is(err, context.Canceled) {
+		t.Errorf("query with an ended context: got %v, want context.Canceled", err)
+	}
+	if err := stmt.QueryRowContext(ctx).Scan(&n); !errors.Is(err, context.Canceled) {
+		t.Errorf("prepared query with an ended context: got %v, want context.Canceled", err)
+	}
+	if _, err := db.write.BeginTx(ctx, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("transaction with an ended context: got %v, want context.Canceled", err)
 	}
 }

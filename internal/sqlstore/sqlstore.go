@@ -45,9 +45,10 @@ var _ warden.Store = (*DB)(nil)
 
 // SQLiteOptions tune the embedded store.
 type SQLiteOptions struct {
-	// Synchronous is SQLite's synchronous pragma: "FULL" (fsync on every
-	// commit, survives power loss) or "NORMAL" (survives a killed process,
-	// may lose the last commits on power loss).
+	// Synchronous is "FULL" (no write is answered before an fsync of the
+	// WAL made after its commit: survives power loss; the fsyncs are shared
+	// by concurrent writes, see groupcommit.go) or "NORMAL" (survives a
+	// killed process, may lose the last commits on power loss).
 	Synchronous string
 	// ReadConns is the size of the reader pool (default 4).
 	ReadConns int
@@ -73,11 +74,18 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		opt.ReadConns = 4
 	}
 	path := filepath.Join(dataDir, SQLiteFile)
+	// FULL is kept by the group committer, which fsyncs the WAL itself
+	// before answering (shared by every commit since the last fsync); SQLite
+	// then need not fsync on each commit.
+	walToSync := ""
+	if sync == "FULL" {
+		walToSync = path + "-wal"
+	}
 	dsn := func(extra string) string {
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous("+sync+")")
+		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Add("_pragma", "foreign_keys(1)")
 		return "file:" + path + "?" + q.Encode() + extra
 	}
@@ -108,7 +116,7 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
 	db := &DB{write: write, read: read, writeStmts: newStmtCache(write), readStmts: newStmtCache(read)}
-	db.group = startGroupCommitter(write, db.writeStmts)
+	db.group = newGroupCommitter(write, db.writeStmts, walToSync)
 	return db, nil
 }
 
