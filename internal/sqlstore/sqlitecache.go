@@ -58,16 +58,22 @@ const sqliteStmtCacheSize = 256
 const sqliteStmtCacheMaxQuery = 16 << 10
 
 // openSQLiteConnector returns modernc's connector for dsn, wrapped so that
-// its connections cache their statements.
-func openSQLiteConnector(dsn string) (driver.Connector, error) {
+// its connections cache their statements. begin is the statement that
+// starts a read-write transaction ("BEGIN" or "BEGIN IMMEDIATE"): the
+// wrapper runs BEGIN, COMMIT and ROLLBACK from its cache too, where modernc
+// would compile them for every transaction.
+func openSQLiteConnector(dsn, begin string) (driver.Connector, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sqliteCacheConnector{c}, nil
+	return sqliteCacheConnector{Connector: c, begin: begin}, nil
 }
 
-type sqliteCacheConnector struct{ driver.Connector }
+type sqliteCacheConnector struct {
+	driver.Connector
+	begin string
+}
 
 func (c sqliteCacheConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
@@ -82,7 +88,7 @@ func (c sqliteCacheConnector) Connect(ctx context.Context) (driver.Conn, error) 
 		// The wrapper would hide it: leave such a connection alone.
 		return conn, nil
 	}
-	return &sqliteCacheConn{conn: sc, lru: list.New(), byQuery: map[string]*list.Element{}}, nil
+	return &sqliteCacheConn{conn: sc, begin: c.begin, lru: list.New(), byQuery: map[string]*list.Element{}}, nil
 }
 
 // sqliteDriverConn is what modernc's connection implements.
@@ -119,6 +125,7 @@ type cachedStmt struct {
 // database/sql uses a connection from one goroutine at a time.
 type sqliteCacheConn struct {
 	conn    sqliteDriverConn
+	begin   string
 	lru     *list.List // of *cachedStmt, most recently used first
 	byQuery map[string]*list.Element
 	closed  bool
@@ -143,11 +150,37 @@ func (c *sqliteCacheConn) PrepareContext(ctx context.Context, query string) (dri
 }
 
 func (c *sqliteCacheConn) Begin() (driver.Tx, error) {
-	return c.conn.BeginTx(context.Background(), driver.TxOptions{})
+	return c.BeginTx(context.Background(), driver.TxOptions{})
 }
 
 func (c *sqliteCacheConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.conn.BeginTx(uncancelled(ctx), opts)
+	begin := c.begin
+	if opts.ReadOnly {
+		begin = "BEGIN"
+	}
+	if _, err := c.ExecContext(ctx, begin, nil); err != nil {
+		return nil, err
+	}
+	return cachedTx{c}, nil
+}
+
+// cachedTx ends a transaction with cached statements.
+type cachedTx struct{ c *sqliteCacheConn }
+
+// Commit commits; if that fails the transaction may still be open (a COMMIT
+// refused for SQLITE_BUSY leaves it so), and database/sql expects the
+// connection to be out of it, so it is rolled back.
+func (t cachedTx) Commit() error {
+	_, err := t.c.ExecContext(context.Background(), "COMMIT", nil)
+	if err != nil {
+		_, _ = t.c.ExecContext(context.Background(), "ROLLBACK", nil)
+	}
+	return err
+}
+
+func (t cachedTx) Rollback() error {
+	_, err := t.c.ExecContext(context.Background(), "ROLLBACK", nil)
+	return err
 }
 
 func (c *sqliteCacheConn) Ping(ctx context.Context) error { return c.conn.Ping(ctx) }

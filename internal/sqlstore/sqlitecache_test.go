@@ -11,7 +11,7 @@ import (
 
 func openCacheTestDB(t *testing.T) (*sql.Conn, *sqliteCacheConn) {
 	t.Helper()
-	connector, err := openSQLiteConnector("file:" + filepath.Join(t.TempDir(), "c.db") + "?_pragma=journal_mode(WAL)")
+	connector, err := openSQLiteConnector("file:"+filepath.Join(t.TempDir(), "c.db")+"?_pragma=journal_mode(WAL)", "BEGIN")
 	if err != nil {
 		t.Fatal(err)
 	}

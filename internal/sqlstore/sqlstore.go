@@ -90,7 +90,7 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		return "file:" + path + "?" + q.Encode() + extra
 	}
 	// Both pools' connections cache their statements (see sqlitecache.go).
-	writeConn, err := openSQLiteConnector(dsn("&_txlock=immediate"))
+	writeConn, err := openSQLiteConnector(dsn(""), "BEGIN IMMEDIATE")
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		write.Close()
 		return nil, err
 	}
-	readConn, err := openSQLiteConnector(dsn("&_pragma=query_only(1)"))
+	readConn, err := openSQLiteConnector(dsn("&_pragma=query_only(1)"), "BEGIN")
 	if err != nil {
 		write.Close()
 		return nil, err

@@ -132,6 +132,12 @@ func writeThingAttributes(ctx context.Context, tx *sql.Tx, s warden.Scope, t *wa
 		s.Account, s.Region, t.Name); err != nil {
 		return err
 	}
+	return insertThingAttributes(ctx, tx, s, t)
+}
+
+// insertThingAttributes adds the thing's rows to the attribute index, which
+// has none of them.
+func insertThingAttributes(ctx context.Context, tx *sql.Tx, s warden.Scope, t *warden.Thing) error {
 	for _, k := range sortedThingAttributeNames(t.Attributes) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO thing_attributes (account, region, thing_name, attr_name, attr_value)
 			VALUES (?, ?, ?, ?, ?)`, s.Account, s.Region, t.Name, k, t.Attributes[k]); err != nil {
@@ -150,14 +156,36 @@ func sortedThingAttributeNames(m map[string]string) []string {
 	return keys
 }
 
-// CreateThing stores a new thing, or returns the identical one.
+// CreateThing stores a new thing, or returns the identical one. The usual
+// create is an INSERT that finds no thing of that name; only when one exists
+// does the store read it, to tell an idempotent repeat from a conflict.
 func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (warden.Thing, bool, error) {
 	t.Attributes = warden.CleanAttributes(t.Attributes)
 	t.Version = 1
+	if err := warden.CheckThingAttributeCount(t.TypeName, t.Attributes); err != nil {
+		return t, false, err
+	}
+	attrs, err := encodeThingAttributes(t.Attributes)
+	if err != nil {
+		return t, false, err
+	}
 	created := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		existing, err := thingByName(ctx, tx, s, t.Name)
-		if err == nil {
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO things
+			(account, region, name, id, thing_type_name, attributes, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (account, region, name) DO NOTHING`,
+			s.Account, s.Region, t.Name, t.ID, t.TypeName, attrs, t.Version, millis(t.CreationDate), millis(t.LastModifiedDate))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return err
+			}
+			existing, err := thingByName(ctx, tx, s, t.Name)
+			if err != nil {
+				return err
+			}
 			if existing.TypeName == t.TypeName && warden.EqualAttributes(existing.Attributes, t.Attributes) {
 				t = existing
 				return nil
@@ -166,22 +194,7 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 				Message:    fmt.Sprintf("Thing %s already exists with a different configuration.", t.Name),
 				ResourceID: existing.ID, ResourceArn: existing.ARN(s)}
 		}
-		if warden.ErrorCode(err) != warden.CodeResourceNotFound {
-			return err
-		}
-		if err := warden.CheckThingAttributeCount(t.TypeName, t.Attributes); err != nil {
-			return err
-		}
-		attrs, err := encodeThingAttributes(t.Attributes)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO things
-			(account, region, name, id, thing_type_name, attributes, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.Account, s.Region, t.Name, t.ID, t.TypeName, attrs, t.Version, millis(t.CreationDate), millis(t.LastModifiedDate)); err != nil {
-			return err
-		}
-		if err := writeThingAttributes(ctx, tx, s, &t); err != nil {
+		if err := insertThingAttributes(ctx, tx, s, &t); err != nil {
 			return err
 		}
 		if err := logChange(ctx, tx, s, t.ARN(s), "CreateThing", nil, docOfThing(&t), t.CreationDate); err != nil {
@@ -251,11 +264,15 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 	return t, err
 }
 
-// DeleteThing removes a thing, its attribute rows and its memberships.
+// DeleteThing removes a thing, its attribute rows and its memberships. The
+// thing is deleted first and the checks come after, on what the DELETE
+// returned: a failed check rolls the deletion back, and the usual delete
+// costs one statement fewer.
 func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expectedVersion *int64, now time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := thingByName(ctx, tx, s, name)
-		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
+		t, err := scanThing(tx.QueryRowContext(ctx, `DELETE FROM things WHERE account = ? AND region = ? AND name = ?
+			RETURNING `+thingColumns, s.Account, s.Region, name))
+		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
@@ -283,11 +300,9 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 				return err
 			}
 		}
-		for _, q := range []string{
-			`DELETE FROM thing_attributes WHERE account = ? AND region = ? AND thing_name = ?`,
-			`DELETE FROM things WHERE account = ? AND region = ? AND name = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, s.Account, s.Region, name); err != nil {
+		if len(t.Attributes) > 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM thing_attributes WHERE account = ? AND region = ? AND thing_name = ?`,
+				s.Account, s.Region, name); err != nil {
 				return err
 			}
 		}

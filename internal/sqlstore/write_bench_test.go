@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,41 +12,55 @@ import (
 )
 
 // BenchmarkWritePath runs the store half of the API's write workloads (what
-// warden-bench's create-delete and create-thing cost besides HTTP), from 8
-// goroutines as the bench's 8 clients do: each op is a create and a delete.
+// warden-bench's create-delete and create-thing cost besides HTTP): each op
+// is a create and a delete, from one goroutine (every write its own commit)
+// or from 8 as the bench's 8 clients (commits shared).
 func BenchmarkWritePath(b *testing.B) {
 	ctx := context.Background()
 	for _, wl := range []string{"action", "thing"} {
-		b.Run(wl, func(b *testing.B) {
-			db := thingsBenchOpen(b)
-			var n atomic.Int64
-			b.SetParallelism(4) // 8 goroutines on 2 cores
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
+		for _, writers := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/writers=%d", wl, writers), func(b *testing.B) {
+				db := thingsBenchOpen(b)
+				var n atomic.Int64
+				op := func() error {
 					name := fmt.Sprintf("bench-%d", n.Add(1))
 					now := time.Now()
-					var err error
 					switch wl {
 					case "action":
 						a := warden.MitigationAction{Name: name, ID: warden.NewUUID(), RoleArn: "arn:aws:iam::123456789012:role/warden-bench",
 							Params:       warden.MitigationActionParams{UpdateDeviceCertificateParams: &warden.UpdateCertificateParams{Action: "DEACTIVATE"}},
 							CreationDate: now, LastModifiedDate: now}
-						if _, _, err = db.CreateMitigationAction(ctx, thingsBenchScope, a, nil); err == nil {
-							err = db.DeleteMitigationAction(ctx, thingsBenchScope, name)
+						if _, _, err := db.CreateMitigationAction(ctx, thingsBenchScope, a, nil); err != nil {
+							return err
 						}
-					case "thing":
+						return db.DeleteMitigationAction(ctx, thingsBenchScope, name)
+					default:
 						t := warden.Thing{Name: name, ID: warden.NewUUID(), CreationDate: now, LastModifiedDate: now}
-						if _, _, err = db.CreateThing(ctx, thingsBenchScope, t); err == nil {
-							err = db.DeleteThing(ctx, thingsBenchScope, name, nil, now)
+						if _, _, err := db.CreateThing(ctx, thingsBenchScope, t); err != nil {
+							return err
 						}
-					}
-					if err != nil {
-						b.Error(err)
-						return
+						return db.DeleteThing(ctx, thingsBenchScope, name, nil, now)
 					}
 				}
+				b.ResetTimer()
+				if writers == 1 {
+					for range b.N {
+						if err := op(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return
+				}
+				b.SetParallelism(max(writers/runtime.GOMAXPROCS(0), 1))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := op(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
 			})
-		})
+		}
 	}
 }
