@@ -92,7 +92,7 @@ func main() {
 	var cfg config
 	var workloads string
 	flag.StringVar(&cfg.Warden, "warden", "", "path of the warden binary (default: go build ./cmd/warden into a temporary dir)")
-	flag.StringVar(&cfg.Sync, "sync", "full", "passed to warden serve --sync: full or normal")
+	flag.StringVar(&cfg.Sync, "sync", "normal", "passed to warden serve --sync: normal (its default) or full")
 	flag.StringVar(&cfg.databaseURL, "database", "", "PostgreSQL URL (postgres://user@host:5432/db): run Warden on a fresh schema of it\n"+
 		"(created, passed as warden serve --database with search_path, dropped at the end) instead of SQLite")
 	flag.DurationVar(&cfg.Duration, "duration", 5*time.Second, "length of each measured phase")

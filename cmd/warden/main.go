@@ -30,7 +30,7 @@ type cli struct {
 
 type storeFlags struct {
 	DataDir     string `name:"data-dir" default:"./warden-data" env:"WARDEN_DATA_DIR" help:"Directory of the embedded SQLite store and the credentials file."`
-	Synchronous string `name:"sync" default:"full" enum:"full,normal" env:"WARDEN_SYNC" help:"SQLite durability: full fsyncs every commit (survives power loss); normal survives a killed process only."`
+	Synchronous string `name:"sync" default:"normal" enum:"full,normal" env:"WARDEN_SYNC" help:"SQLite durability of an answered write: normal survives a killed process (kill -9); full also an OS crash or power loss (an fsync, shared by concurrent writes, before every answer)."`
 	Database    string `name:"database" env:"WARDEN_DATABASE" help:"PostgreSQL URL (postgres://user@host:5432/db) to keep the store in instead of SQLite; several nodes may share one."`
 }
 

@@ -148,9 +148,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("panic", "request_id", info.id, "panic", p)
 			s.writeError(rec, info, errors.New("panic"))
 		}
-		s.log.Info("request", "request_id", info.id, "method", r.Method, "path", r.URL.Path,
-			"operation", info.operation, "account", info.account, "status", rec.status,
-			"error", info.errCode, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("request_id", info.id),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("operation", info.operation),
+			slog.String("account", info.account), slog.Int("status", rec.status), slog.String("error", info.errCode),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	}()
 	if s.sns != nil {
 		if op, code, ok := s.sns.ServePublic(rec, r, info.id); ok {
