@@ -61,11 +61,12 @@ func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a ward
 	}
 	created := false
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		insert, err := db.txStmt(ctx, tx, insertActionSQL)
-		if err != nil {
+		// Every create reads the account's actions to count them, so
+		// concurrent creates and deletes would conflict on PostgreSQL.
+		if err := db.takeTurns(ctx, tx, "mitigation_actions"); err != nil {
 			return err
 		}
-		res, err := insert.ExecContext(ctx, s.Account, s.Region, a.Name, a.ID, a.Params.Type(), a.RoleArn, string(params),
+		res, err := tx.ExecContext(ctx, insertActionSQL, s.Account, s.Region, a.Name, a.ID, a.Params.Type(), a.RoleArn, string(params),
 			millis(a.CreationDate), millis(a.LastModifiedDate), s.Account, s.Region, warden.MaxMitigationActions)
 		if err != nil {
 			return err
@@ -97,6 +98,9 @@ func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a ward
 func (db *DB) UpdateMitigationAction(ctx context.Context, s warden.Scope, name string, roleArn *string, params *warden.MitigationActionParams, now time.Time) (warden.MitigationAction, error) {
 	var a warden.MitigationAction
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.takeTurns(ctx, tx, "mitigation_actions"); err != nil {
+			return err
+		}
 		var err error
 		if a, err = getAction(ctx, tx, s, name); err != nil {
 			return err
@@ -123,11 +127,11 @@ func (db *DB) UpdateMitigationAction(ctx context.Context, s warden.Scope, name s
 // DeleteMitigationAction removes an action and its tags.
 func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		del, err := db.txStmt(ctx, tx, `DELETE FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`)
-		if err != nil {
+		if err := db.takeTurns(ctx, tx, "mitigation_actions"); err != nil {
 			return err
 		}
-		res, err := del.ExecContext(ctx, s.Account, s.Region, name)
+		res, err := tx.ExecContext(ctx, `DELETE FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
+			s.Account, s.Region, name)
 		if err != nil {
 			return err
 		}
@@ -144,11 +148,7 @@ const selectActionSQL = `SELECT ` + actionColumns + ` FROM mitigation_actions WH
 
 // MitigationAction returns one action.
 func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string) (warden.MitigationAction, error) {
-	stmt, err := db.readStmt(ctx, selectActionSQL)
-	if err != nil {
-		return warden.MitigationAction{}, err
-	}
-	a, _, err := scanAction(stmt.QueryRowContext(ctx, s.Account, s.Region, name))
+	a, _, err := scanAction(db.read.QueryRowContext(ctx, selectActionSQL, s.Account, s.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, actionNotFound(name)
 	}

@@ -32,8 +32,7 @@ import (
 // before it is durable (a power loss in between would take that write and
 // every later one, the WAL being a log).
 type groupCommitter struct {
-	pool  *sql.DB
-	stmts *stmtCache
+	pool *sql.DB
 
 	mu      sync.Mutex
 	queue   []*groupWrite
@@ -61,8 +60,8 @@ const maxGroup = 64
 
 var errStoreClosed = errors.New("store is closed")
 
-func newGroupCommitter(pool *sql.DB, stmts *stmtCache, walPath string) *groupCommitter {
-	g := &groupCommitter{pool: pool, stmts: stmts}
+func newGroupCommitter(pool *sql.DB, walPath string) *groupCommitter {
+	g := &groupCommitter{pool: pool}
 	g.idle.L = &g.mu
 	if walPath != "" {
 		g.wal = &walSync{path: walPath}
@@ -181,10 +180,7 @@ func (g *groupCommitter) commitShared(group []*groupWrite) bool {
 		return false
 	}
 	exec := func(query string) bool {
-		s, err := g.stmts.get(ctx, query)
-		if err == nil {
-			_, err = tx.StmtContext(ctx, s).ExecContext(ctx)
-		}
+		_, err := tx.ExecContext(ctx, query)
 		return err == nil
 	}
 	for _, w := range group {

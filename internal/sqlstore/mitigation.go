@@ -650,15 +650,23 @@ var errMitFanOutRaced = errors.New("mitigation fan-out moved concurrently")
 // PostgreSQL. They all update the same statistics rows and neighbouring
 // execution rows, so under SERIALIZABLE concurrent ones nearly always fail
 // and are redone whole (measured: hundreds of retries per 100,000
-// executions, and lost leases). LOCK is the transaction's first statement,
-// so its snapshot is taken once the lock is granted and sees the previous
-// holder's commit. Claims, which are most of the coordination, still run
-// concurrently. SQLite has a single writer anyway.
+// executions, and lost leases). Claims, which are most of the coordination,
+// still run concurrently.
 func (db *DB) lockMitigationWrites(ctx context.Context, tx *sql.Tx) error {
+	return db.takeTurns(ctx, tx, "mitigation_task_stats")
+}
+
+// takeTurns makes the write transactions that call it with the same table
+// run one at a time on PostgreSQL, where concurrent ones would read what the
+// others write and most would fail serialization and be retried (SQLite has
+// a single writer anyway). It must be the transaction's first statement:
+// LOCK takes no snapshot, so the snapshot is taken once the lock is granted
+// and sees the previous holder's commit. The mode lets readers through.
+func (db *DB) takeTurns(ctx context.Context, tx *sql.Tx, table string) error {
 	if !db.postgres {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `LOCK TABLE mitigation_task_stats IN SHARE ROW EXCLUSIVE MODE`)
+	_, err := tx.ExecContext(ctx, `LOCK TABLE `+table+` IN SHARE ROW EXCLUSIVE MODE`)
 	return err
 }
 

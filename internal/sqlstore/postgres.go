@@ -97,7 +97,7 @@ func OpenPostgres(ctx context.Context, url string, opt PostgresOptions) (*DB, er
 		pool.Close()
 		return nil, err
 	}
-	return &DB{postgres: true, write: pool, read: pool, writeStmts: newStmtCache(pool), readStmts: newStmtCache(pool)}, nil
+	return &DB{postgres: true, write: pool, read: pool}, nil
 }
 
 func migratePostgres(ctx context.Context, pool *sql.DB) error {

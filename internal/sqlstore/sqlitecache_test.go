@@ -213,7 +213,7 @@ func TestSQLiteEndedContextStillRefused(t *testing.T) {
 	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM access_keys`).Scan(&n); err != nil {
 		t.Fatalf("query with a live cancellable context: %v", err)
 	}
-	stmt, err := db.readStmt(ctx, `SELECT COUNT(*) FROM access_keys`)
+	stmt, err := db.read.PrepareContext(ctx, `SELECT COUNT(*) FROM access_keys`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,8 +34,6 @@ type DB struct {
 	// group, when set, batches concurrent write transactions into one
 	// commit (see groupcommit.go).
 	group *groupCommitter
-	// Prepared statements of hot queries, per pool.
-	writeStmts, readStmts *stmtCache
 	// postgres: the database is PostgreSQL (one pool for reads and
 	// writes; SERIALIZABLE transactions instead of the single writer).
 	postgres bool
@@ -95,10 +93,9 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		return nil, err
 	}
 	write := sql.OpenDB(writeConn)
-	// Writes go through the group committer's one transaction at a time;
-	// the second connection lets statements be prepared while it is busy.
-	write.SetMaxOpenConns(2)
-	write.SetMaxIdleConns(2)
+	// SQLite has one writer: the group committer's one transaction at a time.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, write, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
@@ -115,8 +112,8 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	read.SetMaxIdleConns(opt.ReadConns)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	db := &DB{write: write, read: read, writeStmts: newStmtCache(write), readStmts: newStmtCache(read)}
-	db.group = newGroupCommitter(write, db.writeStmts, walToSync)
+	db := &DB{write: write, read: read}
+	db.group = newGroupCommitter(write, walToSync)
 	return db, nil
 }
 
@@ -140,8 +137,6 @@ func (db *DB) Close() error {
 	if db.group != nil {
 		db.group.stop()
 	}
-	db.writeStmts.close()
-	db.readStmts.close()
 	if db.read == db.write {
 		return db.write.Close()
 	}
