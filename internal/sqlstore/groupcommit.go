@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -158,6 +159,19 @@ func (g *groupCommitter) stop() {
 // nothing of it was committed and every write is run again in a transaction
 // of its own, so each caller gets its own answer.
 func (g *groupCommitter) commit(group []*groupWrite) uint64 {
+	defer func() {
+		if p := recover(); p != nil {
+			// Not a write's own function (callTxFunc makes those errors)
+			// but the database layer: the writer connection is in an
+			// unknown state and every later write would wait for it. The
+			// leader runs on a request's goroutine, whose panics net/http
+			// would recover, so the process is ended from a goroutine of
+			// its own.
+			stack := debug.Stack()
+			go panic(fmt.Sprintf("sqlstore: panic in a group commit: %v\n%s", p, stack))
+			select {}
+		}
+	}()
 	if len(group) == 1 {
 		group[0].err = runTx(group[0].ctx, g.pool, group[0].fn)
 	} else if !g.commitShared(group) {
