@@ -60,7 +60,6 @@ type mitApplier struct {
 	// savepoint (else watch the change counter; see applyClaim).
 	savepoints bool
 	now        time.Time
-	stmts      map[string]*sql.Stmt
 	// roles: per "<account> <role ARN>", whether the role allows every
 	// permission the batch needs (then no execution asks again).
 	roles map[string]bool
@@ -90,26 +89,10 @@ type mitStatKey struct {
 	check string
 }
 
-// stmt prepares query once per transaction: SQLite compiles a statement on
-// every Exec otherwise, which would dominate the cost of an execution.
-func (a *mitApplier) stmt(query string) (*sql.Stmt, error) {
-	if s, ok := a.stmts[query]; ok {
-		return s, nil
-	}
-	s, err := a.tx.PrepareContext(a.ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	a.stmts[query] = s
-	return s, nil
-}
-
+// exec runs a statement of the batch. Statements are compiled once per
+// connection (the SQLite wrapper's cache, pgx's), not once per batch.
 func (a *mitApplier) exec(query string, args ...any) (sql.Result, error) {
-	s, err := a.stmt(query)
-	if err != nil {
-		return nil, err
-	}
-	return s.ExecContext(a.ctx, args...)
+	return a.tx.ExecContext(a.ctx, query, args...)
 }
 
 // ApplyMitigationClaim applies a claim; see warden.MitigationQueue.
@@ -153,14 +136,9 @@ func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt war
 		if err := db.lockMitigationWrites(ctx, tx); err != nil {
 			return err
 		}
-		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, opt: opt, now: now, savepoints: savepoints, stmts: map[string]*sql.Stmt{},
+		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, opt: opt, now: now, savepoints: savepoints,
 			roles: map[string]bool{}, stats: map[mitStatKey]*warden.MitigationTaskStatistics{}, certStatus: map[mitKey]string{},
 			thingGroups: map[mitKey][]thingMembership{}, groups: map[mitKey]mitGroupFacts{}, done: map[mitDoneKey]*mitDone{}}
-		defer func() {
-			for _, s := range a.stmts {
-				s.Close()
-			}
-		}()
 		if err := a.run(c); err != nil {
 			return err
 		}
@@ -181,13 +159,8 @@ func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim
 		if err := db.lockMitigationWrites(ctx, tx); err != nil {
 			return err
 		}
-		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, now: now, stmts: map[string]*sql.Stmt{},
+		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, now: now,
 			stats: map[mitStatKey]*warden.MitigationTaskStatistics{}, done: map[mitDoneKey]*mitDone{}}
-		defer func() {
-			for _, s := range a.stmts {
-				s.Close()
-			}
-		}()
 		findings, err := a.load(c)
 		if err != nil {
 			return err
@@ -528,12 +501,8 @@ func (a *mitApplier) applyAction(f *mitFinding, i int, e warden.ClaimedExecution
 // totalChanges is SQLite's count of rows this connection has inserted,
 // updated or deleted.
 func (a *mitApplier) totalChanges() (int64, error) {
-	st, err := a.stmt(`SELECT total_changes()`)
-	if err != nil {
-		return 0, err
-	}
 	var n int64
-	err = st.QueryRowContext(a.ctx).Scan(&n)
+	err := a.tx.QueryRowContext(a.ctx, `SELECT total_changes()`).Scan(&n)
 	return n, err
 }
 
@@ -768,11 +737,8 @@ func (f *mitFinding) deviceCertificateID() (string, error) {
 
 // principalThings lists the things a certificate ARN is attached to.
 func (a *mitApplier) principalThings(s warden.Scope, principal string) ([]string, error) {
-	st, err := a.stmt(`SELECT thing_name FROM thing_principals WHERE account = ? AND region = ? AND principal = ? ORDER BY thing_name`)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(a.ctx, s.Account, s.Region, principal)
+	rows, err := a.tx.QueryContext(a.ctx, `SELECT thing_name FROM thing_principals WHERE account = ? AND region = ? AND principal = ? ORDER BY thing_name`,
+		s.Account, s.Region, principal)
 	if err != nil {
 		return nil, err
 	}
@@ -861,11 +827,8 @@ func (a *mitApplier) deactivateCertificate(ctx context.Context, s warden.Scope, 
 			a.certStatus[k] = warden.CertInactive
 			return a.logChange(ctx, s, s.CertificateARN(id), "UpdateCertificate", certState{Status: warden.CertActive}, certState{Status: warden.CertInactive})
 		}
-		st, err := a.stmt(`SELECT status FROM certificates WHERE account = ? AND region = ? AND id = ?`)
-		if err != nil {
-			return err
-		}
-		err = st.QueryRowContext(a.ctx, s.Account, s.Region, id).Scan(&status)
+		err = a.tx.QueryRowContext(a.ctx, `SELECT status FROM certificates WHERE account = ? AND region = ? AND id = ?`,
+			s.Account, s.Region, id).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			status = ""
 		} else if err != nil {
@@ -1049,13 +1012,10 @@ func (a *mitApplier) group(s warden.Scope, name string) (mitGroupFacts, error) {
 	if g, ok := a.groups[k]; ok {
 		return g, nil
 	}
-	st, err := a.stmt(`SELECT root_name, dynamic, seq FROM thing_groups WHERE account = ? AND region = ? AND name = ?`)
-	if err != nil {
-		return mitGroupFacts{}, err
-	}
 	var g mitGroupFacts
 	var dynamic int
-	err = st.QueryRowContext(a.ctx, s.Account, s.Region, name).Scan(&g.root, &dynamic, &g.seq)
+	err := a.tx.QueryRowContext(a.ctx, `SELECT root_name, dynamic, seq FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name).Scan(&g.root, &dynamic, &g.seq)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:

@@ -68,7 +68,7 @@ func TestDeactivateCertificateMatchesHelper(t *testing.T) {
 				return helperErr
 			})
 			_ = db.inTx(ctx, func(tx *sql.Tx) error {
-				a := &mitApplier{ctx: ctx, tx: tx, now: now, stmts: map[string]*sql.Stmt{}, certStatus: map[mitKey]string{}}
+				a := &mitApplier{ctx: ctx, tx: tx, now: now, certStatus: map[mitKey]string{}}
 				fastErr = a.deactivateCertificate(actx, s, fastID)
 				return fastErr
 			})
@@ -206,7 +206,7 @@ func TestAddThingsToGroupsMatchesHelper(t *testing.T) {
 		var applyErr error
 		_ = db.inTx(ctx, func(tx *sql.Tx) error {
 			if batched {
-				a := &mitApplier{ctx: ctx, tx: tx, now: now, stmts: map[string]*sql.Stmt{},
+				a := &mitApplier{ctx: ctx, tx: tx, now: now,
 					thingGroups: map[mitKey][]thingMembership{}, groups: map[mitKey]mitGroupFacts{}}
 				if applyErr = a.readThings(s, []string{"t1"}); applyErr != nil {
 					return applyErr
