@@ -6,7 +6,7 @@
 // client CPU per request, Warden's startup time on an existing data dir and
 // its idle RSS, and checks them against the targets.
 //
-//	go run ./cmd/warden-bench --duration 5s --rounds 3 --concurrency 8 [--sync normal] [--json]
+//	go run ./cmd/warden-bench --duration 5s --rounds 3 --concurrency 8 [--sync full] [--json]
 //
 // With --database postgres://user@host:5432/db Warden keeps its store in a
 // fresh schema of that database (dropped at the end) instead of SQLite;

@@ -5,15 +5,8 @@ import (
 	"syscall"
 )
 
-// fdatasync flushes the file at path to stable storage. The file is opened
-// anew each time, so the fsync reaches the WAL that is current, whatever
-// SQLite did with earlier ones; an open costs little next to the fsync.
-func fdatasync(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
+// syncData is fdatasync(2): the data and only the metadata needed to read it.
+func syncData(f *os.File) error {
 	for {
 		if err := syscall.Fdatasync(int(f.Fd())); err != syscall.EINTR {
 			return err

@@ -75,15 +75,11 @@ func TestGroupCommitKeepsEachWriteAtomic(t *testing.T) {
 // disturb the others.
 func TestGroupCommitSkipsCancelledWriter(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openGroupTestDB(t, t.TempDir(), "NORMAL")
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	ran := false
-	err = db.inTx(cancelled, func(tx *sql.Tx) error { ran = true; return nil })
+	err := db.inTx(cancelled, func(tx *sql.Tx) error { ran = true; return nil })
 	if !errors.Is(err, context.Canceled) || ran {
 		t.Errorf("cancelled writer: err %v, ran %v; want context.Canceled and not run", err, ran)
 	}
@@ -99,11 +95,7 @@ func TestGroupCommitSkipsCancelledWriter(t *testing.T) {
 // its group carry on.
 func TestGroupCommitSurvivesPanic(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openGroupTestDB(t, t.TempDir(), "NORMAL")
 	var wg sync.WaitGroup
 	errs := make([]error, 20)
 	for i := range errs {
@@ -140,11 +132,7 @@ func TestGroupCommitSurvivesPanic(t *testing.T) {
 // covered by an fsync when it returns, and concurrent writes share fsyncs.
 func TestGroupCommitSharesWALFsyncs(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenSQLite(ctx, t.TempDir(), SQLiteOptions{Synchronous: "FULL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openGroupTestDB(t, t.TempDir(), "FULL")
 	wal := db.group.wal
 	if wal == nil {
 		t.Fatal("a FULL store has no WAL syncer")
@@ -197,11 +185,7 @@ func TestGroupCommitSharesWALFsyncs(t *testing.T) {
 func TestGroupCommitFailedFsyncIsFinal(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := OpenSQLite(ctx, dir, SQLiteOptions{Synchronous: "FULL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openGroupTestDB(t, dir, "FULL")
 	db.group.wal.path = dir + "/no-such-wal"
 	insert := func(name string) error {
 		return db.inTx(ctx, func(tx *sql.Tx) error {
@@ -213,7 +197,7 @@ func TestGroupCommitFailedFsyncIsFinal(t *testing.T) {
 		t.Fatalf("write whose fsync failed: got %v, want the fsync error", err)
 	}
 	ran := false
-	err = db.inTx(ctx, func(tx *sql.Tx) error { ran = true; return nil })
+	err := db.inTx(ctx, func(tx *sql.Tx) error { ran = true; return nil })
 	if err == nil || ran {
 		t.Fatalf("write after a failed fsync: err %v, ran %v; want refused, not run", err, ran)
 	}
@@ -221,12 +205,19 @@ func TestGroupCommitFailedFsyncIsFinal(t *testing.T) {
 
 // With synchronous NORMAL, SQLite's commit is the answer: no fsyncs.
 func TestGroupCommitNormalDoesNotFsync(t *testing.T) {
-	db, err := OpenSQLite(context.Background(), t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openGroupTestDB(t, t.TempDir(), "NORMAL")
 	if db.group.wal != nil {
 		t.Error("a NORMAL store fsyncs its WAL")
 	}
+}
+
+// openGroupTestDB opens a store in dir, closed when the test ends.
+func openGroupTestDB(t *testing.T, dir, synchronous string) *DB {
+	t.Helper()
+	db, err := OpenSQLite(context.Background(), dir, SQLiteOptions{Synchronous: synchronous})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -46,7 +46,8 @@ type SQLiteOptions struct {
 	// Synchronous is "FULL" (no write is answered before an fsync of the
 	// WAL made after its commit: survives power loss; the fsyncs are shared
 	// by concurrent writes, see groupcommit.go) or "NORMAL" (survives a
-	// killed process, may lose the last commits on power loss).
+	// killed process, may lose the last commits on power loss). Empty
+	// means FULL; warden serve passes NORMAL by default.
 	Synchronous string
 	// ReadConns is the size of the reader pool (default 4).
 	ReadConns int

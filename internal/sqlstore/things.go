@@ -178,10 +178,11 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err != nil {
-				return err
-			}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
 			existing, err := thingByName(ctx, tx, s, t.Name)
 			if err != nil {
 				return err
