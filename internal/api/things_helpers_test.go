@@ -187,7 +187,7 @@ func thSnapshot(t testing.TB, e *env) string {
 	db := rawDB(t, e)
 	var b strings.Builder
 	for _, q := range []string{
-		`SELECT account, region, name, id, thing_type_name, attributes, version, updated_at FROM things ORDER BY seq`,
+		`SELECT account, region, name, id, thing_type_name, attributes, version, updated_at FROM things ORDER BY account, region, name`,
 		`SELECT account, region, thing_name, attr_name, attr_value FROM thing_attributes ORDER BY 1, 2, 3, 4`,
 		`SELECT account, region, name, parent_name, root_name, depth, description, attributes, dynamic, query_string, version FROM thing_groups ORDER BY seq`,
 		`SELECT account, region, ancestor, descendant, distance FROM thing_group_ancestors ORDER BY 1, 2, 3, 4`,

@@ -135,10 +135,11 @@ type tableSpec struct {
 	name    string
 	columns []string
 	kinds   []columnKind
-	// autoincrement: the table's seq is an identity on PostgreSQL; next is
-	// SQLite's sqlite_sequence for it (the largest seq ever handed out).
-	autoincrement bool
-	next          int64
+	// numbered: the table has a seq, an identity on PostgreSQL; next is
+	// SQLite's sqlite_sequence for it (the largest seq ever handed out,
+	// for the AUTOINCREMENT ones).
+	numbered bool
+	next     int64
 }
 
 // columnKind is the Go type a column's values are written to PostgreSQL as.
@@ -152,7 +153,7 @@ const (
 
 // sqliteCopyTables lists the store's tables and their columns, in name order.
 func sqliteCopyTables(ctx context.Context, stx *sql.Tx) ([]tableSpec, error) {
-	rows, err := stx.QueryContext(ctx, `SELECT name, sql FROM sqlite_master
+	rows, err := stx.QueryContext(ctx, `SELECT name FROM sqlite_master
 		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name <> 'goose_db_version' ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list the SQLite tables: %w", err)
@@ -160,12 +161,10 @@ func sqliteCopyTables(ctx context.Context, stx *sql.Tx) ([]tableSpec, error) {
 	var tables []tableSpec
 	for rows.Next() {
 		var t tableSpec
-		var ddl string
-		if err := rows.Scan(&t.name, &ddl); err != nil {
+		if err := rows.Scan(&t.name); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		t.autoincrement = strings.Contains(strings.ToUpper(ddl), "AUTOINCREMENT")
 		tables = append(tables, t)
 	}
 	rows.Close()
@@ -199,12 +198,13 @@ func sqliteCopyTables(ctx context.Context, stx *sql.Tx) ([]tableSpec, error) {
 			}
 			t.columns = append(t.columns, name)
 			t.kinds = append(t.kinds, kind)
+			t.numbered = t.numbered || name == "seq"
 		}
 		cols.Close()
 		if err := cols.Err(); err != nil {
 			return nil, err
 		}
-		if t.autoincrement && hasSequences {
+		if t.numbered && hasSequences {
 			err := stx.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = ?`, t.name).Scan(&t.next)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return nil, fmt.Errorf("sequence of %s: %w", t.name, err)
@@ -310,7 +310,7 @@ func copyTable(ctx context.Context, stx *sql.Tx, tx pgx.Tx, t tableSpec) (TableC
 	if err := rows.Close(); err != nil {
 		return tc, err
 	}
-	if t.autoincrement {
+	if t.numbered {
 		// New rows must get seq values past every one SQLite handed out,
 		// including those of rows deleted since (AUTOINCREMENT never reuses).
 		var seqName *string

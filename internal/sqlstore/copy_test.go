@@ -43,10 +43,13 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 			CreationDate: now, LastModifiedDate: now})
 		must(err)
 	}
-	// The newest thing is deleted: its seq must not be handed out again.
 	must(src.DeleteThing(ctx, s, "t3", nil, now))
-	_, _, err = src.CreateThingGroup(ctx, s, warden.ThingGroup{Name: "g", ID: warden.NewUUID(), CreationDate: now, LastModifiedDate: now}, nil)
-	must(err)
+	for _, name := range []string{"g", "g-deleted"} {
+		_, _, err = src.CreateThingGroup(ctx, s, warden.ThingGroup{Name: name, ID: warden.NewUUID(), CreationDate: now, LastModifiedDate: now}, nil)
+		must(err)
+	}
+	// The newest group is deleted: its seq must not be handed out again.
+	must(src.DeleteThingGroup(ctx, s, "g-deleted", false, nil, now))
 	must(src.AddThingToThingGroup(ctx, s, "t1", "g", false, now))
 	_, err = src.CreatePolicy(ctx, s, "p", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}`, nil, now)
 	must(err)
@@ -217,14 +220,17 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		t.Errorf("copy_nulls %+v, want %+v", nulls, wantNulls)
 	}
 
-	// New rows: seqs past every one SQLite handed out (t3's included).
+	// New rows: seqs past every one SQLite handed out (g-deleted's
+	// included), and change-log rows after the copied ones.
+	_, _, err = dst.CreateThingGroup(ctx, s, warden.ThingGroup{Name: "g3", ID: warden.NewUUID(), CreationDate: now, LastModifiedDate: now}, nil)
+	must(err)
+	var seq3 int64
+	must(dst.read.QueryRowContext(ctx, `SELECT seq FROM thing_groups WHERE name = 'g3'`).Scan(&seq3))
+	if seq3 != 3 {
+		t.Errorf("the first group after the copy has seq %d, want 3 (g-deleted had 2)", seq3)
+	}
 	_, _, err = dst.CreateThing(ctx, s, warden.Thing{Name: "t4", ID: warden.NewUUID(), CreationDate: now, LastModifiedDate: now})
 	must(err)
-	var seq4 int64
-	must(dst.read.QueryRowContext(ctx, `SELECT seq FROM things WHERE name = 't4'`).Scan(&seq4))
-	if seq4 != 4 {
-		t.Errorf("the first thing after the copy has seq %d, want 4 (t3 had 3)", seq4)
-	}
 	_, err = dst.CreatePolicy(ctx, s, "p2", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}`, nil, now)
 	must(err)
 	changes, err := dst.Changes(ctx, warden.ChangeFilter{})

@@ -140,6 +140,12 @@ var postgresTypes = []struct {
 	{regexp.MustCompile(`\bTEXT\b`), `TEXT COLLATE "C"`},
 }
 
+// sqliteOnly ends a migration line that PostgreSQL does not run: SQLite
+// storage details with no PostgreSQL counterpart.
+const sqliteOnly = "-- sqlite only"
+
+var withoutRowID = regexp.MustCompile(`\)\s*WITHOUT ROWID\s*;`)
+
 // postgresMigrations translates the SQLite migrations; comment lines are
 // kept as they are.
 func postgresMigrations(sqlite fs.FS) (fs.FS, error) {
@@ -152,15 +158,19 @@ func postgresMigrations(sqlite fs.FS) (fs.FS, error) {
 		if err != nil {
 			return err
 		}
-		lines := strings.Split(string(data), "\n")
-		for i, line := range lines {
-			if strings.HasPrefix(strings.TrimSpace(line), "--") {
+		var lines []string
+		for _, line := range strings.Split(string(data), "\n") {
+			switch {
+			case strings.HasSuffix(strings.TrimSpace(line), sqliteOnly):
 				continue
+			case strings.HasPrefix(strings.TrimSpace(line), "--"):
+			default:
+				for _, t := range postgresTypes {
+					line = t.re.ReplaceAllString(line, t.repl)
+				}
+				line = withoutRowID.ReplaceAllString(line, ");")
 			}
-			for _, t := range postgresTypes {
-				line = t.re.ReplaceAllString(line, t.repl)
-			}
-			lines[i] = line
+			lines = append(lines, line)
 		}
 		out[path] = &fstest.MapFile{Data: []byte(strings.Join(lines, "\n")), Mode: 0o444}
 		return nil

@@ -342,7 +342,9 @@ func (db *DB) Things(ctx context.Context, s warden.Scope, f warden.ThingFilter, 
 		b.WriteString(`things t WHERE t.account = ? AND t.region = ?`)
 		args = append(args, s.Account, s.Region)
 		if f.TypeName != "" {
-			b.WriteString(` AND t.thing_type_name = ?`)
+			// The <> term lets the planner use things_by_type, which
+			// holds only typed things.
+			b.WriteString(` AND t.thing_type_name = ? AND t.thing_type_name <> ''`)
 			args = append(args, f.TypeName)
 		}
 		b.WriteString(` AND t.name > ? ORDER BY t.name LIMIT ?`)

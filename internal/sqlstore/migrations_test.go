@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/warden-iot/warden"
+)
+
+// A data dir written before migration 11 keeps its things and change log,
+// and the change log goes on numbering after its last row.
+func TestMigrationLeanThingWritesKeepsData(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := sql.Open("sqlite", "file:"+filepath.Join(dir, SQLiteFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, old, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO things (account, region, name, id, thing_type_name, attributes, version, created_at, updated_at)
+			VALUES ('123456789012', 'us-east-1', 'typed', 'id-1', 'sensor', '{"a":"1"}', 3, 1000, 2000),
+			       ('123456789012', 'us-east-1', 'plain', 'id-2', '', '{}', 1, 1000, 1000)`,
+		`INSERT INTO change_log (account, region, resource_arn, operation, before_doc, after_doc, actor, at)
+			VALUES ('123456789012', 'us-east-1', 'arn:a', 'CreateThing', '', '{}', 'k', 1000),
+			       ('123456789012', 'us-east-1', 'arn:b', 'CreateThing', '', '{}', 'k', 1000),
+			       ('123456789012', 'us-east-1', 'arn:c', 'CreateThing', '', '{}', 'k', 1000)`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := OpenSQLite(ctx, dir, SQLiteOptions{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := warden.Scope{Account: "123456789012", Region: "us-east-1"}
+	typed, err := db.Thing(ctx, s, "typed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typed.ID != "id-1" || typed.TypeName != "sensor" || typed.Attributes["a"] != "1" || typed.Version != 3 {
+		t.Errorf("typed thing after the migration: %+v", typed)
+	}
+	got, _, err := db.Things(ctx, s, warden.ThingFilter{TypeName: "sensor"}, warden.Page{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "typed" {
+		t.Errorf("things of type sensor: %+v", got)
+	}
+	all, _, err := db.Things(ctx, s, warden.ThingFilter{}, warden.Page{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 {
+		t.Errorf("%d things after the migration, want 2", len(all))
+	}
+
+	now := time.Now()
+	if _, _, err := db.CreateThing(ctx, s, warden.Thing{Name: "new", ID: "id-3", CreationDate: now, LastModifiedDate: now}); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := db.Changes(ctx, warden.ChangeFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 4 || changes[2].Seq != 3 || changes[2].ResourceArn != "arn:c" || changes[3].Seq != 4 ||
+		!strings.HasSuffix(changes[3].ResourceArn, "thing/new") {
+		t.Errorf("change log after the migration: %+v", changes)
+	}
+
+	var ddl string
+	if err := db.read.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = 'change_log'`).Scan(&ddl); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(ddl, "AUTOINCREMENT") {
+		t.Errorf("change_log still has AUTOINCREMENT: %s", ddl)
+	}
+}
