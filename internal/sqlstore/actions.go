@@ -60,7 +60,7 @@ func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a ward
 		return a, false, err
 	}
 	created := false
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		// Every create reads the account's actions to count them, so
 		// concurrent creates and deletes would conflict on PostgreSQL.
 		if err := db.takeTurns(ctx, tx, "mitigation_actions"); err != nil {
@@ -97,7 +97,7 @@ func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a ward
 // UpdateMitigationAction changes an action's role and/or parameters.
 func (db *DB) UpdateMitigationAction(ctx context.Context, s warden.Scope, name string, roleArn *string, params *warden.MitigationActionParams, now time.Time) (warden.MitigationAction, error) {
 	var a warden.MitigationAction
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		if err := db.takeTurns(ctx, tx, "mitigation_actions"); err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func (db *DB) UpdateMitigationAction(ctx context.Context, s warden.Scope, name s
 
 // DeleteMitigationAction removes an action and its tags.
 func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name string) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if err := db.takeTurns(ctx, tx, "mitigation_actions"); err != nil {
 			return err
 		}

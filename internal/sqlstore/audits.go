@@ -68,7 +68,7 @@ func (db *DB) AuditConfiguration(ctx context.Context, s warden.Scope) (warden.Au
 
 // UpdateAuditConfiguration merges an update into the configuration.
 func (db *DB) UpdateAuditConfiguration(ctx context.Context, s warden.Scope, u warden.AuditConfigurationUpdate, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		cfg, configured, err := getAuditConfig(ctx, tx, s)
 		if err != nil {
 			return err
@@ -146,7 +146,7 @@ func (db *DB) UpdateAuditConfiguration(ctx context.Context, s warden.Scope, u wa
 
 // DeleteAuditConfiguration resets the scope to no audit configuration.
 func (db *DB) DeleteAuditConfiguration(ctx context.Context, s warden.Scope, deleteScheduledAudits bool, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		cfg, configured, err := getAuditConfig(ctx, tx, s)
 		if err != nil {
 			return err
@@ -186,7 +186,7 @@ type auditTaskDoc struct {
 
 // insertAuditTask stores a new task and its checks with the statuses they
 // start with.
-func insertAuditTask(ctx context.Context, tx *sql.Tx, s warden.Scope, t *warden.AuditTask) error {
+func insertAuditTask(ctx context.Context, tx writeTx, s warden.Scope, t *warden.AuditTask) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_tasks (account, region, task_id, task_type, task_status, task_start_time,
 		scheduled_audit_name) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		s.Account, s.Region, t.ID, t.Type, t.Status, millis(t.StartTime), t.ScheduledAuditName); err != nil {
@@ -215,7 +215,7 @@ func newAuditTask(typ, scheduledName string, checks []string, now time.Time) war
 // StartAuditTask stores a new on-demand audit task.
 func (db *DB) StartAuditTask(ctx context.Context, s warden.Scope, checks []string, now time.Time) (warden.AuditTask, error) {
 	t := newAuditTask(warden.AuditOnDemand, "", checks, now)
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		cfg, configured, err := getAuditConfig(ctx, tx, s)
 		if err != nil {
 			return err
@@ -342,7 +342,7 @@ func auditCursorPair(c string) (int64, int64, error) {
 
 // CancelAuditTask cancels an in-progress task.
 func (db *DB) CancelAuditTask(ctx context.Context, s warden.Scope, id string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		t, err := getAuditTask(ctx, tx, s, id)
 		if err != nil {
 			return err
@@ -378,7 +378,7 @@ func (db *DB) CancelAuditTask(ctx context.Context, s warden.Scope, id string, no
 // notifyAuditEnd publishes the summary of task id to the scope's SNS
 // notification target, when one is enabled, inside tx. A target topic that
 // does not exist (any more) is no error: the audit ended all the same.
-func notifyAuditEnd(ctx context.Context, tx *sql.Tx, s warden.Scope, id string, now time.Time) (bool, error) {
+func notifyAuditEnd(ctx context.Context, tx writeTx, s warden.Scope, id string, now time.Time) (bool, error) {
 	cfg, configured, err := getAuditConfig(ctx, tx, s)
 	if err != nil || !configured || cfg.SNS == nil || !cfg.SNS.Enabled || cfg.SNS.TargetArn == "" {
 		return false, err
@@ -398,7 +398,7 @@ func notifyAuditEnd(ctx context.Context, tx *sql.Tx, s warden.Scope, id string, 
 // ---------------------------------------------------------------- runner
 
 // auditHolds reports whether the claim still holds its task's lease.
-func auditHolds(ctx context.Context, tx *sql.Tx, c *warden.AuditTaskClaim) (bool, error) {
+func auditHolds(ctx context.Context, tx writeTx, c *warden.AuditTaskClaim) (bool, error) {
 	var one int
 	err := tx.QueryRowContext(ctx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?
 		AND task_status = ? AND lease_owner = ? AND attempt = ?`,
@@ -413,7 +413,7 @@ func auditHolds(ctx context.Context, tx *sql.Tx, c *warden.AuditTaskClaim) (bool
 func (db *DB) ClaimAuditTask(ctx context.Context, owner string, lease time.Duration, maxAttempts int, now time.Time) (warden.AuditTaskClaim, bool, error) {
 	var claim warden.AuditTaskClaim
 	found := false
-	err := db.inClaimTx(ctx, func(tx *sql.Tx) error {
+	err := db.inClaimTx(ctx, func(tx writeTx) error {
 		found = false
 		for {
 			var seq int64
@@ -466,7 +466,7 @@ func (db *DB) ClaimAuditTask(ctx context.Context, owner string, lease time.Durat
 
 // finishAuditTaskTx ends task id with status: its unfinished checks become
 // FAILED with errorCode/message, and the end is published.
-func finishAuditTaskTx(ctx context.Context, tx *sql.Tx, s warden.Scope, id, status, errorCode, message string, now time.Time) error {
+func finishAuditTaskTx(ctx context.Context, tx writeTx, s warden.Scope, id, status, errorCode, message string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_task_checks SET status = ?, error_code = ?, message = ?
 		WHERE account = ? AND region = ? AND task_id = ? AND status IN (?, ?)`,
 		warden.CheckFailed, errorCode, message, s.Account, s.Region, id, warden.CheckInProgress, warden.CheckWaitingForData); err != nil {
@@ -483,7 +483,7 @@ func finishAuditTaskTx(ctx context.Context, tx *sql.Tx, s warden.Scope, id, stat
 // RenewAuditTaskLease extends a claim's lease.
 func (db *DB) RenewAuditTaskLease(ctx context.Context, c *warden.AuditTaskClaim, until time.Time) (bool, error) {
 	held := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE audit_tasks SET lease_expires = ? WHERE account = ? AND region = ? AND task_id = ?
 			AND task_status = ? AND lease_owner = ? AND attempt = ?`,
 			millis(until), c.Scope.Account, c.Scope.Region, c.Task.ID, warden.AuditInProgress, c.Owner, c.Attempt)
@@ -505,7 +505,7 @@ const auditFindingColumns = `account, region, finding_id, task_id, check_name, s
 // parameters per row, well under the databases' parameter limits).
 const auditFindingRowsPerInsert = 200
 
-func insertFindings(ctx context.Context, tx *sql.Tx, s warden.Scope, findings []warden.AuditFinding) error {
+func insertFindings(ctx context.Context, tx writeTx, s warden.Scope, findings []warden.AuditFinding) error {
 	for start := 0; start < len(findings); start += auditFindingRowsPerInsert {
 		chunk := findings[start:min(start+auditFindingRowsPerInsert, len(findings))]
 		var q strings.Builder
@@ -547,7 +547,7 @@ func insertFindings(ctx context.Context, tx *sql.Tx, s warden.Scope, findings []
 // counts of its checks.
 func (db *DB) RecordAuditProgress(ctx context.Context, c *warden.AuditTaskClaim, findings []warden.AuditFinding, checks []warden.AuditCheckRun) (bool, error) {
 	held := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		if held, err = auditHolds(ctx, tx, c); err != nil || !held {
 			return err
@@ -571,7 +571,7 @@ func (db *DB) RecordAuditProgress(ctx context.Context, c *warden.AuditTaskClaim,
 // FinishAuditTask ends a claimed task.
 func (db *DB) FinishAuditTask(ctx context.Context, c *warden.AuditTaskClaim, status string, now time.Time) (bool, bool, error) {
 	held, published := false, false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		if held, err = auditHolds(ctx, tx, c); err != nil || !held {
 			return err
@@ -599,7 +599,7 @@ func (db *DB) PurgeAuditData(ctx context.Context, cutoff time.Time) (int64, erro
 	const batch = 5000
 	for {
 		var n int64
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
+		err := db.inTx(ctx, func(tx writeTx) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM audit_findings WHERE seq IN
 				(SELECT seq FROM audit_findings WHERE finding_time < ? ORDER BY seq LIMIT ?)`, millis(cutoff), batch)
 			if err != nil {
@@ -616,7 +616,7 @@ func (db *DB) PurgeAuditData(ctx context.Context, cutoff time.Time) (int64, erro
 		}
 	}
 	var tasks int64
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_findings WHERE EXISTS (SELECT 1 FROM audit_tasks t
 			WHERE t.account = audit_findings.account AND t.region = audit_findings.region AND t.task_id = audit_findings.task_id
 			AND t.task_start_time < ? AND t.task_status <> ?)`, millis(cutoff), warden.AuditInProgress); err != nil {
@@ -960,7 +960,7 @@ func expirationSort(sup *warden.AuditSuppression) (expiration, sort int64) {
 // CreateAuditSuppression stores a suppression.
 func (db *DB) CreateAuditSuppression(ctx context.Context, s warden.Scope, sup warden.AuditSuppression, token string, now time.Time) error {
 	key := sup.Resource.Key()
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		var existingCheck, existingKey string
 		err := tx.QueryRowContext(ctx, `SELECT check_name, resource_key FROM audit_suppressions WHERE account = ? AND region = ? AND client_request_token = ?`,
 			s.Account, s.Region, token).Scan(&existingCheck, &existingKey)
@@ -997,7 +997,7 @@ func (db *DB) AuditSuppression(ctx context.Context, s warden.Scope, check string
 
 // UpdateAuditSuppression changes a suppression.
 func (db *DB) UpdateAuditSuppression(ctx context.Context, s warden.Scope, check string, r warden.ResourceIdentifier, u warden.AuditSuppressionUpdate, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		row, err := getSuppression(ctx, tx, s, check, &r)
 		if err != nil {
 			return err
@@ -1031,7 +1031,7 @@ func (db *DB) UpdateAuditSuppression(ctx context.Context, s warden.Scope, check 
 
 // DeleteAuditSuppression removes a suppression.
 func (db *DB) DeleteAuditSuppression(ctx context.Context, s warden.Scope, check string, r warden.ResourceIdentifier, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		row, err := getSuppression(ctx, tx, s, check, &r)
 		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
 			return nil
@@ -1178,7 +1178,7 @@ func scheduledDoc(a *warden.ScheduledAudit) scheduledAuditDoc {
 // CreateScheduledAudit stores a scheduled audit.
 func (db *DB) CreateScheduledAudit(ctx context.Context, s warden.Scope, a warden.ScheduledAudit, tags []warden.Tag) error {
 	arn := warden.ScheduledAuditARN(s, a.Name)
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if _, err := getScheduledAudit(ctx, tx, s, a.Name); err == nil {
 			return &warden.Error{Code: warden.CodeResourceAlreadyExists, Message: fmt.Sprintf("The scheduled audit %s already exists.", a.Name),
 				ResourceID: a.Name, ResourceArn: arn}
@@ -1221,7 +1221,7 @@ func (db *DB) ScheduledAudit(ctx context.Context, s warden.Scope, name string) (
 // UpdateScheduledAudit changes a scheduled audit.
 func (db *DB) UpdateScheduledAudit(ctx context.Context, s warden.Scope, name string, u warden.ScheduledAuditUpdate, now time.Time) (warden.ScheduledAudit, error) {
 	var out warden.ScheduledAudit
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		a, err := getScheduledAudit(ctx, tx, s, name)
 		if err != nil {
 			return err
@@ -1251,7 +1251,7 @@ func (db *DB) UpdateScheduledAudit(ctx context.Context, s warden.Scope, name str
 	return out, err
 }
 
-func deleteScheduledAuditTx(ctx context.Context, tx *sql.Tx, s warden.Scope, a warden.ScheduledAudit, now time.Time) error {
+func deleteScheduledAuditTx(ctx context.Context, tx writeTx, s warden.Scope, a warden.ScheduledAudit, now time.Time) error {
 	arn := warden.ScheduledAuditARN(s, a.Name)
 	if _, err := tx.ExecContext(ctx, `DELETE FROM scheduled_audits WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, a.Name); err != nil {
 		return err
@@ -1269,7 +1269,7 @@ func deleteScheduledAuditTx(ctx context.Context, tx *sql.Tx, s warden.Scope, a w
 
 // DeleteScheduledAudit removes a scheduled audit.
 func (db *DB) DeleteScheduledAudit(ctx context.Context, s warden.Scope, name string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		a, err := getScheduledAudit(ctx, tx, s, name)
 		if err != nil {
 			return err
@@ -1324,7 +1324,7 @@ func (db *DB) AllScheduledAudits(ctx context.Context) ([]warden.ScopedScheduledA
 func (db *DB) FireScheduledAudit(ctx context.Context, s warden.Scope, name string, occurrence, now time.Time) (warden.AuditTask, bool, error) {
 	var task warden.AuditTask
 	fired := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		a, err := getScheduledAudit(ctx, tx, s, name)
 		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
 			return nil // deleted meanwhile

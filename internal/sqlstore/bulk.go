@@ -73,7 +73,7 @@ type bulkChange struct {
 // nothing is written. It returns how many change-log rows it wrote.
 func (db *DB) BulkInsert(ctx context.Context, s warden.Scope, b *BulkBatch, now time.Time) (int, error) {
 	changes := 0
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		changes, err = bulkInsertTx(ctx, tx, s, b, now)
 		return err
@@ -84,7 +84,7 @@ func (db *DB) BulkInsert(ctx context.Context, s warden.Scope, b *BulkBatch, now 
 	return changes, nil
 }
 
-func bulkInsertTx(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBatch, now time.Time) (int, error) {
+func bulkInsertTx(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch, now time.Time) (int, error) {
 	groups, err := bulkCheckGroups(ctx, tx, s, b)
 	if err != nil {
 		return 0, err
@@ -272,7 +272,7 @@ func bulkDoc(v any) (string, error) {
 // bulkSyncDynamicGroups lets the new things join the dynamic groups they
 // match, as CreateThing does, and returns how many change-log rows that wrote.
 // A scope without dynamic groups costs one query.
-func bulkSyncDynamicGroups(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBatch, now time.Time) (int, error) {
+func bulkSyncDynamicGroups(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch, now time.Time) (int, error) {
 	if len(b.Things) == 0 {
 		return 0, nil
 	}
@@ -300,7 +300,7 @@ func bulkSyncDynamicGroups(ctx context.Context, tx *sql.Tx, s warden.Scope, b *B
 // bulkInsertRows inserts n rows into table ("name (columns)") with as many
 // rows per INSERT statement as bulkMaxParams allows; row appends the i-th
 // row's ncols values to args.
-func bulkInsertRows(ctx context.Context, tx *sql.Tx, table string, ncols, n int, row func(i int, args []any) ([]any, error)) error {
+func bulkInsertRows(ctx context.Context, tx writeTx, table string, ncols, n int, row func(i int, args []any) ([]any, error)) error {
 	per := max(1, bulkMaxParams/ncols)
 	one := "(" + strings.Repeat("?, ", ncols-1) + "?)"
 	for start := 0; start < n; start += per {
@@ -333,7 +333,7 @@ func bulkInsertRows(ctx context.Context, tx *sql.Tx, table string, ncols, n int,
 
 // bulkExisting returns the first of keys that query (which ends in
 // "... IN " and selects the key column) finds in scope s, or "".
-func bulkExisting(ctx context.Context, tx *sql.Tx, s warden.Scope, query string, keys []string) (string, error) {
+func bulkExisting(ctx context.Context, tx writeTx, s warden.Scope, query string, keys []string) (string, error) {
 	const chunk = 500
 	for start := 0; start < len(keys); start += chunk {
 		part := keys[start:min(len(keys), start+chunk)]
@@ -364,7 +364,7 @@ type bulkGroup struct {
 	dynamic bool
 }
 
-func bulkCheckGroups(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBatch) (map[string]bulkGroup, error) {
+func bulkCheckGroups(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch) (map[string]bulkGroup, error) {
 	groups := make(map[string]bulkGroup, len(b.ThingGroups))
 	names := make([]string, 0, len(b.ThingGroups))
 	for i := range b.ThingGroups {
@@ -394,7 +394,7 @@ func bulkCheckGroups(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBat
 	return groups, nil
 }
 
-func bulkCheckPolicies(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBatch) (map[string]bool, error) {
+func bulkCheckPolicies(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch) (map[string]bool, error) {
 	policies := make(map[string]bool, len(b.Policies))
 	names := make([]string, 0, len(b.Policies))
 	parsed := map[string]bool{}
@@ -427,7 +427,7 @@ func bulkCheckPolicies(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkB
 	return policies, nil
 }
 
-func bulkCheckThings(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBatch) (map[string]bool, error) {
+func bulkCheckThings(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch) (map[string]bool, error) {
 	things := make(map[string]bool, len(b.Things))
 	names := make([]string, 0, len(b.Things))
 	for i := range b.Things {
@@ -457,7 +457,7 @@ func bulkCheckThings(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBat
 // bulkCheckMemberships applies AddThingToThingGroup's rules to the new
 // things: static groups only, at most one group per hierarchy, at most
 // MaxGroupsPerThing groups.
-func bulkCheckMemberships(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBatch, things map[string]bool, groups map[string]bulkGroup) error {
+func bulkCheckMemberships(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch, things map[string]bool, groups map[string]bulkGroup) error {
 	known := make(map[string]bulkGroup, len(groups))
 	for k, v := range groups {
 		known[k] = v
@@ -534,7 +534,7 @@ func bulkCheckMemberships(ctx context.Context, tx *sql.Tx, s warden.Scope, b *Bu
 
 // bulkCheckCertificates checks that the certificates are new and that their
 // CA certificates are registered and ACTIVE, and gives them the CA's mode.
-func bulkCheckCertificates(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBatch) (map[string]bool, error) {
+func bulkCheckCertificates(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch) (map[string]bool, error) {
 	certs := make(map[string]bool, len(b.Certificates))
 	ids := make([]string, 0, len(b.Certificates))
 	cas := map[string]string{} // id → mode
@@ -618,7 +618,7 @@ func bulkCheckPrincipals(b *BulkBatch, things, certs map[string]bool) error {
 
 // bulkCheckPolicyTargets applies AttachPolicy's rules: the policy exists and
 // a certificate has at most MaxPoliciesPerTarget policies.
-func bulkCheckPolicyTargets(ctx context.Context, tx *sql.Tx, s warden.Scope, b *BulkBatch, policies, certs map[string]bool) error {
+func bulkCheckPolicyTargets(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch, policies, certs map[string]bool) error {
 	var lookup []string
 	asked := map[string]bool{}
 	for _, t := range b.PolicyTargets {

@@ -37,7 +37,7 @@ func (db *DB) RegistrationCode(ctx context.Context, s warden.Scope, generate fun
 	if !errors.Is(err, sql.ErrNoRows) {
 		return "", err
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO registration_codes (account, region, code, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (account, region) DO NOTHING`, s.Account, s.Region, generate(), millis(time.Now())); err != nil {
 			return err
@@ -61,7 +61,7 @@ func (db *DB) IssuingCA(ctx context.Context, s warden.Scope, generate func() (st
 	if !errors.Is(err, sql.ErrNoRows) {
 		return "", "", err
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		err := tx.QueryRowContext(ctx, query, s.Account, s.Region).Scan(&certPEM, &keyPEM)
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -147,7 +147,7 @@ type certState struct {
 }
 
 // insertCertificate stores c unless the scope already has it.
-func insertCertificate(ctx context.Context, tx *sql.Tx, s warden.Scope, c warden.Certificate, operation string) error {
+func insertCertificate(ctx context.Context, tx writeTx, s warden.Scope, c warden.Certificate, operation string) error {
 	var one int
 	err := tx.QueryRowContext(ctx, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`,
 		s.Account, s.Region, c.ID).Scan(&one)
@@ -176,7 +176,7 @@ func insertCertificate(ctx context.Context, tx *sql.Tx, s warden.Scope, c warden
 
 // CreateCertificate stores a certificate as given.
 func (db *DB) CreateCertificate(ctx context.Context, s warden.Scope, c warden.Certificate, operation string) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error { return insertCertificate(ctx, tx, s, c, operation) })
+	return db.inTx(ctx, func(tx writeTx) error { return insertCertificate(ctx, tx, s, c, operation) })
 }
 
 // RegisterCertificate stores a device certificate signed by a registered,
@@ -186,7 +186,7 @@ func (db *DB) RegisterCertificate(ctx context.Context, s warden.Scope, c warden.
 	if err != nil {
 		return c, err
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`,
 			s.Account, s.Region, c.ID).Scan(&one)
@@ -268,7 +268,7 @@ func (db *DB) Certificate(ctx context.Context, s warden.Scope, id string) (warde
 // UpdateCertificateStatus changes a certificate's status.
 func (db *DB) UpdateCertificateStatus(ctx context.Context, s warden.Scope, id, newStatus string, now time.Time) (bool, error) {
 	changed := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		changed, err = updateCertificateStatusTx(ctx, tx, s, id, newStatus, now)
 		return err
@@ -280,7 +280,7 @@ func (db *DB) UpdateCertificateStatus(ctx context.Context, s warden.Scope, id, n
 // transaction, so that a mitigation execution can deactivate a certificate
 // and record its own completion in one commit. Setting the current status
 // again changes nothing and logs nothing.
-func updateCertificateStatusTx(ctx context.Context, tx *sql.Tx, s warden.Scope, id, newStatus string, now time.Time) (bool, error) {
+func updateCertificateStatusTx(ctx context.Context, tx writeTx, s warden.Scope, id, newStatus string, now time.Time) (bool, error) {
 	if err := warden.CheckSettableCertificateStatus("newStatus", newStatus); err != nil {
 		return false, err
 	}
@@ -321,7 +321,7 @@ func updateCertificateStatusTx(ctx context.Context, tx *sql.Tx, s warden.Scope, 
 
 // DeleteCertificate removes a certificate.
 func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, force bool, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		c, err := getCertificate(ctx, tx, s, id)
 		if err != nil {
 			return err
@@ -490,7 +490,7 @@ func (db *DB) RegisterCACertificate(ctx context.Context, s warden.Scope, ca ward
 	if err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		arn := s.CACertificateARN(ca.ID)
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`,
@@ -567,7 +567,7 @@ func (db *DB) CACertificate(ctx context.Context, s warden.Scope, id string) (war
 
 // UpdateCACertificate changes a CA certificate.
 func (db *DB) UpdateCACertificate(ctx context.Context, s warden.Scope, id string, u warden.CACertificateUpdate, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		_, err := updateCACertificateTx(ctx, tx, s, id, u, now)
 		return err
 	})
@@ -575,13 +575,13 @@ func (db *DB) UpdateCACertificate(ctx context.Context, s warden.Scope, id string
 
 // updateCACertificateStatusTx is UpdateCACertificate(newStatus) inside a
 // caller's transaction, for mitigation executions.
-func updateCACertificateStatusTx(ctx context.Context, tx *sql.Tx, s warden.Scope, id, newStatus string, now time.Time) (bool, error) {
+func updateCACertificateStatusTx(ctx context.Context, tx writeTx, s warden.Scope, id, newStatus string, now time.Time) (bool, error) {
 	return updateCACertificateTx(ctx, tx, s, id, warden.CACertificateUpdate{NewStatus: newStatus}, now)
 }
 
 // updateCACertificateTx applies u; when nothing differs from the stored
 // CA certificate it changes and logs nothing.
-func updateCACertificateTx(ctx context.Context, tx *sql.Tx, s warden.Scope, id string, u warden.CACertificateUpdate, now time.Time) (bool, error) {
+func updateCACertificateTx(ctx context.Context, tx writeTx, s warden.Scope, id string, u warden.CACertificateUpdate, now time.Time) (bool, error) {
 	if u.NewStatus != "" && u.NewStatus != warden.CertActive && u.NewStatus != warden.CertInactive {
 		return false, warden.Errorf(warden.CodeInvalidRequest, "A CA certificate's status can only be set to ACTIVE or INACTIVE, not %s.", u.NewStatus)
 	}
@@ -631,7 +631,7 @@ func updateCACertificateTx(ctx context.Context, tx *sql.Tx, s warden.Scope, id s
 // DeleteCACertificate removes an INACTIVE CA certificate that signed no
 // registered device certificate.
 func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		ca, err := getCACertificate(ctx, tx, s, id)
 		if err != nil {
 			return err
@@ -726,7 +726,7 @@ func (db *DB) AttachThingPrincipal(ctx context.Context, s warden.Scope, thingNam
 	if principalType == "" {
 		principalType = warden.PrincipalNonExclusive
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if err := certRequireThing(ctx, tx, s, thingName); err != nil {
 			return err
 		}
@@ -787,7 +787,7 @@ func (db *DB) AttachThingPrincipal(ctx context.Context, s warden.Scope, thingNam
 
 // DetachThingPrincipal detaches a certificate from a thing.
 func (db *DB) DetachThingPrincipal(ctx context.Context, s warden.Scope, thingName, principal string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if err := certRequireThing(ctx, tx, s, thingName); err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
@@ -36,7 +35,7 @@ func certsBenchInsert(b *testing.B, db *DB, n int) {
 	}
 	const batch = 500 // 22 parameters a row, well under SQLite's limit
 	const cols = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		for start := 0; start < n; start += batch {
 			end := min(start+batch, n)
 			var q strings.Builder

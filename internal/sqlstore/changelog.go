@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -11,7 +10,7 @@ import (
 
 // logChange appends a change-log row in tx, attributed to the context's actor.
 // before and after are marshalled to JSON; nil means "did not exist".
-func logChange(ctx context.Context, tx *sql.Tx, s warden.Scope, arn, operation string, before, after any, now time.Time) error {
+func logChange(ctx context.Context, tx writeTx, s warden.Scope, arn, operation string, before, after any, now time.Time) error {
 	doc := func(v any) (string, error) {
 		if v == nil {
 			return "", nil

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -47,7 +48,7 @@ type groupCommitter struct {
 
 type groupWrite struct {
 	ctx context.Context
-	fn  func(tx *sql.Tx) error
+	fn  func(tx writeTx) error
 	err error
 	// wake is signalled once: either the write is done (err is its
 	// outcome) or, with lead set, its writer is to commit the next group.
@@ -74,7 +75,7 @@ func newGroupCommitter(pool *sql.DB, walPath string) *groupCommitter {
 // run commits fn, alone or with the writes queued beside it, and returns
 // once it is durable or failed. It waits even when ctx ends, because fn may
 // already be running.
-func (g *groupCommitter) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (g *groupCommitter) run(ctx context.Context, fn func(tx writeTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -172,49 +173,132 @@ func (g *groupCommitter) commit(group []*groupWrite) uint64 {
 			select {}
 		}
 	}()
-	if len(group) == 1 {
-		group[0].err = runTx(group[0].ctx, g.pool, group[0].fn)
-	} else if !g.commitShared(group) {
+	conn, err := g.pool.Conn(context.Background())
+	if err != nil {
 		for _, w := range group {
-			w.err = runTx(w.ctx, g.pool, w.fn)
+			w.err = err
+		}
+		return 0
+	}
+	tx := sqliteTx{conn: conn}
+	if len(group) == 1 {
+		group[0].err = tx.run(group[0].ctx, group[0].fn)
+	} else if !tx.runShared(group) {
+		for _, w := range group {
+			w.err = tx.run(w.ctx, w.fn)
 		}
 	}
+	tx.release()
 	if g.wal == nil || !anySucceeded(group) {
 		return 0
 	}
 	return g.wal.commit()
 }
 
-func (g *groupCommitter) commitShared(group []*groupWrite) bool {
-	// Not the callers' contexts: one caller going away must not roll back
-	// the others' work.
-	ctx := context.Background()
-	tx, err := g.pool.BeginTx(ctx, nil)
-	if err != nil {
+// sqliteTx is a write transaction on the SQLite writer connection, begun
+// and ended with plain statements rather than with database/sql's Tx, which
+// starts a goroutine for every transaction and another for every query, to
+// watch for cancellation; for a small write those cost more than a
+// statement. The contexts it passes on cannot be cancelled (the driver
+// ignores cancellation anyway, see sqlitecache.go) unless they have ended,
+// in which case the driver refuses the statement, as database/sql's Tx
+// refuses one on an ended context.
+type sqliteTx struct {
+	conn   *sql.Conn
+	broken bool // a ROLLBACK failed: the connection may be inside a transaction
+}
+
+func (t *sqliteTx) context(ctx context.Context) context.Context {
+	if ctx.Err() != nil {
+		return ctx
+	}
+	return uncancelled(ctx)
+}
+
+func (t *sqliteTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.conn.ExecContext(t.context(ctx), query, args...)
+}
+
+func (t *sqliteTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.conn.QueryContext(t.context(ctx), query, args...)
+}
+
+func (t *sqliteTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.conn.QueryRowContext(t.context(ctx), query, args...)
+}
+
+func (t *sqliteTx) exec(query string) error {
+	_, err := t.conn.ExecContext(context.Background(), query)
+	return err
+}
+
+// rollback ends the transaction. A failed ROLLBACK usually means SQLite
+// had already rolled back (after an I/O error, say); as that cannot be told
+// from a transaction left open, the connection is then replaced.
+func (t *sqliteTx) rollback() {
+	if t.exec("ROLLBACK") != nil {
+		t.broken = true
+	}
+}
+
+// release hands the connection back to the pool, or has the pool close it.
+func (t *sqliteTx) release() {
+	if t.broken {
+		_ = t.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	_ = t.conn.Close()
+}
+
+// run runs fn in a transaction of its own.
+func (t *sqliteTx) run(ctx context.Context, fn func(tx writeTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := t.exec("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	if err := callTxFunc(fn, t); err != nil {
+		t.rollback()
+		return err
+	}
+	if err := t.exec("COMMIT"); err != nil {
+		// A refused COMMIT (SQLITE_BUSY) leaves the transaction open.
+		t.rollback()
+		return err
+	}
+	return nil
+}
+
+// runShared runs the group in one transaction, each write in a savepoint
+// of its own, and reports whether it committed.
+func (t *sqliteTx) runShared(group []*groupWrite) bool {
+	if t.exec("BEGIN IMMEDIATE") != nil {
 		return false
 	}
-	exec := func(query string) bool {
-		_, err := tx.ExecContext(ctx, query)
-		return err == nil
-	}
 	for _, w := range group {
+		// Each caller's own context: one caller going away does not roll
+		// back the others' work.
 		if w.err = w.ctx.Err(); w.err != nil {
 			continue
 		}
-		if !exec(`SAVEPOINT group_write`) {
-			_ = tx.Rollback()
+		if t.exec(`SAVEPOINT group_write`) != nil {
+			t.rollback()
 			return false
 		}
-		if w.err = callTxFunc(w.fn, tx); w.err != nil && !exec(`ROLLBACK TO group_write`) {
-			_ = tx.Rollback()
+		if w.err = callTxFunc(w.fn, t); w.err != nil && t.exec(`ROLLBACK TO group_write`) != nil {
+			t.rollback()
 			return false
 		}
-		if !exec(`RELEASE group_write`) {
-			_ = tx.Rollback()
+		if t.exec(`RELEASE group_write`) != nil {
+			t.rollback()
 			return false
 		}
 	}
-	return tx.Commit() == nil
+	if t.exec("COMMIT") != nil {
+		t.rollback()
+		return false
+	}
+	return true
 }
 
 // walSync makes commits durable by fdatasyncs of the WAL shared among the

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,7 +27,7 @@ func TestGroupCommitKeepsEachWriteAtomic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = db.inTx(ctx, func(tx *sql.Tx) error {
+			results[i] = db.inTx(ctx, func(tx writeTx) error {
 				for j := range 2 {
 					if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, ?)`,
 						fmt.Sprintf("w%d-%d", i, j), []byte{1}); err != nil {
@@ -79,11 +78,11 @@ func TestGroupCommitSkipsCancelledWriter(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	ran := false
-	err := db.inTx(cancelled, func(tx *sql.Tx) error { ran = true; return nil })
+	err := db.inTx(cancelled, func(tx writeTx) error { ran = true; return nil })
 	if !errors.Is(err, context.Canceled) || ran {
 		t.Errorf("cancelled writer: err %v, ran %v; want context.Canceled and not run", err, ran)
 	}
-	if err := db.inTx(ctx, func(tx *sql.Tx) error {
+	if err := db.inTx(ctx, func(tx writeTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES ('after', x'01')`)
 		return err
 	}); err != nil {
@@ -102,7 +101,7 @@ func TestGroupCommitSurvivesPanic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = db.inTx(ctx, func(tx *sql.Tx) error {
+			errs[i] = db.inTx(ctx, func(tx writeTx) error {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, x'01')`, fmt.Sprint("p", i)); err != nil {
 					return err
 				}
@@ -146,7 +145,7 @@ func TestGroupCommitSharesWALFsyncs(t *testing.T) {
 			defer wg.Done()
 			// Commits made before this write's: its own is a later one.
 			var before uint64
-			errs[i] = db.inTx(ctx, func(tx *sql.Tx) error {
+			errs[i] = db.inTx(ctx, func(tx writeTx) error {
 				wal.mu.Lock()
 				before = wal.commits
 				wal.mu.Unlock()
@@ -188,7 +187,7 @@ func TestGroupCommitFailedFsyncIsFinal(t *testing.T) {
 	db := openGroupTestDB(t, dir, "FULL")
 	db.group.wal.path = dir + "/no-such-wal"
 	insert := func(name string) error {
-		return db.inTx(ctx, func(tx *sql.Tx) error {
+		return db.inTx(ctx, func(tx writeTx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, x'01')`, name)
 			return err
 		})
@@ -197,7 +196,7 @@ func TestGroupCommitFailedFsyncIsFinal(t *testing.T) {
 		t.Fatalf("write whose fsync failed: got %v, want the fsync error", err)
 	}
 	ran := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error { ran = true; return nil })
+	err := db.inTx(ctx, func(tx writeTx) error { ran = true; return nil })
 	if err == nil || ran {
 		t.Fatalf("write after a failed fsync: err %v, ran %v; want refused, not run", err, ran)
 	}
@@ -220,4 +219,18 @@ func openGroupTestDB(t *testing.T, dir, synchronous string) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// busy reports whether a writer is committing a group.
+func (g *groupCommitter) busy() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.leading
+}
+
+// queued is the number of writes waiting for the next group.
+func (g *groupCommitter) queued() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queue)
 }

@@ -56,7 +56,7 @@ func (db *DB) CreateRole(ctx context.Context, account string, r warden.Role) (wa
 	if err != nil {
 		return r, err
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM iam_roles WHERE account = ? AND name_key = ?`,
 			account, warden.RoleNameKey(r.Name)).Scan(&one)
@@ -92,7 +92,7 @@ func (db *DB) Role(ctx context.Context, account, name string) (warden.Role, erro
 
 // DeleteRole removes a role that has no inline policies left.
 func (db *DB) DeleteRole(ctx context.Context, account, name string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		r, err := getRole(ctx, tx, account, name)
 		if err != nil {
 			return err
@@ -158,7 +158,7 @@ func (db *DB) PutRolePolicy(ctx context.Context, account, roleName, policyName, 
 		return err
 	}
 	chars := warden.PolicyChars(document)
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		r, err := getRole(ctx, tx, account, roleName)
 		if err != nil {
 			return err
@@ -222,7 +222,7 @@ func (db *DB) RolePolicy(ctx context.Context, account, roleName, policyName stri
 
 // DeleteRolePolicy removes an inline policy.
 func (db *DB) DeleteRolePolicy(ctx context.Context, account, roleName, policyName string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		r, err := getRole(ctx, tx, account, roleName)
 		if err != nil {
 			return err
@@ -312,7 +312,7 @@ func (db *DB) RolePermits(ctx context.Context, account, roleArn string, needs []
 //     inline policies (explicit Deny wins, then any Allow, else implicit
 //     deny; conditions are not evaluated). The trust policy is not
 //     evaluated.
-func RolePermitsTx(ctx context.Context, tx *sql.Tx, account, roleArn string, needs []warden.Permission, strictRoles bool) (*warden.Permission, error) {
+func RolePermitsTx(ctx context.Context, tx writeTx, account, roleArn string, needs []warden.Permission, strictRoles bool) (*warden.Permission, error) {
 	assume := &warden.Permission{Action: "sts:AssumeRole", Resource: roleArn}
 	roleAccount, path, name, ok := warden.ParseRoleARN(roleArn)
 	if !ok || roleAccount != account {

@@ -164,7 +164,7 @@ func (db *DB) signalMitigationWork() {
 func (db *DB) StartMitigationTask(ctx context.Context, s warden.Scope, t warden.MitigationTask, now time.Time) (warden.MitigationTask, bool, error) {
 	var out warden.MitigationTask
 	created := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		existing, err := getMitTask(ctx, tx, s, t.TaskID)
 		if err == nil {
 			if existing.task.ClientRequestToken != t.ClientRequestToken {
@@ -275,7 +275,7 @@ func (db *DB) StartMitigationTask(ctx context.Context, s warden.Scope, t warden.
 
 // resolveMitTaskActions snapshots the mapping's actions, checking that each
 // exists and suits its check. Every problem is named in one error.
-func resolveMitTaskActions(ctx context.Context, tx *sql.Tx, s warden.Scope, mapping map[string][]string) ([]mitTaskAction, error) {
+func resolveMitTaskActions(ctx context.Context, tx writeTx, s warden.Scope, mapping map[string][]string) ([]mitTaskAction, error) {
 	var snapshot []mitTaskAction
 	seen := map[string]int{}
 	var problems []string
@@ -321,7 +321,7 @@ type mitTargetFinding struct {
 
 // resolveMitTaskTarget checks the target's findings or audit. For findingIds it
 // returns the findings; for an audit, the last finding seq of the task.
-func resolveMitTaskTarget(ctx context.Context, tx *sql.Tx, s warden.Scope, t *warden.MitigationTaskTarget) ([]mitTargetFinding, int64, error) {
+func resolveMitTaskTarget(ctx context.Context, tx writeTx, s warden.Scope, t *warden.MitigationTaskTarget) ([]mitTargetFinding, int64, error) {
 	if t.AuditTaskID != "" {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?`,
@@ -361,7 +361,7 @@ func resolveMitTaskTarget(ctx context.Context, tx *sql.Tx, s warden.Scope, t *wa
 }
 
 // fanOutMitFindings creates the executions of a findingIds target.
-func fanOutMitFindings(ctx context.Context, tx *sql.Tx, taskSeq int64, mapping map[string][]string, findings []mitTargetFinding, now time.Time) error {
+func fanOutMitFindings(ctx context.Context, tx writeTx, taskSeq int64, mapping map[string][]string, findings []mitTargetFinding, now time.Time) error {
 	stats := map[string]*warden.MitigationTaskStatistics{}
 	for _, f := range findings {
 		names, ok := mapping[f.check]
@@ -395,7 +395,7 @@ func fanOutMitFindings(ctx context.Context, tx *sql.Tx, taskSeq int64, mapping m
 	return nil
 }
 
-func addMitTaskStats(ctx context.Context, tx *sql.Tx, taskSeq int64, check string, d warden.MitigationTaskStatistics) error {
+func addMitTaskStats(ctx context.Context, tx writeTx, taskSeq int64, check string, d warden.MitigationTaskStatistics) error {
 	_, err := tx.ExecContext(ctx, `UPDATE mitigation_task_stats SET total = total + ?, succeeded = succeeded + ?,
 		failed = failed + ?, skipped = skipped + ?, canceled = canceled + ? WHERE task_seq = ? AND check_name = ?`,
 		d.Total, d.Succeeded, d.Failed, d.Skipped, d.Canceled, taskSeq, check)
@@ -404,7 +404,7 @@ func addMitTaskStats(ctx context.Context, tx *sql.Tx, taskSeq int64, check strin
 
 // finishMitTaskIfDone ends an IN_PROGRESS task whose findings are all fanned
 // out and done: FAILED if any finding failed, else COMPLETED.
-func finishMitTaskIfDone(ctx context.Context, tx *sql.Tx, taskSeq int64, now time.Time) (bool, error) {
+func finishMitTaskIfDone(ctx context.Context, tx writeTx, taskSeq int64, now time.Time) (bool, error) {
 	var status string
 	var fanoutDone int
 	if err := tx.QueryRowContext(ctx, `SELECT status, fanout_done FROM mitigation_tasks WHERE seq = ?`, taskSeq).
@@ -435,7 +435,7 @@ func finishMitTaskIfDone(ctx context.Context, tx *sql.Tx, taskSeq int64, now tim
 // not being applied (PENDING, or claimed under an expired lease) become
 // CANCELED; those under a live lease finish, each finding atomically.
 func (db *DB) CancelMitigationTask(ctx context.Context, s warden.Scope, taskID string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if err := db.lockMitigationWrites(ctx, tx); err != nil {
 			return err
 		}
@@ -652,7 +652,7 @@ var errMitFanOutRaced = errors.New("mitigation fan-out moved concurrently")
 // and are redone whole (measured: hundreds of retries per 100,000
 // executions, and lost leases). Claims, which are most of the coordination,
 // still run concurrently.
-func (db *DB) lockMitigationWrites(ctx context.Context, tx *sql.Tx) error {
+func (db *DB) lockMitigationWrites(ctx context.Context, tx writeTx) error {
 	return db.takeTurns(ctx, tx, "mitigation_task_stats")
 }
 
@@ -662,7 +662,7 @@ func (db *DB) lockMitigationWrites(ctx context.Context, tx *sql.Tx) error {
 // a single writer anyway). It must be the transaction's first statement:
 // LOCK takes no snapshot, so the snapshot is taken once the lock is granted
 // and sees the previous holder's commit. The mode lets readers through.
-func (db *DB) takeTurns(ctx context.Context, tx *sql.Tx, table string) error {
+func (db *DB) takeTurns(ctx context.Context, tx writeTx, table string) error {
 	if !db.postgres {
 		return nil
 	}
@@ -690,7 +690,7 @@ func (db *DB) FanOutMitigationTasks(ctx context.Context, now time.Time, maxFindi
 			return false, err
 		}
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		worked = false
 		if err := db.lockMitigationWrites(ctx, tx); err != nil {
 			return err
@@ -747,7 +747,7 @@ func (db *DB) FanOutMitigationTasks(ctx context.Context, now time.Time, maxFindi
 
 // fanOutMitChunk fans out up to limit findings of check with seq > after and
 // returns how many it covered and the last one's seq.
-func fanOutMitChunk(ctx context.Context, tx *sql.Tx, t *mitTaskRow, check string, after int64, limit int, canceled bool, now time.Time) (int, int64, error) {
+func fanOutMitChunk(ctx context.Context, tx writeTx, t *mitTaskRow, check string, after int64, limit int, canceled bool, now time.Time) (int, int64, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT seq, reason_code, is_suppressed FROM audit_findings
 		WHERE account = ? AND region = ? AND task_id = ? AND check_name = ? AND seq > ? AND seq <= ?
 		ORDER BY seq LIMIT ?`, t.scope.Account, t.scope.Region, t.auditTaskID, check, after, t.fanoutMaxSeq, limit)
@@ -823,7 +823,7 @@ func mitPlaceholders(n int) string {
 func (db *DB) ClaimMitigationFindings(ctx context.Context, owner string, now time.Time, lease time.Duration, maxFindings int) (*warden.MitigationClaim, error) {
 	ctx = context.WithoutCancel(ctx)
 	c := &warden.MitigationClaim{Owner: owner}
-	err := db.inClaimTx(ctx, func(tx *sql.Tx) error {
+	err := db.inClaimTx(ctx, func(tx writeTx) error {
 		c.Executions = c.Executions[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE mitigation_executions
 			SET lease_owner = ?, lease_expires = ?, attempt = attempt + 1, start_time = ?

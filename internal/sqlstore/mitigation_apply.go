@@ -53,7 +53,7 @@ type mitIdentifier struct {
 // mitApplier applies one claim in one transaction.
 type mitApplier struct {
 	ctx   context.Context
-	tx    *sql.Tx
+	tx    writeTx
 	owner string
 	opt   warden.MitigationApplyOptions
 	// savepoints: wrap each execution that may fail after writing in a
@@ -125,7 +125,7 @@ var errMitNeedSavepoints = errors.New("an execution failed after writing; apply 
 // SNS and policy executions.
 func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt warden.MitigationApplyOptions, now time.Time, savepoints bool) (warden.MitigationOutcome, error) {
 	var out warden.MitigationOutcome
-	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+	err := db.inTx(ctx, func(tx writeTx) (err error) {
 		// A panicking executor must not leave the only writer connection
 		// inside an open transaction: it becomes the batch's error.
 		defer func() {
@@ -155,7 +155,7 @@ func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt war
 // warden.MitigationQueue.
 func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim, errorCode, message string, now time.Time) error {
 	ctx = context.WithoutCancel(ctx)
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if err := db.lockMitigationWrites(ctx, tx); err != nil {
 			return err
 		}

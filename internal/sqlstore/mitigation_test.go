@@ -26,7 +26,7 @@ func TestDeactivateCertificateMatchesHelper(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	insert := func(id, status string) {
 		t.Helper()
-		if err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.inTx(ctx, func(tx writeTx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO certificates (account, region, id, status, pem, generation_id, not_before, not_after, created_at, updated_at)
 				VALUES (?, ?, ?, ?, 'pem', 'gen-0', 0, 0, 0, 0)`, s.Account, s.Region, id, status)
 			return err
@@ -63,11 +63,11 @@ func TestDeactivateCertificateMatchesHelper(t *testing.T) {
 			}
 			actx := warden.WithActor(ctx, "execution:t/f/a")
 			var helperErr, fastErr error
-			_ = db.inTx(ctx, func(tx *sql.Tx) error {
+			_ = db.inTx(ctx, func(tx writeTx) error {
 				_, helperErr = updateCertificateStatusTx(actx, tx, s, helperID, warden.CertInactive, now)
 				return helperErr
 			})
-			_ = db.inTx(ctx, func(tx *sql.Tx) error {
+			_ = db.inTx(ctx, func(tx writeTx) error {
 				a := &mitApplier{ctx: ctx, tx: tx, now: now, certStatus: map[mitKey]string{}}
 				fastErr = a.deactivateCertificate(actx, s, fastID)
 				return fastErr
@@ -114,7 +114,7 @@ func TestAddThingsToGroupsMatchesHelper(t *testing.T) {
 	// s0..s9, d-old, d-new (dynamic), dq (dynamic).
 	setup := func(t *testing.T, db *DB) {
 		t.Helper()
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
+		err := db.inTx(ctx, func(tx writeTx) error {
 			exec := func(q string, args ...any) error {
 				_, err := tx.ExecContext(ctx, q, args...)
 				return err
@@ -204,7 +204,7 @@ func TestAddThingsToGroupsMatchesHelper(t *testing.T) {
 		setup(t, db)
 		actx := warden.WithActor(ctx, "execution:t/f/a")
 		var applyErr error
-		_ = db.inTx(ctx, func(tx *sql.Tx) error {
+		_ = db.inTx(ctx, func(tx writeTx) error {
 			if batched {
 				a := &mitApplier{ctx: ctx, tx: tx, now: now,
 					thingGroups: map[mitKey][]thingMembership{}, groups: map[mitKey]mitGroupFacts{}}

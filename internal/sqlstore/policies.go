@@ -58,7 +58,7 @@ func versionString(n int64) string { return strconv.FormatInt(n, 10) }
 // lockPolicy reads the policy's version counters in tx with a write lock on
 // its row (a no-op UPDATE), so that concurrent changes of one policy on
 // PostgreSQL run one after the other; SQLite has one writer anyway.
-func lockPolicy(ctx context.Context, tx *sql.Tx, s warden.Scope, name string) (defaultVersion, nextVersion int64, err error) {
+func lockPolicy(ctx context.Context, tx writeTx, s warden.Scope, name string) (defaultVersion, nextVersion int64, err error) {
 	err = tx.QueryRowContext(ctx, `UPDATE policies SET next_version = next_version
 		WHERE account = ? AND region = ? AND name = ? RETURNING default_version, next_version`,
 		s.Account, s.Region, name).Scan(&defaultVersion, &nextVersion)
@@ -119,7 +119,7 @@ func (db *DB) CreatePolicy(ctx context.Context, s warden.Scope, name, document s
 	p := warden.Policy{Name: name, DefaultVersionID: "1", Document: document, GenerationID: newPolicyGenerationID(),
 		CreationDate: now, LastModifiedDate: now}
 	arn := p.ARN(s)
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`,
 			s.Account, s.Region, name).Scan(&one)
@@ -158,7 +158,7 @@ func (db *DB) Policy(ctx context.Context, s warden.Scope, name string) (warden.P
 
 // DeletePolicy removes a policy that is detached and has only its default version.
 func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		def, _, err := lockPolicy(ctx, tx, s, name)
 		if err != nil {
 			return err
@@ -234,7 +234,7 @@ func (db *DB) Policies(ctx context.Context, s warden.Scope, ascending bool, p wa
 // REPLACE_DEFAULT_POLICY_VERSION can apply it in the transaction that
 // completes its execution (document warden.BlankPolicyDocument,
 // setAsDefault true).
-func createPolicyVersionTx(ctx context.Context, tx *sql.Tx, s warden.Scope, policyName, document string, setAsDefault bool, now time.Time) (versionID string, err error) {
+func createPolicyVersionTx(ctx context.Context, tx writeTx, s warden.Scope, policyName, document string, setAsDefault bool, now time.Time) (versionID string, err error) {
 	if _, err := warden.ParsePolicyDocument(document); err != nil {
 		return "", err
 	}
@@ -281,7 +281,7 @@ func createPolicyVersionTx(ctx context.Context, tx *sql.Tx, s warden.Scope, poli
 // CreatePolicyVersion adds a version to a policy.
 func (db *DB) CreatePolicyVersion(ctx context.Context, s warden.Scope, name, document string, setAsDefault bool, now time.Time) (warden.PolicyVersion, error) {
 	var v warden.PolicyVersion
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		id, err := createPolicyVersionTx(ctx, tx, s, name, document, setAsDefault, now)
 		if err != nil {
 			return err
@@ -338,7 +338,7 @@ func (db *DB) PolicyVersions(ctx context.Context, s warden.Scope, name string) (
 // current default again changes nothing but is still recorded, as every
 // successful Set call is.
 func (db *DB) SetDefaultPolicyVersion(ctx context.Context, s warden.Scope, name, versionID string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		def, _, err := lockPolicy(ctx, tx, s, name)
 		if err != nil {
 			return err
@@ -375,7 +375,7 @@ func (db *DB) SetDefaultPolicyVersion(ctx context.Context, s warden.Scope, name,
 
 // DeletePolicyVersion removes a version other than the default.
 func (db *DB) DeletePolicyVersion(ctx context.Context, s warden.Scope, name, versionID string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		def, _, err := lockPolicy(ctx, tx, s, name)
 		if err != nil {
 			return err
@@ -446,7 +446,7 @@ func requirePolicyTarget(ctx context.Context, q policyQuerier, s warden.Scope, t
 
 // AttachPolicy attaches a policy to a certificate or static thing group.
 func (db *DB) AttachPolicy(ctx context.Context, s warden.Scope, name, target string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if _, _, err := lockPolicy(ctx, tx, s, name); err != nil {
 			return err
 		}
@@ -485,7 +485,7 @@ func (db *DB) DetachPolicy(ctx context.Context, s warden.Scope, name, target str
 	if _, _, _, err := warden.ParsePolicyTarget(target); err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM policy_targets WHERE account = ? AND region = ? AND policy_name = ? AND target = ?`,
 			s.Account, s.Region, name, target)
 		if err != nil {
@@ -604,7 +604,7 @@ func getV2Logging(ctx context.Context, q policyQuerier, s warden.Scope) (warden.
 // setV2LoggingTx replaces the V2 logging options inside tx. It is the whole
 // of SetV2LoggingOptions, so that the mitigation engine's ENABLE_IOT_LOGGING
 // can apply it in the transaction that completes its execution.
-func setV2LoggingTx(ctx context.Context, tx *sql.Tx, s warden.Scope, o warden.V2LoggingOptions, now time.Time) error {
+func setV2LoggingTx(ctx context.Context, tx writeTx, s warden.Scope, o warden.V2LoggingOptions, now time.Time) error {
 	var before any
 	old, err := getV2Logging(ctx, tx, s)
 	switch {
@@ -626,7 +626,7 @@ func setV2LoggingTx(ctx context.Context, tx *sql.Tx, s warden.Scope, o warden.V2
 
 // SetV2LoggingOptions replaces the account's V2 logging options.
 func (db *DB) SetV2LoggingOptions(ctx context.Context, s warden.Scope, o warden.V2LoggingOptions, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error { return setV2LoggingTx(ctx, tx, s, o, now) })
+	return db.inTx(ctx, func(tx writeTx) error { return setV2LoggingTx(ctx, tx, s, o, now) })
 }
 
 // V2LoggingOptions returns the V2 logging options or NotConfigured.
@@ -646,7 +646,7 @@ func getV1Logging(ctx context.Context, q policyQuerier, s warden.Scope) (warden.
 
 // SetLoggingOptions replaces the account's V1 logging options.
 func (db *DB) SetLoggingOptions(ctx context.Context, s warden.Scope, o warden.LoggingOptions, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		var before any
 		old, ok, err := getV1Logging(ctx, tx, s)
 		if err != nil {

@@ -187,7 +187,7 @@ const maxSerializationRetries = 30
 // or a deadlock: every write then behaves as if the writes had run one at a
 // time, as they do on SQLite, so checks such as "at most 100 actions" hold
 // across nodes. fn must do nothing but database work: it may run again.
-func runSerializable(ctx context.Context, pool *sql.DB, fn func(tx *sql.Tx) error) error {
+func runSerializable(ctx context.Context, pool *sql.DB, fn func(tx writeTx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := runTxOptions(ctx, pool, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn)
 		if err == nil || attempt >= maxSerializationRetries {
@@ -238,7 +238,7 @@ func (db *DB) skipLocked() string {
 // inClaimTx runs a claim: on PostgreSQL at READ COMMITTED, where SKIP LOCKED
 // lets concurrent claimers proceed (every claim re-checks its conditions on
 // the row it updates, so this is safe); on SQLite as any write.
-func (db *DB) inClaimTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) inClaimTx(ctx context.Context, fn func(tx writeTx) error) error {
 	if db.postgres {
 		for attempt := 1; ; attempt++ {
 			err := runTxOptions(ctx, db.write, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, fn)

@@ -62,7 +62,7 @@ func getTopic(ctx context.Context, q queryRower, s warden.Scope, name string) (w
 	return t, seq, err
 }
 
-func topicTags(ctx context.Context, tx *sql.Tx, s warden.Scope, arn string) (map[string]string, error) {
+func topicTags(ctx context.Context, tx writeTx, s warden.Scope, arn string) (map[string]string, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT tag_key, tag_value FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
 		s.Account, s.Region, arn)
 	if err != nil {
@@ -83,7 +83,7 @@ func topicTags(ctx context.Context, tx *sql.Tx, s warden.Scope, arn string) (map
 // CreateTopic stores a topic, or returns the existing one of that name.
 func (db *DB) CreateTopic(ctx context.Context, s warden.Scope, t warden.Topic, tags []warden.Tag) (warden.Topic, bool, error) {
 	created := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		existing, _, err := getTopic(ctx, tx, s, t.Name)
 		if err == nil {
 			for k, v := range t.Attributes {
@@ -142,7 +142,7 @@ func (db *DB) CreateTopic(ctx context.Context, s warden.Scope, t warden.Topic, t
 
 // DeleteTopic removes a topic and everything that hangs on it.
 func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sns_topics WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
 		if err != nil {
 			return err
@@ -247,7 +247,7 @@ func (db *DB) Topics(ctx context.Context, s warden.Scope, p warden.Page) ([]ward
 
 // SetTopicAttribute sets or removes one attribute.
 func (db *DB) SetTopicAttribute(ctx context.Context, s warden.Scope, topic, name, value string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		t, seq, err := getTopic(ctx, tx, s, topic)
 		if err != nil {
 			return err
@@ -299,7 +299,7 @@ func boolInt(b bool) int {
 }
 
 // enqueueDelivery writes one outbox row, due now.
-func enqueueDelivery(ctx context.Context, tx *sql.Tx, s warden.Scope, topic, kind, messageID, subArn, endpoint, token string, now time.Time) error {
+func enqueueDelivery(ctx context.Context, tx writeTx, s warden.Scope, topic, kind, messageID, subArn, endpoint, token string, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO sns_deliveries (account, region, topic, kind, message_id, subscription_arn, endpoint, token,
 		status, attempt, next_at, lease_owner, lease_expires, last_error, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', 0, '', ?)`,
@@ -309,7 +309,7 @@ func enqueueDelivery(ctx context.Context, tx *sql.Tx, s warden.Scope, topic, kin
 
 // Subscribe subscribes an endpoint and queues its confirmation.
 func (db *DB) Subscribe(ctx context.Context, s warden.Scope, sub warden.Subscription, now time.Time) (warden.Subscription, error) {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		if err := topicExists(ctx, tx, s, sub.Topic); err != nil {
 			return err
 		}
@@ -387,7 +387,7 @@ func (db *DB) Subscribe(ctx context.Context, s warden.Scope, sub warden.Subscrip
 // ConfirmSubscription confirms the subscription whose token is token.
 func (db *DB) ConfirmSubscription(ctx context.Context, s warden.Scope, topic, token string, authenticateOnUnsubscribe bool, now time.Time) (warden.Subscription, error) {
 	var sub warden.Subscription
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		if err := topicExists(ctx, tx, s, topic); err != nil {
 			return err
 		}
@@ -426,7 +426,7 @@ func (db *DB) ConfirmSubscription(ctx context.Context, s warden.Scope, topic, to
 
 // Unsubscribe deletes a subscription.
 func (db *DB) Unsubscribe(ctx context.Context, s warden.Scope, arn, newToken string, public bool, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		sub, err := scanSubscription(tx.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM sns_subscriptions
 			WHERE arn = ? AND account = ? AND region = ?`, arn, s.Account, s.Region))
 		if errors.Is(err, sql.ErrNoRows) || err == nil && sub.Status == warden.SubscriptionDeleted {
@@ -509,7 +509,7 @@ func (f rowScanFunc) Scan(dest ...any) error { return f(dest...) }
 // Publish stores a message and its deliveries.
 func (db *DB) Publish(ctx context.Context, s warden.Scope, m warden.SNSMessage, now time.Time) (string, error) {
 	var id string
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		id, err = enqueuePublish(ctx, tx, s, m, now)
 		return err
@@ -525,7 +525,7 @@ func (db *DB) Publish(ctx context.Context, s warden.Scope, m warden.SNSMessage, 
 // topic, or one outside scope s, is a *warden.Error with code NotFound; an
 // invalid message one with code InvalidParameter. The deliverer polls for new
 // rows; call its Notify after the commit to have them sent at once.
-func EnqueuePublishTx(ctx context.Context, tx *sql.Tx, s warden.Scope, topicArn, subject, message string, now time.Time) (messageID string, err error) {
+func EnqueuePublishTx(ctx context.Context, tx writeTx, s warden.Scope, topicArn, subject, message string, now time.Time) (messageID string, err error) {
 	scope, name, ok := warden.ParseTopicARN(topicArn)
 	if !ok {
 		return "", warden.SNSInvalidParameter("TopicArn")
@@ -540,7 +540,7 @@ func EnqueuePublishTx(ctx context.Context, tx *sql.Tx, s warden.Scope, topicArn,
 	return enqueuePublish(ctx, tx, s, m, now)
 }
 
-func enqueuePublish(ctx context.Context, tx *sql.Tx, s warden.Scope, m warden.SNSMessage, now time.Time) (string, error) {
+func enqueuePublish(ctx context.Context, tx writeTx, s warden.Scope, m warden.SNSMessage, now time.Time) (string, error) {
 	if err := topicExists(ctx, tx, s, m.Topic); err != nil {
 		return "", err
 	}
@@ -592,7 +592,7 @@ func enqueuePublish(ctx context.Context, tx *sql.Tx, s warden.Scope, m warden.SN
 
 // pruneMessages removes the messages ids once no delivery refers to them
 // and they are no longer among their topic's recent ones.
-func pruneMessages(ctx context.Context, tx *sql.Tx, ids []string) error {
+func pruneMessages(ctx context.Context, tx writeTx, ids []string) error {
 	for _, id := range ids {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sns_messages WHERE id = ?
 			AND NOT EXISTS (SELECT 1 FROM sns_deliveries d WHERE d.message_id = sns_messages.id)
@@ -695,7 +695,7 @@ const claimSQL = `WITH RECURSIVE subs(arn) AS (
 // them (SKIP LOCKED cannot lock rows picked through window functions).
 func (db *DB) ClaimSNSDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, perSubscription, limit int) ([]warden.SNSDelivery, error) {
 	var out []warden.SNSDelivery
-	err := db.inClaimTx(ctx, func(tx *sql.Tx) error {
+	err := db.inClaimTx(ctx, func(tx writeTx) error {
 		out = out[:0]
 		n := millis(now)
 		rows, err := tx.QueryContext(ctx, claimSQL, n, n, perSubscription, n, owner, millis(now.Add(lease)), perSubscription, limit, n)
@@ -760,7 +760,7 @@ func (db *DB) FinishSNSDeliveries(ctx context.Context, outcomes []warden.SNSOutc
 	if len(outcomes) == 0 {
 		return nil
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		var delivered []string
 		for _, o := range outcomes {
 			var err error
@@ -849,7 +849,7 @@ func (db *DB) SNSSigningKey(ctx context.Context, generate func() ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
 			snsSigningKeyName, fresh); err != nil {
 			return err

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -51,7 +50,7 @@ func TestSNSEnqueuePublishTx(t *testing.T) {
 
 	// Rolled back with the caller's transaction: nothing stays.
 	errBoom := errors.New("execution failed later in the transaction")
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		if _, err := EnqueuePublishTx(ctx, tx, s, arn, "Finding", "rolled back", now); err != nil {
 			return err
 		}
@@ -69,7 +68,7 @@ func TestSNSEnqueuePublishTx(t *testing.T) {
 
 	// Committed: one delivery per confirmed subscription, same MessageId.
 	var id string
-	if err := db.inTx(ctx, func(tx *sql.Tx) error {
+	if err := db.inTx(ctx, func(tx writeTx) error {
 		id, err = EnqueuePublishTx(ctx, tx, s, arn, "Finding", "committed", now)
 		return err
 	}); err != nil {
@@ -99,7 +98,7 @@ func TestSNSEnqueuePublishTx(t *testing.T) {
 		{"another region's topic", "arn:aws:sns:eu-west-1:123456789012:findings", warden.CodeSNSNotFound},
 		{"not a topic ARN", "arn:aws:iot:us-east-1:123456789012:thing/x", warden.CodeSNSInvalidParameter},
 	} {
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
+		err := db.inTx(ctx, func(tx writeTx) error {
 			_, err := EnqueuePublishTx(ctx, tx, s, tc.arn, "", "m", now)
 			return err
 		})

@@ -27,8 +27,8 @@ import (
 // the store's statements, which are index look-ups of a few microseconds, so
 // the wrapper hands modernc contexts that never end: a statement runs to its
 // end even when its caller has gone away (none takes long; the longest are an
-// audit's scans, about a second for 100,000 certificates). database/sql still
-// checks the context before it starts a statement or a transaction.
+// audit's scans, about a second for 100,000 certificates). A statement whose
+// context has already ended is not started.
 
 // uncancelled returns ctx without its cancellation, if it has one.
 func uncancelled(ctx context.Context) context.Context {
@@ -271,6 +271,9 @@ func (c *sqliteCacheConn) evict(e *list.Element) {
 }
 
 func (c *sqliteCacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // the caller has gone: the statement is not started
+	}
 	ctx = uncancelled(ctx)
 	cs, err := c.stmt(ctx, query)
 	if err != nil {
@@ -283,6 +286,9 @@ func (c *sqliteCacheConn) ExecContext(ctx context.Context, query string, args []
 }
 
 func (c *sqliteCacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // the caller has gone: the statement is not started
+	}
 	ctx = uncancelled(ctx)
 	cs, err := c.stmt(ctx, query)
 	if err != nil {

@@ -150,22 +150,22 @@ func (db *DB) Close() error {
 // inTx runs fn in a write transaction: either everything fn did is committed
 // and durable, or (fn returned an error) none of it is. fn must not start
 // another write transaction.
-func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) inTx(ctx context.Context, fn func(tx writeTx) error) error {
 	if db.group != nil {
 		return db.group.run(ctx, fn)
 	}
-	if db.postgres {
-		return runSerializable(ctx, db.write, fn)
-	}
-	return runTx(ctx, db.write, fn)
+	return runSerializable(ctx, db.write, fn)
 }
 
-// runTx runs fn in a transaction of its own.
-func runTx(ctx context.Context, pool *sql.DB, fn func(tx *sql.Tx) error) error {
-	return runTxOptions(ctx, pool, nil, fn)
+// writeTx is what a write transaction's function works with: database/sql's
+// Tx on PostgreSQL, the group committer's sqliteTx on SQLite.
+type writeTx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func runTxOptions(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+func runTxOptions(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx writeTx) error) error {
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return err
@@ -180,7 +180,7 @@ func runTxOptions(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 // callTxFunc runs fn, turning a panic into an error: fn may run on the group
 // committer's goroutine, where a panic would take the whole server down and
 // leave the writer inside an open transaction.
-func callTxFunc(fn func(tx *sql.Tx) error, tx *sql.Tx) (err error) {
+func callTxFunc(fn func(tx writeTx) error, tx writeTx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic in a write transaction: %v\n%s", p, debug.Stack())
@@ -195,7 +195,7 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // CreateAccessKey stores a key.
 func (db *DB) CreateAccessKey(ctx context.Context, k warden.AccessKey) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO access_keys (id, secret, account, created_at) VALUES (?, ?, ?, ?)`,
 			k.ID, k.Secret, k.Account, millis(k.CreatedAt))
 		return err
@@ -205,7 +205,7 @@ func (db *DB) CreateAccessKey(ctx context.Context, k warden.AccessKey) error {
 // CreateFirstAccessKey stores k if the store has no key yet.
 func (db *DB) CreateFirstAccessKey(ctx context.Context, k warden.AccessKey) (bool, error) {
 	created := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO access_keys (id, secret, account, created_at)
 			SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM access_keys)`,
 			k.ID, k.Secret, k.Account, millis(k.CreatedAt))
@@ -265,7 +265,7 @@ func (db *DB) ServerSecret(ctx context.Context, name string, generate func() []b
 		return value, err
 	}
 	fresh := generate()
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
 			name, fresh); err != nil {
 			return err

@@ -40,7 +40,7 @@ func requireResource(ctx context.Context, q interface {
 	return err
 }
 
-func putTags(ctx context.Context, tx *sql.Tx, s warden.Scope, arn string, tags []warden.Tag) error {
+func putTags(ctx context.Context, tx writeTx, s warden.Scope, arn string, tags []warden.Tag) error {
 	for _, t := range tags {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tags (account, region, resource_arn, tag_key, tag_value) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (account, region, resource_arn, tag_key) DO UPDATE SET tag_value = excluded.tag_value`,
@@ -64,7 +64,7 @@ func putTags(ctx context.Context, tx *sql.Tx, s warden.Scope, arn string, tags [
 
 // TagResource adds or overwrites tags.
 func (db *DB) TagResource(ctx context.Context, s warden.Scope, arn string, tags []warden.Tag) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if err := requireResource(ctx, tx, s, arn); err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (db *DB) TagResource(ctx context.Context, s warden.Scope, arn string, tags 
 
 // UntagResource removes tag keys.
 func (db *DB) UntagResource(ctx context.Context, s warden.Scope, arn string, keys []string) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if err := requireResource(ctx, tx, s, arn); err != nil {
 			return err
 		}

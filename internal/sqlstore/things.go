@@ -127,7 +127,7 @@ func requireThing(ctx context.Context, q thingQuerier, s warden.Scope, name stri
 }
 
 // writeThingAttributes replaces the thing's rows in the attribute index.
-func writeThingAttributes(ctx context.Context, tx *sql.Tx, s warden.Scope, t *warden.Thing) error {
+func writeThingAttributes(ctx context.Context, tx writeTx, s warden.Scope, t *warden.Thing) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM thing_attributes WHERE account = ? AND region = ? AND thing_name = ?`,
 		s.Account, s.Region, t.Name); err != nil {
 		return err
@@ -137,7 +137,7 @@ func writeThingAttributes(ctx context.Context, tx *sql.Tx, s warden.Scope, t *wa
 
 // insertThingAttributes adds the thing's rows to the attribute index, which
 // has none of them.
-func insertThingAttributes(ctx context.Context, tx *sql.Tx, s warden.Scope, t *warden.Thing) error {
+func insertThingAttributes(ctx context.Context, tx writeTx, s warden.Scope, t *warden.Thing) error {
 	for _, k := range sortedThingAttributeNames(t.Attributes) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO thing_attributes (account, region, thing_name, attr_name, attr_value)
 			VALUES (?, ?, ?, ?, ?)`, s.Account, s.Region, t.Name, k, t.Attributes[k]); err != nil {
@@ -170,7 +170,7 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 		return t, false, err
 	}
 	created := false
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO things
 			(account, region, name, id, thing_type_name, attributes, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (account, region, name) DO NOTHING`,
@@ -221,7 +221,7 @@ func thingVersionConflict(kind, name string, expected, actual int64) error {
 // in the dynamic groups.
 func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u warden.ThingUpdate, now time.Time) (warden.Thing, error) {
 	var t warden.Thing
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		if t, err = thingByName(ctx, tx, s, name); err != nil {
 			return err
@@ -270,7 +270,7 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 // returned: a failed check rolls the deletion back, and the usual delete
 // costs one statement fewer.
 func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expectedVersion *int64, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		t, err := scanThing(tx.QueryRowContext(ctx, `DELETE FROM things WHERE account = ? AND region = ? AND name = ?
 			RETURNING `+thingColumns, s.Account, s.Region, name))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -465,7 +465,7 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 		g.Query.Status = warden.DynamicGroupActive
 	}
 	created := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		existing, err := thingGroupByName(ctx, tx, s, g.Name)
 		if err == nil {
 			if sameThingGroupConfig(&existing.ThingGroup, &g) {
@@ -577,7 +577,7 @@ func wrongThingGroupKind(name string, dynamic bool, op string) error {
 // query, recomputing its members).
 func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string, u warden.ThingGroupUpdate, now time.Time) (warden.ThingGroup, error) {
 	var g thingGroupRow
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		if g, err = thingGroupByName(ctx, tx, s, name); err != nil {
 			return err
@@ -633,7 +633,7 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 // DeleteThingGroup removes a group, its memberships, tags and policy
 // attachments.
 func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string, dynamic bool, expectedVersion *int64, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		g, err := thingGroupByName(ctx, tx, s, name)
 		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
 			return nil
@@ -692,7 +692,7 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 
 // detachGroupPolicies removes the policy attachments of a deleted group, so
 // no policy keeps a target that no longer exists.
-func detachGroupPolicies(ctx context.Context, tx *sql.Tx, s warden.Scope, groupArn string, now time.Time) error {
+func detachGroupPolicies(ctx context.Context, tx writeTx, s warden.Scope, groupArn string, now time.Time) error {
 	rows, err := tx.QueryContext(ctx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ? ORDER BY policy_name`,
 		s.Account, s.Region, groupArn)
 	if err != nil {
@@ -811,7 +811,7 @@ func thingMemberships(ctx context.Context, q thingQuerier, s warden.Scope, thing
 	return out, rows.Err()
 }
 
-func addMembership(ctx context.Context, tx *sql.Tx, s warden.Scope, thing, group string, dynamic bool, now time.Time) error {
+func addMembership(ctx context.Context, tx writeTx, s warden.Scope, thing, group string, dynamic bool, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO thing_group_members (account, region, group_name, thing_name, dynamic, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, s.Account, s.Region, group, thing, thingBoolInt(dynamic), millis(now)); err != nil {
 		return err
@@ -820,7 +820,7 @@ func addMembership(ctx context.Context, tx *sql.Tx, s warden.Scope, thing, group
 		thingMembershipDoc{ThingGroupName: group, Dynamic: dynamic}, now)
 }
 
-func removeMembership(ctx context.Context, tx *sql.Tx, s warden.Scope, thing, group string, dynamic bool, now time.Time) error {
+func removeMembership(ctx context.Context, tx writeTx, s warden.Scope, thing, group string, dynamic bool, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? AND thing_name = ?`,
 		s.Account, s.Region, group, thing); err != nil {
 		return err
@@ -831,7 +831,7 @@ func removeMembership(ctx context.Context, tx *sql.Tx, s warden.Scope, thing, gr
 
 // AddThingToThingGroup adds a thing to a static group in one transaction.
 func (db *DB) AddThingToThingGroup(ctx context.Context, s warden.Scope, thingName, groupName string, overrideDynamic bool, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		_, err := addThingToGroupTx(ctx, tx, s, thingName, groupName, overrideDynamic, now)
 		return err
 	})
@@ -842,7 +842,7 @@ func (db *DB) AddThingToThingGroup(ctx context.Context, s warden.Scope, thingNam
 // atomically. It reports whether the membership was added (false when the
 // thing was already in the group). Errors leave tx unchanged only if the
 // caller rolls back; every check runs before the first write.
-func addThingToGroupTx(ctx context.Context, tx *sql.Tx, s warden.Scope, thingName, groupName string, overrideDynamic bool, now time.Time) (bool, error) {
+func addThingToGroupTx(ctx context.Context, tx writeTx, s warden.Scope, thingName, groupName string, overrideDynamic bool, now time.Time) (bool, error) {
 	if err := requireThing(ctx, tx, s, thingName); err != nil {
 		return false, err
 	}
@@ -894,7 +894,7 @@ func addThingToGroupTx(ctx context.Context, tx *sql.Tx, s warden.Scope, thingNam
 // RemoveThingFromThingGroup removes a thing from a static group; a thing
 // that is not in the group is no error.
 func (db *DB) RemoveThingFromThingGroup(ctx context.Context, s warden.Scope, thingName, groupName string, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx writeTx) error {
 		if err := requireThing(ctx, tx, s, thingName); err != nil {
 			return err
 		}
@@ -998,7 +998,7 @@ func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName 
 // groups, never with the number of things. Leaving groups comes first, so a
 // slot freed by one query can be taken by another; a thing already in
 // MaxGroupsPerThing groups joins no more.
-func syncThingDynamicGroups(ctx context.Context, tx *sql.Tx, s warden.Scope, t *warden.Thing, now time.Time) error {
+func syncThingDynamicGroups(ctx context.Context, tx writeTx, s warden.Scope, t *warden.Thing, now time.Time) error {
 	rows, err := tx.QueryContext(ctx, `SELECT name, query_string FROM thing_groups
 		WHERE account = ? AND region = ? AND dynamic = 1 ORDER BY seq`, s.Account, s.Region)
 	if err != nil {
@@ -1095,7 +1095,7 @@ func (c *thingQueryCache) get(text string) (*warden.FleetQuery, error) {
 // recomputeDynamicGroup evaluates a dynamic group's query over every thing of
 // the scope and adds and removes members to match. Things already in
 // MaxGroupsPerThing groups are not added.
-func recomputeDynamicGroup(ctx context.Context, tx *sql.Tx, s warden.Scope, group, query string, now time.Time) error {
+func recomputeDynamicGroup(ctx context.Context, tx writeTx, s warden.Scope, group, query string, now time.Time) error {
 	q, err := warden.ParseFleetQuery(query)
 	if err != nil {
 		return err
@@ -1163,7 +1163,7 @@ func recomputeDynamicGroup(ctx context.Context, tx *sql.Tx, s warden.Scope, grou
 	return nil
 }
 
-func thingNamesOf(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+func thingNamesOf(ctx context.Context, tx writeTx, query string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

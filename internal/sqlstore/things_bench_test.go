@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -33,7 +32,7 @@ func thingsBenchInsert(b *testing.B, db *DB, prefix string, n int, group string)
 	ctx := context.Background()
 	now := millis(time.Now())
 	const batch = 500
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		for start := 0; start < n; start += batch {
 			end := min(start+batch, n)
 			var things, members strings.Builder

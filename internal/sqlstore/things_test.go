@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -46,7 +45,7 @@ func TestAddThingToGroupTxJoinsTheCallersTransaction(t *testing.T) {
 	before := state()
 
 	for _, commit := range []bool{false, true} {
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
+		err := db.inTx(ctx, func(tx writeTx) error {
 			added, err := addThingToGroupTx(ctx, tx, s, "t", "quarantine", true, now)
 			if err != nil || !added {
 				t.Fatalf("addThingToGroupTx: added=%v err=%v", added, err)
@@ -71,7 +70,7 @@ func TestAddThingToGroupTxJoinsTheCallersTransaction(t *testing.T) {
 		}
 	}
 	// A second add inside a transaction reports that nothing changed.
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		added, err := addThingToGroupTx(ctx, tx, s, "t", "quarantine", false, now)
 		if err != nil || added {
 			t.Errorf("second add: added=%v err=%v", added, err)

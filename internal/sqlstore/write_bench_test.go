@@ -14,9 +14,11 @@ import (
 // BenchmarkWritePath runs the store half of the API's write workloads (what
 // warden-bench's create-delete and create-thing cost besides HTTP): each op
 // is a create and a delete, from one goroutine (every write its own commit)
-// or from 8 as the bench's 8 clients (commits shared).
+// or from 8 as the bench's 8 clients (commits shared). The context can be
+// cancelled, as a request's can.
 func BenchmarkWritePath(b *testing.B) {
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for _, wl := range []string{"action", "thing"} {
 		for _, writers := range []int{1, 8} {
 			b.Run(fmt.Sprintf("%s/writers=%d", wl, writers), func(b *testing.B) {
