@@ -90,11 +90,12 @@ func thingBoolInt(b bool) int {
 
 const thingColumns = `name, id, thing_type_name, attributes, version, created_at, updated_at`
 
-func scanThing(r rowScanner) (warden.Thing, error) {
+// scanThing scans thingColumns, then into extra the columns that follow.
+func scanThing(r rowScanner, extra ...any) (warden.Thing, error) {
 	var t warden.Thing
 	var attrs string
 	var created, updated int64
-	if err := r.Scan(&t.Name, &t.ID, &t.TypeName, &attrs, &t.Version, &created, &updated); err != nil {
+	if err := r.Scan(append([]any{&t.Name, &t.ID, &t.TypeName, &attrs, &t.Version, &created, &updated}, extra...)...); err != nil {
 		return t, err
 	}
 	var err error
@@ -171,18 +172,16 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 	}
 	created := false
 	err = db.inTx(ctx, func(tx writeTx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO things
+		// The INSERT also says whether the account has dynamic groups,
+		// which the usual account does not: one statement fewer.
+		var hasDynamicGroups bool
+		err := tx.QueryRowContext(ctx, `INSERT INTO things
 			(account, region, name, id, thing_type_name, attributes, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (account, region, name) DO NOTHING`,
-			s.Account, s.Region, t.Name, t.ID, t.TypeName, attrs, t.Version, millis(t.CreationDate), millis(t.LastModifiedDate))
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
+			ON CONFLICT (account, region, name) DO NOTHING
+			RETURNING EXISTS (SELECT 1 FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1)`,
+			s.Account, s.Region, t.Name, t.ID, t.TypeName, attrs, t.Version, millis(t.CreationDate), millis(t.LastModifiedDate),
+			s.Account, s.Region).Scan(&hasDynamicGroups)
+		if errors.Is(err, sql.ErrNoRows) { // a thing of that name exists
 			existing, err := thingByName(ctx, tx, s, t.Name)
 			if err != nil {
 				return err
@@ -195,6 +194,9 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 				Message:    fmt.Sprintf("Thing %s already exists with a different configuration.", t.Name),
 				ResourceID: existing.ID, ResourceArn: existing.ARN(s)}
 		}
+		if err != nil {
+			return err
+		}
 		if err := insertThingAttributes(ctx, tx, s, &t); err != nil {
 			return err
 		}
@@ -202,6 +204,9 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 			return err
 		}
 		created = true
+		if !hasDynamicGroups {
+			return nil
+		}
 		return syncThingDynamicGroups(ctx, tx, s, &t, t.CreationDate)
 	})
 	return t, created, err
@@ -271,8 +276,14 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 // costs one statement fewer.
 func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expectedVersion *int64, now time.Time) error {
 	return db.inTx(ctx, func(tx writeTx) error {
+		// The DELETE also says whether the thing has principals or groups,
+		// which the usual thing does not: two statements fewer.
+		var hasPrincipals, inGroups bool
 		t, err := scanThing(tx.QueryRowContext(ctx, `DELETE FROM things WHERE account = ? AND region = ? AND name = ?
-			RETURNING `+thingColumns, s.Account, s.Region, name))
+			RETURNING `+thingColumns+`,
+				EXISTS (SELECT 1 FROM thing_principals WHERE account = ? AND region = ? AND thing_name = ?),
+				EXISTS (SELECT 1 FROM thing_group_members WHERE account = ? AND region = ? AND thing_name = ?)`,
+			s.Account, s.Region, name, s.Account, s.Region, name, s.Account, s.Region, name), &hasPrincipals, &inGroups)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -282,23 +293,19 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 		if expectedVersion != nil && *expectedVersion != t.Version {
 			return thingVersionConflict("thing", name, *expectedVersion, t.Version)
 		}
-		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM thing_principals WHERE account = ? AND region = ? AND thing_name = ? LIMIT 1`,
-			s.Account, s.Region, name).Scan(&one)
-		if err == nil {
+		if hasPrincipals {
 			return warden.Errorf(warden.CodeInvalidRequest,
 				"Cannot delete thing %s: it has attached principals. Detach them with DetachThingPrincipal first.", name)
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		groups, err := thingMemberships(ctx, tx, s, name)
-		if err != nil {
-			return err
-		}
-		for _, m := range groups {
-			if err := removeMembership(ctx, tx, s, name, m.group, m.dynamic, now); err != nil {
+		if inGroups {
+			groups, err := thingMemberships(ctx, tx, s, name)
+			if err != nil {
 				return err
+			}
+			for _, m := range groups {
+				if err := removeMembership(ctx, tx, s, name, m.group, m.dynamic, now); err != nil {
+					return err
+				}
 			}
 		}
 		if len(t.Attributes) > 0 {
