@@ -31,7 +31,9 @@ func logChange(ctx context.Context, tx writeTx, s warden.Scope, arn, operation s
 	return err
 }
 
-// Changes lists change-log rows oldest first.
+// Changes lists change-log rows oldest first. The log has no index by
+// resource (writes would pay for it), so a ResourceArn filter reads the
+// whole log after AfterSeq.
 func (db *DB) Changes(ctx context.Context, f warden.ChangeFilter) ([]warden.Change, error) {
 	query := `SELECT seq, resource_arn, operation, before_doc, after_doc, actor, at FROM change_log WHERE seq > ?`
 	args := []any{f.AfterSeq}

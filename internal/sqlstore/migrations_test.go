@@ -91,11 +91,27 @@ func TestMigrationLeanThingWritesKeepsData(t *testing.T) {
 		t.Errorf("change log after the migration: %+v", changes)
 	}
 
+	byResource, err := db.Changes(ctx, warden.ChangeFilter{ResourceArn: "arn:b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byResource) != 1 || byResource[0].Seq != 2 {
+		t.Errorf("changes of arn:b: %+v", byResource)
+	}
+
 	var ddl string
 	if err := db.read.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = 'change_log'`).Scan(&ddl); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(ddl, "AUTOINCREMENT") {
 		t.Errorf("change_log still has AUTOINCREMENT: %s", ddl)
+	}
+	var indexes int
+	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'change_log'`).
+		Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	if indexes != 0 {
+		t.Errorf("change_log has %d indexes, want none", indexes)
 	}
 }
