@@ -75,6 +75,7 @@ type Main struct {
 	audits    *audit.Runner // runs audit tasks and fires scheduled audits
 	http      *http.Server
 	log       *slog.Logger
+	logBuf    *logBuffer // under log
 
 	// mitigation applies audit mitigation actions tasks; Run starts it and
 	// stops it before the deliverer (it enqueues SNS messages).
@@ -88,7 +89,8 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := level.UnmarshalText([]byte(m.Config.LogLevel)); err != nil {
 		level = slog.LevelInfo
 	}
-	m.log = slog.New(slog.NewJSONHandler(m.LogOutput, &slog.HandlerOptions{Level: level}))
+	m.logBuf = newLogBuffer(m.LogOutput, logFlushDelay)
+	m.log = slog.New(flushingHandler{slog.NewJSONHandler(m.logBuf, &slog.HandlerOptions{Level: level}), m.logBuf})
 	store, err := openStore(ctx, m.Config.Store)
 	if err != nil {
 		return err
@@ -131,7 +133,8 @@ func (m *Main) Open(ctx context.Context) error {
 	m.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
 	m.log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.Describe())
-	return nil
+	// At once: whoever started the server may be waiting for this line.
+	return m.logBuf.Flush()
 }
 
 // Addr is the address the server listens on.
@@ -188,6 +191,9 @@ func (m *Main) Close() error {
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
+	}
+	if m.logBuf != nil {
+		errs = append(errs, m.logBuf.Close())
 	}
 	return errors.Join(errs...)
 }
