@@ -13,9 +13,9 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-// A data dir written before migration 11 keeps its things and change log,
-// and the change log goes on numbering after its last row.
-func TestMigrationLeanThingWritesKeepsData(t *testing.T) {
+// A data dir written before migration 11 keeps its things, change log and
+// mitigation actions, and the change log goes on numbering after its last row.
+func TestMigrationFewerPagesPerWriteKeepsData(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	old, err := sql.Open("sqlite", "file:"+filepath.Join(dir, SQLiteFile))
@@ -41,6 +41,11 @@ func TestMigrationLeanThingWritesKeepsData(t *testing.T) {
 			VALUES ('123456789012', 'us-east-1', 'arn:a', 'CreateThing', '', '{}', 'k', 1000),
 			       ('123456789012', 'us-east-1', 'arn:b', 'CreateThing', '', '{}', 'k', 1000),
 			       ('123456789012', 'us-east-1', 'arn:c', 'CreateThing', '', '{}', 'k', 1000)`,
+		`INSERT INTO mitigation_actions (account, region, name, id, action_type, role_arn, params, created_at, updated_at)
+			VALUES ('123456789012', 'us-east-1', 'a1', 'id-a1', 'ENABLE_IOT_LOGGING', 'arn:aws:iam::123456789012:role/r',
+			        '{"enableIoTLoggingParams":{"roleArnForLogging":"arn:aws:iam::123456789012:role/l","logLevel":"INFO"}}', 1000, 1000),
+			       ('123456789012', 'us-east-1', 'a2', 'id-a2', 'ENABLE_IOT_LOGGING', 'arn:aws:iam::123456789012:role/r',
+			        '{"enableIoTLoggingParams":{"roleArnForLogging":"arn:aws:iam::123456789012:role/l","logLevel":"INFO"}}', 1000, 1000)`,
 	} {
 		if _, err := old.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
@@ -91,6 +96,23 @@ func TestMigrationLeanThingWritesKeepsData(t *testing.T) {
 		t.Errorf("change log after the migration: %+v", changes)
 	}
 
+	if _, _, err := db.CreateMitigationAction(ctx, s, warden.MitigationAction{Name: "a3", ID: "id-a3", RoleArn: "arn:aws:iam::123456789012:role/r",
+		Params:       warden.MitigationActionParams{UpdateDeviceCertificateParams: &warden.UpdateCertificateParams{Action: "DEACTIVATE"}},
+		CreationDate: now, LastModifiedDate: now}, nil); err != nil {
+		t.Fatal(err)
+	}
+	actions, _, err := db.MitigationActions(ctx, s, "", warden.Page{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range actions {
+		names = append(names, a.Name)
+	}
+	if strings.Join(names, ",") != "a3,a2,a1" || actions[2].Params.EnableIoTLoggingParams == nil {
+		t.Errorf("actions after the migration, newest first: %v", names)
+	}
+
 	byResource, err := db.Changes(ctx, warden.ChangeFilter{ResourceArn: "arn:b"})
 	if err != nil {
 		t.Fatal(err)
@@ -99,12 +121,14 @@ func TestMigrationLeanThingWritesKeepsData(t *testing.T) {
 		t.Errorf("changes of arn:b: %+v", byResource)
 	}
 
-	var ddl string
-	if err := db.read.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = 'change_log'`).Scan(&ddl); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(ddl, "AUTOINCREMENT") {
-		t.Errorf("change_log still has AUTOINCREMENT: %s", ddl)
+	for _, table := range []string{"change_log", "mitigation_actions"} {
+		var ddl string
+		if err := db.read.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = ?`, table).Scan(&ddl); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(ddl, "AUTOINCREMENT") {
+			t.Errorf("%s still has AUTOINCREMENT: %s", table, ddl)
+		}
 	}
 	var indexes int
 	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'change_log'`).

@@ -8,6 +8,9 @@
 --   never deleted, so the next seq is still always past every earlier one,
 --   and commits no longer rewrite the sqlite_sequence page. PostgreSQL keeps
 --   its identity column (lines marked "sqlite only" are not run there);
+-- - so does mitigation_actions: its seq only orders the list newest first,
+--   and a deleted newest action's seq given to the next one keeps that order
+--   (a client paging with seq < cursor neither skips nor repeats an action);
 -- - change_log has no index by resource: every registry write put a row in
 --   a leaf of it chosen by the resource's ARN, about a quarter of a thing
 --   write's store time, for the sake of `warden history --resource`, which
@@ -46,6 +49,24 @@ DROP TABLE change_log; -- sqlite only
 ALTER TABLE change_log_numbered RENAME TO change_log; -- sqlite only
 DROP INDEX IF EXISTS change_log_by_resource;
 
+CREATE TABLE mitigation_actions_numbered ( -- sqlite only
+    seq         INTEGER PRIMARY KEY, -- sqlite only
+    account     TEXT NOT NULL, -- sqlite only
+    region      TEXT NOT NULL, -- sqlite only
+    name        TEXT NOT NULL, -- sqlite only
+    id          TEXT NOT NULL, -- sqlite only
+    action_type TEXT NOT NULL, -- sqlite only
+    role_arn    TEXT NOT NULL, -- sqlite only
+    params      TEXT NOT NULL, -- sqlite only
+    created_at  BIGINT NOT NULL, -- sqlite only
+    updated_at  BIGINT NOT NULL, -- sqlite only
+    UNIQUE (account, region, name) -- sqlite only
+); -- sqlite only
+INSERT INTO mitigation_actions_numbered SELECT seq, account, region, name, id, action_type, role_arn, params, created_at, updated_at FROM mitigation_actions; -- sqlite only
+DROP TABLE mitigation_actions; -- sqlite only
+ALTER TABLE mitigation_actions_numbered RENAME TO mitigation_actions; -- sqlite only
+CREATE INDEX mitigation_actions_by_scope ON mitigation_actions (account, region, seq); -- sqlite only
+
 -- +goose Down
 CREATE TABLE things_with_seq (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,3 +102,21 @@ INSERT INTO change_log_autoincrement SELECT seq, account, region, resource_arn, 
 DROP TABLE change_log; -- sqlite only
 ALTER TABLE change_log_autoincrement RENAME TO change_log; -- sqlite only
 CREATE INDEX change_log_by_resource ON change_log (resource_arn, seq);
+
+CREATE TABLE mitigation_actions_autoincrement ( -- sqlite only
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT, -- sqlite only
+    account     TEXT NOT NULL, -- sqlite only
+    region      TEXT NOT NULL, -- sqlite only
+    name        TEXT NOT NULL, -- sqlite only
+    id          TEXT NOT NULL, -- sqlite only
+    action_type TEXT NOT NULL, -- sqlite only
+    role_arn    TEXT NOT NULL, -- sqlite only
+    params      TEXT NOT NULL, -- sqlite only
+    created_at  BIGINT NOT NULL, -- sqlite only
+    updated_at  BIGINT NOT NULL, -- sqlite only
+    UNIQUE (account, region, name) -- sqlite only
+); -- sqlite only
+INSERT INTO mitigation_actions_autoincrement SELECT seq, account, region, name, id, action_type, role_arn, params, created_at, updated_at FROM mitigation_actions; -- sqlite only
+DROP TABLE mitigation_actions; -- sqlite only
+ALTER TABLE mitigation_actions_autoincrement RENAME TO mitigation_actions; -- sqlite only
+CREATE INDEX mitigation_actions_by_scope ON mitigation_actions (account, region, seq); -- sqlite only
