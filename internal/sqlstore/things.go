@@ -178,9 +178,9 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 		err := tx.QueryRowContext(ctx, `INSERT INTO things
 			(account, region, name, id, thing_type_name, attributes, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (account, region, name) DO NOTHING
-			RETURNING EXISTS (SELECT 1 FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1)`,
-			s.Account, s.Region, t.Name, t.ID, t.TypeName, attrs, t.Version, millis(t.CreationDate), millis(t.LastModifiedDate),
-			s.Account, s.Region).Scan(&hasDynamicGroups)
+			RETURNING EXISTS (SELECT 1 FROM thing_groups g WHERE g.account = things.account AND g.region = things.region AND g.dynamic = 1)`,
+			s.Account, s.Region, t.Name, t.ID, t.TypeName, attrs, t.Version, millis(t.CreationDate), millis(t.LastModifiedDate)).
+			Scan(&hasDynamicGroups)
 		if errors.Is(err, sql.ErrNoRows) { // a thing of that name exists
 			existing, err := thingByName(ctx, tx, s, t.Name)
 			if err != nil {
@@ -281,9 +281,11 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 		var hasPrincipals, inGroups bool
 		t, err := scanThing(tx.QueryRowContext(ctx, `DELETE FROM things WHERE account = ? AND region = ? AND name = ?
 			RETURNING `+thingColumns+`,
-				EXISTS (SELECT 1 FROM thing_principals WHERE account = ? AND region = ? AND thing_name = ?),
-				EXISTS (SELECT 1 FROM thing_group_members WHERE account = ? AND region = ? AND thing_name = ?)`,
-			s.Account, s.Region, name, s.Account, s.Region, name, s.Account, s.Region, name), &hasPrincipals, &inGroups)
+				EXISTS (SELECT 1 FROM thing_principals p
+					WHERE p.account = things.account AND p.region = things.region AND p.thing_name = things.name),
+				EXISTS (SELECT 1 FROM thing_group_members m
+					WHERE m.account = things.account AND m.region = things.region AND m.thing_name = things.name)`,
+			s.Account, s.Region, name), &hasPrincipals, &inGroups)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
