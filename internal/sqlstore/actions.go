@@ -130,16 +130,21 @@ func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name s
 		if err := db.takeTurns(ctx, tx, "mitigation_actions"); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
-			s.Account, s.Region, name)
+		// The DELETE also says whether the action has tags, which the
+		// usual one does not: one statement fewer.
+		arn := s.IoTARN("mitigationaction/" + name)
+		var tagged bool
+		err := tx.QueryRowContext(ctx, `DELETE FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?
+			RETURNING EXISTS (SELECT 1 FROM tags t
+				WHERE t.account = mitigation_actions.account AND t.region = mitigation_actions.region AND t.resource_arn = ?)`,
+			s.Account, s.Region, name, arn).Scan(&tagged)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && !tagged {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-			s.Account, s.Region, s.IoTARN("mitigationaction/"+name))
+		_, err = tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`, s.Account, s.Region, arn)
 		return err
 	})
 }
