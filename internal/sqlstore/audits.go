@@ -20,12 +20,6 @@ func init() {
 	taggable["scheduledaudit"] = `SELECT 1 FROM scheduled_audits WHERE account = ? AND region = ? AND name = ?`
 }
 
-// auditQuerier is what both *sql.DB and *sql.Tx offer for reads.
-type auditQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // ---------------------------------------------------------------- account configuration
 
 // auditConfigDoc is the change-log document of an audit configuration.
@@ -35,7 +29,7 @@ type auditConfigDoc struct {
 	Checks  map[string]warden.AuditCheckConfiguration `json:"checks,omitempty"`
 }
 
-func getAuditConfig(ctx context.Context, q auditQuerier, s warden.Scope) (warden.AuditConfiguration, bool, error) {
+func getAuditConfig(ctx context.Context, q querier, s warden.Scope) (warden.AuditConfiguration, bool, error) {
 	var cfg warden.AuditConfiguration
 	var snsDoc, checks string
 	err := q.QueryRowContext(ctx, `SELECT role_arn, sns_target, checks FROM audit_configurations WHERE account = ? AND region = ?`,
@@ -245,7 +239,7 @@ func auditTaskNotFound(id string) error {
 	return warden.Errorf(warden.CodeResourceNotFound, "The audit task %s does not exist.", id)
 }
 
-func getAuditTask(ctx context.Context, q auditQuerier, s warden.Scope, id string) (warden.AuditTask, error) {
+func getAuditTask(ctx context.Context, q querier, s warden.Scope, id string) (warden.AuditTask, error) {
 	t := warden.AuditTask{ID: id}
 	var start int64
 	err := q.QueryRowContext(ctx, `SELECT task_type, task_status, task_start_time, scheduled_audit_name FROM audit_tasks
@@ -940,7 +934,7 @@ func suppressionNotFound(check string) error {
 	return warden.Errorf(warden.CodeResourceNotFound, "No audit suppression exists for the check %s and this resource.", check)
 }
 
-func getSuppression(ctx context.Context, q auditQuerier, s warden.Scope, check string, r *warden.ResourceIdentifier) (suppressionRow, error) {
+func getSuppression(ctx context.Context, q querier, s warden.Scope, check string, r *warden.ResourceIdentifier) (suppressionRow, error) {
 	row, err := scanSuppression(q.QueryRowContext(ctx, auditSuppressionSelect+` WHERE account = ? AND region = ? AND check_name = ? AND resource_key = ?`,
 		s.Account, s.Region, check, r.Key()))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -1138,7 +1132,7 @@ func scanScheduledAudit(r rowScanner) (warden.ScopedScheduledAudit, error) {
 	return a, nil
 }
 
-func scheduledAuditsOf(ctx context.Context, q auditQuerier, s warden.Scope) ([]warden.ScheduledAudit, error) {
+func scheduledAuditsOf(ctx context.Context, q querier, s warden.Scope) ([]warden.ScheduledAudit, error) {
 	rows, err := q.QueryContext(ctx, scheduledAuditSelect+` WHERE account = ? AND region = ? ORDER BY name`, s.Account, s.Region)
 	if err != nil {
 		return nil, err
@@ -1155,7 +1149,7 @@ func scheduledAuditsOf(ctx context.Context, q auditQuerier, s warden.Scope) ([]w
 	return out, rows.Err()
 }
 
-func getScheduledAudit(ctx context.Context, q auditQuerier, s warden.Scope, name string) (warden.ScheduledAudit, error) {
+func getScheduledAudit(ctx context.Context, q querier, s warden.Scope, name string) (warden.ScheduledAudit, error) {
 	a, err := scanScheduledAudit(q.QueryRowContext(ctx, scheduledAuditSelect+` WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -18,12 +18,6 @@ func init() {
 	taggable["cacert"] = `SELECT 1 FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`
 }
 
-// certQuerier is what both *sql.DB and *sql.Tx offer for reads.
-type certQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // ---------------------------------------------------------------- registration code, issuing CA
 
 // RegistrationCode returns the scope's registration code, made on first use.
@@ -129,7 +123,7 @@ func certNotFound(id string) error {
 	return warden.Errorf(warden.CodeResourceNotFound, "The certificate %s does not exist.", id)
 }
 
-func getCertificate(ctx context.Context, q certQuerier, s warden.Scope, id string) (warden.Certificate, error) {
+func getCertificate(ctx context.Context, q querier, s warden.Scope, id string) (warden.Certificate, error) {
 	c, _, err := scanCertificate(q.QueryRowContext(ctx,
 		`SELECT `+certColumns+` FROM certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -368,7 +362,7 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 	})
 }
 
-func certStrings(ctx context.Context, q certQuerier, query string, args ...any) ([]string, error) {
+func certStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -466,7 +460,7 @@ func caNotFound(id string) error {
 	return warden.Errorf(warden.CodeResourceNotFound, "The CA certificate %s does not exist.", id)
 }
 
-func getCACertificate(ctx context.Context, q certQuerier, s warden.Scope, id string) (warden.CACertificate, error) {
+func getCACertificate(ctx context.Context, q querier, s warden.Scope, id string) (warden.CACertificate, error) {
 	c, _, err := scanCACertificate(q.QueryRowContext(ctx,
 		`SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -683,7 +677,7 @@ func (db *DB) CACertificates(ctx context.Context, s warden.Scope, templateName s
 
 // ---------------------------------------------------------------- thing principals
 
-func certRequireThing(ctx context.Context, q certQuerier, s warden.Scope, name string) error {
+func certRequireThing(ctx context.Context, q querier, s warden.Scope, name string) error {
 	var one int
 	err := q.QueryRowContext(ctx, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name).Scan(&one)
@@ -696,7 +690,7 @@ func certRequireThing(ctx context.Context, q certQuerier, s warden.Scope, name s
 // certRequirePrincipal fails with ResourceNotFound unless principal is the
 // ARN of a device certificate of scope s. Another scope's ARN is reported
 // as missing, so a caller learns nothing about certificates it cannot see.
-func certRequirePrincipal(ctx context.Context, q certQuerier, s warden.Scope, principal string) error {
+func certRequirePrincipal(ctx context.Context, q querier, s warden.Scope, principal string) error {
 	scope, id, ok := warden.ParseCertificateARN(principal)
 	if !ok {
 		return warden.Errorf(warden.CodeInvalidRequest, "The principal %s is not a certificate ARN.", principal)

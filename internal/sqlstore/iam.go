@@ -312,7 +312,7 @@ func (db *DB) RolePermits(ctx context.Context, account, roleArn string, needs []
 //     inline policies (explicit Deny wins, then any Allow, else implicit
 //     deny; conditions are not evaluated). The trust policy is not
 //     evaluated.
-func RolePermitsTx(ctx context.Context, tx writeTx, account, roleArn string, needs []warden.Permission, strictRoles bool) (*warden.Permission, error) {
+func RolePermitsTx(ctx context.Context, tx querier, account, roleArn string, needs []warden.Permission, strictRoles bool) (*warden.Permission, error) {
 	assume := &warden.Permission{Action: "sts:AssumeRole", Resource: roleArn}
 	roleAccount, path, name, ok := warden.ParseRoleARN(roleArn)
 	if !ok || roleAccount != account {

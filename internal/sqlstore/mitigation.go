@@ -21,11 +21,6 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-type mitQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // mitTaskAction is one action of a task's snapshot (the API's MitigationAction).
 type mitTaskAction struct {
 	Name         string                        `json:"name"`
@@ -100,7 +95,7 @@ func mitTaskNotFound(id string) error {
 	return warden.Errorf(warden.CodeResourceNotFound, "Audit mitigation actions task %s does not exist.", id)
 }
 
-func getMitTask(ctx context.Context, q mitQuerier, s warden.Scope, taskID string) (*mitTaskRow, error) {
+func getMitTask(ctx context.Context, q querier, s warden.Scope, taskID string) (*mitTaskRow, error) {
 	t, err := scanMitTask(q.QueryRowContext(ctx, `SELECT `+mitTaskColumns+` FROM mitigation_tasks
 		WHERE account = ? AND region = ? AND task_id = ?`, s.Account, s.Region, taskID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -109,7 +104,7 @@ func getMitTask(ctx context.Context, q mitQuerier, s warden.Scope, taskID string
 	return t, err
 }
 
-func mitTaskStatistics(ctx context.Context, q mitQuerier, taskSeq int64) (map[string]warden.MitigationTaskStatistics, error) {
+func mitTaskStatistics(ctx context.Context, q querier, taskSeq int64) (map[string]warden.MitigationTaskStatistics, error) {
 	rows, err := q.QueryContext(ctx, `SELECT check_name, total, succeeded, failed, skipped, canceled
 		FROM mitigation_task_stats WHERE task_seq = ? ORDER BY check_name`, taskSeq)
 	if err != nil {

@@ -18,12 +18,6 @@ func init() {
 	taggable["policy"] = `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`
 }
 
-// policyQuerier is what both a transaction and the read pool offer.
-type policyQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // newPolicyGenerationID is a fresh generationId: 64 hex characters, as AWS shows.
 func newPolicyGenerationID() string {
 	b := make([]byte, 32)
@@ -68,7 +62,7 @@ func lockPolicy(ctx context.Context, tx writeTx, s warden.Scope, name string) (d
 	return defaultVersion, nextVersion, err
 }
 
-func getPolicy(ctx context.Context, q policyQuerier, s warden.Scope, name string) (warden.Policy, error) {
+func getPolicy(ctx context.Context, q querier, s warden.Scope, name string) (warden.Policy, error) {
 	p := warden.Policy{Name: name}
 	var def, created, updated int64
 	err := q.QueryRowContext(ctx, `SELECT p.default_version, p.generation_id, p.created_at, p.updated_at, v.document
@@ -84,7 +78,7 @@ func getPolicy(ctx context.Context, q policyQuerier, s warden.Scope, name string
 	return p, err
 }
 
-func getPolicyVersion(ctx context.Context, q policyQuerier, s warden.Scope, name, versionID string) (warden.PolicyVersion, error) {
+func getPolicyVersion(ctx context.Context, q querier, s warden.Scope, name, versionID string) (warden.PolicyVersion, error) {
 	v := warden.PolicyVersion{PolicyName: name, VersionID: versionID}
 	var def int64
 	err := q.QueryRowContext(ctx, `SELECT default_version, generation_id FROM policies WHERE account = ? AND region = ? AND name = ?`,
@@ -415,7 +409,7 @@ func (db *DB) DeletePolicyVersion(ctx context.Context, s warden.Scope, name, ver
 // requirePolicyTarget checks that target names an existing certificate or
 // static thing group of scope s and returns its kind and id. Another scope's
 // ARN is reported as missing, so a caller learns nothing about it.
-func requirePolicyTarget(ctx context.Context, q policyQuerier, s warden.Scope, target string) (kind, id string, err error) {
+func requirePolicyTarget(ctx context.Context, q querier, s warden.Scope, target string) (kind, id string, err error) {
 	scope, kind, id, err := warden.ParsePolicyTarget(target)
 	if err != nil {
 		return "", "", err
@@ -556,7 +550,7 @@ func (db *DB) AttachedPolicies(ctx context.Context, s warden.Scope, target strin
 // pageStrings runs a query of one string column that asks for p.Limit+1
 // rows and returns at most p.Limit of them, with the last one as the cursor
 // when there are more.
-func pageStrings(ctx context.Context, q policyQuerier, p warden.Page, query string, args ...any) ([]string, string, error) {
+func pageStrings(ctx context.Context, q querier, p warden.Page, query string, args ...any) ([]string, string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", err
@@ -591,7 +585,7 @@ type v1LoggingChange struct {
 	LogLevel string `json:"logLevel,omitempty"`
 }
 
-func getV2Logging(ctx context.Context, q policyQuerier, s warden.Scope) (warden.V2LoggingOptions, error) {
+func getV2Logging(ctx context.Context, q querier, s warden.Scope) (warden.V2LoggingOptions, error) {
 	var o warden.V2LoggingOptions
 	err := q.QueryRowContext(ctx, `SELECT role_arn, default_log_level, disable_all_logs FROM logging_options_v2
 		WHERE account = ? AND region = ?`, s.Account, s.Region).Scan(&o.RoleArn, &o.DefaultLogLevel, &o.DisableAllLogs)
@@ -634,7 +628,7 @@ func (db *DB) V2LoggingOptions(ctx context.Context, s warden.Scope) (warden.V2Lo
 	return getV2Logging(ctx, db.read, s)
 }
 
-func getV1Logging(ctx context.Context, q policyQuerier, s warden.Scope) (warden.LoggingOptions, bool, error) {
+func getV1Logging(ctx context.Context, q querier, s warden.Scope) (warden.LoggingOptions, bool, error) {
 	var o warden.LoggingOptions
 	err := q.QueryRowContext(ctx, `SELECT role_arn, log_level FROM logging_options_v1 WHERE account = ? AND region = ?`,
 		s.Account, s.Region).Scan(&o.RoleArn, &o.LogLevel)

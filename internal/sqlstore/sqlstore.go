@@ -157,12 +157,17 @@ func (db *DB) inTx(ctx context.Context, fn func(tx writeTx) error) error {
 	return runSerializable(ctx, db.write, fn)
 }
 
+// querier reads: a pool, a read transaction, or a write transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // writeTx is what a write transaction's function works with: database/sql's
 // Tx on PostgreSQL, the group committer's sqliteTx on SQLite.
 type writeTx interface {
+	querier
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 func runTxOptions(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx writeTx) error) error {

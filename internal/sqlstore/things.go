@@ -18,12 +18,6 @@ func init() {
 	taggable["thinggroup"] = `SELECT 1 FROM thing_groups WHERE account = ? AND region = ? AND name = ?`
 }
 
-// thingQuerier is what both the read pool and a transaction offer.
-type thingQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // Change-log documents: the fields of a thing, a group or a membership.
 type thingDoc struct {
 	ThingName     string            `json:"thingName"`
@@ -108,7 +102,7 @@ func scanThing(r rowScanner, extra ...any) (warden.Thing, error) {
 
 func thingNotFound(name string) error { return warden.NotFound("Thing", name) }
 
-func thingByName(ctx context.Context, q thingQuerier, s warden.Scope, name string) (warden.Thing, error) {
+func thingByName(ctx context.Context, q querier, s warden.Scope, name string) (warden.Thing, error) {
 	t, err := scanThing(q.QueryRowContext(ctx, `SELECT `+thingColumns+` FROM things WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -117,7 +111,7 @@ func thingByName(ctx context.Context, q thingQuerier, s warden.Scope, name strin
 	return t, err
 }
 
-func requireThing(ctx context.Context, q thingQuerier, s warden.Scope, name string) error {
+func requireThing(ctx context.Context, q querier, s warden.Scope, name string) error {
 	var one int
 	err := q.QueryRowContext(ctx, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name).Scan(&one)
@@ -417,7 +411,7 @@ func scanThingGroup(r rowScanner) (thingGroupRow, error) {
 
 func thingGroupNotFound(name string) error { return warden.NotFound("Thing group", name) }
 
-func thingGroupByName(ctx context.Context, q thingQuerier, s warden.Scope, name string) (thingGroupRow, error) {
+func thingGroupByName(ctx context.Context, q querier, s warden.Scope, name string) (thingGroupRow, error) {
 	g, err := scanThingGroup(q.QueryRowContext(ctx, `SELECT `+thingGroupColumns+` FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -427,7 +421,7 @@ func thingGroupByName(ctx context.Context, q thingQuerier, s warden.Scope, name 
 }
 
 // groupRootToParent lists a group's ancestors, root first.
-func groupRootToParent(ctx context.Context, q thingQuerier, s warden.Scope, name string) ([]string, error) {
+func groupRootToParent(ctx context.Context, q querier, s warden.Scope, name string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT ancestor FROM thing_group_ancestors
 		WHERE account = ? AND region = ? AND descendant = ? AND distance > 0 ORDER BY distance DESC`, s.Account, s.Region, name)
 	if err != nil {
@@ -799,7 +793,7 @@ type thingMembership struct {
 }
 
 // thingMemberships lists the (at most MaxGroupsPerThing) groups a thing is in.
-func thingMemberships(ctx context.Context, q thingQuerier, s warden.Scope, thing string) ([]thingMembership, error) {
+func thingMemberships(ctx context.Context, q querier, s warden.Scope, thing string) ([]thingMembership, error) {
 	rows, err := q.QueryContext(ctx, `SELECT m.group_name, m.dynamic, g.root_name, g.seq
 		FROM thing_group_members m JOIN thing_groups g ON g.account = m.account AND g.region = m.region AND g.name = m.group_name
 		WHERE m.account = ? AND m.region = ? AND m.thing_name = ? ORDER BY m.group_name`, s.Account, s.Region, thing)
