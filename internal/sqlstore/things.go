@@ -266,12 +266,11 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 
 // DeleteThing removes a thing, its attribute rows and its memberships. The
 // thing is deleted first and the checks come after, on what the DELETE
-// returned: a failed check rolls the deletion back, and the usual delete
-// costs one statement fewer.
+// returned (the thing, and whether it has principals or groups): a failed
+// check rolls the deletion back, and the usual delete is two statements,
+// the DELETE and its change-log row.
 func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expectedVersion *int64, now time.Time) error {
 	return db.inTx(ctx, func(tx writeTx) error {
-		// The DELETE also says whether the thing has principals or groups,
-		// which the usual thing does not: two statements fewer.
 		var hasPrincipals, inGroups bool
 		t, err := scanThing(tx.QueryRowContext(ctx, `DELETE FROM things WHERE account = ? AND region = ? AND name = ?
 			RETURNING `+thingColumns+`,
