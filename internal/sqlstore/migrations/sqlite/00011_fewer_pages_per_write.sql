@@ -15,7 +15,11 @@
 --   a leaf of it chosen by the resource's ARN, about a quarter of a thing
 --   write's store time, for the sake of `warden history --resource`, which
 --   now scans the log instead (see changelog.go).
-CREATE TABLE things_by_name (
+-- Each table is rebuilt through a temporary copy: SQLite re-reads the whole
+-- schema for an ALTER TABLE … RENAME, which made opening a new store slower.
+CREATE TEMP TABLE things_copy AS SELECT * FROM things;
+DROP TABLE things;
+CREATE TABLE things (
     account         TEXT NOT NULL,
     region          TEXT NOT NULL,
     name            TEXT NOT NULL,
@@ -27,13 +31,14 @@ CREATE TABLE things_by_name (
     updated_at      BIGINT NOT NULL,
     PRIMARY KEY (account, region, name)
 ) WITHOUT ROWID;
-INSERT INTO things_by_name (account, region, name, id, thing_type_name, attributes, version, created_at, updated_at)
-    SELECT account, region, name, id, thing_type_name, attributes, version, created_at, updated_at FROM things;
-DROP TABLE things;
-ALTER TABLE things_by_name RENAME TO things;
+INSERT INTO things (account, region, name, id, thing_type_name, attributes, version, created_at, updated_at)
+    SELECT account, region, name, id, thing_type_name, attributes, version, created_at, updated_at FROM things_copy;
+DROP TABLE things_copy;
 CREATE INDEX things_by_type ON things (account, region, thing_type_name, name) WHERE thing_type_name <> '';
 
-CREATE TABLE change_log_numbered ( -- sqlite only
+CREATE TEMP TABLE change_log_copy AS SELECT * FROM change_log; -- sqlite only
+DROP TABLE change_log; -- sqlite only
+CREATE TABLE change_log ( -- sqlite only
     seq          INTEGER PRIMARY KEY, -- sqlite only
     account      TEXT NOT NULL, -- sqlite only
     region       TEXT NOT NULL, -- sqlite only
@@ -44,12 +49,13 @@ CREATE TABLE change_log_numbered ( -- sqlite only
     actor        TEXT NOT NULL, -- sqlite only
     at           BIGINT NOT NULL -- sqlite only
 ); -- sqlite only
-INSERT INTO change_log_numbered SELECT seq, account, region, resource_arn, operation, before_doc, after_doc, actor, at FROM change_log; -- sqlite only
-DROP TABLE change_log; -- sqlite only
-ALTER TABLE change_log_numbered RENAME TO change_log; -- sqlite only
+INSERT INTO change_log SELECT seq, account, region, resource_arn, operation, before_doc, after_doc, actor, at FROM change_log_copy; -- sqlite only
+DROP TABLE change_log_copy; -- sqlite only
 DROP INDEX IF EXISTS change_log_by_resource;
 
-CREATE TABLE mitigation_actions_numbered ( -- sqlite only
+CREATE TEMP TABLE mitigation_actions_copy AS SELECT * FROM mitigation_actions; -- sqlite only
+DROP TABLE mitigation_actions; -- sqlite only
+CREATE TABLE mitigation_actions ( -- sqlite only
     seq         INTEGER PRIMARY KEY, -- sqlite only
     account     TEXT NOT NULL, -- sqlite only
     region      TEXT NOT NULL, -- sqlite only
@@ -62,9 +68,8 @@ CREATE TABLE mitigation_actions_numbered ( -- sqlite only
     updated_at  BIGINT NOT NULL, -- sqlite only
     UNIQUE (account, region, name) -- sqlite only
 ); -- sqlite only
-INSERT INTO mitigation_actions_numbered SELECT seq, account, region, name, id, action_type, role_arn, params, created_at, updated_at FROM mitigation_actions; -- sqlite only
-DROP TABLE mitigation_actions; -- sqlite only
-ALTER TABLE mitigation_actions_numbered RENAME TO mitigation_actions; -- sqlite only
+INSERT INTO mitigation_actions SELECT seq, account, region, name, id, action_type, role_arn, params, created_at, updated_at FROM mitigation_actions_copy; -- sqlite only
+DROP TABLE mitigation_actions_copy; -- sqlite only
 CREATE INDEX mitigation_actions_by_scope ON mitigation_actions (account, region, seq); -- sqlite only
 
 -- +goose Down
