@@ -26,7 +26,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -499,16 +498,7 @@ func measure(ctx context.Context, cfg *config, s *server, workload string, round
 	}
 	cli0 := selfCPU()
 	sys0, _ := systemCPU()
-	var zzf *os.File
-	if pp := os.Getenv("WB_CPUPROFILE"); pp != "" {
-		zzf, _ = os.Create(fmt.Sprintf("%s.%s.%s.%d", pp, s.target, workload, round))
-		pprof.StartCPUProfile(zzf)
-	}
 	res, cleanup := runLoad(ctx, s.client, workload, cfg.Concurrency, cfg.Duration)
-	if zzf != nil {
-		pprof.StopCPUProfile()
-		zzf.Close()
-	}
 	cli1 := selfCPU()
 	sys1, _ := systemCPU()
 	srv1, err := procCPU(s.child.pid())
