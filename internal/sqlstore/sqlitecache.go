@@ -38,6 +38,16 @@ func uncancelled(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
 
+// startContext is the context to start a statement with: ctx without its
+// cancellation, or ctx's error if it has already ended (the caller has gone,
+// so the statement is not started).
+func startContext(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return uncancelled(ctx), nil
+}
+
 // uncancelledStmt is a prepared statement that runs with uncancelled contexts.
 type uncancelledStmt struct{ sqliteStmt }
 
@@ -271,10 +281,10 @@ func (c *sqliteCacheConn) evict(e *list.Element) {
 }
 
 func (c *sqliteCacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err // the caller has gone: the statement is not started
+	ctx, err := startContext(ctx)
+	if err != nil {
+		return nil, err
 	}
-	ctx = uncancelled(ctx)
 	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -286,10 +296,10 @@ func (c *sqliteCacheConn) ExecContext(ctx context.Context, query string, args []
 }
 
 func (c *sqliteCacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err // the caller has gone: the statement is not started
+	ctx, err := startContext(ctx)
+	if err != nil {
+		return nil, err
 	}
-	ctx = uncancelled(ctx)
 	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
