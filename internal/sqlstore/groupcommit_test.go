@@ -210,7 +210,7 @@ func TestGroupCommitNormalDoesNotFsync(t *testing.T) {
 	}
 }
 
-// openGroupTestDB opens a store in dir, closed when the test ends.
+// openGroupTestDB opens a SQLite store in dir, closed when the test ends.
 func openGroupTestDB(t *testing.T, dir, synchronous string) *DB {
 	t.Helper()
 	db, err := OpenSQLite(context.Background(), dir, SQLiteOptions{Synchronous: synchronous})

@@ -55,11 +55,7 @@ func TestMigrationFewerPagesPerWriteKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := OpenSQLite(ctx, dir, SQLiteOptions{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openGroupTestDB(t, dir, "NORMAL")
 	s := warden.Scope{Account: "123456789012", Region: "us-east-1"}
 	typed, err := db.Thing(ctx, s, "typed")
 	if err != nil {

@@ -238,14 +238,10 @@ func TestSQLiteEndedContextStillRefused(t *testing.T) {
 // context that ends during it stops it at its next statement, and it is
 // rolled back whole; a write queued behind it in the same group is not.
 func TestSQLiteWriteStopsAtEndedContext(t *testing.T) {
-	db, err := OpenSQLite(context.Background(), t.TempDir(), SQLiteOptions{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openGroupTestDB(t, t.TempDir(), "NORMAL")
 	insert := `INSERT INTO server_secrets (name, value) VALUES (?, x'01')`
 	ctx, cancel := context.WithCancel(context.Background())
-	err = db.inTx(ctx, func(tx writeTx) error {
+	err := db.inTx(ctx, func(tx writeTx) error {
 		if _, err := tx.ExecContext(ctx, insert, "first"); err != nil {
 			return err
 		}
