@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -233,4 +234,38 @@ func (g *groupCommitter) queued() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.queue)
+}
+
+// A writer that would commit alone first lets the runnable goroutines run,
+// so a write that is about to be made joins its group: with one thread, a
+// writer started just before another's write is runnable but has not run,
+// and without the yield each would commit on its own.
+func TestGroupCommitLoneWriterWaitsForRunnableWriters(t *testing.T) {
+	ctx := context.Background()
+	db := openGroupTestDB(t, t.TempDir(), "NORMAL")
+	insert := func(name string) error {
+		return db.inTx(ctx, func(tx writeTx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, x'01')`, name)
+			return err
+		})
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	g := db.group
+	g.mu.Lock()
+	groupsBefore, groupedBefore := g.groups, g.grouped
+	g.mu.Unlock()
+	second := make(chan error, 1)
+	go func() { second <- insert("second") }()
+	if err := insert("first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	groups, grouped := g.groups-groupsBefore, g.grouped-groupedBefore
+	g.mu.Unlock()
+	if groups != 1 || grouped != 2 {
+		t.Errorf("two writes made in %d groups (%d writes); want one group of both", groups, grouped)
+	}
 }

@@ -54,6 +54,10 @@ func BenchmarkWritePath(b *testing.B) {
 					return
 				}
 				b.SetParallelism(max(writers/runtime.GOMAXPROCS(0), 1))
+				g := db.group
+				g.mu.Lock()
+				groups, grouped := g.groups, g.grouped
+				g.mu.Unlock()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						if err := op(); err != nil {
@@ -62,6 +66,9 @@ func BenchmarkWritePath(b *testing.B) {
 						}
 					}
 				})
+				g.mu.Lock()
+				b.ReportMetric(float64(g.grouped-grouped)/float64(g.groups-groups), "writes/commit")
+				g.mu.Unlock()
 			})
 		}
 	}
