@@ -236,6 +236,13 @@ func (g *groupCommitter) queued() int {
 	return len(g.queue)
 }
 
+// commitCounts is the number of groups committed so far and of the writes in them.
+func (g *groupCommitter) commitCounts() (groups, grouped int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.groups, g.grouped
+}
+
 // A writer that would commit alone first lets the runnable goroutines run,
 // so a write that is about to be made joins its group: with one thread, a
 // writer started just before another's write is runnable but has not run,
@@ -250,10 +257,7 @@ func TestGroupCommitLoneWriterWaitsForRunnableWriters(t *testing.T) {
 		})
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	g := db.group
-	g.mu.Lock()
-	groupsBefore, groupedBefore := g.groups, g.grouped
-	g.mu.Unlock()
+	groupsBefore, groupedBefore := db.group.commitCounts()
 	second := make(chan error, 1)
 	go func() { second <- insert("second") }()
 	if err := insert("first"); err != nil {
@@ -262,9 +266,8 @@ func TestGroupCommitLoneWriterWaitsForRunnableWriters(t *testing.T) {
 	if err := <-second; err != nil {
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	groups, grouped := g.groups-groupsBefore, g.grouped-groupedBefore
-	g.mu.Unlock()
+	groups, grouped := db.group.commitCounts()
+	groups, grouped = groups-groupsBefore, grouped-groupedBefore
 	if groups != 1 || grouped != 2 {
 		t.Errorf("two writes made in %d groups (%d writes); want one group of both", groups, grouped)
 	}

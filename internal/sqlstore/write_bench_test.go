@@ -54,10 +54,7 @@ func BenchmarkWritePath(b *testing.B) {
 					return
 				}
 				b.SetParallelism(max(writers/runtime.GOMAXPROCS(0), 1))
-				g := db.group
-				g.mu.Lock()
-				groups, grouped := g.groups, g.grouped
-				g.mu.Unlock()
+				groupsBefore, groupedBefore := db.group.commitCounts()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						if err := op(); err != nil {
@@ -66,9 +63,8 @@ func BenchmarkWritePath(b *testing.B) {
 						}
 					}
 				})
-				g.mu.Lock()
-				b.ReportMetric(float64(g.grouped-grouped)/float64(g.groups-groups), "writes/commit")
-				g.mu.Unlock()
+				groups, grouped := db.group.commitCounts()
+				b.ReportMetric(float64(grouped-groupedBefore)/float64(groups-groupsBefore), "writes/commit")
 			})
 		}
 	}
