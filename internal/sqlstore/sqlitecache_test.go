@@ -259,18 +259,19 @@ func TestSQLiteWriteStopsAtEndedContext(t *testing.T) {
 
 	// In a group: the leader's write holds the writer while the others
 	// queue; one of them ends its context mid-way.
-	release := make(chan struct{})
+	// The leader signals from inside its write: only then is its group
+	// fixed (a lone leader yields first, and writes queued by then join it).
+	holding, release := make(chan struct{}), make(chan struct{})
 	leaderDone := make(chan error, 1)
 	go func() {
 		leaderDone <- db.inTx(context.Background(), func(tx writeTx) error {
+			close(holding)
 			<-release
 			_, err := tx.ExecContext(context.Background(), insert, "leader")
 			return err
 		})
 	}()
-	for !db.group.busy() {
-		runtime.Gosched()
-	}
+	<-holding
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	results := make(chan error, 2)
 	go func() {
