@@ -222,13 +222,6 @@ func openGroupTestDB(t *testing.T, dir, synchronous string) *DB {
 	return db
 }
 
-// busy reports whether a writer is committing a group.
-func (g *groupCommitter) busy() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.leading
-}
-
 // queued is the number of writes waiting for the next group.
 func (g *groupCommitter) queued() int {
 	g.mu.Lock()
@@ -246,7 +239,9 @@ func (g *groupCommitter) commitCounts() (groups, grouped int) {
 // A writer that would commit alone first lets the runnable goroutines run,
 // so a write that is about to be made joins its group: with one thread, a
 // writer started just before another's write is runnable but has not run,
-// and without the yield each would commit on its own.
+// and without the yield each would commit on its own. The yield is a hint to
+// the scheduler, which now and then runs its global queue first (once in 61
+// rounds), so the test counts trials rather than trusting a single one.
 func TestGroupCommitLoneWriterWaitsForRunnableWriters(t *testing.T) {
 	ctx := context.Background()
 	db := openGroupTestDB(t, t.TempDir(), "NORMAL")
@@ -257,18 +252,24 @@ func TestGroupCommitLoneWriterWaitsForRunnableWriters(t *testing.T) {
 		})
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	groupsBefore, groupedBefore := db.group.commitCounts()
-	second := make(chan error, 1)
-	go func() { second <- insert("second") }()
-	if err := insert("first"); err != nil {
-		t.Fatal(err)
+	const trials = 20
+	joined := 0
+	for i := range trials {
+		groupsBefore, groupedBefore := db.group.commitCounts()
+		second := make(chan error, 1)
+		go func() { second <- insert(fmt.Sprintf("second-%d", i)) }()
+		if err := insert(fmt.Sprintf("first-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-second; err != nil {
+			t.Fatal(err)
+		}
+		groups, grouped := db.group.commitCounts()
+		if groups-groupsBefore == 1 && grouped-groupedBefore == 2 {
+			joined++
+		}
 	}
-	if err := <-second; err != nil {
-		t.Fatal(err)
-	}
-	groups, grouped := db.group.commitCounts()
-	groups, grouped = groups-groupsBefore, grouped-groupedBefore
-	if groups != 1 || grouped != 2 {
-		t.Errorf("two writes made in %d groups (%d writes); want one group of both", groups, grouped)
+	if joined < trials*3/4 {
+		t.Errorf("two writes made in one group in %d of %d trials; want nearly all", joined, trials)
 	}
 }
