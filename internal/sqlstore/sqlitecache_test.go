@@ -258,9 +258,9 @@ func TestSQLiteWriteStopsAtEndedContext(t *testing.T) {
 	}
 
 	// In a group: the leader's write holds the writer while the others
-	// queue; one of them ends its context mid-way.
-	// The leader signals from inside its write: only then is its group
-	// fixed (a lone leader yields first, and writes queued by then join it).
+	// queue; one of them ends its context mid-way. The leader says so from
+	// inside its write, as only then is its group fixed (a lone leader
+	// yields first, and writes queued by then join it).
 	holding, release := make(chan struct{}), make(chan struct{})
 	leaderDone := make(chan error, 1)
 	go func() {
