@@ -855,12 +855,15 @@ type AuditStore interface {
 	// occurrence is recorded in the transaction that creates the task, so
 	// each fires once, across restarts and processes.
 	FireScheduledAudit(ctx context.Context, s Scope, name string, occurrence, now time.Time) (task AuditTask, fired bool, err error)
-	// ClaimAuditTask leases the oldest IN_PROGRESS task whose lease has
-	// expired (a new task's has). A task claimed before, whose runner died,
-	// starts again from scratch: its findings are deleted and its checks
-	// reset in the claiming transaction. One claimed more than maxAttempts
-	// times is marked FAILED instead. ok is false when there is no task.
-	ClaimAuditTask(ctx context.Context, owner string, lease time.Duration, maxAttempts int, now time.Time) (claim AuditTaskClaim, ok bool, err error)
+	// ClaimAuditTask leases an IN_PROGRESS task whose lease has expired (a
+	// new task's has): one of the account with the fewest tasks running (on
+	// any node), the oldest of those, so that accounts take turns. When
+	// accountLimit > 0, tasks of accounts already running that many are
+	// skipped. A task claimed before, whose runner died, starts again from
+	// scratch: its findings are deleted and its checks reset in the claiming
+	// transaction. One claimed more than maxAttempts times is marked FAILED
+	// instead. ok is false when there is no task to claim.
+	ClaimAuditTask(ctx context.Context, owner string, lease time.Duration, maxAttempts, accountLimit int, now time.Time) (claim AuditTaskClaim, ok bool, err error)
 	// RenewAuditTaskLease extends a claim; held is false when the task was
 	// canceled or another runner took it over.
 	RenewAuditTaskLease(ctx context.Context, c *AuditTaskClaim, until time.Time) (held bool, err error)

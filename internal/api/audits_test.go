@@ -840,7 +840,7 @@ func TestAuditsRestart(t *testing.T) {
 	e := newEnv(t)
 	auditsConfigure(t, e.a, warden.CheckLoggingDisabled)
 	waiting := auditsStart(t, e.a, warden.CheckLoggingDisabled)
-	if _, ok, err := e.store.ClaimAuditTask(auditsCtx, "process-killed-with-sigkill", 30*time.Second, 3, time.Now()); err != nil || !ok {
+	if _, ok, err := e.store.ClaimAuditTask(auditsCtx, "process-killed-with-sigkill", 30*time.Second, 3, 0, time.Now()); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	fresh := auditsStart(t, e.a, warden.CheckLoggingDisabled)

@@ -171,14 +171,17 @@ func (r *Runner) loop(ctx context.Context) {
 		}
 		r.fireDue(ctx)
 		r.purgeIfDue(ctx)
-	claim:
-		for {
-			select {
-			case slots <- struct{}{}:
-			default:
-				break claim
+		// Only this goroutine fills slots: free can only grow behind its back.
+		for free := r.workers - len(slots); free > 0; free = r.workers - len(slots) {
+			slots <- struct{}{}
+			// The last free worker is kept for accounts that run no audit
+			// (on any node): one account's audits, however slow, cannot
+			// hold every worker while another account's audit waits.
+			limit := 0
+			if free == 1 {
+				limit = 1
 			}
-			c, ok, err := r.store.ClaimAuditTask(ctx, r.owner, r.lease, r.maxAttempts, r.now())
+			c, ok, err := r.store.ClaimAuditTask(ctx, r.owner, r.lease, r.maxAttempts, limit, r.now())
 			if err != nil || !ok {
 				<-slots
 				if err != nil && ctx.Err() == nil {
@@ -210,7 +213,7 @@ func (r *Runner) RunOnce(ctx context.Context) error {
 	r.fireDue(ctx)
 	r.purgeIfDue(ctx)
 	for {
-		c, ok, err := r.store.ClaimAuditTask(ctx, r.owner, r.lease, r.maxAttempts, r.now())
+		c, ok, err := r.store.ClaimAuditTask(ctx, r.owner, r.lease, r.maxAttempts, 0, r.now())
 		if err != nil || !ok {
 			return err
 		}

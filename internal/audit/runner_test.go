@@ -455,7 +455,7 @@ func TestRunnerCrashRecovery(t *testing.T) {
 	f.configure(check)
 	task := f.start(check)
 
-	dead, ok, err := f.store.ClaimAuditTask(f.ctx, "dead-runner", 30*time.Second, 3, f.clock.Now())
+	dead, ok, err := f.store.ClaimAuditTask(f.ctx, "dead-runner", 30*time.Second, 3, 0, f.clock.Now())
 	if err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
@@ -507,7 +507,7 @@ func TestRunnerGivesUp(t *testing.T) {
 	f.configure(warden.CheckLoggingDisabled)
 	task := f.start(warden.CheckLoggingDisabled)
 	for i := range 3 {
-		c, ok, err := f.store.ClaimAuditTask(f.ctx, "crashing", time.Second, 3, f.clock.Now())
+		c, ok, err := f.store.ClaimAuditTask(f.ctx, "crashing", time.Second, 3, 0, f.clock.Now())
 		if err != nil || !ok || c.Attempt != i+1 {
 			t.Fatalf("claim %d: ok=%v attempt=%d err=%v", i+1, ok, c.Attempt, err)
 		}

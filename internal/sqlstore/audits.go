@@ -403,20 +403,43 @@ func auditHolds(ctx context.Context, tx writeTx, c *warden.AuditTaskClaim) (bool
 	return err == nil, err
 }
 
-// ClaimAuditTask leases the oldest claimable task.
-func (db *DB) ClaimAuditTask(ctx context.Context, owner string, lease time.Duration, maxAttempts int, now time.Time) (warden.AuditTaskClaim, bool, error) {
+// auditClaimLock names the PostgreSQL advisory lock that serializes audit
+// claims across nodes, so that each claim counts the tasks every other
+// node runs (the per-account limit holds across nodes).
+const auditClaimLock = `SELECT pg_advisory_xact_lock(hashtextextended('warden.audit_task_claims', 0))`
+
+// ClaimAuditTask leases a claimable task of the account with the fewest
+// tasks running, the oldest of that account's.
+func (db *DB) ClaimAuditTask(ctx context.Context, owner string, lease time.Duration, maxAttempts, accountLimit int, now time.Time) (warden.AuditTaskClaim, bool, error) {
 	var claim warden.AuditTaskClaim
 	found := false
+	// A running task holds an unexpired lease; accounts are ranked by how
+	// many they hold, on any node.
+	query := `WITH running AS (SELECT account, COUNT(*) AS n FROM audit_tasks WHERE task_status = ? AND lease_expires >= ? GROUP BY account)
+		SELECT t.seq, t.account, t.region, t.task_id, t.attempt FROM audit_tasks t LEFT JOIN running ON running.account = t.account
+		WHERE t.task_status = ? AND t.lease_expires < ?`
+	args := []any{warden.AuditInProgress, millis(now), warden.AuditInProgress, millis(now)}
+	if accountLimit > 0 {
+		query += ` AND COALESCE(running.n, 0) < ?`
+		args = append(args, accountLimit)
+	}
+	query += ` ORDER BY COALESCE(running.n, 0), t.seq LIMIT 1`
+	if db.postgres {
+		query += ` FOR UPDATE OF t SKIP LOCKED`
+	}
 	err := db.inClaimTx(ctx, func(tx writeTx) error {
 		found = false
+		if db.postgres {
+			if _, err := tx.ExecContext(ctx, auditClaimLock); err != nil {
+				return err
+			}
+		}
 		for {
 			var seq int64
 			var attempt int
 			var s warden.Scope
 			var id string
-			err := tx.QueryRowContext(ctx, `SELECT seq, account, region, task_id, attempt FROM audit_tasks
-				WHERE task_status = ? AND lease_expires < ? ORDER BY seq LIMIT 1`+db.skipLocked(), warden.AuditInProgress, millis(now)).
-				Scan(&seq, &s.Account, &s.Region, &id, &attempt)
+			err := tx.QueryRowContext(ctx, query, args...).Scan(&seq, &s.Account, &s.Region, &id, &attempt)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil
 			}
