@@ -276,6 +276,8 @@ const (
 	CheckErrorCRLUnavailable   = "CRL_UNAVAILABLE"
 	CheckErrorInterrupted      = "AUDIT_INTERRUPTED"
 	CheckErrorInternal         = "INTERNAL_ERROR"
+	// CheckErrorTimeout: the check ran past the server's time limit for one check.
+	CheckErrorTimeout = "AUDIT_CHECK_TIMEOUT"
 )
 
 // AuditCheckRun is one check of an audit task and what it found so far.

@@ -21,12 +21,13 @@ import (
 
 type serveCmd struct {
 	storeFlags
-	Listen          string        `default:"127.0.0.1:4590" env:"WARDEN_LISTEN" help:"Address to listen on (host:port; port 0 picks a free one)."`
-	LogLevel        string        `name:"log-level" default:"info" enum:"debug,info,warn,error" env:"WARDEN_LOG_LEVEL" help:"Least severe log level written (info logs one line per request)."`
-	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"15s" env:"WARDEN_SHUTDOWN_TIMEOUT" help:"How long SIGINT/SIGTERM waits for in-flight requests."`
-	PublicURL       string        `name:"public-url" env:"WARDEN_PUBLIC_URL" help:"Base URL SNS subscribers reach Warden at, for SubscribeURL, UnsubscribeURL and SigningCertURL (default: http:// + the listen address)."`
-	StrictRoles     bool          `name:"strict-roles" env:"WARDEN_STRICT_ROLES" help:"Mitigation actions need their IAM role to exist and grant their permissions, even in an account with no roles at all (without it such an account trusts its own role ARNs)."`
-	MitigationLease time.Duration `name:"mitigation-lease" default:"30s" env:"WARDEN_MITIGATION_LEASE" help:"How long a batch of mitigation executions claimed by a process that died waits before another claims it."`
+	Listen            string        `default:"127.0.0.1:4590" env:"WARDEN_LISTEN" help:"Address to listen on (host:port; port 0 picks a free one)."`
+	LogLevel          string        `name:"log-level" default:"info" enum:"debug,info,warn,error" env:"WARDEN_LOG_LEVEL" help:"Least severe log level written (info logs one line per request)."`
+	ShutdownTimeout   time.Duration `name:"shutdown-timeout" default:"15s" env:"WARDEN_SHUTDOWN_TIMEOUT" help:"How long SIGINT/SIGTERM waits for in-flight requests."`
+	PublicURL         string        `name:"public-url" env:"WARDEN_PUBLIC_URL" help:"Base URL SNS subscribers reach Warden at, for SubscribeURL, UnsubscribeURL and SigningCertURL (default: http:// + the listen address)."`
+	StrictRoles       bool          `name:"strict-roles" env:"WARDEN_STRICT_ROLES" help:"Mitigation actions need their IAM role to exist and grant their permissions, even in an account with no roles at all (without it such an account trusts its own role ARNs)."`
+	MitigationLease   time.Duration `name:"mitigation-lease" default:"30s" env:"WARDEN_MITIGATION_LEASE" help:"How long a batch of mitigation executions claimed by a process that died waits before another claims it."`
+	AuditCheckTimeout time.Duration `name:"audit-check-timeout" default:"10m" env:"WARDEN_AUDIT_CHECK_TIMEOUT" help:"Longest one audit check may run, CRL fetches included; a check that runs longer ends FAILED (AUDIT_CHECK_TIMEOUT)."`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -41,7 +42,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 func (c *serveCmd) config() Config {
 	return Config{Store: c.storeOptions(), Listen: c.Listen,
 		LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, PublicURL: c.PublicURL,
-		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease}
+		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease, AuditCheckTimeout: c.AuditCheckTimeout}
 }
 
 // Config is everything the server is started with.
@@ -58,6 +59,8 @@ type Config struct {
 	// StrictRoles and MitigationLease configure the mitigation engine.
 	StrictRoles     bool
 	MitigationLease time.Duration
+	// AuditCheckTimeout bounds each audit check; 0 means audit.DefaultCheckTimeout.
+	AuditCheckTimeout time.Duration
 }
 
 // Main is the running program: a test boots it on port 0 with a temporary
@@ -113,7 +116,8 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	snsCfg.Notify = m.deliverer.Notify
-	if m.audits, err = audit.New(audit.Options{Store: store, Logger: m.log, OnPublish: m.deliverer.Notify}); err != nil {
+	if m.audits, err = audit.New(audit.Options{Store: store, Logger: m.log, OnPublish: m.deliverer.Notify,
+		CheckTimeout: m.Config.AuditCheckTimeout}); err != nil {
 		return err
 	}
 	m.mitigation = engine.New(store, engine.Options{Lease: m.Config.MitigationLease, StrictRoles: m.Config.StrictRoles,

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,18 +80,22 @@ func (p *tarpit) stats() (accepted, maxOpen int) {
 	return p.accepted, p.maxOpen
 }
 
-// tarpitFleet registers, in f's scope, certificates whose CRL distribution
+// tarpitFleet registers, in scope s, certificates whose CRL distribution
 // points are n distinct CRLs on the tarpit, perCert to a certificate.
-func (f *fx) tarpitFleet(p *tarpit, n, perCert int) {
+func (f *fx) tarpitFleet(s warden.Scope, p *tarpit, n, perCert int) {
 	f.t.Helper()
 	root := newRootCA(f.t, "Tarpit Root")
 	year := f.clock.Now().Add(365 * 24 * time.Hour)
 	for i := 0; i < n; i += perCert {
 		var urls []string
 		for j := i; j < min(i+perCert, n); j++ {
-			urls = append(urls, p.url(fmt.Sprintf("crl%d", j)))
+			urls = append(urls, p.url(fmt.Sprintf("%s-crl%d", s.Region, j)))
 		}
-		f.device(root.issue(f.t, fmt.Sprintf("tarpit%d", i), &ecKey(f.t).PublicKey, false, year, urls...), warden.CertActive, "")
+		c := root.issue(f.t, fmt.Sprintf("tarpit%d", i), &ecKey(f.t).PublicKey, false, year, urls...)
+		cert := warden.NewCertificateFrom(c, warden.CertActive, warden.ModeDefault, f.clock.Now())
+		if err := f.store.CreateCertificate(f.ctx, s, cert, "RegisterCertificateWithoutCA"); err != nil {
+			f.t.Fatal(err)
+		}
 	}
 }
 
@@ -145,7 +151,7 @@ func TestAuditFairnessUnderTarpit(t *testing.T) {
 	f.configureScope(b, warden.CheckLoggingDisabled)
 	// 16 CRLs: with the fixture's 2 s fetch timeout, each of A's audits
 	// holds a worker for at least two rounds of fetches.
-	f.tarpitFleet(pit, 16, 4)
+	f.tarpitFleet(f.s, pit, 16, 4)
 
 	r := f.runner(Options{PollInterval: 20 * time.Millisecond}) // the default 2 workers
 	r.Start()
@@ -175,5 +181,90 @@ func TestAuditFairnessUnderTarpit(t *testing.T) {
 	t.Logf("B's logging audit: %v alone, %v while A's audits wait on the tarpit (%d connections at most)", alone, under, maxOpen)
 	if limit := 2*alone + time.Second; under > limit {
 		t.Errorf("B's audit took %v under attack, %v alone: more than 2× + 1 s (%v)", under, alone, limit)
+	}
+}
+
+// TestAuditCheckTimeout: a check whose CRLs never come ends FAILED at the
+// time limit with a clear message; the other checks of the audit, those
+// sharing its pass over the certificates included, complete.
+func TestAuditCheckTimeout(t *testing.T) {
+	f := newFx(t)
+	pit := newTarpit(t)
+	f.tarpitFleet(f.s, pit, 4, 2)
+	revoked, expiring := warden.CheckRevokedDeviceCertificateStillActive, warden.CheckDeviceCertificateExpiring
+	f.configure(revoked, expiring, warden.CheckLoggingDisabled)
+	task := f.start(revoked, expiring, warden.CheckLoggingDisabled)
+	// The fetch timeout is far away: only the check's limit can end it.
+	r := f.runner(Options{CheckTimeout: 500 * time.Millisecond, CRL: CRLOptions{Client: &http.Client{Timeout: time.Minute}}})
+	start := time.Now()
+	if err := r.RunOnce(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the audit took %v with a 500ms limit per check", took)
+	}
+	got := f.task(task.ID)
+	if got.Status != warden.AuditCompleted {
+		t.Fatalf("task %s, want COMPLETED", got.Status)
+	}
+	run := f.check(task.ID, revoked)
+	if run.Status != warden.CheckFailed || run.ErrorCode != warden.CheckErrorTimeout || !strings.Contains(run.Message, "did not finish within 500ms") {
+		t.Errorf("%s: %+v, want FAILED with %s saying the limit", revoked, run, warden.CheckErrorTimeout)
+	}
+	for _, name := range []string{expiring, warden.CheckLoggingDisabled} {
+		if run := f.check(task.ID, name); run.Status != warden.CheckCompletedCompliant && run.Status != warden.CheckCompletedNonCompliant {
+			t.Errorf("%s: %+v, want completed", name, run)
+		}
+	}
+	if run := f.check(task.ID, expiring); run.TotalResources != 2 {
+		t.Errorf("%s examined %d certificates, want 2", expiring, run.TotalResources)
+	}
+}
+
+// TestCRLFetchesPerAccountLimit: an account's audits together have at most
+// CRLFetchesPerAccount CRL fetches in flight, however many of its audits
+// run (here two, in two regions, with distinct CRLs).
+func TestCRLFetchesPerAccountLimit(t *testing.T) {
+	f := newFx(t)
+	pit := newTarpit(t)
+	other := warden.Scope{Account: f.s.Account, Region: "eu-west-1"}
+	revoked := warden.CheckRevokedDeviceCertificateStillActive
+	var tasks []string
+	for _, s := range []warden.Scope{f.s, other} {
+		f.tarpitFleet(s, pit, 12, 3)
+		f.configureScope(s, revoked)
+		task, err := f.store.StartAuditTask(f.ctx, s, []string{revoked}, f.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, task.ID)
+	}
+	const limit = 3
+	// The check's limit and the fetch timeout are far away: no fetch ends
+	// while the test looks, so the connections accepted are those in flight.
+	r := f.runner(Options{Workers: 3, PollInterval: 20 * time.Millisecond, CRLFetchesPerAccount: limit, CheckTimeout: time.Minute,
+		CRL: CRLOptions{Client: &http.Client{Timeout: time.Minute}}})
+	r.Start()
+	defer r.Stop()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if accepted, _ := pit.stats(); accepted >= limit {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d fetches reached the tarpit within 10s", limit)
+		}
+	}
+	// Both audits run meanwhile (the second worker is free for the account),
+	// and each has CRLs left to fetch.
+	time.Sleep(300 * time.Millisecond)
+	for i, s := range []warden.Scope{f.s, other} {
+		if got, err := f.store.AuditTask(f.ctx, s, tasks[i]); err != nil || got.Status != warden.AuditInProgress {
+			t.Fatalf("the audit in %s: %s %v, want IN_PROGRESS", s.Region, got.Status, err)
+		}
+	}
+	accepted, maxOpen := pit.stats()
+	t.Logf("%d connections to the tarpit, at most %d at once", accepted, maxOpen)
+	if accepted > limit {
+		t.Errorf("%d CRL fetches in flight at once, want at most %d", accepted, limit)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/warden-iot/warden"
 )
 
@@ -22,8 +24,11 @@ var activeStatuses = []string{warden.CertActive, warden.CertPendingTransfer}
 
 // run is one execution of a claimed audit task.
 type run struct {
-	r     *Runner
+	r *Runner
+	// ctx is the task's: writes use it. phase is ctx with the deadline of
+	// the checks that run now: reads and CRL fetches use it.
 	ctx   context.Context
+	phase context.Context
 	claim *warden.AuditTaskClaim
 	s     warden.Scope
 	cfg   warden.AuditConfiguration
@@ -108,12 +113,22 @@ func (r *run) execute() error {
 		if !r.wants(p.checks...) {
 			continue
 		}
+		var cancel context.CancelFunc
+		r.phase, cancel = context.WithTimeout(r.ctx, r.r.checkTime)
 		err := p.fn()
+		timedOut := errors.Is(r.phase.Err(), context.DeadlineExceeded)
+		cancel()
 		if errors.Is(err, errLost) || r.ctx.Err() != nil {
 			if err == nil {
 				err = r.ctx.Err()
 			}
 			return err
+		}
+		if timedOut {
+			if err := r.timedOut(p.checks); err != nil {
+				return err
+			}
+			continue
 		}
 		if err != nil {
 			r.r.log.Error("audit check failed", "task_id", r.claim.Task.ID, "account", r.s.Account, "checks", p.checks, "err", err.Error())
@@ -144,6 +159,27 @@ func (r *run) execute() error {
 	return nil
 }
 
+// timedOut ends the unfinished ones of checks, which ran past the time
+// limit, as FAILED; what they found so far is kept.
+func (r *run) timedOut(checks []string) error {
+	var failed []*warden.AuditCheckRun
+	var names []string
+	for _, name := range checks {
+		if c := r.checks[name]; c != nil && !c.Done() {
+			c.Status, c.ErrorCode = warden.CheckFailed, warden.CheckErrorTimeout
+			c.Message = fmt.Sprintf("The check did not finish within %v, the server's time limit for one check, and was stopped; "+
+				"resources it examined before are counted. Slow or unresponsive CRL distribution points are the usual cause.", r.r.checkTime)
+			failed = append(failed, c)
+			names = append(names, name)
+		}
+	}
+	if len(failed) == 0 {
+		return nil // they finished just in time
+	}
+	r.r.log.Warn("audit check timed out", "task_id", r.claim.Task.ID, "account", r.s.Account, "checks", names, "limit", r.r.checkTime.String())
+	return r.flush(failed)
+}
+
 // add records that check found res noncompliant.
 func (r *run) add(check string, res warden.NonCompliantResource, v Verdict) error {
 	c := r.checks[check]
@@ -167,7 +203,7 @@ func (r *run) add(check string, res warden.NonCompliantResource, v Verdict) erro
 // once enough findings are pending.
 func (r *run) progress(names ...string) error {
 	if len(r.pending) < r.r.flushEvery {
-		return r.ctx.Err()
+		return r.phase.Err()
 	}
 	var runs []*warden.AuditCheckRun
 	for _, n := range names {
@@ -239,7 +275,7 @@ func (r *run) caPhase() error {
 	r.revokedCAs = map[string]caRevocation{}
 	r.caCRLFailure = map[string]string{}
 	r.verified = map[string]error{}
-	if err := r.r.store.ScanAuditCACertificates(r.ctx, r.s, func(c *warden.CACertificate) error {
+	if err := r.r.store.ScanAuditCACertificates(r.phase, r.s, func(c *warden.CACertificate) error {
 		r.cas = append(r.cas, *c)
 		return nil
 	}); err != nil {
@@ -285,7 +321,10 @@ func (r *run) caPhase() error {
 			urls = append(urls, ca.Facts.CRLDistributionPoints...)
 		}
 	}
-	crls := r.r.prefetch(r.ctx, urls)
+	crls := r.r.prefetch(r.phase, r.s.Account, urls)
+	if err := r.phase.Err(); err != nil {
+		return err
+	}
 	for i := range r.cas {
 		ca := &r.cas[i]
 		if ca.Facts.Issuer == ca.Facts.Subject {
@@ -413,7 +452,7 @@ func (r *run) devicePhase() error {
 		// The CA phase did not run: the revocation checks still need the CAs.
 		r.caCerts, r.verified = map[string]*x509.Certificate{}, map[string]error{}
 		if r.wants(revoked) {
-			if err := r.r.store.ScanAuditCACertificates(r.ctx, r.s, func(c *warden.CACertificate) error {
+			if err := r.r.store.ScanAuditCACertificates(r.phase, r.s, func(c *warden.CACertificate) error {
 				r.cas = append(r.cas, *c)
 				return nil
 			}); err != nil {
@@ -427,11 +466,21 @@ func (r *run) devicePhase() error {
 	}
 	var crls map[string]crlResult
 	if r.wants(revoked) {
-		urls, err := r.r.store.AuditCRLDistributionPoints(r.ctx, r.s, activeStatuses)
+		urls, err := r.r.store.AuditCRLDistributionPoints(r.phase, r.s, activeStatuses)
 		if err != nil {
 			return err
 		}
-		crls = r.r.prefetch(r.ctx, urls)
+		crls = r.r.prefetch(r.phase, r.s.Account, urls)
+		if r.ctx.Err() == nil && errors.Is(r.phase.Err(), context.DeadlineExceeded) {
+			// The CRLs took all the time: that check fails, and the others
+			// of this pass get theirs.
+			if err := r.timedOut([]string{revoked}); err != nil {
+				return err
+			}
+			phase, cancel := context.WithTimeout(r.ctx, r.r.checkTime)
+			defer cancel()
+			r.phase = phase
+		}
 	}
 	expiryDays := r.cfg.Checks[expiring].Days(expiring, warden.ConfigCertExpirationThresholdInDays)
 	ageDays := r.cfg.Checks[age].Days(age, warden.ConfigCertAgeThresholdInDays)
@@ -442,7 +491,7 @@ func (r *run) devicePhase() error {
 	now := r.r.now()
 	revokedProblems := map[string]bool{}
 	intermediateProblems := map[string]bool{}
-	err := r.r.store.ScanAuditCertificates(r.ctx, r.s, activeStatuses, func(c *warden.Certificate) error {
+	err := r.r.store.ScanAuditCertificates(r.phase, r.s, activeStatuses, func(c *warden.Certificate) error {
 		res := warden.NonCompliantResource{ResourceType: warden.ResourceDeviceCertificate,
 			ResourceIdentifier: warden.ResourceIdentifier{DeviceCertificateID: c.ID}}
 		if want[expiring] {
@@ -564,7 +613,7 @@ func (r *run) policyPhase() error {
 	// Fleets share a handful of documents: analyse each once.
 	seen := map[string]verdicts{}
 	wantP, wantM := r.wants(permissive), r.wants(misconfigured)
-	err := r.r.store.ScanDefaultPolicyVersions(r.ctx, r.s, func(v *warden.PolicyVersion) error {
+	err := r.r.store.ScanDefaultPolicyVersions(r.phase, r.s, func(v *warden.PolicyVersion) error {
 		vd, ok := seen[v.Document]
 		if !ok {
 			doc, err := warden.ParsePolicyDocument(v.Document)
@@ -603,7 +652,7 @@ func (r *run) policyPhase() error {
 func (r *run) loggingPhase() error {
 	check := warden.CheckLoggingDisabled
 	var v1 *warden.LoggingOptions
-	o1, ok, err := r.r.store.LoggingOptions(r.ctx, r.s)
+	o1, ok, err := r.r.store.LoggingOptions(r.phase, r.s)
 	if err != nil {
 		return err
 	}
@@ -611,7 +660,7 @@ func (r *run) loggingPhase() error {
 		v1 = &o1
 	}
 	var v2 *warden.V2LoggingOptions
-	o2, err := r.r.store.V2LoggingOptions(r.ctx, r.s)
+	o2, err := r.r.store.V2LoggingOptions(r.phase, r.s)
 	switch {
 	case err == nil:
 		v2 = &o2
@@ -635,29 +684,73 @@ type crlResult struct {
 	err error
 }
 
-// prefetch fetches the distinct URLs a few at a time.
-func (r *Runner) prefetch(ctx context.Context, urls []string) map[string]crlResult {
+// prefetch fetches the distinct URLs, as many at a time as account may
+// have in flight. When ctx ends, the URLs not fetched yet fail with its error.
+func (r *Runner) prefetch(ctx context.Context, account string, urls []string) map[string]crlResult {
 	out := map[string]crlResult{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
+	defer wg.Wait()
 	seen := map[string]bool{}
 	for _, u := range urls {
 		if seen[u] {
 			continue
 		}
 		seen[u] = true
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		release, err := r.crlSlots.acquire(ctx, account)
+		if err != nil {
+			mu.Lock()
+			out[u] = crlResult{err: err}
+			mu.Unlock()
+			continue
+		}
+		wg.Go(func() {
+			defer release()
 			crl, err := r.crls.Fetch(ctx, u)
 			mu.Lock()
 			out[u] = crlResult{crl, err}
 			mu.Unlock()
-		}()
+		})
 	}
-	wg.Wait()
 	return out
+}
+
+// accountLimiter bounds how many of something each account has at once.
+type accountLimiter struct {
+	per int64
+	mu  sync.Mutex
+	m   map[string]*accountSlots
+}
+
+type accountSlots struct {
+	sem   *semaphore.Weighted
+	users int // holders and waiters; at 0 the entry goes
+}
+
+func newAccountLimiter(per int) *accountLimiter {
+	return &accountLimiter{per: int64(per), m: map[string]*accountSlots{}}
+}
+
+// acquire waits for one of account's slots; release gives it back.
+func (l *accountLimiter) acquire(ctx context.Context, account string) (release func(), err error) {
+	l.mu.Lock()
+	s := l.m[account]
+	if s == nil {
+		s = &accountSlots{sem: semaphore.NewWeighted(l.per)}
+		l.m[account] = s
+	}
+	s.users++
+	l.mu.Unlock()
+	done := func() {
+		l.mu.Lock()
+		if s.users--; s.users == 0 {
+			delete(l.m, account)
+		}
+		l.mu.Unlock()
+	}
+	if err := s.sem.Acquire(ctx, 1); err != nil {
+		done()
+		return nil, err
+	}
+	return func() { s.sem.Release(1); done() }, nil
 }

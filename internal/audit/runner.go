@@ -23,7 +23,13 @@ const (
 	DefaultWorkers     = 2
 	// DefaultFlushEvery is how many findings go into one transaction.
 	DefaultFlushEvery = 2000
-	purgeInterval     = time.Hour
+	// DefaultCheckTimeout bounds one check (checks that share a pass over
+	// the registry share it), CRL fetches included.
+	DefaultCheckTimeout = 10 * time.Minute
+	// DefaultCRLFetchesPerAccount bounds the CRL fetches one account's
+	// audits have in flight together.
+	DefaultCRLFetchesPerAccount = 8
+	purgeInterval               = time.Hour
 )
 
 // Options configure a Runner; zero values take the defaults.
@@ -42,6 +48,12 @@ type Options struct {
 	FlushEvery   int
 	// CRL tunes the fetching of CRLs (timeouts, size cap, cache).
 	CRL CRLOptions
+	// CRLFetchesPerAccount bounds the CRL fetches in flight for one
+	// account's audits together.
+	CRLFetchesPerAccount int
+	// CheckTimeout bounds each check: one that runs longer ends FAILED
+	// with CheckErrorTimeout.
+	CheckTimeout time.Duration
 	// WeakKeysDir holds the Debian weak-key list; "" means DefaultWeakKeysDir.
 	WeakKeysDir string
 	// OnPublish is called after a finished task's summary was queued for
@@ -68,6 +80,8 @@ type Runner struct {
 	workers     int
 	flushEvery  int
 	crls        *CRLFetcher
+	crlSlots    *accountLimiter // CRL fetches in flight, per account
+	checkTime   time.Duration
 	weakKeys    *WeakKeys
 	weakKeysDir string
 	onPublish   func()
@@ -86,7 +100,7 @@ type Runner struct {
 func New(o Options) (*Runner, error) {
 	r := &Runner{store: o.Store, log: o.Logger, now: o.Now, owner: o.Owner, poll: o.PollInterval, lease: o.Lease,
 		maxAttempts: o.MaxAttempts, workers: o.Workers, flushEvery: o.FlushEvery, weakKeysDir: o.WeakKeysDir,
-		onPublish: o.OnPublish, fired: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+		checkTime: o.CheckTimeout, onPublish: o.OnPublish, fired: map[string]time.Time{}, wake: make(chan struct{}, 1)}
 	if r.log == nil {
 		r.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
@@ -111,6 +125,13 @@ func New(o Options) (*Runner, error) {
 	if r.flushEvery <= 0 {
 		r.flushEvery = DefaultFlushEvery
 	}
+	if r.checkTime <= 0 {
+		r.checkTime = DefaultCheckTimeout
+	}
+	if o.CRLFetchesPerAccount <= 0 {
+		o.CRLFetchesPerAccount = DefaultCRLFetchesPerAccount
+	}
+	r.crlSlots = newAccountLimiter(o.CRLFetchesPerAccount)
 	if r.weakKeysDir == "" {
 		r.weakKeysDir = DefaultWeakKeysDir
 	}
