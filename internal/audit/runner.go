@@ -69,6 +69,11 @@ type Options struct {
 // runs again from scratch (its partial findings are deleted in the
 // claiming transaction); after MaxAttempts claims it is marked FAILED. A
 // runner that is stopped gracefully releases its tasks at once.
+//
+// Accounts share the work: tasks are claimed by turns between accounts,
+// the last free worker only goes to an account running no task, an
+// account's CRL fetches in flight are bounded, and each check has a time
+// limit.
 type Runner struct {
 	store       warden.Store
 	log         *slog.Logger
