@@ -157,13 +157,14 @@ func (e *Error) Error() string {
 	case BadStatus:
 		return fmt.Sprintf("the endpoint answered with HTTP status %dxx", e.Status/100)
 	case TooLarge:
-		return fmt.Sprintf("the answer is larger than %s", size(e.Limit))
+		return fmt.Sprintf("the answer is larger than %s", FormatSize(e.Limit))
 	default:
 		return "not a valid http or https URL"
 	}
 }
 
-func size(n int64) string {
+// FormatSize writes n bytes in MiB or KiB when it is a whole number of them.
+func FormatSize(n int64) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
