@@ -78,12 +78,16 @@ func TestServeOutboundDenyLoopback(t *testing.T) {
 	m := &Main{Config: Config{Store: sqlstore.Options{DataDir: t.TempDir(), Synchronous: "NORMAL"}, Listen: "127.0.0.1:0", LogLevel: "error",
 		OutboundDeny: []string{"127.0.0.0/8"}}, Stdout: &out, LogOutput: io.Discard}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	if err := m.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	go m.Run(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		m.Close()
+	}()
 	found := map[string]string{}
 	for _, match := range exportLine.FindAllStringSubmatch(out.String(), -1) {
 		found[match[1]] = match[2]
