@@ -278,6 +278,40 @@ func (f *CRLFetcher) remove(el *list.Element) {
 	}
 }
 
+// crlBudget bounds the bytes of the CRLs one audit phase holds while it
+// runs (the cache may evict them meanwhile), so that many certificates
+// naming distinct large CRLs cannot make one audit hold them all: past the
+// cache's size, further CRLs fail with a clear reason.
+type crlBudget struct {
+	mu    sync.Mutex
+	limit int64
+	used  int64
+	held  map[*x509.RevocationList]bool // URLs serving one CRL count once
+}
+
+func (f *CRLFetcher) newBudget() *crlBudget {
+	return &crlBudget{limit: f.cacheBytes, held: map[*x509.RevocationList]bool{}}
+}
+
+// hold counts crl against the budget; over it, the CRL is let go and an
+// error says why.
+func (b *crlBudget) hold(crl *CRL, err error) (*CRL, error) {
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held[crl.List] {
+		return crl, nil
+	}
+	if b.used+crl.size > b.limit {
+		return nil, fmt.Errorf("not consulted: this audit's CRLs would take more than %s of memory, the size of the CRL cache (--crl-cache-size)", outbound.FormatSize(b.limit))
+	}
+	b.used += crl.size
+	b.held[crl.List] = true
+	return crl, nil
+}
+
 // fetch GETs and parses one CRL. Its errors are what the audit's check
 // shows the tenant: the class of the failure, no address, port or OS error
 // text (that goes to the log).

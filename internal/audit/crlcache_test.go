@@ -299,3 +299,30 @@ func TestRunnerCRLClosedPortCoarse(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerCRLBudget: certificates naming many distinct CRLs cannot make
+// one audit hold more than the cache's size of them: the CRLs past it are
+// not consulted, and the check says so.
+func TestRunnerCRLBudget(t *testing.T) {
+	f := newFx(t)
+	now := f.clock.Now()
+	root := newRootCA(t, "Root")
+	rootID := f.ca(root.cert, warden.CertActive)
+	for c := range 3 {
+		var dps []string
+		for d := range 4 {
+			dps = append(dps, f.serve(fmt.Sprintf("/%d-%d.crl", c, d), bigCRL(t, root, now.Add(time.Hour), 7000, byte(c*4+d))))
+		}
+		f.device(root.issue(t, "dev", &ecKey(t).PublicKey, false, now.Add(365*24*time.Hour), dps...), warden.CertActive, rootID)
+	}
+	check := warden.CheckRevokedDeviceCertificateStillActive
+	f.configure(check)
+	task := f.start(check)
+	if err := f.runner(Options{CRL: CRLOptions{CacheBytes: 4 << 20}}).RunOnce(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	run := f.check(task.ID, check)
+	if run.Status != warden.CheckFailed || !strings.Contains(run.Message, "not consulted: this audit's CRLs would take more than 4 MiB of memory") {
+		t.Errorf("check %+v, want FAILED naming the CRL budget", run)
+	}
+}

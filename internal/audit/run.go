@@ -642,6 +642,7 @@ func (r *Runner) prefetch(ctx context.Context, urls []string) map[string]crlResu
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	seen := map[string]bool{}
+	budget := r.crls.newBudget()
 	for _, u := range urls {
 		if seen[u] {
 			continue
@@ -652,7 +653,7 @@ func (r *Runner) prefetch(ctx context.Context, urls []string) map[string]crlResu
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			crl, err := r.crls.Fetch(ctx, u)
+			crl, err := budget.hold(r.crls.Fetch(ctx, u))
 			mu.Lock()
 			out[u] = crlResult{crl, err}
 			mu.Unlock()
