@@ -74,7 +74,9 @@ func TestCRLAttackMemoryBounded(t *testing.T) {
 	check := warden.CheckRevokedDeviceCertificateStillActive
 	f.configure(check)
 	task := f.start(check)
-	r := f.runner(Options{})
+	// A generous timeout: serving 2 MB to four fetchers at once under -race
+	// on a loaded 2-core machine took over the fixture's 2 s.
+	r := f.runner(Options{CRL: CRLOptions{Timeout: 30 * time.Second}})
 	runtime.GC()
 	stop := heapSampler()
 	if err := r.RunOnce(f.ctx); err != nil {
@@ -218,7 +220,7 @@ func TestRunnerCRLTooLarge(t *testing.T) {
 	check := warden.CheckRevokedDeviceCertificateStillActive
 	f.configure(check)
 	task := f.start(check)
-	if err := f.runner(Options{CRL: CRLOptions{MaxBytes: 1 << 20}}).RunOnce(f.ctx); err != nil {
+	if err := f.runner(Options{CRL: CRLOptions{MaxBytes: 1 << 20, Timeout: 30 * time.Second}}).RunOnce(f.ctx); err != nil {
 		t.Fatal(err)
 	}
 	run := f.check(task.ID, check)
@@ -318,7 +320,7 @@ func TestRunnerCRLBudget(t *testing.T) {
 	check := warden.CheckRevokedDeviceCertificateStillActive
 	f.configure(check)
 	task := f.start(check)
-	if err := f.runner(Options{CRL: CRLOptions{CacheBytes: 4 << 20}}).RunOnce(f.ctx); err != nil {
+	if err := f.runner(Options{CRL: CRLOptions{CacheBytes: 4 << 20, Timeout: 30 * time.Second}}).RunOnce(f.ctx); err != nil {
 		t.Fatal(err)
 	}
 	run := f.check(task.ID, check)
