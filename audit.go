@@ -885,7 +885,8 @@ type AuditStore interface {
 	// scope whose status is in statuses, without its PEM. The certificate
 	// passed is reused between calls.
 	ScanAuditCertificates(ctx context.Context, s Scope, statuses []string, fn func(*Certificate) error) error
-	// AuditCRLDistributionPoints lists the distinct CRL URLs of those certificates.
+	// AuditCRLDistributionPoints lists the distinct CRL URLs of those
+	// certificates (the first MaxConsultedCRLDistributionPoints of each).
 	AuditCRLDistributionPoints(ctx context.Context, s Scope, statuses []string) ([]string, error)
 	// ScanAuditCACertificates calls fn for every CA certificate of the scope.
 	ScanAuditCACertificates(ctx context.Context, s Scope, fn func(*CACertificate) error) error

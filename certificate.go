@@ -108,6 +108,11 @@ const (
 // certificates with the same subject field per account.
 const MaxCACertificatesPerSubject = 10
 
+// MaxConsultedCRLDistributionPoints is how many of a certificate's CRL
+// distribution points an audit consults (the first ones), so that one
+// certificate cannot make an audit fetch and hold any number of CRLs.
+const MaxConsultedCRLDistributionPoints = 4
+
 // X509Facts are what the audit checks need to know about a certificate
 // without parsing its PEM again.
 type X509Facts struct {
@@ -123,7 +128,8 @@ type X509Facts struct {
 	// lower-case hex SHA-256, to find certificates that share a key.
 	PublicKey       []byte
 	PublicKeySHA256 string
-	// CRLDistributionPoints are the certificate's CRL URLs.
+	// CRLDistributionPoints are the certificate's CRL URLs; audits consult
+	// the first MaxConsultedCRLDistributionPoints of them.
 	CRLDistributionPoints []string
 	IsCA                  bool
 }

@@ -323,6 +323,30 @@ func ValidateSubscribe(protocol, endpoint string, attrs map[string]string) error
 	return nil
 }
 
+// MaskEndpointPassword hides the password of an http(s) endpoint's
+// basic-auth credentials as SNS shows them, https://user:****@host/path;
+// everything else is returned unchanged. Lists and the change log show the
+// masked form; deliveries use the stored endpoint.
+func MaskEndpointPassword(endpoint string) string {
+	scheme, rest, ok := strings.Cut(endpoint, "://")
+	if !ok || (!strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https")) {
+		return endpoint
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return endpoint
+	}
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	if !hasPassword {
+		return endpoint
+	}
+	return scheme + "://" + user + ":****" + rest[at:]
+}
+
 // SNSMessage is a published message as the recent-messages ring keeps it.
 type SNSMessage struct {
 	ID        string

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -35,7 +37,30 @@ func (c *historyCmd) Run(ctx context.Context) error {
 			after = "-"
 		}
 		fmt.Fprintf(os.Stdout, "%d\t%s\t%s\t%s\t%s\t%s -> %s\n", ch.Seq, ch.At.Format(time.RFC3339Nano), ch.Actor,
-			ch.Operation, ch.ResourceArn, before, after)
+			ch.Operation, ch.ResourceArn, maskEndpoint(before), maskEndpoint(after))
 	}
 	return nil
+}
+
+// maskEndpoint masks the password of a subscription endpoint in a change
+// document. Warden masks it when writing the entry; this covers entries
+// written by versions before that.
+func maskEndpoint(doc string) string {
+	if !strings.Contains(doc, `"Endpoint"`) {
+		return doc
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(doc), &m) != nil {
+		return doc
+	}
+	e, ok := m["Endpoint"].(string)
+	if !ok || warden.MaskEndpointPassword(e) == e {
+		return doc
+	}
+	m["Endpoint"] = warden.MaskEndpointPassword(e)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return doc
+	}
+	return string(b)
 }

@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/warden-iot/warden/internal/api"
 	"github.com/warden-iot/warden/internal/audit"
 	"github.com/warden-iot/warden/internal/engine"
 	"github.com/warden-iot/warden/internal/iam"
+	"github.com/warden-iot/warden/internal/outbound"
 	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
@@ -27,6 +31,9 @@ type serveCmd struct {
 	PublicURL         string        `name:"public-url" env:"WARDEN_PUBLIC_URL" help:"Base URL SNS subscribers reach Warden at, for SubscribeURL, UnsubscribeURL and SigningCertURL (default: http:// + the listen address)."`
 	StrictRoles       bool          `name:"strict-roles" env:"WARDEN_STRICT_ROLES" help:"Mitigation actions need their IAM role to exist and grant their permissions, even in an account with no roles at all (without it such an account trusts its own role ARNs)."`
 	MitigationLease   time.Duration `name:"mitigation-lease" default:"30s" env:"WARDEN_MITIGATION_LEASE" help:"How long a batch of mitigation executions claimed by a process that died waits before another claims it."`
+	OutboundDeny      []string      `name:"outbound-deny" sep:"," env:"WARDEN_OUTBOUND_DENY" help:"CIDR prefixes (comma-separated) that SNS deliveries and CRL fetches must not connect to, e.g. 127.0.0.0/8,10.0.0.0/8 on a multi-tenant server (loopback and private ranges are allowed by default)."`
+	OutboundAllow     []string      `name:"outbound-allow" sep:"," env:"WARDEN_OUTBOUND_ALLOW" help:"CIDR prefixes (comma-separated) that outbound requests may connect to although the defaults refuse them (link-local and metadata addresses) or a shorter --outbound-deny prefix does."`
+	CRLCacheSize      byteSize      `name:"crl-cache-size" default:"64MiB" env:"WARDEN_CRL_CACHE_SIZE" help:"Memory the audits' shared CRL cache may take (e.g. 64MiB, 1GiB); least recently used CRLs go first."`
 	AuditCheckTimeout time.Duration `name:"audit-check-timeout" default:"10m" env:"WARDEN_AUDIT_CHECK_TIMEOUT" help:"Longest one audit check may run, CRL fetches included; a check that runs longer ends FAILED (AUDIT_CHECK_TIMEOUT)."`
 }
 
@@ -42,7 +49,34 @@ func (c *serveCmd) Run(ctx context.Context) error {
 func (c *serveCmd) config() Config {
 	return Config{Store: c.storeOptions(), Listen: c.Listen,
 		LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, PublicURL: c.PublicURL,
-		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease, AuditCheckTimeout: c.AuditCheckTimeout}
+		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease, AuditCheckTimeout: c.AuditCheckTimeout,
+		OutboundDeny: c.OutboundDeny, OutboundAllow: c.OutboundAllow, CRLCacheSize: int64(c.CRLCacheSize)}
+}
+
+// byteSize is a number of bytes written as 67108864, 64MiB, 64MB, 512KiB...
+type byteSize int64
+
+// UnmarshalText parses a size with an optional unit (KiB, MiB, GiB or KB,
+// MB, GB, all binary).
+func (b *byteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	units := []struct {
+		suffix string
+		mul    int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	mul := int64(1)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mul = strings.TrimSpace(rest), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mul {
+		return fmt.Errorf("%q is not a size such as 64MiB", text)
+	}
+	*b = byteSize(n * mul)
+	return nil
 }
 
 // Config is everything the server is started with.
@@ -61,6 +95,11 @@ type Config struct {
 	MitigationLease time.Duration
 	// AuditCheckTimeout bounds each audit check; 0 means audit.DefaultCheckTimeout.
 	AuditCheckTimeout time.Duration
+	// OutboundDeny and OutboundAllow are the CIDR lists of the outbound
+	// address policy (see internal/outbound).
+	OutboundDeny, OutboundAllow []string
+	// CRLCacheSize bounds the audits' CRL cache in bytes; 0 is the default.
+	CRLCacheSize int64
 }
 
 // Main is the running program: a test boots it on port 0 with a temporary
@@ -111,13 +150,19 @@ func (m *Main) Open(ctx context.Context) error {
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
+	// The one client of every request Warden makes to the outside.
+	policy, err := outbound.NewPolicy(m.Config.OutboundAllow, m.Config.OutboundDeny)
+	if err != nil {
+		return err
+	}
+	client := outbound.New(outbound.Options{Policy: policy})
 	snsCfg := sns.Config{Store: store, PublicURL: publicURL, Logger: m.log}
-	if m.deliverer, err = sns.NewDeliverer(ctx, snsCfg, sns.DeliveryOptions{}); err != nil {
+	if m.deliverer, err = sns.NewDeliverer(ctx, snsCfg, sns.DeliveryOptions{Client: client}); err != nil {
 		return err
 	}
 	snsCfg.Notify = m.deliverer.Notify
 	if m.audits, err = audit.New(audit.Options{Store: store, Logger: m.log, OnPublish: m.deliverer.Notify,
-		CheckTimeout: m.Config.AuditCheckTimeout}); err != nil {
+		CheckTimeout: m.Config.AuditCheckTimeout, CRL: audit.CRLOptions{Client: client, CacheBytes: m.Config.CRLCacheSize}}); err != nil {
 		return err
 	}
 	m.mitigation = engine.New(store, engine.Options{Lease: m.Config.MitigationLease, StrictRoles: m.Config.StrictRoles,

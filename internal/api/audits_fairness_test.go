@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -101,7 +100,7 @@ func TestAuditsTenantCannotStarveAnother(t *testing.T) {
 	// The server's runner: its 2 workers, a short fetch timeout so that
 	// the test stays short (each of A's audits still waits two rounds of it).
 	r, err := audit.New(audit.Options{Store: e.store, WeakKeysDir: t.TempDir(), PollInterval: 20 * time.Millisecond,
-		CRL: audit.CRLOptions{Client: &http.Client{Timeout: 2 * time.Second}}})
+		CRL: audit.CRLOptions{Timeout: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ const auditsRole = "arn:aws:iam::123456789012:role/audit"
 func auditsRun(t *testing.T, e *env, skew time.Duration) {
 	t.Helper()
 	r, err := audit.New(audit.Options{Store: e.store, Now: func() time.Time { return time.Now().Add(skew) },
-		WeakKeysDir: t.TempDir(), CRL: audit.CRLOptions{Client: &http.Client{Timeout: 2 * time.Second}}})
+		WeakKeysDir: t.TempDir(), CRL: audit.CRLOptions{Timeout: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

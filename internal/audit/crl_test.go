@@ -47,7 +47,7 @@ func TestCRLFetcher(t *testing.T) {
 	clock := time.Now()
 	var mu sync.Mutex
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	f := NewCRLFetcher(CRLOptions{Client: &http.Client{Timeout: 200 * time.Millisecond}, MaxBytes: 2048, MaxAge: time.Hour, Now: now})
+	f := NewCRLFetcher(CRLOptions{Timeout: 200 * time.Millisecond, MaxBytes: 2048, MaxAge: time.Hour, Now: now})
 	ctx := context.Background()
 
 	for _, path := range []string{"/ca.crl", "/ca.pem"} {
@@ -81,10 +81,10 @@ func TestCRLFetcher(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ path, want string }{
-		{"/missing.crl", "HTTP status 404"},
-		{"/big.crl", "larger than 2048 bytes"},
+		{"/missing.crl", "HTTP status 4xx"},
+		{"/big.crl", "the CRL is larger than 2 KiB"},
 		{"/garbage.crl", "not a valid CRL"},
-		{"/slow.crl", "Timeout"},
+		{"/slow.crl", "no answer in time"},
 	} {
 		start := time.Now()
 		_, err := f.Fetch(ctx, srv.URL+tc.path)

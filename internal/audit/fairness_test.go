@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -195,7 +194,7 @@ func TestAuditCheckTimeout(t *testing.T) {
 	f.configure(revoked, expiring, warden.CheckLoggingDisabled)
 	task := f.start(revoked, expiring, warden.CheckLoggingDisabled)
 	// The fetch timeout is far away: only the check's limit can end it.
-	r := f.runner(Options{CheckTimeout: 500 * time.Millisecond, CRL: CRLOptions{Client: &http.Client{Timeout: time.Minute}}})
+	r := f.runner(Options{CheckTimeout: 500 * time.Millisecond, CRL: CRLOptions{Timeout: time.Minute}})
 	start := time.Now()
 	if err := r.RunOnce(f.ctx); err != nil {
 		t.Fatal(err)
@@ -243,7 +242,7 @@ func TestCRLFetchesPerAccountLimit(t *testing.T) {
 	// The check's limit and the fetch timeout are far away: no fetch ends
 	// while the test looks, so the connections accepted are those in flight.
 	r := f.runner(Options{Workers: 3, PollInterval: 20 * time.Millisecond, CRLFetchesPerAccount: limit, CheckTimeout: time.Minute,
-		CRL: CRLOptions{Client: &http.Client{Timeout: time.Minute}}})
+		CRL: CRLOptions{Timeout: time.Minute}})
 	r.Start()
 	defer r.Stop()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math/big"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -190,7 +189,7 @@ func fleetSpeed(t *testing.T, certs, policies int) {
 		checks []string
 	}{{"certificate checks", certChecks}, {"all implemented checks", all}} {
 		task := f.start(run.checks...)
-		r := f.runner(Options{CRL: CRLOptions{Client: &http.Client{Timeout: 10 * time.Second}}})
+		r := f.runner(Options{CRL: CRLOptions{Timeout: 10 * time.Second}})
 		start := time.Now()
 		if err := r.RunOnce(context.Background()); err != nil {
 			t.Fatal(err)

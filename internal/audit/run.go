@@ -318,7 +318,7 @@ func (r *run) caPhase() error {
 	var urls []string
 	for i := range r.cas {
 		if ca := &r.cas[i]; ca.Facts.Issuer != ca.Facts.Subject {
-			urls = append(urls, ca.Facts.CRLDistributionPoints...)
+			urls = append(urls, consultedCRLs(ca.Facts.CRLDistributionPoints)...)
 		}
 	}
 	crls := r.r.prefetch(r.phase, r.s.Account, urls)
@@ -331,7 +331,7 @@ func (r *run) caPhase() error {
 			continue
 		}
 		var problems []string
-		for _, u := range ca.Facts.CRLDistributionPoints {
+		for _, u := range consultedCRLs(ca.Facts.CRLDistributionPoints) {
 			res := crls[u]
 			if res.err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", u, res.err))
@@ -566,7 +566,7 @@ func (r *run) devicePhase() error {
 // deviceRevoked looks a device certificate up on the CRLs its distribution
 // points name; CRLs that cannot be fetched or verified go to problems.
 func (r *run) deviceRevoked(c *warden.Certificate, crls map[string]crlResult, caByID map[string]*warden.CACertificate, problems map[string]bool) (Verdict, bool) {
-	for _, u := range c.Facts.CRLDistributionPoints {
+	for _, u := range consultedCRLs(c.Facts.CRLDistributionPoints) {
 		res, ok := crls[u]
 		if !ok {
 			res = crlResult{err: errors.New("the CRL was not fetched")}
@@ -692,6 +692,7 @@ func (r *Runner) prefetch(ctx context.Context, account string, urls []string) ma
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	seen := map[string]bool{}
+	budget := r.crls.newBudget()
 	for _, u := range urls {
 		if seen[u] {
 			continue
@@ -706,7 +707,7 @@ func (r *Runner) prefetch(ctx context.Context, account string, urls []string) ma
 		}
 		wg.Go(func() {
 			defer release()
-			crl, err := r.crls.Fetch(ctx, u)
+			crl, err := budget.hold(r.crls.Fetch(ctx, u))
 			mu.Lock()
 			out[u] = crlResult{crl, err}
 			mu.Unlock()

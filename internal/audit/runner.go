@@ -144,6 +144,9 @@ func New(o Options) (*Runner, error) {
 	if crl.Now == nil {
 		crl.Now = r.now
 	}
+	if crl.Logger == nil {
+		crl.Logger = r.log
+	}
 	r.crls = NewCRLFetcher(crl)
 	var err error
 	if r.weakKeys, err = LoadWeakKeys(r.weakKeysDir); err != nil {

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -20,13 +19,14 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/outbound"
 )
 
 // DeliveryOptions tune the deliverer; zero values take the defaults.
 type DeliveryOptions struct {
-	// Client sends the requests; nil means one with Timeout per request
-	// that does not follow redirects.
-	Client *http.Client
+	// Client sends the requests (the process's one outbound client, with
+	// its address policy); nil means one with the default policy.
+	Client *outbound.Client
 	// Timeout bounds one delivery attempt (default 5 s).
 	Timeout time.Duration
 	// Owner names this deliverer in the leases it takes (default
@@ -157,15 +157,7 @@ func NewDeliverer(ctx context.Context, cfg Config, opt DeliveryOptions) (*Delive
 		opt.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 	}
 	if opt.Client == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConns = 1024
-		tr.MaxIdleConnsPerHost = opt.PerSubscription * 4
-		tr.ResponseHeaderTimeout = opt.Timeout
-		opt.Client = &http.Client{
-			Transport:     tr,
-			Timeout:       opt.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		opt.Client = outbound.New(outbound.Options{HeaderTimeout: opt.Timeout, MaxIdleConnsPerHost: opt.PerSubscription * 4})
 	}
 	d := &Deliverer{store: cfg.Store, log: cfg.Logger, keys: k, opt: opt, wake: make(chan struct{}, 1)}
 	if d.log == nil {
@@ -364,38 +356,38 @@ func (d *Deliverer) deliver(ctx context.Context, row warden.SNSDelivery) warden.
 	}
 	reqCtx, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 	defer cancel()
-	resp, err := d.opt.Client.Do(req.WithContext(reqCtx))
-	retryable := true
+	// The body is read (up to 64 KiB) so that the connection can be reused.
+	_, err = d.opt.Client.Do(req.WithContext(reqCtx), 64<<10, false)
 	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
+		out.Delivered = true
+		return out
+	}
+	// What is stored (and may be shown to the tenant) is the coarse class
+	// of the failure; the address and OS error text go to the log only.
+	detail := outbound.Detailed(err)
+	retryable := true
+	var oe *outbound.Error
+	if errors.As(err, &oe) {
 		switch {
-		case resp.StatusCode >= 200 && resp.StatusCode < 300:
-			out.Delivered = true
-			return out
-		case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
+		case oe.Kind == outbound.Refused:
+			retryable = false
+			err = fmt.Errorf("%w (not retried)", err)
+		case oe.Kind == outbound.BadStatus && oe.Status >= 400 && oe.Status < 500 && oe.Status != http.StatusTooManyRequests:
 			// As SNS: the subscriber refused the message; trying again
 			// would not change its mind.
 			retryable = false
-			err = fmt.Errorf("HTTP %d (a 4xx answer is not retried)", resp.StatusCode)
-		default:
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-	} else {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			err = fmt.Errorf("no answer within %s", d.opt.Timeout)
+			err = fmt.Errorf("%w (a 4xx answer is not retried)", err)
 		}
 	}
 	out.Error = fmt.Sprintf("attempt %d: %v", row.Attempt, err)
 	if retryable && row.Attempt < policy.MaxAttempts() {
 		out.RetryAt = d.keys.now().Add(d.opt.Jitter(policy.Delay(row.Attempt)))
 		d.log.Info("sns: delivery attempt failed", "message_id", row.MessageID, "subscription", row.SubscriptionArn,
-			"attempt", row.Attempt, "retry_at", out.RetryAt, "err", out.Error)
+			"attempt", row.Attempt, "retry_at", out.RetryAt, "err", out.Error, "detail", detail)
 		return out
 	}
 	d.log.Warn("sns: delivery failed", "message_id", row.MessageID, "subscription", row.SubscriptionArn,
-		"attempts", row.Attempt, "err", out.Error)
+		"attempts", row.Attempt, "err", out.Error, "detail", detail)
 	return out
 }
 
@@ -507,7 +499,8 @@ func (d *Deliverer) request(ctx context.Context, row *warden.SNSDelivery, policy
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, row.Endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("endpoint %s: %w", row.Endpoint, err)
+		// Not the URL parser's text: it quotes the endpoint, password included.
+		return nil, errors.New("the endpoint is not a valid URL")
 	}
 	h := req.Header
 	h.Set("Content-Type", policy.HeaderContentType)

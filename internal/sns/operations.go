@@ -322,7 +322,7 @@ func (h *Handler) list(c *call, op, topic string) (any, error) {
 	out := listSubscriptionsResult{Subscriptions: []subscriptionMember{}, NextToken: h.keys.seal(next, op, c.scope, topic)}
 	for _, s := range subs {
 		out.Subscriptions = append(out.Subscriptions, subscriptionMember{
-			SubscriptionArn: s.ListedArn(), Owner: s.Owner, Protocol: s.Protocol, Endpoint: s.Endpoint,
+			SubscriptionArn: s.ListedArn(), Owner: s.Owner, Protocol: s.Protocol, Endpoint: warden.MaskEndpointPassword(s.Endpoint),
 			TopicArn: c.scope.SNSARN(s.Topic),
 		})
 	}

@@ -709,7 +709,8 @@ func (db *DB) ScanAuditCertificates(ctx context.Context, s warden.Scope, statuse
 }
 
 // AuditCRLDistributionPoints lists the distinct CRL URLs of the scope's
-// device certificates whose status is in statuses.
+// device certificates whose status is in statuses: the first
+// warden.MaxConsultedCRLDistributionPoints of each.
 func (db *DB) AuditCRLDistributionPoints(ctx context.Context, s warden.Scope, statuses []string) ([]string, error) {
 	if len(statuses) == 0 {
 		return nil, nil
@@ -731,7 +732,7 @@ func (db *DB) AuditCRLDistributionPoints(ctx context.Context, s warden.Scope, st
 		if err := json.Unmarshal([]byte(doc), &urls); err != nil {
 			return nil, fmt.Errorf("stored CRL distribution points: %w", err)
 		}
-		for _, u := range urls {
+		for _, u := range urls[:min(len(urls), warden.MaxConsultedCRLDistributionPoints)] {
 			if !slices.Contains(out, u) {
 				out = append(out, u)
 			}

@@ -379,7 +379,10 @@ func (db *DB) Subscribe(ctx context.Context, s warden.Scope, sub warden.Subscrip
 			return err
 		}
 		return logChange(ctx, tx, s, sub.Arn, "Subscribe", nil,
-			map[string]any{"TopicArn": s.SNSARN(sub.Topic), "Protocol": sub.Protocol, "Endpoint": sub.Endpoint, "Status": sub.Status}, now)
+			// Masked: the change log is kept and shown long after, and a
+			// password has no place in it.
+			map[string]any{"TopicArn": s.SNSARN(sub.Topic), "Protocol": sub.Protocol, "Endpoint": warden.MaskEndpointPassword(sub.Endpoint),
+				"Status": sub.Status}, now)
 	})
 	return sub, err
 }
