@@ -15,6 +15,7 @@ import (
 	"github.com/warden-iot/warden/internal/audit"
 	"github.com/warden-iot/warden/internal/engine"
 	"github.com/warden-iot/warden/internal/iam"
+	"github.com/warden-iot/warden/internal/sigv4"
 	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
@@ -27,6 +28,7 @@ type serveCmd struct {
 	PublicURL       string        `name:"public-url" env:"WARDEN_PUBLIC_URL" help:"Base URL SNS subscribers reach Warden at, for SubscribeURL, UnsubscribeURL and SigningCertURL (default: http:// + the listen address)."`
 	StrictRoles     bool          `name:"strict-roles" env:"WARDEN_STRICT_ROLES" help:"Mitigation actions need their IAM role to exist and grant their permissions, even in an account with no roles at all (without it such an account trusts its own role ARNs)."`
 	MitigationLease time.Duration `name:"mitigation-lease" default:"30s" env:"WARDEN_MITIGATION_LEASE" help:"How long a batch of mitigation executions claimed by a process that died waits before another claims it."`
+	Regions         []string      `name:"regions" sep:"," env:"WARDEN_REGIONS" help:"Comma-separated AWS regions requests may be signed for (default: any AWS region name)."`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -41,7 +43,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 func (c *serveCmd) config() Config {
 	return Config{Store: c.storeOptions(), Listen: c.Listen,
 		LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, PublicURL: c.PublicURL,
-		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease}
+		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease, Regions: c.Regions}
 }
 
 // Config is everything the server is started with.
@@ -58,6 +60,9 @@ type Config struct {
 	// StrictRoles and MitigationLease configure the mitigation engine.
 	StrictRoles     bool
 	MitigationLease time.Duration
+	// Regions, when not empty, are the only regions requests may be signed
+	// for.
+	Regions []string
 }
 
 // Main is the running program: a test boots it on port 0 with a temporary
@@ -91,6 +96,11 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.logBuf = newLogBuffer(m.LogOutput, logFlushDelay)
 	m.log = slog.New(flushingHandler{slog.NewJSONHandler(m.logBuf, &slog.HandlerOptions{Level: level}), m.logBuf})
+	for _, r := range m.Config.Regions {
+		if !sigv4.ValidRegion(r) {
+			return fmt.Errorf("--regions: %q is not an AWS region name (e.g. us-east-1)", r)
+		}
+	}
 	store, err := openStore(ctx, m.Config.Store)
 	if err != nil {
 		return err
@@ -126,7 +136,8 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	handler, err := api.New(ctx, api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler})
+	handler, err := api.New(ctx, api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler,
+		Regions: m.Config.Regions})
 	if err != nil {
 		return err
 	}
