@@ -18,6 +18,7 @@ import (
 	"github.com/warden-iot/warden/internal/sigv4"
 	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"golang.org/x/net/netutil"
 )
 
 type serveCmd struct {
@@ -29,6 +30,9 @@ type serveCmd struct {
 	StrictRoles     bool          `name:"strict-roles" env:"WARDEN_STRICT_ROLES" help:"Mitigation actions need their IAM role to exist and grant their permissions, even in an account with no roles at all (without it such an account trusts its own role ARNs)."`
 	MitigationLease time.Duration `name:"mitigation-lease" default:"30s" env:"WARDEN_MITIGATION_LEASE" help:"How long a batch of mitigation executions claimed by a process that died waits before another claims it."`
 	Regions         []string      `name:"regions" sep:"," env:"WARDEN_REGIONS" help:"Comma-separated AWS regions requests may be signed for (default: any AWS region name)."`
+	ReadTimeout     time.Duration `name:"read-timeout" default:"20s" env:"WARDEN_READ_TIMEOUT" help:"How long a client may take to send a request body (and its headers, at most 10s); a slower connection is closed."`
+	WriteTimeout    time.Duration `name:"write-timeout" default:"30s" env:"WARDEN_WRITE_TIMEOUT" help:"How long a client may take to receive a response once it is ready."`
+	MaxConnections  int           `name:"max-connections" default:"0" env:"WARDEN_MAX_CONNECTIONS" help:"Most client connections open at once; more wait to be accepted (0: a quarter below the open-file limit, at most 4096)."`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -43,7 +47,8 @@ func (c *serveCmd) Run(ctx context.Context) error {
 func (c *serveCmd) config() Config {
 	return Config{Store: c.storeOptions(), Listen: c.Listen,
 		LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, PublicURL: c.PublicURL,
-		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease, Regions: c.Regions}
+		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease, Regions: c.Regions,
+		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, MaxConnections: c.MaxConnections}
 }
 
 // Config is everything the server is started with.
@@ -63,6 +68,12 @@ type Config struct {
 	// Regions, when not empty, are the only regions requests may be signed
 	// for.
 	Regions []string
+	// ReadTimeout bounds the sending of a request body, WriteTimeout the
+	// receiving of a response; zero means 20 s and 30 s.
+	ReadTimeout, WriteTimeout time.Duration
+	// MaxConnections bounds the client connections open at once; zero
+	// derives it from the open-file limit.
+	MaxConnections int
 }
 
 // Main is the running program: a test boots it on port 0 with a temporary
@@ -96,6 +107,10 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.logBuf = newLogBuffer(m.LogOutput, logFlushDelay)
 	m.log = slog.New(flushingHandler{slog.NewJSONHandler(m.logBuf, &slog.HandlerOptions{Level: level}), m.logBuf})
+	fileLimit, err := raiseFileLimit()
+	if err != nil {
+		m.log.Warn("could not raise the open-file limit", "limit", fileLimit, "err", err.Error())
+	}
 	for _, r := range m.Config.Regions {
 		if !sigv4.ValidRegion(r) {
 			return fmt.Errorf("--regions: %q is not an AWS region name (e.g. us-east-1)", r)
@@ -113,6 +128,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	maxConns := m.Config.MaxConnections
+	if maxConns <= 0 {
+		maxConns = maxConnectionsFor(fileLimit)
+	}
+	// Beyond the limit, connections wait in the kernel's accept queue
+	// rather than failing accept with "too many open files".
+	ln = netutil.LimitListener(ln, maxConns)
 	m.listener = ln
 	publicURL := m.Config.PublicURL
 	if publicURL == "" {
@@ -141,9 +163,18 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	readTimeout, writeTimeout := m.Config.ReadTimeout, m.Config.WriteTimeout
+	if readTimeout <= 0 {
+		readTimeout = defaultReadTimeout
+	}
+	if writeTimeout <= 0 {
+		writeTimeout = defaultWriteTimeout
+	}
+	m.http = &http.Server{Handler: withDeadlines(handler, readTimeout, writeTimeout),
+		ReadHeaderTimeout: min(readTimeout, maxHeaderTimeout), IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
-	m.log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.Describe())
+	m.log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.Describe(),
+		"open_files_limit", fileLimit, "max_connections", maxConns)
 	// At once: whoever started the server may be waiting for this line.
 	return m.logBuf.Flush()
 }
