@@ -19,8 +19,10 @@ import (
 	"github.com/warden-iot/warden/internal/engine"
 	"github.com/warden-iot/warden/internal/iam"
 	"github.com/warden-iot/warden/internal/outbound"
+	"github.com/warden-iot/warden/internal/sigv4"
 	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"golang.org/x/net/netutil"
 )
 
 type serveCmd struct {
@@ -35,6 +37,10 @@ type serveCmd struct {
 	OutboundAllow     []string      `name:"outbound-allow" sep:"," env:"WARDEN_OUTBOUND_ALLOW" help:"CIDR prefixes (comma-separated) that outbound requests may connect to although the defaults refuse them (link-local and metadata addresses) or a shorter --outbound-deny prefix does."`
 	CRLCacheSize      byteSize      `name:"crl-cache-size" default:"64MiB" env:"WARDEN_CRL_CACHE_SIZE" help:"Memory the audits' shared CRL cache may take (e.g. 64MiB, 1GiB); least recently used CRLs go first."`
 	AuditCheckTimeout time.Duration `name:"audit-check-timeout" default:"10m" env:"WARDEN_AUDIT_CHECK_TIMEOUT" help:"Longest one audit check may run, CRL fetches included; a check that runs longer ends FAILED (AUDIT_CHECK_TIMEOUT)."`
+	Regions           []string      `name:"regions" sep:"," env:"WARDEN_REGIONS" help:"Comma-separated AWS regions requests may be signed for (default: any AWS region name)."`
+	ReadTimeout       time.Duration `name:"read-timeout" default:"20s" env:"WARDEN_READ_TIMEOUT" help:"How long a client may take to send a request body (and its headers, at most 10s); a slower connection is closed."`
+	WriteTimeout      time.Duration `name:"write-timeout" default:"30s" env:"WARDEN_WRITE_TIMEOUT" help:"How long a client may take to receive a response once it is ready."`
+	MaxConnections    int           `name:"max-connections" default:"0" env:"WARDEN_MAX_CONNECTIONS" help:"Most client connections open at once; more wait to be accepted (0: a quarter below the open-file limit, at most 4096)."`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -50,7 +56,8 @@ func (c *serveCmd) config() Config {
 	return Config{Store: c.storeOptions(), Listen: c.Listen,
 		LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, PublicURL: c.PublicURL,
 		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease, AuditCheckTimeout: c.AuditCheckTimeout,
-		OutboundDeny: c.OutboundDeny, OutboundAllow: c.OutboundAllow, CRLCacheSize: int64(c.CRLCacheSize)}
+		OutboundDeny: c.OutboundDeny, OutboundAllow: c.OutboundAllow, CRLCacheSize: int64(c.CRLCacheSize),
+		Regions: c.Regions, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, MaxConnections: c.MaxConnections}
 }
 
 // byteSize is a number of bytes written as 67108864, 64MiB, 64MB, 512KiB...
@@ -100,6 +107,15 @@ type Config struct {
 	OutboundDeny, OutboundAllow []string
 	// CRLCacheSize bounds the audits' CRL cache in bytes; 0 is the default.
 	CRLCacheSize int64
+	// Regions, when not empty, are the only regions requests may be signed
+	// for.
+	Regions []string
+	// ReadTimeout bounds the sending of a request body, WriteTimeout the
+	// receiving of a response; zero means 20 s and 30 s.
+	ReadTimeout, WriteTimeout time.Duration
+	// MaxConnections bounds the client connections open at once; zero
+	// derives it from the open-file limit.
+	MaxConnections int
 }
 
 // Main is the running program: a test boots it on port 0 with a temporary
@@ -133,6 +149,15 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.logBuf = newLogBuffer(m.LogOutput, logFlushDelay)
 	m.log = slog.New(flushingHandler{slog.NewJSONHandler(m.logBuf, &slog.HandlerOptions{Level: level}), m.logBuf})
+	fileLimit, err := raiseFileLimit()
+	if err != nil {
+		m.log.Warn("could not raise the open-file limit", "limit", fileLimit, "err", err.Error())
+	}
+	for _, r := range m.Config.Regions {
+		if !sigv4.ValidRegion(r) {
+			return fmt.Errorf("--regions: %q is not an AWS region name (e.g. us-east-1)", r)
+		}
+	}
 	store, err := openStore(ctx, m.Config.Store)
 	if err != nil {
 		return err
@@ -145,6 +170,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	maxConns := m.Config.MaxConnections
+	if maxConns <= 0 {
+		maxConns = maxConnectionsFor(fileLimit)
+	}
+	// Beyond the limit, connections wait in the kernel's accept queue
+	// rather than failing accept with "too many open files".
+	ln = netutil.LimitListener(ln, maxConns)
 	m.listener = ln
 	publicURL := m.Config.PublicURL
 	if publicURL == "" {
@@ -175,13 +207,23 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	handler, err := api.New(ctx, api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler})
+	handler, err := api.New(ctx, api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler,
+		Regions: m.Config.Regions})
 	if err != nil {
 		return err
 	}
-	m.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	readTimeout, writeTimeout := m.Config.ReadTimeout, m.Config.WriteTimeout
+	if readTimeout <= 0 {
+		readTimeout = defaultReadTimeout
+	}
+	if writeTimeout <= 0 {
+		writeTimeout = defaultWriteTimeout
+	}
+	m.http = &http.Server{Handler: withDeadlines(handler, readTimeout, writeTimeout),
+		ReadHeaderTimeout: min(readTimeout, maxHeaderTimeout), IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
-	m.log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.Describe())
+	m.log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.Describe(),
+		"open_files_limit", fileLimit, "max_connections", maxConns)
 	// At once: whoever started the server may be waiting for this line.
 	return m.logBuf.Flush()
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// IAM serves the requests signed for the "iam" service; nil answers
 	// them as any unknown service.
 	IAM QueryService
+	// Regions, when not empty, are the only credential-scope regions
+	// accepted; otherwise any AWS-shaped region is.
+	Regions []string
 }
 
 // QueryService is a service on the same port that speaks AWS's query
@@ -92,6 +95,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.tokens = &tokenSealer{key: secret}
 	s.verifier = &sigv4.Verifier{Lookup: s.lookupKey, Now: s.now}
+	if len(cfg.Regions) > 0 {
+		s.verifier.Regions = cfg.Regions
+	}
 	s.iot = http.NewServeMux()
 	s.routeIoT()
 	return s, nil

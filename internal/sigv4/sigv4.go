@@ -8,7 +8,9 @@
 // botocore does not), so re-signing with an SDK signer would reject valid
 // requests.
 //
-// Presigned (query-string) authentication is not supported.
+// Presigned (query-string) authentication is not supported, and neither
+// are temporary credentials: a request carrying X-Amz-Security-Token is
+// rejected as AWS rejects an invalid token.
 package sigv4
 
 import (
@@ -49,6 +51,8 @@ const (
 	CodeInvalidSignature           = "InvalidSignatureException"
 	CodeUnrecognizedClient         = "UnrecognizedClientException"
 )
+
+const msgInvalidToken = "The security token included in the request is invalid."
 
 const msgSignatureMismatch = "The request signature we calculated does not match the signature you provided. " +
 	"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -91,6 +95,9 @@ type Verifier struct {
 	Now      func() time.Time // injected clock; nil = time.Now
 	MaxSkew  time.Duration    // 0 = 5 minutes
 	Services []string         // accepted credential-scope services; nil = accept any
+	// Regions are the accepted credential-scope regions; nil accepts any
+	// name shaped like an AWS region (see ValidRegion).
+	Regions []string
 
 	mu   sync.Mutex
 	keys map[keySpec][32]byte // derived signing keys; bounded by maxCachedKeys
@@ -117,6 +124,10 @@ type authorization struct {
 // body; the caller caps its size). A failure is returned as *Error; any other
 // error is an internal failure (e.g. Lookup failed).
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Credential, error) {
+	if hasSecurityToken(r) {
+		// Warden issues no temporary credentials, so no token is valid.
+		return Credential{}, &Error{Code: CodeUnrecognizedClient, Message: msgInvalidToken, Status: http.StatusForbidden}
+	}
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
 		return Credential{}, &Error{
@@ -152,6 +163,11 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Cr
 		}
 		return Credential{}, invalidSignature(fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", want))
 	}
+	if !ValidRegion(a.region) || v.Regions != nil && !slices.Contains(v.Regions, a.region) {
+		// A region is part of every ARN and quota key: "us-east-1:111122223333"
+		// would name another account, invented regions multiply quotas.
+		return Credential{}, invalidSignature(fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", a.region))
+	}
 	if err := v.checkSkew(date); err != nil {
 		return Credential{}, err
 	}
@@ -178,7 +194,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Cr
 	if !ok {
 		return Credential{}, &Error{
 			Code:    CodeUnrecognizedClient,
-			Message: "The security token included in the request is invalid.",
+			Message: msgInvalidToken,
 			Status:  http.StatusForbidden,
 		}
 	}
@@ -224,6 +240,48 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Cr
 		Service:     a.service,
 		Date:        date,
 	}, nil
+}
+
+// hasSecurityToken reports whether r carries a session token, in the
+// header or (as a presigned URL would) in the query.
+func hasSecurityToken(r *http.Request) bool {
+	if r.Header.Get("X-Amz-Security-Token") != "" {
+		return true
+	}
+	// The cheap test first: most queries do not mention it at all.
+	return strings.Contains(r.URL.RawQuery, "Security-Token") && r.URL.Query().Get("X-Amz-Security-Token") != ""
+}
+
+// ValidRegion reports whether s is shaped like an AWS region name as the
+// SDKs' partition patterns describe them: a lowercase geography prefix of 2
+// to 4 letters, one or more lowercase words and a number of 1 or 2 digits,
+// joined by '-' ("us-east-1", "us-gov-west-1", "us-isob-east-1",
+// "eusc-de-east-1"). Pseudo-regions such as "aws-global" are not signing
+// regions and are refused.
+func ValidRegion(s string) bool {
+	if len(s) > 32 {
+		return false
+	}
+	for words := 0; ; words++ {
+		word, rest, more := strings.Cut(s, "-")
+		if !more { // the number
+			return words >= 2 && len(word) >= 1 && len(word) <= 2 && allBetween(word, '0', '9')
+		}
+		if word == "" || !allBetween(word, 'a', 'z') || words == 0 && (len(word) > 4 || len(word) < 2 || word == "aws") {
+			return false
+		}
+		s = rest
+	}
+}
+
+// allBetween reports whether every byte of s is in [lo, hi].
+func allBetween(s string, lo, hi byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < lo || s[i] > hi {
+			return false
+		}
+	}
+	return true
 }
 
 // parseAuthorization splits "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...".

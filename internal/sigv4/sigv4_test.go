@@ -347,6 +347,7 @@ func TestVerifyRealSigners(t *testing.T) {
 			wantService: "iot",
 		},
 		{
+			// Warden issues no temporary credentials: no token is valid.
 			name: "go iot with a session token",
 			build: func(t *testing.T, base string) *http.Request {
 				req := newRequest(t, "GET", base+"/things/a", nil, "")
@@ -356,7 +357,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				}
 				return req
 			},
-			wantService: "iot",
+			wantCode: CodeUnrecognizedClient, wantStatus: 403, wantMessage: "The security token included in the request is invalid.",
 		},
 		{
 			name: "go sns form body",
