@@ -195,8 +195,12 @@ func TestSlowBodiesDoNotStarveSignedRequests(t *testing.T) {
 	}
 	held, nofile := 150, "128:256"
 	if n, _ := strconv.Atoi(os.Getenv("WARDEN_SLOW_BODY_HELD")); n > 0 {
-		// e.g. 2000, the number: the child keeps the usual limit.
-		held, nofile = n, "20000:20000"
+		// e.g. 2000, the number: the child keeps this process's limit.
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatal(err)
+		}
+		held, nofile = n, fmt.Sprintf("%d:%d", lim.Max, lim.Max)
 	}
 	const readTimeout = 2 * time.Second
 	s := startSlowServer(t, nofile, "--read-timeout", readTimeout.String())
