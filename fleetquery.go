@@ -134,11 +134,12 @@ func (t *FleetThing) fieldValue(field string) (string, bool) {
 }
 
 // globNode matches a value against a pattern of literal runes and the
-// wildcards * (any run) and ? (one rune). A pattern without wildcards is an
-// exact, case-insensitive match.
+// wildcards * (any run) and ? (one rune), compiled once when the query is
+// parsed. A pattern without wildcards is an exact, case-insensitive match.
 type globNode struct {
 	field   string
 	pattern []globElem
+	glob    *wildcard
 }
 
 type globElem struct {
@@ -146,39 +147,33 @@ type globElem struct {
 	kind byte // 0 literal, '*' or '?'
 }
 
+func newGlobNode(field string, pattern []globElem) globNode {
+	return globNode{field: field, pattern: pattern, glob: compileGlob(pattern)}
+}
+
+// compileGlob compiles a parsed pattern, its wildcards written as the
+// bytes fleetStar and fleetAny.
+func compileGlob(p []globElem) *wildcard {
+	b := make([]byte, 0, len(p))
+	for _, e := range p {
+		switch e.kind {
+		case '*':
+			b = append(b, fleetStar)
+		case '?':
+			b = append(b, fleetAny)
+		default:
+			b = utf8.AppendRune(b, e.r)
+		}
+	}
+	return compileWildcard(string(b), fleetStar, fleetAny)
+}
+
 func (n globNode) match(t *FleetThing) bool {
 	v, ok := t.fieldValue(n.field)
 	if !ok {
 		return false
 	}
-	return globMatch(n.pattern, []rune(strings.ToLower(v)))
-}
-
-// globMatch is the classic linear-time wildcard matcher: on a mismatch it
-// backtracks only to the most recent *.
-func globMatch(p []globElem, s []rune) bool {
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(p) && p[pi].kind == '*':
-			star, mark = pi, si
-			pi++
-		case pi < len(p) && (p[pi].kind == '?' || p[pi].kind == 0 && p[pi].r == s[si]):
-			pi++
-			si++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi].kind == '*' {
-		pi++
-	}
-	return pi == len(p)
+	return n.glob.match(strings.ToLower(v))
 }
 
 // bound is one end of a range; open means unbounded (*).
@@ -543,7 +538,7 @@ func (p *queryParser) parseValue(field string) (queryNode, error) {
 			return nil, err
 		}
 		p.terms++
-		return globNode{field: field, pattern: literalPattern(text)}, nil
+		return newGlobNode(field, literalPattern(text)), nil
 	}
 	pattern, err := p.parseToken(field)
 	if err != nil {
@@ -553,7 +548,7 @@ func (p *queryParser) parseValue(field string) (queryNode, error) {
 	if len(pattern) > 1 && pattern[0].kind != 0 {
 		p.leading++
 	}
-	return globNode{field: field, pattern: pattern}, nil
+	return newGlobNode(field, pattern), nil
 }
 
 func literalPattern(text string) []globElem {

@@ -1,0 +1,261 @@
+package warden
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// wildcard is a compiled wildcard pattern: * matches any run of characters,
+// ? any one character (a rune), everything else itself. Fleet-index queries
+// and policy resources and actions share it.
+//
+// Matching takes time linear in the value, whatever the pattern: the pattern
+// is cut at its stars into segments; the first must match at the start of
+// the value, the last at its end, and each one between at its leftmost
+// place after the one before (which is correct for * and ?, and never
+// backtracks). A middle segment is found with strings.Index when it is
+// literal, else with the bit-parallel Shift-And search, which reads each
+// character once and costs ⌈segment length/64⌉ word operations per
+// character. So a value of n characters costs O(n·⌈m/64⌉) for a pattern of m
+// characters, at most 16 word operations per character for the longest
+// fleet query; the classic two-pointer matcher this replaces backtracked to
+// the last star on every mismatch, O(n·m).
+type wildcard struct {
+	star   bool // the pattern has a star; else first is all of it
+	first  wildSegment
+	middle []wildSegment // non-empty segments between the first and last star
+	last   wildSegment
+}
+
+// A pattern is text, valid UTF-8 except for two bytes that stand for the
+// wildcards: '*' and '?' themselves in policy patterns, which have no
+// literal * or ?, and in fleet queries, where \* and \? are literals, 0xFE
+// and 0xFF, bytes that never occur in valid UTF-8 and so never equal a
+// character of a value.
+type wildSegment struct {
+	src   string
+	any   byte
+	runes int  // characters, each ? one
+	plain bool // no ?
+	// Shift-And tables, for middle segments with ?: bit i of a mask is
+	// character i. anyMask has the ? positions; one (segments of at most
+	// 64 characters) or many (longer ones, sparse) those of each literal.
+	words   int
+	anyMask []uint64
+	one     map[rune]uint64
+	many    map[rune][]maskWord
+}
+
+type maskWord struct {
+	word int
+	bits uint64
+}
+
+// fleetStar and fleetAny are the wildcards * and ? in a fleet query's
+// compiled pattern.
+const (
+	fleetStar = 0xFE
+	fleetAny  = 0xFF
+)
+
+// compileWildcard compiles a pattern in which the byte star stands for *
+// and any for ?.
+func compileWildcard(pattern string, star, any byte) *wildcard {
+	w := &wildcard{}
+	i := strings.IndexByte(pattern, star)
+	if i < 0 {
+		w.first = newWildSegment(pattern, any, false)
+		return w
+	}
+	w.star = true
+	w.first = newWildSegment(pattern[:i], any, false)
+	j := strings.LastIndexByte(pattern, star)
+	w.last = newWildSegment(pattern[j+1:], any, false)
+	for _, seg := range strings.Split(pattern[i+1:j+1], string([]byte{star})) {
+		if seg != "" {
+			w.middle = append(w.middle, newWildSegment(seg, any, true))
+		}
+	}
+	return w
+}
+
+// compileWildcardString compiles a policy pattern, in which every * and ?
+// is a wildcard.
+func compileWildcardString(pattern string) *wildcard {
+	if !utf8.ValidString(pattern) {
+		pattern = string([]rune(pattern))
+	}
+	return compileWildcard(pattern, '*', '?')
+}
+
+func newWildSegment(src string, any byte, search bool) wildSegment {
+	g := wildSegment{src: src, any: any, runes: utf8.RuneCountInString(src)}
+	g.plain = strings.IndexByte(src, any) < 0
+	if g.plain || !search {
+		return g
+	}
+	g.words = (g.runes + 63) / 64
+	g.anyMask = make([]uint64, g.words)
+	if g.words == 1 {
+		g.one = map[rune]uint64{}
+	} else {
+		g.many = map[rune][]maskWord{}
+	}
+	for i, j := 0, 0; j < len(src); i++ {
+		word, bit := i/64, uint64(1)<<(i%64)
+		if src[j] == any {
+			g.anyMask[word] |= bit
+			j++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(src[j:])
+		j += size
+		if g.words == 1 {
+			g.one[r] |= bit
+			continue
+		}
+		m := g.many[r]
+		if n := len(m); n > 0 && m[n-1].word == word {
+			m[n-1].bits |= bit
+		} else {
+			m = append(m, maskWord{word, bit})
+		}
+		g.many[r] = m
+	}
+	return g
+}
+
+// match reports whether s matches the whole pattern.
+func (w *wildcard) match(s string) bool {
+	ok, _ := w.matchSteps(s)
+	return ok
+}
+
+// matchSteps is match that also counts its steps (characters compared or
+// scanned, and Shift-And word operations), for tests of its cost.
+func (w *wildcard) matchSteps(s string) (bool, int) {
+	if !utf8.ValidString(s) {
+		// One U+FFFD per invalid byte, as []rune(s) and range count them,
+		// so that walking back from the end agrees with walking forward.
+		s = string([]rune(s))
+	}
+	steps := 0
+	end, ok := w.first.matchAt(s, 0, &steps)
+	if !ok {
+		return false, steps
+	}
+	if !w.star {
+		return end == len(s), steps
+	}
+	// The last segment takes the last last.runes characters.
+	tail := len(s)
+	if w.last.plain {
+		tail -= len(w.last.src)
+		steps += len(w.last.src)
+	} else {
+		for range w.last.runes {
+			if tail <= end {
+				return false, steps
+			}
+			if s[tail-1] < utf8.RuneSelf {
+				tail--
+			} else {
+				_, size := utf8.DecodeLastRuneInString(s[:tail])
+				tail -= size
+			}
+			steps++
+		}
+	}
+	if tail < end {
+		return false, steps
+	}
+	if _, ok := w.last.matchAt(s, tail, &steps); !ok {
+		return false, steps
+	}
+	for i := range w.middle {
+		var found bool
+		if end, found = w.middle[i].find(s[:tail], end, &steps); !found {
+			return false, steps
+		}
+	}
+	return true, steps
+}
+
+// matchAt matches the segment at byte offset i of s and returns the offset
+// after it.
+func (g *wildSegment) matchAt(s string, i int, steps *int) (int, bool) {
+	if g.plain {
+		*steps += len(g.src)
+		if strings.HasPrefix(s[i:], g.src) {
+			return i + len(g.src), true
+		}
+		return 0, false
+	}
+	for j := 0; j < len(g.src); {
+		*steps++
+		if i >= len(s) {
+			return 0, false
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if g.src[j] == g.any {
+			j++
+			continue
+		}
+		p, psize := utf8.DecodeRuneInString(g.src[j:])
+		j += psize
+		if p != r {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
+// find finds the segment's leftmost occurrence in s at or after byte
+// offset from and returns the offset after it.
+func (g *wildSegment) find(s string, from int, steps *int) (int, bool) {
+	if g.plain {
+		*steps += len(s) - from
+		i := strings.Index(s[from:], g.src)
+		if i < 0 {
+			return 0, false
+		}
+		return from + i + len(g.src), true
+	}
+	if g.words == 1 {
+		done := uint64(1) << (g.runes - 1)
+		var d uint64
+		for i := from; i < len(s); {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+			*steps++
+			d = (d<<1 | 1) & (g.anyMask[0] | g.one[r])
+			if d&done != 0 {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	done, lastWord := uint64(1)<<((g.runes-1)%64), g.words-1
+	d := make([]uint64, g.words)
+	shifted := make([]uint64, g.words)
+	for i := from; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		carry := uint64(1)
+		for k, x := range d {
+			shifted[k] = x<<1 | carry
+			carry = x >> 63
+			d[k] = shifted[k] & g.anyMask[k]
+		}
+		lits := g.many[r]
+		for _, m := range lits {
+			d[m.word] |= shifted[m.word] & m.bits
+		}
+		*steps += g.words + len(lits)
+		if d[lastWord]&done != 0 {
+			return i, true
+		}
+	}
+	return 0, false
+}
