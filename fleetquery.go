@@ -8,7 +8,10 @@ import (
 	"unicode/utf8"
 )
 
-// Fleet-indexing query limits, from the AWS IoT "Query syntax" page.
+// Fleet-indexing query limits, from the AWS IoT "Query syntax" page. With
+// MaxQueryStringLength they bound what a query costs a thing: at most 12
+// terms over 1000 characters, each matched in time linear in the value (see
+// wildcard).
 const (
 	// MaxQueryTerms is the most terms one query may hold.
 	MaxQueryTerms = 12
@@ -54,6 +57,9 @@ func (q *FleetQuery) Match(t *FleetThing) bool { return q.root.match(t) }
 // ParseFleetQuery parses a query string. Anything it does not support is an
 // InvalidQueryException whose message says what and where.
 func ParseFleetQuery(query string) (*FleetQuery, error) {
+	if n := utf8.RuneCountInString(query); n > MaxQueryStringLength {
+		return nil, Errorf(CodeInvalidQuery, "The query string is %d characters long; a query can be at most %d.", n, MaxQueryStringLength)
+	}
 	p := &queryParser{src: query}
 	p.skipSpace()
 	if p.eof() {
