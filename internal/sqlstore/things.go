@@ -1141,6 +1141,10 @@ func (db *DB) fillPageSize() int {
 // query meanwhile: the change that did it runs its own fill.
 var errFillSuperseded = errors.New("the dynamic thing group changed during its fill")
 
+// fillPageReadHook, when set (by tests), runs between the read of a fill's
+// page and its write.
+var fillPageReadHook func(names []string)
+
 // fillThing is a thing as a fill step read it, and whether it matched.
 type fillThing struct {
 	id      string
@@ -1186,6 +1190,9 @@ func (db *DB) fillDynamicGroup(ctx context.Context, s warden.Scope, name, gid, q
 		changes, err := db.fillChanges(ctx, s, name, after, hi, page)
 		if err != nil {
 			return err
+		}
+		if fillPageReadHook != nil {
+			fillPageReadHook(names)
 		}
 		// On PostgreSQL the page is always written: the transaction that
 		// checks it is what orders it against a concurrent write of a thing
