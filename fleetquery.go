@@ -171,7 +171,9 @@ func compileGlob(p []globElem) *wildcard {
 			b = utf8.AppendRune(b, e.r)
 		}
 	}
-	return compileWildcard(string(b), fleetStar, fleetAny)
+	w := new(wildcard)
+	compileWildcard(w, string(b), fleetStar, fleetAny)
+	return w
 }
 
 func (n globNode) match(t *FleetThing) bool {

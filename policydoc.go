@@ -355,10 +355,17 @@ func WildcardMatch(pattern, s string, fold bool) bool {
 	if fold {
 		pattern, s = strings.ToLower(pattern), strings.ToLower(s)
 	}
-	if !strings.ContainsAny(pattern, "*?") && utf8.ValidString(pattern) && utf8.ValidString(s) {
-		return pattern == s
+	// The common shapes, exact names and prefix*, without compiling.
+	if i := strings.IndexAny(pattern, "*?"); (i < 0 || i == len(pattern)-1 && pattern[i] == '*') &&
+		utf8.ValidString(pattern) && utf8.ValidString(s) {
+		if i < 0 {
+			return pattern == s
+		}
+		return strings.HasPrefix(s, pattern[:i])
 	}
-	return compileWildcardString(pattern).match(s)
+	var w wildcard
+	compileWildcardString(&w, pattern)
+	return w.match(s)
 }
 
 // --- strict JSON: objects keep their key order and may not repeat a key ---

@@ -59,33 +59,37 @@ const (
 )
 
 // compileWildcard compiles a pattern in which the byte star stands for *
-// and any for ?.
-func compileWildcard(pattern string, star, any byte) *wildcard {
-	w := &wildcard{}
+// and any for ? into w.
+func compileWildcard(w *wildcard, pattern string, star, any byte) {
 	i := strings.IndexByte(pattern, star)
 	if i < 0 {
 		w.first = newWildSegment(pattern, any, false)
-		return w
+		return
 	}
 	w.star = true
 	w.first = newWildSegment(pattern[:i], any, false)
 	j := strings.LastIndexByte(pattern, star)
 	w.last = newWildSegment(pattern[j+1:], any, false)
-	for _, seg := range strings.Split(pattern[i+1:j+1], string([]byte{star})) {
+	for rest := pattern[i+1 : max(i+1, j)]; rest != ""; {
+		seg := rest
+		if k := strings.IndexByte(rest, star); k >= 0 {
+			seg, rest = rest[:k], rest[k+1:]
+		} else {
+			rest = ""
+		}
 		if seg != "" {
 			w.middle = append(w.middle, newWildSegment(seg, any, true))
 		}
 	}
-	return w
 }
 
 // compileWildcardString compiles a policy pattern, in which every * and ?
 // is a wildcard.
-func compileWildcardString(pattern string) *wildcard {
+func compileWildcardString(w *wildcard, pattern string) {
 	if !utf8.ValidString(pattern) {
 		pattern = string([]rune(pattern))
 	}
-	return compileWildcard(pattern, '*', '?')
+	compileWildcard(w, pattern, '*', '?')
 }
 
 func newWildSegment(src string, any byte, search bool) wildSegment {

@@ -59,7 +59,8 @@ func TestWildcardAgainstReference(t *testing.T) {
 	values := []string{"", "a", "b", "ab", "aab", "aba", "abba", "aaaa", "aaab", "äxö", "äö", "\xff", "a\xffb",
 		strings.Repeat("a", 80) + "x" + strings.Repeat("a", 5), strings.Repeat("ab", 40)}
 	for _, p := range patterns {
-		w := compileWildcardString(p)
+		var w wildcard
+		compileWildcardString(&w, p)
 		for _, v := range values {
 			want := referenceWildcard(policyRunes(p), []rune(v))
 			if got := w.match(v); got != want {
@@ -87,7 +88,8 @@ func TestWildcardLinear(t *testing.T) {
 		strings.Repeat("*a?", 300) + "*b",
 	}
 	for _, p := range tests {
-		w := compileWildcardString(p)
+		var w wildcard
+		compileWildcardString(&w, p)
 		ok, steps := w.matchSteps(value)
 		if ok {
 			t.Fatalf("%.20q… matched", p)
