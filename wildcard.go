@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -38,12 +39,21 @@ type wildSegment struct {
 	runes int  // characters, each ? one
 	plain bool // no ?
 	// Shift-And tables, for middle segments with ?: bit i of a mask is
-	// character i. anyMask has the ? positions; one (segments of at most
-	// 64 characters) or many (longer ones, sparse) those of each literal.
-	words   int
-	anyMask []uint64
-	one     map[rune]uint64
-	many    map[rune][]maskWord
+	// character i. anyMask has the ? positions; lits are the distinct
+	// literal characters, sorted, and masks[i] the positions of lits[i]
+	// (sparse: the words with a bit set). Their size is linear in the
+	// segment's, so that a cached query costs memory in proportion to its
+	// text.
+	// lead and trail count the ? that begin and end a middle segment with
+	// ?; core is what lies between them, found with strings.Index when it is
+	// literal (coreLit), else with the tables below, which are core's.
+	lead, trail int
+	core        string
+	coreLit     bool
+	words       int
+	anyMask     []uint64
+	lits        []rune
+	masks       [][]maskWord
 }
 
 type maskWord struct {
@@ -98,13 +108,23 @@ func newWildSegment(src string, any byte, search bool) wildSegment {
 	if g.plain || !search {
 		return g
 	}
-	g.words = (g.runes + 63) / 64
-	g.anyMask = make([]uint64, g.words)
-	if g.words == 1 {
-		g.one = map[rune]uint64{}
-	} else {
-		g.many = map[rune][]maskWord{}
+	core := src
+	for core != "" && core[0] == any {
+		core = core[1:]
+		g.lead++
 	}
+	for core != "" && core[len(core)-1] == any {
+		core = core[:len(core)-1]
+		g.trail++
+	}
+	g.core = core
+	g.coreLit = strings.IndexByte(core, any) < 0
+	if g.coreLit {
+		return g
+	}
+	src = core
+	g.words = (utf8.RuneCountInString(core) + 63) / 64
+	g.anyMask = make([]uint64, g.words)
 	for i, j := 0, 0; j < len(src); i++ {
 		word, bit := i/64, uint64(1)<<(i%64)
 		if src[j] == any {
@@ -114,19 +134,36 @@ func newWildSegment(src string, any byte, search bool) wildSegment {
 		}
 		r, size := utf8.DecodeRuneInString(src[j:])
 		j += size
-		if g.words == 1 {
-			g.one[r] |= bit
-			continue
+		k, found := slices.BinarySearch(g.lits, r)
+		if !found {
+			g.lits = slices.Insert(g.lits, k, r)
+			g.masks = slices.Insert(g.masks, k, nil)
 		}
-		m := g.many[r]
+		m := g.masks[k]
 		if n := len(m); n > 0 && m[n-1].word == word {
 			m[n-1].bits |= bit
 		} else {
 			m = append(m, maskWord{word, bit})
 		}
-		g.many[r] = m
+		g.masks[k] = m
 	}
 	return g
+}
+
+// mask is the sparse mask of character r's positions in the segment.
+func (g *wildSegment) mask(r rune) []maskWord {
+	if len(g.lits) <= 8 {
+		for i, l := range g.lits {
+			if l == r {
+				return g.masks[i]
+			}
+		}
+		return nil
+	}
+	if i, found := slices.BinarySearch(g.lits, r); found {
+		return g.masks[i]
+	}
+	return nil
 }
 
 // match reports whether s matches the whole pattern.
@@ -151,29 +188,10 @@ func (w *wildcard) matchSteps(s string) (bool, int) {
 	if !w.star {
 		return end == len(s), steps
 	}
-	// The last segment takes the last last.runes characters.
-	tail := len(s)
-	if w.last.plain {
-		tail -= len(w.last.src)
-		steps += len(w.last.src)
-	} else {
-		for range w.last.runes {
-			if tail <= end {
-				return false, steps
-			}
-			if s[tail-1] < utf8.RuneSelf {
-				tail--
-			} else {
-				_, size := utf8.DecodeLastRuneInString(s[:tail])
-				tail -= size
-			}
-			steps++
-		}
-	}
-	if tail < end {
-		return false, steps
-	}
-	if _, ok := w.last.matchAt(s, tail, &steps); !ok {
+	// The last segment takes the last characters, matched from the end so
+	// that a mismatch there costs one comparison.
+	tail, ok := w.last.matchBefore(s, end, &steps)
+	if !ok {
 		return false, steps
 	}
 	for i := range w.middle {
@@ -215,6 +233,37 @@ func (g *wildSegment) matchAt(s string, i int, steps *int) (int, bool) {
 	return i, true
 }
 
+// matchBefore matches the segment at the end of s, not before byte offset
+// lo, and returns the offset where it starts.
+func (g *wildSegment) matchBefore(s string, lo int, steps *int) (int, bool) {
+	if g.plain {
+		*steps += len(g.src)
+		if len(s)-len(g.src) < lo || !strings.HasSuffix(s, g.src) {
+			return 0, false
+		}
+		return len(s) - len(g.src), true
+	}
+	i := len(s)
+	for j := len(g.src); j > 0; {
+		*steps++
+		if i <= lo {
+			return 0, false
+		}
+		r, size := utf8.DecodeLastRuneInString(s[lo:i])
+		i -= size
+		if g.src[j-1] == g.any {
+			j--
+			continue
+		}
+		p, psize := utf8.DecodeLastRuneInString(g.src[:j])
+		j -= psize
+		if p != r {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
 // find finds the segment's leftmost occurrence in s at or after byte
 // offset from and returns the offset after it.
 func (g *wildSegment) find(s string, from int, steps *int) (int, bool) {
@@ -226,40 +275,97 @@ func (g *wildSegment) find(s string, from int, steps *int) (int, bool) {
 		}
 		return from + i + len(g.src), true
 	}
-	if g.words == 1 {
-		done := uint64(1) << (g.runes - 1)
-		var d uint64
-		for i := from; i < len(s); {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			i += size
-			*steps++
-			d = (d<<1 | 1) & (g.anyMask[0] | g.one[r])
-			if d&done != 0 {
-				return i, true
-			}
-		}
+	// ? before the core: it starts lead characters on at least.
+	from, ok := skipRunes(s, from, g.lead, steps)
+	if !ok {
 		return 0, false
 	}
-	done, lastWord := uint64(1)<<((g.runes-1)%64), g.words-1
+	var end int
+	switch {
+	case g.core == "":
+		end = from
+	case g.coreLit:
+		*steps += len(s) - from
+		i := strings.Index(s[from:], g.core)
+		if i < 0 {
+			return 0, false
+		}
+		end = from + i + len(g.core)
+	default:
+		if end, ok = g.shiftAnd(s, from, steps); !ok {
+			return 0, false
+		}
+	}
+	// ? after the core: the leftmost core leaves the most characters.
+	return skipRunes(s, end, g.trail, steps)
+}
+
+// skipRunes returns the offset n characters after i.
+func skipRunes(s string, i, n int, steps *int) (int, bool) {
+	for range n {
+		if i >= len(s) {
+			return 0, false
+		}
+		if s[i] < utf8.RuneSelf {
+			i++
+		} else {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+		}
+		*steps++
+	}
+	return i, true
+}
+
+// shiftAnd finds the core (which begins and ends with a literal) with the
+// Shift-And search. While no partial match is alive, it skips with
+// strings.IndexRune to the next place the core's first character occurs.
+func (g *wildSegment) shiftAnd(s string, from int, steps *int) (int, bool) {
+	first, _ := utf8.DecodeRuneInString(g.core)
+	runes := utf8.RuneCountInString(g.core)
+	done, lastWord := uint64(1)<<((runes-1)%64), g.words-1
 	d := make([]uint64, g.words)
 	shifted := make([]uint64, g.words)
+	anyMask := g.anyMask
+	alive := false
 	for i := from; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		carry := uint64(1)
-		for k, x := range d {
-			shifted[k] = x<<1 | carry
-			carry = x >> 63
-			d[k] = shifted[k] & g.anyMask[k]
+		if !alive {
+			j := strings.IndexRune(s[i:], first)
+			if j < 0 {
+				*steps += len(s) - i
+				return 0, false
+			}
+			*steps += j
+			i += j
 		}
-		lits := g.many[r]
+		r := rune(s[i])
+		if r < utf8.RuneSelf {
+			i++
+		} else {
+			var size int
+			r, size = utf8.DecodeRuneInString(s[i:])
+			i += size
+		}
+		carry := uint64(1)
+		var live uint64
+		for k, x := range d {
+			y := x<<1 | carry
+			carry = x >> 63
+			shifted[k] = y
+			d[k] = y & anyMask[k]
+			live |= d[k]
+		}
+		lits := g.mask(r)
 		for _, m := range lits {
-			d[m.word] |= shifted[m.word] & m.bits
+			v := shifted[m.word] & m.bits
+			d[m.word] |= v
+			live |= v
 		}
 		*steps += g.words + len(lits)
 		if d[lastWord]&done != 0 {
 			return i, true
 		}
+		alive = live != 0
 	}
 	return 0, false
 }

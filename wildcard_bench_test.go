@@ -13,6 +13,9 @@ func BenchmarkWildcardMatch(b *testing.B) {
 	cases := []struct{ name, pattern, value string }{
 		{"hostile-star-600-any", "*" + strings.Repeat("?", 600) + "b", value},
 		{"benign-star-600-literal", "*" + strings.Repeat("c", 600) + "b", value},
+		{"hostile-middle-300-any", "a*" + strings.Repeat("?", 300) + "b*", value},
+		{"hostile-middle-60-any", "a*" + strings.Repeat("?", 60) + "b*", value},
+		{"hostile-middle-alternating", "a*" + strings.Repeat("?b", 150) + "*", value},
 		{"policy-resource", "arn:aws:iot:*:*:topic/building/*/temp", "arn:aws:iot:us-east-1:123456789012:topic/building/b7/temp"},
 		{"policy-action", "iot:*", "iot:Publish"},
 		{"exact", "iot:Publish", "iot:Publish"},
@@ -39,6 +42,9 @@ func BenchmarkFleetQueryMatch(b *testing.B) {
 	for _, c := range []struct{ name, query string }{
 		{"hostile-959", hostile},
 		{"benign-959", strings.ReplaceAll(hostile, "?", "b")},
+		// The ? run between two stars: the bit-parallel search, not the
+		// anchored end.
+		{"hostile-962-middle", strings.ReplaceAll(hostile, "b OR", "b* OR") + "*"},
 		{"simple", "attributes.a:a* AND thingName:t"},
 	} {
 		q, err := ParseFleetQuery(c.query)

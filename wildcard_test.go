@@ -55,9 +55,13 @@ func policyRunes(pattern string) []rune {
 
 func TestWildcardAgainstReference(t *testing.T) {
 	patterns := []string{"", "*", "**", "?", "a", "a*", "*a", "*a*", "a*b", "a?b", "*?*", "??*", "*??",
-		"*a*a*a*b", "a*a", "*ab*ba*", "?*?*?", "ä?*ö", "*\uFFFD*", "*" + strings.Repeat("?", 70) + "*x*"}
+		"*a*a*a*b", "a*a", "*ab*ba*", "?*?*?", "ä?*ö", "*\uFFFD*", "*" + strings.Repeat("?", 70) + "*x*",
+		// Middle segments with ? inside: the bit-parallel search, one word and several.
+		"*a?b*", "*?a?*", "*b?a*", "a*??b??*", "*?ä?ö*", "*a" + strings.Repeat("?a", 40) + "*", "*b" + strings.Repeat("?b", 40) + "?*",
+		"*a" + strings.Repeat("?", 70) + "x*", "*a?a*a?b*"}
 	values := []string{"", "a", "b", "ab", "aab", "aba", "abba", "aaaa", "aaab", "äxö", "äö", "\xff", "a\xffb",
-		strings.Repeat("a", 80) + "x" + strings.Repeat("a", 5), strings.Repeat("ab", 40)}
+		strings.Repeat("a", 80) + "x" + strings.Repeat("a", 5), strings.Repeat("ab", 40), strings.Repeat("ab", 60),
+		strings.Repeat("b", 90), "xaxbyyb", "äxäöö", "aaab", "aabaab", strings.Repeat("a", 100) + "x"}
 	for _, p := range patterns {
 		var w wildcard
 		compileWildcardString(&w, p)
