@@ -21,10 +21,7 @@ import (
 // O(value × pattern) on such values, and the whole evaluation ran inside the
 // write transaction: CreateDynamicThingGroup took 7 s and every account's
 // writes waited for it.
-const (
-	attackThings = 10000
-	attackValue  = 800
-)
+const attackValue = 800
 
 // attackQuery is the hostile query; last is the character each term ends
 // with ("b" matches none of the things, "a" all of them), fill the
