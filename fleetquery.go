@@ -8,7 +8,10 @@ import (
 	"unicode/utf8"
 )
 
-// Fleet-indexing query limits, from the AWS IoT "Query syntax" page.
+// Fleet-indexing query limits, from the AWS IoT "Query syntax" page. With
+// MaxQueryStringLength they bound what a query costs a thing: at most 12
+// terms over 1000 characters, each matched in time linear in the value (see
+// wildcard).
 const (
 	// MaxQueryTerms is the most terms one query may hold.
 	MaxQueryTerms = 12
@@ -54,6 +57,9 @@ func (q *FleetQuery) Match(t *FleetThing) bool { return q.root.match(t) }
 // ParseFleetQuery parses a query string. Anything it does not support is an
 // InvalidQueryException whose message says what and where.
 func ParseFleetQuery(query string) (*FleetQuery, error) {
+	if n := utf8.RuneCountInString(query); n > MaxQueryStringLength {
+		return nil, Errorf(CodeInvalidQuery, "The query string is %d characters long; a query can be at most %d.", n, MaxQueryStringLength)
+	}
 	p := &queryParser{src: query}
 	p.skipSpace()
 	if p.eof() {
@@ -134,11 +140,12 @@ func (t *FleetThing) fieldValue(field string) (string, bool) {
 }
 
 // globNode matches a value against a pattern of literal runes and the
-// wildcards * (any run) and ? (one rune). A pattern without wildcards is an
-// exact, case-insensitive match.
+// wildcards * (any run) and ? (one rune), compiled once when the query is
+// parsed. A pattern without wildcards is an exact, case-insensitive match.
 type globNode struct {
 	field   string
 	pattern []globElem
+	glob    *wildcard
 }
 
 type globElem struct {
@@ -146,39 +153,35 @@ type globElem struct {
 	kind byte // 0 literal, '*' or '?'
 }
 
+func newGlobNode(field string, pattern []globElem) globNode {
+	return globNode{field: field, pattern: pattern, glob: compileGlob(pattern)}
+}
+
+// compileGlob compiles a parsed pattern, its wildcards written as the
+// bytes fleetStar and fleetAny.
+func compileGlob(p []globElem) *wildcard {
+	b := make([]byte, 0, len(p))
+	for _, e := range p {
+		switch e.kind {
+		case '*':
+			b = append(b, fleetStar)
+		case '?':
+			b = append(b, fleetAny)
+		default:
+			b = utf8.AppendRune(b, e.r)
+		}
+	}
+	w := new(wildcard)
+	compileWildcard(w, string(b), fleetStar, fleetAny)
+	return w
+}
+
 func (n globNode) match(t *FleetThing) bool {
 	v, ok := t.fieldValue(n.field)
 	if !ok {
 		return false
 	}
-	return globMatch(n.pattern, []rune(strings.ToLower(v)))
-}
-
-// globMatch is the classic linear-time wildcard matcher: on a mismatch it
-// backtracks only to the most recent *.
-func globMatch(p []globElem, s []rune) bool {
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(p) && p[pi].kind == '*':
-			star, mark = pi, si
-			pi++
-		case pi < len(p) && (p[pi].kind == '?' || p[pi].kind == 0 && p[pi].r == s[si]):
-			pi++
-			si++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi].kind == '*' {
-		pi++
-	}
-	return pi == len(p)
+	return n.glob.match(strings.ToLower(v))
 }
 
 // bound is one end of a range; open means unbounded (*).
@@ -543,7 +546,7 @@ func (p *queryParser) parseValue(field string) (queryNode, error) {
 			return nil, err
 		}
 		p.terms++
-		return globNode{field: field, pattern: literalPattern(text)}, nil
+		return newGlobNode(field, literalPattern(text)), nil
 	}
 	pattern, err := p.parseToken(field)
 	if err != nil {
@@ -553,7 +556,7 @@ func (p *queryParser) parseValue(field string) (queryNode, error) {
 	if len(pattern) > 1 && pattern[0].kind != 0 {
 		p.leading++
 	}
-	return globNode{field: field, pattern: pattern}, nil
+	return newGlobNode(field, pattern), nil
 }
 
 func literalPattern(text string) []globElem {

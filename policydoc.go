@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // MaxPolicyChars is the most characters a policy document may have, not
@@ -348,34 +349,23 @@ func anyMatch(patterns []string, s string, fold bool) bool {
 }
 
 // WildcardMatch matches s against a policy pattern in which * matches any
-// run of characters and ? any one character; fold ignores case.
+// run of characters and ? any one character; fold ignores case. It takes
+// time linear in s whatever the pattern (see wildcard).
 func WildcardMatch(pattern, s string, fold bool) bool {
 	if fold {
 		pattern, s = strings.ToLower(pattern), strings.ToLower(s)
 	}
-	p, t := []rune(pattern), []rune(s)
-	// Iterative glob with one backtrack point: linear in practice, never exponential.
-	pi, ti, star, mark := 0, 0, -1, 0
-	for ti < len(t) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == t[ti]):
-			pi++
-			ti++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, ti
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			ti = mark
-		default:
-			return false
+	// The common shapes, exact names and prefix*, without compiling.
+	if i := strings.IndexAny(pattern, "*?"); (i < 0 || i == len(pattern)-1 && pattern[i] == '*') &&
+		utf8.ValidString(pattern) && utf8.ValidString(s) {
+		if i < 0 {
+			return pattern == s
 		}
+		return strings.HasPrefix(s, pattern[:i])
 	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
+	var w wildcard
+	compileWildcardString(&w, pattern)
+	return w.match(s)
 }
 
 // --- strict JSON: objects keep their key order and may not repeat a key ---

@@ -34,9 +34,14 @@ const (
 	DefaultIndexName    = "AWS_Things"
 	DefaultQueryVersion = "2017-09-30"
 	// DynamicGroupActive is the status of a dynamic group whose membership
-	// is up to date, which in Warden is always: membership is computed in
-	// the transaction that changes the group or the thing.
+	// is up to date.
 	DynamicGroupActive = "ACTIVE"
+	// DynamicGroupBuilding and DynamicGroupRebuilding are the status of a
+	// dynamic group while the members of a new query are computed over the
+	// existing things (see sqlstore's fillDynamicGroup). A thing created or
+	// changed meanwhile joins or leaves the group at once.
+	DynamicGroupBuilding   = "BUILDING"
+	DynamicGroupRebuilding = "REBUILDING"
 )
 
 // Thing is a registry thing.

@@ -163,6 +163,10 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.store = store
+	// Dynamic groups whose members a stopped process was still computing.
+	if err := store.ResumeDynamicGroupFills(ctx); err != nil {
+		return fmt.Errorf("resume dynamic thing groups: %w", err)
+	}
 	if err := bootstrapCredentials(ctx, store, m.Config.Store.DataDir, m.Stdout); err != nil {
 		return err
 	}

@@ -642,7 +642,9 @@ func validateQueryMembers(v *warden.Validator, indexName, queryString *string) {
 		warden.ValidateThingName(v, "indexName", *indexName)
 	}
 	if queryString != nil {
-		v.Length("queryString", *queryString, 1, warden.MaxQueryStringLength)
+		// The query's own limits, its length among them, are the query
+		// parser's: an InvalidQueryException, as AWS's query engine answers.
+		v.Length("queryString", *queryString, 1, -1)
 	}
 }
 

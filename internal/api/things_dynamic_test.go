@@ -191,7 +191,7 @@ func TestDynamicThingGroupValidation(t *testing.T) {
 		want   string
 	}{
 		{"empty query", iot.CreateDynamicThingGroupInput{QueryString: s("")}, "InvalidRequestException", 400, "queryString"},
-		{"query too long", iot.CreateDynamicThingGroupInput{QueryString: s("thingName:" + strings.Repeat("a", 1000))}, "InvalidRequestException", 400, "queryString"},
+		{"query too long", iot.CreateDynamicThingGroupInput{QueryString: s("thingName:" + strings.Repeat("a", 1000))}, "InvalidQueryException", 400, "at most 1000"},
 		{"term without field", iot.CreateDynamicThingGroupInput{QueryString: s("abc")}, "InvalidQueryException", 400, "names no field"},
 		{"unsupported field", iot.CreateDynamicThingGroupInput{QueryString: s("shadow.reported.temp>5")}, "InvalidQueryException", 400, "not supported"},
 		{"syntax", iot.CreateDynamicThingGroupInput{QueryString: s("(thingName:a")}, "InvalidQueryException", 400, "missing ')'"},

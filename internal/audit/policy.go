@@ -147,17 +147,25 @@ func topicFilterResource(r string, s warden.Scope) (prefix, filter string, ok bo
 
 // coveringFilters are the MQTT topic filters with wildcards that match the
 // literal filter f: "#", every "level/.../#" prefix, and f with one level
-// replaced by "+".
+// replaced by "+". Each is cut from f, so a filter of n levels costs O(n)
+// per cover, not O(n) slice copies.
 func coveringFilters(f string) []string {
-	levels := strings.Split(f, "/")
-	out := []string{"#"}
-	for i := 1; i < len(levels); i++ {
-		out = append(out, strings.Join(levels[:i], "/")+"/#")
+	// starts[i] is where level i begins; level i ends at starts[i+1]-1.
+	starts := []int{0}
+	for i := 0; i < len(f); i++ {
+		if f[i] == '/' {
+			starts = append(starts, i+1)
+		}
+	}
+	starts = append(starts, len(f)+1)
+	levels := len(starts) - 1
+	out := make([]string, 0, 2*levels)
+	out = append(out, "#")
+	for i := 1; i < levels; i++ {
+		out = append(out, f[:starts[i]]+"#")
 	}
 	for i := range levels {
-		l := append([]string(nil), levels...)
-		l[i] = "+"
-		out = append(out, strings.Join(l, "/"))
+		out = append(out, f[:starts[i]]+"+"+f[min(starts[i+1]-1, len(f)):])
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/warden-iot/warden"
 )
@@ -124,5 +125,44 @@ func TestPolicyMisconfigured(t *testing.T) {
 				t.Errorf("reason %q does not say which statement", v.Reason)
 			}
 		})
+	}
+}
+
+// TestPolicyMisconfiguredWildcardCost is the attack of issue 14 #6: a
+// policy whose allowed topic filter is a star followed by hundreds of ?,
+// beside a Deny of a filter of hundreds of levels, made each of the check's
+// ~1,400 covering filters cost a quadratic wildcard match (the issue measured
+// 5.6 s for 20 such policies). Now such policies cost about what policies of
+// the same size and shape without the ? run cost: within 3× (before the fix
+// the ratio here was 7, after it 1.5).
+func TestPolicyMisconfiguredWildcardCost(t *testing.T) {
+	const short = "arn:aws:iot:*:*:"
+	denied := short + "topicfilter/" + strings.Repeat("a/", 680)
+	doc := func(allowed string) *warden.PolicyDocument {
+		return parse(t, `{"Version":"2012-10-17","Statement":[
+			{"Effect":"Allow","Action":"iot:Subscribe","Resource":"`+allowed+`"},
+			{"Effect":"Deny","Action":"iot:Subscribe","Resource":"`+denied+`"}]}`)
+	}
+	hostile := doc(short + "topicfilter/*" + strings.Repeat("?", 440) + "z")
+	benign := doc(short + "topicfilter/" + strings.Repeat("b", 442))
+	run := func(d *warden.PolicyDocument) time.Duration {
+		start := time.Now()
+		for range 20 {
+			if v, bad := PolicyMisconfigured(d, testScope); bad {
+				t.Fatalf("unexpected finding: %s", v.Reason)
+			}
+		}
+		return time.Since(start)
+	}
+	// The fastest of three rounds of each, interleaved, so that a pause of
+	// the machine does not decide the outcome.
+	h, b := time.Duration(1<<62), time.Duration(1<<62)
+	for range 3 {
+		b = min(b, run(benign))
+		h = min(h, run(hostile))
+	}
+	t.Logf("20 policies: hostile %v, benign %v", h, b)
+	if limit := 3*raceSlowdown*b + 50*time.Millisecond; h > limit {
+		t.Fatalf("20 hostile policies took %v, benign ones %v: want at most %v (3× benign + 50 ms, 12× under the race detector)", h, b, limit)
 	}
 }

@@ -464,14 +464,17 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 	g.Version = 1
 	if g.Query != nil {
 		g.ParentName = ""
-		g.Query.Status = warden.DynamicGroupActive
+		g.Query.Status = warden.DynamicGroupBuilding
 	}
-	created := false
+	created, fill := false, false
 	err := db.inTx(ctx, func(tx writeTx) error {
 		existing, err := thingGroupByName(ctx, tx, s, g.Name)
 		if err == nil {
 			if sameThingGroupConfig(&existing.ThingGroup, &g) {
 				g = existing.ThingGroup
+				// A fill cut short (by an error, or a stop) is finished by
+				// the repeated request.
+				fill = g.Query != nil && g.Query.Status != warden.DynamicGroupActive
 				g.RootToParent, err = groupRootToParent(ctx, tx, s, g.Name)
 				return err
 			}
@@ -550,11 +553,14 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 		if g.RootToParent, err = groupRootToParent(ctx, tx, s, g.Name); err != nil {
 			return err
 		}
-		if g.Query != nil {
-			return recomputeDynamicGroup(ctx, tx, s, g.Name, g.Query.QueryString, g.CreationDate)
-		}
+		fill = g.Query != nil
 		return nil
 	})
+	if err == nil && fill {
+		if err = db.fillDynamicGroup(ctx, s, g.Name, g.ID, g.Query.QueryString, g.LastModifiedDate); err == nil {
+			g.Query.Status = warden.DynamicGroupActive
+		}
+	}
 	return g, created, err
 }
 
@@ -579,6 +585,7 @@ func wrongThingGroupKind(name string, dynamic bool, op string) error {
 // query, recomputing its members).
 func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string, u warden.ThingGroupUpdate, now time.Time) (warden.ThingGroup, error) {
 	var g thingGroupRow
+	requery := false
 	err := db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		if g, err = thingGroupByName(ctx, tx, s, name); err != nil {
@@ -598,9 +605,10 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 		if err := warden.CheckThingGroupAttributeCount(g.Attributes); err != nil {
 			return err
 		}
-		requery := false
+		requery = false
 		if g.Query != nil && u.QueryString != nil && *u.QueryString != g.Query.QueryString {
 			g.Query.QueryString = *u.QueryString
+			g.Query.Status = warden.DynamicGroupRebuilding
 			requery = true
 		}
 		g.Version++
@@ -613,9 +621,9 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 		if g.Query != nil {
 			q = *g.Query
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE thing_groups SET description = ?, attributes = ?, query_string = ?, version = ?, updated_at = ?
+		if _, err := tx.ExecContext(ctx, `UPDATE thing_groups SET description = ?, attributes = ?, query_string = ?, status = ?, version = ?, updated_at = ?
 			WHERE account = ? AND region = ? AND name = ?`,
-			g.Description, attrs, q.QueryString, g.Version, millis(now), s.Account, s.Region, name); err != nil {
+			g.Description, attrs, q.QueryString, q.Status, g.Version, millis(now), s.Account, s.Region, name); err != nil {
 			return err
 		}
 		if err := logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Update"), before, docOfThingGroup(&g.ThingGroup), now); err != nil {
@@ -624,11 +632,13 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 		if g.RootToParent, err = groupRootToParent(ctx, tx, s, name); err != nil {
 			return err
 		}
-		if requery {
-			return recomputeDynamicGroup(ctx, tx, s, name, q.QueryString, now)
-		}
 		return nil
 	})
+	if err == nil && requery {
+		if err = db.fillDynamicGroup(ctx, s, name, g.ID, g.Query.QueryString, now); err == nil {
+			g.Query.Status = warden.DynamicGroupActive
+		}
+	}
 	return g.ThingGroup, err
 }
 
@@ -1094,78 +1104,7 @@ func (c *thingQueryCache) get(text string) (*warden.FleetQuery, error) {
 	return q, nil
 }
 
-// recomputeDynamicGroup evaluates a dynamic group's query over every thing of
-// the scope and adds and removes members to match. Things already in
-// MaxGroupsPerThing groups are not added.
-func recomputeDynamicGroup(ctx context.Context, tx writeTx, s warden.Scope, group, query string, now time.Time) error {
-	q, err := warden.ParseFleetQuery(query)
-	if err != nil {
-		return err
-	}
-	matches := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT name, id, thing_type_name, attributes FROM things WHERE account = ? AND region = ?`,
-		s.Account, s.Region)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var t warden.FleetThing
-		var attrs string
-		if err := rows.Scan(&t.Name, &t.ID, &t.TypeName, &attrs); err != nil {
-			rows.Close()
-			return err
-		}
-		if t.Attributes, err = decodeThingAttributes(attrs, "thing "+t.Name); err != nil {
-			rows.Close()
-			return err
-		}
-		if q.Match(&t) {
-			matches[t.Name] = true
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	current, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ?`,
-		s.Account, s.Region, group)
-	if err != nil {
-		return err
-	}
-	full, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members WHERE account = ? AND region = ?
-		GROUP BY thing_name HAVING COUNT(*) >= ?`, s.Account, s.Region, warden.MaxGroupsPerThing)
-	if err != nil {
-		return err
-	}
-	isFull := map[string]bool{}
-	for _, n := range full {
-		isFull[n] = true
-	}
-	for _, n := range current {
-		if matches[n] {
-			delete(matches, n)
-			continue
-		}
-		if err := removeMembership(ctx, tx, s, n, group, true, now); err != nil {
-			return err
-		}
-	}
-	add := make([]string, 0, len(matches))
-	for n := range matches {
-		if !isFull[n] {
-			add = append(add, n)
-		}
-	}
-	sort.Strings(add)
-	for _, n := range add {
-		if err := addMembership(ctx, tx, s, n, group, true, now); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func thingNamesOf(ctx context.Context, tx writeTx, query string, args ...any) ([]string, error) {
+func thingNamesOf(ctx context.Context, tx querier, query string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -1180,4 +1119,287 @@ func thingNamesOf(ctx context.Context, tx writeTx, query string, args ...any) ([
 		out = append(out, n)
 	}
 	return out, rows.Err()
+}
+
+// --- filling a dynamic group outside the write transaction (SQLite) ---
+
+// fillPageSize is how many things one step of a dynamic group's fill reads
+// and, at most, changes in one write transaction: on SQLite few enough that
+// a step holds the single writer for a few milliseconds (64 memberships and
+// their change-log rows took ~5 ms, 256 up to 100 ms on a loaded machine),
+// so that other accounts' writes never queue behind the evaluation of a
+// whole fleet; on PostgreSQL, where writes of other accounts do not wait for
+// it, more, for fewer transactions.
+func (db *DB) fillPageSize() int {
+	if db.postgres {
+		return 512
+	}
+	return 64
+}
+
+// errFillSuperseded ends a fill whose group was deleted or given another
+// query meanwhile: the change that did it runs its own fill.
+var errFillSuperseded = errors.New("the dynamic thing group changed during its fill")
+
+// fillPageReadHook, when set (by tests), runs between the read of a fill's
+// page and its write.
+var fillPageReadHook func(names []string)
+
+// fillThing is a thing as a fill step read it, and whether it matched.
+type fillThing struct {
+	id      string
+	version int64
+	match   bool
+}
+
+// fillDynamicGroup makes the members of dynamic group name (id gid) match
+// query over the scope's things, then marks the group ACTIVE. The group row
+// with this query must be committed first: from then on every thing that is
+// created or changed syncs its own membership (syncThingDynamicGroups), so
+// the fill need only cover the things that existed before. It evaluates the
+// query page by page on the read pool, outside any write transaction, and
+// writes a page's changes in a short transaction of their own, which applies
+// what was read only to things still at the version read and evaluates any
+// other thing of the range again. A page whose things already have the
+// right membership needs no write on SQLite, which runs writes one at a
+// time, so that a thing written after the page was read saw the group. On
+// PostgreSQL a write that began before the group was committed may commit
+// after the page was read without having seen the group; there every page
+// is written, in a SERIALIZABLE transaction that sees that write (and
+// evaluates the thing again) or conflicts with it (and one is retried).
+// A fill cut short leaves the group BUILDING or REBUILDING, finished by
+// ResumeDynamicGroupFills or a repeated create.
+func (db *DB) fillDynamicGroup(ctx context.Context, s warden.Scope, name, gid, query string, now time.Time) error {
+	// The request may end; the fill must not stop halfway because of that.
+	ctx = context.WithoutCancel(ctx)
+	q, err := thingQueries.get(query)
+	if err != nil {
+		return err
+	}
+	after := ""
+	for {
+		page, names, err := db.fillPage(ctx, s, q, after)
+		if err != nil {
+			return err
+		}
+		last := len(page) < db.fillPageSize()
+		hi := ""
+		if !last {
+			hi = names[len(names)-1]
+		}
+		changes, err := db.fillChanges(ctx, s, name, after, hi, page)
+		if err != nil {
+			return err
+		}
+		if fillPageReadHook != nil {
+			fillPageReadHook(names)
+		}
+		// On PostgreSQL the page is always written: the transaction that
+		// checks it is what orders it against a concurrent write of a thing
+		// that began before the group existed (see above).
+		if changes || db.postgres {
+			err := db.inTx(ctx, func(tx writeTx) error {
+				return applyFillPage(ctx, tx, s, name, gid, query, q, after, hi, page, now)
+			})
+			if errors.Is(err, errFillSuperseded) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if last {
+			break
+		}
+		after = hi
+	}
+	return db.inTx(ctx, func(tx writeTx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE thing_groups SET status = ?
+			WHERE account = ? AND region = ? AND name = ? AND id = ? AND query_string = ?`,
+			warden.DynamicGroupActive, s.Account, s.Region, name, gid, query)
+		return err
+	})
+}
+
+// fillPage reads and evaluates the next page of things after the name
+// after, in name order.
+func (db *DB) fillPage(ctx context.Context, s warden.Scope, q *warden.FleetQuery, after string) (map[string]fillThing, []string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT name, id, version, thing_type_name, attributes FROM things
+		WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`, s.Account, s.Region, after, db.fillPageSize())
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	page := map[string]fillThing{}
+	var names []string
+	for rows.Next() {
+		var t warden.FleetThing
+		var ft fillThing
+		var attrs string
+		if err := rows.Scan(&t.Name, &t.ID, &ft.version, &t.TypeName, &attrs); err != nil {
+			return nil, nil, err
+		}
+		if t.Attributes, err = decodeThingAttributes(attrs, "thing "+t.Name); err != nil {
+			return nil, nil, err
+		}
+		ft.id, ft.match = t.ID, q.Match(&t)
+		page[t.Name] = ft
+		names = append(names, t.Name)
+	}
+	return page, names, rows.Err()
+}
+
+// thingRange is the SQL condition on column for names after lo and up to
+// hi ("" = no upper bound), with its arguments.
+func thingRange(column, lo, hi string) (string, []any) {
+	if hi == "" {
+		return column + " > ?", []any{lo}
+	}
+	return column + " > ? AND " + column + " <= ?", []any{lo, hi}
+}
+
+// fillChanges reports whether the page's things, as read, differ from the
+// group's members (read now) in the page's range of names.
+func (db *DB) fillChanges(ctx context.Context, s warden.Scope, group, lo, hi string, page map[string]fillThing) (bool, error) {
+	cond, args := thingRange("thing_name", lo, hi)
+	members, err := thingNamesOf(ctx, db.read, `SELECT thing_name FROM thing_group_members
+		WHERE account = ? AND region = ? AND group_name = ? AND `+cond, append([]any{s.Account, s.Region, group}, args...)...)
+	if err != nil {
+		return false, err
+	}
+	wanted := 0
+	for _, t := range page {
+		if t.match {
+			wanted++
+		}
+	}
+	if len(members) != wanted {
+		return true, nil
+	}
+	for _, m := range members {
+		if !page[m].match {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// applyFillPage writes one page of a fill: the things of the range lo..hi
+// join or leave the group as the page read them, or as they are now when
+// they changed since (or are new: on SQLite such a thing synced itself, and
+// evaluating it again is cheap and harmless).
+func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, query string, q *warden.FleetQuery,
+	lo, hi string, page map[string]fillThing, now time.Time) error {
+	var id, current string
+	err := tx.QueryRowContext(ctx, `SELECT id, query_string FROM thing_groups WHERE account = ? AND region = ? AND name = ? AND dynamic = 1`,
+		s.Account, s.Region, group).Scan(&id, &current)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (id != gid || current != query) {
+		return errFillSuperseded
+	}
+	if err != nil {
+		return err
+	}
+	cond, args := thingRange("name", lo, hi)
+	rows, err := tx.QueryContext(ctx, `SELECT name, id, version FROM things WHERE account = ? AND region = ? AND `+cond,
+		append([]any{s.Account, s.Region}, args...)...)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	var changed []string
+	for rows.Next() {
+		var name, id string
+		var version int64
+		if err := rows.Scan(&name, &id, &version); err != nil {
+			rows.Close()
+			return err
+		}
+		if read, ok := page[name]; ok && read.id == id && read.version == version {
+			want[name] = read.match
+		} else {
+			changed = append(changed, name)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, name := range changed {
+		t, err := thingByName(ctx, tx, s, name)
+		if err != nil {
+			return err
+		}
+		want[name] = q.Match(t.Fleet())
+	}
+	cond, args = thingRange("thing_name", lo, hi)
+	members, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members
+		WHERE account = ? AND region = ? AND group_name = ? AND `+cond, append([]any{s.Account, s.Region, group}, args...)...)
+	if err != nil {
+		return err
+	}
+	full, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members WHERE account = ? AND region = ? AND `+cond+`
+		GROUP BY thing_name HAVING COUNT(*) >= ?`, append(append([]any{s.Account, s.Region}, args...), warden.MaxGroupsPerThing)...)
+	if err != nil {
+		return err
+	}
+	isFull := map[string]bool{}
+	for _, n := range full {
+		isFull[n] = true
+	}
+	for _, n := range members {
+		if want[n] {
+			delete(want, n)
+			continue
+		}
+		if err := removeMembership(ctx, tx, s, n, group, true, now); err != nil {
+			return err
+		}
+	}
+	add := make([]string, 0, len(want))
+	for n, ok := range want {
+		if ok && !isFull[n] {
+			add = append(add, n)
+		}
+	}
+	sort.Strings(add)
+	for _, n := range add {
+		if err := addMembership(ctx, tx, s, n, group, true, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ResumeDynamicGroupFills finishes the fills that a stopped process left
+// undone: every dynamic group still BUILDING or REBUILDING has its members
+// computed. warden serve runs it at start.
+func (db *DB) ResumeDynamicGroupFills(ctx context.Context) error {
+	rows, err := db.read.QueryContext(ctx, `SELECT account, region, name, id, query_string FROM thing_groups
+		WHERE dynamic = 1 AND status <> ?`, warden.DynamicGroupActive)
+	if err != nil {
+		return err
+	}
+	type pending struct {
+		s                 warden.Scope
+		name, id, queryOf string
+	}
+	var todo []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.s.Account, &p.s.Region, &p.name, &p.id, &p.queryOf); err != nil {
+			rows.Close()
+			return err
+		}
+		todo = append(todo, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range todo {
+		if err := db.fillDynamicGroup(ctx, p.s, p.name, p.id, p.queryOf, time.Now().UTC()); err != nil {
+			return fmt.Errorf("dynamic thing group %s of %s: %w", p.name, p.s.Account, err)
+		}
+	}
+	return nil
 }
