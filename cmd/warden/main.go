@@ -34,9 +34,15 @@ type storeFlags struct {
 	Database    string `name:"database" env:"WARDEN_DATABASE" help:"PostgreSQL URL (postgres://user@host:5432/db) to keep the store in instead of SQLite; several nodes may share one."`
 }
 
+// envMasterKey names the variable holding the master key that seals the
+// secrets in the store. It is read from the environment only: a flag's
+// value would show in the process list.
+const envMasterKey = "WARDEN_MASTER_KEY"
+
 // storeOptions are the flags' store.
 func (f storeFlags) storeOptions() sqlstore.Options {
-	return sqlstore.Options{Database: f.Database, DataDir: f.DataDir, Synchronous: strings.ToUpper(f.Synchronous)}
+	return sqlstore.Options{Database: f.Database, DataDir: f.DataDir, Synchronous: strings.ToUpper(f.Synchronous),
+		MasterKey: os.Getenv(envMasterKey)}
 }
 
 type versionCmd struct{}

@@ -199,6 +199,11 @@ func (m *Main) Close() error {
 }
 
 func openStore(ctx context.Context, opt sqlstore.Options) (*sqlstore.DB, error) {
+	if opt.Database != "" && opt.MasterKey == "" {
+		return nil, fmt.Errorf("%s is not set: the secrets in a PostgreSQL store are sealed with a master key that every node "+
+			"must be given. For a new database make one (openssl rand -base64 32) and keep it safe; for a store moved with "+
+			"warden migrate it is the content of <data-dir>/%s", envMasterKey, sqlstore.MasterKeyFile)
+	}
 	store, err := sqlstore.Open(ctx, opt)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opt.Describe(), err)
