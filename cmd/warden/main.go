@@ -25,6 +25,7 @@ type cli struct {
 	SNS         snsCmd         `cmd:"" name:"sns" help:"Inspect SNS topics."`
 	Fleet       fleetCmd       `cmd:"" help:"Generate a fleet of things, certificates and policies."`
 	Migrate     migrateCmd     `cmd:"" help:"Copy an embedded SQLite store into PostgreSQL."`
+	Check       checkCmd       `cmd:"" help:"Check the store for damage (SQLite integrity check; exits non-zero on damage)."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
 

@@ -236,3 +236,24 @@ func TestParseMasterKey(t *testing.T) {
 
 // testMasterKey is the key of the tests whose nodes share a database.
 var testMasterKey = bytes.Repeat([]byte{0x5a}, MasterKeySize)
+
+// TestLostStoreBesideMasterKeyIsRefused: an emptied database next to the
+// master key file is a lost store, not a new one.
+func TestLostStoreBesideMasterKeyIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := OpenSQLite(ctx, dir, SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := os.Truncate(filepath.Join(dir, SQLiteFile), 0); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := OpenSQLite(ctx, dir, SQLiteOptions{}); !errors.Is(err, ErrLostStore) {
+		if err == nil {
+			db.Close()
+		}
+		t.Fatalf("open of an emptied database beside master.key: %v, want ErrLostStore", err)
+	}
+}
