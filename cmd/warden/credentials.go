@@ -14,12 +14,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/warden-iot/warden"
 )
 
 type credentialsCmd struct {
-	List   credentialsListCmd   `cmd:"" default:"withargs" help:"List access keys."`
-	Create credentialsCreateCmd `cmd:"" help:"Create an access key for an account."`
+	List       credentialsListCmd     `cmd:"" default:"withargs" help:"List access keys."`
+	Create     credentialsCreateCmd   `cmd:"" help:"Create an access key for an account."`
+	Delete     credentialsDeleteCmd   `cmd:"" help:"Delete an access key (running servers stop accepting it within a second)."`
+	Deactivate credentialsKeyStateCmd `cmd:"" help:"Deactivate an access key (running servers stop accepting it within a second)."`
+	Activate   credentialsKeyStateCmd `cmd:"" help:"Activate a deactivated access key again."`
 }
 
 type credentialsListCmd struct {
@@ -38,13 +43,13 @@ func (c *credentialsListCmd) Run(ctx context.Context) error {
 		return err
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprint(w, "ACCESS KEY ID\tACCOUNT\tCREATED")
+	fmt.Fprint(w, "ACCESS KEY ID\tACCOUNT\tSTATUS\tCREATED")
 	if c.ShowSecrets {
 		fmt.Fprint(w, "\tSECRET ACCESS KEY")
 	}
 	fmt.Fprintln(w)
 	for _, k := range keys {
-		fmt.Fprintf(w, "%s\t%s\t%s", k.ID, k.Account, k.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s", k.ID, k.Account, keyStatus(k.Inactive), k.CreatedAt.Format(time.RFC3339))
 		if c.ShowSecrets {
 			fmt.Fprintf(w, "\t%s", k.Secret)
 		}
@@ -76,6 +81,73 @@ func (c *credentialsCreateCmd) Run(ctx context.Context) error {
 		return err
 	}
 	printCredentials(os.Stdout, key, filepath.Join(c.DataDir, credentialsFileName), profile)
+	return nil
+}
+
+func keyStatus(inactive bool) string {
+	if inactive {
+		return "Inactive"
+	}
+	return "Active"
+}
+
+type credentialsDeleteCmd struct {
+	storeFlags
+	KeyID string `arg:"" name:"access-key-id" help:"The access key to delete."`
+}
+
+// Run deletes the key and its profile in the credentials file. Servers
+// re-read a key they use at least every second, so they stop accepting it
+// without a restart.
+func (c *credentialsDeleteCmd) Run(ctx context.Context) error {
+	store, err := openStore(ctx, c.storeOptions())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	found, err := store.DeleteAccessKey(ctx, c.KeyID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("no access key %s (warden credentials list shows them)", c.KeyID)
+	}
+	if err := removeCredentialsKey(c.DataDir, c.KeyID); err != nil {
+		return fmt.Errorf("access key %s deleted, but its profile stays in the credentials file: %w", c.KeyID, err)
+	}
+	fmt.Printf("Deleted access key %s; running servers stop accepting it within a second.\n", c.KeyID)
+	return nil
+}
+
+// credentialsKeyStateCmd is both deactivate and activate: kong tells them
+// apart by the command path.
+type credentialsKeyStateCmd struct {
+	storeFlags
+	KeyID string `arg:"" name:"access-key-id" help:"The access key."`
+}
+
+func (c *credentialsKeyStateCmd) Run(ctx context.Context, k *kong.Context) error {
+	return c.set(ctx, strings.HasPrefix(k.Command(), "credentials deactivate"))
+}
+
+func (c *credentialsKeyStateCmd) set(ctx context.Context, inactive bool) error {
+	store, err := openStore(ctx, c.storeOptions())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	found, err := store.SetAccessKeyInactive(ctx, c.KeyID, inactive)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("no access key %s (warden credentials list shows them)", c.KeyID)
+	}
+	if inactive {
+		fmt.Printf("Deactivated access key %s; running servers stop accepting it within a second.\n", c.KeyID)
+	} else {
+		fmt.Printf("Activated access key %s.\n", c.KeyID)
+	}
 	return nil
 }
 

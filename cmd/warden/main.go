@@ -20,7 +20,7 @@ var version = "dev"
 // cli is the command line; every flag also reads a WARDEN_* variable.
 type cli struct {
 	Serve       serveCmd       `cmd:"" help:"Run the server."`
-	Credentials credentialsCmd `cmd:"" help:"List and create access keys."`
+	Credentials credentialsCmd `cmd:"" help:"List, create, deactivate and delete access keys."`
 	History     historyCmd     `cmd:"" help:"Print the registry change log."`
 	SNS         snsCmd         `cmd:"" name:"sns" help:"Inspect SNS topics."`
 	Fleet       fleetCmd       `cmd:"" help:"Generate a fleet of things, certificates and policies."`

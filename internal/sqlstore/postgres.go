@@ -277,7 +277,7 @@ func (db *DB) inClaimTx(ctx context.Context, fn func(tx writeTx) error) error {
 		for attempt := 1; ; attempt++ {
 			err := runTxOptions(ctx, db.write, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, fn)
 			if err == nil || !retryableConflict(err) || attempt >= maxSerializationRetries {
-				return err
+				return storageFull(err)
 			}
 		}
 	}

@@ -217,9 +217,9 @@ func (db *DB) Close() error {
 // another write transaction.
 func (db *DB) inTx(ctx context.Context, fn func(tx writeTx) error) error {
 	if db.group != nil {
-		return db.group.run(ctx, fn)
+		return storageFull(db.group.run(ctx, fn))
 	}
-	return runSerializable(ctx, db.write, fn)
+	return storageFull(runSerializable(ctx, db.write, fn))
 }
 
 // querier reads: a pool, a read transaction, or a write transaction.
@@ -301,8 +301,8 @@ func (db *DB) CreateFirstAccessKey(ctx context.Context, k warden.AccessKey) (boo
 func (db *DB) AccessKey(ctx context.Context, id string) (warden.AccessKey, bool, error) {
 	k := warden.AccessKey{ID: id}
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT secret, account, created_at FROM access_keys WHERE id = ?`, id).
-		Scan(&k.Secret, &k.Account, &created)
+	err := db.read.QueryRowContext(ctx, `SELECT secret, account, created_at, inactive FROM access_keys WHERE id = ?`, id).
+		Scan(&k.Secret, &k.Account, &created, &k.Inactive)
 	if errors.Is(err, sql.ErrNoRows) {
 		return warden.AccessKey{}, false, nil
 	}
@@ -318,7 +318,7 @@ func (db *DB) AccessKey(ctx context.Context, id string) (warden.AccessKey, bool,
 
 // AccessKeys lists every key, oldest first.
 func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, secret, account, created_at FROM access_keys ORDER BY created_at, id`)
+	rows, err := db.read.QueryContext(ctx, `SELECT id, secret, account, created_at, inactive FROM access_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +327,7 @@ func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
 	for rows.Next() {
 		var k warden.AccessKey
 		var created int64
-		if err := rows.Scan(&k.ID, &k.Secret, &k.Account, &created); err != nil {
+		if err := rows.Scan(&k.ID, &k.Secret, &k.Account, &created, &k.Inactive); err != nil {
 			return nil, err
 		}
 		var err error
@@ -338,6 +338,32 @@ func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
 		keys = append(keys, k)
 	}
 	return keys, rows.Err()
+}
+
+// DeleteAccessKey removes a key.
+func (db *DB) DeleteAccessKey(ctx context.Context, id string) (bool, error) {
+	return db.execFound(ctx, `DELETE FROM access_keys WHERE id = ?`, id)
+}
+
+// SetAccessKeyInactive deactivates or activates a key.
+func (db *DB) SetAccessKeyInactive(ctx context.Context, id string, inactive bool) (bool, error) {
+	return db.execFound(ctx, `UPDATE access_keys SET inactive = ? WHERE id = ?`, inactive, id)
+}
+
+// execFound runs one statement in a write transaction and reports whether
+// it touched a row.
+func (db *DB) execFound(ctx context.Context, query string, args ...any) (bool, error) {
+	found := false
+	err := db.inTx(ctx, func(tx writeTx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		found = n > 0
+		return err
+	})
+	return found, err
 }
 
 // ServerSecret returns the named secret, creating it on first use. generate
