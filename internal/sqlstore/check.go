@@ -28,10 +28,11 @@ type CheckReport struct {
 var ErrDamaged = errors.New("the store is damaged")
 
 // Check inspects the store opt names without changing it: on SQLite the
-// whole file with PRAGMA integrity_check (which reads every page: about a
-// second per GB), on PostgreSQL, whose pages are its own to check, that the
-// database answers and what schema version it holds. On both it checks that
-// the master key opens the database's sealed secrets. A store with problems
+// whole file with PRAGMA integrity_check (which reads and checks every
+// page: too slow to run at every start of a big store); on PostgreSQL,
+// whose pages are its own to check, that the database answers and what
+// schema version it holds. On both it checks that the master key opens the
+// database's sealed secrets. A store with problems
 // returns ErrDamaged with every problem in the report.
 func Check(ctx context.Context, opt Options) (CheckReport, error) {
 	rep := CheckReport{Store: opt.Describe()}
