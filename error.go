@@ -104,3 +104,8 @@ func ErrorCode(err error) string {
 func NotFound(kind, name string) *Error {
 	return Errorf(CodeResourceNotFound, "%s %s does not exist", kind, name)
 }
+
+// ErrStorageFull is returned (wrapped) by a Store write that failed because
+// the disk or the database is full. Reads still work; the operator must free
+// space. It is an internal failure, never a client's error.
+var ErrStorageFull = errors.New("disk full: writes are failing")

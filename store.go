@@ -37,6 +37,11 @@ type Store interface {
 	AccessKey(ctx context.Context, id string) (key AccessKey, ok bool, err error)
 	// AccessKeys lists every key, oldest first.
 	AccessKeys(ctx context.Context) ([]AccessKey, error)
+	// DeleteAccessKey removes a key; found is false when it did not exist.
+	DeleteAccessKey(ctx context.Context, id string) (found bool, err error)
+	// SetAccessKeyInactive deactivates or activates a key; found is false
+	// when it does not exist.
+	SetAccessKeyInactive(ctx context.Context, id string, inactive bool) (found bool, err error)
 	// ServerSecret returns the named secret, storing generate()'s value the
 	// first time, so every process on one database shares it.
 	ServerSecret(ctx context.Context, name string, generate func() []byte) ([]byte, error)

@@ -48,6 +48,9 @@ type AccessKey struct {
 	Secret    string
 	Account   string
 	CreatedAt time.Time
+	// Inactive keys are kept but sign nothing (`warden credentials
+	// deactivate`).
+	Inactive bool
 }
 
 // Tag is a key/value pair attached to a resource. The JSON keys are

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -27,8 +29,19 @@ type child struct {
 	log  string        // file its stderr goes to ("" if discarded)
 }
 
+// benchMasterKey seals the secrets of the stores the bench makes (a
+// PostgreSQL node needs one; every start in a run must get the same).
+var benchMasterKey = func() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}()
+
 func startChild(name, path string, args []string, logFile string) (*child, error) {
 	cmd := exec.Command(path, args...)
+	if os.Getenv("WARDEN_MASTER_KEY") == "" {
+		cmd.Env = append(os.Environ(), "WARDEN_MASTER_KEY="+benchMasterKey)
+	}
 	out := &syncBuffer{}
 	cmd.Stdout = out
 	if logFile != "" {

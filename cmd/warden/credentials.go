@@ -3,19 +3,28 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/warden-iot/warden"
 )
 
 type credentialsCmd struct {
-	List   credentialsListCmd   `cmd:"" default:"withargs" help:"List access keys."`
-	Create credentialsCreateCmd `cmd:"" help:"Create an access key for an account."`
+	List       credentialsListCmd     `cmd:"" default:"withargs" help:"List access keys."`
+	Create     credentialsCreateCmd   `cmd:"" help:"Create an access key for an account."`
+	Delete     credentialsDeleteCmd   `cmd:"" help:"Delete an access key (running servers stop accepting it within a second)."`
+	Deactivate credentialsKeyStateCmd `cmd:"" help:"Deactivate an access key (running servers stop accepting it within a second)."`
+	Activate   credentialsKeyStateCmd `cmd:"" help:"Activate a deactivated access key again."`
 }
 
 type credentialsListCmd struct {
@@ -34,13 +43,13 @@ func (c *credentialsListCmd) Run(ctx context.Context) error {
 		return err
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprint(w, "ACCESS KEY ID\tACCOUNT\tCREATED")
+	fmt.Fprint(w, "ACCESS KEY ID\tACCOUNT\tSTATUS\tCREATED")
 	if c.ShowSecrets {
 		fmt.Fprint(w, "\tSECRET ACCESS KEY")
 	}
 	fmt.Fprintln(w)
 	for _, k := range keys {
-		fmt.Fprintf(w, "%s\t%s\t%s", k.ID, k.Account, k.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s", k.ID, k.Account, keyStatus(k.Inactive), k.CreatedAt.Format(time.RFC3339))
 		if c.ShowSecrets {
 			fmt.Fprintf(w, "\t%s", k.Secret)
 		}
@@ -68,10 +77,77 @@ func (c *credentialsCreateCmd) Run(ctx context.Context) error {
 		return err
 	}
 	profile := "warden-" + c.Account
-	if err := appendCredentialsFile(c.DataDir, profile, key); err != nil {
+	if err := writeCredentialsProfile(c.DataDir, profile, key); err != nil {
 		return err
 	}
 	printCredentials(os.Stdout, key, filepath.Join(c.DataDir, credentialsFileName), profile)
+	return nil
+}
+
+func keyStatus(inactive bool) string {
+	if inactive {
+		return "Inactive"
+	}
+	return "Active"
+}
+
+type credentialsDeleteCmd struct {
+	storeFlags
+	KeyID string `arg:"" name:"access-key-id" help:"The access key to delete."`
+}
+
+// Run deletes the key and its profile in the credentials file. Servers
+// re-read a key they use at least every second, so they stop accepting it
+// without a restart.
+func (c *credentialsDeleteCmd) Run(ctx context.Context) error {
+	store, err := openStore(ctx, c.storeOptions())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	found, err := store.DeleteAccessKey(ctx, c.KeyID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("no access key %s (warden credentials list shows them)", c.KeyID)
+	}
+	if err := removeCredentialsKey(c.DataDir, c.KeyID); err != nil {
+		return fmt.Errorf("access key %s deleted, but its profile stays in the credentials file: %w", c.KeyID, err)
+	}
+	fmt.Printf("Deleted access key %s; running servers stop accepting it within a second.\n", c.KeyID)
+	return nil
+}
+
+// credentialsKeyStateCmd is both deactivate and activate: kong tells them
+// apart by the command path.
+type credentialsKeyStateCmd struct {
+	storeFlags
+	KeyID string `arg:"" name:"access-key-id" help:"The access key."`
+}
+
+func (c *credentialsKeyStateCmd) Run(ctx context.Context, k *kong.Context) error {
+	return c.set(ctx, strings.HasPrefix(k.Command(), "credentials deactivate"))
+}
+
+func (c *credentialsKeyStateCmd) set(ctx context.Context, inactive bool) error {
+	store, err := openStore(ctx, c.storeOptions())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	found, err := store.SetAccessKeyInactive(ctx, c.KeyID, inactive)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("no access key %s (warden credentials list shows them)", c.KeyID)
+	}
+	if inactive {
+		fmt.Printf("Deactivated access key %s; running servers stop accepting it within a second.\n", c.KeyID)
+	} else {
+		fmt.Printf("Activated access key %s.\n", c.KeyID)
+	}
 	return nil
 }
 
@@ -126,28 +202,132 @@ func bootstrapCredentials(ctx context.Context, store warden.Store, dataDir strin
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
-	if err := appendCredentialsFile(dataDir, "warden", key); err != nil {
+	if err := writeCredentialsProfile(dataDir, "warden", key); err != nil {
 		return err
 	}
 	printCredentials(out, key, filepath.Join(dataDir, credentialsFileName), "warden")
 	return nil
 }
 
-// appendCredentialsFile adds a profile in the AWS shared-credentials format,
-// readable by its owner only.
-func appendCredentialsFile(dataDir, profile string, key warden.AccessKey) error {
+// writeCredentialsProfile sets profile in the AWS shared-credentials file
+// of dataDir to key, replacing any section of that name (and collapsing
+// duplicates an older Warden appended, which make the aws CLI and boto3
+// refuse the whole file). The file is replaced atomically, readable by its
+// owner only: a crash leaves the old file or the new one, never half of one.
+func writeCredentialsProfile(dataDir, profile string, key warden.AccessKey) error {
+	return rewriteCredentialsFile(dataDir, func(sections []credentialsSection) []credentialsSection {
+		body := fmt.Sprintf("aws_access_key_id = %s\naws_secret_access_key = %s\n# account %s\n\n", key.ID, key.Secret, key.Account)
+		return append(slices.DeleteFunc(sections, func(s credentialsSection) bool { return s.name == profile }),
+			credentialsSection{name: profile, text: "[" + profile + "]\n" + body})
+	})
+}
+
+// removeCredentialsKey drops the profiles of key id from dataDir's
+// credentials file, if it has any.
+func removeCredentialsKey(dataDir, id string) error {
+	return rewriteCredentialsFile(dataDir, func(sections []credentialsSection) []credentialsSection {
+		return slices.DeleteFunc(sections, func(s credentialsSection) bool { return s.name != "" && s.keyID() == id })
+	})
+}
+
+// credentialsSection is one [profile] of a shared-credentials file with its
+// lines; name is "" for lines before the first profile.
+type credentialsSection struct {
+	name, text string
+}
+
+func (s credentialsSection) keyID() string {
+	for _, line := range strings.Split(s.text, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == "aws_access_key_id" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// parseCredentialsFile splits a shared-credentials file into sections. A
+// profile that appears more than once keeps its last section, the newest.
+func parseCredentialsFile(data string) []credentialsSection {
+	var out []credentialsSection
+	cur := credentialsSection{}
+	for _, line := range strings.SplitAfter(data, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]") {
+			if cur.name != "" || cur.text != "" {
+				out = append(out, cur)
+			}
+			cur = credentialsSection{name: strings.TrimSpace(t[1 : len(t)-1])}
+		}
+		cur.text += line
+	}
+	if cur.name != "" || cur.text != "" {
+		out = append(out, cur)
+	}
+	// Keep the last section of each profile, in file order.
+	seen := map[string]bool{}
+	kept := make([]credentialsSection, 0, len(out))
+	for i := len(out) - 1; i >= 0; i-- {
+		if name := out[i].name; name != "" {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+		}
+		kept = append(kept, out[i])
+	}
+	slices.Reverse(kept)
+	return kept
+}
+
+// rewriteCredentialsFile replaces dataDir's credentials file with edit's
+// sections: a temporary file in the same directory, fsynced, then renamed
+// over the old one, and the directory fsynced so that the rename lasts.
+func rewriteCredentialsFile(dataDir string, edit func([]credentialsSection) []credentialsSection) error {
 	path := filepath.Join(dataDir, credentialsFileName)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var b strings.Builder
+	for _, s := range edit(parseCredentialsFile(string(old))) {
+		b.WriteString(s.text)
+		if !strings.HasSuffix(s.text, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	tmp, err := os.CreateTemp(dataDir, "."+credentialsFileName+"-*") // created 0600
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(f, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n# account %s\n\n",
-		profile, key.ID, key.Secret, key.Account)
-	if cerr := f.Close(); err == nil {
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	_, err = tmp.WriteString(b.String())
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(path, 0o600)
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dataDir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

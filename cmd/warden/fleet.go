@@ -89,7 +89,7 @@ func ensureAccessKey(ctx context.Context, store *sqlstore.DB, dataDir, account s
 		return err
 	}
 	profile := "warden-" + account
-	if err := appendCredentialsFile(dataDir, profile, key); err != nil {
+	if err := writeCredentialsProfile(dataDir, profile, key); err != nil {
 		return err
 	}
 	printCredentials(out, key, filepath.Join(dataDir, credentialsFileName), profile)

@@ -20,11 +20,12 @@ var version = "dev"
 // cli is the command line; every flag also reads a WARDEN_* variable.
 type cli struct {
 	Serve       serveCmd       `cmd:"" help:"Run the server."`
-	Credentials credentialsCmd `cmd:"" help:"List and create access keys."`
+	Credentials credentialsCmd `cmd:"" help:"List, create, deactivate and delete access keys."`
 	History     historyCmd     `cmd:"" help:"Print the registry change log."`
 	SNS         snsCmd         `cmd:"" name:"sns" help:"Inspect SNS topics."`
 	Fleet       fleetCmd       `cmd:"" help:"Generate a fleet of things, certificates and policies."`
 	Migrate     migrateCmd     `cmd:"" help:"Copy an embedded SQLite store into PostgreSQL."`
+	Check       checkCmd       `cmd:"" help:"Check the store for damage (SQLite integrity check; exits non-zero on damage)."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
 
@@ -34,9 +35,15 @@ type storeFlags struct {
 	Database    string `name:"database" env:"WARDEN_DATABASE" help:"PostgreSQL URL (postgres://user@host:5432/db) to keep the store in instead of SQLite; several nodes may share one."`
 }
 
+// envMasterKey names the variable holding the master key that seals the
+// secrets in the store. It is read from the environment only: a flag's
+// value would show in the process list.
+const envMasterKey = "WARDEN_MASTER_KEY"
+
 // storeOptions are the flags' store.
 func (f storeFlags) storeOptions() sqlstore.Options {
-	return sqlstore.Options{Database: f.Database, DataDir: f.DataDir, Synchronous: strings.ToUpper(f.Synchronous)}
+	return sqlstore.Options{Database: f.Database, DataDir: f.DataDir, Synchronous: strings.ToUpper(f.Synchronous),
+		MasterKey: os.Getenv(envMasterKey)}
 }
 
 type versionCmd struct{}

@@ -16,15 +16,28 @@ type migrateCmd struct {
 
 // Run copies the store and prints each table's row counts on both sides.
 func (c *migrateCmd) Run(ctx context.Context) error {
-	rep, err := sqlstore.CopySQLiteToPostgres(ctx, c.From, c.To, os.Stdout)
+	var key []byte
+	if env := os.Getenv(envMasterKey); env != "" {
+		var err error
+		if key, err = sqlstore.ParseMasterKey(env); err != nil {
+			return fmt.Errorf("%s: %w", envMasterKey, err)
+		}
+	}
+	rep, err := sqlstore.CopySQLiteToPostgres(ctx, c.From, c.To, key, os.Stdout)
 	if err != nil {
 		return fmt.Errorf("migrate: %w (nothing was copied)", err)
 	}
 	fmt.Printf("Copied %d rows in %d tables from %s to %s in %.1fs; every table has as many rows in PostgreSQL as in SQLite.\n",
 		rep.Rows, len(rep.Tables), rep.From, rep.To, rep.Elapsed.Seconds())
 	// Access keys are rows: they moved with the data.
-	fmt.Printf("The access keys moved too: the credentials file %s still works.\n"+
-		"Start the server on PostgreSQL with: warden serve --database '<the --to URL>'\n",
+	fmt.Printf("The access keys moved too: the credentials file %s still works.\n",
 		filepath.Join(c.From, credentialsFileName))
+	// The secrets moved sealed: every node needs the key they were sealed with.
+	keyHint := "export " + envMasterKey + "=\"$(cat " + filepath.Join(c.From, sqlstore.MasterKeyFile) + ")\""
+	if key != nil {
+		keyHint = "keep " + envMasterKey + " as it is set now"
+	}
+	fmt.Printf("The secrets moved sealed with the store's master key; every node needs it: %s\n"+
+		"Start the server on PostgreSQL with: warden serve --database '<the --to URL>'\n", keyHint)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -294,9 +295,39 @@ func (m *Main) Close() error {
 }
 
 func openStore(ctx context.Context, opt sqlstore.Options) (*sqlstore.DB, error) {
+	if opt.Database != "" && opt.MasterKey == "" {
+		return nil, fmt.Errorf("%s is not set: the secrets in a PostgreSQL store are sealed with a master key that every node "+
+			"must be given. For a new database make one (openssl rand -base64 32) and keep it safe; for a store moved with "+
+			"warden migrate it is the content of <data-dir>/%s", envMasterKey, sqlstore.MasterKeyFile)
+	}
+	if opt.Database == "" {
+		if err := refuseLostStore(opt.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	store, err := sqlstore.Open(ctx, opt)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opt.Describe(), err)
 	}
 	return store, nil
+}
+
+// refuseLostStore refuses to start a new embedded store where the credentials
+// file shows that one existed: an emptied or deleted database would
+// otherwise come up fresh, with a new key, and serve an empty registry as if
+// nothing had happened.
+func refuseLostStore(dataDir string) error {
+	db := filepath.Join(dataDir, sqlstore.SQLiteFile)
+	for _, f := range []string{db, db + "-wal"} {
+		if st, err := os.Stat(f); err == nil && st.Size() > 0 {
+			return nil
+		}
+	}
+	creds := filepath.Join(dataDir, credentialsFileName)
+	if _, err := os.Stat(creds); err != nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is missing or empty, but the credentials file %s exists: the store was lost (deleted, truncated, "+
+		"or the data dir restored incompletely). Restore %s from a backup; or, to start a new empty store, remove %s (and %s if present)",
+		sqlstore.ErrLostStore, db, creds, sqlstore.SQLiteFile, creds, sqlstore.MasterKeyFile)
 }

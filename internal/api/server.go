@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -68,7 +69,7 @@ type Server struct {
 	verifier *sigv4.Verifier
 	tokens   *tokenSealer
 	iot      *http.ServeMux
-	keys     sync.Map // access key id → warden.AccessKey; keys never change once made
+	keys     sync.Map // access key id → *cachedKey
 	sns      SNS
 	// query holds the query-protocol services by credential-scope service name.
 	query map[string]QueryService
@@ -103,16 +104,41 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// An access key found in the store is used for keyRecheck, then read again
+// (by one request while the others go on with the cached key, up to
+// keyMaxAge): a key deleted or deactivated on any node stops working within
+// keyMaxAge on every node, and a request reads the store for its key only
+// twice a second per key, not every time (see BenchmarkLookupKey).
+const (
+	keyRecheck = 500 * time.Millisecond
+	keyMaxAge  = 900 * time.Millisecond
+)
+
+// cachedKey is an active access key as the store had it at checked.
+type cachedKey struct {
+	secret, account string
+	checked         time.Time // with its monotonic reading: the wall clock may jump
+	refreshing      atomic.Bool
+}
+
 func (s *Server) lookupKey(ctx context.Context, id string) (string, string, bool, error) {
-	if k, ok := s.keys.Load(id); ok {
-		key := k.(warden.AccessKey)
-		return key.Secret, key.Account, true, nil
+	if v, ok := s.keys.Load(id); ok {
+		c := v.(*cachedKey)
+		age := time.Since(c.checked)
+		if age < keyRecheck || age < keyMaxAge && !c.refreshing.CompareAndSwap(false, true) {
+			return c.secret, c.account, true, nil
+		}
+		defer c.refreshing.Store(false) // in case the read fails: the next request tries again
 	}
 	key, ok, err := s.store.AccessKey(ctx, id)
-	if err != nil || !ok {
+	if err != nil {
 		return "", "", false, err
 	}
-	s.keys.Store(id, key)
+	if !ok || key.Inactive {
+		s.keys.Delete(id)
+		return "", "", false, nil
+	}
+	s.keys.Store(id, &cachedKey{secret: key.Secret, account: key.Account, checked: time.Now()})
 	return key.Secret, key.Account, true, nil
 }
 
@@ -249,7 +275,11 @@ type errorBody struct {
 // *warden.Error are internal: logged with the request id, never shown.
 func (s *Server) writeError(w http.ResponseWriter, info *requestInfo, err error) {
 	var e *warden.Error
-	if !errors.As(err, &e) {
+	if errors.Is(err, warden.ErrStorageFull) {
+		s.log.Error("disk full: writes are failing; free space on the store's disk (reads still work)",
+			"request_id", info.id, "operation", info.operation, "err", err.Error())
+		e = warden.Errorf(warden.CodeServiceUnavailable, "Service is temporarily unavailable (request id %s).", info.id)
+	} else if !errors.As(err, &e) {
 		s.log.Error("internal error", "request_id", info.id, "operation", info.operation, "err", err.Error())
 		e = warden.Errorf(warden.CodeInternalFailure, "An internal error occurred (request id %s).", info.id)
 	}

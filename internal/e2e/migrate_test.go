@@ -70,6 +70,19 @@ func TestMigrateSQLiteToPostgres(t *testing.T) {
 		t.Fatalf("a second migrate into the same database: %v\n%s", err, msg)
 	}
 
+	// The secrets moved sealed: a node without the master key refuses to
+	// start, and with the SQLite store's key it opens them.
+	noKeyCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if msg, err := exec.CommandContext(noKeyCtx, bin, "serve", "--database", url, "--listen", "127.0.0.1:0").CombinedOutput(); err == nil ||
+		!strings.Contains(string(msg), "WARDEN_MASTER_KEY is not set") {
+		t.Fatalf("serve on PostgreSQL without a master key: %v\n%s", err, msg)
+	}
+	masterKey, err := os.ReadFile(filepath.Join(data, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("WARDEN_MASTER_KEY", strings.TrimSpace(string(masterKey)))
 	pg := migrateServe(t, bin, "--database", url, "--data-dir", filepath.Join(dir, "pg-data"))
 	lite := migrateServe(t, bin, "--data-dir", data)
 	pgIoT, pgSNS := pg.clients(key, secret)

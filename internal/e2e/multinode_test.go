@@ -483,6 +483,9 @@ type mnNode struct {
 	problems      []string // error-level log lines and 5xx answers
 }
 
+// mnMasterKey seals the secrets of the nodes' shared database.
+const mnMasterKey = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="
+
 // mnStartNodes starts count nodes at once, each with its own data dir
 // under root, and waits until all listen.
 func mnStartNodes(t *testing.T, bin, database, root string, count int) []*mnNode {
@@ -493,6 +496,7 @@ func mnStartNodes(t *testing.T, bin, database, root string, count int) []*mnNode
 		nd := &mnNode{name: fmt.Sprintf("node%d", i), dir: filepath.Join(root, fmt.Sprintf("node%d", i)), wardenProcess: wardenProcess{done: make(chan struct{})}}
 		nd.cmd = exec.Command(bin, "serve", "--database", database, "--data-dir", nd.dir, "--listen", "127.0.0.1:0",
 			"--mitigation-lease", "3s", "--sync", "normal", "--log-level", "debug")
+		nd.cmd.Env = append(os.Environ(), "WARDEN_MASTER_KEY="+mnMasterKey) // every node shares it
 		stderr, err := nd.cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)

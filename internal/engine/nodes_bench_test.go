@@ -64,7 +64,7 @@ func runNodes(b *testing.B, n, nodes int) {
 	var engines []*engine.Engine
 	var dbs []*sqlstore.DB
 	for i := range nodes {
-		db, err := sqlstore.Open(f.ctx, sqlstore.Options{Database: pgtest.Database(b, f.dir)})
+		db, err := sqlstore.Open(f.ctx, sqlstore.Options{Database: pgtest.Database(b, f.dir), DataDir: f.dir})
 		if err != nil {
 			b.Fatal(err)
 		}

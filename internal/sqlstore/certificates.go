@@ -46,11 +46,13 @@ func (db *DB) RegistrationCode(ctx context.Context, s warden.Scope, generate fun
 // does nothing when a concurrent first use won, and both then read the
 // winner, so a scope never has two issuing CAs.
 func (db *DB) IssuingCA(ctx context.Context, s warden.Scope, generate func() (string, string, error)) (string, string, error) {
+	aad := aadIssuingCA(s.Account, s.Region)
 	var certPEM, keyPEM string
 	const query = `SELECT cert_pem, key_pem FROM issuing_cas WHERE account = ? AND region = ?`
 	err := db.read.QueryRowContext(ctx, query, s.Account, s.Region).Scan(&certPEM, &keyPEM)
 	if err == nil {
-		return certPEM, keyPEM, nil
+		keyPEM, err = db.openSecretString(keyPEM, aad)
+		return certPEM, keyPEM, err
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return "", "", err
@@ -64,12 +66,20 @@ func (db *DB) IssuingCA(ctx context.Context, s warden.Scope, generate func() (st
 		if err != nil {
 			return err
 		}
+		sealed, err := db.sealSecret([]byte(k), aad)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO issuing_cas (account, region, cert_pem, key_pem, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (account, region) DO NOTHING`, s.Account, s.Region, c, k, millis(time.Now())); err != nil {
+			ON CONFLICT (account, region) DO NOTHING`, s.Account, s.Region, c, sealed, millis(time.Now())); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, query, s.Account, s.Region).Scan(&certPEM, &keyPEM)
 	})
+	if err != nil {
+		return "", "", err
+	}
+	keyPEM, err = db.openSecretString(keyPEM, aad)
 	return certPEM, keyPEM, err
 }
 

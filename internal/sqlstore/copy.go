@@ -40,8 +40,11 @@ var ErrDestinationNotEmpty = errors.New("the destination database already holds 
 // of every table, in one PostgreSQL transaction, so that a failure leaves
 // nothing behind. It brings both schemas up to date first and checks
 // afterwards that every table holds as many rows on both sides. The source
-// is only read, from one snapshot. Progress lines go to progress (may be nil).
-func CopySQLiteToPostgres(ctx context.Context, fromDataDir, toURL string, progress io.Writer) (CopyReport, error) {
+// is read from one snapshot; opening it seals secrets an older Warden
+// stored in the clear. Secrets are copied sealed: the destination opens with
+// the source's master key, masterKey or (nil) the one in fromDataDir.
+// Progress lines go to progress (may be nil).
+func CopySQLiteToPostgres(ctx context.Context, fromDataDir, toURL string, masterKey []byte, progress io.Writer) (CopyReport, error) {
 	start := time.Now()
 	if progress == nil {
 		progress = io.Discard
@@ -59,7 +62,7 @@ func CopySQLiteToPostgres(ctx context.Context, fromDataDir, toURL string, progre
 	if st, err := os.Stat(filepath.Join(fromDataDir, SQLiteFile)); err != nil || !st.Mode().IsRegular() {
 		return rep, fmt.Errorf("no Warden store in %s (want the data dir holding %s)", fromDataDir, SQLiteFile)
 	}
-	src, err := OpenSQLite(ctx, fromDataDir, SQLiteOptions{Synchronous: "FULL", ReadConns: 1})
+	src, err := OpenSQLite(ctx, fromDataDir, SQLiteOptions{Synchronous: "FULL", ReadConns: 1, MasterKey: masterKey})
 	if err != nil {
 		return rep, fmt.Errorf("open %s: %w", rep.From, err)
 	}
@@ -84,7 +87,9 @@ func CopySQLiteToPostgres(ctx context.Context, fromDataDir, toURL string, progre
 	if err := checkEmpty(ctx, conn, tables, false); err != nil {
 		return rep, err
 	}
-	dst, err := OpenPostgres(ctx, toURL, PostgresOptions{MaxConns: 1})
+	// Schema only: the sealed secrets and the key check are copied as they
+	// are, so the destination opens with the source's master key.
+	dst, err := openPostgres(ctx, toURL, PostgresOptions{MaxConns: 1})
 	if err != nil {
 		return rep, fmt.Errorf("open %s: %w", rep.To, err)
 	}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -95,12 +98,12 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 
 	t.Run("refuses a destination with data", func(t *testing.T) {
 		url := newDest()
-		dst, err := Open(ctx, Options{Database: url})
+		dst, err := Open(ctx, Options{Database: url, DataDir: srcDir})
 		must(err)
 		_, _, err = dst.CreateThing(ctx, s, warden.Thing{Name: "live", ID: warden.NewUUID(), CreationDate: now, LastModifiedDate: now})
 		dst.Close()
 		must(err)
-		_, err = CopySQLiteToPostgres(ctx, srcDir, url, nil)
+		_, err = CopySQLiteToPostgres(ctx, srcDir, url, nil, nil)
 		if !errors.Is(err, ErrDestinationNotEmpty) || !strings.Contains(err.Error(), "change_log") {
 			t.Fatalf("copy into a database with a thing: %v, want ErrDestinationNotEmpty naming change_log", err)
 		}
@@ -122,7 +125,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		_, err = db.write.ExecContext(ctx, `INSERT INTO tags VALUES ('123456789012', 'us-east-1', 'arn', 'k', CAST(x'ff' AS TEXT))`)
 		must(err)
 		db.Close()
-		_, err = CopySQLiteToPostgres(ctx, bad, url, nil)
+		_, err = CopySQLiteToPostgres(ctx, bad, url, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "tags") {
 			t.Fatalf("copy of a non-UTF-8 tag: %v, want an error naming tags", err)
 		}
@@ -134,19 +137,19 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		_, err = db.write.ExecContext(ctx, `DELETE FROM tags`)
 		db.Close()
 		must(err)
-		if _, err := CopySQLiteToPostgres(ctx, bad, url, nil); err != nil {
+		if _, err := CopySQLiteToPostgres(ctx, bad, url, nil, nil); err != nil {
 			t.Fatalf("copy after the failed one: %v", err)
 		}
 	})
 
 	url := newDest()
 	var progress bytes.Buffer
-	rep, err := CopySQLiteToPostgres(ctx, srcDir, url, &progress)
+	rep, err := CopySQLiteToPostgres(ctx, srcDir, url, nil, &progress)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d rows in %d tables in %v:\n%s", rep.Rows, len(rep.Tables), rep.Elapsed, progress.String())
-	want := map[string]int64{"access_keys": 1, "server_secrets": 1, "things": 2, "thing_attributes": 2, "thing_groups": 1,
+	want := map[string]int64{"access_keys": 1, "server_secrets": 2, "things": 2, "thing_attributes": 2, "thing_groups": 1,
 		"thing_group_members": 1, "policies": 1, "policy_versions": 1, "logging_options_v2": 1, "mitigation_actions": 1, "copy_nulls": 3}
 	var sum int64
 	for _, tc := range rep.Tables {
@@ -166,7 +169,27 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		t.Errorf("tables not reported: %v; %d rows reported, tables sum to %d", want, rep.Rows, sum)
 	}
 
-	dst, err := Open(ctx, Options{Database: url})
+	// The secrets arrive sealed: without the source's master key they do
+	// not open, and no value holds a secret in the clear.
+	other := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, MasterKeySize))
+	if dst, err := Open(ctx, Options{Database: url, MasterKey: other}); !errors.Is(err, ErrWrongMasterKey) {
+		if err == nil {
+			dst.Close()
+		}
+		t.Fatalf("the copy opened with another master key: %v, want ErrWrongMasterKey", err)
+	}
+	plain, err := OpenSQL(Options{Database: url})
+	must(err)
+	var leaked int
+	must(plain.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM access_keys WHERE secret LIKE '%s3cret%')
+		+ (SELECT COUNT(*) FROM server_secrets WHERE position(?::bytea in value) > 0)`, secret).Scan(&leaked))
+	plain.Close()
+	if leaked != 0 {
+		t.Errorf("%d secrets stored in the clear in PostgreSQL", leaked)
+	}
+	key, err := os.ReadFile(filepath.Join(srcDir, MasterKeyFile))
+	must(err)
+	dst, err := Open(ctx, Options{Database: url, MasterKey: string(key)})
 	must(err)
 	defer dst.Close()
 	got, err := dst.Thing(ctx, s, "t1")
@@ -242,7 +265,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	}
 
 	// Never twice.
-	if _, err := CopySQLiteToPostgres(ctx, srcDir, url, nil); !errors.Is(err, ErrDestinationNotEmpty) {
+	if _, err := CopySQLiteToPostgres(ctx, srcDir, url, nil, nil); !errors.Is(err, ErrDestinationNotEmpty) {
 		t.Errorf("second copy into the same database: %v, want ErrDestinationNotEmpty", err)
 	}
 	if n := count(url, "things"); n != 3 {
@@ -254,7 +277,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 // an empty store and copying nothing.
 func TestCopySQLiteToPostgresNeedsAStore(t *testing.T) {
 	dir := t.TempDir()
-	_, err := CopySQLiteToPostgres(context.Background(), dir, "postgres://nobody@127.0.0.1:1/none", nil)
+	_, err := CopySQLiteToPostgres(context.Background(), dir, "postgres://nobody@127.0.0.1:1/none", nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "no Warden store") {
 		t.Fatalf("copy from an empty dir: %v, want an error about the missing store", err)
 	}

@@ -26,6 +26,11 @@ type Options struct {
 	Database    string // postgres:// URL
 	DataDir     string
 	Synchronous string // SQLite's synchronous pragma
+	// MasterKey seals the secrets stored, as base64 or hex (see
+	// ParseMasterKey); "" means the key file in DataDir, created on first
+	// start. cmd/warden requires it on PostgreSQL, where every node must
+	// share one key.
+	MasterKey string
 }
 
 // Describe names the store for logs and errors, without the password a
@@ -42,10 +47,17 @@ func (o Options) Describe() string {
 
 // Open opens the store opt chooses.
 func Open(ctx context.Context, opt Options) (*DB, error) {
-	if opt.Database != "" {
-		return OpenPostgres(ctx, opt.Database, PostgresOptions{})
+	var key []byte
+	if opt.MasterKey != "" {
+		var err error
+		if key, err = ParseMasterKey(opt.MasterKey); err != nil {
+			return nil, fmt.Errorf("WARDEN_MASTER_KEY: %w", err)
+		}
 	}
-	return OpenSQLite(ctx, opt.DataDir, SQLiteOptions{Synchronous: opt.Synchronous})
+	if opt.Database != "" {
+		return OpenPostgres(ctx, opt.Database, PostgresOptions{MasterKey: key, KeyDir: opt.DataDir})
+	}
+	return OpenSQLite(ctx, opt.DataDir, SQLiteOptions{Synchronous: opt.Synchronous, MasterKey: key})
 }
 
 // OpenSQL opens a plain handle on the database opt chooses, taking the
@@ -66,13 +78,35 @@ func OpenSQL(opt Options) (*sql.DB, error) {
 type PostgresOptions struct {
 	// MaxConns is the size of the connection pool (default 16).
 	MaxConns int
+	// MasterKey seals the secrets stored. Without it the key file in
+	// KeyDir is used (created if the database has no sealed secrets yet),
+	// which suits one process, e.g. a test; nodes sharing the database
+	// must be given the same key.
+	MasterKey []byte
+	KeyDir    string
 }
 
 // OpenPostgres connects to the database at url (a postgres:// URL or a
-// key=value connection string) and brings its schema up to date. Several
-// processes may open the same database at once: migrations run under a
-// session-level advisory lock, so exactly one of them applies each.
+// key=value connection string), brings its schema up to date and sets up
+// the sealing of its secrets. Several processes may open the same database
+// at once: migrations run under a session-level advisory lock, so exactly
+// one of them applies each.
 func OpenPostgres(ctx context.Context, url string, opt PostgresOptions) (*DB, error) {
+	if opt.MasterKey == nil && opt.KeyDir == "" {
+		return nil, errors.New("no master key to seal the secrets stored in PostgreSQL (set WARDEN_MASTER_KEY; every node shares it)")
+	}
+	db, err := openPostgres(ctx, url, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.initSecrets(ctx, masterKeySource{Key: opt.MasterKey, Dir: opt.KeyDir}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openPostgres(ctx context.Context, url string, opt PostgresOptions) (*DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
@@ -243,7 +277,7 @@ func (db *DB) inClaimTx(ctx context.Context, fn func(tx writeTx) error) error {
 		for attempt := 1; ; attempt++ {
 			err := runTxOptions(ctx, db.write, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, fn)
 			if err == nil || !retryableConflict(err) || attempt >= maxSerializationRetries {
-				return err
+				return storageFull(err)
 			}
 		}
 	}

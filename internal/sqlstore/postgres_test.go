@@ -71,7 +71,9 @@ func TestPostgresNodesStartTogether(t *testing.T) {
 	errs := make([]error, nodes)
 	var wg sync.WaitGroup
 	for i := range nodes {
-		wg.Go(func() { dbs[i], errs[i] = OpenPostgres(ctx, url, PostgresOptions{MaxConns: 4}) })
+		wg.Go(func() {
+			dbs[i], errs[i] = OpenPostgres(ctx, url, PostgresOptions{MaxConns: 4, MasterKey: testMasterKey})
+		})
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -102,7 +104,7 @@ func TestPostgresLimitHoldsAcrossNodes(t *testing.T) {
 	const nodes, perNode, prefilled = 4, 10, warden.MaxMitigationActions - 5
 	dbs := make([]*DB, nodes)
 	for i := range dbs {
-		db, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: perNode})
+		db, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: perNode, MasterKey: testMasterKey})
 		if err != nil {
 			t.Fatal(err)
 		}

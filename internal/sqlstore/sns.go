@@ -840,24 +840,5 @@ const snsSigningKeyName = "sns-signing-key"
 // SNSSigningKey returns the stored signing key, generating it only when
 // there is none: an RSA key takes long enough to make that worth a read.
 func (db *DB) SNSSigningKey(ctx context.Context, generate func() ([]byte, error)) ([]byte, error) {
-	var value []byte
-	err := db.read.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, snsSigningKeyName).Scan(&value)
-	if err == nil {
-		return value, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
-	}
-	fresh, err := generate()
-	if err != nil {
-		return nil, err
-	}
-	err = db.inTx(ctx, func(tx writeTx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
-			snsSigningKeyName, fresh); err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, snsSigningKeyName).Scan(&value)
-	})
-	return value, err
+	return db.serverSecret(ctx, snsSigningKeyName, generate)
 }

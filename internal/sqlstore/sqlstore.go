@@ -37,6 +37,8 @@ type DB struct {
 	// postgres: the database is PostgreSQL (one pool for reads and
 	// writes; SERIALIZABLE transactions instead of the single writer).
 	postgres bool
+	// secrets seals and opens the secrets stored (see secrets.go).
+	secrets *sealer
 }
 
 var _ warden.Store = (*DB)(nil)
@@ -51,16 +53,31 @@ type SQLiteOptions struct {
 	Synchronous string
 	// ReadConns is the size of the reader pool (default 4).
 	ReadConns int
+	// MasterKey seals the secrets stored; nil means the key in the data
+	// dir's master.key, created on first start.
+	MasterKey []byte
 }
 
 // SQLiteFile is the database file's name inside a data directory.
 const SQLiteFile = "warden.db"
 
-// OpenSQLite opens (creating if needed) the store in dataDir and brings its
-// schema up to date.
+// OpenSQLite opens (creating if needed) the store in dataDir, brings its
+// schema up to date and sets up the sealing of its secrets.
 func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	db, err := openSQLite(ctx, dataDir, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.initSecrets(ctx, masterKeySource{Key: opt.MasterKey, Dir: dataDir}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, error) {
+	if err := prepareDataDir(dataDir); err != nil {
+		return nil, err
 	}
 	sync := strings.ToUpper(opt.Synchronous)
 	if sync == "" {
@@ -73,6 +90,9 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		opt.ReadConns = 4
 	}
 	path := filepath.Join(dataDir, SQLiteFile)
+	if err := createDatabaseFile(dataDir); err != nil {
+		return nil, err
+	}
 	// FULL is kept by the group committer, which fsyncs the WAL itself
 	// before answering (shared by every commit since the last fsync); SQLite
 	// then need not fsync on each commit.
@@ -118,8 +138,53 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	read.SetConnMaxLifetime(0)
 	db := &DB{write: write, read: read}
 	db.group = newGroupCommitter(write, walToSync)
+	// SQLite made the -wal and -shm files with the database file's mode;
+	// these chmods are for files an older Warden made 0644.
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := restrictFile(f); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return db, nil
 }
+
+// createDatabaseFile makes the database file, readable by its owner only,
+// before SQLite opens it: SQLite creates it with 0644 less the umask, and
+// its -wal and -shm files with the database file's mode. The mode is
+// passed to open(2) rather than set by the umask so that it does not depend
+// on how the process was started, nor change other files the process makes.
+//
+// An empty or missing database beside a master key file is a store that was
+// lost: starting a new one would look like success and serve no data, so
+// the open is refused.
+func createDatabaseFile(dataDir string) error {
+	path := filepath.Join(dataDir, SQLiteFile)
+	if st, err := os.Stat(path); err == nil && st.Size() > 0 || walHolds(path) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, MasterKeyFile)); err == nil {
+		return fmt.Errorf("%w: %s is missing or empty, but %s exists: the store was lost (deleted, truncated, or the data dir restored incompletely). "+
+			"Restore %s from a backup; or, to start a new empty store, remove %s and the credentials file",
+			ErrLostStore, path, MasterKeyFile, SQLiteFile, MasterKeyFile)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// walHolds reports whether the database's WAL holds data: a store never
+// checkpointed keeps everything there while the database file is empty.
+func walHolds(path string) bool {
+	st, err := os.Stat(path + "-wal")
+	return err == nil && st.Size() > 0
+}
+
+// ErrLostStore is returned (wrapped) by OpenSQLite when the database file is
+// missing or empty though the data dir shows that a store existed.
+var ErrLostStore = errors.New("refusing to start a new store over a lost one")
 
 func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
 	sub, err := fs.Sub(migrations, dir)
@@ -152,9 +217,9 @@ func (db *DB) Close() error {
 // another write transaction.
 func (db *DB) inTx(ctx context.Context, fn func(tx writeTx) error) error {
 	if db.group != nil {
-		return db.group.run(ctx, fn)
+		return storageFull(db.group.run(ctx, fn))
 	}
-	return runSerializable(ctx, db.write, fn)
+	return storageFull(runSerializable(ctx, db.write, fn))
 }
 
 // querier reads: a pool, a read transaction, or a write transaction.
@@ -200,20 +265,28 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // CreateAccessKey stores a key.
 func (db *DB) CreateAccessKey(ctx context.Context, k warden.AccessKey) error {
+	sealed, err := db.sealSecret([]byte(k.Secret), aadAccessKey(k.ID))
+	if err != nil {
+		return err
+	}
 	return db.inTx(ctx, func(tx writeTx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO access_keys (id, secret, account, created_at) VALUES (?, ?, ?, ?)`,
-			k.ID, k.Secret, k.Account, millis(k.CreatedAt))
+			k.ID, sealed, k.Account, millis(k.CreatedAt))
 		return err
 	})
 }
 
 // CreateFirstAccessKey stores k if the store has no key yet.
 func (db *DB) CreateFirstAccessKey(ctx context.Context, k warden.AccessKey) (bool, error) {
+	sealed, err := db.sealSecret([]byte(k.Secret), aadAccessKey(k.ID))
+	if err != nil {
+		return false, err
+	}
 	created := false
-	err := db.inTx(ctx, func(tx writeTx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO access_keys (id, secret, account, created_at)
 			SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM access_keys)`,
-			k.ID, k.Secret, k.Account, millis(k.CreatedAt))
+			k.ID, sealed, k.Account, millis(k.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -228,12 +301,15 @@ func (db *DB) CreateFirstAccessKey(ctx context.Context, k warden.AccessKey) (boo
 func (db *DB) AccessKey(ctx context.Context, id string) (warden.AccessKey, bool, error) {
 	k := warden.AccessKey{ID: id}
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT secret, account, created_at FROM access_keys WHERE id = ?`, id).
-		Scan(&k.Secret, &k.Account, &created)
+	err := db.read.QueryRowContext(ctx, `SELECT secret, account, created_at, inactive FROM access_keys WHERE id = ?`, id).
+		Scan(&k.Secret, &k.Account, &created, &k.Inactive)
 	if errors.Is(err, sql.ErrNoRows) {
 		return warden.AccessKey{}, false, nil
 	}
 	if err != nil {
+		return warden.AccessKey{}, false, err
+	}
+	if k.Secret, err = db.openSecretString(k.Secret, aadAccessKey(id)); err != nil {
 		return warden.AccessKey{}, false, err
 	}
 	k.CreatedAt = fromMillis(created)
@@ -242,7 +318,7 @@ func (db *DB) AccessKey(ctx context.Context, id string) (warden.AccessKey, bool,
 
 // AccessKeys lists every key, oldest first.
 func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, secret, account, created_at FROM access_keys ORDER BY created_at, id`)
+	rows, err := db.read.QueryContext(ctx, `SELECT id, secret, account, created_at, inactive FROM access_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +327,11 @@ func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
 	for rows.Next() {
 		var k warden.AccessKey
 		var created int64
-		if err := rows.Scan(&k.ID, &k.Secret, &k.Account, &created); err != nil {
+		if err := rows.Scan(&k.ID, &k.Secret, &k.Account, &created, &k.Inactive); err != nil {
+			return nil, err
+		}
+		var err error
+		if k.Secret, err = db.openSecretString(k.Secret, aadAccessKey(k.ID)); err != nil {
 			return nil, err
 		}
 		k.CreatedAt = fromMillis(created)
@@ -260,22 +340,71 @@ func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
 	return keys, rows.Err()
 }
 
+// DeleteAccessKey removes a key.
+func (db *DB) DeleteAccessKey(ctx context.Context, id string) (bool, error) {
+	return db.execFound(ctx, `DELETE FROM access_keys WHERE id = ?`, id)
+}
+
+// SetAccessKeyInactive deactivates or activates a key.
+func (db *DB) SetAccessKeyInactive(ctx context.Context, id string, inactive bool) (bool, error) {
+	return db.execFound(ctx, `UPDATE access_keys SET inactive = ? WHERE id = ?`, inactive, id)
+}
+
+// execFound runs one statement in a write transaction and reports whether
+// it touched a row.
+func (db *DB) execFound(ctx context.Context, query string, args ...any) (bool, error) {
+	found := false
+	err := db.inTx(ctx, func(tx writeTx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		found = n > 0
+		return err
+	})
+	return found, err
+}
+
 // ServerSecret returns the named secret, creating it on first use. generate
 // runs only when the secret does not exist yet (it may be costly, e.g. a key
 // pair); of two processes creating it at once, the first to commit wins.
 func (db *DB) ServerSecret(ctx context.Context, name string, generate func() []byte) ([]byte, error) {
+	return db.serverSecret(ctx, name, func() ([]byte, error) { return generate(), nil })
+}
+
+func (db *DB) serverSecret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
+	aad := aadServerSecret(name)
 	var value []byte
 	err := db.read.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value)
-	if err == nil || !errors.Is(err, sql.ErrNoRows) {
-		return value, err
+	if err == nil {
+		return db.openSecret(value, aad)
 	}
-	fresh := generate()
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	fresh, err := generate()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := db.sealSecret(fresh, aad)
+	if err != nil {
+		return nil, err
+	}
 	err = db.inTx(ctx, func(tx writeTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
-			name, fresh); err != nil {
+			name, []byte(sealed)); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value)
 	})
-	return value, err
+	if err != nil {
+		return nil, err
+	}
+	return db.openSecret(value, aad)
+}
+
+func (db *DB) openSecretString(stored, aad string) (string, error) {
+	b, err := db.openSecret([]byte(stored), aad)
+	return string(b), err
 }
