@@ -17,6 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
 type credentialsCmd struct {
@@ -295,41 +296,7 @@ func rewriteCredentialsFile(dataDir string, edit func([]credentialsSection) []cr
 			b.WriteString("\n")
 		}
 	}
-	tmp, err := os.CreateTemp(dataDir, "."+credentialsFileName+"-*") // created 0600
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	_, err = tmp.WriteString(b.String())
-	if err == nil {
-		err = tmp.Chmod(0o600)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dataDir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return sqlstore.WritePrivateFile(dataDir, credentialsFileName, []byte(b.String()), true)
 }
 
 func printCredentials(w io.Writer, key warden.AccessKey, file, profile string) {

@@ -325,33 +325,16 @@ func loadMasterKeyFile(dir string, create bool) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	// Written whole under a temporary name and linked into place: a process
-	// starting at the same moment finds either no file or the whole key,
-	// and the link fails for the second of two.
-	tmp, err := os.CreateTemp(dir, "."+MasterKeyFile+"-*")
+	// Linked into place, not renamed: a process starting at the same moment
+	// finds either no file or the whole key, and the second of two fails.
+	err = WritePrivateFile(dir, MasterKeyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), false)
+	if errors.Is(err, fs.ErrExist) {
+		return loadMasterKeyFile(dir, false)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
-	if err == nil {
-		err = tmp.Chmod(0o600)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
-		return loadMasterKeyFile(dir, false)
-	} else if err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
-	}
-	return key, syncDir(dir)
+	return key, nil
 }
 
 // prepareDataDir creates dir, or restricts an existing one, to its owner
@@ -389,6 +372,43 @@ func restrictFile(path string) error {
 		}
 	}
 	return nil
+}
+
+// WritePrivateFile writes data as dir/name, readable by its owner only,
+// whole or not at all: a temporary file in dir is written and fsynced, then
+// renamed over name (replace) or linked to it (fs.ErrExist if name exists),
+// and dir is fsynced so that the new name lasts.
+func WritePrivateFile(dir, name string, data []byte, replace bool) error {
+	path := filepath.Join(dir, name)
+	tmp, err := os.CreateTemp(dir, "."+name+"-*") // created 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if replace {
+			err = os.Rename(tmp.Name(), path)
+		} else {
+			err = os.Link(tmp.Name(), path)
+		}
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dir)
 }
 
 // syncDir makes a new name in dir durable.
