@@ -75,7 +75,7 @@ func TestPostgresAuditClaimsFairAcrossNodes(t *testing.T) {
 	const nodes, perNode, accounts = 4, 4, 3
 	dbs := make([]*DB, nodes)
 	for i := range dbs {
-		db, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: perNode})
+		db, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: perNode, MasterKey: testMasterKey})
 		if err != nil {
 			t.Fatal(err)
 		}

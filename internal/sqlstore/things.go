@@ -1169,6 +1169,10 @@ type fillThing struct {
 // evaluates the thing again) or conflicts with it (and one is retried).
 // A fill cut short leaves the group BUILDING or REBUILDING, finished by
 // ResumeDynamicGroupFills or a repeated create.
+// maxFillPageRedos bounds how often one fill reads a page again after its
+// write kept conflicting with concurrent thing writes on PostgreSQL.
+const maxFillPageRedos = 20
+
 func (db *DB) fillDynamicGroup(ctx context.Context, s warden.Scope, name, gid, query string, now time.Time) error {
 	// The request may end; the fill must not stop halfway because of that.
 	ctx = context.WithoutCancel(ctx)
@@ -1177,7 +1181,7 @@ func (db *DB) fillDynamicGroup(ctx context.Context, s warden.Scope, name, gid, q
 		return err
 	}
 	after := ""
-	for {
+	for redo := 0; ; {
 		page, names, err := db.fillPage(ctx, s, q, after)
 		if err != nil {
 			return err
@@ -1199,10 +1203,19 @@ func (db *DB) fillDynamicGroup(ctx context.Context, s warden.Scope, name, gid, q
 		// that began before the group existed (see above).
 		if changes || db.postgres {
 			err := db.inTx(ctx, func(tx writeTx) error {
-				return applyFillPage(ctx, tx, s, name, gid, query, q, after, hi, page, now)
+				return applyFillPage(ctx, tx, s, name, gid, query, q, after, hi, page, now, db.postgres)
 			})
 			if errors.Is(err, errFillSuperseded) {
 				return nil
+			}
+			// A page write is longer than the thing writes it conflicts
+			// with, and under a stream of them PostgreSQL may fail it
+			// every time inTx runs it again (as a serialization failure,
+			// or a unique violation when a thing write added the member
+			// first): read the page anew.
+			if (retryableConflict(err) || isUniqueViolation(err)) && redo < maxFillPageRedos {
+				redo++
+				continue
 			}
 			if err != nil {
 				return err
@@ -1288,19 +1301,19 @@ func (db *DB) fillChanges(ctx context.Context, s warden.Scope, group, lo, hi str
 // join or leave the group as the page read them, or as they are now when
 // they changed since (or are new: on SQLite such a thing synced itself, and
 // evaluating it again is cheap and harmless).
+//
+// lockRows (PostgreSQL) locks the range's things first, in the statement
+// that takes the transaction's snapshot: thing writes of the range then wait
+// for the page instead of committing under it, and a stream of them cannot
+// fail the page's SERIALIZABLE transaction every time it runs.
 func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, query string, q *warden.FleetQuery,
-	lo, hi string, page map[string]fillThing, now time.Time) error {
-	var id, current string
-	err := tx.QueryRowContext(ctx, `SELECT id, query_string FROM thing_groups WHERE account = ? AND region = ? AND name = ? AND dynamic = 1`,
-		s.Account, s.Region, group).Scan(&id, &current)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && (id != gid || current != query) {
-		return errFillSuperseded
-	}
-	if err != nil {
-		return err
-	}
+	lo, hi string, page map[string]fillThing, now time.Time, lockRows bool) error {
 	cond, args := thingRange("name", lo, hi)
-	rows, err := tx.QueryContext(ctx, `SELECT name, id, version FROM things WHERE account = ? AND region = ? AND `+cond,
+	lock := ""
+	if lockRows {
+		lock = " FOR SHARE"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT name, id, version FROM things WHERE account = ? AND region = ? AND `+cond+lock,
 		append([]any{s.Account, s.Region}, args...)...)
 	if err != nil {
 		return err
@@ -1322,6 +1335,15 @@ func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, 
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return err
+	}
+	var id, current string
+	err = tx.QueryRowContext(ctx, `SELECT id, query_string FROM thing_groups WHERE account = ? AND region = ? AND name = ? AND dynamic = 1`,
+		s.Account, s.Region, group).Scan(&id, &current)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (id != gid || current != query) {
+		return errFillSuperseded
+	}
+	if err != nil {
 		return err
 	}
 	for _, name := range changed {
