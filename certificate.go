@@ -134,6 +134,12 @@ type X509Facts struct {
 	IsCA                  bool
 }
 
+// ConsultedCRLDistributionPoints is the CRL distribution points an audit
+// consults: the first MaxConsultedCRLDistributionPoints.
+func (f *X509Facts) ConsultedCRLDistributionPoints() []string {
+	return f.CRLDistributionPoints[:min(len(f.CRLDistributionPoints), MaxConsultedCRLDistributionPoints)]
+}
+
 // Certificate is a device certificate registered in, or issued by, Warden.
 type Certificate struct {
 	// ID is the lower-case hex SHA-256 of the DER certificate.

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/outbound"
 )
 
@@ -29,16 +28,7 @@ const (
 	// DefaultCRLCacheBytes bounds the memory of the CRL cache, which every
 	// account shares.
 	DefaultCRLCacheBytes = 64 << 20
-	// MaxCRLDistributionPoints is how many of a certificate's CRL
-	// distribution points are consulted (the first ones).
-	MaxCRLDistributionPoints = warden.MaxConsultedCRLDistributionPoints
 )
-
-// consultedCRLs is the distribution points of a certificate that an audit
-// consults.
-func consultedCRLs(urls []string) []string {
-	return urls[:min(len(urls), MaxCRLDistributionPoints)]
-}
 
 // CRL is a certificate revocation list as fetched from one URL.
 type CRL struct {

@@ -52,7 +52,7 @@ func heapSampler() (stop func() uint64) {
 
 // TestCRLAttackMemoryBounded is the issue's attack: one certificate with
 // 40 CRL distribution points, each serving the same valid 2 MB CRL under a
-// different query string. Only the first MaxCRLDistributionPoints are
+// different query string. Only the first warden.MaxConsultedCRLDistributionPoints are
 // fetched, they share one cached copy, the cache's accounted bytes stay
 // within its bound, and the heap stays far below the 300 MB the issue
 // allows (it held ~900 MB of parsed CRLs before).
@@ -91,8 +91,8 @@ func TestCRLAttackMemoryBounded(t *testing.T) {
 	if run := f.check(task.ID, check); run.Status != warden.CheckCompletedCompliant {
 		t.Errorf("check %+v, want COMPLETED_COMPLIANT", run)
 	}
-	if n := hits.Load(); n > MaxCRLDistributionPoints {
-		t.Errorf("%d CRL fetches for one certificate, want at most %d", n, MaxCRLDistributionPoints)
+	if n := hits.Load(); n > warden.MaxConsultedCRLDistributionPoints {
+		t.Errorf("%d CRL fetches for one certificate, want at most %d", n, warden.MaxConsultedCRLDistributionPoints)
 	}
 	if stats.Bytes > DefaultCRLCacheBytes || stats.Lists > 1 {
 		t.Errorf("cache %+v: want one shared list within %d bytes", stats, DefaultCRLCacheBytes)

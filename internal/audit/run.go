@@ -318,7 +318,7 @@ func (r *run) caPhase() error {
 	var urls []string
 	for i := range r.cas {
 		if ca := &r.cas[i]; ca.Facts.Issuer != ca.Facts.Subject {
-			urls = append(urls, consultedCRLs(ca.Facts.CRLDistributionPoints)...)
+			urls = append(urls, ca.Facts.ConsultedCRLDistributionPoints()...)
 		}
 	}
 	crls := r.r.prefetch(r.phase, r.s.Account, urls)
@@ -331,7 +331,7 @@ func (r *run) caPhase() error {
 			continue
 		}
 		var problems []string
-		for _, u := range consultedCRLs(ca.Facts.CRLDistributionPoints) {
+		for _, u := range ca.Facts.ConsultedCRLDistributionPoints() {
 			res := crls[u]
 			if res.err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", u, res.err))
@@ -566,7 +566,7 @@ func (r *run) devicePhase() error {
 // deviceRevoked looks a device certificate up on the CRLs its distribution
 // points name; CRLs that cannot be fetched or verified go to problems.
 func (r *run) deviceRevoked(c *warden.Certificate, crls map[string]crlResult, caByID map[string]*warden.CACertificate, problems map[string]bool) (Verdict, bool) {
-	for _, u := range consultedCRLs(c.Facts.CRLDistributionPoints) {
+	for _, u := range c.Facts.ConsultedCRLDistributionPoints() {
 		res, ok := crls[u]
 		if !ok {
 			res = crlResult{err: errors.New("the CRL was not fetched")}

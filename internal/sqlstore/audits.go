@@ -723,17 +723,19 @@ func (db *DB) AuditCRLDistributionPoints(ctx context.Context, s warden.Scope, st
 	}
 	defer rows.Close()
 	var out []string
+	seen := map[string]bool{} // a fleet may name many distinct URLs: no quadratic search
 	for rows.Next() {
 		var doc string
-		var urls []string
+		facts := warden.X509Facts{}
 		if err := rows.Scan(&doc); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal([]byte(doc), &urls); err != nil {
+		if err := json.Unmarshal([]byte(doc), &facts.CRLDistributionPoints); err != nil {
 			return nil, fmt.Errorf("stored CRL distribution points: %w", err)
 		}
-		for _, u := range urls[:min(len(urls), warden.MaxConsultedCRLDistributionPoints)] {
-			if !slices.Contains(out, u) {
+		for _, u := range facts.ConsultedCRLDistributionPoints() {
+			if !seen[u] {
+				seen[u] = true
 				out = append(out, u)
 			}
 		}
