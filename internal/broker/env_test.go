@@ -419,3 +419,13 @@ func (r *recorder) wait(t testing.TB, what string, match func(warden.DataPlaneEv
 	})
 	return ev
 }
+
+func dial(t testing.TB, e *env, d *device) *tls.Conn {
+	t.Helper()
+	conn, err := tls.Dial("tcp", e.broker.Addr(), e.tlsConfig(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
