@@ -316,7 +316,7 @@ func LoadIoTPrincipal(ctx context.Context, st Store, s Scope, certID, clientID s
 		}
 	}
 	if p.ThingName != "" {
-		groups, groupPolicies, err := loadThingGroupPolicies(ctx, st, s, p.ThingName)
+		groups, groupPolicies, err := ThingGroupPolicies(ctx, st, s, p.ThingName)
 		if err != nil {
 			return IoTPrincipal{}, err
 		}
@@ -398,9 +398,10 @@ func listAllThingPrincipals(ctx context.Context, st Store, s Scope, thing string
 	}
 }
 
-// loadThingGroupPolicies returns a thing's static groups with their
-// ancestors (sorted) and the policies attached to any of them.
-func loadThingGroupPolicies(ctx context.Context, st Store, s Scope, thing string) (groups, policies []string, err error) {
+// ThingGroupPolicies returns a thing's static groups with their ancestors
+// (sorted) and the names of the policies attached to any of them (unsorted,
+// possibly repeated). A thing that does not exist has none.
+func ThingGroupPolicies(ctx context.Context, st Store, s Scope, thing string) (groups, policies []string, err error) {
 	direct, err := listAllStrings(func(pg Page) ([]string, string, error) {
 		return st.ThingGroupsForThing(ctx, s, thing, pg)
 	})

@@ -28,6 +28,7 @@ func (s *Server) routeIoT() {
 	s.routePolicies(m)
 	s.routeMitigationTasks(m)
 	s.routeAudits(m)
+	s.routeAuthz(m)
 
 	m.Handle("/", s.op("", unknownOperation))
 }
