@@ -350,7 +350,11 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return false
 	}
 	if write {
-		return !reservedForPublish(topic) && s.allowed(warden.ActionIoTPublish, topic)
+		if reservedForPublish(topic) || !s.allowed(warden.ActionIoTPublish, topic) {
+			h.publishDenied(s, packets.Packet{TopicName: topic})
+			return false
+		}
+		return true
 	}
 	switch {
 	case strings.HasPrefix(topic, deniedFilterPrefix), strings.HasPrefix(topic, "$SYS"):
