@@ -153,7 +153,9 @@ func (ev *iotEval) contextValue(key string) (one string, many []string, multi, o
 		}
 		return "", c.ConnectAttributes, true, true
 	case strings.EqualFold(key, iotKeyLastWillTopic):
-		return c.LastWillTopic, nil, false, c.LastWillTopic != ""
+		// Like ConnectAttributes, a key of the Connect request only.
+		ok := c.LastWillTopic != "" && strings.EqualFold(ev.action, ActionIoTConnect)
+		return c.LastWillTopic, nil, false, ok
 	case hasPrefixFold(key, iotKeyThingPrefix):
 		v, ok := ev.thingValue(key[len(iotKeyThingPrefix):])
 		return v, nil, false, ok
