@@ -210,3 +210,39 @@ func TestChangeCommittedOutOfOrder(t *testing.T) {
 	}
 	t.Logf("out-of-order change applied %v after its commit", time.Since(start))
 }
+
+// A policy attached to a thing group reaches the live sessions of its
+// member things (through the group's parent too), and only those.
+func TestGroupPolicyAppliesToMembers(t *testing.T) {
+	e := newEnv(t)
+	for _, g := range []struct{ name, parent string }{{"fleet", ""}, {"floor-1", "fleet"}} {
+		in := &iot.CreateThingGroupInput{ThingGroupName: aws.String(g.name)}
+		if g.parent != "" {
+			in.ParentGroupName = aws.String(g.parent)
+		}
+		if _, err := e.iot.CreateThingGroup(e.ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	member := e.newDevice(allowAll)
+	other := e.newDevice(allowAll)
+	if _, err := e.iot.CreateThing(e.ctx, &iot.CreateThingInput{ThingName: aws.String("m1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.iot.AttachThingPrincipal(e.ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String("m1"), Principal: aws.String(member.arn)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.iot.AddThingToThingGroup(e.ctx, &iot.AddThingToThingGroupInput{ThingName: aws.String("m1"), ThingGroupName: aws.String("floor-1")}); err != nil {
+		t.Fatal(err)
+	}
+	cm := e.mustConnect5(member, "m1")
+	co := e.mustConnect5(other, "o1")
+	e.attachNewPolicy(policy(deny("iot:Publish", arn("topic", "alarms/*"))), arn("thinggroup", "fleet"))
+	waitFor(t, "member's publish denied by its parent group's new policy", func() bool {
+		code, _ := cm.publish(t, "alarms/x", 1, false, "1")
+		return code == 0x87
+	})
+	if code, _ := co.publish(t, "alarms/x", 1, false, "1"); code != 0 {
+		t.Fatalf("a device outside the group: PUBACK %#x", code)
+	}
+}
