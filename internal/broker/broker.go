@@ -300,7 +300,9 @@ func (b *Broker) handle(raw net.Conn) {
 	if ap, err := netip.ParseAddrPort(raw.RemoteAddr().String()); err == nil {
 		dc.sourceIP, dc.port = ap.Addr().Unmap(), int(ap.Port())
 	}
-	scope, _, found, err := b.cfg.Store.DeviceCertificate(b.ctx, dc.certID)
+	lookupCtx, cancelLookup := context.WithTimeout(b.ctx, b.cfg.HandshakeTimeout)
+	scope, _, found, err := b.cfg.Store.DeviceCertificate(lookupCtx, dc.certID)
+	cancelLookup()
 	if err != nil {
 		b.log.Error("device certificate lookup failed", "certificate_id", dc.certID, "err", err.Error())
 	}

@@ -100,7 +100,9 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	b.reg.add(s)
 	dc.sess = s
 	gen := s.gen.Load()
-	if r := b.judge(b.ctx, s); r != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.HandshakeTimeout)
+	defer cancel()
+	if r := b.judge(ctx, s); r != nil {
 		return h.refuse(cl, dc, s, r)
 	}
 	if pk.Connect.WillFlag {
