@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,9 +127,16 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.MaxConnections <= 0 {
 		cfg.MaxConnections = DefaultMaxConnections
 	}
-	if len(cfg.Hostnames) == 0 {
-		cfg.Hostnames = []string{"localhost", "127.0.0.1"}
+	var names []string
+	for _, h := range cfg.Hostnames {
+		if h = strings.TrimSpace(h); h != "" {
+			names = append(names, h)
+		}
 	}
+	if len(names) == 0 {
+		names = []string{"localhost", "127.0.0.1"}
+	}
+	cfg.Hostnames = names
 	ca, err := LoadCA(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
