@@ -34,7 +34,7 @@ type IoTAuthzContext struct {
 	// Certificate gives the iot:Certificate.* variables; nil leaves them
 	// unresolved.
 	Certificate *x509.Certificate
-	// Thing is the thing the connection resolved to (see ResolveThing);
+	// Thing is the thing the connection resolved to (see LoadIoTPrincipal);
 	// nil leaves the iot:Connection.Thing.* variables unresolved.
 	Thing *Thing
 	// ThingAttached is iot:Connection.Thing.IsAttached.
