@@ -34,7 +34,7 @@ type IoTAuthzContext struct {
 	// Certificate gives the iot:Certificate.* variables; nil leaves them
 	// unresolved.
 	Certificate *x509.Certificate
-	// Thing is the thing the connection resolved to (see ResolveThing);
+	// Thing is the thing the connection resolved to (see LoadIoTPrincipal);
 	// nil leaves the iot:Connection.Thing.* variables unresolved.
 	Thing *Thing
 	// ThingAttached is iot:Connection.Thing.IsAttached.
@@ -413,29 +413,55 @@ func parseIoTPolicyCached(text string) (*PolicyDocument, error) {
 }
 
 // resolveIoTThing names the thing a connection resolves to, "" for none.
+// The store lets an exclusive attachment be the certificate's only one, so
+// only a certificate attached to one thing can have one; a certificate
+// attached to many things costs two small reads, not one per thing.
 func resolveIoTThing(ctx context.Context, st Store, s Scope, certARN, clientID string) (string, error) {
-	things, err := listAllStrings(func(pg Page) ([]string, string, error) {
-		return st.PrincipalThings(ctx, s, certARN, pg)
-	})
+	things, _, err := st.PrincipalThings(ctx, s, certARN, Page{Limit: 2})
 	if err != nil {
 		return "", err
 	}
-	for _, name := range things {
-		principals, err := listAllThingPrincipals(ctx, st, s, name)
-		if ErrorCode(err) == CodeResourceNotFound {
-			continue
-		}
+	if len(things) == 1 {
+		typ, err := thingPrincipalType(ctx, st, s, things[0], certARN)
 		if err != nil {
 			return "", err
 		}
-		for _, tp := range principals {
-			if tp.Principal == certARN && tp.Type == PrincipalExclusive {
-				return name, nil
-			}
+		if typ == PrincipalExclusive {
+			return things[0], nil
 		}
 	}
-	if clientID != "" && slices.Contains(things, clientID) {
+	switch {
+	case clientID == "":
+		return "", nil
+	case slices.Contains(things, clientID):
 		return clientID, nil
+	case len(things) < 2:
+		return "", nil // the certificate has no other thing
+	}
+	typ, err := thingPrincipalType(ctx, st, s, clientID, certARN)
+	if err != nil || typ == "" {
+		return "", err
+	}
+	return clientID, nil
+}
+
+// thingPrincipalType is how principal is attached to thing, "" when it is
+// not (or the thing does not exist).
+func thingPrincipalType(ctx context.Context, st Store, s Scope, thing, principal string) (string, error) {
+	principals, err := listAllThingPrincipals(ctx, st, s, thing)
+	if ErrorCode(err) == CodeResourceNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	for _, tp := range principals {
+		if tp.Principal == principal {
+			if tp.Type == "" {
+				return PrincipalNonExclusive, nil
+			}
+			return tp.Type, nil
+		}
 	}
 	return "", nil
 }

@@ -99,3 +99,26 @@ func FuzzAuthorizeIoT(f *testing.F) {
 		}
 	})
 }
+
+// TestAuthorizeIoTAllocations guards the uncached path's allocations: the
+// one array of policy names, and one string per expanded variable entry.
+func TestAuthorizeIoTAllocations(t *testing.T) {
+	if raceSlowdown > 1 {
+		t.Skip("the race detector changes allocation counts")
+	}
+	pols := iotBenchPolicies(t)
+	c := &IoTAuthzContext{ClientID: "dev-1", CertificateID: "abc", Thing: &Thing{Name: "dev-1"}, ThingAttached: true}
+	for _, tc := range []struct {
+		resource string
+		max      float64
+	}{
+		{iotTestARN + "topic/fleet/news", 2}, // one $aws entry shares the prefix and is expanded
+		{iotTestARN + "topic/dt/dev-1/t", 2},
+		{iotTestARN + "client/dev-1", 1},
+	} {
+		n := testing.AllocsPerRun(200, func() { AuthorizeIoT(pols, ActionIoTPublish, tc.resource, c) })
+		if n > tc.max {
+			t.Errorf("%s: %.0f allocations per decision, want at most %.0f", tc.resource, n, tc.max)
+		}
+	}
+}

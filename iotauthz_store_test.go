@@ -252,3 +252,22 @@ func BenchmarkLoadIoTPrincipal(b *testing.B) {
 		}
 	}
 }
+
+// TestLoadIoTPrincipalManyThings: a certificate shared by several things
+// resolves to the one named by the client id, wherever it is in the list.
+func TestLoadIoTPrincipalManyThings(t *testing.T) {
+	f := newIoTStoreFixture(t)
+	certID, certARN := f.cert()
+	for _, name := range []string{"dev-a", "dev-b", "dev-c"} {
+		f.thing(name, nil)
+		f.must(f.db.AttachThingPrincipal(f.ctx, f.s, name, certARN, warden.PrincipalNonExclusive, f.now))
+	}
+	f.thing("dev-x", nil)
+	for clientID, want := range map[string]string{"dev-a": "dev-a", "dev-c": "dev-c", "dev-x": "", "nothing": "", "": ""} {
+		p, err := warden.LoadIoTPrincipal(f.ctx, f.db, f.s, certID, clientID, nil, netip.Addr{})
+		f.must(err)
+		if p.ThingName != want || p.Context.ThingAttached != (want != "") {
+			t.Errorf("client %q: thing %q attached=%v, want %q", clientID, p.ThingName, p.Context.ThingAttached, want)
+		}
+	}
+}
