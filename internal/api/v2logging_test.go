@@ -3,14 +3,19 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/v2log"
 )
 
 func lvlSet(t *testing.T, c *iot.Client, typ types.LogTargetType, name string, level types.LogLevel) error {
@@ -239,4 +244,87 @@ func TestV2LoggingLevelsSurviveRestart(t *testing.T) {
 	if got := lvlList(t, e.a, "", 25); strings.Join(got, " ") != "DEFAULT/=INFO SOURCE_IP/2001:db8::1=DEBUG" {
 		t.Fatalf("after restart: %v", got)
 	}
+}
+
+// TestEnableIoTLoggingShows: ENABLE_IOT_LOGGING has a visible effect. Before
+// the mitigation a device's connect is logged nowhere; after it, a running
+// V2 log observer writes the connect's entry, learning of the new options
+// from the change log.
+func TestEnableIoTLoggingShows(t *testing.T) {
+	m := newMitEnv(t)
+	ctx := context.Background()
+	var logs strings.Builder
+	var logsMu sync.Mutex
+	obs := v2log.New(v2log.Options{Store: m.store, Refresh: 20 * time.Millisecond, MaxAge: time.Hour,
+		Logger: slog.New(slog.NewJSONHandler(lockedWriter{&logsMu, &logs}, nil))})
+	obs.Start()
+	t.Cleanup(obs.Stop)
+	// Account B logs everything: its events mark how far the observer got.
+	if _, err := m.b.SetV2LoggingOptions(ctx, &iot.SetV2LoggingOptionsInput{RoleArn: aws.String(logRole), DefaultLogLevel: types.LogLevelInfo}); err != nil {
+		t.Fatal(err)
+	}
+	scopeB := warden.Scope{Account: accountB, Region: region}
+	entriesOf := func(s warden.Scope) []warden.V2LogEntry {
+		t.Helper()
+		rows, err := m.store.V2LogEntries(ctx, warden.V2LogFilter{Account: s.Account, Region: s.Region})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	device := func(s warden.Scope, client string) warden.DataPlaneEvent {
+		return warden.DataPlaneEvent{Scope: s, Type: warden.EventConnect, Status: warden.StatusSuccess, ClientID: client,
+			PrincipalID: polCertID(1), SourceIP: "127.0.0.1", SourcePort: 50000, Protocol: "MQTT", At: time.Now()}
+	}
+	obs.Observe(device(mitScopeA, "before"))
+	obs.Observe(device(scopeB, "marker"))
+	for start := time.Now(); len(entriesOf(scopeB)) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("account B's entry not stored within 5 s")
+		}
+	}
+	if rows := entriesOf(mitScopeA); len(rows) != 0 {
+		t.Fatalf("account A has entries before ENABLE_IOT_LOGGING: %v", rows)
+	}
+
+	m.action("logs", sixParams()[4].params) // ENABLE_IOT_LOGGING, WARN
+	f := m.finding(mitFindingSpec{check: mitLogging, resourceType: "ACCOUNT_SETTINGS", ident: `{"account":"` + accountA + `"}`, reason: "LOGGING_DISABLED"})
+	if got := m.runOne("t1", f, mitMapping(mitLogging, "logs")); got != "logs:COMPLETED" {
+		t.Fatalf("executions %s", got)
+	}
+	// WARN admits a failed connect (ERROR), not a successful one (INFO).
+	start := time.Now()
+	for i := 0; ; i++ {
+		e := device(mitScopeA, fmt.Sprintf("after-%d", i))
+		e.Status, e.Reason, e.Details = warden.StatusFailure, "AUTHORIZATION_FAILURE", "Authorization Failure"
+		obs.Observe(e)
+		time.Sleep(10 * time.Millisecond)
+		if len(entriesOf(mitScopeA)) > 0 {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("no entry within 5 s of ENABLE_IOT_LOGGING")
+		}
+	}
+	t.Logf("entry stored %v after the mitigation completed", time.Since(start).Round(time.Millisecond))
+	rows := entriesOf(mitScopeA)
+	if !strings.Contains(rows[0].Entry, `"logLevel":"ERROR"`) || !strings.Contains(rows[0].Entry, `"clientId":"after-`) {
+		t.Fatalf("entry %s", rows[0].Entry)
+	}
+	logsMu.Lock()
+	defer logsMu.Unlock()
+	if !strings.Contains(logs.String(), `"accountId":"`+accountA+`"`) {
+		t.Fatalf("the server log has no entry of account A:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
