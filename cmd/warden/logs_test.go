@@ -3,9 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	paho3 "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/pgtest"
@@ -162,5 +171,115 @@ func TestLogsTailLateEntry(t *testing.T) {
 	}
 	if len(tl.gaps) != 0 || len(tl.printed) != 0 || tl.floor != 106 {
 		t.Fatalf("tailer state: floor %d, gaps %v, printed %v", tl.floor, tl.gaps, tl.printed)
+	}
+}
+
+// TestDeviceEventsReachLogsTail: on a running server with V2 logging set to
+// INFO, a real MQTT 3.1.1 client's connect, publish and disconnect become
+// AWS log entries, in the server log and in `warden logs tail`.
+func TestDeviceEventsReachLogsTail(t *testing.T) {
+	dir := t.TempDir()
+	var printed bytes.Buffer
+	serverLog := &lockedBuffer{}
+	m := &Main{Config: Config{Store: sqlstore.Options{DataDir: dir, Synchronous: "NORMAL"}, Listen: "127.0.0.1:0", LogLevel: "info",
+		MQTTListen: "127.0.0.1:0", MQTTHostnames: []string{"127.0.0.1"}}, Stdout: &printed, LogOutput: serverLog}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if err := m.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+	defer stop()
+
+	keys := map[string]string{}
+	for _, match := range exportLine.FindAllStringSubmatch(printed.String(), -1) {
+		keys[match[1]] = match[2]
+	}
+	c := iot.New(iot.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.URL()), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"], "")})
+	cert, err := c.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{SetAsActive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String("all"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String("all"), Target: cert.CertificateArn}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetV2LoggingOptions(ctx, &iot.SetV2LoggingOptionsInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/log"),
+		DefaultLogLevel: types.LogLevelInfo}); err != nil {
+		t.Fatal(err)
+	}
+
+	pair, err := tls.X509KeyPair([]byte(aws.ToString(cert.CertificatePem)), []byte(aws.ToString(cert.KeyPair.PrivateKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(m.devices.CA().Cert)
+	opts := paho3.NewClientOptions().AddBroker("ssl://" + m.devices.Addr()).SetClientID("sensor-7").SetProtocolVersion(4).
+		SetTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}).
+		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
+	client := paho3.NewClient(opts)
+	if tok := client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	if tok := client.Publish("dt/sensor-7/temp", 1, false, "21.5"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	client.Disconnect(100)
+
+	// logs tail on the same store, as an operator would run it beside the server.
+	want := []string{"Connect", "Publish-In", "Disconnect"}
+	var lines []string
+	start := time.Now()
+	for {
+		var out lockedBuffer
+		tail := logsTailCmd{storeFlags: storeFlags{DataDir: dir, Synchronous: "normal"}, Since: sinceFlag{ago: time.Hour}, out: &out}
+		if err := tail.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		lines = strings.Split(strings.TrimSpace(out.text()), "\n")
+		if len(lines) >= len(want) || time.Since(start) > 5*time.Second {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("entries in logs tail %v after the disconnect:\n%s", time.Since(start).Round(time.Millisecond), strings.Join(lines, "\n"))
+	if len(lines) != len(want) {
+		t.Fatalf("logs tail printed %d entries, want %d", len(lines), len(want))
+	}
+	for i, line := range lines {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("entry %q: %v", line, err)
+		}
+		if e["eventType"] != want[i] || e["clientId"] != "sensor-7" || e["principalId"] != aws.ToString(cert.CertificateId) ||
+			e["logLevel"] != "INFO" || e["status"] != "Success" || e["sourceIp"] != "127.0.0.1" || e["protocol"] != "MQTT" {
+			t.Errorf("entry %d: %s", i, line)
+		}
+	}
+	if !strings.Contains(lines[1], `"topicName":"dt/sensor-7/temp"`) {
+		t.Errorf("publish entry without its topic: %s", lines[1])
+	}
+	stop()
+	if n := strings.Count(serverLog.text(), `"msg":"iot log entry"`); n != len(want) {
+		t.Errorf("%d entries in the server log, want %d", n, len(want))
 	}
 }

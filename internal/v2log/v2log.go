@@ -275,6 +275,8 @@ func (o *Observer) entries(ctx context.Context, e *warden.DataPlaneEvent, rows [
 	topics := []string{e.Topic}
 	if len(e.Topics) > 0 {
 		topics = e.Topics
+	} else if e.Topic == "" && (e.Type == warden.EventSubscribe || e.Type == warden.EventUnsubscribe) {
+		return rows // a (un)subscribe of no filter: AWS logs one entry per filter
 	}
 	for _, t := range topics {
 		en.TopicName = t

@@ -177,6 +177,7 @@ func TestEntryShape(t *testing.T) {
 		e.Type, e.DisconnectReason = warden.EventDisconnect, "CLIENT_INITIATED_DISCONNECT"
 	}))
 	o.Observe(with(func(e *warden.DataPlaneEvent) { e.Type, e.Scope = warden.EventConnect, warden.Scope{} })) // unregistered: no account
+	o.Observe(with(func(e *warden.DataPlaneEvent) { e.Type = warden.EventUnsubscribe }))                      // of no filter: nothing
 	o.Stop()
 
 	rows, err := f.store.V2LogEntries(f.ctx, warden.V2LogFilter{})
