@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -165,15 +166,31 @@ func (db *DB) DeleteV2LoggingLevel(ctx context.Context, s warden.Scope, t warden
 	})
 }
 
+// appendChunk bounds the rows of one INSERT (4 parameters each, far below
+// SQLite's and PostgreSQL's limits).
+const appendChunk = 256
+
 // AppendV2LogEntries stores a batch of log entries in one transaction.
 func (db *DB) AppendV2LogEntries(ctx context.Context, entries []warden.V2LogEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	return db.inTx(ctx, func(tx writeTx) error {
-		for _, e := range entries {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO v2_log_entries (account, region, at, entry) VALUES (?, ?, ?, ?)`,
-				e.Scope.Account, e.Scope.Region, millis(e.At), e.Entry); err != nil {
+		// Multi-row INSERTs: one statement per appendChunk entries.
+		for len(entries) > 0 {
+			chunk := entries[:min(len(entries), appendChunk)]
+			entries = entries[len(chunk):]
+			var q strings.Builder
+			q.WriteString(`INSERT INTO v2_log_entries (account, region, at, entry) VALUES `)
+			args := make([]any, 0, 4*len(chunk))
+			for i, e := range chunk {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?, ?, ?)")
+				args = append(args, e.Scope.Account, e.Scope.Region, millis(e.At), e.Entry)
+			}
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 				return err
 			}
 		}
