@@ -106,6 +106,11 @@ func TestV2LoggingLevels(t *testing.T) {
 	if o.DefaultLogLevel != types.LogLevelWarn || aws.ToString(o.RoleArn) != logRole {
 		t.Fatalf("options after SetV2LoggingLevel DEFAULT: %+v", o)
 	}
+	optionChanges := polChanges(t, e, warden.V2LoggingARN(warden.Scope{Account: accountA, Region: region}))
+	if last := optionChanges[len(optionChanges)-1]; !strings.HasPrefix(last, `SetV2LoggingLevel {"roleArn":"`+logRole+`","defaultLogLevel":"ERROR"`) ||
+		!strings.HasSuffix(last, `"defaultLogLevel":"WARN","disableAllLogs":false}`) {
+		t.Fatalf("change of the DEFAULT level: %s", last)
+	}
 
 	// Delete: gone, a second delete is no error, DEFAULT cannot be deleted.
 	for range 2 {

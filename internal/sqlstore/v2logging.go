@@ -43,7 +43,7 @@ func (db *DB) SetV2LoggingLevel(ctx context.Context, s warden.Scope, l warden.Lo
 				return err
 			}
 			o.DefaultLogLevel = l.Level
-			return setV2LoggingTx(ctx, tx, s, o, now)
+			return setV2LoggingAs(ctx, tx, s, o, now, "SetV2LoggingLevel")
 		}
 		if l.Target.Type == warden.LogTargetThingGroup {
 			var one int
