@@ -76,6 +76,9 @@ func (c *logsTailCmd) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			if err := t.poll(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil // interrupted mid-read
+				}
 				return err
 			}
 		}

@@ -179,9 +179,13 @@ func TestLogsTailLateEntry(t *testing.T) {
 // AWS log entries, in the server log and in `warden logs tail`.
 func TestDeviceEventsReachLogsTail(t *testing.T) {
 	dir := t.TempDir()
+	flags := storeFlags{DataDir: dir, Synchronous: "normal", Database: pgtest.Database(t, dir)}
+	if flags.Database != "" {
+		t.Setenv(envMasterKey, strings.Repeat("k", 43)+"=")
+	}
 	var printed bytes.Buffer
 	serverLog := &lockedBuffer{}
-	m := &Main{Config: Config{Store: sqlstore.Options{DataDir: dir, Synchronous: "NORMAL"}, Listen: "127.0.0.1:0", LogLevel: "info",
+	m := &Main{Config: Config{Store: flags.storeOptions(), Listen: "127.0.0.1:0", LogLevel: "info",
 		MQTTListen: "127.0.0.1:0", MQTTHostnames: []string{"127.0.0.1"}}, Stdout: &printed, LogOutput: serverLog}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
@@ -251,7 +255,7 @@ func TestDeviceEventsReachLogsTail(t *testing.T) {
 	start := time.Now()
 	for {
 		var out lockedBuffer
-		tail := logsTailCmd{storeFlags: storeFlags{DataDir: dir, Synchronous: "normal"}, Since: sinceFlag{ago: time.Hour}, out: &out}
+		tail := logsTailCmd{storeFlags: flags, Since: sinceFlag{ago: time.Hour}, out: &out}
 		if err := tail.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
