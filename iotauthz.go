@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // IoT policy actions the device endpoint checks.
@@ -46,7 +47,8 @@ type IoTAuthzContext struct {
 	LastWillTopic     string
 }
 
-// IoTPolicy is a parsed policy and its name.
+// IoTPolicy is a parsed policy and its name. Documents LoadIoTPolicies
+// returns are shared between principals and must not be modified.
 type IoTPolicy struct {
 	Name     string
 	Document *PolicyDocument
@@ -211,7 +213,7 @@ func (ev *iotEval) applies(st *PolicyStatement) bool {
 // common shapes (exact, prefix*) done without WildcardMatch's lower-casing.
 func iotAnyActionMatch(patterns []string, action string) bool {
 	for _, p := range patterns {
-		i := strings.IndexAny(p, "*?")
+		i := indexWildcard(p)
 		switch {
 		case i < 0:
 			if strings.EqualFold(p, action) {
@@ -230,11 +232,30 @@ func iotAnyActionMatch(patterns []string, action string) bool {
 	return false
 }
 
+// indexWildcard is the index of the first * or ? in s, or -1.
+func indexWildcard(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '*' || s[i] == '?' {
+			return i
+		}
+	}
+	return -1
+}
+
 // resourceMatch matches the resource against one Resource entry after
 // substituting its variables; resolved is false when one could not be.
 func (ev *iotEval) resourceMatch(pattern string) (match, resolved bool) {
-	if strings.IndexByte(pattern, '$') < 0 {
+	dollar := strings.IndexByte(pattern, '$')
+	if dollar < 0 {
 		return WildcardMatch(pattern, ev.resource, false), true
+	}
+	// What precedes the first variable is literal when it has no wildcard:
+	// a resource that does not start with it cannot match, whatever the
+	// variables resolve to, so most entries are decided without expanding.
+	// (Resolution still counts: an unresolvable NotResource entry must make
+	// the statement not apply.)
+	if prefix := pattern[:dollar]; indexWildcard(prefix) < 0 && !strings.HasPrefix(ev.resource, prefix) {
+		return false, ev.resolvable(pattern)
 	}
 	p, escaped, ok := ev.expand(pattern, true)
 	if !ok {
@@ -345,13 +366,50 @@ func LoadIoTPolicies(ctx context.Context, st Store, s Scope, names []string) ([]
 		if err != nil {
 			return nil, err
 		}
-		doc, err := ParsePolicyDocument(pol.Document)
+		doc, err := parseIoTPolicyCached(pol.Document)
 		if err != nil {
 			continue
 		}
 		out = append(out, IoTPolicy{Name: name, Document: doc})
 	}
 	return out, nil
+}
+
+// iotDocCache keeps parsed policy documents by their text, so that the
+// devices of a fleet, which share a few policies, do not parse them on every
+// connect. Parsed documents are never modified, so they are shared. When
+// full it starts over, which bounds it without bookkeeping.
+var iotDocCache struct {
+	sync.Mutex
+	docs map[string]*PolicyDocument
+}
+
+const (
+	maxIoTDocCacheEntries = 1024
+	maxIoTDocCacheText    = 16 << 10
+)
+
+func parseIoTPolicyCached(text string) (*PolicyDocument, error) {
+	if len(text) > maxIoTDocCacheText {
+		return ParsePolicyDocument(text)
+	}
+	iotDocCache.Lock()
+	doc, ok := iotDocCache.docs[text]
+	iotDocCache.Unlock()
+	if ok {
+		return doc, nil
+	}
+	doc, err := ParsePolicyDocument(text)
+	if err != nil {
+		return nil, err
+	}
+	iotDocCache.Lock()
+	if iotDocCache.docs == nil || len(iotDocCache.docs) >= maxIoTDocCacheEntries {
+		iotDocCache.docs = make(map[string]*PolicyDocument)
+	}
+	iotDocCache.docs[text] = doc
+	iotDocCache.Unlock()
+	return doc, nil
 }
 
 // resolveIoTThing names the thing a connection resolves to, "" for none.

@@ -15,7 +15,7 @@ import (
 // iotStoreFixture is a registry on the real store (SQLite, or PostgreSQL
 // with WARDEN_TEST_DATABASE).
 type iotStoreFixture struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	db  *sqlstore.DB
 	s   warden.Scope
@@ -23,7 +23,9 @@ type iotStoreFixture struct {
 	ca  [2]string
 }
 
-func newIoTStoreFixture(t *testing.T) *iotStoreFixture {
+func newIoTStoreFixture(t *testing.T) *iotStoreFixture { return newIoTStoreFixtureTB(t) }
+
+func newIoTStoreFixtureTB(t testing.TB) *iotStoreFixture {
 	ctx := warden.WithActor(context.Background(), "test")
 	db, err := sqlstore.Open(ctx, sqlstore.Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
 	if err != nil {
@@ -222,5 +224,31 @@ func TestLoadIoTPolicies(t *testing.T) {
 	}
 	if eff := pols[0].Document.Statements[0].Effect; eff != warden.EffectDeny {
 		t.Errorf("policy a was read at a version other than its default: %s", eff)
+	}
+}
+
+// BenchmarkLoadIoTPrincipal is what a device's CONNECT reads from the
+// store: a certificate with two policies, attached to its thing, which is
+// in a group under a parent group, each with a policy.
+//
+//	go test -run '^$' -bench LoadIoTPrincipal -benchmem .
+func BenchmarkLoadIoTPrincipal(b *testing.B) {
+	f := newIoTStoreFixtureTB(b)
+	certID, certARN := f.cert()
+	f.policy("p1", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"`+iotStoreARN+`client/${iot:Connection.Thing.ThingName}"},
+		{"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":"`+iotStoreARN+`topic/dt/${iot:ClientId}/*"}]}`, certARN)
+	f.policy("p2", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iot:Subscribe","Resource":"`+iotStoreARN+`topicfilter/dt/${iot:ClientId}/*"}}`, certARN)
+	f.policy("p3", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iot:Publish","Resource":"`+iotStoreARN+`topic/fleet/*"}}`, f.group("fleet", ""))
+	f.policy("p4", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iot:Publish","Resource":"`+iotStoreARN+`topic/b/*"}}`, f.group("building", "fleet"))
+	f.thing("dev1", map[string]string{"room": "r1"})
+	f.must(f.db.AddThingToThingGroup(f.ctx, f.s, "dev1", "building", false, f.now))
+	f.must(f.db.AttachThingPrincipal(f.ctx, f.s, "dev1", certARN, warden.PrincipalNonExclusive, f.now))
+	src := netip.MustParseAddr("192.0.2.9")
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := warden.LoadIoTPrincipal(f.ctx, f.db, f.s, certID, "dev1", nil, src)
+		if err != nil || len(p.Policies) != 4 {
+			b.Fatalf("%v %d", err, len(p.Policies))
+		}
 	}
 }

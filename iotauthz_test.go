@@ -27,9 +27,14 @@ func iotTestCert(t testing.TB) *x509.Certificate {
 		t.Fatal(err)
 	}
 	serial, _ := new(big.Int).SetString("123456789012345678901234567890", 10)
+	dirName, err := asn1.Marshal(pkix.Name{CommonName: "Dir CA", Organization: []string{"Acme"}}.ToRDNSequence())
+	if err != nil {
+		t.Fatal(err)
+	}
 	issuerAlt, err := asn1.Marshal([]asn1.RawValue{
 		{Class: asn1.ClassContextSpecific, Tag: 2, Bytes: []byte("issuer.example.com")},
 		{Class: asn1.ClassContextSpecific, Tag: 1, Bytes: []byte("ca@example.com")},
+		{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: dirName},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +211,9 @@ func TestAuthorizeIoT(t *testing.T) {
 		{"AlternativeName.UniformResourceIdentifier", []string{allow("iot:Publish", "topic/${iot:Certificate.Subject.AlternativeName.UniformResourceIdentifier}")}, ActionIoTPublish, "topic/urn:device:42", &base, DecisionAllowed},
 		{"Issuer.AlternativeName.DNSName", []string{allow("iot:Publish", "topic/${iot:Certificate.Issuer.AlternativeName.DNSName}")}, ActionIoTPublish, "topic/issuer.example.com", &base, DecisionAllowed},
 		{"Issuer.AlternativeName.RFC822Name", []string{allow("iot:Publish", "topic/${iot:Certificate.Issuer.AlternativeName.RFC822Name}")}, ActionIoTPublish, "topic/ca@example.com", &base, DecisionAllowed},
-		{"AvailableKeys", []string{allowIf("iot:Publish", "topic/*", `{"ForAnyValue:StringEquals":{"iot:Certificate.AvailableKeys":"iot:Certificate.Subject.Title"}}`)}, ActionIoTPublish, "topic/x", &base, DecisionAllowed},
+		{"Issuer.AlternativeName.DirectoryName", []string{allowIf("iot:Publish", "topic/*", `{"StringEquals":{"iot:Certificate.Issuer.AlternativeName.DirectoryName":"CN=Dir CA,O=Acme"}}`)}, ActionIoTPublish, "topic/x", &base, DecisionAllowed},
+		{"AvailableKeys", []string{allowIf("iot:Publish", "topic/*", `{"ForAnyValue:StringEquals":{"iot:Certificate.AvailableKeys":["iot:Certificate.Subject.Title"]},
+			"ForAllValues:StringLike":{"iot:Certificate.AvailableKeys":["iot:Certificate.Subject.*","iot:Certificate.Issuer.*","iot:Certificate.SerialNumber"]}}`)}, ActionIoTPublish, "topic/x", &base, DecisionAllowed},
 		{"AvailableKeys lacks an absent field", []string{allowIf("iot:Publish", "topic/*", `{"ForAnyValue:StringEquals":{"iot:Certificate.AvailableKeys":"iot:Certificate.Subject.Surname"}}`)}, ActionIoTPublish, "topic/x", &base, DecisionImplicitDeny},
 		{"no certificate: unresolved", []string{allow("iot:Connect", "client/${iot:Certificate.Subject.CommonName}")}, ActionIoTConnect, "client/device-42",
 			with(func(c *IoTAuthzContext) { c.Certificate = nil }), DecisionImplicitDeny},
@@ -250,6 +257,10 @@ func TestAuthorizeIoT(t *testing.T) {
 		{"ArnLike on the will topic", []string{allowIf("iot:Connect", "*", `{"ArnLike":{"iot:LastWillTopic":"`+iotTestARN+`topic/will/*"}}`)}, ActionIoTConnect, "client/thing-1", connect, DecisionAllowed},
 		{"ArnLike on another will topic", []string{allowIf("iot:Connect", "*", `{"ArnLike":{"iot:LastWillTopic":"`+iotTestARN+`topic/other/*"}}`)}, ActionIoTConnect, "client/thing-1", connect, DecisionImplicitDeny},
 		{"ArnNotLike", []string{allowIf("iot:Connect", "*", `{"ArnNotLike":{"iot:LastWillTopic":"`+iotTestARN+`topic/other/*"}}`)}, ActionIoTConnect, "client/thing-1", connect, DecisionAllowed},
+		{"the will topic is a key of Connect only", []string{allowIf("iot:Publish", "*", `{"ArnLike":{"iot:LastWillTopic":"*"}}`)}, ActionIoTPublish, "topic/x", connect, DecisionImplicitDeny},
+		{"ArnNotEquals", []string{allowIf("iot:Connect", "*", `{"ArnNotEquals":{"iot:LastWillTopic":"`+iotTestARN+`topic/will/thing-1"}}`)}, ActionIoTConnect, "client/thing-1", connect, DecisionImplicitDeny},
+		{"NumericNotEquals", []string{allowIf("iot:Connect", "*", `{"NumericNotEquals":{"iot:Connection.Thing.Attributes[floor]":[1,2]}}`)}, ActionIoTConnect, "client/x", &base, DecisionAllowed},
+		{"NumericLessThanEquals", []string{allowIf("iot:Connect", "*", `{"NumericLessThanEquals":{"iot:Connection.Thing.Attributes[floor]":2.5}}`)}, ActionIoTConnect, "client/x", &base, DecisionImplicitDeny},
 		{"no will: missing", []string{allowIf("iot:Connect", "*", `{"ArnLike":{"iot:LastWillTopic":"*"}}`)}, ActionIoTConnect, "client/thing-1", &base, DecisionImplicitDeny},
 		{"ForAllValues on ConnectAttributes", []string{allowIf("iot:Connect", "*", `{"ForAllValues:StringEquals":{"iot:ConnectAttributes":["PersistentConnect","LastWill"]}}`)}, ActionIoTConnect, "client/x", connect, DecisionAllowed},
 		{"ForAllValues with one not listed", []string{allowIf("iot:Connect", "*", `{"ForAllValues:StringEquals":{"iot:ConnectAttributes":["PersistentConnect"]}}`)}, ActionIoTConnect, "client/x", connect, DecisionImplicitDeny},
@@ -314,5 +325,23 @@ func TestIoTCertValueEscaping(t *testing.T) {
 	d := AuthorizeIoT(pols, ActionIoTPublish, iotTestARN+`topic/a\,b\;c`, &IoTAuthzContext{Certificate: cert})
 	if d.Decision != DecisionAllowed {
 		t.Errorf("got %+v", d)
+	}
+}
+
+func TestIoTCertAvailableKeys(t *testing.T) {
+	_, keys, multi, ok := iotCertValue(iotTestCert(t), "AvailableKeys")
+	want := []string{
+		"iot:Certificate.Subject.Country", "iot:Certificate.Subject.Organization", "iot:Certificate.Subject.OrganizationalUnit",
+		"iot:Certificate.Subject.State", "iot:Certificate.Subject.CommonName", "iot:Certificate.Subject.SerialNumber",
+		"iot:Certificate.Subject.Title",
+		"iot:Certificate.Subject.AlternativeName.RFC822Name", "iot:Certificate.Subject.AlternativeName.DNSName",
+		"iot:Certificate.Subject.AlternativeName.UniformResourceIdentifier", "iot:Certificate.Subject.AlternativeName.IPAddress",
+		"iot:Certificate.Issuer.CommonName",
+		"iot:Certificate.Issuer.AlternativeName.RFC822Name", "iot:Certificate.Issuer.AlternativeName.DNSName",
+		"iot:Certificate.Issuer.AlternativeName.DirectoryName",
+		"iot:Certificate.SerialNumber",
+	}
+	if !ok || !multi || !reflect.DeepEqual(keys, want) {
+		t.Errorf("got %q (multi %v, ok %v)\nwant %q", keys, multi, ok, want)
 	}
 }

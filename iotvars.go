@@ -38,43 +38,88 @@ const maxIoTCertValues = 5
 // text either way.
 func (ev *iotEval) expand(pattern string, wild bool) (out string, escaped, ok bool) {
 	escaped = wild && strings.Contains(pattern, "$(")
-	b := make([]byte, 0, len(pattern)+32)
+	var b strings.Builder
+	b.Grow(len(pattern) + 32)
+	literal := func(text string) {
+		if !escaped {
+			b.WriteString(text)
+			return
+		}
+		for k := 0; k < len(text); k++ {
+			switch text[k] {
+			case '*':
+				b.WriteByte(fleetStar)
+			case '?':
+				b.WriteByte(fleetAny)
+			default:
+				b.WriteByte(text[k])
+			}
+		}
+	}
 	for i := 0; i < len(pattern); {
-		ch := pattern[i]
-		switch {
-		case ch == '$' && strings.HasPrefix(pattern[i:], "${"):
-			end := strings.IndexByte(pattern[i:], '}')
+		j := strings.IndexByte(pattern[i:], '$')
+		if j < 0 {
+			literal(pattern[i:])
+			break
+		}
+		literal(pattern[i : i+j])
+		i += j
+		switch rest := pattern[i:]; {
+		case strings.HasPrefix(rest, "${"):
+			end := strings.IndexByte(rest, '}')
 			if end < 0 {
-				b = append(b, pattern[i:]...)
+				literal(rest)
 				i = len(pattern)
 				continue
 			}
-			name := pattern[i+2 : i+end]
-			v, resolved := ev.variable(name)
+			v, resolved := ev.variable(rest[2:end])
 			if !resolved {
 				return "", false, false
 			}
-			if len(v) > maxIoTVariableValue || strings.ContainsAny(v, "*$+?#") {
-				v = pattern[i : i+end+1]
+			if len(v) > maxIoTVariableValue || hasIoTSpecialChar(v) {
+				v = rest[:end+1]
 			}
-			b = append(b, v...)
+			b.WriteString(v)
 			i += end + 1
-		case ch == '$' && i+3 < len(pattern) && pattern[i+1] == '(' && pattern[i+3] == ')' &&
-			(pattern[i+2] == '*' || pattern[i+2] == '?' || pattern[i+2] == '$'):
-			b = append(b, pattern[i+2])
+		case len(rest) >= 4 && rest[1] == '(' && rest[3] == ')' && (rest[2] == '*' || rest[2] == '?' || rest[2] == '$'):
+			b.WriteByte(rest[2])
 			i += 4
-		case escaped && ch == '*':
-			b = append(b, fleetStar)
-			i++
-		case escaped && ch == '?':
-			b = append(b, fleetAny)
-			i++
 		default:
-			b = append(b, ch)
+			b.WriteByte('$')
 			i++
 		}
 	}
-	return string(b), escaped, true
+	return b.String(), escaped, true
+}
+
+// hasIoTSpecialChar reports whether v holds one of * $ + ? #, which keep a
+// variable from being substituted.
+func hasIoTSpecialChar(v string) bool {
+	for k := 0; k < len(v); k++ {
+		switch v[k] {
+		case '*', '$', '+', '?', '#':
+			return true
+		}
+	}
+	return false
+}
+
+// resolvable reports whether every variable of pattern has a value.
+func (ev *iotEval) resolvable(pattern string) bool {
+	for rest := pattern; ; {
+		i := strings.Index(rest, "${")
+		if i < 0 {
+			return true
+		}
+		end := strings.IndexByte(rest[i:], '}')
+		if end < 0 {
+			return true
+		}
+		if _, ok := ev.variable(rest[i+2 : i+end]); !ok {
+			return false
+		}
+		rest = rest[i+end+1:]
+	}
 }
 
 // variable resolves a single-valued policy variable.
@@ -108,7 +153,9 @@ func (ev *iotEval) contextValue(key string) (one string, many []string, multi, o
 		}
 		return "", c.ConnectAttributes, true, true
 	case strings.EqualFold(key, iotKeyLastWillTopic):
-		return c.LastWillTopic, nil, false, c.LastWillTopic != ""
+		// Like ConnectAttributes, a key of the Connect request only.
+		ok := c.LastWillTopic != "" && strings.EqualFold(ev.action, ActionIoTConnect)
+		return c.LastWillTopic, nil, false, ok
 	case hasPrefixFold(key, iotKeyThingPrefix):
 		v, ok := ev.thingValue(key[len(iotKeyThingPrefix):])
 		return v, nil, false, ok

@@ -100,7 +100,13 @@ type Broker struct {
 
 	// versions numbers connections per client id (the lifecycle events'
 	// versionNumber).
-	versions sync.Map // scope + "\x00" + clientId → *atomic counter
+	versionsMu sync.Mutex
+	versions   map[versionKey]int64
+
+	// conns are the open device connections, closed by Close.
+	connsMu     sync.Mutex
+	conns       map[net.Conn]struct{}
+	connsClosed bool
 }
 
 // New loads (or makes) the Warden CA and issues the server certificate.
@@ -133,7 +139,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, log: cfg.Logger, now: cfg.Now, ca: ca,
 		quiet:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		scopes: map[warden.Scope]*scopeServer{}}
+		scopes: map[warden.Scope]*scopeServer{}, conns: map[net.Conn]struct{}{}}
 	b.reg.init()
 	b.tls = &tls.Config{
 		MinVersion:   tls.VersionTLS12,
@@ -215,6 +221,12 @@ func (b *Broker) Close() error {
 	for _, s := range b.reg.all() {
 		s.kick(reasonServerInitiated, packets.ErrServerShuttingDown)
 	}
+	b.connsMu.Lock()
+	b.connsClosed = true
+	for c := range b.conns {
+		_ = c.Close()
+	}
+	b.connsMu.Unlock()
 	for _, s := range servers {
 		_ = s.srv.Close()
 	}
@@ -253,6 +265,20 @@ type deviceConn struct {
 }
 
 func (b *Broker) handle(raw net.Conn) {
+	b.connsMu.Lock()
+	if b.connsClosed {
+		b.connsMu.Unlock()
+		_ = raw.Close()
+		return
+	}
+	b.conns[raw] = struct{}{}
+	b.connsMu.Unlock()
+	defer func() {
+		b.connsMu.Lock()
+		delete(b.conns, raw)
+		b.connsMu.Unlock()
+		_ = raw.Close()
+	}()
 	// The handshake and the CONNECT packet must come within the timeout;
 	// the hook sets the keep-alive deadline once CONNECT is in.
 	_ = raw.SetDeadline(time.Now().Add(b.cfg.HandshakeTimeout))

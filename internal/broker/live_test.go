@@ -1,12 +1,17 @@
 package broker_test
 
 import (
+	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for a raw transaction
+
+	"github.com/warden-iot/warden/internal/pgtest"
 )
 
 // UpdateCertificate INACTIVE disconnects the certificate's live sessions
@@ -122,4 +127,122 @@ func TestClientIDTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	receive3(t, second, 5*time.Second)
+}
+
+// Two nodes on one PostgreSQL store: a change made through node A
+// disconnects a device connected to node B.
+func TestTwoNodesOnPostgreSQL(t *testing.T) {
+	if pgtest.URL() == "" {
+		t.Skip("WARDEN_TEST_DATABASE is not set")
+	}
+	a := newEnv(t)
+	b := newEnv(t, envOptions{dir: a.dir})
+	d := a.newDevice(allowAll)
+	c := b.mustConnect5(d, "on-b")
+	start := time.Now()
+	a.setStatus(d, types.CertificateStatusInactive)
+	select {
+	case dis := <-c.disconnected:
+		if dis.ReasonCode != 0x87 {
+			t.Fatalf("DISCONNECT %#x", dis.ReasonCode)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("device on node B still connected 5 s after node A deactivated its certificate")
+	}
+	t.Logf("node B disconnected the device %v after node A's UpdateCertificate returned", time.Since(start))
+	if _, _, err := b.connect5(d, "on-b"); err == nil {
+		t.Fatal("reconnected to node B")
+	}
+	// Both nodes serve the same CA.
+	if !a.broker.CA().Cert.Equal(b.broker.CA().Cert) {
+		t.Fatal("the nodes have different CAs")
+	}
+}
+
+// On PostgreSQL a change-log row can commit after a row with a higher seq
+// was read; the tail finds it through the gap it left.
+func TestChangeCommittedOutOfOrder(t *testing.T) {
+	if pgtest.URL() == "" {
+		t.Skip("WARDEN_TEST_DATABASE is not set")
+	}
+	e := newEnv(t)
+	d := e.newDevice(allowAll)
+	c := e.mustConnect3(d, "dev")
+	url, err := pgtest.SchemaURL(t, e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	tx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	// The slow transaction takes its seq first...
+	if _, err := tx.Exec(`UPDATE certificates SET status = 'INACTIVE' WHERE id = $1`, d.id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`INSERT INTO change_log (account, region, resource_arn, operation, before_doc, after_doc, actor, at)
+		VALUES ($1, $2, $3, 'UpdateCertificate', '', '', 'test', $4)`, account, region, arn("cert", d.id), time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	// ...a later change commits and is read...
+	if _, err := e.iot.CreateThing(e.ctx, &iot.CreateThingInput{ThingName: aws.String("later")}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if !c.IsConnectionOpen() {
+		t.Fatal("disconnected before the deactivation committed")
+	}
+	// ...and only then the first commits.
+	start := time.Now()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.lost:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a change committed out of seq order was missed")
+	}
+	t.Logf("out-of-order change applied %v after its commit", time.Since(start))
+}
+
+// A policy attached to a thing group reaches the live sessions of its
+// member things (through the group's parent too), and only those.
+func TestGroupPolicyAppliesToMembers(t *testing.T) {
+	e := newEnv(t)
+	for _, g := range []struct{ name, parent string }{{"fleet", ""}, {"floor-1", "fleet"}} {
+		in := &iot.CreateThingGroupInput{ThingGroupName: aws.String(g.name)}
+		if g.parent != "" {
+			in.ParentGroupName = aws.String(g.parent)
+		}
+		if _, err := e.iot.CreateThingGroup(e.ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	member := e.newDevice(allowAll)
+	other := e.newDevice(allowAll)
+	if _, err := e.iot.CreateThing(e.ctx, &iot.CreateThingInput{ThingName: aws.String("m1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.iot.AttachThingPrincipal(e.ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String("m1"), Principal: aws.String(member.arn)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.iot.AddThingToThingGroup(e.ctx, &iot.AddThingToThingGroupInput{ThingName: aws.String("m1"), ThingGroupName: aws.String("floor-1")}); err != nil {
+		t.Fatal(err)
+	}
+	cm := e.mustConnect5(member, "m1")
+	co := e.mustConnect5(other, "o1")
+	e.attachNewPolicy(policy(deny("iot:Publish", arn("topic", "alarms/*"))), arn("thinggroup", "fleet"))
+	waitFor(t, "member's publish denied by its parent group's new policy", func() bool {
+		code, _ := cm.publish(t, "alarms/x", 1, false, "1")
+		return code == 0x87
+	})
+	if code, _ := co.publish(t, "alarms/x", 1, false, "1"); code != 0 {
+		t.Fatalf("a device outside the group: PUBACK %#x", code)
+	}
 }
