@@ -220,7 +220,8 @@ func TestDeviceEventsReachLogsTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := c.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String("all"),
-		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}`)}); err != nil {
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"},
+			{"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/denied/*"}]}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String("all"), Target: cert.CertificateArn}); err != nil {
@@ -237,38 +238,47 @@ func TestDeviceEventsReachLogsTail(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(m.devices.CA().Cert)
-	opts := paho3.NewClientOptions().AddBroker("ssl://" + m.devices.Addr()).SetClientID("sensor-7").SetProtocolVersion(4).
-		SetTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}).
-		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
-	client := paho3.NewClient(opts)
-	if tok := client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect: %v", tok.Error())
+	connect := func(clientID string) paho3.Client {
+		t.Helper()
+		opts := paho3.NewClientOptions().AddBroker("ssl://" + m.devices.Addr()).SetClientID(clientID).SetProtocolVersion(4).
+			SetTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}).
+			SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
+		client := paho3.NewClient(opts)
+		if tok := client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		return client
 	}
+	// tail runs logs tail on the same store, as an operator would beside
+	// the server, until it prints n entries (for up to 5 s).
+	tail := func(n int) []string {
+		t.Helper()
+		var lines []string
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			var out lockedBuffer
+			tail := logsTailCmd{storeFlags: flags, Since: sinceFlag{ago: time.Hour}, out: &out}
+			if err := tail.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			lines = strings.Split(strings.TrimSpace(out.text()), "\n")
+			if len(lines) >= n || time.Since(start) > 5*time.Second {
+				t.Logf("%d entries in logs tail %v after the last event:\n%s", len(lines), time.Since(start).Round(time.Millisecond), strings.Join(lines, "\n"))
+				break
+			}
+		}
+		if len(lines) != n {
+			t.Fatalf("logs tail printed %d entries, want %d", len(lines), n)
+		}
+		return lines
+	}
+
+	client := connect("sensor-7")
 	if tok := client.Publish("dt/sensor-7/temp", 1, false, "21.5"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
 	}
 	client.Disconnect(100)
-
-	// logs tail on the same store, as an operator would run it beside the server.
 	want := []string{"Connect", "Publish-In", "Disconnect"}
-	var lines []string
-	start := time.Now()
-	for {
-		var out lockedBuffer
-		tail := logsTailCmd{storeFlags: flags, Since: sinceFlag{ago: time.Hour}, out: &out}
-		if err := tail.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		lines = strings.Split(strings.TrimSpace(out.text()), "\n")
-		if len(lines) >= len(want) || time.Since(start) > 5*time.Second {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Logf("entries in logs tail %v after the disconnect:\n%s", time.Since(start).Round(time.Millisecond), strings.Join(lines, "\n"))
-	if len(lines) != len(want) {
-		t.Fatalf("logs tail printed %d entries, want %d", len(lines), len(want))
-	}
+	lines := tail(len(want))
 	for i, line := range lines {
 		var e map[string]any
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
@@ -282,8 +292,28 @@ func TestDeviceEventsReachLogsTail(t *testing.T) {
 	if !strings.Contains(lines[1], `"topicName":"dt/sensor-7/temp"`) {
 		t.Errorf("publish entry without its topic: %s", lines[1])
 	}
+
+	// A denied publish: an ERROR entry with AWS's reason (and, MQTT 3.1.1
+	// closing the connection, a disconnect).
+	denied := connect("sensor-8")
+	denied.Publish("denied/x", 0, false, "x").WaitTimeout(5 * time.Second)
+	lines = tail(len(want) + 3)
+	failure := 0
+	for _, line := range lines[len(want):] {
+		if strings.Contains(line, `"status":"Failure"`) {
+			failure++
+			if !strings.Contains(line, `"logLevel":"ERROR"`) || !strings.Contains(line, `"eventType":"Publish-In"`) ||
+				!strings.Contains(line, `"topicName":"denied/x"`) || !strings.Contains(line, `"reason":"AUTHORIZATION_FAILURE","details":"Authorization Failure"`) {
+				t.Errorf("denied publish entry: %s", line)
+			}
+		}
+	}
+	if failure != 1 {
+		t.Errorf("%d failure entries for the denied publish, want 1", failure)
+	}
+	denied.Disconnect(0)
 	stop()
-	if n := strings.Count(serverLog.text(), `"msg":"iot log entry"`); n != len(want) {
-		t.Errorf("%d entries in the server log, want %d", n, len(want))
+	if n := strings.Count(serverLog.text(), `"msg":"iot log entry"`); n != len(lines) {
+		t.Errorf("%d entries in the server log, want %d", n, len(lines))
 	}
 }
