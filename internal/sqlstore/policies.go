@@ -599,6 +599,12 @@ func getV2Logging(ctx context.Context, q querier, s warden.Scope) (warden.V2Logg
 // of SetV2LoggingOptions, so that the mitigation engine's ENABLE_IOT_LOGGING
 // can apply it in the transaction that completes its execution.
 func setV2LoggingTx(ctx context.Context, tx writeTx, s warden.Scope, o warden.V2LoggingOptions, now time.Time) error {
+	return setV2LoggingAs(ctx, tx, s, o, now, "SetV2LoggingOptions")
+}
+
+// setV2LoggingAs replaces the V2 logging options, recording the change as
+// operation (SetV2LoggingLevel sets the DEFAULT target's level through it).
+func setV2LoggingAs(ctx context.Context, tx writeTx, s warden.Scope, o warden.V2LoggingOptions, now time.Time, operation string) error {
 	var before any
 	old, err := getV2Logging(ctx, tx, s)
 	switch {
@@ -615,7 +621,7 @@ func setV2LoggingTx(ctx context.Context, tx writeTx, s warden.Scope, o warden.V2
 		s.Account, s.Region, o.RoleArn, o.DefaultLogLevel, o.DisableAllLogs, millis(now)); err != nil {
 		return err
 	}
-	return logChange(ctx, tx, s, warden.V2LoggingARN(s), "SetV2LoggingOptions", before, v2LoggingChange(o), now)
+	return logChange(ctx, tx, s, warden.V2LoggingARN(s), operation, before, v2LoggingChange(o), now)
 }
 
 // SetV2LoggingOptions replaces the account's V2 logging options.
