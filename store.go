@@ -24,6 +24,7 @@ type Store interface {
 	IAMStore
 	AuditStore
 	MitigationStore
+	ConnectionLogStore
 
 	// Changes lists the registry change log.
 	Changes(ctx context.Context, f ChangeFilter) ([]Change, error)
