@@ -14,7 +14,7 @@ import (
 
 var scope = warden.Scope{Account: "123456789012", Region: "us-east-1"}
 
-func openStore(t *testing.T) *sqlstore.DB {
+func openStore(t testing.TB) *sqlstore.DB {
 	t.Helper()
 	db, err := sqlstore.Open(context.Background(), sqlstore.Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
 	if err != nil {

@@ -4,56 +4,105 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
 )
 
 // RecordConnections writes a batch of connect and disconnect events in one
-// transaction. On PostgreSQL it runs at READ COMMITTED: every statement
-// touches only its own session's row, so batches of several nodes need not
-// be serialised (and retried) against each other.
+// transaction: the connects as multi-row INSERTs, then the disconnects as
+// multi-row UPDATEs (a round trip per statement is what PostgreSQL charges
+// most for). A session has one connect and one disconnect, so doing every
+// insert first only differs from the event order when a disconnect was
+// observed before its connect, which it then still closes; of two
+// disconnects of one session the first counts. On PostgreSQL the batch runs
+// at READ COMMITTED: every statement touches only its own sessions' rows, so
+// batches of several nodes need not be serialised (and retried) against
+// each other.
 func (db *DB) RecordConnections(ctx context.Context, events []warden.DataPlaneEvent) error {
-	var todo []*warden.DataPlaneEvent
+	var connects, disconnects []*warden.DataPlaneEvent
+	closing := map[string]bool{}
 	for i := range events {
 		e := &events[i]
-		if e.Scope == (warden.Scope{}) || (e.Type != warden.EventConnect && e.Type != warden.EventDisconnect) {
+		if e.Scope == (warden.Scope{}) {
 			continue
 		}
-		todo = append(todo, e)
+		switch e.Type {
+		case warden.EventConnect:
+			connects = append(connects, e)
+		case warden.EventDisconnect:
+			key := e.Scope.Account + "\x00" + e.Scope.Region + "\x00" + e.SessionID
+			if !closing[key] {
+				closing[key] = true
+				disconnects = append(disconnects, e)
+			}
+		}
 	}
-	if len(todo) == 0 {
+	if len(connects) == 0 && len(disconnects) == 0 {
 		return nil
 	}
 	return db.inClaimTx(ctx, func(tx writeTx) error {
-		for _, e := range todo {
-			at := millis(e.At)
-			if e.Type == warden.EventConnect {
+		for rest := connects; len(rest) > 0; {
+			chunk := rest[:statementRows(len(rest))]
+			rest = rest[len(chunk):]
+			args := make([]any, 0, 13*len(chunk))
+			for _, e := range chunk {
+				at := millis(e.At)
 				result := warden.StatusSuccess
 				var closed any // NULL: open
 				if e.Status == warden.StatusFailure {
 					result, closed = warden.StatusFailure, at
 				}
-				if _, err := tx.ExecContext(ctx, `INSERT INTO connection_log (account, region, session_id, client_id, certificate_id,
-					thing_name, source_ip, source_port, connected_at, disconnected_at, last_at, result, reason)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-					e.Scope.Account, e.Scope.Region, e.SessionID, e.ClientID, e.PrincipalID, e.ThingName, e.SourceIP, e.SourcePort,
-					at, closed, at, result, e.Reason); err != nil {
-					return err
-				}
-				continue
+				args = append(args, e.Scope.Account, e.Scope.Region, e.SessionID, e.ClientID, e.PrincipalID, e.ThingName, e.SourceIP,
+					e.SourcePort, at, closed, at, result, e.Reason)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO connection_log (account, region, session_id, client_id, certificate_id,
+				thing_name, source_ip, source_port, connected_at, disconnected_at, last_at, result, reason) VALUES `+
+				rowMarks(len(chunk), `(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?)`), args...); err != nil {
+				return err
+			}
+		}
+		for rest := disconnects; len(rest) > 0; {
+			chunk := rest[:statementRows(len(rest))]
+			rest = rest[len(chunk):]
+			args := make([]any, 0, 5*len(chunk))
+			for _, e := range chunk {
+				args = append(args, e.Scope.Account, e.Scope.Region, e.SessionID, millis(e.At), e.DisconnectReason)
 			}
 			// A disconnect never closes a session before it opened.
 			if _, err := tx.ExecContext(ctx, `UPDATE connection_log
-				SET disconnected_at = CASE WHEN connected_at > ? THEN connected_at ELSE ? END,
-				last_at = CASE WHEN connected_at > ? THEN connected_at ELSE ? END,
-				disconnect_reason = ? WHERE account = ? AND region = ? AND session_id = ? AND disconnected_at IS NULL`,
-				at, at, at, at, e.DisconnectReason, e.Scope.Account, e.Scope.Region, e.SessionID); err != nil {
+				SET disconnected_at = CASE WHEN connected_at > d.at THEN connected_at ELSE d.at END,
+				last_at = CASE WHEN connected_at > d.at THEN connected_at ELSE d.at END,
+				disconnect_reason = d.reason
+				FROM (`+rowMarks(len(chunk), `SELECT ? AS account, ? AS region, ? AS session_id, CAST(? AS BIGINT) AS at, ? AS reason`, " UNION ALL ")+`) AS d
+				WHERE connection_log.account = d.account AND connection_log.region = d.region
+				AND connection_log.session_id = d.session_id AND connection_log.disconnected_at IS NULL`, args...); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// statementRows is how many of n rows the next multi-row statement takes:
+// 64, 16, 4 or 1, so that the statements prepared and cached are few.
+func statementRows(n int) int {
+	for _, size := range []int{64, 16, 4} {
+		if n >= size {
+			return size
+		}
+	}
+	return 1
+}
+
+// rowMarks repeats row n times, separated by sep (", " by default).
+func rowMarks(n int, row string, sep ...string) string {
+	between := ", "
+	if len(sep) > 0 {
+		between = sep[0]
+	}
+	return strings.TrimSuffix(strings.Repeat(row+between, n), between)
 }
 
 // connectionWhere is the WHERE clause of a ConnectionFilter.
