@@ -227,7 +227,7 @@ build_warden() {
 start_server() {
 	local log=$tmp/$1
 	mkdir -p "$data"
-	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$log.out" 2>"$log.err" &
+	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" --mqtt-listen "${mqtt_listen:-127.0.0.1:0}" >"$log.out" 2>"$log.err" &
 	server_pid=$!
 	if wait_port "$port" "$server_pid"; then return 0; fi
 	if ! kill -0 "$server_pid" 2>/dev/null; then
