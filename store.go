@@ -25,6 +25,7 @@ type Store interface {
 	AuditStore
 	MitigationStore
 	ConnectionLogStore
+	V2LoggingStore
 
 	// Changes lists the registry change log.
 	Changes(ctx context.Context, f ChangeFilter) ([]Change, error)

@@ -22,6 +22,7 @@ type cli struct {
 	Serve       serveCmd       `cmd:"" help:"Run the server."`
 	Credentials credentialsCmd `cmd:"" help:"List, create, deactivate and delete access keys."`
 	History     historyCmd     `cmd:"" help:"Print the registry change log."`
+	Logs        logsCmd        `cmd:"" help:"Print the devices' V2 log entries (logs tail)."`
 	SNS         snsCmd         `cmd:"" name:"sns" help:"Inspect SNS topics."`
 	Fleet       fleetCmd       `cmd:"" help:"Generate a fleet of things, certificates and policies."`
 	Migrate     migrateCmd     `cmd:"" help:"Copy an embedded SQLite store into PostgreSQL."`

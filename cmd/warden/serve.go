@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/warden-iot/warden/internal/sigv4"
 	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/v2log"
 	"golang.org/x/net/netutil"
 )
 
@@ -157,6 +159,9 @@ type Main struct {
 
 	// devices is the MQTT device endpoint; nil when it is off.
 	devices *broker.Broker
+	// iotLog writes the devices' V2 log entries; Run starts it and stops it
+	// after the device endpoint has closed.
+	iotLog *v2log.Observer
 }
 
 // Open opens the store, creates the first account's credentials on an empty
@@ -232,8 +237,10 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	apiCfg := api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler, Regions: m.Config.Regions}
 	if l := m.Config.MQTTListen; l != "" && l != "off" {
+		m.iotLog = v2log.New(v2log.Options{Store: store, Logger: m.log})
+		observers := append(slices.Clip(m.Config.Observers), m.iotLog)
 		if m.devices, err = broker.New(ctx, broker.Config{Store: store, Logger: m.log, Hostnames: m.Config.MQTTHostnames,
-			StrictCA: m.Config.MQTTStrictCA, MaxConnections: maxConns, Observers: m.Config.Observers}); err != nil {
+			StrictCA: m.Config.MQTTStrictCA, MaxConnections: maxConns, Observers: observers}); err != nil {
 			return err
 		}
 		if err := m.devices.Listen(l); err != nil {
@@ -277,6 +284,10 @@ func (m *Main) Run(ctx context.Context) error {
 	defer m.audits.Stop() // before the deliverer: a finishing audit may publish
 	m.mitigation.Start()
 	defer m.mitigation.Stop() // before the deliverer: a batch may publish
+	if m.iotLog != nil {
+		m.iotLog.Start()
+		defer m.iotLog.Stop() // after the device endpoint has closed: it logs to the last event
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.http.Serve(m.listener) }()
 	select {
@@ -311,6 +322,9 @@ func (m *Main) Close() error {
 	}
 	if m.devices != nil {
 		errs = append(errs, m.devices.Close())
+	}
+	if m.iotLog != nil {
+		m.iotLog.Stop() // before the store closes
 	}
 	if m.audits != nil {
 		m.audits.Stop()

@@ -29,6 +29,7 @@ func (s *Server) routePolicies(m *http.ServeMux) {
 	m.Handle("GET /v2LoggingOptions", s.op("GetV2LoggingOptions", s.handleGetV2LoggingOptions))
 	m.Handle("POST /loggingOptions", s.op("SetLoggingOptions", s.handleSetLoggingOptions))
 	m.Handle("GET /loggingOptions", s.op("GetLoggingOptions", s.handleGetLoggingOptions))
+	s.routeV2LoggingLevels(m)
 }
 
 // policyPath reads and checks the path labels policyName and, with
