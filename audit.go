@@ -78,8 +78,7 @@ type AuditCheckInfo struct {
 }
 
 const (
-	noConnections = "needs the history of device connections (client ids, source addresses, connect and disconnect times), which Warden does not receive"
-	noIAM         = "needs IAM roles and their policies, which Warden does not keep"
+	noIAM = "needs IAM roles and their policies, which Warden does not keep"
 )
 
 var expiringConfig = map[string]AuditConfigDays{ConfigCertExpirationThresholdInDays: {Default: 30, Min: 30, Max: 3652}}
@@ -91,12 +90,12 @@ var AuditChecks = []AuditCheckInfo{
 		Unavailable: "needs Amazon Cognito identity pools and IAM roles, which Warden does not keep"},
 	{Name: CheckCACertificateExpiring, Severity: SeverityMedium, ResourceType: ResourceCACertificate, Config: expiringConfig},
 	{Name: CheckCACertificateKeyQuality, Severity: SeverityCritical, ResourceType: ResourceCACertificate},
-	{Name: CheckConflictingClientIDs, Severity: SeverityHigh, ResourceType: ResourceClientID, Unavailable: noConnections},
+	{Name: CheckConflictingClientIDs, Severity: SeverityHigh, ResourceType: ResourceClientID},
 	{Name: CheckDeviceCertificateAge, Severity: SeverityLow, ResourceType: ResourceDeviceCertificate,
 		Config: map[string]AuditConfigDays{ConfigCertAgeThresholdInDays: {Default: 365, Min: 30, Max: 3652}}},
 	{Name: CheckDeviceCertificateExpiring, Severity: SeverityMedium, ResourceType: ResourceDeviceCertificate, Config: expiringConfig},
 	{Name: CheckDeviceCertificateKeyQuality, Severity: SeverityCritical, ResourceType: ResourceDeviceCertificate},
-	{Name: CheckDeviceCertificateShared, Severity: SeverityCritical, ResourceType: ResourceDeviceCertificate, Unavailable: noConnections},
+	{Name: CheckDeviceCertificateShared, Severity: SeverityCritical, ResourceType: ResourceDeviceCertificate},
 	{Name: CheckIntermediateCARevokedForActiveDeviceCerts, Severity: SeverityCritical, ResourceType: ResourceDeviceCertificate},
 	{Name: CheckIoTPolicyOverlyPermissive, Severity: SeverityCritical, ResourceType: ResourceIoTPolicy},
 	{Name: CheckIoTPolicyPotentialMisconfiguration, Severity: SeverityMedium, ResourceType: ResourceIoTPolicy},

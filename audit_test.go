@@ -63,7 +63,7 @@ func TestValidateAuditConfigurationUpdate(t *testing.T) {
 		msg  string // "" = valid
 	}{
 		{"ok", AuditConfigurationUpdate{RoleArn: &role, Checks: map[string]AuditCheckConfiguration{CheckLoggingDisabled: {Enabled: true}}}, ""},
-		{"disabling an unavailable check is fine", AuditConfigurationUpdate{Checks: map[string]AuditCheckConfiguration{CheckDeviceCertificateShared: {}}}, ""},
+		{"disabling an unavailable check is fine", AuditConfigurationUpdate{Checks: map[string]AuditCheckConfiguration{CheckRoleAliasOverlyPermissive: {}}}, ""},
 		{"threshold at the maximum", AuditConfigurationUpdate{Checks: map[string]AuditCheckConfiguration{
 			CheckDeviceCertificateAge: {Enabled: true, Configuration: map[string]string{ConfigCertAgeThresholdInDays: "3652"}}}}, ""},
 		{"threshold over the maximum", AuditConfigurationUpdate{Checks: map[string]AuditCheckConfiguration{

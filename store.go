@@ -24,6 +24,7 @@ type Store interface {
 	IAMStore
 	AuditStore
 	MitigationStore
+	ConnectionLogStore
 	V2LoggingStore
 
 	// Changes lists the registry change log.

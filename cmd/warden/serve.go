@@ -20,6 +20,7 @@ import (
 	"github.com/warden-iot/warden/internal/api"
 	"github.com/warden-iot/warden/internal/audit"
 	"github.com/warden-iot/warden/internal/broker"
+	"github.com/warden-iot/warden/internal/connlog"
 	"github.com/warden-iot/warden/internal/engine"
 	"github.com/warden-iot/warden/internal/iam"
 	"github.com/warden-iot/warden/internal/outbound"
@@ -162,6 +163,10 @@ type Main struct {
 	// iotLog writes the devices' V2 log entries; Run starts it and stops it
 	// after the device endpoint has closed.
 	iotLog *v2log.Observer
+	// connLog records the devices' connects and disconnects for the
+	// connection audit checks; Run starts it and closes it after the device
+	// endpoint has closed.
+	connLog *connlog.Log
 }
 
 // Open opens the store, creates the first account's credentials on an empty
@@ -238,7 +243,8 @@ func (m *Main) Open(ctx context.Context) error {
 	apiCfg := api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler, Regions: m.Config.Regions}
 	if l := m.Config.MQTTListen; l != "" && l != "off" {
 		m.iotLog = v2log.New(v2log.Options{Store: store, Logger: m.log})
-		observers := append(slices.Clip(m.Config.Observers), m.iotLog)
+		m.connLog = connlog.New(connlog.Options{Store: store, Log: m.log})
+		observers := append(slices.Clip(m.Config.Observers), m.iotLog, m.connLog)
 		if m.devices, err = broker.New(ctx, broker.Config{Store: store, Logger: m.log, Hostnames: m.Config.MQTTHostnames,
 			StrictCA: m.Config.MQTTStrictCA, MaxConnections: maxConns, Observers: observers}); err != nil {
 			return err
@@ -288,6 +294,10 @@ func (m *Main) Run(ctx context.Context) error {
 		m.iotLog.Start()
 		defer m.iotLog.Stop() // after the device endpoint has closed: it logs to the last event
 	}
+	if m.connLog != nil {
+		m.connLog.Start()
+		defer m.connLog.Close() // after the device endpoint has closed: it records the last disconnects
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.http.Serve(m.listener) }()
 	select {
@@ -325,6 +335,9 @@ func (m *Main) Close() error {
 	}
 	if m.iotLog != nil {
 		m.iotLog.Stop() // before the store closes
+	}
+	if m.connLog != nil {
+		_ = m.connLog.Close() // before the store closes
 	}
 	if m.audits != nil {
 		m.audits.Stop()

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -21,6 +22,7 @@ func (s *Server) routeAudits(m *http.ServeMux) {
 
 	m.Handle("POST /audit/findings", s.op("ListAuditFindings", s.handleListAuditFindings))
 	m.Handle("GET /audit/findings/{findingId}", s.op("DescribeAuditFinding", s.handleDescribeAuditFinding))
+	m.Handle("GET /audit/relatedResources", s.op("ListRelatedResourcesForAuditFinding", s.handleListRelatedResourcesForAuditFinding))
 
 	m.Handle("POST /audit/suppressions/create", s.op("CreateAuditSuppression", s.handleCreateAuditSuppression))
 	m.Handle("POST /audit/suppressions/describe", s.op("DescribeAuditSuppression", s.handleDescribeAuditSuppression))
@@ -281,10 +283,19 @@ type auditFindingOut struct {
 	IsSuppressed               bool                         `json:"isSuppressed"`
 }
 
+// maxFindingRelatedResources is how many related resources a finding shows
+// in DescribeAuditFinding and ListAuditFindings; ListRelatedResourcesForAuditFinding
+// pages through all of them.
+const maxFindingRelatedResources = 10
+
 func findingOut(f *warden.AuditFinding) auditFindingOut {
+	related := f.RelatedResources
+	if len(related) > maxFindingRelatedResources {
+		related = related[:maxFindingRelatedResources]
+	}
 	return auditFindingOut{FindingID: f.FindingID, TaskID: f.TaskID, CheckName: f.CheckName, TaskStartTime: epoch(f.TaskStartTime),
 		FindingTime: epoch(f.FindingTime), Severity: f.Severity, NonCompliantResource: &f.NonCompliantResource,
-		RelatedResources: f.RelatedResources, ReasonForNonCompliance: f.ReasonForNonCompliance,
+		RelatedResources: related, ReasonForNonCompliance: f.ReasonForNonCompliance,
 		ReasonForNonComplianceCode: f.ReasonForNonComplianceCode, IsSuppressed: f.IsSuppressed}
 }
 
@@ -380,6 +391,44 @@ func (s *Server) handleDescribeAuditFinding(c *call) (any, error) {
 	return struct {
 		Finding auditFindingOut `json:"finding"`
 	}{findingOut(&f)}, nil
+}
+
+func (s *Server) handleListRelatedResourcesForAuditFinding(c *call) (any, error) {
+	const op = "ListRelatedResourcesForAuditFinding"
+	id := c.r.URL.Query().Get("findingId")
+	var v warden.Validator
+	v.Required("findingId", c.r.URL.Query().Has("findingId"))
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	warden.ValidateFindingID(&v, "findingId", id)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	// The token is bound to the finding: it is an offset into its list.
+	p, err := c.page(s.tokens, op+"\x00"+id, "nextToken", "maxResults", 25, 250)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.store.AuditFinding(c.ctx, c.scope, id)
+	if err != nil {
+		return nil, err
+	}
+	from := 0
+	if p.After != "" {
+		if from, err = strconv.Atoi(p.After); err != nil || from < 0 || from > len(f.RelatedResources) {
+			return nil, warden.Errorf(warden.CodeInvalidRequest, "The nextToken is not valid for this request.")
+		}
+	}
+	to := min(from+p.Limit, len(f.RelatedResources))
+	next := ""
+	if to < len(f.RelatedResources) {
+		next = strconv.Itoa(to)
+	}
+	return struct {
+		RelatedResources []warden.RelatedResource `json:"relatedResources"`
+		NextToken        string                   `json:"nextToken,omitempty"`
+	}{append([]warden.RelatedResource{}, f.RelatedResources[from:to]...), s.tokens.seal(op+"\x00"+id, c.scope, next)}, nil
 }
 
 // ---------------------------------------------------------------- suppressions

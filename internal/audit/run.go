@@ -108,6 +108,7 @@ func (r *run) execute() error {
 			warden.CheckRevokedDeviceCertificateStillActive, warden.CheckIntermediateCARevokedForActiveDeviceCerts}, r.devicePhase},
 		{[]string{warden.CheckIoTPolicyOverlyPermissive, warden.CheckIoTPolicyPotentialMisconfiguration}, r.policyPhase},
 		{[]string{warden.CheckLoggingDisabled}, r.loggingPhase},
+		{[]string{warden.CheckDeviceCertificateShared, warden.CheckConflictingClientIDs}, r.connectionPhase},
 	}
 	for _, p := range phases {
 		if !r.wants(p.checks...) {

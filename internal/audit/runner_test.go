@@ -259,6 +259,16 @@ func TestRunnerChecks(t *testing.T) {
 	f.policy("scoped", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}"}]}`)
 	f.policy("misconfigured", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Subscribe","Resource":"arn:aws:iot:us-east-1:123456789012:topicfilter/a/b"},{"Effect":"Deny","Action":"iot:Subscribe","Resource":"arn:aws:iot:us-east-1:123456789012:topicfilter/a/#"}]}`)
 
+	// Connections: "fine" is used by two devices at once 5 hours ago,
+	// "expiring" reconnects alone; client id "twin" is taken over by
+	// another certificate 10 minutes ago.
+	ev := []warden.DataPlaneEvent{connectAt("f1", "fine-a", d["fine"], "192.0.2.1", now.Add(-6*time.Hour)),
+		connectAt("f2", "fine-b", d["fine"], "192.0.2.2", now.Add(-5*time.Hour)),
+		connectAt("e1", "expiring", d["expiring"], "192.0.2.3", now.Add(-7*time.Hour)),
+		disconnectAt("e1", "CONNECTION_LOST", now.Add(-6*time.Hour)),
+		connectAt("e2", "expiring", d["expiring"], "192.0.2.3", now.Add(-5*time.Hour))}
+	f.connEvents(append(ev, takeover("tw", "twin", d["expired"], "192.0.2.4", d["old"], "192.0.2.5", now.Add(-10*time.Minute))...)...)
+
 	checks := implementedChecks()
 	f.configure(checks...)
 	task := f.start(checks...)
@@ -287,6 +297,8 @@ func TestRunnerChecks(t *testing.T) {
 		warden.CheckIoTPolicyOverlyPermissive:                 {[]string{policyKey("permissive")}, 3, ReasonBroadDataPlaneAccess},
 		warden.CheckIoTPolicyPotentialMisconfiguration:        {[]string{policyKey("misconfigured")}, 3, ReasonMQTTWildcardsInDeny},
 		warden.CheckLoggingDisabled:                           {[]string{(&warden.ResourceIdentifier{Account: f.s.Account}).Key()}, 1, ReasonLoggingDisabled},
+		warden.CheckDeviceCertificateShared:                   {[]string{deviceKey(d["fine"])}, 2, ReasonCertificateShared},
+		warden.CheckConflictingClientIDs:                      {[]string{(&warden.ResourceIdentifier{ClientID: "twin"}).Key()}, 4, ReasonDuplicateClientID},
 	}
 	_, _ = rootID, inactiveExpiringCA
 	for _, run := range got.Checks {
