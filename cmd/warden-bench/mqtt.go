@@ -11,7 +11,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-		"flag"
+	"flag"
 	"fmt"
 	"io"
 	"os"
