@@ -29,6 +29,10 @@ type CertificateStore interface {
 	RegisterCertificate(ctx context.Context, s Scope, c Certificate, caCertificateID string) (Certificate, error)
 	// Certificate returns one device certificate or ResourceNotFound.
 	Certificate(ctx context.Context, s Scope, id string) (Certificate, error)
+	// DeviceCertificate finds a device certificate by id in any scope, for
+	// the device endpoint (a TLS client names no account); of several
+	// registrations the earliest. found is false when none has it.
+	DeviceCertificate(ctx context.Context, id string) (s Scope, c Certificate, found bool, err error)
 	// UpdateCertificateStatus moves a certificate to newStatus. Setting the
 	// status it has is no change (changed=false) and no error.
 	UpdateCertificateStatus(ctx context.Context, s Scope, id, newStatus string, now time.Time) (changed bool, err error)

@@ -224,14 +224,16 @@ build_warden() {
 }
 
 # start_server LOGNAME: starts `warden serve` on $data in the background on
-# $port (with the flags in the server_args array too), logging to
+# $port, its device endpoint on $mqtt_listen (default: any free port), with
+# the flags in the server_args array too, logging to
 # $tmp/LOGNAME.out and .err, and waits until it accepts connections. Sets
 # server_pid.
 server_args=()
 start_server() {
 	local log=$tmp/$1
 	mkdir -p "$data"
-	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" "${server_args[@]}" >"$log.out" 2>"$log.err" &
+	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" --mqtt-listen "${mqtt_listen:-127.0.0.1:0}" \
+		"${server_args[@]}" >"$log.out" 2>"$log.err" &
 	server_pid=$!
 	if wait_port "$port" "$server_pid"; then return 0; fi
 	if ! kill -0 "$server_pid" 2>/dev/null; then
@@ -344,7 +346,7 @@ mqtt_port=
 start_device_server() {
 	build_warden
 	mqtt_port=$(free_port)
-	server_args+=(--mqtt-listen "127.0.0.1:$mqtt_port")
+	mqtt_listen=127.0.0.1:$mqtt_port
 	start_server "$1" || bail "warden serve --mqtt-listen 127.0.0.1:$mqtt_port starts"
 	wait_port "$mqtt_port" "$server_pid" || bail "warden listens for devices on 127.0.0.1:$mqtt_port"
 	if ! read_keys "$tmp/$1.out"; then

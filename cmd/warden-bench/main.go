@@ -401,7 +401,7 @@ func wardenLog(cfg *config, name string) string {
 }
 
 func wardenArgs(cfg *config, dataDir, addr string) []string {
-	args := []string{"serve", "--data-dir", dataDir, "--listen", addr, "--sync", cfg.Sync, "--log-level", cfg.LogLevel}
+	args := []string{"serve", "--data-dir", dataDir, "--listen", addr, "--mqtt-listen", "127.0.0.1:0", "--sync", cfg.Sync, "--log-level", cfg.LogLevel}
 	if cfg.db != nil {
 		args = append(args, "--database", cfg.db.url)
 	}

@@ -26,6 +26,7 @@ type cli struct {
 	Fleet       fleetCmd       `cmd:"" help:"Generate a fleet of things, certificates and policies."`
 	Migrate     migrateCmd     `cmd:"" help:"Copy an embedded SQLite store into PostgreSQL."`
 	Check       checkCmd       `cmd:"" help:"Check the store for damage (SQLite integrity check; exits non-zero on damage)."`
+	CA          caCmd          `cmd:"" name:"ca" help:"Print the CA certificate (PEM) devices must trust to connect to the device endpoint."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
 

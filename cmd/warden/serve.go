@@ -15,8 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/api"
 	"github.com/warden-iot/warden/internal/audit"
+	"github.com/warden-iot/warden/internal/broker"
 	"github.com/warden-iot/warden/internal/engine"
 	"github.com/warden-iot/warden/internal/iam"
 	"github.com/warden-iot/warden/internal/outbound"
@@ -42,6 +44,9 @@ type serveCmd struct {
 	ReadTimeout       time.Duration `name:"read-timeout" default:"20s" env:"WARDEN_READ_TIMEOUT" help:"How long a client may take to send a request body (and its headers, at most 10s); a slower connection is closed."`
 	WriteTimeout      time.Duration `name:"write-timeout" default:"30s" env:"WARDEN_WRITE_TIMEOUT" help:"How long a client may take to receive a response once it is ready."`
 	MaxConnections    int           `name:"max-connections" default:"0" env:"WARDEN_MAX_CONNECTIONS" help:"Most client connections open at once; more wait to be accepted (0: a quarter below the open-file limit, at most 4096)."`
+	MQTTListen        string        `name:"mqtt-listen" default:"127.0.0.1:8883" env:"WARDEN_MQTT_LISTEN" help:"Address devices connect to with MQTT over TLS (host:port; \"\" or \"off\" disables the device endpoint)."`
+	MQTTHostnames     []string      `name:"mqtt-hostnames" sep:"," default:"localhost,127.0.0.1" env:"WARDEN_MQTT_HOSTNAMES" help:"Names and IP addresses (comma-separated) the device endpoint's server certificate is issued for; the first is the endpoint DescribeEndpoint returns."`
+	MQTTStrictCA      bool          `name:"mqtt-strict-ca" env:"WARDEN_MQTT_STRICT_CA" help:"Also refuse (and disconnect) devices whose registered CA certificate is not ACTIVE; AWS lets them connect."`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -58,7 +63,8 @@ func (c *serveCmd) config() Config {
 		LogLevel: c.LogLevel, ShutdownTimeout: c.ShutdownTimeout, PublicURL: c.PublicURL,
 		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease, AuditCheckTimeout: c.AuditCheckTimeout,
 		OutboundDeny: c.OutboundDeny, OutboundAllow: c.OutboundAllow, CRLCacheSize: int64(c.CRLCacheSize),
-		Regions: c.Regions, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, MaxConnections: c.MaxConnections}
+		Regions: c.Regions, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, MaxConnections: c.MaxConnections,
+		MQTTListen: c.MQTTListen, MQTTHostnames: c.MQTTHostnames, MQTTStrictCA: c.MQTTStrictCA}
 }
 
 // byteSize is a number of bytes written as 67108864, 64MiB, 64MB, 512KiB...
@@ -115,8 +121,17 @@ type Config struct {
 	// receiving of a response; zero means 20 s and 30 s.
 	ReadTimeout, WriteTimeout time.Duration
 	// MaxConnections bounds the client connections open at once; zero
-	// derives it from the open-file limit.
+	// derives it from the open-file limit. The device endpoint has the same
+	// limit of its own.
 	MaxConnections int
+	// MQTTListen is the device endpoint's address; "" or "off" disables it.
+	MQTTListen string
+	// MQTTHostnames are the names its server certificate is issued for.
+	MQTTHostnames []string
+	// MQTTStrictCA refuses devices whose CA certificate is not ACTIVE.
+	MQTTStrictCA bool
+	// Observers receive the device endpoint's events.
+	Observers []warden.DataPlaneObserver
 }
 
 // Main is the running program: a test boots it on port 0 with a temporary
@@ -139,6 +154,9 @@ type Main struct {
 	// mitigation applies audit mitigation actions tasks; Run starts it and
 	// stops it before the deliverer (it enqueues SNS messages).
 	mitigation *engine.Engine
+
+	// devices is the MQTT device endpoint; nil when it is off.
+	devices *broker.Broker
 }
 
 // Open opens the store, creates the first account's credentials on an empty
@@ -212,8 +230,20 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	handler, err := api.New(ctx, api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler,
-		Regions: m.Config.Regions})
+	apiCfg := api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler, Regions: m.Config.Regions}
+	if l := m.Config.MQTTListen; l != "" && l != "off" {
+		if m.devices, err = broker.New(ctx, broker.Config{Store: store, Logger: m.log, Hostnames: m.Config.MQTTHostnames,
+			StrictCA: m.Config.MQTTStrictCA, MaxConnections: maxConns, Observers: m.Config.Observers}); err != nil {
+			return err
+		}
+		if err := m.devices.Listen(l); err != nil {
+			return fmt.Errorf("--mqtt-listen: %w", err)
+		}
+		apiCfg.Devices = m.devices
+		m.log.Info("device endpoint listening", "addr", m.devices.Addr(), "endpoint", m.devices.EndpointAddress(),
+			"strict_ca", m.Config.MQTTStrictCA)
+	}
+	handler, err := api.New(ctx, apiCfg)
 	if err != nil {
 		return err
 	}
@@ -261,6 +291,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if m.devices != nil {
+		_ = m.devices.Close()
+	}
 	err := m.http.Shutdown(sctx)
 	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
@@ -275,6 +308,9 @@ func (m *Main) Close() error {
 		errs = append(errs, m.http.Close())
 	} else if m.listener != nil {
 		errs = append(errs, m.listener.Close())
+	}
+	if m.devices != nil {
+		errs = append(errs, m.devices.Close())
 	}
 	if m.audits != nil {
 		m.audits.Stop()

@@ -74,7 +74,7 @@ func startSlowServer(t *testing.T, nofile string, args ...string) *slowServer {
 	}
 	cmd := exec.Command(exe, "-test.run=^TestHelperServe$")
 	cmd.Env = append(os.Environ(), "WARDEN_HELPER_NOFILE="+nofile, "WARDEN_HELPER_SERVE="+strings.Join(append([]string{
-		"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sync", "normal", "--log-level", "info"}, args...), " "))
+		"serve", "--listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sync", "normal", "--log-level", "info"}, args...), " "))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -29,5 +29,7 @@ func (s *Server) routeIoT() {
 	s.routeMitigationTasks(m)
 	s.routeAudits(m)
 
+	m.Handle("GET /endpoint", s.op("DescribeEndpoint", s.handleDescribeEndpoint))
+
 	m.Handle("/", s.op("", unknownOperation))
 }

@@ -40,6 +40,9 @@ type Config struct {
 	// Regions, when not empty, are the only credential-scope regions
 	// accepted; otherwise any AWS-shaped region is.
 	Regions []string
+	// Devices is the device endpoint (DescribeEndpoint, iot-data Publish);
+	// nil when it is off.
+	Devices Devices
 }
 
 // QueryService is a service on the same port that speaks AWS's query
@@ -73,6 +76,9 @@ type Server struct {
 	sns      SNS
 	// query holds the query-protocol services by credential-scope service name.
 	query map[string]QueryService
+	// data serves the requests signed for "iotdata" (the device data plane).
+	data    *http.ServeMux
+	devices Devices
 }
 
 // New builds the handler stack over cfg.Store.
@@ -101,6 +107,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.iot = http.NewServeMux()
 	s.routeIoT()
+	s.devices = cfg.Devices
+	s.data = http.NewServeMux()
+	s.routeData(s.data)
 	return s, nil
 }
 
@@ -233,6 +242,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
 		s.iot.ServeHTTP(rec, r.WithContext(ctx))
+	case "iotdata":
+		if !routable(r) {
+			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
+				"No AWS IoT data-plane operation matches %s %s.", r.Method, r.URL.EscapedPath()))
+			return
+		}
+		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
+		s.data.ServeHTTP(rec, r.WithContext(ctx))
 	default:
 		s.writeError(rec, info, warden.Errorf(warden.CodeInvalidSignature,
 			"Credential should be scoped to correct service: 'iot'. "))

@@ -74,7 +74,7 @@ func TestMigrateSQLiteToPostgres(t *testing.T) {
 	// start, and with the SQLite store's key it opens them.
 	noKeyCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if msg, err := exec.CommandContext(noKeyCtx, bin, "serve", "--database", url, "--listen", "127.0.0.1:0").CombinedOutput(); err == nil ||
+	if msg, err := exec.CommandContext(noKeyCtx, bin, "serve", "--database", url, "--listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0").CombinedOutput(); err == nil ||
 		!strings.Contains(string(msg), "WARDEN_MASTER_KEY is not set") {
 		t.Fatalf("serve on PostgreSQL without a master key: %v\n%s", err, msg)
 	}
@@ -509,7 +509,7 @@ type migrateServer struct{ wardenProcess }
 // migrateServe starts `warden serve` with args on a free port.
 func migrateServe(t *testing.T, bin string, args ...string) *migrateServer {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--sync", "normal", "--log-level", "info"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0", "--sync", "normal", "--log-level", "info"}, args...)...)
 	cmd.Stdout = os.Stdout // first-start credentials: there must be none
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

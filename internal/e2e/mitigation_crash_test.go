@@ -218,7 +218,7 @@ type mitWarden struct {
 // ("key secret") are the keys of an earlier start, else read from stdout.
 func mitStartWarden(t *testing.T, bin, data, creds string) *mitWarden {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--sync", "normal",
+	cmd := exec.Command(bin, "serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0", "--sync", "normal",
 		"--mitigation-lease", "2s", "--log-level", "info")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

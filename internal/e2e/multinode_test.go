@@ -494,7 +494,7 @@ func mnStartNodes(t *testing.T, bin, database, root string, count int) []*mnNode
 	listening := make([]chan string, count)
 	for i := range nodes {
 		nd := &mnNode{name: fmt.Sprintf("node%d", i), dir: filepath.Join(root, fmt.Sprintf("node%d", i)), wardenProcess: wardenProcess{done: make(chan struct{})}}
-		nd.cmd = exec.Command(bin, "serve", "--database", database, "--data-dir", nd.dir, "--listen", "127.0.0.1:0",
+		nd.cmd = exec.Command(bin, "serve", "--database", database, "--data-dir", nd.dir, "--listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0",
 			"--mitigation-lease", "3s", "--sync", "normal", "--log-level", "debug")
 		nd.cmd.Env = append(os.Environ(), "WARDEN_MASTER_KEY="+mnMasterKey) // every node shares it
 		stderr, err := nd.cmd.StderrPipe()

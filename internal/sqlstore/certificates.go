@@ -269,6 +269,33 @@ func (db *DB) Certificate(ctx context.Context, s warden.Scope, id string) (warde
 	return getCertificate(ctx, db.read, s, id)
 }
 
+// DeviceCertificate finds a certificate by id in whichever scope registered
+// it. When several scopes registered the same certificate, the earliest
+// registration (the lowest seq) is the one a device connects to.
+func (db *DB) DeviceCertificate(ctx context.Context, id string) (warden.Scope, warden.Certificate, bool, error) {
+	var s warden.Scope
+	row := db.read.QueryRowContext(ctx, `SELECT account, region, `+certColumns+` FROM certificates
+		WHERE id = ? ORDER BY seq LIMIT 1`, id)
+	var c warden.Certificate
+	var seq, notBefore, notAfter, created, updated int64
+	var publicKey, crls string
+	err := row.Scan(&s.Account, &s.Region, &seq, &c.ID, &c.Status, &c.PEM, &c.CACertificateID, &c.Mode, &c.CustomerVersion,
+		&c.GenerationID, &notBefore, &notAfter, &created, &updated, &c.Facts.Subject, &c.Facts.Issuer, &c.Facts.Serial,
+		&c.Facts.KeyAlgorithm, &c.Facts.KeySize, &c.Facts.SignatureAlgorithm, &publicKey, &c.Facts.PublicKeySHA256, &crls)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, c, false, nil
+	}
+	if err != nil {
+		return s, c, false, err
+	}
+	c.NotBefore, c.NotAfter = fromMillis(notBefore), fromMillis(notAfter)
+	c.CreationDate, c.LastModifiedDate = fromMillis(created), fromMillis(updated)
+	if err := certDecodeFacts(&c.Facts, publicKey, crls); err != nil {
+		return s, c, false, fmt.Errorf("stored certificate %s: %w", c.ID, err)
+	}
+	return s, c, true, nil
+}
+
 // UpdateCertificateStatus changes a certificate's status.
 func (db *DB) UpdateCertificateStatus(ctx context.Context, s warden.Scope, id, newStatus string, now time.Time) (bool, error) {
 	changed := false

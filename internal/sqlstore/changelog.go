@@ -67,3 +67,11 @@ func (db *DB) Changes(ctx context.Context, f warden.ChangeFilter) ([]warden.Chan
 	}
 	return out, rows.Err()
 }
+
+// LastChangeSeq is the highest seq in the change log (0 when empty), where
+// a reader that only wants changes from now on starts.
+func (db *DB) LastChangeSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM change_log`).Scan(&seq)
+	return seq, err
+}
