@@ -48,6 +48,12 @@ function errorOf(e) {
   return e ? { error: e.error_name || String(e), code: e.error_code } : {};
 }
 
+// pubackReason is the reason code of a QoS 1 publish's PUBACK (the SDK
+// resolves publish with the PUBACK packet; undefined for QoS 0).
+function pubackReason(res) {
+  return res && typeof res.reasonCode === 'number' ? res.reasonCode : undefined;
+}
+
 // A message is matched by its payload, which is unique per run and QoS.
 const waiting = new Map();
 function receive(payload, ms) {
@@ -138,14 +144,14 @@ async function main() {
     const payload = `sdk-${opt['client-id']}-${t0}-qos${qos}`;
     const got = receive(payload, 5000);
     const res = await client.publish({ topicName: opt.topic, payload, qos });
-    report('published', { topic: opt.topic, qos, reasonCode: res && res.packet ? res.packet.reasonCode : undefined });
+    report('published', { topic: opt.topic, qos, reasonCode: pubackReason(res) });
     await got;
   }
   const res = await client.publish({ topicName: opt['denied-topic'], payload: 'denied', qos: mqtt5.QoS.AtLeastOnce });
   report('published', {
     topic: opt['denied-topic'],
     qos: 1,
-    reasonCode: res && res.packet ? res.packet.reasonCode : undefined,
+    reasonCode: pubackReason(res),
   });
 
   report('ready');
