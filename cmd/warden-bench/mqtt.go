@@ -213,7 +213,7 @@ func runMQTT(ctx context.Context, cfg *mqttConfig) (*mqttReport, error) {
 	}
 	rep := &mqttReport{Config: cfg}
 
-	devices := max(cfg.Clients, cfg.ConnectWorkers, cfg.Publishers+1, cfg.Subscribers+1)
+	devices := holdFirstDevice(cfg) + cfg.Clients
 	progress("making a CA and %d device certificates (ECDSA P-256)", devices)
 	pki, err := newBenchPKI()
 	if err != nil {
@@ -398,6 +398,11 @@ func startWardenMQTT(ctx context.Context, cfg *mqttConfig, pki *benchPKI, work s
 		return nil, nil, err
 	}
 	args := []string{"serve", "--data-dir", dataDir, "--listen", apiAddr, "--mqtt-listen", mqttAddr, "--log-level", cfg.LogLevel}
+	if n := cfg.Clients + 256; n > 4096 {
+		// Its default connection limit is at most 4096; the hold test
+		// keeps cfg.Clients connected (Mosquitto: max_connections -1).
+		args = append(args, "--max-connections", fmt.Sprint(n))
+	}
 	progress("starting %s %s", cfg.Warden, strings.Join(args, " "))
 	c, err := startChild("warden", cfg.Warden, args, filepath.Join(work, "warden.log"))
 	if err != nil {
@@ -417,7 +422,12 @@ func startWardenMQTT(ctx context.Context, cfg *mqttConfig, pki *benchPKI, work s
 	if err := c.waitListening(mqttAddr, 30*time.Second); err != nil {
 		return t, nil, err
 	}
-	caPEM, err := exec.Command(cfg.Warden, "ca", "--data-dir", dataDir).Output()
+	caCmd := exec.CommandContext(ctx, cfg.Warden, "ca", "--data-dir", dataDir)
+	if os.Getenv("WARDEN_MASTER_KEY") == "" {
+		caCmd.Env = append(os.Environ(), "WARDEN_MASTER_KEY="+benchMasterKey) // the key serve was started with
+	}
+	caCmd.Stderr = os.Stderr
+	caPEM, err := caCmd.Output()
 	if err != nil {
 		return t, nil, fmt.Errorf("warden ca --data-dir %s: %w", dataDir, err)
 	}
@@ -567,6 +577,14 @@ type holdResult struct {
 	FirstFailed string    `json:"first_failure,omitempty"`
 }
 
+// holdFirstDevice is the first device of the hold test: the devices before
+// it are the phases'. A session a phase left behind (a broker that stalled)
+// then shares no certificate with the clients whose certificates the hold
+// test deactivates.
+func holdFirstDevice(cfg *mqttConfig) int {
+	return max(cfg.ConnectWorkers, cfg.Publishers+1, cfg.Subscribers+1)
+}
+
 // runHold connects cfg.Clients devices to t, reads the broker's RSS, and on
 // Warden deactivates cfg.Trials certificates one by one, timing how long
 // each client takes to be cut off.
@@ -574,7 +592,7 @@ func runHold(ctx context.Context, cfg *mqttConfig, t *mqttTarget, pki *benchPKI,
 	h := &holdResult{Target: t.name, Clients: cfg.Clients}
 	progress("hold: connecting %d clients to %s, %d at a time", cfg.Clients, t.name, cfg.Parallel)
 	t0 := time.Now()
-	held, err := holdClients(ctx, t, pki, cfg.Clients, cfg.Parallel, max(1000, cfg.Clients/10))
+	held, err := holdClients(ctx, t, pki, holdFirstDevice(cfg), cfg.Clients, cfg.Parallel, max(1000, cfg.Clients/10))
 	if err != nil {
 		return nil, fmt.Errorf("hold on %s: %w\n%s", t.name, err, t.child.diagnose())
 	}

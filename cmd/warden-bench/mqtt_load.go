@@ -313,9 +313,9 @@ type heldClient struct {
 	dev *deviceCert
 }
 
-// holdClients connects n devices (device i as client bench-hold-i), at most
-// parallel at a time; it stops at the first failure.
-func holdClients(ctx context.Context, t *mqttTarget, pki *benchPKI, n, parallel int, progressEvery int) ([]*heldClient, error) {
+// holdClients connects n devices (device first+i as client bench-hold-i),
+// at most parallel at a time; it stops at the first failure.
+func holdClients(ctx context.Context, t *mqttTarget, pki *benchPKI, first, n, parallel int, progressEvery int) ([]*heldClient, error) {
 	held := make([]*heldClient, n)
 	var (
 		next     atomic.Int64
@@ -333,7 +333,7 @@ func holdClients(ctx context.Context, t *mqttTarget, pki *benchPKI, n, parallel 
 				if i >= n {
 					return
 				}
-				dev := &pki.devices[i]
+				dev := &pki.devices[first+i]
 				c, err := t.connectMQTT(ctx, dev, mqttOptions{clientID: fmt.Sprintf("bench-hold-%d", i), receiveMax: 4})
 				if err != nil {
 					mu.Lock()

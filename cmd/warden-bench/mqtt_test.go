@@ -110,7 +110,7 @@ func TestMosquittoHarness(t *testing.T) {
 		}
 	}
 
-	held, err := holdClients(ctx, m, pki, 8, 4, 0)
+	held, err := holdClients(ctx, m, pki, 2, 6, 4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,4 +125,74 @@ func TestMosquittoHarness(t *testing.T) {
 			t.Fatalf("held client %d after release: %v", i, err)
 		}
 	}
+}
+
+// The Warden side of `warden-bench mqtt` against a real `warden serve`: the
+// bench CA and its devices registered through the API with the bench policy
+// attached connect, publish and receive over TLS trusting `warden ca`; the
+// hold test times the disconnection of deactivated certificates and sees no
+// other client go.
+func TestWardenHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts warden")
+	}
+	ctx := context.Background()
+	cfg := &mqttConfig{ConnectWorkers: 2, Publishers: 2, Subscribers: 2, Inflight: 2, Window: 50, Payload: 16,
+		Clients: 6, Trials: 2, Parallel: 3, LogLevel: "info"}
+	pki, err := newBenchPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.makeDevices(holdFirstDevice(cfg) + cfg.Clients); err != nil {
+		t.Fatal(err)
+	}
+	w, api, err := startWardenMQTT(ctx, cfg, pki, t.TempDir())
+	if w != nil {
+		defer w.child.stop(15 * time.Second)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Warden knows only registered certificates.
+	other, err := newBenchPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.makeDevices(1); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := w.connectMQTT(ctx, &other.devices[0], mqttOptions{clientID: "bench-stranger"}); err == nil {
+		_ = c.Disconnect(nil)
+		t.Fatal("an unregistered certificate was accepted")
+	}
+	// The policy is enforced: client ids outside bench-* are refused.
+	if c, err := w.connectMQTT(ctx, &pki.devices[0], mqttOptions{clientID: "intruder"}); err == nil {
+		_ = c.Disconnect(nil)
+		t.Fatal("client id intruder was accepted; the bench policy allows bench-* only")
+	}
+
+	res := runConnectLoad(ctx, w, pki, cfg.ConnectWorkers, 300*time.Millisecond)
+	if res.connects == 0 || res.errors != 0 {
+		t.Fatalf("connect: %d connects, %d errors (%s)", res.connects, res.errors, res.firstErr)
+	}
+	for _, wl := range []string{wlFanInQ0, wlFanOutQ1} {
+		spec := flowSpecOf(cfg, wl)
+		fr, err := runFlow(ctx, w, pki, spec, 300*time.Millisecond, "test-"+wl, func() {})
+		if err != nil {
+			t.Fatalf("%s: %v", wl, err)
+		}
+		if fr.delivered == 0 || fr.errors != 0 || fr.lost != 0 {
+			t.Fatalf("%s: sent %d, delivered %d, lost %d, errors %d (%s)", wl, fr.sent, fr.delivered, fr.lost, fr.errors, fr.firstErr)
+		}
+	}
+
+	h, err := runHold(ctx, cfg, w, pki, api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Trials != 2 || len(h.CutoffMs) != 2 || h.NotCut != 0 || h.Collateral != 0 || h.RSSMiB <= 0 {
+		t.Fatalf("hold: %+v", h)
+	}
+	t.Logf("cut-off %v ms (API %v ms), RSS %.1f MiB with %d clients", h.CutoffMs, h.APIMs, h.RSSMiB, h.Clients)
 }
