@@ -1,8 +1,12 @@
 package warden
 
 import (
+	"context"
 	"crypto/x509"
 	"net/netip"
+	"slices"
+	"strings"
+	"sync"
 )
 
 // IoT policy actions the device endpoint checks.
@@ -30,7 +34,7 @@ type IoTAuthzContext struct {
 	// Certificate gives the iot:Certificate.* variables; nil leaves them
 	// unresolved.
 	Certificate *x509.Certificate
-	// Thing is the thing the connection resolved to (see ResolveThing);
+	// Thing is the thing the connection resolved to (see LoadIoTPrincipal);
 	// nil leaves the iot:Connection.Thing.* variables unresolved.
 	Thing *Thing
 	// ThingAttached is iot:Connection.Thing.IsAttached.
@@ -43,7 +47,8 @@ type IoTAuthzContext struct {
 	LastWillTopic     string
 }
 
-// IoTPolicy is a parsed policy and its name.
+// IoTPolicy is a parsed policy and its name. Documents LoadIoTPolicies
+// returns are shared between principals and must not be modified.
 type IoTPolicy struct {
 	Name     string
 	Document *PolicyDocument
@@ -57,4 +62,480 @@ type IoTDecision struct {
 	// denied, ImplicitDeny those that said nothing (all by name).
 	Allowed, ExplicitDeny, ImplicitDeny []string
 	MissingContextValues                []string
+}
+
+// AuthorizeIoT decides whether the holder of policies may do action (one of
+// the ActionIoT* names) on resource (an IoT ARN such as
+// arn:aws:iot:region:account:topic/a/b), as AWS IoT does: a policy denies
+// when one of its Deny statements applies, allows when one of its Allow
+// statements applies, and says nothing otherwise; any denial wins, and
+// without an Allow the answer is an implicit deny.
+//
+// A statement applies when its Action (or NotAction) covers action, its
+// Resource (or NotResource) covers resource after policy variables are
+// substituted, and every condition holds. A policy variable that c cannot
+// resolve makes its Resource entry (or condition) match nothing, and a
+// NotResource entry with one makes the whole statement not apply: an Allow
+// then grants nothing, and a Deny then denies nothing (AWS documents the
+// first; the second is Warden's reading, UNCONFIRMED). c may be nil, which
+// resolves no variable. Policies with a nil Document say nothing.
+func AuthorizeIoT(policies []IoTPolicy, action, resource string, c *IoTAuthzContext) IoTDecision {
+	if c == nil {
+		c = &IoTAuthzContext{}
+	}
+	ev := iotEval{action: action, resource: resource, c: c}
+	var stack [16]int8
+	outcome := stack[:0]
+	if len(policies) > len(stack) {
+		outcome = make([]int8, 0, len(policies))
+	}
+	nAllow, nDeny := 0, 0
+	for i := range policies {
+		o := ev.policy(policies[i].Document)
+		outcome = append(outcome, o)
+		switch o {
+		case iotAllow:
+			nAllow++
+		case iotDeny:
+			nDeny++
+		}
+	}
+	d := IoTDecision{Decision: DecisionImplicitDeny}
+	switch {
+	case nDeny > 0:
+		d.Decision = DecisionExplicitDeny
+	case nAllow > 0:
+		d.Decision = DecisionAllowed
+	}
+	if len(policies) > 0 {
+		// One array holds the three lists, in policy order within each.
+		names := make([]string, len(policies))
+		a, x, m := 0, nAllow, nAllow+nDeny
+		for i, o := range outcome {
+			switch o {
+			case iotAllow:
+				names[a] = policies[i].Name
+				a++
+			case iotDeny:
+				names[x] = policies[i].Name
+				x++
+			default:
+				names[m] = policies[i].Name
+				m++
+			}
+		}
+		d.Allowed = sliceOrNil(names[:nAllow:nAllow])
+		d.ExplicitDeny = sliceOrNil(names[nAllow : nAllow+nDeny : nAllow+nDeny])
+		d.ImplicitDeny = sliceOrNil(names[nAllow+nDeny:])
+	}
+	if len(ev.missing) > 0 {
+		slices.Sort(ev.missing)
+		d.MissingContextValues = slices.Compact(ev.missing)
+	}
+	return d
+}
+
+func sliceOrNil(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// Outcomes of one policy.
+const (
+	iotSilent int8 = iota
+	iotAllow
+	iotDeny
+)
+
+// iotEval is one authorization question.
+type iotEval struct {
+	action, resource string
+	c                *IoTAuthzContext
+	// missing collects the condition keys a statement needed and the
+	// context lacked.
+	missing []string
+}
+
+func (ev *iotEval) policy(doc *PolicyDocument) int8 {
+	if doc == nil {
+		return iotSilent
+	}
+	out := iotSilent
+	for i := range doc.Statements {
+		st := &doc.Statements[i]
+		if out == iotAllow && st.Effect == EffectAllow {
+			continue // it cannot change the outcome
+		}
+		if !ev.applies(st) {
+			continue
+		}
+		if st.Effect == EffectDeny {
+			return iotDeny
+		}
+		out = iotAllow
+	}
+	return out
+}
+
+func (ev *iotEval) applies(st *PolicyStatement) bool {
+	if st.NotAction != nil {
+		if iotAnyActionMatch(st.NotAction, ev.action) {
+			return false
+		}
+	} else if !iotAnyActionMatch(st.Action, ev.action) {
+		return false
+	}
+	if st.NotResource != nil {
+		for _, p := range st.NotResource {
+			m, resolved := ev.resourceMatch(p)
+			if m || !resolved {
+				return false
+			}
+		}
+	} else {
+		any := false
+		for _, p := range st.Resource {
+			if m, _ := ev.resourceMatch(p); m {
+				any = true
+				break
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	return st.Condition == nil || ev.conditions(st.Condition)
+}
+
+// iotAnyActionMatch matches action names without regard to case, with the
+// common shapes (exact, prefix*) done without WildcardMatch's lower-casing.
+func iotAnyActionMatch(patterns []string, action string) bool {
+	for _, p := range patterns {
+		i := indexWildcard(p)
+		switch {
+		case i < 0:
+			if strings.EqualFold(p, action) {
+				return true
+			}
+		case i == len(p)-1 && p[i] == '*':
+			if len(action) >= i && strings.EqualFold(action[:i], p[:i]) {
+				return true
+			}
+		default:
+			if WildcardMatch(p, action, true) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// indexWildcard is the index of the first * or ? in s, or -1.
+func indexWildcard(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '*' || s[i] == '?' {
+			return i
+		}
+	}
+	return -1
+}
+
+// resourceMatch matches the resource against one Resource entry after
+// substituting its variables; resolved is false when one could not be.
+func (ev *iotEval) resourceMatch(pattern string) (match, resolved bool) {
+	dollar := strings.IndexByte(pattern, '$')
+	if dollar < 0 {
+		return WildcardMatch(pattern, ev.resource, false), true
+	}
+	// What precedes the first variable is literal when it has no wildcard:
+	// a resource that does not start with it cannot match, whatever the
+	// variables resolve to, so most entries are decided without expanding.
+	// (Resolution still counts: an unresolvable NotResource entry must make
+	// the statement not apply.)
+	if prefix := pattern[:dollar]; indexWildcard(prefix) < 0 && !strings.HasPrefix(ev.resource, prefix) {
+		return false, ev.resolvable(pattern)
+	}
+	p, escaped, ok := ev.expand(pattern, true)
+	if !ok {
+		return false, false
+	}
+	return iotPatternMatch(p, escaped, ev.resource), true
+}
+
+// iotPatternMatch matches s against an expanded pattern; an escaped one has
+// its wildcards as fleetStar and fleetAny, so that * and ? are literal.
+func iotPatternMatch(p string, escaped bool, s string) bool {
+	if !escaped {
+		return WildcardMatch(p, s, false)
+	}
+	var w wildcard
+	compileWildcard(&w, p, fleetStar, fleetAny)
+	return w.match(s)
+}
+
+// IoTPrincipal is what a connection is authorized as: its context and every
+// policy that applies to it.
+type IoTPrincipal struct {
+	Context IoTAuthzContext
+	// Policies are the certificate's policies and those of the resolved
+	// thing's static groups and their ancestors, by name, each once.
+	Policies []IoTPolicy
+	// ThingName is the resolved thing, "" if none.
+	ThingName string
+	// ThingGroups are the thing's static groups and their ancestors, by
+	// name (what to watch to invalidate the principal).
+	ThingGroups []string
+}
+
+// iotLoadPage is the page size the loader lists with.
+const iotLoadPage = 250
+
+// LoadIoTPrincipal gathers what authorizes the certificate certID of scope
+// s connecting as clientID from sourceIP. cert is the certificate the
+// client presented; nil parses the stored one. The thing is resolved as AWS
+// documents: the thing the certificate is exclusively attached to, else the
+// thing named clientID when the certificate is attached to it, else none
+// (the thing variables stay unresolved and its groups' policies do not
+// apply). Policies are read at their default version; a document that no
+// longer parses, or a policy deleted meanwhile, is skipped and grants
+// nothing. An unknown certificate is ResourceNotFound.
+func LoadIoTPrincipal(ctx context.Context, st Store, s Scope, certID, clientID string, cert *x509.Certificate, sourceIP netip.Addr) (IoTPrincipal, error) {
+	stored, err := st.Certificate(ctx, s, certID)
+	if err != nil {
+		return IoTPrincipal{}, err
+	}
+	if cert == nil {
+		cert, _ = ParseCertificatePEM("certificatePem", stored.PEM) // nil leaves the certificate variables unresolved
+	}
+	p := IoTPrincipal{Context: IoTAuthzContext{
+		Scope: s, ClientID: clientID, CertificateID: certID, Certificate: cert, SourceIP: sourceIP,
+	}}
+	certARN := s.CertificateARN(certID)
+	names, err := listAllStrings(func(pg Page) ([]string, string, error) {
+		return st.AttachedPolicies(ctx, s, certARN, false, pg)
+	})
+	if err != nil {
+		return IoTPrincipal{}, err
+	}
+	thingName, err := resolveIoTThing(ctx, st, s, certARN, clientID)
+	if err != nil {
+		return IoTPrincipal{}, err
+	}
+	if thingName != "" {
+		thing, err := st.Thing(ctx, s, thingName)
+		switch {
+		case ErrorCode(err) == CodeResourceNotFound:
+			thingName = "" // deleted meanwhile
+		case err != nil:
+			return IoTPrincipal{}, err
+		default:
+			p.ThingName = thingName
+			p.Context.Thing = &thing
+			p.Context.ThingAttached = true
+		}
+	}
+	if p.ThingName != "" {
+		groups, groupPolicies, err := ThingGroupPolicies(ctx, st, s, p.ThingName)
+		if err != nil {
+			return IoTPrincipal{}, err
+		}
+		p.ThingGroups = groups
+		names = append(names, groupPolicies...)
+	}
+	if p.Policies, err = LoadIoTPolicies(ctx, st, s, names); err != nil {
+		return IoTPrincipal{}, err
+	}
+	return p, nil
+}
+
+// LoadIoTPolicies reads the named policies at their default versions,
+// sorted by name and each once. Missing policies and documents that do not
+// parse are skipped.
+func LoadIoTPolicies(ctx context.Context, st Store, s Scope, names []string) ([]IoTPolicy, error) {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	out := make([]IoTPolicy, 0, len(names))
+	for _, name := range names {
+		pol, err := st.Policy(ctx, s, name)
+		if ErrorCode(err) == CodeResourceNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		doc, err := parseIoTPolicyCached(pol.Document)
+		if err != nil {
+			continue
+		}
+		out = append(out, IoTPolicy{Name: name, Document: doc})
+	}
+	return out, nil
+}
+
+// iotDocCache keeps parsed policy documents by their text, so that the
+// devices of a fleet, which share a few policies, do not parse them on every
+// connect. Parsed documents are never modified, so they are shared. When
+// full it starts over, which bounds it without bookkeeping.
+var iotDocCache struct {
+	sync.Mutex
+	docs map[string]*PolicyDocument
+}
+
+const (
+	maxIoTDocCacheEntries = 1024
+	maxIoTDocCacheText    = 16 << 10
+)
+
+func parseIoTPolicyCached(text string) (*PolicyDocument, error) {
+	if len(text) > maxIoTDocCacheText {
+		return ParsePolicyDocument(text)
+	}
+	iotDocCache.Lock()
+	doc, ok := iotDocCache.docs[text]
+	iotDocCache.Unlock()
+	if ok {
+		return doc, nil
+	}
+	doc, err := ParsePolicyDocument(text)
+	if err != nil {
+		return nil, err
+	}
+	iotDocCache.Lock()
+	if iotDocCache.docs == nil || len(iotDocCache.docs) >= maxIoTDocCacheEntries {
+		iotDocCache.docs = make(map[string]*PolicyDocument)
+	}
+	iotDocCache.docs[text] = doc
+	iotDocCache.Unlock()
+	return doc, nil
+}
+
+// resolveIoTThing names the thing a connection resolves to, "" for none.
+// The store lets an exclusive attachment be the certificate's only one, so
+// only a certificate attached to one thing can have one; a certificate
+// attached to many things costs two small reads, not one per thing.
+func resolveIoTThing(ctx context.Context, st Store, s Scope, certARN, clientID string) (string, error) {
+	things, _, err := st.PrincipalThings(ctx, s, certARN, Page{Limit: 2})
+	if err != nil {
+		return "", err
+	}
+	if len(things) == 1 {
+		typ, err := thingPrincipalType(ctx, st, s, things[0], certARN)
+		if err != nil {
+			return "", err
+		}
+		if typ == PrincipalExclusive {
+			return things[0], nil
+		}
+	}
+	switch {
+	case clientID == "":
+		return "", nil
+	case slices.Contains(things, clientID):
+		return clientID, nil
+	case len(things) < 2:
+		return "", nil // the certificate has no other thing
+	}
+	typ, err := thingPrincipalType(ctx, st, s, clientID, certARN)
+	if err != nil || typ == "" {
+		return "", err
+	}
+	return clientID, nil
+}
+
+// thingPrincipalType is how principal is attached to thing, "" when it is
+// not (or the thing does not exist).
+func thingPrincipalType(ctx context.Context, st Store, s Scope, thing, principal string) (string, error) {
+	principals, err := listAllThingPrincipals(ctx, st, s, thing)
+	if ErrorCode(err) == CodeResourceNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	for _, tp := range principals {
+		if tp.Principal == principal {
+			if tp.Type == "" {
+				return PrincipalNonExclusive, nil
+			}
+			return tp.Type, nil
+		}
+	}
+	return "", nil
+}
+
+func listAllThingPrincipals(ctx context.Context, st Store, s Scope, thing string) ([]ThingPrincipal, error) {
+	var out []ThingPrincipal
+	pg := Page{Limit: iotLoadPage}
+	for {
+		items, next, err := st.ThingPrincipals(ctx, s, thing, pg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" {
+			return out, nil
+		}
+		pg.After = next
+	}
+}
+
+// ThingGroupPolicies returns a thing's static groups with their ancestors
+// (sorted) and the names of the policies attached to any of them (unsorted,
+// possibly repeated). A thing that does not exist has none.
+func ThingGroupPolicies(ctx context.Context, st Store, s Scope, thing string) (groups, policies []string, err error) {
+	direct, err := listAllStrings(func(pg Page) ([]string, string, error) {
+		return st.ThingGroupsForThing(ctx, s, thing, pg)
+	})
+	if ErrorCode(err) == CodeResourceNotFound {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, name := range direct {
+		g, err := st.ThingGroup(ctx, s, name)
+		if ErrorCode(err) == CodeResourceNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if g.Dynamic() {
+			continue // policies attach to static groups only
+		}
+		groups = append(groups, g.Name)
+		groups = append(groups, g.RootToParent...)
+		names, err := listAllStrings(func(pg Page) ([]string, string, error) {
+			return st.AttachedPolicies(ctx, s, ThingGroupARN(s, g.Name), true, pg)
+		})
+		if ErrorCode(err) == CodeResourceNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		policies = append(policies, names...)
+	}
+	slices.Sort(groups)
+	return slices.Compact(groups), policies, nil
+}
+
+// listAllStrings pages through a string listing.
+func listAllStrings(list func(Page) ([]string, string, error)) ([]string, error) {
+	var out []string
+	pg := Page{Limit: iotLoadPage}
+	for {
+		items, next, err := list(pg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" {
+			return out, nil
+		}
+		pg.After = next
+	}
 }

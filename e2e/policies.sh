@@ -229,6 +229,25 @@ expect_jq "get-logging-options: what was set" '. == {"roleArn":$r,"logLevel":"IN
 cli get-v2-logging-options
 expect_jq "V1 and V2 are separate: V2 unchanged" '.defaultLogLevel == "WARN"'
 
+# ---------------------------------------------------------------- test-authorization, get-effective-policies
+cli create-keys-and-certificate --set-as-active
+authz_cert=$(jq -r '.certificateArn // empty' <<<"$out" 2>/dev/null || true)
+topic_arn=arn:aws:iot:$REGION:$ACCOUNT:topic
+cli create-policy --policy-name e2e-authz --policy-document "$(doc iot:Publish "$topic_arn/dev/\${iot:ClientId}/*")"
+cli attach-policy --policy-name e2e-authz --target "$authz_cert"
+expect_ok "test-authorization --client-id c1" test-authorization --principal "$authz_cert" --client-id c1 \
+	--auth-infos "actionType=PUBLISH,resources=$topic_arn/dev/c1/t" "actionType=PUBLISH,resources=$topic_arn/dev/c2/t"
+expect_jq "test-authorization: \${iot:ClientId} allows c1's topic only" \
+	'[.authResults[].authDecision] == ["ALLOWED","IMPLICIT_DENY"] and .authResults[0].allowed.policies == [{"policyName":"e2e-authz","policyArn":$a}]' \
+	--arg a "arn:aws:iot:$REGION:$ACCOUNT:policy/e2e-authz"
+expect_error "test-authorization with a Cognito identity -> InvalidRequestException" InvalidRequestException \
+	test-authorization --principal "$REGION:0b3e1a52-8b22-4a44-9c9a-4f3c7e2a1111" --auth-infos "actionType=CONNECT,resources=arn:aws:iot:$REGION:$ACCOUNT:client/c1"
+expect_ok "get-effective-policies --principal <cert ARN>" get-effective-policies --principal "$authz_cert"
+expect_jq "get-effective-policies: the attached policy and its document" \
+	'[.effectivePolicies[].policyName] == ["e2e-authz"] and (.effectivePolicies[0].policyDocument | fromjson | .Statement[0].Action) == "iot:Publish"'
+cli detach-policy --policy-name e2e-authz --target "$authz_cert"
+cli delete-policy --policy-name e2e-authz
+
 # ---------------------------------------------------------------- restart keeps everything
 cli get-policy --policy-name "$POLICY"
 policy_before=$out

@@ -37,6 +37,8 @@ var fuzzSeeds = []struct{ method, path, body string }{
 	{"GET", "/nope/../mitigationactions/actions", ""},
 	{"POST", "/mitigationactions/actions", createBody},
 	{"PATCH", "/mitigationactions/actions/", `{"roleArn":"` + roleArn2 + `"}`},
+	{"POST", "/test-authorization?clientId=c1", `{"principal":"arn:aws:iot:us-east-1:123456789012:thinggroup/g1","authInfos":[{"actionType":"PUBLISH","resources":["arn:aws:iot:us-east-1:123456789012:topic/a"]}],"policyNamesToSkip":["p"]}`},
+	{"POST", "/effective-policies?thingName=t1", `{"principal":"arn:aws:iot:us-east-1:123456789012:cert/` + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + `"}`},
 }
 
 // fuzzGarbage are unsigned or broken requests.

@@ -28,6 +28,7 @@ func (s *Server) routeIoT() {
 	s.routePolicies(m)
 	s.routeMitigationTasks(m)
 	s.routeAudits(m)
+	s.routeAuthz(m)
 
 	m.Handle("GET /endpoint", s.op("DescribeEndpoint", s.handleDescribeEndpoint))
 

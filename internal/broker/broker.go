@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,7 +101,13 @@ type Broker struct {
 
 	// versions numbers connections per client id (the lifecycle events'
 	// versionNumber).
-	versions sync.Map // scope + "\x00" + clientId → *atomic counter
+	versionsMu sync.Mutex
+	versions   map[versionKey]int64
+
+	// conns are the open device connections, closed by Close.
+	connsMu     sync.Mutex
+	conns       map[net.Conn]struct{}
+	connsClosed bool
 }
 
 // New loads (or makes) the Warden CA and issues the server certificate.
@@ -120,9 +127,16 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.MaxConnections <= 0 {
 		cfg.MaxConnections = DefaultMaxConnections
 	}
-	if len(cfg.Hostnames) == 0 {
-		cfg.Hostnames = []string{"localhost", "127.0.0.1"}
+	var names []string
+	for _, h := range cfg.Hostnames {
+		if h = strings.TrimSpace(h); h != "" {
+			names = append(names, h)
+		}
 	}
+	if len(names) == 0 {
+		names = []string{"localhost", "127.0.0.1"}
+	}
+	cfg.Hostnames = names
 	ca, err := LoadCA(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
@@ -133,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, log: cfg.Logger, now: cfg.Now, ca: ca,
 		quiet:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		scopes: map[warden.Scope]*scopeServer{}}
+		scopes: map[warden.Scope]*scopeServer{}, conns: map[net.Conn]struct{}{}}
 	b.reg.init()
 	b.tls = &tls.Config{
 		MinVersion:   tls.VersionTLS12,
@@ -215,6 +229,12 @@ func (b *Broker) Close() error {
 	for _, s := range b.reg.all() {
 		s.kick(reasonServerInitiated, packets.ErrServerShuttingDown)
 	}
+	b.connsMu.Lock()
+	b.connsClosed = true
+	for c := range b.conns {
+		_ = c.Close()
+	}
+	b.connsMu.Unlock()
 	for _, s := range servers {
 		_ = s.srv.Close()
 	}
@@ -253,6 +273,20 @@ type deviceConn struct {
 }
 
 func (b *Broker) handle(raw net.Conn) {
+	b.connsMu.Lock()
+	if b.connsClosed {
+		b.connsMu.Unlock()
+		_ = raw.Close()
+		return
+	}
+	b.conns[raw] = struct{}{}
+	b.connsMu.Unlock()
+	defer func() {
+		b.connsMu.Lock()
+		delete(b.conns, raw)
+		b.connsMu.Unlock()
+		_ = raw.Close()
+	}()
 	// The handshake and the CONNECT packet must come within the timeout;
 	// the hook sets the keep-alive deadline once CONNECT is in.
 	_ = raw.SetDeadline(time.Now().Add(b.cfg.HandshakeTimeout))
@@ -274,7 +308,9 @@ func (b *Broker) handle(raw net.Conn) {
 	if ap, err := netip.ParseAddrPort(raw.RemoteAddr().String()); err == nil {
 		dc.sourceIP, dc.port = ap.Addr().Unmap(), int(ap.Port())
 	}
-	scope, _, found, err := b.cfg.Store.DeviceCertificate(b.ctx, dc.certID)
+	lookupCtx, cancelLookup := context.WithTimeout(b.ctx, b.cfg.HandshakeTimeout)
+	scope, _, found, err := b.cfg.Store.DeviceCertificate(lookupCtx, dc.certID)
+	cancelLookup()
 	if err != nil {
 		b.log.Error("device certificate lookup failed", "certificate_id", dc.certID, "err", err.Error())
 	}

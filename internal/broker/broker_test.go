@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"io"
 	"testing"
 	"time"
 
@@ -54,5 +55,53 @@ func TestConnectRefusedByCertificateStatus(t *testing.T) {
 				t.Fatalf("MQTT 5 CONNACK %+v (%v), want 0x87", ca, err)
 			}
 		})
+	}
+}
+
+// Every data-plane event reaches the observers, in the device's scope.
+func TestObserversSeeEvents(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(allowAll)
+	sub := e.mustConnect3(d, "sub")
+	sub.subscribe(t, "obs/#", 1)
+	pub := e.mustConnect5(d, "pub")
+	if code, _ := pub.publish(t, "obs/1", 1, false, "abc"); code != 0 {
+		t.Fatalf("%#x", code)
+	}
+	receive3(t, sub, 5*time.Second)
+	for _, want := range []struct{ typ, client string }{{"Connect", "sub"}, {"Subscribe", "sub"}, {"Connect", "pub"},
+		{"Publish-In", "pub"}, {"Publish-Out", "sub"}} {
+		ev := e.events.wait(t, want.typ+" of "+want.client, func(ev eventT) bool {
+			return ev.Type == want.typ && ev.ClientID == want.client && ev.Status == "Success"
+		})
+		if ev.Scope != scope || ev.PrincipalID != d.id || ev.SessionID == "" || ev.SourceIP != "127.0.0.1" || ev.Protocol != "MQTT" {
+			t.Fatalf("%s event %+v", want.typ, ev)
+		}
+		if (want.typ == "Publish-In" || want.typ == "Publish-Out") && (ev.Topic != "obs/1" || ev.PayloadBytes != 3) {
+			t.Fatalf("%s event %+v", want.typ, ev)
+		}
+	}
+	sub.Disconnect(100)
+	e.events.wait(t, "Disconnect of sub", func(ev eventT) bool {
+		return ev.Type == "Disconnect" && ev.ClientID == "sub" && ev.DisconnectReason == "CLIENT_INITIATED_DISCONNECT"
+	})
+}
+
+// MQTT 3.1 (protocol level 3) is refused: AWS speaks 3.1.1 and 5.
+func TestMQTT31Refused(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(allowAll)
+	conn := dial(t, e, d)
+	connect := []byte{0x10, 0x14, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 3, 0x02, 0, 60, 0, 6, 'o', 'l', 'd', 'c', 'l', 'i'}
+	if _, err := conn.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(conn, ack); err != nil {
+		t.Fatal(err)
+	}
+	if ack[0] != 0x20 || ack[3] != 1 {
+		t.Fatalf("CONNACK % x, want return code 1 (unacceptable protocol version)", ack)
 	}
 }

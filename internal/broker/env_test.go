@@ -399,3 +399,33 @@ func deny(action, resource string) string {
 func arn(kind, name string) string {
 	return "arn:aws:iot:" + region + ":" + account + ":" + kind + "/" + name
 }
+
+type eventT = warden.DataPlaneEvent
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	r.events = nil
+	r.mu.Unlock()
+}
+
+// wait returns the first event that matches, waiting up to 5 s for it.
+func (r *recorder) wait(t testing.TB, what string, match func(warden.DataPlaneEvent) bool) warden.DataPlaneEvent {
+	t.Helper()
+	var ev warden.DataPlaneEvent
+	waitFor(t, what, func() bool {
+		var ok bool
+		ev, ok = r.find(match)
+		return ok
+	})
+	return ev
+}
+
+func dial(t testing.TB, e *env, d *device) *tls.Conn {
+	t.Helper()
+	conn, err := tls.Dial("tcp", e.broker.Addr(), e.tlsConfig(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}

@@ -35,7 +35,7 @@ func (h *hook) ID() string { return "warden" }
 // Provides lists the events the hook handles.
 func (h *hook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished,
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 		mqtt.OnDisconnect, mqtt.OnPacketRead, mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
 		mqtt.OnPublish, mqtt.OnPacketSent:
 		return true
@@ -100,7 +100,9 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	b.reg.add(s)
 	dc.sess = s
 	gen := s.gen.Load()
-	if r := b.judge(b.ctx, s); r != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.HandshakeTimeout)
+	defer cancel()
+	if r := b.judge(ctx, s); r != nil {
 		return h.refuse(cl, dc, s, r)
 	}
 	if pk.Connect.WillFlag {
@@ -203,6 +205,17 @@ func addrString(dc *deviceConn) string {
 // OnConnectAuthenticate accepts what OnConnect let through.
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	return !h.refuseAll && sessionOf(cl) != nil
+}
+
+// OnSessionEstablish runs just before mochi takes over a session with the
+// same client id: the old connection's reason is set before it is closed
+// (its read loop may see the closed socket before mochi records why).
+func (h *hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if old, ok := h.ss.srv.Clients.Get(cl.ID); ok && old != cl {
+		if s := sessionOf(old); s != nil {
+			s.setReason(reasonDuplicateClient)
+		}
+	}
 }
 
 // OnSessionEstablished reports the connection once CONNACK is sent.
@@ -339,7 +352,11 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return false
 	}
 	if write {
-		return !reservedForPublish(topic) && s.allowed(warden.ActionIoTPublish, topic)
+		if reservedForPublish(topic) || !s.allowed(warden.ActionIoTPublish, topic) {
+			h.publishDenied(s, packets.Packet{TopicName: topic})
+			return false
+		}
+		return true
 	}
 	switch {
 	case strings.HasPrefix(topic, deniedFilterPrefix), strings.HasPrefix(topic, "$SYS"):

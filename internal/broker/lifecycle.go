@@ -3,7 +3,6 @@ package broker
 import (
 	"encoding/json"
 	"strings"
-	"sync/atomic"
 
 	"github.com/warden-iot/warden"
 )
@@ -39,12 +38,23 @@ func (b *Broker) publishLifecycle(ss *scopeServer, kind, clientID string, e life
 	_ = ss.srv.Publish("$aws/events/"+kind+"/"+clientID, payload, false, 1)
 }
 
+// maxVersions bounds the client ids whose connections are numbered; past
+// it the numbering starts again (AWS resets it too, after an hour offline).
+const maxVersions = 100000
+
 // nextVersion numbers the connections of one client id in a scope.
 func (b *Broker) nextVersion(s warden.Scope, clientID string) int64 {
-	key := s.Account + "\x00" + s.Region + "\x00" + clientID
-	v, ok := b.versions.Load(key)
-	if !ok {
-		v, _ = b.versions.LoadOrStore(key, new(atomic.Int64))
+	key := versionKey{s, clientID}
+	b.versionsMu.Lock()
+	defer b.versionsMu.Unlock()
+	if b.versions == nil || len(b.versions) >= maxVersions {
+		b.versions = map[versionKey]int64{}
 	}
-	return v.(*atomic.Int64).Add(1)
+	b.versions[key]++
+	return b.versions[key]
+}
+
+type versionKey struct {
+	scope    warden.Scope
+	clientID string
 }

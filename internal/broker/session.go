@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -138,6 +139,25 @@ func (s *session) caIDValue() string {
 	return s.caID
 }
 
+// hasPolicy reports whether the policy named name applies to s.
+func (s *session) hasPolicy(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range s.principal.Policies {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// inGroup reports whether s's thing is in the group (or under it).
+func (s *session) inGroup(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Contains(s.principal.ThingGroups, name)
+}
+
 func (s *session) thingName() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -210,6 +230,16 @@ func (r *registry) inScope(scope warden.Scope) []*session {
 	out := make([]*session, 0, len(r.byScope[scope]))
 	for s := range r.byScope[scope] {
 		out = append(out, s)
+	}
+	return out
+}
+
+func (r *registry) matching(scope warden.Scope, match func(*session) bool) []*session {
+	var out []*session
+	for _, s := range r.inScope(scope) {
+		if match(s) {
+			out = append(out, s)
+		}
 	}
 	return out
 }

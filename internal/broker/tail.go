@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -129,9 +131,11 @@ func (t *tailer) fillGaps(ctx context.Context) ([]warden.Change, error) {
 }
 
 // applyChanges re-judges the live sessions the changes may affect: a
-// certificate's own sessions, a CA's sessions (strict mode), and for a
-// policy, thing or thing-group change every session of its scope (a new
-// attachment names a target, not the sessions behind it).
+// certificate's own sessions; a CA's devices (strict mode); for a policy
+// the sessions it applies to (or, attached or detached, those of its
+// target); for a thing the sessions resolved to it or named like it (or of
+// the certificate attached or detached); for a thing group the sessions of
+// its member things. What cannot be narrowed re-judges the whole scope.
 func (b *Broker) applyChanges(ctx context.Context, changes []warden.Change) {
 	targets := map[*session]struct{}{}
 	for _, c := range changes {
@@ -144,15 +148,12 @@ func (b *Broker) applyChanges(ctx context.Context, changes []warden.Change) {
 		case "cert":
 			affected = b.reg.withCert(name, scope)
 		case "cacert":
-			if !b.cfg.StrictCA {
-				continue
+			if b.cfg.StrictCA {
+				affected = b.reg.matching(scope, func(s *session) bool { return s.caIDValue() == name })
 			}
-			for _, s := range b.reg.inScope(scope) {
-				if s.caIDValue() == name {
-					affected = append(affected, s)
-				}
-			}
-		case "policy", "thing", "thinggroup", "thingtype":
+		case "policy", "thing", "thinggroup":
+			affected = b.affectedBy(c, scope, typ, name)
+		case "thingtype":
 			affected = b.reg.inScope(scope)
 		}
 		for _, s := range affected {
@@ -173,6 +174,50 @@ func (b *Broker) applyChanges(ctx context.Context, changes []warden.Change) {
 		}()
 	}
 	wg.Wait()
+}
+
+// changeDoc is what the change-log documents of attachments name.
+type changeDoc struct {
+	Target    string `json:"target"`
+	Principal string `json:"principal"`
+}
+
+func (b *Broker) affectedBy(c warden.Change, scope warden.Scope, typ, name string) []*session {
+	var doc changeDoc
+	for _, raw := range []string{c.Before, c.After} {
+		if raw != "" {
+			var d changeDoc
+			if err := json.Unmarshal([]byte(raw), &d); err != nil {
+				return b.reg.inScope(scope)
+			}
+			doc.Target = cmp.Or(doc.Target, d.Target)
+			doc.Principal = cmp.Or(doc.Principal, d.Principal)
+		}
+	}
+	certOf := func(arn string) (string, bool) {
+		sc, t, id, ok := parseIoTARN(arn)
+		return id, ok && t == "cert" && sc == scope
+	}
+	switch typ {
+	case "policy":
+		if doc.Target != "" {
+			if id, ok := certOf(doc.Target); ok {
+				return b.reg.withCert(id, scope)
+			}
+			if sc, t, group, ok := parseIoTARN(doc.Target); ok && t == "thinggroup" && sc == scope {
+				return b.reg.matching(scope, func(s *session) bool { return s.inGroup(group) })
+			}
+			return b.reg.inScope(scope)
+		}
+		return b.reg.matching(scope, func(s *session) bool { return s.hasPolicy(name) })
+	case "thing":
+		principal, _ := certOf(doc.Principal)
+		return b.reg.matching(scope, func(s *session) bool {
+			return s.clientID == name || s.certID == principal || s.thingName() == name
+		})
+	default: // thinggroup
+		return b.reg.matching(scope, func(s *session) bool { return s.inGroup(name) })
+	}
 }
 
 // rejudge decides again whether s may stay connected, with a fresh
