@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warden-iot/warden/internal/pgtest"
 )
 
 func TestParseList(t *testing.T) {
@@ -135,6 +137,10 @@ func TestMosquittoHarness(t *testing.T) {
 func TestWardenHarness(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts warden")
+	}
+	if pgtest.URL() != "" {
+		// Warden runs on SQLite here whatever the test store: once is enough.
+		t.Skip("runs in the SQLite pass (without " + pgtest.EnvDatabase + ")")
 	}
 	ctx := context.Background()
 	cfg := &mqttConfig{ConnectWorkers: 2, Publishers: 2, Subscribers: 2, Inflight: 2, Window: 50, Payload: 16,
