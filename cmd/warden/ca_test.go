@@ -9,10 +9,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"io"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/smithy-go"
 
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
@@ -60,5 +67,22 @@ func TestCACommandVerifiesTheDeviceEndpoint(t *testing.T) {
 	if _, err := tls.Dial("tcp", m.devices.Addr(), &tls.Config{RootCAs: pool, ServerName: "other.example",
 		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}); err == nil {
 		t.Fatal("the server certificate is valid for a name not in --mqtt-hostnames")
+	}
+}
+
+// With the device endpoint off there is no endpoint to describe.
+func TestDescribeEndpointWithDevicesOff(t *testing.T) {
+	m, printed, stop := startMain(t, t.TempDir())
+	defer stop()
+	found := map[string]string{}
+	for _, match := range exportLine.FindAllStringSubmatch(printed, -1) {
+		found[match[1]] = match[2]
+	}
+	client := iot.New(iot.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(found["AWS_ACCESS_KEY_ID"], found["AWS_SECRET_ACCESS_KEY"], "")})
+	_, err := client.DescribeEndpoint(context.Background(), &iot.DescribeEndpointInput{EndpointType: aws.String("iot:Data-ATS")})
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidRequestException" || !strings.Contains(apiErr.ErrorMessage(), "disabled") {
+		t.Fatalf("DescribeEndpoint with --mqtt-listen off: %v", err)
 	}
 }

@@ -223,3 +223,32 @@ func TestDescribeEndpoint(t *testing.T) {
 		t.Fatalf("unknown endpoint type: %v", err)
 	}
 }
+
+// PENDING_TRANSFER and PENDING_ACTIVATION certificates (statuses only
+// Warden's own flows set) are refused like any other non-ACTIVE one.
+func TestPendingCertificatesRefused(t *testing.T) {
+	e := newEnv(t)
+	caPEM, caKey, err := warden.NewIssuingCA(scope, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, status := range []string{warden.CertPendingTransfer, warden.CertPendingActivation} {
+		issued, err := warden.IssueCertificate(caPEM, caKey, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := warden.NewCertificateFrom(issued.Cert, status, warden.ModeDefault, time.Now())
+		if err := e.store.CreateCertificate(e.ctx, scope, c, "RegisterCertificate"); err != nil {
+			t.Fatal(err)
+		}
+		e.attachNewPolicy(allowAll, scope.CertificateARN(c.ID))
+		pair, err := tls.X509KeyPair([]byte(issued.CertPEM), []byte(issued.PrivateKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &device{id: c.ID, tls: pair}
+		if _, ca, err := e.connect5(d, "pending"); err == nil || ca == nil || ca.ReasonCode != 0x87 {
+			t.Fatalf("%s: CONNACK %+v, err %v; want 0x87", status, ca, err)
+		}
+	}
+}

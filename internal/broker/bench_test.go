@@ -2,6 +2,7 @@ package broker
 
 import (
 	"testing"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/warden-iot/warden"
@@ -19,7 +20,7 @@ func BenchmarkWarmPublishCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	scope := warden.Scope{Account: "123456789012", Region: "us-east-1"}
-	ss := &scopeServer{scope: scope}
+	ss := &scopeServer{scope: scope, b: &Broker{now: time.Now}}
 	h := &hook{ss: ss}
 	s := &session{ss: ss, clientID: "dev-1", decisions: map[decisionKey]bool{},
 		principal: iotPrincipal{Context: warden.IoTAuthzContext{Scope: scope, ClientID: "dev-1"},
