@@ -27,6 +27,8 @@
 #   checks   ok, not_ok, summary, bail, diag, require
 #   server   build_warden ($tmp/warden), start_server, stop_server, read_keys,
 #            create_credentials, free_port, wait_port, stop_on_exit, stop_pid
+#            (server_args: more `warden serve` flags start_server passes)
+#   devices  start_device_server, make_device, device_policy (MQTT suites)
 #   aws CLI  cli, cli_as, expect_ok, expect_jq, expect_error, expect_last_error
 #
 # The contract with a suite: print one "ok - ..." / "not ok - ..." line per
@@ -222,12 +224,16 @@ build_warden() {
 }
 
 # start_server LOGNAME: starts `warden serve` on $data in the background on
-# $port, logging to $tmp/LOGNAME.out and .err, and waits until it accepts
-# connections. Sets server_pid.
+# $port, its device endpoint on $mqtt_listen (default: any free port), with
+# the flags in the server_args array too, logging to
+# $tmp/LOGNAME.out and .err, and waits until it accepts connections. Sets
+# server_pid.
+server_args=()
 start_server() {
 	local log=$tmp/$1
 	mkdir -p "$data"
-	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" --mqtt-listen "${mqtt_listen:-127.0.0.1:0}" >"$log.out" 2>"$log.err" &
+	"$tmp/warden" serve --data-dir "$data" --listen "127.0.0.1:$port" --mqtt-listen "${mqtt_listen:-127.0.0.1:0}" \
+		"${server_args[@]}" >"$log.out" 2>"$log.err" &
 	server_pid=$!
 	if wait_port "$port" "$server_pid"; then return 0; fi
 	if ! kill -0 "$server_pid" 2>/dev/null; then
@@ -326,4 +332,65 @@ expect_last_error() {
 		not_ok "$desc (want $code)"
 		diag
 	fi
+}
+
+# ---------------------------------------------------------------- devices (MQTT)
+# The device suites (devices.sh, device_sdk.sh) start warden with its MQTT
+# endpoint and register devices through the API.
+mqtt_port=
+
+# start_device_server LOGNAME: build_warden, then start_server with
+# --mqtt-listen on a free port (mqtt_port), wait for that port too, read the
+# access key (key, secret) and write the CA a device trusts (`warden ca`) to
+# $tmp/ca.pem. Bails on any failure.
+start_device_server() {
+	build_warden
+	mqtt_port=$(free_port)
+	mqtt_listen=127.0.0.1:$mqtt_port
+	start_server "$1" || bail "warden serve --mqtt-listen 127.0.0.1:$mqtt_port starts"
+	wait_port "$mqtt_port" "$server_pid" || bail "warden listens for devices on 127.0.0.1:$mqtt_port"
+	if ! read_keys "$tmp/$1.out"; then
+		sed 's/^/#   /' "$tmp/$1.out" >&2
+		bail "first start prints the access key and secret"
+	fi
+	if ! "$tmp/warden" ca --data-dir "$data" >"$tmp/ca.pem" 2>"$tmp/ca.err" ||
+		! grep -q -- '-----BEGIN CERTIFICATE-----' "$tmp/ca.pem"; then
+		sed 's/^/#   /' "$tmp/ca.err" >&2
+		bail "warden ca prints the CA certificate"
+	fi
+	echo "# warden pid $server_pid: API $endpoint, devices 127.0.0.1:$mqtt_port"
+}
+
+# device_policy CONNECT PUBLISH RECEIVE SUBSCRIBE: an IoT policy document
+# allowing iot:Connect on client/CONNECT, iot:Publish on topic/PUBLISH,
+# iot:Receive on topic/RECEIVE and iot:Subscribe on topicfilter/SUBSCRIBE
+# (each may hold the policy wildcards * and ?).
+device_policy() {
+	local arn="arn:aws:iot:$REGION:$ACCOUNT"
+	jq -cn --arg c "$arn:client/$1" --arg p "$arn:topic/$2" --arg r "$arn:topic/$3" --arg s "$arn:topicfilter/$4" '{
+		Version: "2012-10-17",
+		Statement: [
+			{Effect: "Allow", Action: "iot:Connect", Resource: $c},
+			{Effect: "Allow", Action: "iot:Publish", Resource: $p},
+			{Effect: "Allow", Action: "iot:Receive", Resource: $r},
+			{Effect: "Allow", Action: "iot:Subscribe", Resource: $s}]}'
+}
+
+# make_device NAME POLICY: a thing NAME with a new ACTIVE certificate
+# ($tmp/NAME.pem, $tmp/NAME.key) attached to it and to the existing policy
+# POLICY. Sets device_cert_id and device_cert_arn. Bails on any failure:
+# nothing after it means anything without the device.
+make_device() {
+	local name=$1 policy=$2
+	cli create-thing --thing-name "$name"
+	((rc == 0)) || { diag; bail "create-thing $name"; }
+	cli create-keys-and-certificate --set-as-active \
+		--certificate-pem-outfile "$tmp/$name.pem" --private-key-outfile "$tmp/$name.key"
+	((rc == 0)) || { diag; bail "create-keys-and-certificate for $name"; }
+	device_cert_id=$(jq -r .certificateId <<<"$out")
+	device_cert_arn=$(jq -r .certificateArn <<<"$out")
+	cli attach-policy --policy-name "$policy" --target "$device_cert_arn"
+	((rc == 0)) || { diag; bail "attach-policy $policy to the certificate of $name"; }
+	cli attach-thing-principal --thing-name "$name" --principal "$device_cert_arn"
+	((rc == 0)) || { diag; bail "attach-thing-principal $name"; }
 }

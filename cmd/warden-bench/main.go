@@ -82,6 +82,9 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "mqtt" {
+		os.Exit(runMQTTCommand(os.Args[2:]))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "ceiling-server" {
 		if err := runCeilingServer(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "ceiling-server:", err)
