@@ -92,10 +92,10 @@ expect_error "start-on-demand-audit-task without a configuration" InvalidRequest
 	start-on-demand-audit-task --target-check-names DEVICE_CERTIFICATE_EXPIRING_CHECK
 expect_error "first update-account-audit-configuration without a role" InvalidRequestException \
 	update-account-audit-configuration --audit-check-configurations '{"LOGGING_DISABLED_CHECK":{"enabled":true}}'
-expect_error "enabling DEVICE_CERTIFICATE_SHARED_CHECK (no connection history)" InvalidRequestException \
+expect_error "enabling IOT_ROLE_ALIAS_OVERLY_PERMISSIVE_CHECK (no role aliases)" InvalidRequestException \
 	update-account-audit-configuration --role-arn arn:aws:iam::123456789012:role/audit \
-	--audit-check-configurations '{"DEVICE_CERTIFICATE_SHARED_CHECK":{"enabled":true}}'
-check "the refusal says why" grep -q "connections" <<<"$err"
+	--audit-check-configurations '{"IOT_ROLE_ALIAS_OVERLY_PERMISSIVE_CHECK":{"enabled":true}}'
+check "the refusal says why" grep -q "IAM roles" <<<"$err"
 checks='{"DEVICE_CERTIFICATE_EXPIRING_CHECK":{"enabled":true},"IOT_POLICY_OVERLY_PERMISSIVE_CHECK":{"enabled":true},
  "LOGGING_DISABLED_CHECK":{"enabled":true},"DEVICE_CERTIFICATE_KEY_QUALITY_CHECK":{"enabled":true},
  "CA_CERTIFICATE_EXPIRING_CHECK":{"enabled":true},"REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK":{"enabled":true}}'
