@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -226,9 +227,12 @@ func (b *Broker) Close() error {
 		err = b.ln.Close()
 	}
 	b.cancel()
+	var cuts sync.WaitGroup
 	for _, s := range b.reg.all() {
-		s.kick(reasonServerInitiated, packets.ErrServerShuttingDown)
+		s.setReason(reasonServerInitiated)
+		cuts.Go(func() { s.cut(packets.ErrServerShuttingDown) })
 	}
+	cuts.Wait()
 	b.connsMu.Lock()
 	b.connsClosed = true
 	for c := range b.conns {
@@ -270,6 +274,18 @@ type deviceConn struct {
 	sourceIP netip.Addr
 	port     int
 	sess     *session // set by the hook once CONNECT is read
+	// cutting is set when Warden ends the session (session.cut).
+	cutting atomic.Bool
+}
+
+// Close closes the connection. One Warden is cutting off is closed without
+// TLS's close_notify, whose write waits up to 5 s on a client that does not
+// read.
+func (d *deviceConn) Close() error {
+	if d.cutting.Load() {
+		return d.NetConn().Close()
+	}
+	return d.Conn.Close()
 }
 
 func (b *Broker) handle(raw net.Conn) {
