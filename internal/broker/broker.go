@@ -363,7 +363,10 @@ func (b *Broker) capabilities() *mqtt.Capabilities {
 	c.SubIDAvailable = 0
 	c.ReceiveMaximum = 100
 	c.MaximumInflight = 1000
-	c.MaximumClientWritesPending = 1024
+	// The queue of messages waiting to be written to one client: mochi
+	// allocates it for every connection up front (8 bytes a slot, 8 KB at
+	// 1024); a client that falls further behind loses QoS 0 messages.
+	c.MaximumClientWritesPending = 256
 	c.MinimumProtocolVersion = 4
 	return c
 }
@@ -410,6 +413,9 @@ func (b *Broker) refuseServer() (*scopeServer, error) {
 
 func (b *Broker) newScopeServer(s warden.Scope, refuseAll bool) (*scopeServer, error) {
 	srv := mqtt.New(&mqtt.Options{Capabilities: b.capabilities(), Logger: b.quiet, InlineClient: true,
+		// Allocated for every connection up front (mochi's default: 2 KB); a
+		// packet larger than the buffer is read into its own slice anyway.
+		ClientNetReadBufferSize: 1024,
 		// $SYS topics are not AWS's; publish them rarely (nobody may receive them).
 		SysTopicResendInterval: 3600})
 	ss := &scopeServer{b: b, scope: s, srv: srv}
