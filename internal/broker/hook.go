@@ -123,7 +123,27 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	cl.State.ServerKeepalive = ka != pk.Connect.Keepalive
 	s.version = b.nextVersion(h.ss.scope, cl.ID)
 	s.connectGen = gen
+	disableSendQuota(cl)
 	return nil
+}
+
+// disableSendQuota turns off mochi's outbound flow control for cl, whose
+// v2.7.9 deadlocks: after each packet from a client with messages in flight
+// and send quota left, processPacket calls Inflight.NextImmediate, which
+// holds the inflight read lock and read-locks it again in GetAll; a
+// publisher's Inflight.Set (publishToClient) waiting for the write lock in
+// between blocks the second RLock, and the client, and then every publisher
+// to it, are stuck for good. A zero quota skips that call (as for 3.1.1
+// clients, which send no Receive Maximum); no hook runs between the two
+// locks, Inflight's fields are unexported, and MaximumInflight 0 would refuse
+// every QoS 1 delivery, so this is the only avoidance short of forking
+// mochi. The cost: an MQTT 5 client's Receive Maximum no longer limits what
+// Warden sends it; MaximumInflight still caps its unacknowledged messages.
+// It runs in OnConnect (ParseConnect set the quota) and again in
+// OnSessionEstablished (a session taken over with messages in flight gets a
+// fresh quota), before the client's read loop starts.
+func disableSendQuota(cl *mqtt.Client) {
+	cl.State.Inflight.ResetSendQuota(0)
 }
 
 // judge decides whether s may be connected now: its certificate ACTIVE and
@@ -225,6 +245,7 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	b := h.ss.b
+	disableSendQuota(cl)
 	s.established.Store(true)
 	thing := s.thingName()
 	b.emit(warden.DataPlaneEvent{Scope: h.ss.scope, Type: warden.EventConnect, Status: warden.StatusSuccess,

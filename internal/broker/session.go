@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -128,7 +129,9 @@ func (s *session) load(ctx context.Context) error {
 	p.Context.LastWillTopic = s.willTopic
 	s.mu.Lock()
 	s.principal = p
-	s.decisions = make(map[decisionKey]bool, 16)
+	// No size hint: most devices ask few questions, and a hint of 16 costs
+	// 1.4 KB per connection.
+	s.decisions = map[decisionKey]bool{}
 	s.mu.Unlock()
 	return nil
 }
@@ -176,9 +179,27 @@ func (s *session) reasonOr(r string) string {
 	return r
 }
 
-// kick ends the session: MQTT 5 clients get a DISCONNECT with code first.
+// kick ends the session in the background, so that whoever decided it (the
+// change-log tail) never waits on a client: MQTT 5 clients get a DISCONNECT
+// with code first.
 func (s *session) kick(reason string, code packets.Code) {
 	s.setReason(reason)
+	go s.cut(code)
+}
+
+// cutTimeout bounds how long ending a session may take: a client that stops
+// reading would otherwise block the DISCONNECT (and mochi's queued writes,
+// holding the client's lock) until its keep-alive deadline, up to 30 min.
+const cutTimeout = time.Second
+
+// cut ends the session now, within cutTimeout: after it the socket itself
+// is closed, which fails any write blocked on it.
+func (s *session) cut(code packets.Code) {
+	if dc, ok := s.cl.Net.Conn.(*deviceConn); ok {
+		dc.cutting.Store(true)
+		backstop := time.AfterFunc(cutTimeout, func() { _ = dc.NetConn().Close() })
+		defer backstop.Stop()
+	}
 	if s.cl.Properties.ProtocolVersion == 5 {
 		_ = s.ss.srv.DisconnectClient(s.cl, code)
 		return
