@@ -155,13 +155,7 @@ func main() {
 	rep, err := run(ctx, &cfg)
 	stop()
 	if rep != nil {
-		if cfg.JSON {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
-		} else {
-			rep.print(os.Stdout)
-		}
+		writeReport(rep, cfg.JSON)
 	}
 	switch {
 	case err != nil:
@@ -173,6 +167,18 @@ func main() {
 	case cfg.Check && !rep.AllPass:
 		os.Exit(1)
 	}
+}
+
+// writeReport prints a finished run's report as a table, or as indented
+// JSON with asJSON.
+func writeReport(rep interface{ print(io.Writer) }, asJSON bool) {
+	if !asJSON {
+		rep.print(os.Stdout)
+		return
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(rep)
 }
 
 func progress(format string, args ...any) {

@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -143,13 +142,7 @@ func runMQTTCommand(args []string) int {
 	stop()
 	if rep != nil {
 		rep.summarize()
-		if cfg.JSON {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
-		} else {
-			rep.print(os.Stdout)
-		}
+		writeReport(rep, cfg.JSON)
 	}
 	switch {
 	case err != nil:
