@@ -16,7 +16,7 @@ type actionRef struct {
 	ActionID  string `json:"actionId"`
 }
 
-func (s *Server) handleCreateMitigationAction(c *call) (any, error) {
+func (s *Server) CreateMitigationAction(c *call) (any, error) {
 	var in struct {
 		RoleArn      *string                        `json:"roleArn"`
 		ActionParams *warden.MitigationActionParams `json:"actionParams"`
@@ -51,7 +51,7 @@ func (s *Server) handleCreateMitigationAction(c *call) (any, error) {
 	return actionRef{ActionArn: a.ARN(c.scope), ActionID: a.ID}, nil
 }
 
-func (s *Server) handleUpdateMitigationAction(c *call) (any, error) {
+func (s *Server) UpdateMitigationAction(c *call) (any, error) {
 	var in struct {
 		RoleArn      *string                        `json:"roleArn"`
 		ActionParams *warden.MitigationActionParams `json:"actionParams"`
@@ -78,7 +78,7 @@ func (s *Server) handleUpdateMitigationAction(c *call) (any, error) {
 	return actionRef{ActionArn: a.ARN(c.scope), ActionID: a.ID}, nil
 }
 
-func (s *Server) handleDeleteMitigationAction(c *call) (any, error) {
+func (s *Server) DeleteMitigationAction(c *call) (any, error) {
 	name, err := c.actionName()
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func (s *Server) handleDeleteMitigationAction(c *call) (any, error) {
 	return nil, s.store.DeleteMitigationAction(c.ctx, c.scope, name)
 }
 
-func (s *Server) handleDescribeMitigationAction(c *call) (any, error) {
+func (s *Server) DescribeMitigationAction(c *call) (any, error) {
 	name, err := c.actionName()
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ type actionIdentifier struct {
 	CreationDate epoch  `json:"creationDate"`
 }
 
-func (s *Server) handleListMitigationActions(c *call) (any, error) {
+func (s *Server) ListMitigationActions(c *call) (any, error) {
 	const op = "ListMitigationActions"
 	actionType := c.r.URL.Query().Get("actionType")
 	if actionType != "" {

@@ -2,35 +2,10 @@ package api
 
 import (
 	"encoding/base64"
-	"net/http"
 	"strings"
 
 	"github.com/warden-iot/warden"
 )
-
-// routeCertificates registers the certificate, CA certificate and principal operations.
-func (s *Server) routeCertificates(m *http.ServeMux) {
-	m.Handle("GET /registrationcode", s.op("GetRegistrationCode", s.handleGetRegistrationCode))
-	m.Handle("POST /keys-and-certificate", s.op("CreateKeysAndCertificate", s.handleCreateKeysAndCertificate))
-	m.Handle("POST /certificate/register", s.op("RegisterCertificate", s.handleRegisterCertificate))
-	m.Handle("POST /certificate/register-no-ca", s.op("RegisterCertificateWithoutCA", s.handleRegisterCertificateWithoutCA))
-	m.Handle("GET /certificates/{certificateId}", s.op("DescribeCertificate", s.handleDescribeCertificate))
-	m.Handle("PUT /certificates/{certificateId}", s.op("UpdateCertificate", s.handleUpdateCertificate))
-	m.Handle("DELETE /certificates/{certificateId}", s.op("DeleteCertificate", s.handleDeleteCertificate))
-	m.Handle("GET /certificates", s.op("ListCertificates", s.handleListCertificates))
-	m.Handle("GET /certificates-by-ca/{caCertificateId}", s.op("ListCertificatesByCA", s.handleListCertificatesByCA))
-
-	m.Handle("POST /cacertificate", s.op("RegisterCACertificate", s.handleRegisterCACertificate))
-	m.Handle("GET /cacertificate/{caCertificateId}", s.op("DescribeCACertificate", s.handleDescribeCACertificate))
-	m.Handle("PUT /cacertificate/{caCertificateId}", s.op("UpdateCACertificate", s.handleUpdateCACertificate))
-	m.Handle("DELETE /cacertificate/{caCertificateId}", s.op("DeleteCACertificate", s.handleDeleteCACertificate))
-	m.Handle("GET /cacertificates", s.op("ListCACertificates", s.handleListCACertificates))
-
-	m.Handle("PUT /things/{thingName}/principals", s.op("AttachThingPrincipal", s.handleAttachThingPrincipal))
-	m.Handle("DELETE /things/{thingName}/principals", s.op("DetachThingPrincipal", s.handleDetachThingPrincipal))
-	m.Handle("GET /things/{thingName}/principals", s.op("ListThingPrincipals", s.handleListThingPrincipals))
-	m.Handle("GET /principals/things", s.op("ListPrincipalThings", s.handleListPrincipalThings))
-}
 
 // ---------------------------------------------------------------- request helpers
 
@@ -159,7 +134,7 @@ type certList struct {
 
 // ---------------------------------------------------------------- registration code
 
-func (s *Server) handleGetRegistrationCode(c *call) (any, error) {
+func (s *Server) GetRegistrationCode(c *call) (any, error) {
 	code, err := s.store.RegistrationCode(c.ctx, c.scope, warden.NewRegistrationCode)
 	if err != nil {
 		return nil, err
@@ -171,7 +146,7 @@ func (s *Server) handleGetRegistrationCode(c *call) (any, error) {
 
 // ---------------------------------------------------------------- device certificates
 
-func (s *Server) handleCreateKeysAndCertificate(c *call) (any, error) {
+func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 	var v warden.Validator
 	active := c.certQueryBool(&v, "setAsActive")
 	if err := v.Err(); err != nil {
@@ -226,7 +201,7 @@ func registerStatus(v *warden.Validator, status *string, setAsActive bool) strin
 	return warden.CertInactive
 }
 
-func (s *Server) handleRegisterCertificate(c *call) (any, error) {
+func (s *Server) RegisterCertificate(c *call) (any, error) {
 	var in struct {
 		CertificatePem   *string `json:"certificatePem"`
 		CaCertificatePem *string `json:"caCertificatePem"`
@@ -271,7 +246,7 @@ func (s *Server) handleRegisterCertificate(c *call) (any, error) {
 	return certRef{c.scope.CertificateARN(cert.ID), cert.ID}, nil
 }
 
-func (s *Server) handleRegisterCertificateWithoutCA(c *call) (any, error) {
+func (s *Server) RegisterCertificateWithoutCA(c *call) (any, error) {
 	var in struct {
 		CertificatePem *string `json:"certificatePem"`
 		Status         *string `json:"status"`
@@ -303,7 +278,7 @@ func (s *Server) handleRegisterCertificateWithoutCA(c *call) (any, error) {
 	return certRef{c.scope.CertificateARN(cert.ID), cert.ID}, nil
 }
 
-func (s *Server) handleDescribeCertificate(c *call) (any, error) {
+func (s *Server) DescribeCertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "certificateId", "certificateId")
 	if err := v.Err(); err != nil {
@@ -340,7 +315,7 @@ func (s *Server) handleDescribeCertificate(c *call) (any, error) {
 	}}, nil
 }
 
-func (s *Server) handleUpdateCertificate(c *call) (any, error) {
+func (s *Server) UpdateCertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "certificateId", "certificateId")
 	status := c.r.URL.Query().Get("newStatus")
@@ -355,7 +330,7 @@ func (s *Server) handleUpdateCertificate(c *call) (any, error) {
 	return nil, err
 }
 
-func (s *Server) handleDeleteCertificate(c *call) (any, error) {
+func (s *Server) DeleteCertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "certificateId", "certificateId")
 	force := c.certQueryBool(&v, "forceDelete")
@@ -390,11 +365,11 @@ func (s *Server) listCertificates(c *call, op string, f warden.CertificateFilter
 	return out, nil
 }
 
-func (s *Server) handleListCertificates(c *call) (any, error) {
+func (s *Server) ListCertificates(c *call) (any, error) {
 	return s.listCertificates(c, "ListCertificates", warden.CertificateFilter{})
 }
 
-func (s *Server) handleListCertificatesByCA(c *call) (any, error) {
+func (s *Server) ListCertificatesByCA(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "caCertificateId", "caCertificateId")
 	if err := v.Err(); err != nil {
@@ -405,7 +380,7 @@ func (s *Server) handleListCertificatesByCA(c *call) (any, error) {
 
 // ---------------------------------------------------------------- CA certificates
 
-func (s *Server) handleRegisterCACertificate(c *call) (any, error) {
+func (s *Server) RegisterCACertificate(c *call) (any, error) {
 	var in struct {
 		CaCertificate           *string                    `json:"caCertificate"`
 		VerificationCertificate *string                    `json:"verificationCertificate"`
@@ -490,7 +465,7 @@ func (s *Server) handleRegisterCACertificate(c *call) (any, error) {
 	return certRef{c.scope.CACertificateARN(ca.ID), ca.ID}, nil
 }
 
-func (s *Server) handleDescribeCACertificate(c *call) (any, error) {
+func (s *Server) DescribeCACertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "caCertificateId", "certificateId")
 	if err := v.Err(); err != nil {
@@ -529,7 +504,7 @@ func (s *Server) handleDescribeCACertificate(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) handleUpdateCACertificate(c *call) (any, error) {
+func (s *Server) UpdateCACertificate(c *call) (any, error) {
 	var in struct {
 		RegistrationConfig     *warden.RegistrationConfig `json:"registrationConfig"`
 		RemoveAutoRegistration *bool                      `json:"removeAutoRegistration"`
@@ -563,7 +538,7 @@ func (s *Server) handleUpdateCACertificate(c *call) (any, error) {
 	return nil, s.store.UpdateCACertificate(c.ctx, c.scope, id, u, s.now().UTC())
 }
 
-func (s *Server) handleDeleteCACertificate(c *call) (any, error) {
+func (s *Server) DeleteCACertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "caCertificateId", "certificateId")
 	if err := v.Err(); err != nil {
@@ -572,7 +547,7 @@ func (s *Server) handleDeleteCACertificate(c *call) (any, error) {
 	return nil, s.store.DeleteCACertificate(c.ctx, c.scope, id, s.now().UTC())
 }
 
-func (s *Server) handleListCACertificates(c *call) (any, error) {
+func (s *Server) ListCACertificates(c *call) (any, error) {
 	var v warden.Validator
 	ascending := c.certQueryBool(&v, "isAscendingOrder")
 	q := c.r.URL.Query()
@@ -609,7 +584,7 @@ func (s *Server) handleListCACertificates(c *call) (any, error) {
 
 // ---------------------------------------------------------------- thing principals
 
-func (s *Server) handleAttachThingPrincipal(c *call) (any, error) {
+func (s *Server) AttachThingPrincipal(c *call) (any, error) {
 	var v warden.Validator
 	thing := c.r.PathValue("thingName")
 	validateThingName(&v, "thingName", thing)
@@ -624,7 +599,7 @@ func (s *Server) handleAttachThingPrincipal(c *call) (any, error) {
 	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, thing, principal, typ, s.now().UTC())
 }
 
-func (s *Server) handleDetachThingPrincipal(c *call) (any, error) {
+func (s *Server) DetachThingPrincipal(c *call) (any, error) {
 	var v warden.Validator
 	thing := c.r.PathValue("thingName")
 	validateThingName(&v, "thingName", thing)
@@ -635,7 +610,7 @@ func (s *Server) handleDetachThingPrincipal(c *call) (any, error) {
 	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, thing, principal, s.now().UTC())
 }
 
-func (s *Server) handleListThingPrincipals(c *call) (any, error) {
+func (s *Server) ListThingPrincipals(c *call) (any, error) {
 	const op = "ListThingPrincipals"
 	var v warden.Validator
 	thing := c.r.PathValue("thingName")
@@ -661,7 +636,7 @@ func (s *Server) handleListThingPrincipals(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) handleListPrincipalThings(c *call) (any, error) {
+func (s *Server) ListPrincipalThings(c *call) (any, error) {
 	const op = "ListPrincipalThings"
 	var v warden.Validator
 	principal := c.certPrincipal(&v)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net"
-	"net/http"
 	"strconv"
 
 	"github.com/warden-iot/warden"
@@ -28,7 +27,7 @@ var endpointTypes = map[string]bool{
 	"iot:DeviceAdvisor": true, "iot:Data-Beta": true,
 }
 
-func (s *Server) handleDescribeEndpoint(c *call) (any, error) {
+func (s *Server) DescribeEndpoint(c *call) (any, error) {
 	t := c.r.URL.Query().Get("endpointType")
 	v := &warden.Validator{}
 	v.Length("endpointType", t, 0, 128)
@@ -44,8 +43,8 @@ func (s *Server) handleDescribeEndpoint(c *call) (any, error) {
 	return map[string]string{"endpointAddress": s.devices.EndpointAddress()}, nil
 }
 
-// handlePublish is the iot-data Publish operation (service "iotdata").
-func (s *Server) handlePublish(c *call) (any, error) {
+// Publish is the iot-data Publish operation (service "iotdata").
+func (s *Server) Publish(c *call) (any, error) {
 	if s.devices == nil {
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "The device endpoint is disabled on this server (--mqtt-listen off).")
 	}
@@ -113,11 +112,4 @@ func (s *Server) handlePublish(c *call) (any, error) {
 		return nil, err
 	}
 	return nil, nil
-}
-
-// routeData registers the iot-data operations (requests signed for the
-// "iotdata" service).
-func (s *Server) routeData(m *http.ServeMux) {
-	m.Handle("POST /topics/{topic...}", s.op("Publish", s.handlePublish))
-	m.Handle("/", s.op("", unknownOperation))
 }

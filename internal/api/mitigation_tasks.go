@@ -1,26 +1,12 @@
 package api
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
 )
-
-// routeMitigationTasks registers the audit mitigation actions task operations.
-func (s *Server) routeMitigationTasks(m *http.ServeMux) {
-	m.Handle("POST /audit/mitigationactions/tasks/{taskId}", s.op("StartAuditMitigationActionsTask", s.handleStartAuditMitigationActionsTask))
-	m.Handle("PUT /audit/mitigationactions/tasks/{taskId}/cancel", s.op("CancelAuditMitigationActionsTask", s.handleCancelAuditMitigationActionsTask))
-	m.Handle("GET /audit/mitigationactions/tasks/{taskId}", s.op("DescribeAuditMitigationActionsTask", s.handleDescribeAuditMitigationActionsTask))
-	m.Handle("GET /audit/mitigationactions/tasks", s.op("ListAuditMitigationActionsTasks", s.handleListAuditMitigationActionsTasks))
-	m.Handle("GET /audit/mitigationactions/executions", s.op("ListAuditMitigationActionsExecutions", s.handleListAuditMitigationActionsExecutions))
-	// An empty task id is the operation's validation error, not an unknown path.
-	m.Handle("POST /audit/mitigationactions/tasks/{$}", s.op("StartAuditMitigationActionsTask", s.handleStartAuditMitigationActionsTask))
-	m.Handle("GET /audit/mitigationactions/tasks/{$}", s.op("DescribeAuditMitigationActionsTask", s.handleDescribeAuditMitigationActionsTask))
-	m.Handle("/audit/mitigationactions/tasks", s.op("", unknownOperation))
-}
 
 func (c *call) mitigationTaskID() (string, error) {
 	id := c.r.PathValue("taskId")
@@ -44,7 +30,7 @@ func wireTarget(t warden.MitigationTaskTarget) mitigationTarget {
 	return out
 }
 
-func (s *Server) handleStartAuditMitigationActionsTask(c *call) (any, error) {
+func (s *Server) StartAuditMitigationActionsTask(c *call) (any, error) {
 	var in struct {
 		Target             *mitigationTarget   `json:"target"`
 		Mapping            map[string][]string `json:"auditCheckToActionsMapping"`
@@ -80,7 +66,7 @@ func (s *Server) handleStartAuditMitigationActionsTask(c *call) (any, error) {
 	}{stored.TaskID}, nil
 }
 
-func (s *Server) handleCancelAuditMitigationActionsTask(c *call) (any, error) {
+func (s *Server) CancelAuditMitigationActionsTask(c *call) (any, error) {
 	id, err := c.mitigationTaskID()
 	if err != nil {
 		return nil, err
@@ -103,7 +89,7 @@ type mitigationActionOut struct {
 	ActionParams *warden.MitigationActionParams `json:"actionParams"`
 }
 
-func (s *Server) handleDescribeAuditMitigationActionsTask(c *call) (any, error) {
+func (s *Server) DescribeAuditMitigationActionsTask(c *call) (any, error) {
 	id, err := c.mitigationTaskID()
 	if err != nil {
 		return nil, err
@@ -158,7 +144,7 @@ func (c *call) queryTime(v *warden.Validator, name string) (t time.Time, present
 	return time.Time{}, true
 }
 
-func (s *Server) handleListAuditMitigationActionsTasks(c *call) (any, error) {
+func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
 	const op = "ListAuditMitigationActionsTasks"
 	q := c.r.URL.Query()
 	var v warden.Validator
@@ -215,7 +201,7 @@ func (s *Server) handleListAuditMitigationActionsTasks(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) handleListAuditMitigationActionsExecutions(c *call) (any, error) {
+func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
 	const op = "ListAuditMitigationActionsExecutions"
 	q := c.r.URL.Query()
 	var v warden.Validator

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/awsmodel"
+	"github.com/warden-iot/warden/internal/protocol"
 	"github.com/warden-iot/warden/internal/sigv4"
 )
 
@@ -106,10 +108,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.verifier.Regions = cfg.Regions
 	}
 	s.iot = http.NewServeMux()
-	s.routeIoT()
+	s.route(s.iot, awsmodel.Load(awsmodel.IoTModel))
 	s.devices = cfg.Devices
 	s.data = http.NewServeMux()
-	s.routeData(s.data)
+	s.route(s.data, awsmodel.Load(awsmodel.IoTDataModel))
 	return s, nil
 }
 
@@ -157,6 +159,10 @@ type call struct {
 	r     *http.Request
 	body  []byte
 	scope warden.Scope
+	// op is the model's operation; input its members as sent, validated
+	// against the model.
+	op    *awsmodel.Operation
+	input protocol.Input
 }
 
 // handler serves one AWS operation. It returns the response shape, which is
@@ -256,13 +262,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// op adapts a handler to the mux: it names the operation for the log line
-// and writes the result.
-func (s *Server) op(name string, h handler) http.HandlerFunc {
+// op adapts the handler of op (nil for an unknown path) to the mux: it
+// names the operation for the log line, reads and validates the input as
+// the model declares it, and writes the result.
+func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		info := r.Context().Value(infoKey).(*requestInfo)
-		info.operation = name
-		out, err := h(&call{ctx: r.Context(), r: r, body: info.body, scope: info.scope})
+		c := &call{ctx: r.Context(), r: r, body: info.body, scope: info.scope, op: op}
+		var out any
+		var err error
+		if op != nil {
+			info.operation = op.Name
+			c.input, err = protocol.ReadRESTJSON(op, r, info.body)
+		}
+		if err == nil {
+			out, err = h(c)
+		}
 		if err != nil {
 			s.writeError(w, info, err)
 			return

@@ -4,7 +4,7 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-func (s *Server) handleTagResource(c *call) (any, error) {
+func (s *Server) TagResource(c *call) (any, error) {
 	var in struct {
 		ResourceArn *string      `json:"resourceArn"`
 		Tags        []warden.Tag `json:"tags"`
@@ -22,7 +22,7 @@ func (s *Server) handleTagResource(c *call) (any, error) {
 	return nil, s.store.TagResource(c.ctx, c.scope, *in.ResourceArn, in.Tags)
 }
 
-func (s *Server) handleUntagResource(c *call) (any, error) {
+func (s *Server) UntagResource(c *call) (any, error) {
 	var in struct {
 		ResourceArn *string  `json:"resourceArn"`
 		TagKeys     []string `json:"tagKeys"`
@@ -42,7 +42,7 @@ func (s *Server) handleUntagResource(c *call) (any, error) {
 	return nil, s.store.UntagResource(c.ctx, c.scope, *in.ResourceArn, in.TagKeys)
 }
 
-func (s *Server) handleListTagsForResource(c *call) (any, error) {
+func (s *Server) ListTagsForResource(c *call) (any, error) {
 	const op = "ListTagsForResource"
 	arn := c.r.URL.Query().Get("resourceArn")
 	var v warden.Validator

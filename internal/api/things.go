@@ -1,34 +1,10 @@
 package api
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/warden-iot/warden"
 )
-
-// routeThings registers the thing and thing-group operations.
-func (s *Server) routeThings(m *http.ServeMux) {
-	m.Handle("POST /things/{thingName}", s.op("CreateThing", s.handleCreateThing))
-	m.Handle("GET /things/{thingName}", s.op("DescribeThing", s.handleDescribeThing))
-	m.Handle("PATCH /things/{thingName}", s.op("UpdateThing", s.handleUpdateThing))
-	m.Handle("DELETE /things/{thingName}", s.op("DeleteThing", s.handleDeleteThing))
-	m.Handle("GET /things", s.op("ListThings", s.handleListThings))
-	m.Handle("GET /things/{thingName}/thing-groups", s.op("ListThingGroupsForThing", s.handleListThingGroupsForThing))
-
-	m.Handle("POST /thing-groups/{thingGroupName}", s.op("CreateThingGroup", s.handleCreateThingGroup))
-	m.Handle("GET /thing-groups/{thingGroupName}", s.op("DescribeThingGroup", s.handleDescribeThingGroup))
-	m.Handle("PATCH /thing-groups/{thingGroupName}", s.op("UpdateThingGroup", s.handleUpdateThingGroup))
-	m.Handle("DELETE /thing-groups/{thingGroupName}", s.op("DeleteThingGroup", s.handleDeleteThingGroup))
-	m.Handle("GET /thing-groups", s.op("ListThingGroups", s.handleListThingGroups))
-	m.Handle("GET /thing-groups/{thingGroupName}/things", s.op("ListThingsInThingGroup", s.handleListThingsInThingGroup))
-	m.Handle("PUT /thing-groups/addThingToThingGroup", s.op("AddThingToThingGroup", s.handleAddThingToThingGroup))
-	m.Handle("PUT /thing-groups/removeThingFromThingGroup", s.op("RemoveThingFromThingGroup", s.handleRemoveThingFromThingGroup))
-
-	m.Handle("POST /dynamic-thing-groups/{thingGroupName}", s.op("CreateDynamicThingGroup", s.handleCreateDynamicThingGroup))
-	m.Handle("PATCH /dynamic-thing-groups/{thingGroupName}", s.op("UpdateDynamicThingGroup", s.handleUpdateDynamicThingGroup))
-	m.Handle("DELETE /dynamic-thing-groups/{thingGroupName}", s.op("DeleteDynamicThingGroup", s.handleDeleteDynamicThingGroup))
-}
 
 // registryPageSize is the default page of the registry list operations
 // (RegistryMaxResults allows 1..250).
@@ -78,7 +54,7 @@ func (c *call) queryBool(name string) (*bool, error) {
 
 // --- things ---
 
-func (s *Server) handleCreateThing(c *call) (any, error) {
+func (s *Server) CreateThing(c *call) (any, error) {
 	var in struct {
 		ThingTypeName    *string           `json:"thingTypeName"`
 		AttributePayload *attributePayload `json:"attributePayload"`
@@ -126,7 +102,7 @@ func deref(p *string) string {
 	return *p
 }
 
-func (s *Server) handleDescribeThing(c *call) (any, error) {
+func (s *Server) DescribeThing(c *call) (any, error) {
 	name, err := c.pathName("thingName")
 	if err != nil {
 		return nil, err
@@ -153,7 +129,7 @@ func nonNilMap(m map[string]string) map[string]string {
 	return m
 }
 
-func (s *Server) handleUpdateThing(c *call) (any, error) {
+func (s *Server) UpdateThing(c *call) (any, error) {
 	var in struct {
 		ThingTypeName    *string           `json:"thingTypeName"`
 		AttributePayload *attributePayload `json:"attributePayload"`
@@ -185,7 +161,7 @@ func (s *Server) handleUpdateThing(c *call) (any, error) {
 	return nil, err
 }
 
-func (s *Server) handleDeleteThing(c *call) (any, error) {
+func (s *Server) DeleteThing(c *call) (any, error) {
 	name, err := c.pathName("thingName")
 	if err != nil {
 		return nil, err
@@ -205,7 +181,7 @@ type thingAttribute struct {
 	Version       int64             `json:"version"`
 }
 
-func (s *Server) handleListThings(c *call) (any, error) {
+func (s *Server) ListThings(c *call) (any, error) {
 	q := c.r.URL.Query()
 	var f warden.ThingFilter
 	var v warden.Validator
@@ -266,7 +242,7 @@ func (c *call) groupList(names []string) []groupNameAndArn {
 	return out
 }
 
-func (s *Server) handleListThingGroupsForThing(c *call) (any, error) {
+func (s *Server) ListThingGroupsForThing(c *call) (any, error) {
 	name, err := c.pathName("thingName")
 	if err != nil {
 		return nil, err
@@ -323,7 +299,7 @@ type groupRef struct {
 	ThingGroupID   string `json:"thingGroupId"`
 }
 
-func (s *Server) handleCreateThingGroup(c *call) (any, error) {
+func (s *Server) CreateThingGroup(c *call) (any, error) {
 	var in struct {
 		ParentGroupName      *string                 `json:"parentGroupName"`
 		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
@@ -367,7 +343,7 @@ type attributesOnlyOut struct {
 	Attributes map[string]string `json:"attributes"`
 }
 
-func (s *Server) handleDescribeThingGroup(c *call) (any, error) {
+func (s *Server) DescribeThingGroup(c *call) (any, error) {
 	name, err := c.pathName("thingGroupName")
 	if err != nil {
 		return nil, err
@@ -410,11 +386,11 @@ func (s *Server) handleDescribeThingGroup(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) handleUpdateThingGroup(c *call) (any, error) {
+func (s *Server) UpdateThingGroup(c *call) (any, error) {
 	return s.updateThingGroup(c, false)
 }
 
-func (s *Server) handleUpdateDynamicThingGroup(c *call) (any, error) {
+func (s *Server) UpdateDynamicThingGroup(c *call) (any, error) {
 	return s.updateThingGroup(c, true)
 }
 
@@ -462,11 +438,11 @@ func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
 	}{g.Version}, nil
 }
 
-func (s *Server) handleDeleteThingGroup(c *call) (any, error) {
+func (s *Server) DeleteThingGroup(c *call) (any, error) {
 	return s.deleteThingGroup(c, false)
 }
 
-func (s *Server) handleDeleteDynamicThingGroup(c *call) (any, error) {
+func (s *Server) DeleteDynamicThingGroup(c *call) (any, error) {
 	return s.deleteThingGroup(c, true)
 }
 
@@ -482,7 +458,7 @@ func (s *Server) deleteThingGroup(c *call, dynamic bool) (any, error) {
 	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, name, dynamic, version, s.now().UTC())
 }
 
-func (s *Server) handleListThingGroups(c *call) (any, error) {
+func (s *Server) ListThingGroups(c *call) (any, error) {
 	q := c.r.URL.Query()
 	var f warden.ThingGroupFilter
 	var v warden.Validator
@@ -521,7 +497,7 @@ func (s *Server) handleListThingGroups(c *call) (any, error) {
 	}{c.groupList(names), s.tokens.seal(op, c.scope, next)}, nil
 }
 
-func (s *Server) handleListThingsInThingGroup(c *call) (any, error) {
+func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
 	name, err := c.pathName("thingGroupName")
 	if err != nil {
 		return nil, err
@@ -610,7 +586,7 @@ func (c *call) nameOrArn(v *warden.Validator, nameMember string, name *string, a
 	return *name
 }
 
-func (s *Server) handleAddThingToThingGroup(c *call) (any, error) {
+func (s *Server) AddThingToThingGroup(c *call) (any, error) {
 	var in membershipRequest
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -623,7 +599,7 @@ func (s *Server) handleAddThingToThingGroup(c *call) (any, error) {
 	return nil, s.store.AddThingToThingGroup(c.ctx, c.scope, thing, group, override, s.now().UTC())
 }
 
-func (s *Server) handleRemoveThingFromThingGroup(c *call) (any, error) {
+func (s *Server) RemoveThingFromThingGroup(c *call) (any, error) {
 	var in membershipRequest
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -667,7 +643,7 @@ func checkQuery(indexName, queryString, queryVersion *string) error {
 	return nil
 }
 
-func (s *Server) handleCreateDynamicThingGroup(c *call) (any, error) {
+func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 	var in struct {
 		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
 		IndexName            *string                 `json:"indexName"`

@@ -1,18 +1,17 @@
 package api
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/protocol"
 )
 
 // epoch is a timestamp on the wire: epoch seconds as a JSON number, with
@@ -33,55 +32,9 @@ func (t *epoch) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// decode reads the JSON body into v. An empty body is an empty object, as
-// clients send no body when no member is set.
-func (c *call) decode(v any) error {
-	body := bytes.TrimSpace(c.body)
-	if len(body) == 0 {
-		return nil
-	}
-	if body[0] != '{' {
-		return warden.Errorf(warden.CodeInvalidRequest, "The request body must be a JSON object.")
-	}
-	err := json.Unmarshal(body, v)
-	if err == nil {
-		return nil
-	}
-	var syntax *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return warden.Errorf(warden.CodeInvalidRequest, "Malformed JSON in the request body at offset %d: %s.", syntax.Offset, syntax.Error())
-	case errors.As(err, &typeErr):
-		member := typeErr.Field
-		if member == "" {
-			member = "(request body)"
-		}
-		want := "a value of another type"
-		if typeErr.Type != nil {
-			want = jsonKind(typeErr.Type.Kind().String())
-		}
-		return warden.Errorf(warden.CodeInvalidRequest,
-			"1 validation error detected: Value at '%s' failed to satisfy constraint: Member must be %s, not a JSON %s", member, want, typeErr.Value)
-	}
-	return warden.Errorf(warden.CodeInvalidRequest, "Could not decode the request body: %s", err.Error())
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "a list"
-	case "map", "struct", "ptr":
-		return "an object"
-	case "int", "int32", "int64", "uint", "float64":
-		return "a number"
-	}
-	return "of another type"
-}
+// decode binds the request's members (validated against the model) into
+// v, a struct whose fields carry the members' json names.
+func (c *call) decode(v any) error { return protocol.Bind(c.op, c.body, c.input, v) }
 
 // maxResults reads the maxResults query member: 1..limit, def when absent.
 func (c *call) maxResults(name string, def, limit int) (int, error) {
