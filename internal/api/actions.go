@@ -123,7 +123,7 @@ func (s *Server) ListMitigationActions(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	p, err := c.page(s.tokens, op+actionType, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (s *Server) ListMitigationActions(c *call) (any, error) {
 	out := struct {
 		ActionIdentifiers []actionIdentifier `json:"actionIdentifiers"`
 		NextToken         string             `json:"nextToken,omitempty"`
-	}{ActionIdentifiers: make([]actionIdentifier, 0, len(actions)), NextToken: s.tokens.seal(op+actionType, c.scope, next)}
+	}{ActionIdentifiers: make([]actionIdentifier, 0, len(actions)), NextToken: c.nextPage(next)}
 	for i := range actions {
 		a := &actions[i]
 		out.ActionIdentifiers = append(out.ActionIdentifiers, actionIdentifier{a.Name, a.ARN(c.scope), epoch(a.CreationDate)})

@@ -214,7 +214,7 @@ func (s *Server) ListAuditTasks(c *call) (any, error) {
 	if end.Before(start) {
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "endTime must not be before startTime.")
 	}
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +230,7 @@ func (s *Server) ListAuditTasks(c *call) (any, error) {
 	out := struct {
 		Tasks     []taskOut `json:"tasks"`
 		NextToken string    `json:"nextToken,omitempty"`
-	}{Tasks: []taskOut{}, NextToken: s.tokens.seal(op, c.scope, next)}
+	}{Tasks: []taskOut{}, NextToken: c.nextPage(next)}
 	for _, t := range tasks {
 		out.Tasks = append(out.Tasks, taskOut{t.ID, t.Status, t.Type})
 	}
@@ -303,11 +303,6 @@ func (s *Server) ListAuditFindings(c *call) (any, error) {
 	if in.ResourceIdentifier != nil {
 		in.ResourceIdentifier.Validate(&v, "resourceIdentifier")
 	}
-	limit := 25
-	if in.MaxResults != nil {
-		v.Range("maxResults", *in.MaxResults, 1, 250)
-		limit = int(*in.MaxResults)
-	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -329,18 +324,18 @@ func (s *Server) ListAuditFindings(c *call) (any, error) {
 	} else {
 		f.Start, f.End = time.Time(*in.StartTime), time.Time(*in.EndTime)
 	}
-	after, err := s.tokens.open(op, c.scope, deref(in.NextToken))
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	findings, next, err := s.store.AuditFindings(c.ctx, c.scope, f, warden.Page{After: after, Limit: limit})
+	findings, next, err := s.store.AuditFindings(c.ctx, c.scope, f, p)
 	if err != nil {
 		return nil, err
 	}
 	out := struct {
 		Findings  []auditFindingOut `json:"findings"`
 		NextToken string            `json:"nextToken,omitempty"`
-	}{Findings: []auditFindingOut{}, NextToken: s.tokens.seal(op, c.scope, next)}
+	}{Findings: []auditFindingOut{}, NextToken: c.nextPage(next)}
 	for i := range findings {
 		out.Findings = append(out.Findings, findingOut(&findings[i]))
 	}
@@ -376,7 +371,7 @@ func (s *Server) ListRelatedResourcesForAuditFinding(c *call) (any, error) {
 		return nil, err
 	}
 	// The token is bound to the finding: it is an offset into its list.
-	p, err := c.page(s.tokens, op+"\x00"+id, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +393,7 @@ func (s *Server) ListRelatedResourcesForAuditFinding(c *call) (any, error) {
 	return struct {
 		RelatedResources []warden.RelatedResource `json:"relatedResources"`
 		NextToken        string                   `json:"nextToken,omitempty"`
-	}{append([]warden.RelatedResource{}, f.RelatedResources[from:to]...), s.tokens.seal(op+"\x00"+id, c.scope, next)}, nil
+	}{append([]warden.RelatedResource{}, f.RelatedResources[from:to]...), c.nextPage(next)}, nil
 }
 
 // ---------------------------------------------------------------- suppressions
@@ -559,11 +554,6 @@ func (s *Server) ListAuditSuppressions(c *call) (any, error) {
 	if in.ResourceIdentifier != nil {
 		in.ResourceIdentifier.Validate(&v, "resourceIdentifier")
 	}
-	limit := 25
-	if in.MaxResults != nil {
-		v.Range("maxResults", *in.MaxResults, 1, 250)
-		limit = int(*in.MaxResults)
-	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -572,22 +562,18 @@ func (s *Server) ListAuditSuppressions(c *call) (any, error) {
 	}
 	f := warden.AuditSuppressionFilter{CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier,
 		Ascending: in.AscendingOrder == nil || *in.AscendingOrder}
-	op := "ListAuditSuppressions/asc"
-	if !f.Ascending {
-		op = "ListAuditSuppressions/desc"
-	}
-	after, err := s.tokens.open(op, c.scope, deref(in.NextToken))
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	sups, next, err := s.store.AuditSuppressions(c.ctx, c.scope, f, warden.Page{After: after, Limit: limit})
+	sups, next, err := s.store.AuditSuppressions(c.ctx, c.scope, f, p)
 	if err != nil {
 		return nil, err
 	}
 	out := struct {
 		Suppressions []suppressionOut `json:"suppressions"`
 		NextToken    string           `json:"nextToken,omitempty"`
-	}{Suppressions: []suppressionOut{}, NextToken: s.tokens.seal(op, c.scope, next)}
+	}{Suppressions: []suppressionOut{}, NextToken: c.nextPage(next)}
 	for i := range sups {
 		out.Suppressions = append(out.Suppressions, toSuppressionOut(&sups[i]))
 	}
@@ -712,7 +698,7 @@ func (s *Server) DeleteScheduledAudit(c *call) (any, error) {
 
 func (s *Server) ListScheduledAudits(c *call) (any, error) {
 	const op = "ListScheduledAudits"
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -730,7 +716,7 @@ func (s *Server) ListScheduledAudits(c *call) (any, error) {
 	out := struct {
 		ScheduledAudits []auditOut `json:"scheduledAudits"`
 		NextToken       string     `json:"nextToken,omitempty"`
-	}{ScheduledAudits: []auditOut{}, NextToken: s.tokens.seal(op, c.scope, next)}
+	}{ScheduledAudits: []auditOut{}, NextToken: c.nextPage(next)}
 	for _, a := range audits {
 		out.ScheduledAudits = append(out.ScheduledAudits, auditOut{a.Name, warden.ScheduledAuditARN(c.scope, a.Name), a.Frequency, a.DayOfMonth, a.DayOfWeek})
 	}

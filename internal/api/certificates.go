@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/base64"
 	"strings"
 
 	"github.com/warden-iot/warden"
@@ -50,54 +49,6 @@ func (c *call) certPrincipal(v *warden.Validator) string {
 		v.Fail("principal", p, "Member must be a certificate ARN (arn:aws:iot:region:account:cert/id)")
 	}
 	return p
-}
-
-func isMarkerChar(r rune) bool {
-	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '+' || r == '/'
-}
-
-// certPage reads pageSize and marker. Markers are sealed cursors (see
-// tokenSealer) re-encoded in standard base64, so that they match the
-// model's Marker pattern [A-Za-z0-9+/]+={0,2}.
-func (c *call) certPage(s *Server, op string) (warden.Page, error) {
-	q := c.r.URL.Query()
-	marker := q.Get("marker")
-	var v warden.Validator
-	if _, ok := q["marker"]; ok {
-		v.Length("marker", marker, 0, 1024)
-		body := strings.TrimRight(marker, "=")
-		if body == "" || len(marker)-len(body) > 2 {
-			v.Fail("marker", marker, "Member must satisfy regular expression pattern: [A-Za-z0-9+/]+={0,2}")
-		} else {
-			v.Chars("marker", body, isMarkerChar, "[A-Za-z0-9+/]+={0,2}")
-		}
-	}
-	if err := v.Err(); err != nil {
-		return warden.Page{}, err
-	}
-	n, err := c.maxResults("pageSize", 25, 250)
-	if err != nil {
-		return warden.Page{}, err
-	}
-	if marker == "" {
-		return warden.Page{Limit: n}, nil
-	}
-	token, err := base64.StdEncoding.DecodeString(marker)
-	if err != nil {
-		return warden.Page{}, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	after, err := s.tokens.open(op, c.scope, string(token))
-	if err != nil {
-		return warden.Page{}, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	return warden.Page{After: after, Limit: n}, nil
-}
-
-func (s *Server) certMarker(op string, c *call, cursor string) string {
-	if cursor == "" {
-		return ""
-	}
-	return base64.StdEncoding.EncodeToString([]byte(s.tokens.seal(op, c.scope, cursor)))
 }
 
 // ---------------------------------------------------------------- wire shapes
@@ -349,7 +300,7 @@ func (s *Server) listCertificates(c *call, op string, f warden.CertificateFilter
 	if f.Ascending {
 		op += ":asc"
 	}
-	p, err := c.certPage(s, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +308,7 @@ func (s *Server) listCertificates(c *call, op string, f warden.CertificateFilter
 	if err != nil {
 		return nil, err
 	}
-	out := certList{Certificates: make([]certSummary, 0, len(certs)), NextMarker: s.certMarker(op, c, next)}
+	out := certList{Certificates: make([]certSummary, 0, len(certs)), NextMarker: c.nextPage(next)}
 	for _, cert := range certs {
 		out.Certificates = append(out.Certificates, certSummary{
 			c.scope.CertificateARN(cert.ID), cert.ID, cert.Status, cert.Mode, epoch(cert.CreationDate)})
@@ -563,7 +514,7 @@ func (s *Server) ListCACertificates(c *call) (any, error) {
 	if ascending {
 		op += ":asc"
 	}
-	p, err := c.certPage(s, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -574,7 +525,7 @@ func (s *Server) ListCACertificates(c *call) (any, error) {
 	out := struct {
 		Certificates []caSummary `json:"certificates"`
 		NextMarker   string      `json:"nextMarker,omitempty"`
-	}{Certificates: make([]caSummary, 0, len(cas)), NextMarker: s.certMarker(op, c, next)}
+	}{Certificates: make([]caSummary, 0, len(cas)), NextMarker: c.nextPage(next)}
 	for _, ca := range cas {
 		out.Certificates = append(out.Certificates, caSummary{
 			c.scope.CACertificateARN(ca.ID), ca.ID, ca.Status, epoch(ca.CreationDate)})
@@ -618,7 +569,7 @@ func (s *Server) ListThingPrincipals(c *call) (any, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	p, err := c.page(s.tokens, op+thing, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -629,7 +580,7 @@ func (s *Server) ListThingPrincipals(c *call) (any, error) {
 	out := struct {
 		Principals []string `json:"principals"`
 		NextToken  string   `json:"nextToken,omitempty"`
-	}{Principals: make([]string, 0, len(principals)), NextToken: s.tokens.seal(op+thing, c.scope, next)}
+	}{Principals: make([]string, 0, len(principals)), NextToken: c.nextPage(next)}
 	for _, tp := range principals {
 		out.Principals = append(out.Principals, tp.Principal)
 	}
@@ -643,7 +594,7 @@ func (s *Server) ListPrincipalThings(c *call) (any, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	p, err := c.page(s.tokens, op+principal, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -657,5 +608,5 @@ func (s *Server) ListPrincipalThings(c *call) (any, error) {
 	return struct {
 		Things    []string `json:"things"`
 		NextToken string   `json:"nextToken,omitempty"`
-	}{things, s.tokens.seal(op+principal, c.scope, next)}, nil
+	}{things, c.nextPage(next)}, nil
 }

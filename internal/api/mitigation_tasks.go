@@ -2,7 +2,6 @@ package api
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -176,9 +175,7 @@ func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
 			end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
 	f.StartedAfter, f.EndedBefore = start, end
-	sealOp := strings.Join([]string{op, f.AuditTaskID, f.FindingID, f.Status,
-		strconv.FormatInt(start.UnixMilli(), 10), strconv.FormatInt(end.UnixMilli(), 10)}, "\x00")
-	p, err := c.page(s.tokens, sealOp, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +191,7 @@ func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
 	out := struct {
 		Tasks     []taskOut `json:"tasks"`
 		NextToken string    `json:"nextToken,omitempty"`
-	}{Tasks: make([]taskOut, 0, len(tasks)), NextToken: s.tokens.seal(sealOp, c.scope, next)}
+	}{Tasks: make([]taskOut, 0, len(tasks)), NextToken: c.nextPage(next)}
 	for _, t := range tasks {
 		out.Tasks = append(out.Tasks, taskOut{t.TaskID, epoch(t.StartTime), t.Status})
 	}
@@ -221,8 +218,7 @@ func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	sealOp := strings.Join([]string{op, f.TaskID, f.FindingID, f.Status}, "\x00")
-	p, err := c.page(s.tokens, sealOp, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +240,7 @@ func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
 	out := struct {
 		ActionsExecutions []execOut `json:"actionsExecutions"`
 		NextToken         string    `json:"nextToken,omitempty"`
-	}{ActionsExecutions: make([]execOut, 0, len(execs)), NextToken: s.tokens.seal(sealOp, c.scope, next)}
+	}{ActionsExecutions: make([]execOut, 0, len(execs)), NextToken: c.nextPage(next)}
 	for _, e := range execs {
 		o := execOut{TaskID: e.TaskID, FindingID: e.FindingID, ActionName: e.ActionName, ActionID: e.ActionID,
 			Status: e.Status, ErrorCode: e.ErrorCode, Message: e.Message}

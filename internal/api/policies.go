@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/base64"
 	"strings"
 
 	"github.com/warden-iot/warden"
@@ -31,62 +30,6 @@ func (c *call) policyQueryBool(name string) (bool, error) {
 		return false, warden.Errorf(warden.CodeInvalidRequest,
 			"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", raw, name)
 	}
-}
-
-// policyMarkerPage reads the marker/pageSize pair of the marker-paged list
-// operations. A marker is a sealed token bound to op (and so to the list's
-// parameters), base64-encoded once more so that it has the model's Marker
-// pattern [A-Za-z0-9+/]+={0,2}.
-func (s *Server) policyMarkerPage(c *call, op string) (warden.Page, error) {
-	marker := c.r.URL.Query().Get("marker")
-	var v warden.Validator
-	if marker != "" {
-		v.Length("marker", marker, 0, 1024)
-		if !isMarker(marker) {
-			v.Fail("marker", marker, "Member must satisfy regular expression pattern: [A-Za-z0-9+/]+={0,2}")
-		}
-	}
-	if err := v.Err(); err != nil {
-		return warden.Page{}, err
-	}
-	size, err := c.maxResults("pageSize", 25, 250)
-	if err != nil {
-		return warden.Page{}, err
-	}
-	p := warden.Page{Limit: size}
-	if marker == "" {
-		return p, nil
-	}
-	token, err := base64.StdEncoding.DecodeString(marker)
-	if err != nil {
-		return p, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	if p.After, err = s.tokens.open(op, c.scope, string(token)); err != nil {
-		return p, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	return p, nil
-}
-
-// sealMarker is the nextMarker for cursor ("" when there are no more pages).
-func (s *Server) sealMarker(c *call, op, cursor string) string {
-	token := s.tokens.seal(op, c.scope, cursor)
-	if token == "" {
-		return ""
-	}
-	return base64.StdEncoding.EncodeToString([]byte(token))
-}
-
-func isMarker(m string) bool {
-	body := strings.TrimRight(m, "=")
-	if body == "" || len(m)-len(body) > 2 {
-		return false
-	}
-	for _, r := range body {
-		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '/') {
-			return false
-		}
-	}
-	return true
 }
 
 // validatePolicyDocument checks the model's constraints of a PolicyDocument
@@ -164,11 +107,7 @@ func (s *Server) ListPolicies(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := "ListPolicies/desc"
-	if ascending {
-		op = "ListPolicies/asc"
-	}
-	p, err := s.policyMarkerPage(c, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +118,7 @@ func (s *Server) ListPolicies(c *call) (any, error) {
 	out := struct {
 		Policies   []policyRef `json:"policies"`
 		NextMarker string      `json:"nextMarker,omitempty"`
-	}{Policies: make([]policyRef, 0, len(policies)), NextMarker: s.sealMarker(c, op, next)}
+	}{Policies: make([]policyRef, 0, len(policies)), NextMarker: c.nextPage(next)}
 	for i := range policies {
 		out.Policies = append(out.Policies, policyRef{policies[i].Name, policies[i].ARN(c.scope)})
 	}
@@ -316,8 +255,7 @@ func (s *Server) ListTargetsForPolicy(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := "ListTargetsForPolicy/" + name
-	p, err := s.policyMarkerPage(c, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +269,7 @@ func (s *Server) ListTargetsForPolicy(c *call) (any, error) {
 	return struct {
 		Targets    []string `json:"targets"`
 		NextMarker string   `json:"nextMarker,omitempty"`
-	}{targets, s.sealMarker(c, op, next)}, nil
+	}{targets, c.nextPage(next)}, nil
 }
 
 func (s *Server) ListAttachedPolicies(c *call) (any, error) {
@@ -349,7 +287,7 @@ func (s *Server) ListAttachedPolicies(c *call) (any, error) {
 	if recursive {
 		op += "/recursive"
 	}
-	p, err := s.policyMarkerPage(c, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +298,7 @@ func (s *Server) ListAttachedPolicies(c *call) (any, error) {
 	out := struct {
 		Policies   []policyRef `json:"policies"`
 		NextMarker string      `json:"nextMarker,omitempty"`
-	}{Policies: make([]policyRef, 0, len(names)), NextMarker: s.sealMarker(c, op, next)}
+	}{Policies: make([]policyRef, 0, len(names)), NextMarker: c.nextPage(next)}
 	for _, n := range names {
 		out.Policies = append(out.Policies, policyRef{n, warden.PolicyARN(c.scope, n)})
 	}

@@ -161,8 +161,9 @@ type call struct {
 	scope warden.Scope
 	// op is the model's operation; input its members as sent, validated
 	// against the model.
-	op    *awsmodel.Operation
-	input protocol.Input
+	op     *awsmodel.Operation
+	input  protocol.Input
+	tokens *tokenSealer
 }
 
 // handler serves one AWS operation. It returns the response shape, which is
@@ -268,7 +269,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		info := r.Context().Value(infoKey).(*requestInfo)
-		c := &call{ctx: r.Context(), r: r, body: info.body, scope: info.scope, op: op}
+		c := &call{ctx: r.Context(), r: r, body: info.body, scope: info.scope, op: op, tokens: s.tokens}
 		var out any
 		var err error
 		if op != nil {

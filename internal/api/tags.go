@@ -50,11 +50,11 @@ func (s *Server) ListTagsForResource(c *call) (any, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	after, err := s.tokens.open(op+arn, c.scope, c.r.URL.Query().Get("nextToken"))
+	p, err := c.page(warden.MaxTagsPerResource)
 	if err != nil {
 		return nil, err
 	}
-	tags, next, err := s.store.Tags(c.ctx, c.scope, arn, warden.Page{After: after, Limit: warden.MaxTagsPerResource})
+	tags, next, err := s.store.Tags(c.ctx, c.scope, arn, p)
 	if err != nil {
 		return nil, err
 	}
@@ -64,5 +64,5 @@ func (s *Server) ListTagsForResource(c *call) (any, error) {
 	return struct {
 		Tags      []warden.Tag `json:"tags"`
 		NextToken string       `json:"nextToken,omitempty"`
-	}{tags, s.tokens.seal(op+arn, c.scope, next)}, nil
+	}{tags, c.nextPage(next)}, nil
 }

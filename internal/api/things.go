@@ -209,8 +209,7 @@ func (s *Server) ListThings(c *call) (any, error) {
 		return nil, err
 	}
 	f.UsePrefix = prefix != nil && *prefix
-	op := "ListThings\x00" + f.AttributeName + "\x00" + deref(f.AttributeValue) + "\x00" + f.TypeName + "\x00" + strconv.FormatBool(f.UsePrefix)
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +220,7 @@ func (s *Server) ListThings(c *call) (any, error) {
 	out := struct {
 		Things    []thingAttribute `json:"things"`
 		NextToken string           `json:"nextToken,omitempty"`
-	}{Things: make([]thingAttribute, 0, len(things)), NextToken: s.tokens.seal(op, c.scope, next)}
+	}{Things: make([]thingAttribute, 0, len(things)), NextToken: c.nextPage(next)}
 	for i := range things {
 		t := &things[i]
 		out.Things = append(out.Things, thingAttribute{t.Name, t.TypeName, t.ARN(c.scope), nonNilMap(t.Attributes), t.Version})
@@ -247,8 +246,7 @@ func (s *Server) ListThingGroupsForThing(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := "ListThingGroupsForThing\x00" + name
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +257,7 @@ func (s *Server) ListThingGroupsForThing(c *call) (any, error) {
 	return struct {
 		ThingGroups []groupNameAndArn `json:"thingGroups"`
 		NextToken   string            `json:"nextToken,omitempty"`
-	}{c.groupList(groups), s.tokens.seal(op, c.scope, next)}, nil
+	}{c.groupList(groups), c.nextPage(next)}, nil
 }
 
 // --- thing groups ---
@@ -478,12 +476,7 @@ func (s *Server) ListThingGroups(c *call) (any, error) {
 		return nil, err
 	}
 	f.Recursive = recursive
-	rec := "-"
-	if recursive != nil {
-		rec = strconv.FormatBool(*recursive)
-	}
-	op := "ListThingGroups\x00" + f.Parent + "\x00" + f.NamePrefix + "\x00" + rec
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -494,7 +487,7 @@ func (s *Server) ListThingGroups(c *call) (any, error) {
 	return struct {
 		ThingGroups []groupNameAndArn `json:"thingGroups"`
 		NextToken   string            `json:"nextToken,omitempty"`
-	}{c.groupList(names), s.tokens.seal(op, c.scope, next)}, nil
+	}{c.groupList(names), c.nextPage(next)}, nil
 }
 
 func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
@@ -507,8 +500,7 @@ func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
 		return nil, err
 	}
 	rec := recursive != nil && *recursive
-	op := "ListThingsInThingGroup\x00" + name + "\x00" + strconv.FormatBool(rec)
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -522,7 +514,7 @@ func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
 	return struct {
 		Things    []string `json:"things"`
 		NextToken string   `json:"nextToken,omitempty"`
-	}{things, s.tokens.seal(op, c.scope, next)}, nil
+	}{things, c.nextPage(next)}, nil
 }
 
 // membershipRequest is the body of AddThingToThingGroup and

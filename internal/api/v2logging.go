@@ -102,7 +102,7 @@ func (s *Server) ListV2LoggingLevels(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	p, err := c.page(s.tokens, op+targetType, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (s *Server) ListV2LoggingLevels(c *call) (any, error) {
 	out := struct {
 		LogTargetConfigurations []config `json:"logTargetConfigurations"`
 		NextToken               string   `json:"nextToken,omitempty"`
-	}{LogTargetConfigurations: make([]config, 0, len(levels)), NextToken: s.tokens.seal(op+targetType, c.scope, next)}
+	}{LogTargetConfigurations: make([]config, 0, len(levels)), NextToken: c.nextPage(next)}
 	for _, l := range levels {
 		out.LogTargetConfigurations = append(out.LogTargetConfigurations, config{logTargetJSON{l.Target.Type, l.Target.Name}, l.Level})
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -96,12 +97,60 @@ func (t *tokenSealer) open(op string, s warden.Scope, token string) (string, err
 	return string(cursor), nil
 }
 
-// page reads nextToken and the page size of a list operation.
-func (c *call) page(t *tokenSealer, op, tokenName, sizeName string, def, limit int) (warden.Page, error) {
-	after, err := t.open(op, c.scope, c.r.URL.Query().Get(tokenName))
-	if err != nil {
-		return warden.Page{}, err
+// page reads the page token (nextToken or marker, as the model's paginator
+// names it) and the page size, def when absent; the model has checked the
+// size's range. A token is bound to the operation, the caller's account and
+// region and the request's other members, so it cannot be carried to
+// another list.
+func (c *call) page(def int) (warden.Page, error) {
+	p := c.op.Paginator
+	page := warden.Page{Limit: def}
+	if n, ok := c.input[p.LimitKey].(json.Number); ok {
+		size, _ := n.Int64()
+		page.Limit = int(size)
 	}
-	n, err := c.maxResults(sizeName, def, limit)
-	return warden.Page{After: after, Limit: n}, err
+	token, _ := c.input[p.InputToken].(string)
+	if token != "" && c.tokenNeedsStdBase64() {
+		raw, err := base64.StdEncoding.DecodeString(token)
+		if err != nil {
+			return page, warden.Errorf(warden.CodeInvalidRequest, "The %s is not valid for this request.", p.InputToken)
+		}
+		token = string(raw)
+	}
+	after, err := c.tokens.open(c.pageBinding(), c.scope, token)
+	if err != nil {
+		return page, warden.Errorf(warden.CodeInvalidRequest, "The %s is not valid for this request.", p.InputToken)
+	}
+	page.After = after
+	return page, nil
+}
+
+// nextPage is the token of the page after cursor ("" when cursor is "").
+func (c *call) nextPage(cursor string) string {
+	token := c.tokens.seal(c.pageBinding(), c.scope, cursor)
+	if token != "" && c.tokenNeedsStdBase64() {
+		token = base64.StdEncoding.EncodeToString([]byte(token))
+	}
+	return token
+}
+
+// tokenNeedsStdBase64 reports whether the model's pattern for the input
+// token (the markers' [A-Za-z0-9+/]+={0,2}) refuses a sealed token as it is.
+func (c *call) tokenNeedsStdBase64() bool {
+	m := c.op.Input.MemberNamed(c.op.Paginator.InputToken)
+	return m != nil && m.Shape.Regexp != nil && !m.Shape.Regexp.MatchString("a.b-c_d")
+}
+
+// pageBinding is what a page token is bound to: the operation and every
+// member of the request but the paginator's own.
+func (c *call) pageBinding() string {
+	p := c.op.Paginator
+	rest := make(map[string]any, len(c.input))
+	for k, v := range c.input {
+		if k != p.InputToken && k != p.LimitKey {
+			rest[k] = v
+		}
+	}
+	b, _ := json.Marshal(rest) // map keys are sorted: a stable binding
+	return c.op.Name + "\x00" + string(b)
 }
