@@ -257,10 +257,16 @@ func set(field reflect.Value, x any) error {
 			return nil
 		}
 	case json.Number:
-		if field.CanInt() {
-			n, err := x.Int64()
-			field.SetInt(n)
+		n, err := x.Int64()
+		switch {
+		case err != nil:
 			return err
+		case field.CanInt() && !field.OverflowInt(n):
+			field.SetInt(n)
+			return nil
+		case field.CanUint() && n >= 0 && !field.OverflowUint(uint64(n)):
+			field.SetUint(uint64(n))
+			return nil
 		}
 	case time.Time:
 		if field.Type() == timeType {
