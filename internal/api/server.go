@@ -4,9 +4,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -81,11 +84,16 @@ type Server struct {
 	// data serves the requests signed for "iotdata" (the device data plane).
 	data    *http.ServeMux
 	devices Devices
+	// checkModel holds every answer to the operation's model: in tests, an
+	// undeclared error code or an output member the model does not have
+	// becomes an InternalFailureException naming it.
+	checkModel bool
 }
 
 // New builds the handler stack over cfg.Store.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, sns: cfg.SNS, query: map[string]QueryService{}}
+	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, sns: cfg.SNS, query: map[string]QueryService{},
+		checkModel: testing.Testing()}
 	if cfg.SNS != nil {
 		s.query["sns"] = cfg.SNS
 	}
@@ -279,14 +287,16 @@ func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 		if err == nil {
 			out, err = h(c)
 		}
-		if err != nil {
-			s.writeError(w, info, err)
-			return
-		}
 		if out == nil {
 			out = struct{}{}
 		}
-		buf, err := json.Marshal(out)
+		var buf []byte
+		if err == nil {
+			buf, err = json.Marshal(out)
+		}
+		if s.checkModel && op != nil {
+			err = s.holdToModel(op, buf, err)
+		}
 		if err != nil {
 			s.writeError(w, info, err)
 			return
@@ -295,6 +305,37 @@ func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 		_, _ = w.Write(buf)
 	}
+}
+
+// alwaysAllowed are the codes any operation may answer with besides the
+// model's list: a failure of the service itself.
+var alwaysAllowed = map[string]bool{
+	warden.CodeInternalFailure: true, warden.CodeServiceUnavailable: true, warden.CodeThrottling: true,
+}
+
+// holdToModel returns err, or an internal error naming how the answer
+// (body, or err) departs from op's model.
+func (s *Server) holdToModel(op *awsmodel.Operation, body []byte, err error) error {
+	if err != nil {
+		var e *warden.Error
+		if errors.As(err, &e) && !op.HasError(e.Code) && !alwaysAllowed[e.Code] {
+			return fmt.Errorf("model check: %s answered %s, which is not among its errors in the model (%s)", op.Name, e.Code, e.Message)
+		}
+		return err
+	}
+	if op.Output == nil {
+		return nil
+	}
+	var out any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return err
+	}
+	if problems := op.Output.CheckOutput("", out); len(problems) > 0 {
+		return fmt.Errorf("model check: %s answered %s", op.Name, strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 type errorBody struct {
