@@ -187,6 +187,7 @@ const infoKey ctxKey = 0
 type requestInfo struct {
 	id        string
 	operation string
+	op        *awsmodel.Operation
 	account   string
 	body      []byte
 	scope     warden.Scope
@@ -281,7 +282,7 @@ func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 		var out any
 		var err error
 		if op != nil {
-			info.operation = op.Name
+			info.operation, info.op = op.Name, op
 			c.input, err = protocol.ReadRESTJSON(op, r, info.body)
 		}
 		if err == nil {
@@ -338,6 +339,20 @@ func (s *Server) holdToModel(op *awsmodel.Operation, body []byte, err error) err
 	return nil
 }
 
+// errorStatus is the status the operation's model gives e's error shape
+// (iot-data's ThrottlingException is 429 where IoT's is 400), else the one
+// table's.
+func errorStatus(op *awsmodel.Operation, e *warden.Error) int {
+	if op != nil {
+		for _, shape := range op.Errors {
+			if shape.Code == string(e.Code) {
+				return shape.Status
+			}
+		}
+	}
+	return e.HTTPStatus()
+}
+
 type errorBody struct {
 	Message     string `json:"message"`
 	Type        string `json:"__type"`
@@ -363,7 +378,7 @@ func (s *Server) writeError(w http.ResponseWriter, info *requestInfo, err error)
 	h.Set("Content-Type", "application/json")
 	h.Set("x-amzn-ErrorType", e.Code)
 	h.Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(e.HTTPStatus())
+	w.WriteHeader(errorStatus(info.op, e))
 	_, _ = w.Write(buf)
 }
 
