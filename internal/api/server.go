@@ -12,8 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -251,7 +249,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch cred.Service {
 	case "iot", "execute-api":
-		if !routable(r) {
+		if !protocol.Routable(r) {
 			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
 				"No AWS IoT operation matches %s %s.", r.Method, r.URL.EscapedPath()))
 			return
@@ -259,7 +257,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
 		s.iot.ServeHTTP(rec, r.WithContext(ctx))
 	case "iotdata":
-		if !routable(r) {
+		if !protocol.Routable(r) {
 			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
 				"No AWS IoT data-plane operation matches %s %s.", r.Method, r.URL.EscapedPath()))
 			return
@@ -302,9 +300,7 @@ func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 			s.writeError(w, info, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-		_, _ = w.Write(buf)
+		protocol.WriteJSON(w, buf)
 	}
 }
 
@@ -339,27 +335,6 @@ func (s *Server) holdToModel(op *awsmodel.Operation, body []byte, err error) err
 	return nil
 }
 
-// errorStatus is the status the operation's model gives e's error shape
-// (iot-data's ThrottlingException is 429 where IoT's is 400), else the one
-// table's.
-func errorStatus(op *awsmodel.Operation, e *warden.Error) int {
-	if op != nil {
-		for _, shape := range op.Errors {
-			if shape.Code == string(e.Code) {
-				return shape.Status
-			}
-		}
-	}
-	return e.HTTPStatus()
-}
-
-type errorBody struct {
-	Message     string `json:"message"`
-	Type        string `json:"__type"`
-	ResourceID  string `json:"resourceId,omitempty"`
-	ResourceArn string `json:"resourceArn,omitempty"`
-}
-
 // writeError sends err as the restJson1 error envelope. Errors that are not
 // *warden.Error are internal: logged with the request id, never shown.
 func (s *Server) writeError(w http.ResponseWriter, info *requestInfo, err error) {
@@ -373,13 +348,7 @@ func (s *Server) writeError(w http.ResponseWriter, info *requestInfo, err error)
 		e = warden.Errorf(warden.CodeInternalFailure, "An internal error occurred (request id %s).", info.id)
 	}
 	info.errCode = e.Code
-	buf, _ := json.Marshal(errorBody{Message: e.Message, Type: e.Code, ResourceID: e.ResourceID, ResourceArn: e.ResourceArn})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("x-amzn-ErrorType", e.Code)
-	h.Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(errorStatus(info.op, e))
-	_, _ = w.Write(buf)
+	protocol.WriteJSONError(w, info.op, e)
 }
 
 type statusRecorder struct {
@@ -401,25 +370,6 @@ func scopeService(authorization string) string {
 		return ""
 	}
 	return before[strings.LastIndexByte(before, '/')+1:]
-}
-
-// routable reports whether ServeMux will hand r to one of our handlers. For
-// a path that is not clean ("/a/../b", "//a", "") it answers with a redirect
-// instead, which an SDK follows with a signature that no longer matches, and
-// for the request target "*" with a bare 400; neither is an AWS answer.
-func routable(r *http.Request) bool {
-	if r.RequestURI == "*" || r.Method == http.MethodConnect {
-		return false
-	}
-	p := r.URL.EscapedPath()
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	clean := path.Clean(p)
-	if strings.HasSuffix(p, "/") && clean != "/" {
-		clean += "/"
-	}
-	return clean == p
 }
 
 // unknownOperation answers any path or method that is no AWS IoT operation.
