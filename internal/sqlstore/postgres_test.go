@@ -33,11 +33,11 @@ func TestRebind(t *testing.T) {
 // TestPostgresMigrationsTranslate: no SQLite-only type survives outside
 // comments, and every file is translated.
 func TestPostgresMigrationsTranslate(t *testing.T) {
-	sub, err := fs.Sub(migrations, "migrations/sqlite")
+	sub, err := fs.Sub(migrations, sqliteMigrationsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg, err := postgresMigrations(sub)
+	pg, err := fs.Sub(migrations, postgresMigrationsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestPostgresNodesStartTogether(t *testing.T) {
 		Scan(&applied, &distinct); err != nil {
 		t.Fatal(err)
 	}
-	sub, _ := fs.Sub(migrations, "migrations/sqlite")
+	sub, _ := fs.Sub(migrations, sqliteMigrationsDir)
 	files, _ := fs.Glob(sub, "*.sql")
 	if applied != len(files) || distinct != len(files) {
 		t.Fatalf("goose recorded %d applications of %d versions, want each of the %d migrations once", applied, distinct, len(files))

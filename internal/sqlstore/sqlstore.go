@@ -122,7 +122,7 @@ func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, write, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
+	if err := migrate(ctx, write, goose.DialectSQLite3, sqliteMigrationsDir); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -186,12 +186,13 @@ func walHolds(path string) bool {
 // missing or empty though the data dir shows that a store existed.
 var ErrLostStore = errors.New("refusing to start a new store over a lost one")
 
-func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
+// migrate applies the embedded migrations in dir.
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, opts ...goose.ProviderOption) error {
 	sub, err := fs.Sub(migrations, dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(dialect, db, sub)
+	p, err := goose.NewProvider(dialect, db, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
