@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,14 +63,22 @@ func mitigationActions(t *testing.T, st warden.Store) {
 	wantCode(t, "MitigationAction after DeleteMitigationAction", err, warden.CodeResourceNotFound)
 }
 
-// configureAudits enables the logging and certificate expiry checks in s,
-// with a role.
-func configureAudits(t *testing.T, st warden.Store, s warden.Scope) {
+// StartLoggingAudits configures scope s's audits (a role; the logging and
+// the certificate expiry checks enabled) and starts n audits of the
+// logging check at now.
+func StartLoggingAudits(t testing.TB, st warden.AuditStore, s warden.Scope, n int, now time.Time) {
 	t.Helper()
-	role := "arn:aws:iam::" + s.Account + ":role/Audit"
-	must(t, st.UpdateAuditConfiguration(ctx, s, warden.AuditConfigurationUpdate{RoleArn: &role,
+	u := warden.AuditConfigurationUpdate{RoleArn: new("arn:aws:iam::" + s.Account + ":role/audit"),
 		Checks: map[string]warden.AuditCheckConfiguration{warden.CheckLoggingDisabled: {Enabled: true},
-			warden.CheckDeviceCertificateExpiring: {Enabled: true}}}, t0))
+			warden.CheckDeviceCertificateExpiring: {Enabled: true}}}
+	if err := st.UpdateAuditConfiguration(ctx, s, u, now); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if _, err := st.StartAuditTask(ctx, s, []string{warden.CheckLoggingDisabled}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // mitigationTasks: a task id is unique per scope (TaskAlreadyExists with
@@ -80,7 +89,7 @@ func mitigationTasks(t *testing.T, st warden.Store) {
 	wantCode(t, "MitigationTask(missing)", err, warden.CodeResourceNotFound)
 	_, _, err = st.CreateMitigationAction(ctx, scope, newAction("deactivate"), nil)
 	must(t, err)
-	configureAudits(t, st, scope)
+	StartLoggingAudits(t, st, scope, 0, t0)
 	audit, err := st.StartAuditTask(ctx, scope, []string{warden.CheckDeviceCertificateExpiring}, t0)
 	must(t, err)
 	task := warden.MitigationTask{TaskID: "task-1", ClientRequestToken: "token-1",
@@ -133,7 +142,7 @@ func audits(t *testing.T, st warden.Store) {
 		Checks: map[string]warden.AuditCheckConfiguration{warden.CheckLoggingDisabled: {Enabled: true}}}, t0), warden.CodeInvalidRequest)
 	_, err := st.StartAuditTask(ctx, scope, []string{warden.CheckLoggingDisabled}, t0)
 	wantCode(t, "StartAuditTask before any configuration", err, warden.CodeInvalidRequest)
-	configureAudits(t, st, scope)
+	StartLoggingAudits(t, st, scope, 0, t0)
 	cfg, configured, err := st.AuditConfiguration(ctx, scope)
 	if err != nil || !configured || !cfg.Enabled(warden.CheckLoggingDisabled) {
 		t.Fatalf("AuditConfiguration = %+v, configured %v, %v", cfg, configured, err)
@@ -197,4 +206,37 @@ func audits(t *testing.T, st warden.Store) {
 
 	must(t, st.DeleteAuditConfiguration(ctx, scope, false, t0))
 	wantCode(t, "DeleteAuditConfiguration again", st.DeleteAuditConfiguration(ctx, scope, false, t0), warden.CodeResourceNotFound)
+}
+
+// auditClaims: claims go to the account with the fewest running tasks, and
+// an account limit skips accounts at the limit.
+func auditClaims(t *testing.T, st warden.Store) {
+	now := time.Now()
+	a := warden.Scope{Account: "111111111111", Region: "us-east-1"}
+	b := warden.Scope{Account: "222222222222", Region: "eu-west-1"}
+	StartLoggingAudits(t, st, a, 3, now) // A's are older: plain FIFO would run all of them first
+	StartLoggingAudits(t, st, b, 2, now)
+	claim := func(limit int) string {
+		t.Helper()
+		c, ok, err := st.ClaimAuditTask(ctx, "runner", time.Minute, 3, limit, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return "none"
+		}
+		return c.Scope.Account
+	}
+	var got []string
+	got = append(got, claim(0), claim(1), claim(1), claim(0), claim(0), claim(0))
+	want := []string{a.Account, b.Account, "none", a.Account, b.Account, a.Account}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("claims went to %v, want %v", got, want)
+	}
+	// An expired lease is no running task: the account is free again.
+	if c, ok, err := st.ClaimAuditTask(ctx, "runner", time.Minute, 3, 1, now.Add(2*time.Minute)); err != nil || !ok {
+		t.Fatalf("after the leases expired: ok=%v err=%v", ok, err)
+	} else if c.Attempt != 2 {
+		t.Errorf("reclaimed task's attempt %d, want 2", c.Attempt)
+	}
 }

@@ -171,3 +171,72 @@ func iam(t *testing.T, st warden.Store) {
 	must(t, st.DeleteRole(ctx, scope.Account, "beta", t0))
 	wantCode(t, "DeleteRole again", st.DeleteRole(ctx, scope.Account, "beta", t0), warden.CodeIAMNoSuchEntity)
 }
+
+// snsClaimPerSubscription: a claim leases at most perSubscription rows
+// of each subscription, counting the ones already leased, so a subscription
+// with a long backlog leaves room for the others.
+func snsClaimPerSubscription(t *testing.T, db warden.Store) {
+	s, now := scope, t0
+	if _, _, err := db.CreateTopic(ctx, s, warden.Topic{Name: "t", CreatedAt: now}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		sub, err := db.Subscribe(ctx, s, warden.Subscription{Arn: s.SNSARN("t:" + name), Topic: "t", Protocol: "http",
+			Endpoint: "http://" + name + "/", Token: "tok-" + name}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ConfirmSubscription(ctx, s, "t", sub.Token, false, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Drop the two confirmations; then 10 notifications per subscription.
+	drain(t, db)
+	for range 10 {
+		if _, err := db.Publish(ctx, s, warden.SNSMessage{Topic: "t", Message: "m"}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	perSub := func(rows []warden.SNSDelivery) map[string]int {
+		m := map[string]int{}
+		for _, r := range rows {
+			m[r.SubscriptionArn]++
+		}
+		return m
+	}
+	first, err := db.ClaimSNSDeliveries(ctx, "o", now, time.Minute, 3, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := perSub(first); len(first) != 6 || got[s.SNSARN("t:a")] != 3 || got[s.SNSARN("t:b")] != 3 {
+		t.Fatalf("first claim %v, want 3 of each subscription", got)
+	}
+	if again, err := db.ClaimSNSDeliveries(ctx, "o", now, time.Minute, 3, 100); err != nil || len(again) != 0 {
+		t.Fatalf("claim while 3 of each are leased = %d rows, %v; want none", len(again), err)
+	}
+	// One of a's finishes: a gets one more, b none.
+	var done warden.SNSDelivery
+	for _, r := range first {
+		if r.SubscriptionArn == s.SNSARN("t:a") {
+			done = r
+			break
+		}
+	}
+	if err := db.FinishSNSDeliveries(ctx, []warden.SNSOutcome{{Seq: done.Seq, LeaseOwner: "o", Attempt: done.Attempt, Delivered: true}}, now); err != nil {
+		t.Fatal(err)
+	}
+	next, err := db.ClaimSNSDeliveries(ctx, "o", now, time.Minute, 3, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := perSub(next); len(next) != 1 || got[s.SNSARN("t:a")] != 1 {
+		t.Fatalf("claim after one finished %v, want one of a", got)
+	}
+	// Oldest first within a subscription: the first claim took a's three
+	// oldest, this one the fourth.
+	for _, r := range first {
+		if r.SubscriptionArn == s.SNSARN("t:a") && r.Seq > next[0].Seq {
+			t.Fatalf("claimed a's seq %d after %d: not oldest first", next[0].Seq, r.Seq)
+		}
+	}
+}

@@ -15,7 +15,7 @@ import (
 )
 
 // Exercise runs the suite. open returns a new, empty store, closed when t
-// ends; every subtest opens its own.
+// ends; every subtest opens its own, and the subtests run in parallel.
 func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 	for _, c := range []struct {
 		name string
@@ -32,11 +32,16 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"MitigationActions", mitigationActions},
 		{"MitigationTasks", mitigationTasks},
 		{"Audits", audits},
+		{"AuditClaims", auditClaims},
 		{"SNS", sns},
+		{"SNSClaimPerSubscription", snsClaimPerSubscription},
 		{"IAM", iam},
 		{"ConnectionLog", connectionLog},
 	} {
-		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, open(t))
+		})
 	}
 }
 
