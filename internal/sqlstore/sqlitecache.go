@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 
@@ -75,7 +76,7 @@ const sqliteStmtCacheMaxQuery = 16 << 10
 func openSQLiteConnector(dsn, begin string) (driver.Connector, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("SQLite connector: %w", err)
 	}
 	return sqliteCacheConnector{Connector: c, begin: begin}, nil
 }
