@@ -83,17 +83,22 @@ func connectionLog(t *testing.T, db warden.Store) {
 
 	// Windows: [12, 25] holds s2 (until 20) and nothing that ended before
 	// or started after; [45, 50] holds the open s4 only.
-	window := func(from, to int, f warden.ConnectionFilter) []string {
+	// scan lists field of the records ScanConnections passes, in its order.
+	scan := func(f warden.ConnectionFilter, by string, field func(*warden.ConnectionRecord) string) []string {
 		t.Helper()
-		f.Start, f.End = at(from), at(to)
-		var ids []string
-		if err := db.ScanConnections(ctx, s, f, warden.ByCertificate, func(r *warden.ConnectionRecord) error {
-			ids = append(ids, r.SessionID)
+		var out []string
+		if err := db.ScanConnections(ctx, s, f, by, func(r *warden.ConnectionRecord) error {
+			out = append(out, field(r))
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		return ids
+		return out
+	}
+	window := func(from, to int, f warden.ConnectionFilter) []string {
+		t.Helper()
+		f.Start, f.End = at(from), at(to)
+		return scan(f, warden.ByCertificate, func(r *warden.ConnectionRecord) string { return r.SessionID })
 	}
 	if w := window(12, 25, warden.ConnectionFilter{}); fmt.Sprint(w) != "[s2]" {
 		t.Fatalf("[12,25] = %v", w)
@@ -108,13 +113,7 @@ func connectionLog(t *testing.T, db warden.Store) {
 	if w := window(-100, 100, warden.ConnectionFilter{SuccessOnly: true, CertificateID: "cert-b"}); fmt.Sprint(w) != "[s4]" {
 		t.Fatalf("cert-b successes = %v", w)
 	}
-	var clients []string
-	if err := db.ScanConnections(ctx, s, all, warden.ByClientID, func(r *warden.ConnectionRecord) error {
-		clients = append(clients, r.ClientID)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	clients := scan(all, warden.ByClientID, func(r *warden.ConnectionRecord) string { return r.ClientID })
 	if fmt.Sprint(clients) != "[c1 c2 c3 c4]" {
 		t.Fatalf("by client = %v", clients)
 	}
