@@ -17,17 +17,8 @@ import (
 func TestPostgresAuditClaimsFairAcrossNodes(t *testing.T) {
 	pgtest.SkipUnlessPostgres(t)
 	ctx := context.Background()
-	url := pgtest.Database(t, t.TempDir())
 	const nodes, perNode, accounts = 4, 4, 3
-	dbs := make([]*DB, nodes)
-	for i := range dbs {
-		db, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: perNode, MasterKey: testMasterKey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		dbs[i] = db
-	}
+	dbs := postgresNodes(t, nodes, perNode)
 	now := time.Now()
 	for i := range accounts {
 		storetest.StartLoggingAudits(t, dbs[0], warden.Scope{Account: fmt.Sprintf("%012d", i+1), Region: "us-east-1"}, 5, now)

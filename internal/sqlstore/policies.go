@@ -335,26 +335,32 @@ func (db *DB) PolicyVersions(ctx context.Context, s warden.Scope, name string) (
 	return out, rows.Err()
 }
 
+// lockPolicyVersion locks policy name (see lockPolicy) and finds its
+// version versionID: it returns the policy's default version, the version's
+// number and its document, or ResourceNotFound for either.
+func lockPolicyVersion(ctx context.Context, tx writeTx, s warden.Scope, name, versionID string) (def, n int64, document string, err error) {
+	if def, _, err = lockPolicy(ctx, tx, s, name); err != nil {
+		return 0, 0, "", err
+	}
+	n, ok := warden.ParsePolicyVersionID(versionID)
+	if !ok {
+		return 0, 0, "", policyVersionNotFound(name, versionID)
+	}
+	err = tx.QueryRowContext(ctx, `SELECT document FROM policy_versions WHERE account = ? AND region = ? AND policy_name = ? AND version = ?`,
+		s.Account, s.Region, name, n).Scan(&document)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, "", policyVersionNotFound(name, versionID)
+	}
+	return def, n, document, err
+}
+
 // SetDefaultPolicyVersion makes an existing version the default. Setting the
 // current default again changes nothing but is still recorded, as every
 // successful Set call is.
 func (db *DB) SetDefaultPolicyVersion(ctx context.Context, s warden.Scope, name, versionID string, now time.Time) (err error) {
 	defer wrapErr(&err, "SetDefaultPolicyVersion(%v, %q, %q)", s, name, versionID)
 	return db.inTx(ctx, func(tx writeTx) error {
-		def, _, err := lockPolicy(ctx, tx, s, name)
-		if err != nil {
-			return err
-		}
-		n, ok := warden.ParsePolicyVersionID(versionID)
-		if !ok {
-			return policyVersionNotFound(name, versionID)
-		}
-		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM policy_versions WHERE account = ? AND region = ? AND policy_name = ? AND version = ?`,
-			s.Account, s.Region, name, n).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return policyVersionNotFound(name, versionID)
-		}
+		def, n, _, err := lockPolicyVersion(ctx, tx, s, name, versionID)
 		if err != nil {
 			return err
 		}
@@ -379,20 +385,7 @@ func (db *DB) SetDefaultPolicyVersion(ctx context.Context, s warden.Scope, name,
 func (db *DB) DeletePolicyVersion(ctx context.Context, s warden.Scope, name, versionID string, now time.Time) (err error) {
 	defer wrapErr(&err, "DeletePolicyVersion(%v, %q, %q)", s, name, versionID)
 	return db.inTx(ctx, func(tx writeTx) error {
-		def, _, err := lockPolicy(ctx, tx, s, name)
-		if err != nil {
-			return err
-		}
-		n, ok := warden.ParsePolicyVersionID(versionID)
-		if !ok {
-			return policyVersionNotFound(name, versionID)
-		}
-		var document string
-		err = tx.QueryRowContext(ctx, `SELECT document FROM policy_versions WHERE account = ? AND region = ? AND policy_name = ? AND version = ?`,
-			s.Account, s.Region, name, n).Scan(&document)
-		if errors.Is(err, sql.ErrNoRows) {
-			return policyVersionNotFound(name, versionID)
-		}
+		def, n, document, err := lockPolicyVersion(ctx, tx, s, name, versionID)
 		if err != nil {
 			return err
 		}
