@@ -142,6 +142,54 @@ func thingGroups(t *testing.T, st warden.Store) {
 	wantCode(t, "ThingGroup after DeleteThingGroup", err, warden.CodeResourceNotFound)
 }
 
+// dynamicGroups: a dynamic group's members are the things its query
+// matches, kept so as things are created, changed and deleted and when the
+// query changes; it is deleted only as a dynamic group.
+func dynamicGroups(t *testing.T, st warden.Store) {
+	color := func(name, c string) {
+		t.Helper()
+		_, _, err := st.CreateThing(ctx, scope, warden.Thing{Name: name, ID: "id-" + name, Attributes: map[string]string{"color": c},
+			Version: 1, CreationDate: t0, LastModifiedDate: t0})
+		must(t, err)
+	}
+	color("a", "red")
+	color("b", "blue")
+	color("c", "red")
+	query := &warden.DynamicGroupQuery{IndexName: warden.DefaultIndexName, QueryString: "attributes.color:red",
+		QueryVersion: warden.DefaultQueryVersion}
+	if _, created, err := st.CreateThingGroup(ctx, scope, warden.ThingGroup{Name: "reds", ID: "id-reds", Version: 1,
+		CreationDate: t0, LastModifiedDate: t0, Query: query}, nil); err != nil || !created {
+		t.Fatalf("CreateThingGroup (dynamic): created %v, %v", created, err)
+	}
+	members := func(want ...string) {
+		t.Helper()
+		got := walk(t, 1, func(p warden.Page) ([]string, string, error) {
+			return st.ThingsInThingGroup(ctx, scope, "reds", false, p)
+		})
+		wantNames(t, "members of reds", got, want...)
+	}
+	members("a", "c")
+	if g, err := st.ThingGroup(ctx, scope, "reds"); err != nil || !g.Dynamic() || g.Query.Status != warden.DynamicGroupActive {
+		t.Fatalf("ThingGroup(reds) = %+v, %v; want an ACTIVE dynamic group", g, err)
+	}
+	color("d", "red")
+	_, err := st.UpdateThing(ctx, scope, "a", warden.ThingUpdate{Attributes: map[string]string{"color": "blue"}, Merge: true}, t0)
+	must(t, err)
+	must(t, st.DeleteThing(ctx, scope, "c", nil, t0))
+	members("d")
+	_, err = st.UpdateThingGroup(ctx, scope, "reds", warden.ThingGroupUpdate{Dynamic: true, QueryString: new("attributes.color:blue")}, t0)
+	must(t, err)
+	members("a", "b")
+	if groups, _, err := st.ThingGroupsForThing(ctx, scope, "b", warden.Page{Limit: 10}); err != nil || !equal(groups, []string{"reds"}) {
+		t.Fatalf("ThingGroupsForThing(b) = %q, %v", groups, err)
+	}
+	wantCode(t, "DeleteThingGroup of a dynamic group as static", st.DeleteThingGroup(ctx, scope, "reds", false, nil, t0),
+		warden.CodeInvalidRequest)
+	must(t, st.DeleteThingGroup(ctx, scope, "reds", true, nil, t0))
+	_, err = st.ThingGroup(ctx, scope, "reds")
+	wantCode(t, "ThingGroup after DeleteThingGroup", err, warden.CodeResourceNotFound)
+}
+
 // newCertificate makes a device certificate issued by a new CA.
 func newCertificate(t *testing.T, status string) warden.Certificate {
 	t.Helper()
@@ -301,6 +349,55 @@ func policies(t *testing.T, st warden.Store) {
 	must(t, st.DeletePolicy(ctx, scope, "p3", t0))
 	_, err = st.Policy(ctx, scope, "p3")
 	wantCode(t, "Policy after DeletePolicy", err, warden.CodeResourceNotFound)
+}
+
+// logging: the options of each scope are unset until set; per-target
+// levels list after the default level in the order first set, and page; a
+// thing group target must exist.
+func logging(t *testing.T, st warden.Store) {
+	_, err := st.V2LoggingOptions(ctx, scope)
+	wantCode(t, "V2LoggingOptions before any set", err, warden.CodeNotConfigured)
+	v2 := warden.V2LoggingOptions{RoleArn: "arn:aws:iam::123456789012:role/Logging", DefaultLogLevel: "INFO"}
+	must(t, st.SetV2LoggingOptions(ctx, scope, v2, t0))
+	if got, err := st.V2LoggingOptions(ctx, scope); err != nil || got != v2 {
+		t.Fatalf("V2LoggingOptions = %+v, %v; want %+v", got, err, v2)
+	}
+	notElsewhere(t, "V2LoggingOptions", warden.CodeNotConfigured, func(s warden.Scope) error {
+		_, err := st.V2LoggingOptions(ctx, s)
+		return err
+	})
+	if _, ok, err := st.LoggingOptions(ctx, scope); err != nil || ok {
+		t.Fatalf("LoggingOptions before any set: ok %v, %v", ok, err)
+	}
+	v1 := warden.LoggingOptions{RoleArn: "arn:aws:iam::123456789012:role/Logging", LogLevel: "WARN"}
+	must(t, st.SetLoggingOptions(ctx, scope, v1, t0))
+	if got, ok, err := st.LoggingOptions(ctx, scope); err != nil || !ok || got != v1 {
+		t.Fatalf("LoggingOptions = %+v, %v, %v; want %+v", got, ok, err, v1)
+	}
+
+	level := func(typ, name, level string) warden.LogTargetLevel {
+		return warden.LogTargetLevel{Target: warden.LogTarget{Type: typ, Name: name}, Level: level}
+	}
+	wantCode(t, "SetV2LoggingLevel of a missing thing group",
+		st.SetV2LoggingLevel(ctx, scope, level(warden.LogTargetThingGroup, "missing", "DEBUG"), t0), warden.CodeInvalidRequest)
+	for _, l := range []warden.LogTargetLevel{level(warden.LogTargetClientID, "c2", "DEBUG"), level(warden.LogTargetClientID, "c1", "ERROR"),
+		level(warden.LogTargetSourceIP, "192.0.2.1", "WARN"), level(warden.LogTargetClientID, "c2", "INFO")} {
+		must(t, st.SetV2LoggingLevel(ctx, scope, l, t0))
+	}
+	levels := walk(t, 1, func(p warden.Page) ([]warden.LogTargetLevel, string, error) {
+		return st.V2LoggingLevels(ctx, scope, "", p)
+	})
+	wantNames(t, "V2LoggingLevels", names(levels, func(l warden.LogTargetLevel) string { return l.Target.Type + "/" + l.Target.Name + "=" + l.Level }),
+		"DEFAULT/=INFO", "CLIENT_ID/c2=INFO", "CLIENT_ID/c1=ERROR", "SOURCE_IP/192.0.2.1=WARN")
+	notElsewhere(t, "V2LoggingLevels", warden.CodeNotConfigured, func(s warden.Scope) error {
+		_, _, err := st.V2LoggingLevels(ctx, s, "", warden.Page{Limit: 10})
+		return err
+	})
+	must(t, st.DeleteV2LoggingLevel(ctx, scope, warden.LogTarget{Type: warden.LogTargetClientID, Name: "c1"}, t0))
+	must(t, st.DeleteV2LoggingLevel(ctx, scope, warden.LogTarget{Type: warden.LogTargetClientID, Name: "c1"}, t0))
+	clients, _, err := st.V2LoggingLevels(ctx, scope, warden.LogTargetClientID, warden.Page{Limit: 10})
+	must(t, err)
+	wantNames(t, "V2LoggingLevels of client ids", names(clients, func(l warden.LogTargetLevel) string { return l.Target.Name }), "c2")
 }
 
 // tags: a resource's tags list by key and page; an unknown resource is

@@ -23,9 +23,11 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 	}{
 		{"Things", things},
 		{"ThingGroups", thingGroups},
+		{"DynamicGroups", dynamicGroups},
 		{"Certificates", certificates},
 		{"DeviceCertificate", deviceCertificate},
 		{"Policies", policies},
+		{"Logging", logging},
 		{"Tags", tags},
 		{"ChangeLog", changeLog},
 		{"AccessKeys", accessKeys},
