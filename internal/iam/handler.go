@@ -9,10 +9,6 @@ package iam
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -22,6 +18,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/protocol"
 	"github.com/warden-iot/warden/internal/queryproto"
 )
 
@@ -45,7 +42,7 @@ type Handler struct {
 	store warden.Store
 	log   *slog.Logger
 	now   func() time.Time
-	mac   []byte // key that makes Markers unforgeable
+	pages *protocol.PageTokens // seals Markers
 	ops   map[string]operation
 }
 
@@ -63,15 +60,11 @@ type call struct {
 
 // NewHandler loads (creating on first use) the key that seals Markers.
 func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
-	mac, err := cfg.Store.ServerSecret(ctx, "iam-marker-key", func() []byte {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		return b
-	})
+	pages, err := protocol.LoadPageTokens(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: cfg.Store, log: cfg.Logger, now: cfg.Now, mac: mac}
+	h := &Handler{store: cfg.Store, log: cfg.Logger, now: cfg.Now, pages: pages}
 	if h.log == nil {
 		h.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
@@ -174,35 +167,4 @@ func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error)
 	}
 	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
 	return code
-}
-
-// seal turns a store cursor into a Marker bound to the listing it came
-// from (operation, account, and the role or path prefix listed), so a client
-// can neither forge one nor use it on another listing.
-func (h *Handler) seal(cursor, op, account, listing string) string {
-	if cursor == "" {
-		return ""
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(cursor)) + "." +
-		base64.RawURLEncoding.EncodeToString(h.sum(op, account, listing, cursor))
-}
-
-// open returns the cursor of a Marker that seal made for the same listing.
-func (h *Handler) open(marker, op, account, listing string) (string, error) {
-	c, m, ok := strings.Cut(marker, ".")
-	cursor, err1 := base64.RawURLEncoding.DecodeString(c)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m)
-	if !ok || err1 != nil || err2 != nil || !hmac.Equal(mac, h.sum(op, account, listing, string(cursor))) {
-		return "", warden.Errorf(warden.CodeIAMValidationError, "Invalid Marker: it does not come from a previous %s response for this listing.", op)
-	}
-	return string(cursor), nil
-}
-
-func (h *Handler) sum(parts ...string) []byte {
-	mac := hmac.New(sha256.New, h.mac)
-	for _, p := range parts {
-		mac.Write([]byte(p))
-		mac.Write([]byte{0})
-	}
-	return mac.Sum(nil)[:16]
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/protocol"
 	"github.com/warden-iot/warden/internal/queryproto"
 )
 
@@ -44,6 +45,7 @@ type Handler struct {
 	store  warden.Store
 	log    *slog.Logger
 	keys   *keys
+	tokens *protocol.PageTokens
 	notify func()
 	ops    map[string]operation
 }
@@ -60,13 +62,18 @@ type call struct {
 	now    time.Time
 }
 
-// NewHandler loads (creating on first use) the signing key and URL key.
+// NewHandler loads (creating on first use) the signing key, the URL key and
+// the page-token key.
 func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	k, err := loadKeys(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: cfg.Store, log: cfg.Logger, keys: k, notify: cfg.Notify}
+	tokens, err := protocol.LoadPageTokens(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{store: cfg.Store, log: cfg.Logger, keys: k, tokens: tokens, notify: cfg.Notify}
 	if h.log == nil {
 		h.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
@@ -221,13 +228,23 @@ func (c *call) get(name string) string { return c.params.Get(name) }
 
 // boolParam reads a boolean parameter; absent is false.
 func (c *call) boolParam(name string) (bool, error) {
-	switch strings.ToLower(c.params.Get(name)) {
-	case "", "false":
+	if !c.params.Has(name) {
 		return false, nil
-	case "true":
-		return true, nil
 	}
-	return false, warden.SNSInvalidParameter("%s", name)
+	b, err := protocol.ParseBool(name, c.get(name))
+	if err != nil {
+		return false, warden.SNSInvalidParameter("%s", name)
+	}
+	return b, nil
+}
+
+// page reads NextToken for listing op (bound to binding, "" if nothing).
+func (h *Handler) page(c *call, op, binding string) (warden.Page, error) {
+	cursor, err := h.tokens.Open(op, c.scope, binding, c.get("NextToken"))
+	if err != nil {
+		return warden.Page{}, warden.SNSInvalidParameter("NextToken")
+	}
+	return warden.Page{After: cursor, Limit: pageSize}, nil
 }
 
 // mapParam reads a map serialised as Name.entry.N.key / Name.entry.N.value.
