@@ -9,7 +9,6 @@ package iam
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,11 +38,12 @@ type Config struct {
 // Handler serves IAM's query protocol. It implements api.QueryService: the API
 // server verifies the signature and hands over requests scoped to "iam".
 type Handler struct {
-	store warden.Store
-	log   *slog.Logger
-	now   func() time.Time
-	pages *protocol.PageTokens // seals Markers
-	ops   map[string]operation
+	store  warden.Store
+	log    *slog.Logger
+	now    func() time.Time
+	pages  *protocol.PageTokens // seals Markers
+	errors *queryproto.Errors
+	ops    map[string]operation
 }
 
 // operation serves one IAM action and returns its result shape (nil for
@@ -68,6 +68,7 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+	h.errors = &queryproto.Errors{Namespace: Namespace, Internal: warden.CodeIAMServiceFailure, Foreign: foreignCodes, Log: h.log}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -98,7 +99,7 @@ func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID,
 		if version == "" {
 			version = APIVersion
 		}
-		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeIAMInvalidAction,
+		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeInvalidAction,
 			"Could not find operation %s for version %s", action, version))
 	}
 	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), params: params, account: scope.Account, now: h.now().UTC()}
@@ -140,31 +141,15 @@ func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, o
 	queryproto.WriteXML(w, http.StatusOK, body)
 }
 
-// foreignCodes translates errors the API server raises before it hands a
-// request over (signature checks, body limits) into the codes the query
-// protocol's services answer with.
-var foreignCodes = map[string]struct {
-	code   string
-	status int
-}{
-	warden.CodeRequestEntityTooLarge: {"RequestEntityTooLarge", http.StatusRequestEntityTooLarge},
-	warden.CodeInvalidRequest:        {warden.CodeIAMInvalidInput, http.StatusBadRequest},
+// foreignCodes translates the API server's early errors (body limits,
+// malformed input) into IAM's codes.
+var foreignCodes = map[warden.Code]warden.Code{
+	warden.CodeRequestEntityTooLarge: warden.CodeQueryRequestEntityTooLarge,
+	warden.CodeInvalidRequest:        warden.CodeIAMInvalidInput,
 }
 
 // WriteError sends err in IAM's XML error format and returns its code.
 // Errors that are not *warden.Error are internal: logged, never shown.
 func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	var e *warden.Error
-	if !errors.As(err, &e) {
-		h.log.Error("internal error", "request_id", requestID, "err", err.Error())
-		e = warden.Errorf(warden.CodeIAMServiceFailure, "An internal error occurred (request id %s).", requestID)
-	}
-	code, status := e.Code, e.HTTPStatus()
-	if qc, qs, ok := queryproto.SignatureError(code); ok {
-		code, status = qc, qs
-	} else if f, ok := foreignCodes[code]; ok {
-		code, status = f.code, f.status
-	}
-	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
-	return code
+	return string(h.errors.Write(w, requestID, err))
 }

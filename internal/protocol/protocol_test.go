@@ -83,7 +83,7 @@ func TestParseInt(t *testing.T) {
 			continue
 		}
 		want := "1 validation error detected: Value '" + raw + "' at 'maxItems' failed to satisfy constraint: Member must be a number"
-		if got := v.Err().Error(); got != warden.CodeInvalidRequest+": "+want {
+		if got := v.Err().Error(); got != string(warden.CodeInvalidRequest)+": "+want {
 			t.Errorf("reported %q, want %q", got, want)
 		}
 	}

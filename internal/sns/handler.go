@@ -8,7 +8,6 @@ package sns
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,6 +45,7 @@ type Handler struct {
 	log    *slog.Logger
 	keys   *keys
 	tokens *protocol.PageTokens
+	errors *queryproto.Errors
 	notify func()
 	ops    map[string]operation
 }
@@ -77,6 +77,7 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+	h.errors = &queryproto.Errors{Namespace: Namespace, Internal: warden.CodeSNSInternalError, Foreign: foreignCodes, Log: h.log}
 	if h.notify == nil {
 		h.notify = func() {}
 	}
@@ -110,7 +111,7 @@ func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID,
 	action := params.Get("Action")
 	op, ok := h.ops[action]
 	if !ok {
-		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeSNSInvalidAction,
+		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeInvalidAction,
 			"The action or operation requested is invalid. Verify that the action is typed correctly."))
 	}
 	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), params: params, scope: scope, now: h.keys.now()}
@@ -194,32 +195,17 @@ func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, o
 	queryproto.WriteXML(w, http.StatusOK, body)
 }
 
-// authCodes translates the API's other early errors (body limits) into the codes the query
-// protocol's services answer with.
-var authCodes = map[string]struct {
-	code   string
-	status int
-}{
-	warden.CodeRequestEntityTooLarge: {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
-	warden.CodeInvalidRequest:        {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
+// foreignCodes translates the API server's early errors (body limits,
+// malformed input) into SNS's codes.
+var foreignCodes = map[warden.Code]warden.Code{
+	warden.CodeRequestEntityTooLarge: warden.CodeSNSInvalidParameter,
+	warden.CodeInvalidRequest:        warden.CodeSNSInvalidParameter,
 }
 
 // WriteError sends err in SNS's XML error format and returns its code.
 // Errors that are not *warden.Error are internal: logged, never shown.
 func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	var e *warden.Error
-	if !errors.As(err, &e) {
-		h.log.Error("internal error", "request_id", requestID, "err", err.Error())
-		e = warden.Errorf(warden.CodeSNSInternalError, "An internal error occurred (request id %s).", requestID)
-	}
-	code, status := e.Code, e.HTTPStatus()
-	if qc, qs, ok := queryproto.SignatureError(code); ok {
-		code, status = qc, qs
-	} else if a, ok := authCodes[code]; ok {
-		code, status = a.code, a.status
-	}
-	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
-	return code
+	return string(h.errors.Write(w, requestID, err))
 }
 
 // Query-protocol parameter helpers.
