@@ -107,7 +107,12 @@ func (c *call) intParam(v *warden.Validator, name, member string) (n int64, ok b
 		return 0, false
 	}
 	n, err := protocol.ParseInt(member, c.get(name), 32)
-	return n, !protocol.Report(v, err)
+	if err != nil {
+		// IAM calls any numeric member's malformed value "not a number".
+		v.Fail(member, c.get(name), protocol.RuleNumber)
+		return 0, false
+	}
+	return n, true
 }
 
 // tagsParam reads Tags.member.N.Key / Tags.member.N.Value.

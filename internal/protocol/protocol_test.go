@@ -82,10 +82,19 @@ func TestParseInt(t *testing.T) {
 			t.Errorf("ParseInt(%q) error %v, want a *ValueError", raw, err)
 			continue
 		}
-		want := "1 validation error detected: Value '" + raw + "' at 'maxItems' failed to satisfy constraint: Member must be a number"
+		want := "1 validation error detected: Value '" + raw + "' at 'maxItems' failed to satisfy constraint: Member must be an integer"
 		if got := v.Err().Error(); got != string(warden.CodeInvalidRequest)+": "+want {
 			t.Errorf("reported %q, want %q", got, want)
 		}
+	}
+}
+
+func TestParseFloat(t *testing.T) {
+	if f, err := ParseFloat("rate", "2.5"); f != 2.5 || err != nil {
+		t.Errorf("ParseFloat = %v, %v", f, err)
+	}
+	if _, err := ParseFloat("rate", "fast"); err == nil || !strings.HasSuffix(err.Error(), "at 'rate' failed to satisfy constraint: Member must be a number") {
+		t.Errorf("ParseFloat(fast) error %v", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 // Rules quoted when a member's string is not a value of its type.
 const (
 	RuleBool      = "Member must be true or false"
+	RuleInteger   = "Member must be an integer"
 	RuleNumber    = "Member must be a number"
 	RuleTimestamp = "Member must be an ISO-8601 timestamp such as 2019-01-01T00:00:00Z"
 )
@@ -62,9 +63,18 @@ func ParseBool(member, raw string) (bool, error) {
 func ParseInt(member, raw string, bitSize int) (int64, error) {
 	n, err := strconv.ParseInt(raw, 10, bitSize)
 	if err != nil {
-		return 0, &ValueError{member, raw, RuleNumber}
+		return 0, &ValueError{member, raw, RuleInteger}
 	}
 	return n, nil
+}
+
+// ParseFloat reads a decimal number (a double or float member).
+func ParseFloat(member, raw string) (float64, error) {
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil {
+		return 0, &ValueError{member, raw, RuleNumber}
+	}
+	return f, nil
 }
 
 // queryTimeLayouts are the ISO-8601 forms SDKs send in query strings
