@@ -4,19 +4,12 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-func (c *call) actionName() (string, error) {
-	name := c.r.PathValue("actionName")
-	var v warden.Validator
-	warden.ValidateActionName(&v, "actionName", name)
-	return name, v.Err()
-}
-
 type actionRef struct {
 	ActionArn string `json:"actionArn"`
 	ActionID  string `json:"actionId"`
 }
 
-func (s *Server) handleCreateMitigationAction(c *call) (any, error) {
+func (s *Server) CreateMitigationAction(c *call) (any, error) {
 	var in struct {
 		RoleArn      *string                        `json:"roleArn"`
 		ActionParams *warden.MitigationActionParams `json:"actionParams"`
@@ -25,24 +18,15 @@ func (s *Server) handleCreateMitigationAction(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("actionName")
 	var v warden.Validator
-	warden.ValidateActionName(&v, "actionName", name)
-	v.Required("roleArn", in.RoleArn != nil)
-	if in.RoleArn != nil {
-		warden.ValidateRoleArn(&v, "roleArn", *in.RoleArn)
-	}
-	v.Required("actionParams", in.ActionParams != nil)
-	if in.ActionParams != nil {
-		in.ActionParams.Validate(&v, "actionParams")
-	}
+	in.ActionParams.Validate(&v, "actionParams")
 	warden.ValidateTags(&v, "tags", in.Tags)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
 	a, _, err := s.store.CreateMitigationAction(c.ctx, c.scope, warden.MitigationAction{
-		Name: name, ID: warden.NewUUID(), RoleArn: *in.RoleArn, Params: *in.ActionParams,
+		Name: c.r.PathValue("actionName"), ID: warden.NewUUID(), RoleArn: *in.RoleArn, Params: *in.ActionParams,
 		CreationDate: now, LastModifiedDate: now,
 	}, in.Tags)
 	if err != nil {
@@ -51,7 +35,7 @@ func (s *Server) handleCreateMitigationAction(c *call) (any, error) {
 	return actionRef{ActionArn: a.ARN(c.scope), ActionID: a.ID}, nil
 }
 
-func (s *Server) handleUpdateMitigationAction(c *call) (any, error) {
+func (s *Server) UpdateMitigationAction(c *call) (any, error) {
 	var in struct {
 		RoleArn      *string                        `json:"roleArn"`
 		ActionParams *warden.MitigationActionParams `json:"actionParams"`
@@ -59,39 +43,25 @@ func (s *Server) handleUpdateMitigationAction(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("actionName")
-	var v warden.Validator
-	warden.ValidateActionName(&v, "actionName", name)
-	if in.RoleArn != nil {
-		warden.ValidateRoleArn(&v, "roleArn", *in.RoleArn)
-	}
 	if in.ActionParams != nil {
-		in.ActionParams.Validate(&v, "actionParams")
+		var v warden.Validator
+		if in.ActionParams.Validate(&v, "actionParams"); v.Err() != nil {
+			return nil, v.Err()
+		}
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	a, err := s.store.UpdateMitigationAction(c.ctx, c.scope, name, in.RoleArn, in.ActionParams, s.now().UTC())
+	a, err := s.store.UpdateMitigationAction(c.ctx, c.scope, c.r.PathValue("actionName"), in.RoleArn, in.ActionParams, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
 	return actionRef{ActionArn: a.ARN(c.scope), ActionID: a.ID}, nil
 }
 
-func (s *Server) handleDeleteMitigationAction(c *call) (any, error) {
-	name, err := c.actionName()
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteMitigationAction(c.ctx, c.scope, name)
+func (s *Server) DeleteMitigationAction(c *call) (any, error) {
+	return nil, s.store.DeleteMitigationAction(c.ctx, c.scope, c.r.PathValue("actionName"))
 }
 
-func (s *Server) handleDescribeMitigationAction(c *call) (any, error) {
-	name, err := c.actionName()
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.store.MitigationAction(c.ctx, c.scope, name)
+func (s *Server) DescribeMitigationAction(c *call) (any, error) {
+	a, err := s.store.MitigationAction(c.ctx, c.scope, c.r.PathValue("actionName"))
 	if err != nil {
 		return nil, err
 	}
@@ -113,17 +83,9 @@ type actionIdentifier struct {
 	CreationDate epoch  `json:"creationDate"`
 }
 
-func (s *Server) handleListMitigationActions(c *call) (any, error) {
-	const op = "ListMitigationActions"
+func (s *Server) ListMitigationActions(c *call) (any, error) {
 	actionType := c.r.URL.Query().Get("actionType")
-	if actionType != "" {
-		var v warden.Validator
-		v.Enum("actionType", actionType, warden.ActionTypes...)
-		if err := v.Err(); err != nil {
-			return nil, err
-		}
-	}
-	p, err := c.page(s.tokens, op+actionType, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +96,7 @@ func (s *Server) handleListMitigationActions(c *call) (any, error) {
 	out := struct {
 		ActionIdentifiers []actionIdentifier `json:"actionIdentifiers"`
 		NextToken         string             `json:"nextToken,omitempty"`
-	}{ActionIdentifiers: make([]actionIdentifier, 0, len(actions)), NextToken: s.tokens.seal(op+actionType, c.scope, next)}
+	}{ActionIdentifiers: make([]actionIdentifier, 0, len(actions)), NextToken: c.nextPage(next)}
 	for i := range actions {
 		a := &actions[i]
 		out.ActionIdentifiers = append(out.ActionIdentifiers, actionIdentifier{a.Name, a.ARN(c.scope), epoch(a.CreationDate)})

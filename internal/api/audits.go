@@ -1,41 +1,11 @@
 package api
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/warden-iot/warden"
 )
-
-// routeAudits registers the Device Defender audit operations: the account
-// configuration, audit tasks and findings, suppressions and scheduled audits.
-func (s *Server) routeAudits(m *http.ServeMux) {
-	m.Handle("PATCH /audit/configuration", s.op("UpdateAccountAuditConfiguration", s.handleUpdateAccountAuditConfiguration))
-	m.Handle("GET /audit/configuration", s.op("DescribeAccountAuditConfiguration", s.handleDescribeAccountAuditConfiguration))
-	m.Handle("DELETE /audit/configuration", s.op("DeleteAccountAuditConfiguration", s.handleDeleteAccountAuditConfiguration))
-
-	m.Handle("POST /audit/tasks", s.op("StartOnDemandAuditTask", s.handleStartOnDemandAuditTask))
-	m.Handle("PUT /audit/tasks/{taskId}/cancel", s.op("CancelAuditTask", s.handleCancelAuditTask))
-	m.Handle("GET /audit/tasks/{taskId}", s.op("DescribeAuditTask", s.handleDescribeAuditTask))
-	m.Handle("GET /audit/tasks", s.op("ListAuditTasks", s.handleListAuditTasks))
-
-	m.Handle("POST /audit/findings", s.op("ListAuditFindings", s.handleListAuditFindings))
-	m.Handle("GET /audit/findings/{findingId}", s.op("DescribeAuditFinding", s.handleDescribeAuditFinding))
-	m.Handle("GET /audit/relatedResources", s.op("ListRelatedResourcesForAuditFinding", s.handleListRelatedResourcesForAuditFinding))
-
-	m.Handle("POST /audit/suppressions/create", s.op("CreateAuditSuppression", s.handleCreateAuditSuppression))
-	m.Handle("POST /audit/suppressions/describe", s.op("DescribeAuditSuppression", s.handleDescribeAuditSuppression))
-	m.Handle("PATCH /audit/suppressions/update", s.op("UpdateAuditSuppression", s.handleUpdateAuditSuppression))
-	m.Handle("POST /audit/suppressions/list", s.op("ListAuditSuppressions", s.handleListAuditSuppressions))
-	m.Handle("POST /audit/suppressions/delete", s.op("DeleteAuditSuppression", s.handleDeleteAuditSuppression))
-
-	m.Handle("POST /audit/scheduledaudits/{scheduledAuditName}", s.op("CreateScheduledAudit", s.handleCreateScheduledAudit))
-	m.Handle("GET /audit/scheduledaudits/{scheduledAuditName}", s.op("DescribeScheduledAudit", s.handleDescribeScheduledAudit))
-	m.Handle("PATCH /audit/scheduledaudits/{scheduledAuditName}", s.op("UpdateScheduledAudit", s.handleUpdateScheduledAudit))
-	m.Handle("DELETE /audit/scheduledaudits/{scheduledAuditName}", s.op("DeleteScheduledAudit", s.handleDeleteScheduledAudit))
-	m.Handle("GET /audit/scheduledaudits", s.op("ListScheduledAudits", s.handleListScheduledAudits))
-}
 
 // ---------------------------------------------------------------- account configuration
 
@@ -50,7 +20,7 @@ type auditCheckConfigWire struct {
 	Configuration map[string]string `json:"configuration"`
 }
 
-func (s *Server) handleUpdateAccountAuditConfiguration(c *call) (any, error) {
+func (s *Server) UpdateAccountAuditConfiguration(c *call) (any, error) {
 	var in struct {
 		RoleArn                               *string                          `json:"roleArn"`
 		AuditNotificationTargetConfigurations map[string]*auditTargetWire      `json:"auditNotificationTargetConfigurations"`
@@ -94,7 +64,7 @@ type auditCheckConfigOut struct {
 	Configuration map[string]string `json:"configuration,omitempty"`
 }
 
-func (s *Server) handleDescribeAccountAuditConfiguration(c *call) (any, error) {
+func (s *Server) DescribeAccountAuditConfiguration(c *call) (any, error) {
 	cfg, _, err := s.store.AuditConfiguration(c.ctx, c.scope)
 	if err != nil {
 		return nil, err
@@ -114,7 +84,7 @@ func (s *Server) handleDescribeAccountAuditConfiguration(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) handleDeleteAccountAuditConfiguration(c *call) (any, error) {
+func (s *Server) DeleteAccountAuditConfiguration(c *call) (any, error) {
 	all, err := c.queryBool("deleteScheduledAudits")
 	if err != nil {
 		return nil, err
@@ -124,7 +94,7 @@ func (s *Server) handleDeleteAccountAuditConfiguration(c *call) (any, error) {
 
 // ---------------------------------------------------------------- tasks
 
-func (s *Server) handleStartOnDemandAuditTask(c *call) (any, error) {
+func (s *Server) StartOnDemandAuditTask(c *call) (any, error) {
 	var in struct {
 		TargetCheckNames []string `json:"targetCheckNames"`
 	}
@@ -156,7 +126,7 @@ func (c *call) auditTaskID() (string, error) {
 	return id, v.Err()
 }
 
-func (s *Server) handleCancelAuditTask(c *call) (any, error) {
+func (s *Server) CancelAuditTask(c *call) (any, error) {
 	id, err := c.auditTaskID()
 	if err != nil {
 		return nil, err
@@ -184,7 +154,7 @@ type taskStatisticsOutAudit struct {
 	CanceledChecks                 int `json:"canceledChecks"`
 }
 
-func (s *Server) handleDescribeAuditTask(c *call) (any, error) {
+func (s *Server) DescribeAuditTask(c *call) (any, error) {
 	id, err := c.auditTaskID()
 	if err != nil {
 		return nil, err
@@ -219,7 +189,7 @@ func (s *Server) handleDescribeAuditTask(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) handleListAuditTasks(c *call) (any, error) {
+func (s *Server) ListAuditTasks(c *call) (any, error) {
 	const op = "ListAuditTasks"
 	q := c.r.URL.Query()
 	var v warden.Validator
@@ -244,7 +214,7 @@ func (s *Server) handleListAuditTasks(c *call) (any, error) {
 	if end.Before(start) {
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "endTime must not be before startTime.")
 	}
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +230,7 @@ func (s *Server) handleListAuditTasks(c *call) (any, error) {
 	out := struct {
 		Tasks     []taskOut `json:"tasks"`
 		NextToken string    `json:"nextToken,omitempty"`
-	}{Tasks: []taskOut{}, NextToken: s.tokens.seal(op, c.scope, next)}
+	}{Tasks: []taskOut{}, NextToken: c.nextPage(next)}
 	for _, t := range tasks {
 		out.Tasks = append(out.Tasks, taskOut{t.ID, t.Status, t.Type})
 	}
@@ -311,7 +281,7 @@ func validateCheckFilter(name *string) error {
 	return nil
 }
 
-func (s *Server) handleListAuditFindings(c *call) (any, error) {
+func (s *Server) ListAuditFindings(c *call) (any, error) {
 	const op = "ListAuditFindings"
 	var in struct {
 		TaskID                 *string                    `json:"taskId"`
@@ -332,11 +302,6 @@ func (s *Server) handleListAuditFindings(c *call) (any, error) {
 	}
 	if in.ResourceIdentifier != nil {
 		in.ResourceIdentifier.Validate(&v, "resourceIdentifier")
-	}
-	limit := 25
-	if in.MaxResults != nil {
-		v.Range("maxResults", *in.MaxResults, 1, 250)
-		limit = int(*in.MaxResults)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -359,25 +324,25 @@ func (s *Server) handleListAuditFindings(c *call) (any, error) {
 	} else {
 		f.Start, f.End = time.Time(*in.StartTime), time.Time(*in.EndTime)
 	}
-	after, err := s.tokens.open(op, c.scope, deref(in.NextToken))
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	findings, next, err := s.store.AuditFindings(c.ctx, c.scope, f, warden.Page{After: after, Limit: limit})
+	findings, next, err := s.store.AuditFindings(c.ctx, c.scope, f, p)
 	if err != nil {
 		return nil, err
 	}
 	out := struct {
 		Findings  []auditFindingOut `json:"findings"`
 		NextToken string            `json:"nextToken,omitempty"`
-	}{Findings: []auditFindingOut{}, NextToken: s.tokens.seal(op, c.scope, next)}
+	}{Findings: []auditFindingOut{}, NextToken: c.nextPage(next)}
 	for i := range findings {
 		out.Findings = append(out.Findings, findingOut(&findings[i]))
 	}
 	return out, nil
 }
 
-func (s *Server) handleDescribeAuditFinding(c *call) (any, error) {
+func (s *Server) DescribeAuditFinding(c *call) (any, error) {
 	id := c.r.PathValue("findingId")
 	var v warden.Validator
 	warden.ValidateFindingID(&v, "findingId", id)
@@ -393,7 +358,7 @@ func (s *Server) handleDescribeAuditFinding(c *call) (any, error) {
 	}{findingOut(&f)}, nil
 }
 
-func (s *Server) handleListRelatedResourcesForAuditFinding(c *call) (any, error) {
+func (s *Server) ListRelatedResourcesForAuditFinding(c *call) (any, error) {
 	const op = "ListRelatedResourcesForAuditFinding"
 	id := c.r.URL.Query().Get("findingId")
 	var v warden.Validator
@@ -406,7 +371,7 @@ func (s *Server) handleListRelatedResourcesForAuditFinding(c *call) (any, error)
 		return nil, err
 	}
 	// The token is bound to the finding: it is an offset into its list.
-	p, err := c.page(s.tokens, op+"\x00"+id, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +393,7 @@ func (s *Server) handleListRelatedResourcesForAuditFinding(c *call) (any, error)
 	return struct {
 		RelatedResources []warden.RelatedResource `json:"relatedResources"`
 		NextToken        string                   `json:"nextToken,omitempty"`
-	}{append([]warden.RelatedResource{}, f.RelatedResources[from:to]...), s.tokens.seal(op+"\x00"+id, c.scope, next)}, nil
+	}{append([]warden.RelatedResource{}, f.RelatedResources[from:to]...), c.nextPage(next)}, nil
 }
 
 // ---------------------------------------------------------------- suppressions
@@ -450,7 +415,7 @@ func suppressionTarget(check string, r *warden.ResourceIdentifier) error {
 	return warden.CheckAuditResource(check, r)
 }
 
-func (s *Server) handleCreateAuditSuppression(c *call) (any, error) {
+func (s *Server) CreateAuditSuppression(c *call) (any, error) {
 	var in struct {
 		CheckName            *string                    `json:"checkName"`
 		ResourceIdentifier   *warden.ResourceIdentifier `json:"resourceIdentifier"`
@@ -531,7 +496,7 @@ func (c *call) suppressionKeyBody() (string, warden.ResourceIdentifier, error) {
 	return *in.CheckName, *in.ResourceIdentifier, nil
 }
 
-func (s *Server) handleDescribeAuditSuppression(c *call) (any, error) {
+func (s *Server) DescribeAuditSuppression(c *call) (any, error) {
 	check, r, err := c.suppressionKeyBody()
 	if err != nil {
 		return nil, err
@@ -543,7 +508,7 @@ func (s *Server) handleDescribeAuditSuppression(c *call) (any, error) {
 	return toSuppressionOut(&sup), nil
 }
 
-func (s *Server) handleUpdateAuditSuppression(c *call) (any, error) {
+func (s *Server) UpdateAuditSuppression(c *call) (any, error) {
 	var in struct {
 		CheckName            *string                    `json:"checkName"`
 		ResourceIdentifier   *warden.ResourceIdentifier `json:"resourceIdentifier"`
@@ -574,7 +539,7 @@ func (s *Server) handleUpdateAuditSuppression(c *call) (any, error) {
 	return nil, s.store.UpdateAuditSuppression(c.ctx, c.scope, *in.CheckName, *in.ResourceIdentifier, u, now)
 }
 
-func (s *Server) handleListAuditSuppressions(c *call) (any, error) {
+func (s *Server) ListAuditSuppressions(c *call) (any, error) {
 	var in struct {
 		CheckName          *string                    `json:"checkName"`
 		ResourceIdentifier *warden.ResourceIdentifier `json:"resourceIdentifier"`
@@ -589,11 +554,6 @@ func (s *Server) handleListAuditSuppressions(c *call) (any, error) {
 	if in.ResourceIdentifier != nil {
 		in.ResourceIdentifier.Validate(&v, "resourceIdentifier")
 	}
-	limit := 25
-	if in.MaxResults != nil {
-		v.Range("maxResults", *in.MaxResults, 1, 250)
-		limit = int(*in.MaxResults)
-	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -602,29 +562,25 @@ func (s *Server) handleListAuditSuppressions(c *call) (any, error) {
 	}
 	f := warden.AuditSuppressionFilter{CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier,
 		Ascending: in.AscendingOrder == nil || *in.AscendingOrder}
-	op := "ListAuditSuppressions/asc"
-	if !f.Ascending {
-		op = "ListAuditSuppressions/desc"
-	}
-	after, err := s.tokens.open(op, c.scope, deref(in.NextToken))
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	sups, next, err := s.store.AuditSuppressions(c.ctx, c.scope, f, warden.Page{After: after, Limit: limit})
+	sups, next, err := s.store.AuditSuppressions(c.ctx, c.scope, f, p)
 	if err != nil {
 		return nil, err
 	}
 	out := struct {
 		Suppressions []suppressionOut `json:"suppressions"`
 		NextToken    string           `json:"nextToken,omitempty"`
-	}{Suppressions: []suppressionOut{}, NextToken: s.tokens.seal(op, c.scope, next)}
+	}{Suppressions: []suppressionOut{}, NextToken: c.nextPage(next)}
 	for i := range sups {
 		out.Suppressions = append(out.Suppressions, toSuppressionOut(&sups[i]))
 	}
 	return out, nil
 }
 
-func (s *Server) handleDeleteAuditSuppression(c *call) (any, error) {
+func (s *Server) DeleteAuditSuppression(c *call) (any, error) {
 	check, r, err := c.suppressionKeyBody()
 	if err != nil {
 		return nil, err
@@ -645,7 +601,7 @@ type scheduledAuditArnOut struct {
 	ScheduledAuditArn string `json:"scheduledAuditArn"`
 }
 
-func (s *Server) handleCreateScheduledAudit(c *call) (any, error) {
+func (s *Server) CreateScheduledAudit(c *call) (any, error) {
 	var in struct {
 		Frequency        *string      `json:"frequency"`
 		DayOfMonth       *string      `json:"dayOfMonth"`
@@ -682,7 +638,7 @@ func (s *Server) handleCreateScheduledAudit(c *call) (any, error) {
 	return scheduledAuditArnOut{warden.ScheduledAuditARN(c.scope, name)}, nil
 }
 
-func (s *Server) handleDescribeScheduledAudit(c *call) (any, error) {
+func (s *Server) DescribeScheduledAudit(c *call) (any, error) {
 	name, err := c.scheduledAuditName()
 	if err != nil {
 		return nil, err
@@ -701,7 +657,7 @@ func (s *Server) handleDescribeScheduledAudit(c *call) (any, error) {
 	}{a.Frequency, a.DayOfMonth, a.DayOfWeek, a.TargetCheckNames, a.Name, warden.ScheduledAuditARN(c.scope, a.Name)}, nil
 }
 
-func (s *Server) handleUpdateScheduledAudit(c *call) (any, error) {
+func (s *Server) UpdateScheduledAudit(c *call) (any, error) {
 	var in struct {
 		Frequency        *string  `json:"frequency"`
 		DayOfMonth       *string  `json:"dayOfMonth"`
@@ -732,7 +688,7 @@ func (s *Server) handleUpdateScheduledAudit(c *call) (any, error) {
 	return scheduledAuditArnOut{warden.ScheduledAuditARN(c.scope, name)}, nil
 }
 
-func (s *Server) handleDeleteScheduledAudit(c *call) (any, error) {
+func (s *Server) DeleteScheduledAudit(c *call) (any, error) {
 	name, err := c.scheduledAuditName()
 	if err != nil {
 		return nil, err
@@ -740,9 +696,9 @@ func (s *Server) handleDeleteScheduledAudit(c *call) (any, error) {
 	return nil, s.store.DeleteScheduledAudit(c.ctx, c.scope, name, s.now().UTC())
 }
 
-func (s *Server) handleListScheduledAudits(c *call) (any, error) {
+func (s *Server) ListScheduledAudits(c *call) (any, error) {
 	const op = "ListScheduledAudits"
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -760,7 +716,7 @@ func (s *Server) handleListScheduledAudits(c *call) (any, error) {
 	out := struct {
 		ScheduledAudits []auditOut `json:"scheduledAudits"`
 		NextToken       string     `json:"nextToken,omitempty"`
-	}{ScheduledAudits: []auditOut{}, NextToken: s.tokens.seal(op, c.scope, next)}
+	}{ScheduledAudits: []auditOut{}, NextToken: c.nextPage(next)}
 	for _, a := range audits {
 		out.ScheduledAudits = append(out.ScheduledAudits, auditOut{a.Name, warden.ScheduledAuditARN(c.scope, a.Name), a.Frequency, a.DayOfMonth, a.DayOfWeek})
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -9,13 +8,6 @@ import (
 
 	"github.com/warden-iot/warden"
 )
-
-// routeAuthz registers the operations that expose the IoT policy evaluator
-// the device endpoint uses.
-func (s *Server) routeAuthz(m *http.ServeMux) {
-	m.Handle("POST /test-authorization", s.op("TestAuthorization", s.handleTestAuthorization))
-	m.Handle("POST /effective-policies", s.op("GetEffectivePolicies", s.handleGetEffectivePolicies))
-}
 
 // maxAuthInfos is the model's bound on TestAuthorization's authInfos.
 const maxAuthInfos = 10
@@ -130,7 +122,7 @@ func listAll(list func(warden.Page) ([]string, string, error)) ([]string, error)
 	}
 }
 
-// handleTestAuthorization evaluates authInfos with the device endpoint's
+// TestAuthorization evaluates authInfos with the device endpoint's
 // evaluator. A certificate principal is loaded as a connection with client
 // id clientId would be (its thing and that thing's group policies
 // included); a thing group principal stands for its policies and its
@@ -139,7 +131,7 @@ func listAll(list func(warden.Page) ([]string, string, error)) ([]string, error)
 // decision is an explicit deny when any resource is denied, allowed when
 // every resource is allowed. No source IP is known, so aws:SourceIp
 // conditions report it missing.
-func (s *Server) handleTestAuthorization(c *call) (any, error) {
+func (s *Server) TestAuthorization(c *call) (any, error) {
 	var in struct {
 		Principal             *string    `json:"principal"`
 		CognitoIdentityPoolID *string    `json:"cognitoIdentityPoolId"`
@@ -295,12 +287,12 @@ func (s *Server) authResult(c *call, policies []warden.IoTPolicy, ai authInfo, a
 	return res
 }
 
-// handleGetEffectivePolicies lists the policies that apply to a principal
+// GetEffectivePolicies lists the policies that apply to a principal
 // and/or a thing: a certificate's own, a thing group's with its
 // ancestors', and with thingName those of the thing's static groups and
 // their ancestors. Each policy appears once, by name, with its default
 // version's document.
-func (s *Server) handleGetEffectivePolicies(c *call) (any, error) {
+func (s *Server) GetEffectivePolicies(c *call) (any, error) {
 	var in struct {
 		Principal             *string `json:"principal"`
 		CognitoIdentityPoolID *string `json:"cognitoIdentityPoolId"`

@@ -1,36 +1,10 @@
 package api
 
 import (
-	"encoding/base64"
-	"net/http"
 	"strings"
 
 	"github.com/warden-iot/warden"
 )
-
-// routeCertificates registers the certificate, CA certificate and principal operations.
-func (s *Server) routeCertificates(m *http.ServeMux) {
-	m.Handle("GET /registrationcode", s.op("GetRegistrationCode", s.handleGetRegistrationCode))
-	m.Handle("POST /keys-and-certificate", s.op("CreateKeysAndCertificate", s.handleCreateKeysAndCertificate))
-	m.Handle("POST /certificate/register", s.op("RegisterCertificate", s.handleRegisterCertificate))
-	m.Handle("POST /certificate/register-no-ca", s.op("RegisterCertificateWithoutCA", s.handleRegisterCertificateWithoutCA))
-	m.Handle("GET /certificates/{certificateId}", s.op("DescribeCertificate", s.handleDescribeCertificate))
-	m.Handle("PUT /certificates/{certificateId}", s.op("UpdateCertificate", s.handleUpdateCertificate))
-	m.Handle("DELETE /certificates/{certificateId}", s.op("DeleteCertificate", s.handleDeleteCertificate))
-	m.Handle("GET /certificates", s.op("ListCertificates", s.handleListCertificates))
-	m.Handle("GET /certificates-by-ca/{caCertificateId}", s.op("ListCertificatesByCA", s.handleListCertificatesByCA))
-
-	m.Handle("POST /cacertificate", s.op("RegisterCACertificate", s.handleRegisterCACertificate))
-	m.Handle("GET /cacertificate/{caCertificateId}", s.op("DescribeCACertificate", s.handleDescribeCACertificate))
-	m.Handle("PUT /cacertificate/{caCertificateId}", s.op("UpdateCACertificate", s.handleUpdateCACertificate))
-	m.Handle("DELETE /cacertificate/{caCertificateId}", s.op("DeleteCACertificate", s.handleDeleteCACertificate))
-	m.Handle("GET /cacertificates", s.op("ListCACertificates", s.handleListCACertificates))
-
-	m.Handle("PUT /things/{thingName}/principals", s.op("AttachThingPrincipal", s.handleAttachThingPrincipal))
-	m.Handle("DELETE /things/{thingName}/principals", s.op("DetachThingPrincipal", s.handleDetachThingPrincipal))
-	m.Handle("GET /things/{thingName}/principals", s.op("ListThingPrincipals", s.handleListThingPrincipals))
-	m.Handle("GET /principals/things", s.op("ListPrincipalThings", s.handleListPrincipalThings))
-}
 
 // ---------------------------------------------------------------- request helpers
 
@@ -77,54 +51,6 @@ func (c *call) certPrincipal(v *warden.Validator) string {
 	return p
 }
 
-func isMarkerChar(r rune) bool {
-	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '+' || r == '/'
-}
-
-// certPage reads pageSize and marker. Markers are sealed cursors (see
-// tokenSealer) re-encoded in standard base64, so that they match the
-// model's Marker pattern [A-Za-z0-9+/]+={0,2}.
-func (c *call) certPage(s *Server, op string) (warden.Page, error) {
-	q := c.r.URL.Query()
-	marker := q.Get("marker")
-	var v warden.Validator
-	if _, ok := q["marker"]; ok {
-		v.Length("marker", marker, 0, 1024)
-		body := strings.TrimRight(marker, "=")
-		if body == "" || len(marker)-len(body) > 2 {
-			v.Fail("marker", marker, "Member must satisfy regular expression pattern: [A-Za-z0-9+/]+={0,2}")
-		} else {
-			v.Chars("marker", body, isMarkerChar, "[A-Za-z0-9+/]+={0,2}")
-		}
-	}
-	if err := v.Err(); err != nil {
-		return warden.Page{}, err
-	}
-	n, err := c.maxResults("pageSize", 25, 250)
-	if err != nil {
-		return warden.Page{}, err
-	}
-	if marker == "" {
-		return warden.Page{Limit: n}, nil
-	}
-	token, err := base64.StdEncoding.DecodeString(marker)
-	if err != nil {
-		return warden.Page{}, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	after, err := s.tokens.open(op, c.scope, string(token))
-	if err != nil {
-		return warden.Page{}, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	return warden.Page{After: after, Limit: n}, nil
-}
-
-func (s *Server) certMarker(op string, c *call, cursor string) string {
-	if cursor == "" {
-		return ""
-	}
-	return base64.StdEncoding.EncodeToString([]byte(s.tokens.seal(op, c.scope, cursor)))
-}
-
 // ---------------------------------------------------------------- wire shapes
 
 type certValidity struct {
@@ -159,7 +85,7 @@ type certList struct {
 
 // ---------------------------------------------------------------- registration code
 
-func (s *Server) handleGetRegistrationCode(c *call) (any, error) {
+func (s *Server) GetRegistrationCode(c *call) (any, error) {
 	code, err := s.store.RegistrationCode(c.ctx, c.scope, warden.NewRegistrationCode)
 	if err != nil {
 		return nil, err
@@ -171,7 +97,7 @@ func (s *Server) handleGetRegistrationCode(c *call) (any, error) {
 
 // ---------------------------------------------------------------- device certificates
 
-func (s *Server) handleCreateKeysAndCertificate(c *call) (any, error) {
+func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 	var v warden.Validator
 	active := c.certQueryBool(&v, "setAsActive")
 	if err := v.Err(); err != nil {
@@ -226,7 +152,7 @@ func registerStatus(v *warden.Validator, status *string, setAsActive bool) strin
 	return warden.CertInactive
 }
 
-func (s *Server) handleRegisterCertificate(c *call) (any, error) {
+func (s *Server) RegisterCertificate(c *call) (any, error) {
 	var in struct {
 		CertificatePem   *string `json:"certificatePem"`
 		CaCertificatePem *string `json:"caCertificatePem"`
@@ -271,7 +197,7 @@ func (s *Server) handleRegisterCertificate(c *call) (any, error) {
 	return certRef{c.scope.CertificateARN(cert.ID), cert.ID}, nil
 }
 
-func (s *Server) handleRegisterCertificateWithoutCA(c *call) (any, error) {
+func (s *Server) RegisterCertificateWithoutCA(c *call) (any, error) {
 	var in struct {
 		CertificatePem *string `json:"certificatePem"`
 		Status         *string `json:"status"`
@@ -303,7 +229,7 @@ func (s *Server) handleRegisterCertificateWithoutCA(c *call) (any, error) {
 	return certRef{c.scope.CertificateARN(cert.ID), cert.ID}, nil
 }
 
-func (s *Server) handleDescribeCertificate(c *call) (any, error) {
+func (s *Server) DescribeCertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "certificateId", "certificateId")
 	if err := v.Err(); err != nil {
@@ -340,7 +266,7 @@ func (s *Server) handleDescribeCertificate(c *call) (any, error) {
 	}}, nil
 }
 
-func (s *Server) handleUpdateCertificate(c *call) (any, error) {
+func (s *Server) UpdateCertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "certificateId", "certificateId")
 	status := c.r.URL.Query().Get("newStatus")
@@ -355,7 +281,7 @@ func (s *Server) handleUpdateCertificate(c *call) (any, error) {
 	return nil, err
 }
 
-func (s *Server) handleDeleteCertificate(c *call) (any, error) {
+func (s *Server) DeleteCertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "certificateId", "certificateId")
 	force := c.certQueryBool(&v, "forceDelete")
@@ -374,7 +300,7 @@ func (s *Server) listCertificates(c *call, op string, f warden.CertificateFilter
 	if f.Ascending {
 		op += ":asc"
 	}
-	p, err := c.certPage(s, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +308,7 @@ func (s *Server) listCertificates(c *call, op string, f warden.CertificateFilter
 	if err != nil {
 		return nil, err
 	}
-	out := certList{Certificates: make([]certSummary, 0, len(certs)), NextMarker: s.certMarker(op, c, next)}
+	out := certList{Certificates: make([]certSummary, 0, len(certs)), NextMarker: c.nextPage(next)}
 	for _, cert := range certs {
 		out.Certificates = append(out.Certificates, certSummary{
 			c.scope.CertificateARN(cert.ID), cert.ID, cert.Status, cert.Mode, epoch(cert.CreationDate)})
@@ -390,11 +316,11 @@ func (s *Server) listCertificates(c *call, op string, f warden.CertificateFilter
 	return out, nil
 }
 
-func (s *Server) handleListCertificates(c *call) (any, error) {
+func (s *Server) ListCertificates(c *call) (any, error) {
 	return s.listCertificates(c, "ListCertificates", warden.CertificateFilter{})
 }
 
-func (s *Server) handleListCertificatesByCA(c *call) (any, error) {
+func (s *Server) ListCertificatesByCA(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "caCertificateId", "caCertificateId")
 	if err := v.Err(); err != nil {
@@ -405,7 +331,7 @@ func (s *Server) handleListCertificatesByCA(c *call) (any, error) {
 
 // ---------------------------------------------------------------- CA certificates
 
-func (s *Server) handleRegisterCACertificate(c *call) (any, error) {
+func (s *Server) RegisterCACertificate(c *call) (any, error) {
 	var in struct {
 		CaCertificate           *string                    `json:"caCertificate"`
 		VerificationCertificate *string                    `json:"verificationCertificate"`
@@ -490,7 +416,7 @@ func (s *Server) handleRegisterCACertificate(c *call) (any, error) {
 	return certRef{c.scope.CACertificateARN(ca.ID), ca.ID}, nil
 }
 
-func (s *Server) handleDescribeCACertificate(c *call) (any, error) {
+func (s *Server) DescribeCACertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "caCertificateId", "certificateId")
 	if err := v.Err(); err != nil {
@@ -529,7 +455,7 @@ func (s *Server) handleDescribeCACertificate(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) handleUpdateCACertificate(c *call) (any, error) {
+func (s *Server) UpdateCACertificate(c *call) (any, error) {
 	var in struct {
 		RegistrationConfig     *warden.RegistrationConfig `json:"registrationConfig"`
 		RemoveAutoRegistration *bool                      `json:"removeAutoRegistration"`
@@ -563,7 +489,7 @@ func (s *Server) handleUpdateCACertificate(c *call) (any, error) {
 	return nil, s.store.UpdateCACertificate(c.ctx, c.scope, id, u, s.now().UTC())
 }
 
-func (s *Server) handleDeleteCACertificate(c *call) (any, error) {
+func (s *Server) DeleteCACertificate(c *call) (any, error) {
 	var v warden.Validator
 	id := c.certID(&v, "caCertificateId", "certificateId")
 	if err := v.Err(); err != nil {
@@ -572,7 +498,7 @@ func (s *Server) handleDeleteCACertificate(c *call) (any, error) {
 	return nil, s.store.DeleteCACertificate(c.ctx, c.scope, id, s.now().UTC())
 }
 
-func (s *Server) handleListCACertificates(c *call) (any, error) {
+func (s *Server) ListCACertificates(c *call) (any, error) {
 	var v warden.Validator
 	ascending := c.certQueryBool(&v, "isAscendingOrder")
 	q := c.r.URL.Query()
@@ -588,7 +514,7 @@ func (s *Server) handleListCACertificates(c *call) (any, error) {
 	if ascending {
 		op += ":asc"
 	}
-	p, err := c.certPage(s, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -599,7 +525,7 @@ func (s *Server) handleListCACertificates(c *call) (any, error) {
 	out := struct {
 		Certificates []caSummary `json:"certificates"`
 		NextMarker   string      `json:"nextMarker,omitempty"`
-	}{Certificates: make([]caSummary, 0, len(cas)), NextMarker: s.certMarker(op, c, next)}
+	}{Certificates: make([]caSummary, 0, len(cas)), NextMarker: c.nextPage(next)}
 	for _, ca := range cas {
 		out.Certificates = append(out.Certificates, caSummary{
 			c.scope.CACertificateARN(ca.ID), ca.ID, ca.Status, epoch(ca.CreationDate)})
@@ -609,7 +535,7 @@ func (s *Server) handleListCACertificates(c *call) (any, error) {
 
 // ---------------------------------------------------------------- thing principals
 
-func (s *Server) handleAttachThingPrincipal(c *call) (any, error) {
+func (s *Server) AttachThingPrincipal(c *call) (any, error) {
 	var v warden.Validator
 	thing := c.r.PathValue("thingName")
 	validateThingName(&v, "thingName", thing)
@@ -624,7 +550,7 @@ func (s *Server) handleAttachThingPrincipal(c *call) (any, error) {
 	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, thing, principal, typ, s.now().UTC())
 }
 
-func (s *Server) handleDetachThingPrincipal(c *call) (any, error) {
+func (s *Server) DetachThingPrincipal(c *call) (any, error) {
 	var v warden.Validator
 	thing := c.r.PathValue("thingName")
 	validateThingName(&v, "thingName", thing)
@@ -635,7 +561,7 @@ func (s *Server) handleDetachThingPrincipal(c *call) (any, error) {
 	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, thing, principal, s.now().UTC())
 }
 
-func (s *Server) handleListThingPrincipals(c *call) (any, error) {
+func (s *Server) ListThingPrincipals(c *call) (any, error) {
 	const op = "ListThingPrincipals"
 	var v warden.Validator
 	thing := c.r.PathValue("thingName")
@@ -643,7 +569,7 @@ func (s *Server) handleListThingPrincipals(c *call) (any, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	p, err := c.page(s.tokens, op+thing, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -654,21 +580,21 @@ func (s *Server) handleListThingPrincipals(c *call) (any, error) {
 	out := struct {
 		Principals []string `json:"principals"`
 		NextToken  string   `json:"nextToken,omitempty"`
-	}{Principals: make([]string, 0, len(principals)), NextToken: s.tokens.seal(op+thing, c.scope, next)}
+	}{Principals: make([]string, 0, len(principals)), NextToken: c.nextPage(next)}
 	for _, tp := range principals {
 		out.Principals = append(out.Principals, tp.Principal)
 	}
 	return out, nil
 }
 
-func (s *Server) handleListPrincipalThings(c *call) (any, error) {
+func (s *Server) ListPrincipalThings(c *call) (any, error) {
 	const op = "ListPrincipalThings"
 	var v warden.Validator
 	principal := c.certPrincipal(&v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	p, err := c.page(s.tokens, op+principal, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -682,5 +608,5 @@ func (s *Server) handleListPrincipalThings(c *call) (any, error) {
 	return struct {
 		Things    []string `json:"things"`
 		NextToken string   `json:"nextToken,omitempty"`
-	}{things, s.tokens.seal(op+principal, c.scope, next)}, nil
+	}{things, c.nextPage(next)}, nil
 }

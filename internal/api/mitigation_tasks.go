@@ -1,26 +1,11 @@
 package api
 
 import (
-	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
 )
-
-// routeMitigationTasks registers the audit mitigation actions task operations.
-func (s *Server) routeMitigationTasks(m *http.ServeMux) {
-	m.Handle("POST /audit/mitigationactions/tasks/{taskId}", s.op("StartAuditMitigationActionsTask", s.handleStartAuditMitigationActionsTask))
-	m.Handle("PUT /audit/mitigationactions/tasks/{taskId}/cancel", s.op("CancelAuditMitigationActionsTask", s.handleCancelAuditMitigationActionsTask))
-	m.Handle("GET /audit/mitigationactions/tasks/{taskId}", s.op("DescribeAuditMitigationActionsTask", s.handleDescribeAuditMitigationActionsTask))
-	m.Handle("GET /audit/mitigationactions/tasks", s.op("ListAuditMitigationActionsTasks", s.handleListAuditMitigationActionsTasks))
-	m.Handle("GET /audit/mitigationactions/executions", s.op("ListAuditMitigationActionsExecutions", s.handleListAuditMitigationActionsExecutions))
-	// An empty task id is the operation's validation error, not an unknown path.
-	m.Handle("POST /audit/mitigationactions/tasks/{$}", s.op("StartAuditMitigationActionsTask", s.handleStartAuditMitigationActionsTask))
-	m.Handle("GET /audit/mitigationactions/tasks/{$}", s.op("DescribeAuditMitigationActionsTask", s.handleDescribeAuditMitigationActionsTask))
-	m.Handle("/audit/mitigationactions/tasks", s.op("", unknownOperation))
-}
 
 func (c *call) mitigationTaskID() (string, error) {
 	id := c.r.PathValue("taskId")
@@ -44,7 +29,7 @@ func wireTarget(t warden.MitigationTaskTarget) mitigationTarget {
 	return out
 }
 
-func (s *Server) handleStartAuditMitigationActionsTask(c *call) (any, error) {
+func (s *Server) StartAuditMitigationActionsTask(c *call) (any, error) {
 	var in struct {
 		Target             *mitigationTarget   `json:"target"`
 		Mapping            map[string][]string `json:"auditCheckToActionsMapping"`
@@ -80,7 +65,7 @@ func (s *Server) handleStartAuditMitigationActionsTask(c *call) (any, error) {
 	}{stored.TaskID}, nil
 }
 
-func (s *Server) handleCancelAuditMitigationActionsTask(c *call) (any, error) {
+func (s *Server) CancelAuditMitigationActionsTask(c *call) (any, error) {
 	id, err := c.mitigationTaskID()
 	if err != nil {
 		return nil, err
@@ -103,7 +88,7 @@ type mitigationActionOut struct {
 	ActionParams *warden.MitigationActionParams `json:"actionParams"`
 }
 
-func (s *Server) handleDescribeAuditMitigationActionsTask(c *call) (any, error) {
+func (s *Server) DescribeAuditMitigationActionsTask(c *call) (any, error) {
 	id, err := c.mitigationTaskID()
 	if err != nil {
 		return nil, err
@@ -158,7 +143,7 @@ func (c *call) queryTime(v *warden.Validator, name string) (t time.Time, present
 	return time.Time{}, true
 }
 
-func (s *Server) handleListAuditMitigationActionsTasks(c *call) (any, error) {
+func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
 	const op = "ListAuditMitigationActionsTasks"
 	q := c.r.URL.Query()
 	var v warden.Validator
@@ -190,9 +175,7 @@ func (s *Server) handleListAuditMitigationActionsTasks(c *call) (any, error) {
 			end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
 	f.StartedAfter, f.EndedBefore = start, end
-	sealOp := strings.Join([]string{op, f.AuditTaskID, f.FindingID, f.Status,
-		strconv.FormatInt(start.UnixMilli(), 10), strconv.FormatInt(end.UnixMilli(), 10)}, "\x00")
-	p, err := c.page(s.tokens, sealOp, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -208,14 +191,14 @@ func (s *Server) handleListAuditMitigationActionsTasks(c *call) (any, error) {
 	out := struct {
 		Tasks     []taskOut `json:"tasks"`
 		NextToken string    `json:"nextToken,omitempty"`
-	}{Tasks: make([]taskOut, 0, len(tasks)), NextToken: s.tokens.seal(sealOp, c.scope, next)}
+	}{Tasks: make([]taskOut, 0, len(tasks)), NextToken: c.nextPage(next)}
 	for _, t := range tasks {
 		out.Tasks = append(out.Tasks, taskOut{t.TaskID, epoch(t.StartTime), t.Status})
 	}
 	return out, nil
 }
 
-func (s *Server) handleListAuditMitigationActionsExecutions(c *call) (any, error) {
+func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
 	const op = "ListAuditMitigationActionsExecutions"
 	q := c.r.URL.Query()
 	var v warden.Validator
@@ -235,8 +218,7 @@ func (s *Server) handleListAuditMitigationActionsExecutions(c *call) (any, error
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	sealOp := strings.Join([]string{op, f.TaskID, f.FindingID, f.Status}, "\x00")
-	p, err := c.page(s.tokens, sealOp, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +240,7 @@ func (s *Server) handleListAuditMitigationActionsExecutions(c *call) (any, error
 	out := struct {
 		ActionsExecutions []execOut `json:"actionsExecutions"`
 		NextToken         string    `json:"nextToken,omitempty"`
-	}{ActionsExecutions: make([]execOut, 0, len(execs)), NextToken: s.tokens.seal(sealOp, c.scope, next)}
+	}{ActionsExecutions: make([]execOut, 0, len(execs)), NextToken: c.nextPage(next)}
 	for _, e := range execs {
 		o := execOut{TaskID: e.TaskID, FindingID: e.FindingID, ActionName: e.ActionName, ActionID: e.ActionID,
 			Status: e.Status, ErrorCode: e.ErrorCode, Message: e.Message}

@@ -1,36 +1,10 @@
 package api
 
 import (
-	"encoding/base64"
-	"net/http"
 	"strings"
 
 	"github.com/warden-iot/warden"
 )
-
-// routePolicies registers the policy and logging operations.
-func (s *Server) routePolicies(m *http.ServeMux) {
-	m.Handle("POST /policies/{policyName}", s.op("CreatePolicy", s.handleCreatePolicy))
-	m.Handle("GET /policies/{policyName}", s.op("GetPolicy", s.handleGetPolicy))
-	m.Handle("DELETE /policies/{policyName}", s.op("DeletePolicy", s.handleDeletePolicy))
-	m.Handle("GET /policies", s.op("ListPolicies", s.handleListPolicies))
-	m.Handle("POST /policies/{policyName}/version", s.op("CreatePolicyVersion", s.handleCreatePolicyVersion))
-	m.Handle("GET /policies/{policyName}/version", s.op("ListPolicyVersions", s.handleListPolicyVersions))
-	m.Handle("GET /policies/{policyName}/version/{policyVersionId}", s.op("GetPolicyVersion", s.handleGetPolicyVersion))
-	m.Handle("PATCH /policies/{policyName}/version/{policyVersionId}", s.op("SetDefaultPolicyVersion", s.handleSetDefaultPolicyVersion))
-	m.Handle("DELETE /policies/{policyName}/version/{policyVersionId}", s.op("DeletePolicyVersion", s.handleDeletePolicyVersion))
-
-	m.Handle("PUT /target-policies/{policyName}", s.op("AttachPolicy", s.handleAttachPolicy))
-	m.Handle("POST /target-policies/{policyName}", s.op("DetachPolicy", s.handleDetachPolicy))
-	m.Handle("POST /policy-targets/{policyName}", s.op("ListTargetsForPolicy", s.handleListTargetsForPolicy))
-	m.Handle("POST /attached-policies/{target}", s.op("ListAttachedPolicies", s.handleListAttachedPolicies))
-
-	m.Handle("POST /v2LoggingOptions", s.op("SetV2LoggingOptions", s.handleSetV2LoggingOptions))
-	m.Handle("GET /v2LoggingOptions", s.op("GetV2LoggingOptions", s.handleGetV2LoggingOptions))
-	m.Handle("POST /loggingOptions", s.op("SetLoggingOptions", s.handleSetLoggingOptions))
-	m.Handle("GET /loggingOptions", s.op("GetLoggingOptions", s.handleGetLoggingOptions))
-	s.routeV2LoggingLevels(m)
-}
 
 // policyPath reads and checks the path labels policyName and, with
 // version, policyVersionId.
@@ -58,62 +32,6 @@ func (c *call) policyQueryBool(name string) (bool, error) {
 	}
 }
 
-// policyMarkerPage reads the marker/pageSize pair of the marker-paged list
-// operations. A marker is a sealed token bound to op (and so to the list's
-// parameters), base64-encoded once more so that it has the model's Marker
-// pattern [A-Za-z0-9+/]+={0,2}.
-func (s *Server) policyMarkerPage(c *call, op string) (warden.Page, error) {
-	marker := c.r.URL.Query().Get("marker")
-	var v warden.Validator
-	if marker != "" {
-		v.Length("marker", marker, 0, 1024)
-		if !isMarker(marker) {
-			v.Fail("marker", marker, "Member must satisfy regular expression pattern: [A-Za-z0-9+/]+={0,2}")
-		}
-	}
-	if err := v.Err(); err != nil {
-		return warden.Page{}, err
-	}
-	size, err := c.maxResults("pageSize", 25, 250)
-	if err != nil {
-		return warden.Page{}, err
-	}
-	p := warden.Page{Limit: size}
-	if marker == "" {
-		return p, nil
-	}
-	token, err := base64.StdEncoding.DecodeString(marker)
-	if err != nil {
-		return p, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	if p.After, err = s.tokens.open(op, c.scope, string(token)); err != nil {
-		return p, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	return p, nil
-}
-
-// sealMarker is the nextMarker for cursor ("" when there are no more pages).
-func (s *Server) sealMarker(c *call, op, cursor string) string {
-	token := s.tokens.seal(op, c.scope, cursor)
-	if token == "" {
-		return ""
-	}
-	return base64.StdEncoding.EncodeToString([]byte(token))
-}
-
-func isMarker(m string) bool {
-	body := strings.TrimRight(m, "=")
-	if body == "" || len(m)-len(body) > 2 {
-		return false
-	}
-	for _, r := range body {
-		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '/') {
-			return false
-		}
-	}
-	return true
-}
-
 // validatePolicyDocument checks the model's constraints of a PolicyDocument
 // member; the grammar is ParsePolicyDocument's (MalformedPolicyException).
 func validatePolicyDocument(v *warden.Validator, doc *string) {
@@ -128,7 +46,7 @@ type policyRef struct {
 	PolicyArn  string `json:"policyArn"`
 }
 
-func (s *Server) handleCreatePolicy(c *call) (any, error) {
+func (s *Server) CreatePolicy(c *call) (any, error) {
 	var in struct {
 		PolicyDocument *string      `json:"policyDocument"`
 		Tags           []warden.Tag `json:"tags"`
@@ -156,7 +74,7 @@ func (s *Server) handleCreatePolicy(c *call) (any, error) {
 	}{p.Name, p.ARN(c.scope), p.Document, p.DefaultVersionID}, nil
 }
 
-func (s *Server) handleGetPolicy(c *call) (any, error) {
+func (s *Server) GetPolicy(c *call) (any, error) {
 	name, _, err := c.policyPath(false)
 	if err != nil {
 		return nil, err
@@ -176,7 +94,7 @@ func (s *Server) handleGetPolicy(c *call) (any, error) {
 	}{p.Name, p.ARN(c.scope), p.Document, p.DefaultVersionID, epoch(p.CreationDate), epoch(p.LastModifiedDate), p.GenerationID}, nil
 }
 
-func (s *Server) handleDeletePolicy(c *call) (any, error) {
+func (s *Server) DeletePolicy(c *call) (any, error) {
 	name, _, err := c.policyPath(false)
 	if err != nil {
 		return nil, err
@@ -184,16 +102,12 @@ func (s *Server) handleDeletePolicy(c *call) (any, error) {
 	return nil, s.store.DeletePolicy(c.ctx, c.scope, name, s.now().UTC())
 }
 
-func (s *Server) handleListPolicies(c *call) (any, error) {
+func (s *Server) ListPolicies(c *call) (any, error) {
 	ascending, err := c.policyQueryBool("isAscendingOrder")
 	if err != nil {
 		return nil, err
 	}
-	op := "ListPolicies/desc"
-	if ascending {
-		op = "ListPolicies/asc"
-	}
-	p, err := s.policyMarkerPage(c, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -204,14 +118,14 @@ func (s *Server) handleListPolicies(c *call) (any, error) {
 	out := struct {
 		Policies   []policyRef `json:"policies"`
 		NextMarker string      `json:"nextMarker,omitempty"`
-	}{Policies: make([]policyRef, 0, len(policies)), NextMarker: s.sealMarker(c, op, next)}
+	}{Policies: make([]policyRef, 0, len(policies)), NextMarker: c.nextPage(next)}
 	for i := range policies {
 		out.Policies = append(out.Policies, policyRef{policies[i].Name, policies[i].ARN(c.scope)})
 	}
 	return out, nil
 }
 
-func (s *Server) handleCreatePolicyVersion(c *call) (any, error) {
+func (s *Server) CreatePolicyVersion(c *call) (any, error) {
 	var in struct {
 		PolicyDocument *string `json:"policyDocument"`
 	}
@@ -241,7 +155,7 @@ func (s *Server) handleCreatePolicyVersion(c *call) (any, error) {
 	}{warden.PolicyARN(c.scope, name), pv.Document, pv.VersionID, pv.IsDefault}, nil
 }
 
-func (s *Server) handleGetPolicyVersion(c *call) (any, error) {
+func (s *Server) GetPolicyVersion(c *call) (any, error) {
 	name, id, err := c.policyPath(true)
 	if err != nil {
 		return nil, err
@@ -263,7 +177,7 @@ func (s *Server) handleGetPolicyVersion(c *call) (any, error) {
 		epoch(pv.CreationDate), epoch(pv.LastModifiedDate), pv.GenerationID}, nil
 }
 
-func (s *Server) handleListPolicyVersions(c *call) (any, error) {
+func (s *Server) ListPolicyVersions(c *call) (any, error) {
 	name, _, err := c.policyPath(false)
 	if err != nil {
 		return nil, err
@@ -286,7 +200,7 @@ func (s *Server) handleListPolicyVersions(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) handleSetDefaultPolicyVersion(c *call) (any, error) {
+func (s *Server) SetDefaultPolicyVersion(c *call) (any, error) {
 	name, id, err := c.policyPath(true)
 	if err != nil {
 		return nil, err
@@ -294,7 +208,7 @@ func (s *Server) handleSetDefaultPolicyVersion(c *call) (any, error) {
 	return nil, s.store.SetDefaultPolicyVersion(c.ctx, c.scope, name, id, s.now().UTC())
 }
 
-func (s *Server) handleDeletePolicyVersion(c *call) (any, error) {
+func (s *Server) DeletePolicyVersion(c *call) (any, error) {
 	name, id, err := c.policyPath(true)
 	if err != nil {
 		return nil, err
@@ -320,7 +234,7 @@ func (c *call) policyTargetBody() (name, target string, err error) {
 	return name, *in.Target, nil
 }
 
-func (s *Server) handleAttachPolicy(c *call) (any, error) {
+func (s *Server) AttachPolicy(c *call) (any, error) {
 	name, target, err := c.policyTargetBody()
 	if err != nil {
 		return nil, err
@@ -328,7 +242,7 @@ func (s *Server) handleAttachPolicy(c *call) (any, error) {
 	return nil, s.store.AttachPolicy(c.ctx, c.scope, name, target, s.now().UTC())
 }
 
-func (s *Server) handleDetachPolicy(c *call) (any, error) {
+func (s *Server) DetachPolicy(c *call) (any, error) {
 	name, target, err := c.policyTargetBody()
 	if err != nil {
 		return nil, err
@@ -336,13 +250,12 @@ func (s *Server) handleDetachPolicy(c *call) (any, error) {
 	return nil, s.store.DetachPolicy(c.ctx, c.scope, name, target, s.now().UTC())
 }
 
-func (s *Server) handleListTargetsForPolicy(c *call) (any, error) {
+func (s *Server) ListTargetsForPolicy(c *call) (any, error) {
 	name, _, err := c.policyPath(false)
 	if err != nil {
 		return nil, err
 	}
-	op := "ListTargetsForPolicy/" + name
-	p, err := s.policyMarkerPage(c, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -356,10 +269,10 @@ func (s *Server) handleListTargetsForPolicy(c *call) (any, error) {
 	return struct {
 		Targets    []string `json:"targets"`
 		NextMarker string   `json:"nextMarker,omitempty"`
-	}{targets, s.sealMarker(c, op, next)}, nil
+	}{targets, c.nextPage(next)}, nil
 }
 
-func (s *Server) handleListAttachedPolicies(c *call) (any, error) {
+func (s *Server) ListAttachedPolicies(c *call) (any, error) {
 	target := c.r.PathValue("target")
 	var v warden.Validator
 	v.Required("target", target != "")
@@ -374,7 +287,7 @@ func (s *Server) handleListAttachedPolicies(c *call) (any, error) {
 	if recursive {
 		op += "/recursive"
 	}
-	p, err := s.policyMarkerPage(c, op)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -385,14 +298,14 @@ func (s *Server) handleListAttachedPolicies(c *call) (any, error) {
 	out := struct {
 		Policies   []policyRef `json:"policies"`
 		NextMarker string      `json:"nextMarker,omitempty"`
-	}{Policies: make([]policyRef, 0, len(names)), NextMarker: s.sealMarker(c, op, next)}
+	}{Policies: make([]policyRef, 0, len(names)), NextMarker: c.nextPage(next)}
 	for _, n := range names {
 		out.Policies = append(out.Policies, policyRef{n, warden.PolicyARN(c.scope, n)})
 	}
 	return out, nil
 }
 
-func (s *Server) handleSetV2LoggingOptions(c *call) (any, error) {
+func (s *Server) SetV2LoggingOptions(c *call) (any, error) {
 	var in struct {
 		RoleArn         *string `json:"roleArn"`
 		DefaultLogLevel *string `json:"defaultLogLevel"`
@@ -419,7 +332,7 @@ func (s *Server) handleSetV2LoggingOptions(c *call) (any, error) {
 	return nil, s.store.SetV2LoggingOptions(c.ctx, c.scope, o, s.now().UTC())
 }
 
-func (s *Server) handleGetV2LoggingOptions(c *call) (any, error) {
+func (s *Server) GetV2LoggingOptions(c *call) (any, error) {
 	o, err := s.store.V2LoggingOptions(c.ctx, c.scope)
 	if err != nil {
 		return nil, err
@@ -431,9 +344,9 @@ func (s *Server) handleGetV2LoggingOptions(c *call) (any, error) {
 	}{o.RoleArn, o.DefaultLogLevel, o.DisableAllLogs}, nil
 }
 
-// handleSetLoggingOptions: the body is the LoggingOptionsPayload itself (the
+// SetLoggingOptions: the body is the LoggingOptionsPayload itself (the
 // input's payload member), not an object around it.
-func (s *Server) handleSetLoggingOptions(c *call) (any, error) {
+func (s *Server) SetLoggingOptions(c *call) (any, error) {
 	var in struct {
 		RoleArn  *string `json:"roleArn"`
 		LogLevel *string `json:"logLevel"`
@@ -461,9 +374,9 @@ func (s *Server) handleSetLoggingOptions(c *call) (any, error) {
 	return nil, s.store.SetLoggingOptions(c.ctx, c.scope, o, s.now().UTC())
 }
 
-// handleGetLoggingOptions answers an empty object before the first
+// GetLoggingOptions answers an empty object before the first
 // SetLoggingOptions: the operation has no NotConfiguredException.
-func (s *Server) handleGetLoggingOptions(c *call) (any, error) {
+func (s *Server) GetLoggingOptions(c *call) (any, error) {
 	o, _, err := s.store.LoggingOptions(c.ctx, c.scope)
 	if err != nil {
 		return nil, err

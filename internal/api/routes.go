@@ -1,36 +1,64 @@
 package api
 
-// routeIoT registers one handler per AWS IoT operation. Paths and methods are
-// the AWS model's; anything else is answered by unknownOperation.
-func (s *Server) routeIoT() {
-	m := s.iot
-	m.Handle("POST /mitigationactions/actions/{actionName}", s.op("CreateMitigationAction", s.handleCreateMitigationAction))
-	m.Handle("PATCH /mitigationactions/actions/{actionName}", s.op("UpdateMitigationAction", s.handleUpdateMitigationAction))
-	m.Handle("DELETE /mitigationactions/actions/{actionName}", s.op("DeleteMitigationAction", s.handleDeleteMitigationAction))
-	m.Handle("GET /mitigationactions/actions/{actionName}", s.op("DescribeMitigationAction", s.handleDescribeMitigationAction))
-	m.Handle("GET /mitigationactions/actions", s.op("ListMitigationActions", s.handleListMitigationActions))
-	// An empty name (the model sets no minimum, so clients send it) is a
-	// validation error of the operation, not an unknown path.
-	m.Handle("POST /mitigationactions/actions/{$}", s.op("CreateMitigationAction", s.handleCreateMitigationAction))
-	m.Handle("PATCH /mitigationactions/actions/{$}", s.op("UpdateMitigationAction", s.handleUpdateMitigationAction))
-	m.Handle("DELETE /mitigationactions/actions/{$}", s.op("DeleteMitigationAction", s.handleDeleteMitigationAction))
-	m.Handle("GET /mitigationactions/actions/{$}", s.op("DescribeMitigationAction", s.handleDescribeMitigationAction))
-	// Without an exact pattern for the other methods, ServeMux would answer
-	// them with a redirect to the {$} patterns above.
-	m.Handle("/mitigationactions/actions", s.op("", unknownOperation))
+import (
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
 
-	m.Handle("POST /tags", s.op("TagResource", s.handleTagResource))
-	m.Handle("GET /tags", s.op("ListTagsForResource", s.handleListTagsForResource))
-	m.Handle("POST /untag", s.op("UntagResource", s.handleUntagResource))
+	"github.com/warden-iot/warden/internal/awsmodel"
+)
 
-	s.routeThings(m)
-	s.routeCertificates(m)
-	s.routePolicies(m)
-	s.routeMitigationTasks(m)
-	s.routeAudits(m)
-	s.routeAuthz(m)
+// emptyLabelOperations are the operations whose last path label AWS answers
+// as a validation error of the operation when it is empty (the model sets no
+// minimum on the names, so clients send it), where an empty label of any
+// other operation is an unknown path (spec/semantics.md, "Validation").
+var emptyLabelOperations = map[string]bool{
+	"CreateMitigationAction": true, "UpdateMitigationAction": true, "DeleteMitigationAction": true,
+	"DescribeMitigationAction": true, "StartAuditMitigationActionsTask": true, "DescribeAuditMitigationActionsTask": true,
+}
 
-	m.Handle("GET /endpoint", s.op("DescribeEndpoint", s.handleDescribeEndpoint))
+// greedyLabelOperations take the rest of the path as their last label: an
+// iot-data topic has slashes, which the aws CLI and SDKs escape but HTTP
+// clients such as curl do not, and AWS accepts both.
+var greedyLabelOperations = map[string]bool{"Publish": true}
 
-	m.Handle("/", s.op("", unknownOperation))
+// route registers on m every operation of model that Server has a method of
+// the same name for, at the model's method and path; anything else is
+// answered by unknownOperation.
+func (s *Server) route(m *http.ServeMux, model *awsmodel.Service) {
+	names := make([]string, 0, len(model.Operations))
+	for name := range model.Operations {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	self := reflect.ValueOf(s)
+	catchAll := map[string]bool{}
+	for _, name := range names {
+		method := self.MethodByName(name)
+		if !method.IsValid() {
+			continue
+		}
+		h, ok := method.Interface().(func(*call) (any, error))
+		if !ok {
+			panic("api: method " + name + " is not a handler")
+		}
+		op := model.Operations[name]
+		pattern, _, _ := strings.Cut(op.Path, "?") // no served operation has a query part
+		if greedyLabelOperations[name] {
+			pattern = strings.TrimSuffix(pattern, "}") + "...}"
+		}
+		m.Handle(op.Method+" "+pattern, s.op(op, h))
+		if emptyLabelOperations[name] && strings.HasSuffix(pattern, "}") {
+			parent := pattern[:strings.LastIndexByte(pattern, '/')]
+			m.Handle(op.Method+" "+parent+"/{$}", s.op(op, h))
+			// Without a pattern for the parent path itself, ServeMux would
+			// answer it with a redirect to the {$} pattern.
+			if !catchAll[parent] {
+				catchAll[parent] = true
+				m.Handle(parent, s.op(nil, unknownOperation))
+			}
+		}
+	}
+	m.Handle("/", s.op(nil, unknownOperation))
 }

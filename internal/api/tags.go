@@ -4,7 +4,7 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-func (s *Server) handleTagResource(c *call) (any, error) {
+func (s *Server) TagResource(c *call) (any, error) {
 	var in struct {
 		ResourceArn *string      `json:"resourceArn"`
 		Tags        []warden.Tag `json:"tags"`
@@ -13,8 +13,6 @@ func (s *Server) handleTagResource(c *call) (any, error) {
 		return nil, err
 	}
 	var v warden.Validator
-	v.Required("resourceArn", in.ResourceArn != nil)
-	v.Required("tags", in.Tags != nil)
 	warden.ValidateTags(&v, "tags", in.Tags)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -22,7 +20,7 @@ func (s *Server) handleTagResource(c *call) (any, error) {
 	return nil, s.store.TagResource(c.ctx, c.scope, *in.ResourceArn, in.Tags)
 }
 
-func (s *Server) handleUntagResource(c *call) (any, error) {
+func (s *Server) UntagResource(c *call) (any, error) {
 	var in struct {
 		ResourceArn *string  `json:"resourceArn"`
 		TagKeys     []string `json:"tagKeys"`
@@ -30,31 +28,16 @@ func (s *Server) handleUntagResource(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	v.Required("resourceArn", in.ResourceArn != nil)
-	v.Required("tagKeys", in.TagKeys != nil)
-	for _, k := range in.TagKeys {
-		warden.ValidateTagKey(&v, "tagKeys.member", k)
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	return nil, s.store.UntagResource(c.ctx, c.scope, *in.ResourceArn, in.TagKeys)
 }
 
-func (s *Server) handleListTagsForResource(c *call) (any, error) {
-	const op = "ListTagsForResource"
+func (s *Server) ListTagsForResource(c *call) (any, error) {
 	arn := c.r.URL.Query().Get("resourceArn")
-	var v warden.Validator
-	v.Required("resourceArn", arn != "")
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	after, err := s.tokens.open(op+arn, c.scope, c.r.URL.Query().Get("nextToken"))
+	p, err := c.page(warden.MaxTagsPerResource)
 	if err != nil {
 		return nil, err
 	}
-	tags, next, err := s.store.Tags(c.ctx, c.scope, arn, warden.Page{After: after, Limit: warden.MaxTagsPerResource})
+	tags, next, err := s.store.Tags(c.ctx, c.scope, arn, p)
 	if err != nil {
 		return nil, err
 	}
@@ -64,5 +47,5 @@ func (s *Server) handleListTagsForResource(c *call) (any, error) {
 	return struct {
 		Tags      []warden.Tag `json:"tags"`
 		NextToken string       `json:"nextToken,omitempty"`
-	}{tags, s.tokens.seal(op+arn, c.scope, next)}, nil
+	}{tags, c.nextPage(next)}, nil
 }

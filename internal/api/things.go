@@ -1,34 +1,10 @@
 package api
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/warden-iot/warden"
 )
-
-// routeThings registers the thing and thing-group operations.
-func (s *Server) routeThings(m *http.ServeMux) {
-	m.Handle("POST /things/{thingName}", s.op("CreateThing", s.handleCreateThing))
-	m.Handle("GET /things/{thingName}", s.op("DescribeThing", s.handleDescribeThing))
-	m.Handle("PATCH /things/{thingName}", s.op("UpdateThing", s.handleUpdateThing))
-	m.Handle("DELETE /things/{thingName}", s.op("DeleteThing", s.handleDeleteThing))
-	m.Handle("GET /things", s.op("ListThings", s.handleListThings))
-	m.Handle("GET /things/{thingName}/thing-groups", s.op("ListThingGroupsForThing", s.handleListThingGroupsForThing))
-
-	m.Handle("POST /thing-groups/{thingGroupName}", s.op("CreateThingGroup", s.handleCreateThingGroup))
-	m.Handle("GET /thing-groups/{thingGroupName}", s.op("DescribeThingGroup", s.handleDescribeThingGroup))
-	m.Handle("PATCH /thing-groups/{thingGroupName}", s.op("UpdateThingGroup", s.handleUpdateThingGroup))
-	m.Handle("DELETE /thing-groups/{thingGroupName}", s.op("DeleteThingGroup", s.handleDeleteThingGroup))
-	m.Handle("GET /thing-groups", s.op("ListThingGroups", s.handleListThingGroups))
-	m.Handle("GET /thing-groups/{thingGroupName}/things", s.op("ListThingsInThingGroup", s.handleListThingsInThingGroup))
-	m.Handle("PUT /thing-groups/addThingToThingGroup", s.op("AddThingToThingGroup", s.handleAddThingToThingGroup))
-	m.Handle("PUT /thing-groups/removeThingFromThingGroup", s.op("RemoveThingFromThingGroup", s.handleRemoveThingFromThingGroup))
-
-	m.Handle("POST /dynamic-thing-groups/{thingGroupName}", s.op("CreateDynamicThingGroup", s.handleCreateDynamicThingGroup))
-	m.Handle("PATCH /dynamic-thing-groups/{thingGroupName}", s.op("UpdateDynamicThingGroup", s.handleUpdateDynamicThingGroup))
-	m.Handle("DELETE /dynamic-thing-groups/{thingGroupName}", s.op("DeleteDynamicThingGroup", s.handleDeleteDynamicThingGroup))
-}
 
 // registryPageSize is the default page of the registry list operations
 // (RegistryMaxResults allows 1..250).
@@ -48,37 +24,9 @@ func (p *attributePayload) attributes() map[string]string {
 
 func (p *attributePayload) merge() bool { return p != nil && p.Merge != nil && *p.Merge }
 
-func validatePayload(v *warden.Validator, member string, p *attributePayload) {
-	if p != nil {
-		warden.ValidateAttributes(v, member+".attributes", p.Attributes)
-	}
-}
-
-// pathName reads and validates a name path label (thingName, thingGroupName).
-func (c *call) pathName(label string) (string, error) {
-	name := c.r.PathValue(label)
-	var v warden.Validator
-	warden.ValidateThingName(&v, label, name)
-	return name, v.Err()
-}
-
-// queryBool reads an optional boolean query member.
-func (c *call) queryBool(name string) (*bool, error) {
-	raw := c.r.URL.Query().Get(name)
-	if raw == "" {
-		return nil, nil
-	}
-	b, err := strconv.ParseBool(raw)
-	if err != nil || raw != "true" && raw != "false" {
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", raw, name)
-	}
-	return &b, nil
-}
-
 // --- things ---
 
-func (s *Server) handleCreateThing(c *call) (any, error) {
+func (s *Server) CreateThing(c *call) (any, error) {
 	var in struct {
 		ThingTypeName    *string           `json:"thingTypeName"`
 		AttributePayload *attributePayload `json:"attributePayload"`
@@ -87,26 +35,13 @@ func (s *Server) handleCreateThing(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("thingName")
-	var v warden.Validator
-	warden.ValidateThingName(&v, "thingName", name)
-	if in.ThingTypeName != nil {
-		warden.ValidateThingName(&v, "thingTypeName", *in.ThingTypeName)
-	}
-	if in.BillingGroupName != nil {
-		warden.ValidateThingName(&v, "billingGroupName", *in.BillingGroupName)
-	}
-	validatePayload(&v, "attributePayload", in.AttributePayload)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	if in.BillingGroupName != nil {
 		// Warden has no billing groups, so none can be named.
 		return nil, warden.NotFound("Billing group", *in.BillingGroupName)
 	}
 	now := s.now().UTC()
 	t, _, err := s.store.CreateThing(c.ctx, c.scope, warden.Thing{
-		Name: name, ID: warden.NewUUID(), TypeName: deref(in.ThingTypeName), Attributes: in.AttributePayload.attributes(),
+		Name: c.r.PathValue("thingName"), ID: warden.NewUUID(), TypeName: deref(in.ThingTypeName), Attributes: in.AttributePayload.attributes(),
 		CreationDate: now, LastModifiedDate: now,
 	})
 	if err != nil {
@@ -126,12 +61,8 @@ func deref(p *string) string {
 	return *p
 }
 
-func (s *Server) handleDescribeThing(c *call) (any, error) {
-	name, err := c.pathName("thingName")
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.store.Thing(c.ctx, c.scope, name)
+func (s *Server) DescribeThing(c *call) (any, error) {
+	t, err := s.store.Thing(c.ctx, c.scope, c.r.PathValue("thingName"))
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +84,7 @@ func nonNilMap(m map[string]string) map[string]string {
 	return m
 }
 
-func (s *Server) handleUpdateThing(c *call) (any, error) {
+func (s *Server) UpdateThing(c *call) (any, error) {
 	var in struct {
 		ThingTypeName    *string           `json:"thingTypeName"`
 		AttributePayload *attributePayload `json:"attributePayload"`
@@ -163,21 +94,13 @@ func (s *Server) handleUpdateThing(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("thingName")
-	var v warden.Validator
-	warden.ValidateThingName(&v, "thingName", name)
-	if in.ThingTypeName != nil {
-		warden.ValidateThingName(&v, "thingTypeName", *in.ThingTypeName)
-	}
-	validatePayload(&v, "attributePayload", in.AttributePayload)
 	remove := in.RemoveThingType != nil && *in.RemoveThingType
 	if remove && in.ThingTypeName != nil {
+		var v warden.Validator
 		v.Problem("thingTypeName and removeThingType cannot both be set: a thing either gets a type or loses it")
+		return nil, v.Err()
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	_, err := s.store.UpdateThing(c.ctx, c.scope, name, warden.ThingUpdate{
+	_, err := s.store.UpdateThing(c.ctx, c.scope, c.r.PathValue("thingName"), warden.ThingUpdate{
 		TypeName: in.ThingTypeName, RemoveThingType: remove,
 		Attributes: in.AttributePayload.attributes(), Merge: in.AttributePayload.merge(),
 		ExpectedVersion: in.ExpectedVersion,
@@ -185,16 +108,14 @@ func (s *Server) handleUpdateThing(c *call) (any, error) {
 	return nil, err
 }
 
-func (s *Server) handleDeleteThing(c *call) (any, error) {
-	name, err := c.pathName("thingName")
-	if err != nil {
+func (s *Server) DeleteThing(c *call) (any, error) {
+	var in struct {
+		ExpectedVersion *int64 `json:"expectedVersion"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	version, err := warden.ParseVersion("expectedVersion", c.r.URL.Query().Get("expectedVersion"))
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteThing(c.ctx, c.scope, name, version, s.now().UTC())
+	return nil, s.store.DeleteThing(c.ctx, c.scope, c.r.PathValue("thingName"), in.ExpectedVersion, s.now().UTC())
 }
 
 type thingAttribute struct {
@@ -205,36 +126,23 @@ type thingAttribute struct {
 	Version       int64             `json:"version"`
 }
 
-func (s *Server) handleListThings(c *call) (any, error) {
-	q := c.r.URL.Query()
-	var f warden.ThingFilter
-	var v warden.Validator
-	if q.Has("attributeName") {
-		f.AttributeName = q.Get("attributeName")
-		warden.ValidateAttributeName(&v, "attributeName", f.AttributeName)
+func (s *Server) ListThings(c *call) (any, error) {
+	var in struct {
+		AttributeName  string  `json:"attributeName"`
+		AttributeValue *string `json:"attributeValue"`
+		TypeName       string  `json:"thingTypeName"`
+		UsePrefix      bool    `json:"usePrefixAttributeValue"`
 	}
-	if q.Has("attributeValue") {
-		value := q.Get("attributeValue")
-		f.AttributeValue = &value
-		warden.ValidateAttributeValue(&v, "attributeValue", value)
-		if !q.Has("attributeName") {
-			v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
-		}
-	}
-	if q.Has("thingTypeName") {
-		f.TypeName = q.Get("thingTypeName")
-		warden.ValidateThingName(&v, "thingTypeName", f.TypeName)
-	}
-	if err := v.Err(); err != nil {
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	prefix, err := c.queryBool("usePrefixAttributeValue")
-	if err != nil {
-		return nil, err
+	if in.AttributeValue != nil && in.AttributeName == "" {
+		var v warden.Validator
+		v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
+		return nil, v.Err()
 	}
-	f.UsePrefix = prefix != nil && *prefix
-	op := "ListThings\x00" + f.AttributeName + "\x00" + deref(f.AttributeValue) + "\x00" + f.TypeName + "\x00" + strconv.FormatBool(f.UsePrefix)
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	f := warden.ThingFilter{AttributeName: in.AttributeName, AttributeValue: in.AttributeValue, TypeName: in.TypeName, UsePrefix: in.UsePrefix}
+	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +153,7 @@ func (s *Server) handleListThings(c *call) (any, error) {
 	out := struct {
 		Things    []thingAttribute `json:"things"`
 		NextToken string           `json:"nextToken,omitempty"`
-	}{Things: make([]thingAttribute, 0, len(things)), NextToken: s.tokens.seal(op, c.scope, next)}
+	}{Things: make([]thingAttribute, 0, len(things)), NextToken: c.nextPage(next)}
 	for i := range things {
 		t := &things[i]
 		out.Things = append(out.Things, thingAttribute{t.Name, t.TypeName, t.ARN(c.scope), nonNilMap(t.Attributes), t.Version})
@@ -266,24 +174,19 @@ func (c *call) groupList(names []string) []groupNameAndArn {
 	return out
 }
 
-func (s *Server) handleListThingGroupsForThing(c *call) (any, error) {
-	name, err := c.pathName("thingName")
+func (s *Server) ListThingGroupsForThing(c *call) (any, error) {
+	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
-	op := "ListThingGroupsForThing\x00" + name
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
-	if err != nil {
-		return nil, err
-	}
-	groups, next, err := s.store.ThingGroupsForThing(c.ctx, c.scope, name, p)
+	groups, next, err := s.store.ThingGroupsForThing(c.ctx, c.scope, c.r.PathValue("thingName"), p)
 	if err != nil {
 		return nil, err
 	}
 	return struct {
 		ThingGroups []groupNameAndArn `json:"thingGroups"`
 		NextToken   string            `json:"nextToken,omitempty"`
-	}{c.groupList(groups), s.tokens.seal(op, c.scope, next)}, nil
+	}{c.groupList(groups), c.nextPage(next)}, nil
 }
 
 // --- thing groups ---
@@ -291,16 +194,6 @@ func (s *Server) handleListThingGroupsForThing(c *call) (any, error) {
 type thingGroupPropertiesIn struct {
 	ThingGroupDescription *string           `json:"thingGroupDescription"`
 	AttributePayload      *attributePayload `json:"attributePayload"`
-}
-
-func validateProperties(v *warden.Validator, p *thingGroupPropertiesIn) {
-	if p == nil {
-		return
-	}
-	if p.ThingGroupDescription != nil {
-		warden.ValidateThingGroupDescription(v, "thingGroupProperties.thingGroupDescription", *p.ThingGroupDescription)
-	}
-	validatePayload(v, "thingGroupProperties.attributePayload", p.AttributePayload)
 }
 
 func (p *thingGroupPropertiesIn) description() *string {
@@ -323,7 +216,7 @@ type groupRef struct {
 	ThingGroupID   string `json:"thingGroupId"`
 }
 
-func (s *Server) handleCreateThingGroup(c *call) (any, error) {
+func (s *Server) CreateThingGroup(c *call) (any, error) {
 	var in struct {
 		ParentGroupName      *string                 `json:"parentGroupName"`
 		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
@@ -334,14 +227,9 @@ func (s *Server) handleCreateThingGroup(c *call) (any, error) {
 	}
 	name := c.r.PathValue("thingGroupName")
 	var v warden.Validator
-	warden.ValidateThingName(&v, "thingGroupName", name)
-	if in.ParentGroupName != nil {
-		warden.ValidateThingName(&v, "parentGroupName", *in.ParentGroupName)
-		if *in.ParentGroupName == name {
-			v.Problem("a thing group cannot be its own parent")
-		}
+	if in.ParentGroupName != nil && *in.ParentGroupName == name {
+		v.Problem("a thing group cannot be its own parent")
 	}
-	validateProperties(&v, in.ThingGroupProperties)
 	warden.ValidateTags(&v, "tags", in.Tags)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -367,12 +255,8 @@ type attributesOnlyOut struct {
 	Attributes map[string]string `json:"attributes"`
 }
 
-func (s *Server) handleDescribeThingGroup(c *call) (any, error) {
-	name, err := c.pathName("thingGroupName")
-	if err != nil {
-		return nil, err
-	}
-	g, err := s.store.ThingGroup(c.ctx, c.scope, name)
+func (s *Server) DescribeThingGroup(c *call) (any, error) {
+	g, err := s.store.ThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"))
 	if err != nil {
 		return nil, err
 	}
@@ -410,11 +294,11 @@ func (s *Server) handleDescribeThingGroup(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) handleUpdateThingGroup(c *call) (any, error) {
+func (s *Server) UpdateThingGroup(c *call) (any, error) {
 	return s.updateThingGroup(c, false)
 }
 
-func (s *Server) handleUpdateDynamicThingGroup(c *call) (any, error) {
+func (s *Server) UpdateDynamicThingGroup(c *call) (any, error) {
 	return s.updateThingGroup(c, true)
 }
 
@@ -431,17 +315,6 @@ func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("thingGroupName")
-	var v warden.Validator
-	warden.ValidateThingName(&v, "thingGroupName", name)
-	v.Required("thingGroupProperties", in.ThingGroupProperties != nil)
-	validateProperties(&v, in.ThingGroupProperties)
-	if dynamic {
-		validateQueryMembers(&v, in.IndexName, in.QueryString)
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	u := warden.ThingGroupUpdate{
 		Dynamic: dynamic, Description: in.ThingGroupProperties.description(),
 		Attributes: in.ThingGroupProperties.payload().attributes(), Merge: in.ThingGroupProperties.payload().merge(),
@@ -453,7 +326,7 @@ func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
 		}
 		u.QueryString = in.QueryString
 	}
-	g, err := s.store.UpdateThingGroup(c.ctx, c.scope, name, u, s.now().UTC())
+	g, err := s.store.UpdateThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), u, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -462,52 +335,35 @@ func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
 	}{g.Version}, nil
 }
 
-func (s *Server) handleDeleteThingGroup(c *call) (any, error) {
+func (s *Server) DeleteThingGroup(c *call) (any, error) {
 	return s.deleteThingGroup(c, false)
 }
 
-func (s *Server) handleDeleteDynamicThingGroup(c *call) (any, error) {
+func (s *Server) DeleteDynamicThingGroup(c *call) (any, error) {
 	return s.deleteThingGroup(c, true)
 }
 
 func (s *Server) deleteThingGroup(c *call, dynamic bool) (any, error) {
-	name, err := c.pathName("thingGroupName")
-	if err != nil {
+	var in struct {
+		ExpectedVersion *int64 `json:"expectedVersion"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	version, err := warden.ParseVersion("expectedVersion", c.r.URL.Query().Get("expectedVersion"))
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, name, dynamic, version, s.now().UTC())
+	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), dynamic, in.ExpectedVersion, s.now().UTC())
 }
 
-func (s *Server) handleListThingGroups(c *call) (any, error) {
-	q := c.r.URL.Query()
-	var f warden.ThingGroupFilter
-	var v warden.Validator
-	if q.Has("parentGroup") {
-		f.Parent = q.Get("parentGroup")
-		warden.ValidateThingName(&v, "parentGroup", f.Parent)
+func (s *Server) ListThingGroups(c *call) (any, error) {
+	var in struct {
+		Parent     string `json:"parentGroup"`
+		NamePrefix string `json:"namePrefixFilter"`
+		Recursive  *bool  `json:"recursive"`
 	}
-	if q.Has("namePrefixFilter") {
-		f.NamePrefix = q.Get("namePrefixFilter")
-		warden.ValidateThingName(&v, "namePrefixFilter", f.NamePrefix)
-	}
-	if err := v.Err(); err != nil {
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	recursive, err := c.queryBool("recursive")
-	if err != nil {
-		return nil, err
-	}
-	f.Recursive = recursive
-	rec := "-"
-	if recursive != nil {
-		rec = strconv.FormatBool(*recursive)
-	}
-	op := "ListThingGroups\x00" + f.Parent + "\x00" + f.NamePrefix + "\x00" + rec
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
+	f := warden.ThingGroupFilter{Parent: in.Parent, NamePrefix: in.NamePrefix, Recursive: in.Recursive}
+	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -518,25 +374,21 @@ func (s *Server) handleListThingGroups(c *call) (any, error) {
 	return struct {
 		ThingGroups []groupNameAndArn `json:"thingGroups"`
 		NextToken   string            `json:"nextToken,omitempty"`
-	}{c.groupList(names), s.tokens.seal(op, c.scope, next)}, nil
+	}{c.groupList(names), c.nextPage(next)}, nil
 }
 
-func (s *Server) handleListThingsInThingGroup(c *call) (any, error) {
-	name, err := c.pathName("thingGroupName")
+func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
+	var in struct {
+		Recursive bool `json:"recursive"`
+	}
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
-	recursive, err := c.queryBool("recursive")
-	if err != nil {
-		return nil, err
-	}
-	rec := recursive != nil && *recursive
-	op := "ListThingsInThingGroup\x00" + name + "\x00" + strconv.FormatBool(rec)
-	p, err := c.page(s.tokens, op, "nextToken", "maxResults", registryPageSize, 250)
-	if err != nil {
-		return nil, err
-	}
-	things, next, err := s.store.ThingsInThingGroup(c.ctx, c.scope, name, rec, p)
+	things, next, err := s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), in.Recursive, p)
 	if err != nil {
 		return nil, err
 	}
@@ -546,7 +398,7 @@ func (s *Server) handleListThingsInThingGroup(c *call) (any, error) {
 	return struct {
 		Things    []string `json:"things"`
 		NextToken string   `json:"nextToken,omitempty"`
-	}{things, s.tokens.seal(op, c.scope, next)}, nil
+	}{things, c.nextPage(next)}, nil
 }
 
 // membershipRequest is the body of AddThingToThingGroup and
@@ -597,20 +449,19 @@ func (c *call) nameOrArn(v *warden.Validator, nameMember string, name *string, a
 			v.Fail(arnMember, *arn, "Member must be an AWS IoT "+kind+" ARN (arn:aws:iot:<region>:<account>:"+kind+"/<name>)")
 			return ""
 		}
-		warden.ValidateThingName(v, arnMember, id)
+		warden.ValidateThingName(v, arnMember, id) // the model sets no pattern on ARNs
 		fromArn = id
 	}
 	if name == nil {
 		return fromArn
 	}
-	warden.ValidateThingName(v, nameMember, *name)
 	if arn != nil && fromArn != *name {
 		v.Problem(nameMember + " '" + *name + "' and " + arnMember + " '" + *arn + "' name different resources")
 	}
 	return *name
 }
 
-func (s *Server) handleAddThingToThingGroup(c *call) (any, error) {
+func (s *Server) AddThingToThingGroup(c *call) (any, error) {
 	var in membershipRequest
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -623,7 +474,7 @@ func (s *Server) handleAddThingToThingGroup(c *call) (any, error) {
 	return nil, s.store.AddThingToThingGroup(c.ctx, c.scope, thing, group, override, s.now().UTC())
 }
 
-func (s *Server) handleRemoveThingFromThingGroup(c *call) (any, error) {
+func (s *Server) RemoveThingFromThingGroup(c *call) (any, error) {
 	var in membershipRequest
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -636,17 +487,6 @@ func (s *Server) handleRemoveThingFromThingGroup(c *call) (any, error) {
 }
 
 // --- dynamic thing groups ---
-
-func validateQueryMembers(v *warden.Validator, indexName, queryString *string) {
-	if indexName != nil {
-		warden.ValidateThingName(v, "indexName", *indexName)
-	}
-	if queryString != nil {
-		// The query's own limits, its length among them, are the query
-		// parser's: an InvalidQueryException, as AWS's query engine answers.
-		v.Length("queryString", *queryString, 1, -1)
-	}
-}
 
 // checkQuery checks the fleet-index members of a dynamic group request:
 // AWS_Things is the only index, 2017-09-30 the only query version, and the
@@ -667,7 +507,7 @@ func checkQuery(indexName, queryString, queryVersion *string) error {
 	return nil
 }
 
-func (s *Server) handleCreateDynamicThingGroup(c *call) (any, error) {
+func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 	var in struct {
 		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
 		IndexName            *string                 `json:"indexName"`
@@ -678,12 +518,7 @@ func (s *Server) handleCreateDynamicThingGroup(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("thingGroupName")
 	var v warden.Validator
-	warden.ValidateThingName(&v, "thingGroupName", name)
-	validateProperties(&v, in.ThingGroupProperties)
-	v.Required("queryString", in.QueryString != nil)
-	validateQueryMembers(&v, in.IndexName, in.QueryString)
 	warden.ValidateTags(&v, "tags", in.Tags)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -694,7 +529,7 @@ func (s *Server) handleCreateDynamicThingGroup(c *call) (any, error) {
 	q := warden.DynamicGroupQuery{IndexName: warden.DefaultIndexName, QueryString: *in.QueryString, QueryVersion: warden.DefaultQueryVersion}
 	now := s.now().UTC()
 	g, _, err := s.store.CreateThingGroup(c.ctx, c.scope, warden.ThingGroup{
-		Name: name, ID: warden.NewUUID(),
+		Name: c.r.PathValue("thingGroupName"), ID: warden.NewUUID(),
 		Description: deref(in.ThingGroupProperties.description()), Attributes: in.ThingGroupProperties.payload().attributes(),
 		CreationDate: now, LastModifiedDate: now, Query: &q,
 	}, in.Tags)
@@ -707,4 +542,18 @@ func (s *Server) handleCreateDynamicThingGroup(c *call) (any, error) {
 		QueryString  string `json:"queryString"`
 		QueryVersion string `json:"queryVersion"`
 	}{groupRef{g.Name, g.ARN(c.scope), g.ID}, g.Query.IndexName, g.Query.QueryString, g.Query.QueryVersion}, nil
+}
+
+// queryBool reads an optional boolean query member.
+func (c *call) queryBool(name string) (*bool, error) {
+	raw := c.r.URL.Query().Get(name)
+	if raw == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil || raw != "true" && raw != "false" {
+		return nil, warden.Errorf(warden.CodeInvalidRequest,
+			"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", raw, name)
+	}
+	return &b, nil
 }

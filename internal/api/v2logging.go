@@ -1,18 +1,10 @@
 package api
 
 import (
-	"net/http"
 	"net/netip"
 
 	"github.com/warden-iot/warden"
 )
-
-// routeV2LoggingLevels registers the per-target V2 logging operations.
-func (s *Server) routeV2LoggingLevels(m *http.ServeMux) {
-	m.Handle("POST /v2LoggingLevel", s.op("SetV2LoggingLevel", s.handleSetV2LoggingLevel))
-	m.Handle("GET /v2LoggingLevel", s.op("ListV2LoggingLevels", s.handleListV2LoggingLevels))
-	m.Handle("DELETE /v2LoggingLevel", s.op("DeleteV2LoggingLevel", s.handleDeleteV2LoggingLevel))
-}
 
 // validateLogTarget checks a LogTarget whose members are named prefix+"targetType"
 // and prefix+"targetName". The model constrains only the type; Warden also
@@ -60,7 +52,7 @@ func canonicalLogTarget(t warden.LogTarget) warden.LogTarget {
 	return t
 }
 
-func (s *Server) handleSetV2LoggingLevel(c *call) (any, error) {
+func (s *Server) SetV2LoggingLevel(c *call) (any, error) {
 	var in struct {
 		LogTarget *struct {
 			TargetType *string `json:"targetType"`
@@ -100,7 +92,7 @@ type logTargetJSON struct {
 	TargetName string `json:"targetName,omitempty"`
 }
 
-func (s *Server) handleListV2LoggingLevels(c *call) (any, error) {
+func (s *Server) ListV2LoggingLevels(c *call) (any, error) {
 	const op = "ListV2LoggingLevels"
 	targetType := c.r.URL.Query().Get("targetType")
 	if targetType != "" {
@@ -110,7 +102,7 @@ func (s *Server) handleListV2LoggingLevels(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	p, err := c.page(s.tokens, op+targetType, "nextToken", "maxResults", 25, 250)
+	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +117,14 @@ func (s *Server) handleListV2LoggingLevels(c *call) (any, error) {
 	out := struct {
 		LogTargetConfigurations []config `json:"logTargetConfigurations"`
 		NextToken               string   `json:"nextToken,omitempty"`
-	}{LogTargetConfigurations: make([]config, 0, len(levels)), NextToken: s.tokens.seal(op+targetType, c.scope, next)}
+	}{LogTargetConfigurations: make([]config, 0, len(levels)), NextToken: c.nextPage(next)}
 	for _, l := range levels {
 		out.LogTargetConfigurations = append(out.LogTargetConfigurations, config{logTargetJSON{l.Target.Type, l.Target.Name}, l.Level})
 	}
 	return out, nil
 }
 
-func (s *Server) handleDeleteV2LoggingLevel(c *call) (any, error) {
+func (s *Server) DeleteV2LoggingLevel(c *call) (any, error) {
 	q := c.r.URL.Query()
 	t := warden.LogTarget{Type: q.Get("targetType"), Name: q.Get("targetName")}
 	var v warden.Validator

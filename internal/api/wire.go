@@ -1,87 +1,24 @@
 package api
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/protocol"
 )
 
-// epoch is a timestamp on the wire: epoch seconds as a JSON number, with
-// milliseconds as the fraction, as AWS sends them.
-type epoch time.Time
+// epoch is the restJson1 timestamp.
+type epoch = protocol.Epoch
 
-func (t epoch) MarshalJSON() ([]byte, error) {
-	ms := time.Time(t).UnixMilli()
-	return strconv.AppendFloat(nil, float64(ms)/1000, 'f', -1, 64), nil
-}
-
-func (t *epoch) UnmarshalJSON(b []byte) error {
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return errors.New("a timestamp must be a JSON number of epoch seconds")
-	}
-	*t = epoch(time.UnixMilli(int64(f * 1000)).UTC())
-	return nil
-}
-
-// decode reads the JSON body into v. An empty body is an empty object, as
-// clients send no body when no member is set.
-func (c *call) decode(v any) error {
-	body := bytes.TrimSpace(c.body)
-	if len(body) == 0 {
-		return nil
-	}
-	if body[0] != '{' {
-		return warden.Errorf(warden.CodeInvalidRequest, "The request body must be a JSON object.")
-	}
-	err := json.Unmarshal(body, v)
-	if err == nil {
-		return nil
-	}
-	var syntax *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return warden.Errorf(warden.CodeInvalidRequest, "Malformed JSON in the request body at offset %d: %s.", syntax.Offset, syntax.Error())
-	case errors.As(err, &typeErr):
-		member := typeErr.Field
-		if member == "" {
-			member = "(request body)"
-		}
-		want := "a value of another type"
-		if typeErr.Type != nil {
-			want = jsonKind(typeErr.Type.Kind().String())
-		}
-		return warden.Errorf(warden.CodeInvalidRequest,
-			"1 validation error detected: Value at '%s' failed to satisfy constraint: Member must be %s, not a JSON %s", member, want, typeErr.Value)
-	}
-	return warden.Errorf(warden.CodeInvalidRequest, "Could not decode the request body: %s", err.Error())
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "a list"
-	case "map", "struct", "ptr":
-		return "an object"
-	case "int", "int32", "int64", "uint", "float64":
-		return "a number"
-	}
-	return "of another type"
-}
+// decode binds the request's members (validated against the model) into
+// v, a struct whose fields carry the members' json names.
+func (c *call) decode(v any) error { return protocol.Bind(c.op, c.body, c.input, v) }
 
 // maxResults reads the maxResults query member: 1..limit, def when absent.
 func (c *call) maxResults(name string, def, limit int) (int, error) {
@@ -143,12 +80,60 @@ func (t *tokenSealer) open(op string, s warden.Scope, token string) (string, err
 	return string(cursor), nil
 }
 
-// page reads nextToken and the page size of a list operation.
-func (c *call) page(t *tokenSealer, op, tokenName, sizeName string, def, limit int) (warden.Page, error) {
-	after, err := t.open(op, c.scope, c.r.URL.Query().Get(tokenName))
-	if err != nil {
-		return warden.Page{}, err
+// page reads the page token (nextToken or marker, as the model's paginator
+// names it) and the page size, def when absent; the model has checked the
+// size's range. A token is bound to the operation, the caller's account and
+// region and the request's other members, so it cannot be carried to
+// another list.
+func (c *call) page(def int) (warden.Page, error) {
+	p := c.op.Paginator
+	page := warden.Page{Limit: def}
+	if n, ok := c.input[p.LimitKey].(json.Number); ok {
+		size, _ := n.Int64()
+		page.Limit = int(size)
 	}
-	n, err := c.maxResults(sizeName, def, limit)
-	return warden.Page{After: after, Limit: n}, err
+	token, _ := c.input[p.InputToken].(string)
+	if token != "" && c.tokenNeedsStdBase64() {
+		raw, err := base64.StdEncoding.DecodeString(token)
+		if err != nil {
+			return page, warden.Errorf(warden.CodeInvalidRequest, "The %s is not valid for this request.", p.InputToken)
+		}
+		token = string(raw)
+	}
+	after, err := c.tokens.open(c.pageBinding(), c.scope, token)
+	if err != nil {
+		return page, warden.Errorf(warden.CodeInvalidRequest, "The %s is not valid for this request.", p.InputToken)
+	}
+	page.After = after
+	return page, nil
+}
+
+// nextPage is the token of the page after cursor ("" when cursor is "").
+func (c *call) nextPage(cursor string) string {
+	token := c.tokens.seal(c.pageBinding(), c.scope, cursor)
+	if token != "" && c.tokenNeedsStdBase64() {
+		token = base64.StdEncoding.EncodeToString([]byte(token))
+	}
+	return token
+}
+
+// tokenNeedsStdBase64 reports whether the model's pattern for the input
+// token (the markers' [A-Za-z0-9+/]+={0,2}) refuses a sealed token as it is.
+func (c *call) tokenNeedsStdBase64() bool {
+	m := c.op.Input.MemberNamed(c.op.Paginator.InputToken)
+	return m != nil && m.Shape.Regexp != nil && !m.Shape.Regexp.MatchString("a.b-c_d")
+}
+
+// pageBinding is what a page token is bound to: the operation and every
+// member of the request but the paginator's own.
+func (c *call) pageBinding() string {
+	p := c.op.Paginator
+	rest := make(map[string]any, len(c.input))
+	for k, v := range c.input {
+		if k != p.InputToken && k != p.LimitKey {
+			rest[k] = v
+		}
+	}
+	b, _ := json.Marshal(rest) // map keys are sorted: a stable binding
+	return c.op.Name + "\x00" + string(b)
 }

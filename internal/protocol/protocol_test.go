@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"encoding/json"
 	"errors"
 	"regexp"
 	"strings"
@@ -107,22 +106,5 @@ func TestParseTimestamp(t *testing.T) {
 	}
 	if _, err := ParseTimestamp("startTime", "yesterday"); err == nil || !strings.Contains(err.Error(), "at 'startTime' failed to satisfy constraint: Member must be an ISO-8601 timestamp") {
 		t.Errorf("ParseTimestamp(yesterday) error %v", err)
-	}
-}
-
-func TestEpochSeconds(t *testing.T) {
-	var v struct{ T EpochSeconds }
-	if err := json.Unmarshal([]byte(`{"T":1546300800.25}`), &v); err != nil {
-		t.Fatal(err)
-	}
-	if got := time.Time(v.T); !got.Equal(time.Date(2019, 1, 1, 0, 0, 0, 250e6, time.UTC)) {
-		t.Errorf("decoded %v", got)
-	}
-	b, _ := json.Marshal(v)
-	if string(b) != `{"T":1546300800.25}` {
-		t.Errorf("encoded %s", b)
-	}
-	if err := json.Unmarshal([]byte(`{"T":"2019-01-01"}`), &v); err == nil {
-		t.Error("a string timestamp was accepted")
 	}
 }

@@ -97,24 +97,6 @@ func ParseTimestamp(member, raw string) (time.Time, error) {
 	return time.Time{}, &ValueError{member, raw, RuleTimestamp}
 }
 
-// EpochSeconds is a timestamp in a JSON body: a number of seconds since the
-// epoch, with milliseconds as the fraction, as AWS sends them.
-type EpochSeconds time.Time
-
-// MarshalJSON writes the number of seconds.
-func (t EpochSeconds) MarshalJSON() ([]byte, error) {
-	ms := time.Time(t).UnixMilli()
-	return strconv.AppendFloat(nil, float64(ms)/1000, 'f', -1, 64), nil
-}
-
-// UnmarshalJSON reads a number of seconds.
-func (t *EpochSeconds) UnmarshalJSON(b []byte) error {
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return errors.New("a timestamp must be a JSON number of epoch seconds")
-	}
-	*t = EpochSeconds(fromEpochSeconds(f))
-	return nil
-}
-
+// fromEpochSeconds is the instant f seconds after the epoch, to the
+// millisecond, as AWS's timestamps are.
 func fromEpochSeconds(f float64) time.Time { return time.UnixMilli(int64(f * 1000)).UTC() }
