@@ -306,7 +306,7 @@ func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 
 // alwaysAllowed are the codes any operation may answer with besides the
 // model's list: a failure of the service itself.
-var alwaysAllowed = map[string]bool{
+var alwaysAllowed = map[warden.Code]bool{
 	warden.CodeInternalFailure: true, warden.CodeServiceUnavailable: true, warden.CodeThrottling: true,
 }
 
@@ -315,7 +315,7 @@ var alwaysAllowed = map[string]bool{
 func (s *Server) holdToModel(op *awsmodel.Operation, body []byte, err error) error {
 	if err != nil {
 		var e *warden.Error
-		if errors.As(err, &e) && !op.HasError(e.Code) && !alwaysAllowed[e.Code] {
+		if errors.As(err, &e) && !op.HasError(string(e.Code)) && !alwaysAllowed[e.Code] {
 			return fmt.Errorf("model check: %s answered %s, which is not among its errors in the model (%s)", op.Name, e.Code, e.Message)
 		}
 		return err
@@ -347,7 +347,7 @@ func (s *Server) writeError(w http.ResponseWriter, info *requestInfo, err error)
 		s.log.Error("internal error", "request_id", info.id, "operation", info.operation, "err", err.Error())
 		e = warden.Errorf(warden.CodeInternalFailure, "An internal error occurred (request id %s).", info.id)
 	}
-	info.errCode = e.Code
+	info.errCode = string(e.Code)
 	protocol.WriteJSONError(w, info.op, e)
 }
 

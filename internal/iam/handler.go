@@ -9,11 +9,6 @@ package iam
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +17,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/protocol"
 	"github.com/warden-iot/warden/internal/queryproto"
 )
 
@@ -42,11 +38,12 @@ type Config struct {
 // Handler serves IAM's query protocol. It implements api.QueryService: the API
 // server verifies the signature and hands over requests scoped to "iam".
 type Handler struct {
-	store warden.Store
-	log   *slog.Logger
-	now   func() time.Time
-	mac   []byte // key that makes Markers unforgeable
-	ops   map[string]operation
+	store  warden.Store
+	log    *slog.Logger
+	now    func() time.Time
+	pages  *protocol.PageTokens // seals Markers
+	errors *queryproto.Errors
+	ops    map[string]operation
 }
 
 // operation serves one IAM action and returns its result shape (nil for
@@ -63,18 +60,15 @@ type call struct {
 
 // NewHandler loads (creating on first use) the key that seals Markers.
 func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
-	mac, err := cfg.Store.ServerSecret(ctx, "iam-marker-key", func() []byte {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		return b
-	})
+	pages, err := protocol.LoadPageTokens(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: cfg.Store, log: cfg.Logger, now: cfg.Now, mac: mac}
+	h := &Handler{store: cfg.Store, log: cfg.Logger, now: cfg.Now, pages: pages}
 	if h.log == nil {
 		h.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+	h.errors = &queryproto.Errors{Namespace: Namespace, Internal: warden.CodeIAMServiceFailure, Foreign: foreignCodes, Log: h.log}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -105,7 +99,7 @@ func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID,
 		if version == "" {
 			version = APIVersion
 		}
-		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeIAMInvalidAction,
+		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeInvalidAction,
 			"Could not find operation %s for version %s", action, version))
 	}
 	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), params: params, account: scope.Account, now: h.now().UTC()}
@@ -147,62 +141,15 @@ func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, o
 	queryproto.WriteXML(w, http.StatusOK, body)
 }
 
-// foreignCodes translates errors the API server raises before it hands a
-// request over (signature checks, body limits) into the codes the query
-// protocol's services answer with.
-var foreignCodes = map[string]struct {
-	code   string
-	status int
-}{
-	warden.CodeRequestEntityTooLarge: {"RequestEntityTooLarge", http.StatusRequestEntityTooLarge},
-	warden.CodeInvalidRequest:        {warden.CodeIAMInvalidInput, http.StatusBadRequest},
+// foreignCodes translates the API server's early errors (body limits,
+// malformed input) into IAM's codes.
+var foreignCodes = map[warden.Code]warden.Code{
+	warden.CodeRequestEntityTooLarge: warden.CodeQueryRequestEntityTooLarge,
+	warden.CodeInvalidRequest:        warden.CodeIAMInvalidInput,
 }
 
 // WriteError sends err in IAM's XML error format and returns its code.
 // Errors that are not *warden.Error are internal: logged, never shown.
 func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	var e *warden.Error
-	if !errors.As(err, &e) {
-		h.log.Error("internal error", "request_id", requestID, "err", err.Error())
-		e = warden.Errorf(warden.CodeIAMServiceFailure, "An internal error occurred (request id %s).", requestID)
-	}
-	code, status := e.Code, e.HTTPStatus()
-	if qc, qs, ok := queryproto.SignatureError(code); ok {
-		code, status = qc, qs
-	} else if f, ok := foreignCodes[code]; ok {
-		code, status = f.code, f.status
-	}
-	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
-	return code
-}
-
-// seal turns a store cursor into a Marker bound to the listing it came
-// from (operation, account, and the role or path prefix listed), so a client
-// can neither forge one nor use it on another listing.
-func (h *Handler) seal(cursor, op, account, listing string) string {
-	if cursor == "" {
-		return ""
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(cursor)) + "." +
-		base64.RawURLEncoding.EncodeToString(h.sum(op, account, listing, cursor))
-}
-
-// open returns the cursor of a Marker that seal made for the same listing.
-func (h *Handler) open(marker, op, account, listing string) (string, error) {
-	c, m, ok := strings.Cut(marker, ".")
-	cursor, err1 := base64.RawURLEncoding.DecodeString(c)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m)
-	if !ok || err1 != nil || err2 != nil || !hmac.Equal(mac, h.sum(op, account, listing, string(cursor))) {
-		return "", warden.Errorf(warden.CodeIAMValidationError, "Invalid Marker: it does not come from a previous %s response for this listing.", op)
-	}
-	return string(cursor), nil
-}
-
-func (h *Handler) sum(parts ...string) []byte {
-	mac := hmac.New(sha256.New, h.mac)
-	for _, p := range parts {
-		mac.Write([]byte(p))
-		mac.Write([]byte{0})
-	}
-	return mac.Sum(nil)[:16]
+	return string(h.errors.Write(w, requestID, err))
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/protocol"
 )
 
 // defaultMaxItems is how many items a List action returns without MaxItems.
@@ -105,10 +106,10 @@ func (c *call) intParam(v *warden.Validator, name, member string) (n int64, ok b
 	if !c.params.Has(name) {
 		return 0, false
 	}
-	s := c.get(name)
-	n, err := strconv.ParseInt(s, 10, 32)
+	n, err := protocol.ParseInt(member, c.get(name), 32)
 	if err != nil {
-		v.Fail(member, s, "Member must be a number")
+		// IAM calls any numeric member's malformed value "not a number".
+		v.Fail(member, c.get(name), protocol.RuleNumber)
 		return 0, false
 	}
 	return n, true
@@ -143,6 +144,23 @@ func (c *call) policyNameParam(v *warden.Validator) string {
 		warden.ValidateIAMPolicyName(v, "policyName", name)
 	}
 	return name
+}
+
+// sealMarker turns a store cursor into a Marker bound to the listing it
+// came from (operation, account, and the role or path prefix listed). IAM is
+// global: a Marker is bound to no region.
+func (h *Handler) sealMarker(cursor, op, account, listing string) string {
+	return h.pages.Seal(op, warden.Scope{Account: account}, listing, cursor)
+}
+
+// openMarker returns the cursor of a Marker that sealMarker made for the
+// same listing; "" for no Marker.
+func (h *Handler) openMarker(marker, op, account, listing string) (string, error) {
+	cursor, err := h.pages.Open(op, warden.Scope{Account: account}, listing, marker)
+	if err != nil {
+		return "", warden.Errorf(warden.CodeIAMValidationError, "Invalid Marker: it does not come from a previous %s response for this listing.", op)
+	}
+	return cursor, nil
 }
 
 // pageParams reads Marker and MaxItems.
@@ -245,18 +263,15 @@ func (h *Handler) listRoles(c *call) (any, error) {
 	if err := warden.IAMValidation(v); err != nil {
 		return nil, err
 	}
-	cursor := ""
-	if marker != "" {
-		var err error
-		if cursor, err = h.open(marker, "ListRoles", c.account, prefix); err != nil {
-			return nil, err
-		}
+	cursor, err := h.openMarker(marker, "ListRoles", c.account, prefix)
+	if err != nil {
+		return nil, err
 	}
 	roles, next, err := h.store.Roles(c.ctx, c.account, prefix, warden.Page{After: cursor, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
-	out := listRolesResult{IsTruncated: next != "", Marker: h.seal(next, "ListRoles", c.account, prefix)}
+	out := listRolesResult{IsTruncated: next != "", Marker: h.sealMarker(next, "ListRoles", c.account, prefix)}
 	for i := range roles {
 		out.Roles.Members = append(out.Roles.Members, roleShape(c.account, &roles[i], false))
 	}
@@ -313,17 +328,14 @@ func (h *Handler) listRolePolicies(c *call) (any, error) {
 		return nil, err
 	}
 	listing := warden.RoleNameKey(role)
-	cursor := ""
-	if marker != "" {
-		var err error
-		if cursor, err = h.open(marker, "ListRolePolicies", c.account, listing); err != nil {
-			return nil, err
-		}
+	cursor, err := h.openMarker(marker, "ListRolePolicies", c.account, listing)
+	if err != nil {
+		return nil, err
 	}
 	names, next, err := h.store.RolePolicies(c.ctx, c.account, role, warden.Page{After: cursor, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
 	return listRolePoliciesResult{PolicyNames: namesXML{Members: names}, IsTruncated: next != "",
-		Marker: h.seal(next, "ListRolePolicies", c.account, listing)}, nil
+		Marker: h.sealMarker(next, "ListRolePolicies", c.account, listing)}, nil
 }

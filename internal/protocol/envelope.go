@@ -29,7 +29,7 @@ func (t *Epoch) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return errors.New("a timestamp must be a JSON number of epoch seconds")
 	}
-	*t = Epoch(time.UnixMilli(int64(f * 1000)).UTC())
+	*t = Epoch(fromEpochSeconds(f))
 	return nil
 }
 

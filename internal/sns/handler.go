@@ -8,7 +8,6 @@ package sns
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/protocol"
 	"github.com/warden-iot/warden/internal/queryproto"
 )
 
@@ -44,6 +44,8 @@ type Handler struct {
 	store  warden.Store
 	log    *slog.Logger
 	keys   *keys
+	tokens *protocol.PageTokens
+	errors *queryproto.Errors
 	notify func()
 	ops    map[string]operation
 }
@@ -60,16 +62,22 @@ type call struct {
 	now    time.Time
 }
 
-// NewHandler loads (creating on first use) the signing key and URL key.
+// NewHandler loads (creating on first use) the signing key, the URL key and
+// the page-token key.
 func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	k, err := loadKeys(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: cfg.Store, log: cfg.Logger, keys: k, notify: cfg.Notify}
+	tokens, err := protocol.LoadPageTokens(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{store: cfg.Store, log: cfg.Logger, keys: k, tokens: tokens, notify: cfg.Notify}
 	if h.log == nil {
 		h.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+	h.errors = &queryproto.Errors{Namespace: Namespace, Internal: warden.CodeSNSInternalError, Foreign: foreignCodes, Log: h.log}
 	if h.notify == nil {
 		h.notify = func() {}
 	}
@@ -103,7 +111,7 @@ func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID,
 	action := params.Get("Action")
 	op, ok := h.ops[action]
 	if !ok {
-		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeSNSInvalidAction,
+		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeInvalidAction,
 			"The action or operation requested is invalid. Verify that the action is typed correctly."))
 	}
 	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), params: params, scope: scope, now: h.keys.now()}
@@ -187,32 +195,17 @@ func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, o
 	queryproto.WriteXML(w, http.StatusOK, body)
 }
 
-// authCodes translates the API's other early errors (body limits) into the codes the query
-// protocol's services answer with.
-var authCodes = map[string]struct {
-	code   string
-	status int
-}{
-	warden.CodeRequestEntityTooLarge: {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
-	warden.CodeInvalidRequest:        {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
+// foreignCodes translates the API server's early errors (body limits,
+// malformed input) into SNS's codes.
+var foreignCodes = map[warden.Code]warden.Code{
+	warden.CodeRequestEntityTooLarge: warden.CodeSNSInvalidParameter,
+	warden.CodeInvalidRequest:        warden.CodeSNSInvalidParameter,
 }
 
 // WriteError sends err in SNS's XML error format and returns its code.
 // Errors that are not *warden.Error are internal: logged, never shown.
 func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	var e *warden.Error
-	if !errors.As(err, &e) {
-		h.log.Error("internal error", "request_id", requestID, "err", err.Error())
-		e = warden.Errorf(warden.CodeSNSInternalError, "An internal error occurred (request id %s).", requestID)
-	}
-	code, status := e.Code, e.HTTPStatus()
-	if qc, qs, ok := queryproto.SignatureError(code); ok {
-		code, status = qc, qs
-	} else if a, ok := authCodes[code]; ok {
-		code, status = a.code, a.status
-	}
-	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
-	return code
+	return string(h.errors.Write(w, requestID, err))
 }
 
 // Query-protocol parameter helpers.
@@ -221,13 +214,23 @@ func (c *call) get(name string) string { return c.params.Get(name) }
 
 // boolParam reads a boolean parameter; absent is false.
 func (c *call) boolParam(name string) (bool, error) {
-	switch strings.ToLower(c.params.Get(name)) {
-	case "", "false":
+	if !c.params.Has(name) {
 		return false, nil
-	case "true":
-		return true, nil
 	}
-	return false, warden.SNSInvalidParameter("%s", name)
+	b, err := protocol.ParseBool(name, c.get(name))
+	if err != nil {
+		return false, warden.SNSInvalidParameter("%s", name)
+	}
+	return b, nil
+}
+
+// page reads NextToken for listing op (bound to binding, "" if nothing).
+func (h *Handler) page(c *call, op, binding string) (warden.Page, error) {
+	cursor, err := h.tokens.Open(op, c.scope, binding, c.get("NextToken"))
+	if err != nil {
+		return warden.Page{}, warden.SNSInvalidParameter("NextToken")
+	}
+	return warden.Page{After: cursor, Limit: pageSize}, nil
 }
 
 // mapParam reads a map serialised as Name.entry.N.key / Name.entry.N.value.

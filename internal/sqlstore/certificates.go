@@ -367,8 +367,7 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 		}
 		switch c.Status {
 		case warden.CertActive:
-			return warden.Errorf(warden.CodeCertificateState,
-				"The certificate %s is ACTIVE; set it INACTIVE with UpdateCertificate before deleting it.", id)
+			return warden.ErrCertificateActive()
 		case warden.CertPendingTransfer:
 			return warden.Errorf(warden.CodeCertificateState, "The certificate %s is being transferred and cannot be deleted.", id)
 		}
@@ -733,7 +732,7 @@ func certRequireThing(ctx context.Context, q querier, s warden.Scope, name strin
 	err := q.QueryRowContext(ctx, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return warden.Errorf(warden.CodeResourceNotFound, "The thing %s does not exist.", name)
+		return warden.ErrThingNotFound(name)
 	}
 	return err
 }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -119,8 +118,7 @@ func (db *DB) CreatePolicy(ctx context.Context, s warden.Scope, name, document s
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`,
 			s.Account, s.Region, name).Scan(&one)
 		if err == nil {
-			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
-				Message: fmt.Sprintf("Policy %s already exists.", name), ResourceID: name, ResourceArn: arn}
+			return warden.ErrPolicyExists(name, arn)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -246,9 +244,7 @@ func createPolicyVersionTx(ctx context.Context, tx writeTx, s warden.Scope, poli
 		return "", err
 	}
 	if n >= warden.MaxPolicyVersions {
-		return "", warden.Errorf(warden.CodeVersionsLimitExceeded,
-			"Policy %s already has the maximum of %d versions; delete one with DeletePolicyVersion before creating another.",
-			policyName, warden.MaxPolicyVersions)
+		return "", warden.ErrPolicyVersionsLimit(policyName)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO policy_versions
 		(account, region, policy_name, version, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,

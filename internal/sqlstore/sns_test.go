@@ -91,7 +91,8 @@ func TestSNSEnqueuePublishTx(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		name, arn, code string
+		name, arn string
+		code      warden.Code
 	}{
 		{"unknown topic", s.SNSARN("missing"), warden.CodeSNSNotFound},
 		{"another account's topic", "arn:aws:sns:us-east-1:111122223333:findings", warden.CodeSNSNotFound},
