@@ -31,3 +31,28 @@ func seqPage[T any](ctx context.Context, pool *sql.DB, limit int, query string, 
 	}
 	return out, "", rows.Err()
 }
+
+// queryAll runs a query and returns every row as scan reads it.
+func queryAll[T any](ctx context.Context, q querier, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, item)
+	}
+	return out, rows.Err()
+}
+
+// queryStrings runs a query of one text column and returns its values.
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	return queryAll(ctx, q, scanString, query, args...)
+}
+
+func scanString(r *sql.Rows) (s string, err error) { return s, r.Scan(&s) }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -298,7 +297,7 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 				return err
 			}
 			for _, m := range groups {
-				if err := removeMembership(ctx, tx, s, name, m.group, m.dynamic, now); err != nil {
+				if err := removeMembership(ctx, tx, s, name, m.Group, m.Dynamic, now); err != nil {
 					return err
 				}
 			}
@@ -794,33 +793,20 @@ func (db *DB) thingNamePage(ctx context.Context, limit int, query string, args .
 
 // --- membership ---
 
-type thingMembership struct {
-	group   string
-	dynamic bool
-	root    string
-	seq     int64 // the group's creation order
-}
-
-// thingMemberships lists the (at most MaxGroupsPerThing) groups a thing is in.
-func thingMemberships(ctx context.Context, q querier, s warden.Scope, thing string) ([]thingMembership, error) {
-	rows, err := q.QueryContext(ctx, `SELECT m.group_name, m.dynamic, g.root_name, g.seq
+// thingMemberships lists the (at most MaxGroupsPerThing) groups a thing is
+// in, by name.
+func thingMemberships(ctx context.Context, q querier, s warden.Scope, thing string) ([]warden.GroupMembership, error) {
+	return queryAll(ctx, q, scanMembership, `SELECT m.group_name, m.dynamic, g.root_name, g.seq
 		FROM thing_group_members m JOIN thing_groups g ON g.account = m.account AND g.region = m.region AND g.name = m.group_name
 		WHERE m.account = ? AND m.region = ? AND m.thing_name = ? ORDER BY m.group_name`, s.Account, s.Region, thing)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []thingMembership
-	for rows.Next() {
-		var m thingMembership
-		var dynamic int
-		if err := rows.Scan(&m.group, &dynamic, &m.root, &m.seq); err != nil {
-			return nil, err
-		}
-		m.dynamic = dynamic != 0
-		out = append(out, m)
-	}
-	return out, rows.Err()
+}
+
+// scanMembership reads group name, dynamic, root name and seq.
+func scanMembership(r *sql.Rows) (m warden.GroupMembership, err error) {
+	var dynamic int
+	err = r.Scan(&m.Group, &dynamic, &m.Root, &m.Seq)
+	m.Dynamic = dynamic != 0
+	return m, err
 }
 
 func addMembership(ctx context.Context, tx writeTx, s warden.Scope, thing, group string, dynamic bool, now time.Time) error {
@@ -862,41 +848,17 @@ func addThingToGroupTx(ctx context.Context, tx writeTx, s warden.Scope, thingNam
 	if err != nil {
 		return false, err
 	}
-	if g.Dynamic() {
-		return false, warden.Errorf(warden.CodeInvalidRequest,
-			"Cannot add thing %s to dynamic thing group %s: its query decides its members.", thingName, groupName)
-	}
 	current, err := thingMemberships(ctx, tx, s, thingName)
 	if err != nil {
 		return false, err
 	}
-	var newestDynamic *thingMembership
-	for i := range current {
-		m := &current[i]
-		if m.group == groupName {
-			return false, nil
-		}
-		if !m.dynamic && m.root == g.root {
-			return false, warden.Errorf(warden.CodeInvalidRequest,
-				"Thing %s is already in thing group %s, which is in the same hierarchy (root %s) as %s; a thing can be in only one group of a hierarchy.",
-				thingName, m.group, g.root, groupName)
-		}
-		if m.dynamic && (newestDynamic == nil || m.seq > newestDynamic.seq) {
-			newestDynamic = m
-		}
+	member, evict, err := warden.JoinStaticGroup(thingName, current,
+		warden.GroupMembership{Group: groupName, Dynamic: g.Dynamic(), Root: g.root, Seq: g.seq}, overrideDynamic)
+	if member || err != nil {
+		return false, err
 	}
-	if len(current) >= warden.MaxGroupsPerThing {
-		switch {
-		case newestDynamic == nil:
-			return false, warden.Errorf(warden.CodeInvalidRequest,
-				"Thing %s is already in %d thing groups, the maximum, and none of them is dynamic; remove it from one first.",
-				thingName, len(current))
-		case !overrideDynamic:
-			return false, warden.Errorf(warden.CodeInvalidRequest,
-				"Thing %s is already in %d thing groups, the maximum; set overrideDynamicGroups to move it out of its most recently created dynamic group (%s).",
-				thingName, len(current), newestDynamic.group)
-		}
-		if err := removeMembership(ctx, tx, s, thingName, newestDynamic.group, true, now); err != nil {
+	if evict != "" {
+		if err := removeMembership(ctx, tx, s, thingName, evict, true, now); err != nil {
 			return false, err
 		}
 	}
@@ -1005,120 +967,39 @@ func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName 
 // --- dynamic groups ---
 
 // syncThingDynamicGroups makes the thing's dynamic memberships match the
-// account's dynamic group queries. It reads only the dynamic groups and the
-// thing's own memberships, so its cost grows with the number of dynamic
-// groups, never with the number of things. Leaving groups comes first, so a
-// slot freed by one query can be taken by another; a thing already in
-// MaxGroupsPerThing groups joins no more.
+// account's dynamic group queries (warden.SyncDynamicGroups decides). It
+// reads only the dynamic groups and the thing's own memberships, so its cost
+// grows with the number of dynamic groups, never with the number of things.
 func syncThingDynamicGroups(ctx context.Context, tx writeTx, s warden.Scope, t *warden.Thing, now time.Time) error {
-	rows, err := tx.QueryContext(ctx, `SELECT name, query_string FROM thing_groups
-		WHERE account = ? AND region = ? AND dynamic = 1 ORDER BY seq`, s.Account, s.Region)
-	if err != nil {
+	dyns, err := queryAll(ctx, tx, func(r *sql.Rows) (g warden.DynamicGroup, err error) {
+		return g, r.Scan(&g.Name, &g.Query)
+	}, `SELECT name, query_string FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1 ORDER BY seq`, s.Account, s.Region)
+	if err != nil || len(dyns) == 0 {
 		return err
-	}
-	type dyn struct{ name, query string }
-	var dyns []dyn
-	for rows.Next() {
-		var d dyn
-		if err := rows.Scan(&d.name, &d.query); err != nil {
-			rows.Close()
-			return err
-		}
-		dyns = append(dyns, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(dyns) == 0 {
-		return nil
 	}
 	current, err := thingMemberships(ctx, tx, s, t.Name)
 	if err != nil {
 		return err
 	}
-	in := map[string]bool{}
-	for _, m := range current {
-		in[m.group] = true
+	names := make([]string, len(current))
+	for i, m := range current {
+		names[i] = m.Group
 	}
-	fleet := t.Fleet()
-	var join []string
-	count := len(current)
-	for _, d := range dyns {
-		q, err := thingQueries.get(d.query)
-		if err != nil {
-			return fmt.Errorf("stored query of dynamic thing group %s: %w", d.name, err)
-		}
-		switch match := q.Match(fleet); {
-		case match && !in[d.name]:
-			join = append(join, d.name)
-		case !match && in[d.name]:
-			if err := removeMembership(ctx, tx, s, t.Name, d.name, true, now); err != nil {
-				return err
-			}
-			count--
+	leave, join, err := warden.SyncDynamicGroups(t.Fleet(), dyns, names)
+	if err != nil {
+		return err
+	}
+	for _, g := range leave {
+		if err := removeMembership(ctx, tx, s, t.Name, g, true, now); err != nil {
+			return err
 		}
 	}
 	for _, g := range join {
-		if count >= warden.MaxGroupsPerThing {
-			break
-		}
 		if err := addMembership(ctx, tx, s, t.Name, g, true, now); err != nil {
 			return err
 		}
-		count++
 	}
 	return nil
-}
-
-// thingQueryCache keeps parsed dynamic group queries, which every change of a
-// thing evaluates. A FleetQuery is immutable, so one can serve every
-// goroutine. The cache is emptied when it is full, which bounds its memory
-// without bookkeeping; a miss only costs a parse.
-type thingQueryCache struct {
-	mu      sync.Mutex
-	queries map[string]*warden.FleetQuery
-}
-
-const thingQueryCacheSize = 4096
-
-var thingQueries = &thingQueryCache{}
-
-func (c *thingQueryCache) get(text string) (*warden.FleetQuery, error) {
-	c.mu.Lock()
-	q, ok := c.queries[text]
-	c.mu.Unlock()
-	if ok {
-		return q, nil
-	}
-	q, err := warden.ParseFleetQuery(text)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.queries == nil || len(c.queries) >= thingQueryCacheSize {
-		c.queries = make(map[string]*warden.FleetQuery)
-	}
-	c.queries[text] = q
-	c.mu.Unlock()
-	return q, nil
-}
-
-func thingNamesOf(ctx context.Context, tx querier, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // --- filling a dynamic group outside the write transaction (SQLite) ---
@@ -1176,7 +1057,7 @@ const maxFillPageRedos = 20
 func (db *DB) fillDynamicGroup(ctx context.Context, s warden.Scope, name, gid, query string, now time.Time) error {
 	// The request may end; the fill must not stop halfway because of that.
 	ctx = context.WithoutCancel(ctx)
-	q, err := thingQueries.get(query)
+	q, err := warden.CachedFleetQuery(query)
 	if err != nil {
 		return err
 	}
@@ -1274,27 +1155,24 @@ func thingRange(column, lo, hi string) (string, []any) {
 // fillChanges reports whether the page's things, as read, differ from the
 // group's members (read now) in the page's range of names.
 func (db *DB) fillChanges(ctx context.Context, s warden.Scope, group, lo, hi string, page map[string]fillThing) (bool, error) {
-	cond, args := thingRange("thing_name", lo, hi)
-	members, err := thingNamesOf(ctx, db.read, `SELECT thing_name FROM thing_group_members
-		WHERE account = ? AND region = ? AND group_name = ? AND `+cond, append([]any{s.Account, s.Region, group}, args...)...)
+	members, err := groupMembersIn(ctx, db.read, s, group, lo, hi)
 	if err != nil {
 		return false, err
 	}
-	wanted := 0
-	for _, t := range page {
-		if t.match {
-			wanted++
-		}
+	want := make(map[string]bool, len(page))
+	for n, t := range page {
+		want[n] = t.match
 	}
-	if len(members) != wanted {
-		return true, nil
-	}
-	for _, m := range members {
-		if !page[m].match {
-			return true, nil
-		}
-	}
-	return false, nil
+	leave, join := warden.DynamicFillChanges(want, members, nil)
+	return len(leave)+len(join) > 0, nil
+}
+
+// groupMembersIn lists the group's members with names after lo and up to
+// hi ("" = no upper bound).
+func groupMembersIn(ctx context.Context, q querier, s warden.Scope, group, lo, hi string) ([]string, error) {
+	cond, args := thingRange("thing_name", lo, hi)
+	return queryStrings(ctx, q, `SELECT thing_name FROM thing_group_members
+		WHERE account = ? AND region = ? AND group_name = ? AND `+cond, append([]any{s.Account, s.Region, group}, args...)...)
 }
 
 // applyFillPage writes one page of a fill: the things of the range lo..hi
@@ -1313,29 +1191,23 @@ func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, 
 	if lockRows {
 		lock = " FOR SHARE"
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT name, id, version FROM things WHERE account = ? AND region = ? AND `+cond+lock,
-		append([]any{s.Account, s.Region}, args...)...)
+	type version struct {
+		name, id string
+		version  int64
+	}
+	inRange, err := queryAll(ctx, tx, func(r *sql.Rows) (v version, err error) { return v, r.Scan(&v.name, &v.id, &v.version) },
+		`SELECT name, id, version FROM things WHERE account = ? AND region = ? AND `+cond+lock, append([]any{s.Account, s.Region}, args...)...)
 	if err != nil {
 		return err
 	}
 	want := map[string]bool{}
 	var changed []string
-	for rows.Next() {
-		var name, id string
-		var version int64
-		if err := rows.Scan(&name, &id, &version); err != nil {
-			rows.Close()
-			return err
-		}
-		if read, ok := page[name]; ok && read.id == id && read.version == version {
-			want[name] = read.match
+	for _, v := range inRange {
+		if read, ok := page[v.name]; ok && read.id == v.id && read.version == v.version {
+			want[v.name] = read.match
 		} else {
-			changed = append(changed, name)
+			changed = append(changed, v.name)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	var id, current string
 	err = tx.QueryRowContext(ctx, `SELECT id, query_string FROM thing_groups WHERE account = ? AND region = ? AND name = ? AND dynamic = 1`,
@@ -1353,38 +1225,27 @@ func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, 
 		}
 		want[name] = q.Match(t.Fleet())
 	}
-	cond, args = thingRange("thing_name", lo, hi)
-	members, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members
-		WHERE account = ? AND region = ? AND group_name = ? AND `+cond, append([]any{s.Account, s.Region, group}, args...)...)
+	members, err := groupMembersIn(ctx, tx, s, group, lo, hi)
 	if err != nil {
 		return err
 	}
-	full, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members WHERE account = ? AND region = ? AND `+cond+`
+	cond, args = thingRange("thing_name", lo, hi)
+	full, err := queryStrings(ctx, tx, `SELECT thing_name FROM thing_group_members WHERE account = ? AND region = ? AND `+cond+`
 		GROUP BY thing_name HAVING COUNT(*) >= ?`, append(append([]any{s.Account, s.Region}, args...), warden.MaxGroupsPerThing)...)
 	if err != nil {
 		return err
 	}
-	isFull := map[string]bool{}
+	isFull := make(map[string]bool, len(full))
 	for _, n := range full {
 		isFull[n] = true
 	}
-	for _, n := range members {
-		if want[n] {
-			delete(want, n)
-			continue
-		}
+	leave, join := warden.DynamicFillChanges(want, members, isFull)
+	for _, n := range leave {
 		if err := removeMembership(ctx, tx, s, n, group, true, now); err != nil {
 			return err
 		}
 	}
-	add := make([]string, 0, len(want))
-	for n, ok := range want {
-		if ok && !isFull[n] {
-			add = append(add, n)
-		}
-	}
-	sort.Strings(add)
-	for _, n := range add {
+	for _, n := range join {
 		if err := addMembership(ctx, tx, s, n, group, true, now); err != nil {
 			return err
 		}
@@ -1396,27 +1257,15 @@ func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, 
 // undone: every dynamic group still BUILDING or REBUILDING has its members
 // computed. warden serve runs it at start.
 func (db *DB) ResumeDynamicGroupFills(ctx context.Context) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT account, region, name, id, query_string FROM thing_groups
-		WHERE dynamic = 1 AND status <> ?`, warden.DynamicGroupActive)
-	if err != nil {
-		return err
-	}
 	type pending struct {
 		s                 warden.Scope
 		name, id, queryOf string
 	}
-	var todo []pending
-	for rows.Next() {
-		var p pending
-		if err := rows.Scan(&p.s.Account, &p.s.Region, &p.name, &p.id, &p.queryOf); err != nil {
-			rows.Close()
-			return err
-		}
-		todo = append(todo, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	todo, err := queryAll(ctx, db.read, func(r *sql.Rows) (p pending, err error) {
+		return p, r.Scan(&p.s.Account, &p.s.Region, &p.name, &p.id, &p.queryOf)
+	}, `SELECT account, region, name, id, query_string FROM thing_groups WHERE dynamic = 1 AND status <> ?`, warden.DynamicGroupActive)
+	if err != nil {
+		return fmt.Errorf("dynamic thing groups to fill: %w", err)
 	}
 	for _, p := range todo {
 		if err := db.fillDynamicGroup(ctx, p.s, p.name, p.id, p.queryOf, time.Now().UTC()); err != nil {
