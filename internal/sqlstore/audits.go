@@ -71,54 +71,11 @@ func (db *DB) UpdateAuditConfiguration(ctx context.Context, s warden.Scope, u wa
 		if configured {
 			before = auditConfigDoc{cfg.RoleArn, cfg.SNS, cfg.Checks}
 		}
-		next := warden.AuditConfiguration{RoleArn: cfg.RoleArn, SNS: cfg.SNS, Checks: map[string]warden.AuditCheckConfiguration{}}
-		for k, v := range cfg.Checks {
-			next.Checks[k] = v
-		}
-		if u.RoleArn != nil {
-			next.RoleArn = *u.RoleArn
-		}
-		if u.SNS != nil {
-			t := *u.SNS
-			next.SNS = &t
-		}
-		var disabled []string
-		for name, c := range u.Checks {
-			old := next.Checks[name]
-			if c.Configuration == nil {
-				c.Configuration = old.Configuration
-			}
-			if old.Enabled && !c.Enabled {
-				disabled = append(disabled, name)
-			}
-			next.Checks[name] = c
-		}
-		if !configured {
-			if u.RoleArn == nil {
-				return warden.Errorf(warden.CodeInvalidRequest, "The first UpdateAccountAuditConfiguration needs a roleArn.")
-			}
-			enabled := false
-			for _, c := range next.Checks {
-				enabled = enabled || c.Enabled
-			}
-			if !enabled {
-				return warden.Errorf(warden.CodeInvalidRequest, "The first UpdateAccountAuditConfiguration needs auditCheckConfigurations with at least one enabled check.")
-			}
-		}
-		if len(disabled) > 0 {
-			audits, err := scheduledAuditsOf(ctx, tx, s)
-			if err != nil {
-				return err
-			}
-			slices.Sort(disabled)
-			for _, name := range disabled {
-				for _, a := range audits {
-					if slices.Contains(a.TargetCheckNames, name) {
-						return warden.Errorf(warden.CodeInvalidRequest,
-							"The check %s cannot be disabled: the scheduled audit %s uses it. Remove it from the scheduled audit or delete the scheduled audit first.", name, a.Name)
-					}
-				}
-			}
+		next, err := warden.ApplyAuditConfigurationUpdate(cfg, configured, u, func() ([]warden.ScheduledAudit, error) {
+			return scheduledAuditsOf(ctx, tx, s)
+		})
+		if err != nil {
+			return err
 		}
 		snsDoc := ""
 		if next.SNS != nil {
@@ -145,16 +102,14 @@ func (db *DB) DeleteAuditConfiguration(ctx context.Context, s warden.Scope, dele
 		if err != nil {
 			return err
 		}
-		if !configured {
-			return warden.Errorf(warden.CodeResourceNotFound, "The account has no audit configuration to delete.")
+		var audits []warden.ScheduledAudit
+		if configured {
+			if audits, err = scheduledAuditsOf(ctx, tx, s); err != nil {
+				return err
+			}
 		}
-		audits, err := scheduledAuditsOf(ctx, tx, s)
-		if err != nil {
+		if err := warden.CheckAuditConfigurationDelete(configured, len(audits), deleteScheduledAudits); err != nil {
 			return err
-		}
-		if len(audits) > 0 && !deleteScheduledAudits {
-			return warden.Errorf(warden.CodeInvalidRequest,
-				"The account has %d scheduled audits, which use its checks; delete them first or pass deleteScheduledAudits=true.", len(audits))
 		}
 		for _, a := range audits {
 			if err := deleteScheduledAuditTx(ctx, tx, s, a, now); err != nil {
@@ -341,8 +296,8 @@ func (db *DB) CancelAuditTask(ctx context.Context, s warden.Scope, id string, no
 		if err != nil {
 			return err
 		}
-		if t.Status != warden.AuditInProgress {
-			return warden.Errorf(warden.CodeInvalidRequest, "The audit task %s is %s; only an IN_PROGRESS audit can be canceled.", id, t.Status)
+		if err := t.CheckCancel(); err != nil {
+			return err
 		}
 		// Findings of checks that had not finished go with them: a canceled
 		// check reports nothing.
@@ -1022,21 +977,10 @@ func (db *DB) UpdateAuditSuppression(ctx context.Context, s warden.Scope, check 
 		if err != nil {
 			return err
 		}
-		sup := row.sup
-		before := suppressionDoc(&sup)
-		if u.ExpirationDate != nil {
-			sup.ExpirationDate, sup.SuppressIndefinitely = *u.ExpirationDate, false
-		}
-		if u.SuppressIndefinitely != nil {
-			sup.SuppressIndefinitely = *u.SuppressIndefinitely
-			if sup.SuppressIndefinitely {
-				sup.ExpirationDate = time.Time{}
-			} else if u.ExpirationDate == nil && (sup.ExpirationDate.IsZero() || !sup.ExpirationDate.After(now)) {
-				return warden.Errorf(warden.CodeInvalidRequest, "suppressIndefinitely=false needs an expirationDate in the future.")
-			}
-		}
-		if u.Description != nil {
-			sup.Description = *u.Description
+		before := suppressionDoc(&row.sup)
+		sup, err := warden.ApplyAuditSuppressionUpdate(row.sup, u, now)
+		if err != nil {
+			return err
 		}
 		expiration, sort := expirationSort(&sup)
 		if _, err := tx.ExecContext(ctx, `UPDATE audit_suppressions SET expiration = ?, expiration_sort = ?, suppress_indefinitely = ?,
