@@ -241,27 +241,22 @@ func (a *mitApplier) load(c *warden.MitigationClaim) ([]*mitFinding, error) {
 	const chunk = 500
 	for start := 0; start < len(seqs); start += chunk {
 		part := seqs[start:min(start+chunk, len(seqs))]
-		rows, err := a.tx.QueryContext(a.ctx, `SELECT seq, finding_id, task_id, check_name, severity, resource_type,
+		data, err := queryAll(a.ctx, a.tx, func(r rowScanner) (*mitFindingData, error) {
+			d := &mitFindingData{}
+			err := r.Scan(&d.seq, &d.ID, &d.AuditTaskID, &d.CheckName, &d.Severity, &d.ResourceType, &d.ResourceIdentifier,
+				&d.AdditionalInfo, &d.RelatedResources, &d.ReasonCode, &d.Reason, &d.TaskStartTime, &d.FindingTime)
+			return d, err
+		}, `SELECT seq, finding_id, task_id, check_name, severity, resource_type,
 				resource_identifier, additional_info, related_resources, reason_code, reason, task_start_time, finding_time
 			FROM audit_findings WHERE seq IN (`+mitPlaceholders(len(part))+`)`, part...)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			d := &mitFindingData{}
-			if err := rows.Scan(&d.seq, &d.ID, &d.AuditTaskID, &d.CheckName, &d.Severity, &d.ResourceType, &d.ResourceIdentifier,
-				&d.AdditionalInfo, &d.RelatedResources, &d.ReasonCode, &d.Reason, &d.TaskStartTime, &d.FindingTime); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, d := range data {
 			d.Target = warden.ParseMitigationTarget(d.ResourceIdentifier)
 			for _, f := range bySeq[d.seq] {
 				f.data = d
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 	}
 	return findings, nil
@@ -850,7 +845,7 @@ func (a *mitApplier) readThings(s warden.Scope, names []string) error {
 			thing string
 			warden.GroupMembership
 		}
-		memberships, err := queryAll(a.ctx, a.tx, func(r *sql.Rows) (m thingGroup, err error) {
+		memberships, err := queryAll(a.ctx, a.tx, func(r rowScanner) (m thingGroup, err error) {
 			var dynamic int
 			err = r.Scan(&m.thing, &m.Group, &dynamic, &m.Root, &m.Seq)
 			m.Dynamic = dynamic != 0

@@ -33,7 +33,7 @@ func seqPage[T any](ctx context.Context, pool *sql.DB, limit int, query string, 
 }
 
 // queryAll runs a query and returns every row as scan reads it.
-func queryAll[T any](ctx context.Context, q querier, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -55,4 +55,17 @@ func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]
 	return queryAll(ctx, q, scanString, query, args...)
 }
 
-func scanString(r *sql.Rows) (s string, err error) { return s, r.Scan(&s) }
+func scanString(r rowScanner) (s string, err error) { return s, r.Scan(&s) }
+
+// namePage runs a keyset query that selects up to limit+1 rows ordered by
+// a name and returns the first limit items; next is the name (key) of the
+// last one returned when more follow, the cursor the query resumes after.
+func namePage[T any](ctx context.Context, q querier, limit int, key func(T) string, scan func(rowScanner) (T, error),
+	query string, args ...any) ([]T, string, error) {
+	out, err := queryAll(ctx, q, scan, query, args...)
+	if err != nil || len(out) <= limit || limit <= 0 {
+		return out, "", err
+	}
+	out = out[:limit]
+	return out, key(out[limit-1]), nil
+}

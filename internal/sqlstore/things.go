@@ -352,25 +352,8 @@ func (db *DB) Things(ctx context.Context, s warden.Scope, f warden.ThingFilter, 
 		args = append(args, p.After)
 	}
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.Thing
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = out[len(out)-1].Name
-			break
-		}
-		t, err := scanThing(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	return out, next, rows.Err()
+	return namePage(ctx, db.read, p.Limit, func(t warden.Thing) string { return t.Name },
+		func(r rowScanner) (warden.Thing, error) { return scanThing(r) }, b.String(), args...)
 }
 
 // --- thing groups ---
@@ -420,21 +403,8 @@ func thingGroupByName(ctx context.Context, q querier, s warden.Scope, name strin
 
 // groupRootToParent lists a group's ancestors, root first.
 func groupRootToParent(ctx context.Context, q querier, s warden.Scope, name string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT ancestor FROM thing_group_ancestors
+	return queryStrings(ctx, q, `SELECT ancestor FROM thing_group_ancestors
 		WHERE account = ? AND region = ? AND descendant = ? AND distance > 0 ORDER BY distance DESC`, s.Account, s.Region, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }
 
 func sameThingGroupConfig(a, b *warden.ThingGroup) bool {
@@ -704,22 +674,9 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 // detachGroupPolicies removes the policy attachments of a deleted group, so
 // no policy keeps a target that no longer exists.
 func detachGroupPolicies(ctx context.Context, tx writeTx, s warden.Scope, groupArn string, now time.Time) error {
-	rows, err := tx.QueryContext(ctx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ? ORDER BY policy_name`,
+	policies, err := queryStrings(ctx, tx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ? ORDER BY policy_name`,
 		s.Account, s.Region, groupArn)
 	if err != nil {
-		return err
-	}
-	var policies []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return err
-		}
-		policies = append(policies, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, p := range policies {
@@ -770,25 +727,7 @@ func (db *DB) ThingGroups(ctx context.Context, s warden.Scope, f warden.ThingGro
 // thingNamePage runs a query of one name column with limit+1 rows and returns a
 // page and the cursor of the next one.
 func (db *DB) thingNamePage(ctx context.Context, limit int, query string, args ...any) ([]string, string, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []string
-	next := ""
-	for rows.Next() {
-		if len(out) == limit {
-			next = out[len(out)-1]
-			break
-		}
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, "", err
-		}
-		out = append(out, n)
-	}
-	return out, next, rows.Err()
+	return namePage(ctx, db.read, limit, func(n string) string { return n }, scanString, query, args...)
 }
 
 // --- membership ---
@@ -802,7 +741,7 @@ func thingMemberships(ctx context.Context, q querier, s warden.Scope, thing stri
 }
 
 // scanMembership reads group name, dynamic, root name and seq.
-func scanMembership(r *sql.Rows) (m warden.GroupMembership, err error) {
+func scanMembership(r rowScanner) (m warden.GroupMembership, err error) {
 	var dynamic int
 	err = r.Scan(&m.Group, &dynamic, &m.Root, &m.Seq)
 	m.Dynamic = dynamic != 0
@@ -971,7 +910,7 @@ func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName 
 // reads only the dynamic groups and the thing's own memberships, so its cost
 // grows with the number of dynamic groups, never with the number of things.
 func syncThingDynamicGroups(ctx context.Context, tx writeTx, s warden.Scope, t *warden.Thing, now time.Time) error {
-	dyns, err := queryAll(ctx, tx, func(r *sql.Rows) (g warden.DynamicGroup, err error) {
+	dyns, err := queryAll(ctx, tx, func(r rowScanner) (g warden.DynamicGroup, err error) {
 		return g, r.Scan(&g.Name, &g.Query)
 	}, `SELECT name, query_string FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1 ORDER BY seq`, s.Account, s.Region)
 	if err != nil || len(dyns) == 0 {
@@ -1118,29 +1057,30 @@ func (db *DB) fillDynamicGroup(ctx context.Context, s warden.Scope, name, gid, q
 // fillPage reads and evaluates the next page of things after the name
 // after, in name order.
 func (db *DB) fillPage(ctx context.Context, s warden.Scope, q *warden.FleetQuery, after string) (map[string]fillThing, []string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name, id, version, thing_type_name, attributes FROM things
+	type read struct {
+		warden.FleetThing
+		version int64
+	}
+	things, err := queryAll(ctx, db.read, func(r rowScanner) (t read, err error) {
+		var attrs string
+		if err := r.Scan(&t.Name, &t.ID, &t.version, &t.TypeName, &attrs); err != nil {
+			return t, err
+		}
+		t.Attributes, err = decodeThingAttributes(attrs, "thing "+t.Name)
+		return t, err
+	}, `SELECT name, id, version, thing_type_name, attributes FROM things
 		WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`, s.Account, s.Region, after, db.fillPageSize())
 	if err != nil {
 		return nil, nil, err
 	}
-	defer rows.Close()
-	page := map[string]fillThing{}
-	var names []string
-	for rows.Next() {
-		var t warden.FleetThing
-		var ft fillThing
-		var attrs string
-		if err := rows.Scan(&t.Name, &t.ID, &ft.version, &t.TypeName, &attrs); err != nil {
-			return nil, nil, err
-		}
-		if t.Attributes, err = decodeThingAttributes(attrs, "thing "+t.Name); err != nil {
-			return nil, nil, err
-		}
-		ft.id, ft.match = t.ID, q.Match(&t)
-		page[t.Name] = ft
-		names = append(names, t.Name)
+	page := make(map[string]fillThing, len(things))
+	names := make([]string, len(things))
+	for i := range things {
+		t := &things[i]
+		page[t.Name] = fillThing{id: t.ID, version: t.version, match: q.Match(&t.FleetThing)}
+		names[i] = t.Name
 	}
-	return page, names, rows.Err()
+	return page, names, nil
 }
 
 // thingRange is the SQL condition on column for names after lo and up to
@@ -1195,7 +1135,7 @@ func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, 
 		name, id string
 		version  int64
 	}
-	inRange, err := queryAll(ctx, tx, func(r *sql.Rows) (v version, err error) { return v, r.Scan(&v.name, &v.id, &v.version) },
+	inRange, err := queryAll(ctx, tx, func(r rowScanner) (v version, err error) { return v, r.Scan(&v.name, &v.id, &v.version) },
 		`SELECT name, id, version FROM things WHERE account = ? AND region = ? AND `+cond+lock, append([]any{s.Account, s.Region}, args...)...)
 	if err != nil {
 		return err
@@ -1261,7 +1201,7 @@ func (db *DB) ResumeDynamicGroupFills(ctx context.Context) error {
 		s                 warden.Scope
 		name, id, queryOf string
 	}
-	todo, err := queryAll(ctx, db.read, func(r *sql.Rows) (p pending, err error) {
+	todo, err := queryAll(ctx, db.read, func(r rowScanner) (p pending, err error) {
 		return p, r.Scan(&p.s.Account, &p.s.Region, &p.name, &p.id, &p.queryOf)
 	}, `SELECT account, region, name, id, query_string FROM thing_groups WHERE dynamic = 1 AND status <> ?`, warden.DynamicGroupActive)
 	if err != nil {
