@@ -105,22 +105,19 @@ func getMitTask(ctx context.Context, q querier, s warden.Scope, taskID string) (
 }
 
 func mitTaskStatistics(ctx context.Context, q querier, taskSeq int64) (map[string]warden.MitigationTaskStatistics, error) {
-	rows, err := q.QueryContext(ctx, `SELECT check_name, total, succeeded, failed, skipped, canceled
+	out := map[string]warden.MitigationTaskStatistics{}
+	err := queryEach(ctx, q, func(r rowScanner) error {
+		var check string
+		var st warden.MitigationTaskStatistics
+		err := r.Scan(&check, &st.Total, &st.Succeeded, &st.Failed, &st.Skipped, &st.Canceled)
+		out[check] = st
+		return err
+	}, `SELECT check_name, total, succeeded, failed, skipped, canceled
 		FROM mitigation_task_stats WHERE task_seq = ? ORDER BY check_name`, taskSeq)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]warden.MitigationTaskStatistics{}
-	for rows.Next() {
-		var check string
-		var st warden.MitigationTaskStatistics
-		if err := rows.Scan(&check, &st.Total, &st.Succeeded, &st.Failed, &st.Skipped, &st.Canceled); err != nil {
-			return nil, err
-		}
-		out[check] = st
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---------------------------------------------------------------- wake-ups
@@ -442,24 +439,17 @@ func (db *DB) CancelMitigationTask(ctx context.Context, s warden.Scope, taskID s
 			return warden.Errorf(warden.CodeInvalidRequest,
 				"Audit mitigation actions task %s is %s; only a task that is IN_PROGRESS can be canceled.", taskID, t.task.Status)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT check_name, COUNT(*) FROM mitigation_executions
+		canceled := map[string]int64{}
+		err = queryEach(ctx, tx, func(r rowScanner) error {
+			var check string
+			var n int64
+			err := r.Scan(&check, &n)
+			canceled[check] = n
+			return err
+		}, `SELECT check_name, COUNT(*) FROM mitigation_executions
 			WHERE task_seq = ? AND action_index = 0 AND status = 'PENDING' AND lease_expires < ?
 			GROUP BY check_name`, t.seq, millis(now))
 		if err != nil {
-			return err
-		}
-		canceled := map[string]int64{}
-		for rows.Next() {
-			var check string
-			var n int64
-			if err := rows.Scan(&check, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			canceled[check] = n
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE mitigation_executions SET status = ?, end_time = ?, lease_owner = '', lease_expires = 0
@@ -599,39 +589,39 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 	}
 	query += ` ORDER BY finding_seq, action_index LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := tx.QueryContext(ctx, query, args...)
+	type execution struct {
+		warden.MitigationExecution
+		finding int64
+		action  int
+	}
+	page, next, err := keyPage(ctx, tx, p.Limit,
+		func(e execution) string { return strconv.FormatInt(e.finding, 10) + "." + strconv.Itoa(e.action) },
+		func(r rowScanner) (e execution, err error) {
+			var check string
+			var start, end int64
+			if err := r.Scan(&e.finding, &e.action, &e.FindingID, &check, &e.Status, &start, &end, &e.ErrorCode, &e.Message); err != nil {
+				return e, err
+			}
+			e.TaskID = t.task.TaskID
+			if a := t.action(check, e.action); a != nil {
+				e.ActionName, e.ActionID = a.Name, a.ID
+			}
+			if start != 0 {
+				e.StartTime = fromMillis(start)
+			}
+			if end != 0 {
+				e.EndTime = fromMillis(end)
+			}
+			return e, nil
+		}, query, args...)
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
 	var out []warden.MitigationExecution
-	var lastFinding int64
-	var lastAction int
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(lastFinding, 10) + "." + strconv.Itoa(lastAction)
-			break
-		}
-		var e warden.MitigationExecution
-		var check string
-		var start, end int64
-		if err := rows.Scan(&lastFinding, &lastAction, &e.FindingID, &check, &e.Status, &start, &end, &e.ErrorCode, &e.Message); err != nil {
-			return nil, "", err
-		}
-		e.TaskID = t.task.TaskID
-		if a := t.action(check, lastAction); a != nil {
-			e.ActionName, e.ActionID = a.Name, a.ID
-		}
-		if start != 0 {
-			e.StartTime = fromMillis(start)
-		}
-		if end != 0 {
-			e.EndTime = fromMillis(end)
-		}
-		out = append(out, e)
+	for _, e := range page {
+		out = append(out, e.MitigationExecution)
 	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 // ---------------------------------------------------------------- the engine's side
@@ -743,21 +733,14 @@ func (db *DB) FanOutMitigationTasks(ctx context.Context, now time.Time, maxFindi
 // fanOutMitChunk fans out up to limit findings of check with seq > after and
 // returns how many it covered and the last one's seq.
 func fanOutMitChunk(ctx context.Context, tx writeTx, t *mitTaskRow, check string, after int64, limit int, canceled bool, now time.Time) (int, int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq, reason_code, is_suppressed FROM audit_findings
-		WHERE account = ? AND region = ? AND task_id = ? AND check_name = ? AND seq > ? AND seq <= ?
-		ORDER BY seq LIMIT ?`, t.scope.Account, t.scope.Region, t.auditTaskID, check, after, t.fanoutMaxSeq, limit)
-	if err != nil {
-		return 0, 0, err
-	}
 	var n int
 	var last int64
 	var d warden.MitigationTaskStatistics
-	for rows.Next() {
+	err := queryEach(ctx, tx, func(r rowScanner) error {
 		var reason string
 		var suppressed int
-		if err := rows.Scan(&last, &reason, &suppressed); err != nil {
-			rows.Close()
-			return 0, 0, err
+		if err := r.Scan(&last, &reason, &suppressed); err != nil {
+			return err
 		}
 		n++
 		d.Total++
@@ -769,9 +752,11 @@ func fanOutMitChunk(ctx context.Context, tx writeTx, t *mitTaskRow, check string
 		case canceled:
 			d.Canceled++
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT seq, reason_code, is_suppressed FROM audit_findings
+		WHERE account = ? AND region = ? AND task_id = ? AND check_name = ? AND seq > ? AND seq <= ?
+		ORDER BY seq LIMIT ?`, t.scope.Account, t.scope.Region, t.auditTaskID, check, after, t.fanoutMaxSeq, limit)
+	if err != nil {
 		return 0, 0, err
 	}
 	if n == 0 {
@@ -819,8 +804,10 @@ func (db *DB) ClaimMitigationFindings(ctx context.Context, owner string, now tim
 	ctx = context.WithoutCancel(ctx)
 	c := &warden.MitigationClaim{Owner: owner}
 	err := db.inClaimTx(ctx, func(tx writeTx) error {
-		c.Executions = c.Executions[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE mitigation_executions
+		var err error
+		c.Executions, err = queryAll(ctx, tx, func(r rowScanner) (e warden.ClaimedExecution, err error) {
+			return e, r.Scan(&e.TaskSeq, &e.FindingSeq, &e.ActionIndex, &e.Attempt)
+		}, `UPDATE mitigation_executions
 			SET lease_owner = ?, lease_expires = ?, attempt = attempt + 1, start_time = ?
 			WHERE (task_seq, finding_seq) IN (
 				SELECT task_seq, finding_seq FROM mitigation_executions
@@ -829,18 +816,7 @@ func (db *DB) ClaimMitigationFindings(ctx context.Context, owner string, now tim
 			AND status = 'PENDING' AND lease_expires < ?
 			RETURNING task_seq, finding_seq, action_index, attempt`,
 			owner, millis(now.Add(lease)), millis(now), millis(now), maxFindings, millis(now))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e warden.ClaimedExecution
-			if err := rows.Scan(&e.TaskSeq, &e.FindingSeq, &e.ActionIndex, &e.Attempt); err != nil {
-				return err
-			}
-			c.Executions = append(c.Executions, e)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -32,22 +32,33 @@ func seqPage[T any](ctx context.Context, pool *sql.DB, limit int, query string, 
 	return out, "", rows.Err()
 }
 
+// queryEach runs a query and calls each for every row.
+func queryEach(ctx context.Context, q querier, each func(rowScanner) error, query string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // queryAll runs a query and returns every row as scan reads it.
 func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	var out []T
+	err := queryEach(ctx, q, func(r rowScanner) error {
+		item, err := scan(r)
+		out = append(out, item)
+		return err
+	}, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		item, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, item)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // queryStrings runs a query of one text column and returns its values.
@@ -57,10 +68,10 @@ func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]
 
 func scanString(r rowScanner) (s string, err error) { return s, r.Scan(&s) }
 
-// namePage runs a keyset query that selects up to limit+1 rows ordered by
-// a name and returns the first limit items; next is the name (key) of the
-// last one returned when more follow, the cursor the query resumes after.
-func namePage[T any](ctx context.Context, q querier, limit int, key func(T) string, scan func(rowScanner) (T, error),
+// keyPage runs a keyset query that selects up to limit+1 rows and returns
+// the first limit items; next is the key of the last one returned when
+// more follow, the cursor the query resumes after.
+func keyPage[T any](ctx context.Context, q querier, limit int, key func(T) string, scan func(rowScanner) (T, error),
 	query string, args ...any) ([]T, string, error) {
 	out, err := queryAll(ctx, q, scan, query, args...)
 	if err != nil || len(out) <= limit || limit <= 0 {

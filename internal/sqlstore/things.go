@@ -352,7 +352,7 @@ func (db *DB) Things(ctx context.Context, s warden.Scope, f warden.ThingFilter, 
 		args = append(args, p.After)
 	}
 	args = append(args, p.Limit+1)
-	return namePage(ctx, db.read, p.Limit, func(t warden.Thing) string { return t.Name },
+	return keyPage(ctx, db.read, p.Limit, func(t warden.Thing) string { return t.Name },
 		func(r rowScanner) (warden.Thing, error) { return scanThing(r) }, b.String(), args...)
 }
 
@@ -727,7 +727,7 @@ func (db *DB) ThingGroups(ctx context.Context, s warden.Scope, f warden.ThingGro
 // thingNamePage runs a query of one name column with limit+1 rows and returns a
 // page and the cursor of the next one.
 func (db *DB) thingNamePage(ctx context.Context, limit int, query string, args ...any) ([]string, string, error) {
-	return namePage(ctx, db.read, limit, func(n string) string { return n }, scanString, query, args...)
+	return keyPage(ctx, db.read, limit, func(n string) string { return n }, scanString, query, args...)
 }
 
 // --- membership ---
