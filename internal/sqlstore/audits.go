@@ -206,21 +206,15 @@ func getAuditTask(ctx context.Context, q querier, s warden.Scope, id string) (wa
 		return t, err
 	}
 	t.StartTime = fromMillis(start)
-	rows, err := q.QueryContext(ctx, `SELECT check_name, status, total, non_compliant, suppressed, error_code, message
+	t.Checks, err = queryAll(ctx, q, func(r rowScanner) (c warden.AuditCheckRun, err error) {
+		return c, r.Scan(&c.Name, &c.Status, &c.TotalResources, &c.NonCompliantResources, &c.SuppressedNonCompliantResources,
+			&c.ErrorCode, &c.Message)
+	}, `SELECT check_name, status, total, non_compliant, suppressed, error_code, message
 		FROM audit_task_checks WHERE account = ? AND region = ? AND task_id = ? ORDER BY check_name`, s.Account, s.Region, id)
 	if err != nil {
-		return t, err
+		return t, fmt.Errorf("checks of audit task %s: %w", id, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var c warden.AuditCheckRun
-		if err := rows.Scan(&c.Name, &c.Status, &c.TotalResources, &c.NonCompliantResources, &c.SuppressedNonCompliantResources,
-			&c.ErrorCode, &c.Message); err != nil {
-			return t, err
-		}
-		t.Checks = append(t.Checks, c)
-	}
-	return t, rows.Err()
+	return t, nil
 }
 
 // AuditTask returns one task with its checks, read in one snapshot.
@@ -256,27 +250,26 @@ func (db *DB) AuditTasks(ctx context.Context, s warden.Scope, f warden.AuditTask
 	}
 	query += ` ORDER BY task_start_time DESC, seq DESC LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	type task struct {
+		warden.AuditTask
+		seq int64
+	}
+	page, next, err := keyPage(ctx, db.read, p.Limit,
+		func(t task) string { return fmt.Sprintf("%d:%d", millis(t.StartTime), t.seq) },
+		func(r rowScanner) (t task, err error) {
+			var start int64
+			err = r.Scan(&t.seq, &t.ID, &t.Type, &t.Status, &start, &t.ScheduledAuditName)
+			t.StartTime = fromMillis(start)
+			return t, err
+		}, query, args...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("audit tasks: %w", err)
 	}
-	defer rows.Close()
 	var out []warden.AuditTask
-	var lastSeq, lastStart int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = fmt.Sprintf("%d:%d", lastStart, lastSeq)
-			break
-		}
-		var t warden.AuditTask
-		if err := rows.Scan(&lastSeq, &t.ID, &t.Type, &t.Status, &lastStart, &t.ScheduledAuditName); err != nil {
-			return nil, "", err
-		}
-		t.StartTime = fromMillis(lastStart)
-		out = append(out, t)
+	for _, t := range page {
+		out = append(out, t.AuditTask)
 	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 func auditCursorPair(c string) (int64, int64, error) {
@@ -631,19 +624,12 @@ func (db *DB) ScanAuditCertificates(ctx context.Context, s warden.Scope, statuse
 		return nil
 	}
 	marks, args := auditStatusArgs(s, statuses)
-	rows, err := db.read.QueryContext(ctx, `SELECT id, status, ca_certificate_id, not_before, not_after, created_at, subject, issuer,
-		serial, key_algorithm, key_size, public_key, public_key_sha256, crl_distribution_points
-		FROM certificates WHERE account = ? AND region = ? AND status IN (`+marks+`) ORDER BY seq`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	var c warden.Certificate
 	var notBefore, notAfter, created int64
 	var publicKey, crls string
-	for rows.Next() {
+	return queryEach(ctx, db.read, func(r rowScanner) (err error) {
 		c = warden.Certificate{}
-		if err := rows.Scan(&c.ID, &c.Status, &c.CACertificateID, &notBefore, &notAfter, &created, &c.Facts.Subject, &c.Facts.Issuer,
+		if err := r.Scan(&c.ID, &c.Status, &c.CACertificateID, &notBefore, &notAfter, &created, &c.Facts.Subject, &c.Facts.Issuer,
 			&c.Facts.Serial, &c.Facts.KeyAlgorithm, &c.Facts.KeySize, &publicKey, &c.Facts.PublicKeySHA256, &crls); err != nil {
 			return err
 		}
@@ -656,11 +642,10 @@ func (db *DB) ScanAuditCertificates(ctx context.Context, s warden.Scope, statuse
 				return fmt.Errorf("stored certificate %s: %w", c.ID, err)
 			}
 		}
-		if err := fn(&c); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+		return fn(&c)
+	}, `SELECT id, status, ca_certificate_id, not_before, not_after, created_at, subject, issuer,
+		serial, key_algorithm, key_size, public_key, public_key_sha256, crl_distribution_points
+		FROM certificates WHERE account = ? AND region = ? AND status IN (`+marks+`) ORDER BY seq`, args...)
 }
 
 // AuditCRLDistributionPoints lists the distinct CRL URLs of the scope's
@@ -671,22 +656,16 @@ func (db *DB) AuditCRLDistributionPoints(ctx context.Context, s warden.Scope, st
 		return nil, nil
 	}
 	marks, args := auditStatusArgs(s, statuses)
-	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT crl_distribution_points FROM certificates
-		WHERE account = ? AND region = ? AND status IN (`+marks+`) AND crl_distribution_points <> '[]'`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []string
 	seen := map[string]bool{} // a fleet may name many distinct URLs: no quadratic search
-	for rows.Next() {
+	err := queryEach(ctx, db.read, func(r rowScanner) error {
 		var doc string
 		facts := warden.X509Facts{}
-		if err := rows.Scan(&doc); err != nil {
-			return nil, err
+		if err := r.Scan(&doc); err != nil {
+			return err
 		}
 		if err := json.Unmarshal([]byte(doc), &facts.CRLDistributionPoints); err != nil {
-			return nil, fmt.Errorf("stored CRL distribution points: %w", err)
+			return fmt.Errorf("stored CRL distribution points: %w", err)
 		}
 		for _, u := range facts.ConsultedCRLDistributionPoints() {
 			if !seen[u] {
@@ -694,54 +673,42 @@ func (db *DB) AuditCRLDistributionPoints(ctx context.Context, s warden.Scope, st
 				out = append(out, u)
 			}
 		}
+		return nil
+	}, `SELECT DISTINCT crl_distribution_points FROM certificates
+		WHERE account = ? AND region = ? AND status IN (`+marks+`) AND crl_distribution_points <> '[]'`, args...)
+	if err != nil {
+		return nil, err
 	}
 	slices.Sort(out)
-	return out, rows.Err()
+	return out, nil
 }
 
 // ScanAuditCACertificates streams the scope's CA certificates.
 func (db *DB) ScanAuditCACertificates(ctx context.Context, s warden.Scope, fn func(*warden.CACertificate) error) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? ORDER BY seq`,
-		s.Account, s.Region)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		c, _, err := scanCACertificate(rows)
+	return queryEach(ctx, db.read, func(r rowScanner) error {
+		c, _, err := scanCACertificate(r)
 		if err != nil {
 			return err
 		}
-		if err := fn(&c); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+		return fn(&c)
+	}, `SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? ORDER BY seq`, s.Account, s.Region)
 }
 
 // ScanDefaultPolicyVersions streams the default version of every policy.
 func (db *DB) ScanDefaultPolicyVersions(ctx context.Context, s warden.Scope, fn func(*warden.PolicyVersion) error) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT p.name, v.version, v.document, p.generation_id, v.created_at, v.updated_at
-		FROM policies p JOIN policy_versions v ON v.account = p.account AND v.region = p.region AND v.policy_name = p.name
-		  AND v.version = p.default_version
-		WHERE p.account = ? AND p.region = ? ORDER BY p.seq`, s.Account, s.Region)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	var v warden.PolicyVersion
-	for rows.Next() {
+	return queryEach(ctx, db.read, func(r rowScanner) error {
 		var version, created, updated int64
-		if err := rows.Scan(&v.PolicyName, &version, &v.Document, &v.GenerationID, &created, &updated); err != nil {
+		if err := r.Scan(&v.PolicyName, &version, &v.Document, &v.GenerationID, &created, &updated); err != nil {
 			return err
 		}
 		v.VersionID, v.IsDefault = strconv.FormatInt(version, 10), true
 		v.CreationDate, v.LastModifiedDate = fromMillis(created), fromMillis(updated)
-		if err := fn(&v); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+		return fn(&v)
+	}, `SELECT p.name, v.version, v.document, p.generation_id, v.created_at, v.updated_at
+		FROM policies p JOIN policy_versions v ON v.account = p.account AND v.region = p.region AND v.policy_name = p.name
+		  AND v.version = p.default_version
+		WHERE p.account = ? AND p.region = ? ORDER BY p.seq`, s.Account, s.Region)
 }
 
 // ---------------------------------------------------------------- findings
@@ -839,32 +806,27 @@ func (db *DB) AuditFindings(ctx context.Context, s warden.Scope, f warden.AuditF
 	}
 	query += ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	type finding struct {
+		warden.AuditFinding
+		seq int64
+	}
+	page, next, err := keyPage(ctx, db.read, p.Limit, func(f finding) string {
+		if byTask {
+			return "t" + f.CheckName + "\x00" + strconv.FormatInt(f.seq, 10)
+		}
+		return "f" + strconv.FormatInt(millis(f.FindingTime), 10) + "\x00" + strconv.FormatInt(f.seq, 10)
+	}, func(r rowScanner) (f finding, err error) {
+		f.AuditFinding, f.seq, err = scanAuditFinding(r)
+		return f, err
+	}, query, args...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("audit findings: %w", err)
 	}
-	defer rows.Close()
 	var out []warden.AuditFinding
-	var lastSeq int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			last := out[len(out)-1]
-			if byTask {
-				next = "t" + last.CheckName + "\x00" + strconv.FormatInt(lastSeq, 10)
-			} else {
-				next = "f" + strconv.FormatInt(millis(last.FindingTime), 10) + "\x00" + strconv.FormatInt(lastSeq, 10)
-			}
-			break
-		}
-		fd, seq, err := scanAuditFinding(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, fd)
-		lastSeq = seq
+	for _, f := range page {
+		out = append(out, f.AuditFinding)
 	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 // ---------------------------------------------------------------- suppressions
@@ -1042,45 +1004,30 @@ func (db *DB) AuditSuppressions(ctx context.Context, s warden.Scope, f warden.Au
 	}
 	query += ` ORDER BY expiration_sort ` + order + `, check_name ` + order + `, resource_key ` + order + ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	page, next, err := keyPage(ctx, db.read, p.Limit, func(row suppressionRow) string {
+		return strconv.FormatInt(row.sort, 10) + "\x00" + row.sup.CheckName + "\x00" + row.key
+	}, scanSuppression, query, args...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("audit suppressions: %w", err)
 	}
-	defer rows.Close()
 	var out []warden.AuditSuppression
-	var last suppressionRow
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(last.sort, 10) + "\x00" + last.sup.CheckName + "\x00" + last.key
-			break
-		}
-		row, err := scanSuppression(rows)
-		if err != nil {
-			return nil, "", err
-		}
+	for _, row := range page {
 		out = append(out, row.sup)
-		last = row
 	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 // AllAuditSuppressions lists every suppression of the scope.
 func (db *DB) AllAuditSuppressions(ctx context.Context, s warden.Scope) ([]warden.AuditSuppression, error) {
-	rows, err := db.read.QueryContext(ctx, auditSuppressionSelect+` WHERE account = ? AND region = ?`, s.Account, s.Region)
+	rows, err := queryAll(ctx, db.read, scanSuppression, auditSuppressionSelect+` WHERE account = ? AND region = ?`, s.Account, s.Region)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("audit suppressions: %w", err)
 	}
-	defer rows.Close()
 	var out []warden.AuditSuppression
-	for rows.Next() {
-		row, err := scanSuppression(rows)
-		if err != nil {
-			return nil, err
-		}
+	for _, row := range rows {
 		out = append(out, row.sup)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---------------------------------------------------------------- scheduled audits
@@ -1103,20 +1050,13 @@ func scanScheduledAudit(r rowScanner) (warden.ScopedScheduledAudit, error) {
 }
 
 func scheduledAuditsOf(ctx context.Context, q querier, s warden.Scope) ([]warden.ScheduledAudit, error) {
-	rows, err := q.QueryContext(ctx, scheduledAuditSelect+` WHERE account = ? AND region = ? ORDER BY name`, s.Account, s.Region)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []warden.ScheduledAudit
-	for rows.Next() {
-		a, err := scanScheduledAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a.ScheduledAudit)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanUnscopedAudit, scheduledAuditSelect+` WHERE account = ? AND region = ? ORDER BY name`, s.Account, s.Region)
+}
+
+// scanUnscopedAudit is scanScheduledAudit without the scope.
+func scanUnscopedAudit(r rowScanner) (warden.ScheduledAudit, error) {
+	a, err := scanScheduledAudit(r)
+	return a.ScheduledAudit, err
 }
 
 func getScheduledAudit(ctx context.Context, q querier, s warden.Scope, name string) (warden.ScheduledAudit, error) {
@@ -1244,44 +1184,21 @@ func (db *DB) DeleteScheduledAudit(ctx context.Context, s warden.Scope, name str
 
 // ScheduledAudits lists the scope's scheduled audits by name.
 func (db *DB) ScheduledAudits(ctx context.Context, s warden.Scope, p warden.Page) ([]warden.ScheduledAudit, string, error) {
-	rows, err := db.read.QueryContext(ctx, scheduledAuditSelect+` WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`,
-		s.Account, s.Region, p.After, p.Limit+1)
+	page, next, err := keyPage(ctx, db.read, p.Limit, func(a warden.ScheduledAudit) string { return a.Name }, scanUnscopedAudit,
+		scheduledAuditSelect+` WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`, s.Account, s.Region, p.After, p.Limit+1)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("scheduled audits: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.ScheduledAudit
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = out[len(out)-1].Name
-			break
-		}
-		a, err := scanScheduledAudit(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a.ScheduledAudit)
-	}
-	return out, next, rows.Err()
+	return page, next, nil
 }
 
 // AllScheduledAudits lists the scheduled audits of every scope.
 func (db *DB) AllScheduledAudits(ctx context.Context) ([]warden.ScopedScheduledAudit, error) {
-	rows, err := db.read.QueryContext(ctx, scheduledAuditSelect+` ORDER BY seq`)
+	out, err := queryAll(ctx, db.read, scanScheduledAudit, scheduledAuditSelect+` ORDER BY seq`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scheduled audits: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.ScopedScheduledAudit
-	for rows.Next() {
-		a, err := scanScheduledAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // FireScheduledAudit starts the task of one occurrence, once.
