@@ -57,12 +57,13 @@ func getAuditConfig(ctx context.Context, q querier, s warden.Scope) (warden.Audi
 
 // AuditConfiguration returns the scope's audit configuration.
 func (db *DB) AuditConfiguration(ctx context.Context, s warden.Scope) (warden.AuditConfiguration, bool, error) {
-	return getAuditConfig(ctx, db.read, s)
+	cfg, configured, err := getAuditConfig(ctx, db.read, s)
+	return cfg, configured, wrap(err, "audit configuration")
 }
 
 // UpdateAuditConfiguration merges an update into the configuration.
 func (db *DB) UpdateAuditConfiguration(ctx context.Context, s warden.Scope, u warden.AuditConfigurationUpdate, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		cfg, configured, err := getAuditConfig(ctx, tx, s)
 		if err != nil {
 			return err
@@ -92,12 +93,12 @@ func (db *DB) UpdateAuditConfiguration(ctx context.Context, s warden.Scope, u wa
 		}
 		return logChange(ctx, tx, s, warden.AuditConfigurationARN(s), "UpdateAccountAuditConfiguration", before,
 			auditConfigDoc{next.RoleArn, next.SNS, next.Checks}, now)
-	})
+	}), "update audit configuration")
 }
 
 // DeleteAuditConfiguration resets the scope to no audit configuration.
 func (db *DB) DeleteAuditConfiguration(ctx context.Context, s warden.Scope, deleteScheduledAudits bool, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		cfg, configured, err := getAuditConfig(ctx, tx, s)
 		if err != nil {
 			return err
@@ -121,7 +122,7 @@ func (db *DB) DeleteAuditConfiguration(ctx context.Context, s warden.Scope, dele
 		}
 		return logChange(ctx, tx, s, warden.AuditConfigurationARN(s), "DeleteAccountAuditConfiguration",
 			auditConfigDoc{cfg.RoleArn, cfg.SNS, cfg.Checks}, nil, now)
-	})
+	}), "delete audit configuration")
 }
 
 // ---------------------------------------------------------------- tasks
@@ -187,7 +188,7 @@ func (db *DB) StartAuditTask(ctx context.Context, s warden.Scope, checks []strin
 		return logChange(ctx, tx, s, warden.AuditTaskARN(s, t.ID), "StartOnDemandAuditTask", nil,
 			auditTaskDoc{TaskType: t.Type, TaskStatus: t.Status, Checks: checks}, now)
 	})
-	return t, err
+	return t, wrap(err, "start audit task")
 }
 
 func auditTaskNotFound(id string) error {
@@ -221,10 +222,11 @@ func getAuditTask(ctx context.Context, q querier, s warden.Scope, id string) (wa
 func (db *DB) AuditTask(ctx context.Context, s warden.Scope, id string) (warden.AuditTask, error) {
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return warden.AuditTask{}, err
+		return warden.AuditTask{}, wrap(err, "audit task")
 	}
 	defer tx.Rollback()
-	return getAuditTask(ctx, tx, s, id)
+	t, err := getAuditTask(ctx, tx, s, id)
+	return t, wrap(err, "audit task")
 }
 
 // AuditTasks lists tasks newest first; the cursor is "start:seq" of the last.
@@ -243,7 +245,7 @@ func (db *DB) AuditTasks(ctx context.Context, s warden.Scope, f warden.AuditTask
 	if p.After != "" {
 		start, seq, err := auditCursorPair(p.After)
 		if err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "audit tasks")
 		}
 		query += ` AND (task_start_time < ? OR (task_start_time = ? AND seq < ?))`
 		args = append(args, start, start, seq)
@@ -284,7 +286,7 @@ func auditCursorPair(c string) (int64, int64, error) {
 
 // CancelAuditTask cancels an in-progress task.
 func (db *DB) CancelAuditTask(ctx context.Context, s warden.Scope, id string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		t, err := getAuditTask(ctx, tx, s, id)
 		if err != nil {
 			return err
@@ -314,7 +316,7 @@ func (db *DB) CancelAuditTask(ctx context.Context, s warden.Scope, id string, no
 		}
 		_, err = notifyAuditEnd(ctx, tx, s, id, now)
 		return err
-	})
+	}), "cancel audit task")
 }
 
 // notifyAuditEnd publishes the summary of task id to the scope's SNS
@@ -426,7 +428,7 @@ func (db *DB) ClaimAuditTask(ctx context.Context, owner string, lease time.Durat
 			return nil
 		}
 	})
-	return claim, found, err
+	return claim, found, wrap(err, "claim audit task")
 }
 
 // finishAuditTaskTx ends task id with status: its unfinished checks become
@@ -459,7 +461,7 @@ func (db *DB) RenewAuditTaskLease(ctx context.Context, c *warden.AuditTaskClaim,
 		held = n == 1
 		return err
 	})
-	return held, err
+	return held, wrap(err, "renew audit task lease")
 }
 
 // auditFindingColumns are the columns insertFindings writes, in order.
@@ -530,7 +532,7 @@ func (db *DB) RecordAuditProgress(ctx context.Context, c *warden.AuditTaskClaim,
 		}
 		return nil
 	})
-	return held, err
+	return held, wrap(err, "record audit progress")
 }
 
 // FinishAuditTask ends a claimed task.
@@ -555,7 +557,7 @@ func (db *DB) FinishAuditTask(ctx context.Context, c *warden.AuditTaskClaim, sta
 		published, err = notifyAuditEnd(ctx, tx, s, id, now)
 		return err
 	})
-	return held, published, err
+	return held, published, wrap(err, "finish audit task")
 }
 
 // PurgeAuditData deletes what is older than the retention period, in
@@ -574,7 +576,7 @@ func (db *DB) PurgeAuditData(ctx context.Context, cutoff time.Time) (int64, erro
 			return err
 		})
 		if err != nil {
-			return 0, err
+			return 0, wrap(err, "purge audit data")
 		}
 		if n < batch {
 			break
@@ -603,7 +605,7 @@ func (db *DB) PurgeAuditData(ctx context.Context, cutoff time.Time) (int64, erro
 		_, err = tx.ExecContext(ctx, `DELETE FROM scheduled_audit_runs WHERE occurrence < ?`, millis(cutoff))
 		return err
 	})
-	return tasks, err
+	return tasks, wrap(err, "purge audit data")
 }
 
 // ---------------------------------------------------------------- registry scans
@@ -627,7 +629,7 @@ func (db *DB) ScanAuditCertificates(ctx context.Context, s warden.Scope, statuse
 	var c warden.Certificate
 	var notBefore, notAfter, created int64
 	var publicKey, crls string
-	return queryEach(ctx, db.read, func(r rowScanner) (err error) {
+	return wrap(queryEach(ctx, db.read, func(r rowScanner) (err error) {
 		c = warden.Certificate{}
 		if err := r.Scan(&c.ID, &c.Status, &c.CACertificateID, &notBefore, &notAfter, &created, &c.Facts.Subject, &c.Facts.Issuer,
 			&c.Facts.Serial, &c.Facts.KeyAlgorithm, &c.Facts.KeySize, &publicKey, &c.Facts.PublicKeySHA256, &crls); err != nil {
@@ -645,7 +647,7 @@ func (db *DB) ScanAuditCertificates(ctx context.Context, s warden.Scope, statuse
 		return fn(&c)
 	}, `SELECT id, status, ca_certificate_id, not_before, not_after, created_at, subject, issuer,
 		serial, key_algorithm, key_size, public_key, public_key_sha256, crl_distribution_points
-		FROM certificates WHERE account = ? AND region = ? AND status IN (`+marks+`) ORDER BY seq`, args...)
+		FROM certificates WHERE account = ? AND region = ? AND status IN (`+marks+`) ORDER BY seq`, args...), "scan audit certificates")
 }
 
 // AuditCRLDistributionPoints lists the distinct CRL URLs of the scope's
@@ -677,7 +679,7 @@ func (db *DB) AuditCRLDistributionPoints(ctx context.Context, s warden.Scope, st
 	}, `SELECT DISTINCT crl_distribution_points FROM certificates
 		WHERE account = ? AND region = ? AND status IN (`+marks+`) AND crl_distribution_points <> '[]'`, args...)
 	if err != nil {
-		return nil, err
+		return nil, wrap(err, "audit CRL distribution points")
 	}
 	slices.Sort(out)
 	return out, nil
@@ -685,19 +687,19 @@ func (db *DB) AuditCRLDistributionPoints(ctx context.Context, s warden.Scope, st
 
 // ScanAuditCACertificates streams the scope's CA certificates.
 func (db *DB) ScanAuditCACertificates(ctx context.Context, s warden.Scope, fn func(*warden.CACertificate) error) error {
-	return queryEach(ctx, db.read, func(r rowScanner) error {
+	return wrap(queryEach(ctx, db.read, func(r rowScanner) error {
 		c, _, err := scanCACertificate(r)
 		if err != nil {
 			return err
 		}
 		return fn(&c)
-	}, `SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? ORDER BY seq`, s.Account, s.Region)
+	}, `SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? ORDER BY seq`, s.Account, s.Region), "scan audit CA certificates")
 }
 
 // ScanDefaultPolicyVersions streams the default version of every policy.
 func (db *DB) ScanDefaultPolicyVersions(ctx context.Context, s warden.Scope, fn func(*warden.PolicyVersion) error) error {
 	var v warden.PolicyVersion
-	return queryEach(ctx, db.read, func(r rowScanner) error {
+	return wrap(queryEach(ctx, db.read, func(r rowScanner) error {
 		var version, created, updated int64
 		if err := r.Scan(&v.PolicyName, &version, &v.Document, &v.GenerationID, &created, &updated); err != nil {
 			return err
@@ -708,7 +710,7 @@ func (db *DB) ScanDefaultPolicyVersions(ctx context.Context, s warden.Scope, fn 
 	}, `SELECT p.name, v.version, v.document, p.generation_id, v.created_at, v.updated_at
 		FROM policies p JOIN policy_versions v ON v.account = p.account AND v.region = p.region AND v.policy_name = p.name
 		  AND v.version = p.default_version
-		WHERE p.account = ? AND p.region = ? ORDER BY p.seq`, s.Account, s.Region)
+		WHERE p.account = ? AND p.region = ? ORDER BY p.seq`, s.Account, s.Region), "scan default policy versions")
 }
 
 // ---------------------------------------------------------------- findings
@@ -750,7 +752,7 @@ func (db *DB) AuditFinding(ctx context.Context, s warden.Scope, id string) (ward
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, warden.Errorf(warden.CodeResourceNotFound, "The audit finding %s does not exist.", id)
 	}
-	return f, err
+	return f, wrap(err, "audit finding")
 }
 
 // AuditFindings lists findings. A task's are ordered by check and then as
@@ -897,7 +899,7 @@ func expirationSort(sup *warden.AuditSuppression) (expiration, sort int64) {
 // CreateAuditSuppression stores a suppression.
 func (db *DB) CreateAuditSuppression(ctx context.Context, s warden.Scope, sup warden.AuditSuppression, token string, now time.Time) error {
 	key := sup.Resource.Key()
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		var existingCheck, existingKey string
 		err := tx.QueryRowContext(ctx, `SELECT check_name, resource_key FROM audit_suppressions WHERE account = ? AND region = ? AND client_request_token = ?`,
 			s.Account, s.Region, token).Scan(&existingCheck, &existingKey)
@@ -923,18 +925,18 @@ func (db *DB) CreateAuditSuppression(ctx context.Context, s warden.Scope, sup wa
 			return err
 		}
 		return logChange(ctx, tx, s, warden.AuditSuppressionARN(s, sup.CheckName, &sup.Resource), "CreateAuditSuppression", nil, suppressionDoc(&sup), now)
-	})
+	}), "create audit suppression")
 }
 
 // AuditSuppression returns one suppression.
 func (db *DB) AuditSuppression(ctx context.Context, s warden.Scope, check string, r warden.ResourceIdentifier) (warden.AuditSuppression, error) {
 	row, err := getSuppression(ctx, db.read, s, check, &r)
-	return row.sup, err
+	return row.sup, wrap(err, "audit suppression")
 }
 
 // UpdateAuditSuppression changes a suppression.
 func (db *DB) UpdateAuditSuppression(ctx context.Context, s warden.Scope, check string, r warden.ResourceIdentifier, u warden.AuditSuppressionUpdate, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		row, err := getSuppression(ctx, tx, s, check, &r)
 		if err != nil {
 			return err
@@ -952,12 +954,12 @@ func (db *DB) UpdateAuditSuppression(ctx context.Context, s warden.Scope, check 
 			return err
 		}
 		return logChange(ctx, tx, s, warden.AuditSuppressionARN(s, check, &r), "UpdateAuditSuppression", before, suppressionDoc(&sup), now)
-	})
+	}), "update audit suppression")
 }
 
 // DeleteAuditSuppression removes a suppression.
 func (db *DB) DeleteAuditSuppression(ctx context.Context, s warden.Scope, check string, r warden.ResourceIdentifier, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		row, err := getSuppression(ctx, tx, s, check, &r)
 		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
 			return nil
@@ -970,7 +972,7 @@ func (db *DB) DeleteAuditSuppression(ctx context.Context, s warden.Scope, check 
 			return err
 		}
 		return logChange(ctx, tx, s, warden.AuditSuppressionARN(s, check, &r), "DeleteAuditSuppression", suppressionDoc(&row.sup), nil, now)
-	})
+	}), "delete audit suppression")
 }
 
 // AuditSuppressions lists suppressions by expiration; the cursor is
@@ -1082,7 +1084,7 @@ func scheduledDoc(a *warden.ScheduledAudit) scheduledAuditDoc {
 // CreateScheduledAudit stores a scheduled audit.
 func (db *DB) CreateScheduledAudit(ctx context.Context, s warden.Scope, a warden.ScheduledAudit, tags []warden.Tag) error {
 	arn := warden.ScheduledAuditARN(s, a.Name)
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		if _, err := getScheduledAudit(ctx, tx, s, a.Name); err == nil {
 			return &warden.Error{Code: warden.CodeResourceAlreadyExists, Message: fmt.Sprintf("The scheduled audit %s already exists.", a.Name),
 				ResourceID: a.Name, ResourceArn: arn}
@@ -1114,12 +1116,13 @@ func (db *DB) CreateScheduledAudit(ctx context.Context, s warden.Scope, a warden
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "CreateScheduledAudit", nil, scheduledDoc(&a), a.CreatedAt)
-	})
+	}), "create scheduled audit")
 }
 
 // ScheduledAudit returns one scheduled audit.
 func (db *DB) ScheduledAudit(ctx context.Context, s warden.Scope, name string) (warden.ScheduledAudit, error) {
-	return getScheduledAudit(ctx, db.read, s, name)
+	a, err := getScheduledAudit(ctx, db.read, s, name)
+	return a, wrap(err, "scheduled audit")
 }
 
 // UpdateScheduledAudit changes a scheduled audit.
@@ -1152,7 +1155,7 @@ func (db *DB) UpdateScheduledAudit(ctx context.Context, s warden.Scope, name str
 		}
 		return logChange(ctx, tx, s, warden.ScheduledAuditARN(s, name), "UpdateScheduledAudit", before, scheduledDoc(&out), now)
 	})
-	return out, err
+	return out, wrap(err, "update scheduled audit")
 }
 
 func deleteScheduledAuditTx(ctx context.Context, tx writeTx, s warden.Scope, a warden.ScheduledAudit, now time.Time) error {
@@ -1173,13 +1176,13 @@ func deleteScheduledAuditTx(ctx context.Context, tx writeTx, s warden.Scope, a w
 
 // DeleteScheduledAudit removes a scheduled audit.
 func (db *DB) DeleteScheduledAudit(ctx context.Context, s warden.Scope, name string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		a, err := getScheduledAudit(ctx, tx, s, name)
 		if err != nil {
 			return err
 		}
 		return deleteScheduledAuditTx(ctx, tx, s, a, now)
-	})
+	}), "delete scheduled audit")
 }
 
 // ScheduledAudits lists the scope's scheduled audits by name.
@@ -1240,5 +1243,5 @@ func (db *DB) FireScheduledAudit(ctx context.Context, s warden.Scope, name strin
 		fired = true
 		return nil
 	})
-	return task, fired, err
+	return task, fired, wrap(err, "fire scheduled audit")
 }

@@ -262,7 +262,7 @@ func (db *DB) StartMitigationTask(ctx context.Context, s warden.Scope, t warden.
 	if created {
 		db.signalMitigationWork()
 	}
-	return out, created, err
+	return out, created, wrap(err, "start mitigation task")
 }
 
 // resolveMitTaskActions snapshots the mapping's actions, checking that each
@@ -427,7 +427,7 @@ func finishMitTaskIfDone(ctx context.Context, tx writeTx, taskSeq int64, now tim
 // not being applied (PENDING, or claimed under an expired lease) become
 // CANCELED; those under a live lease finish, each finding atomically.
 func (db *DB) CancelMitigationTask(ctx context.Context, s warden.Scope, taskID string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		if err := db.lockMitigationWrites(ctx, tx); err != nil {
 			return err
 		}
@@ -465,22 +465,22 @@ func (db *DB) CancelMitigationTask(ctx context.Context, s warden.Scope, taskID s
 		_, err = tx.ExecContext(ctx, `UPDATE mitigation_tasks SET status = ?, end_time = ? WHERE seq = ?`,
 			warden.MitigationTaskCanceled, millis(now), t.seq)
 		return err
-	})
+	}), "cancel mitigation task")
 }
 
 // MitigationTask returns a task with its statistics.
 func (db *DB) MitigationTask(ctx context.Context, s warden.Scope, taskID string) (warden.MitigationTask, error) {
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
-		return warden.MitigationTask{}, err
+		return warden.MitigationTask{}, wrap(err, "mitigation task")
 	}
 	defer tx.Rollback()
 	t, err := getMitTask(ctx, tx, s, taskID)
 	if err != nil {
-		return warden.MitigationTask{}, err
+		return warden.MitigationTask{}, wrap(err, "mitigation task")
 	}
 	if t.task.Statistics, err = mitTaskStatistics(ctx, tx, t.seq); err != nil {
-		return warden.MitigationTask{}, err
+		return warden.MitigationTask{}, wrap(err, "mitigation task")
 	}
 	return t.task, nil
 }
@@ -514,19 +514,20 @@ func (db *DB) MitigationTasks(ctx context.Context, s warden.Scope, f warden.Miti
 			return nil, "", nil
 		}
 		if err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "mitigation tasks")
 		}
 		query += ` AND EXISTS (SELECT 1 FROM mitigation_executions e WHERE e.task_seq = t.seq AND e.finding_seq = ?)`
 		args = append(args, findingSeq)
 	}
 	query += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, p.Limit+1)
-	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (t warden.MitigationTask, seq int64, err error) {
+	tasks, next, err := seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (t warden.MitigationTask, seq int64, err error) {
 		var start int64
 		err = r.Scan(&seq, &t.TaskID, &t.Status, &start)
 		t.StartTime = fromMillis(start)
 		return t, seq, err
 	})
+	return tasks, next, wrap(err, "mitigation tasks")
 }
 
 // MitigationExecutions lists a task's executions by finding, then action;
@@ -545,7 +546,7 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 	}
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "mitigation executions")
 	}
 	defer tx.Rollback()
 	t, err := getMitTask(ctx, tx, s, f.TaskID)
@@ -553,7 +554,7 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 		return nil, "", nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "mitigation executions")
 	}
 	query := `SELECT finding_seq, action_index, finding_id, check_name,
 			CASE WHEN status = 'PENDING' AND lease_owner <> '' THEN 'IN_PROGRESS' ELSE status END,
@@ -574,7 +575,7 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 			query += ` AND finding_id = ?`
 			args = append(args, f.FindingID)
 		default:
-			return nil, "", err
+			return nil, "", wrap(err, "mitigation executions")
 		}
 	}
 	switch f.Status {
@@ -615,7 +616,7 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 			return e, nil
 		}, query, args...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "mitigation executions")
 	}
 	var out []warden.MitigationExecution
 	for _, e := range page {
@@ -672,7 +673,7 @@ func (db *DB) FanOutMitigationTasks(ctx context.Context, now time.Time, maxFindi
 			return false, nil
 		}
 		if err != nil {
-			return false, err
+			return false, wrap(err, "fan out mitigation tasks")
 		}
 	}
 	err := db.inTx(ctx, func(tx writeTx) error {
@@ -727,7 +728,7 @@ func (db *DB) FanOutMitigationTasks(ctx context.Context, now time.Time, maxFindi
 	if errors.Is(err, errMitFanOutRaced) {
 		return true, nil
 	}
-	return worked, err
+	return worked, wrap(err, "fan out mitigation tasks")
 }
 
 // fanOutMitChunk fans out up to limit findings of check with seq > after and
@@ -819,7 +820,7 @@ func (db *DB) ClaimMitigationFindings(ctx context.Context, owner string, now tim
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, wrap(err, "claim mitigation findings")
 	}
 	slices.SortFunc(c.Executions, func(a, b warden.ClaimedExecution) int {
 		if a.TaskSeq != b.TaskSeq {

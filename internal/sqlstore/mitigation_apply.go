@@ -139,7 +139,7 @@ func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt war
 // warden.MitigationQueue.
 func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim, errorCode, message string, now time.Time) error {
 	ctx = context.WithoutCancel(ctx)
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		if err := db.lockMitigationWrites(ctx, tx); err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim
 			}
 		}
 		return a.finish()
-	})
+	}), "fail mitigation claim")
 }
 
 func (a *mitApplier) run(c *warden.MitigationClaim) error {

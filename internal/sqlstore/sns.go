@@ -133,12 +133,12 @@ func (db *DB) CreateTopic(ctx context.Context, s warden.Scope, t warden.Topic, t
 		created = true
 		return logChange(ctx, tx, s, t.ARN(s), "CreateTopic", nil, map[string]any{"Attributes": t.Attributes, "Tags": tags}, t.CreatedAt)
 	})
-	return t, created, err
+	return t, created, wrap(err, "create topic")
 }
 
 // DeleteTopic removes a topic and everything that hangs on it.
 func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sns_topics WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
 		if err != nil {
 			return err
@@ -161,14 +161,14 @@ func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now 
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "DeleteTopic", map[string]any{"Name": name}, nil, now)
-	})
+	}), "delete topic")
 }
 
 // Topic returns one topic with its subscription counts.
 func (db *DB) Topic(ctx context.Context, s warden.Scope, name string) (warden.Topic, error) {
 	t, _, err := getTopic(ctx, db.read, s, name)
 	if err != nil {
-		return t, err
+		return t, wrap(err, "topic")
 	}
 	err = queryEach(ctx, db.read, func(r rowScanner) error {
 		var status string
@@ -209,7 +209,7 @@ func parseCursor(after string) (int64, error) {
 func (db *DB) Topics(ctx context.Context, s warden.Scope, p warden.Page) ([]warden.Topic, string, error) {
 	after, err := parseCursor(p.After)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "topics")
 	}
 	out, next, err := seqPage(ctx, db.read, p.Limit, `SELECT seq, name, attributes, created_at FROM sns_topics
 		WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{s.Account, s.Region, after, p.Limit + 1},
@@ -231,7 +231,7 @@ func (db *DB) Topics(ctx context.Context, s warden.Scope, p warden.Page) ([]ward
 
 // SetTopicAttribute sets or removes one attribute.
 func (db *DB) SetTopicAttribute(ctx context.Context, s warden.Scope, topic, name, value string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		t, seq, err := getTopic(ctx, tx, s, topic)
 		if err != nil {
 			return err
@@ -254,7 +254,7 @@ func (db *DB) SetTopicAttribute(ctx context.Context, s warden.Scope, topic, name
 			b = map[string]string{name: before}
 		}
 		return logChange(ctx, tx, s, t.ARN(s), "SetTopicAttributes", b, map[string]string{name: value}, now)
-	})
+	}), "set topic attribute")
 }
 
 const subscriptionColumns = `arn, topic, protocol, endpoint, owner, status, token, token_expires, auth_unsubscribe, attributes, created_at`
@@ -368,7 +368,7 @@ func (db *DB) Subscribe(ctx context.Context, s warden.Scope, sub warden.Subscrip
 			map[string]any{"TopicArn": s.SNSARN(sub.Topic), "Protocol": sub.Protocol, "Endpoint": warden.MaskEndpointPassword(sub.Endpoint),
 				"Status": sub.Status}, now)
 	})
-	return sub, err
+	return sub, wrap(err, "subscribe")
 }
 
 // ConfirmSubscription confirms the subscription whose token is token.
@@ -408,12 +408,12 @@ func (db *DB) ConfirmSubscription(ctx context.Context, s warden.Scope, topic, to
 		return logChange(ctx, tx, s, sub.Arn, "ConfirmSubscription", map[string]string{"Status": before},
 			map[string]string{"Status": sub.Status}, now)
 	})
-	return sub, err
+	return sub, wrap(err, "confirm subscription")
 }
 
 // Unsubscribe deletes a subscription.
 func (db *DB) Unsubscribe(ctx context.Context, s warden.Scope, arn, newToken string, public bool, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		sub, err := scanSubscription(tx.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM sns_subscriptions
 			WHERE arn = ? AND account = ? AND region = ?`, arn, s.Account, s.Region))
 		if errors.Is(err, sql.ErrNoRows) || err == nil && sub.Status == warden.SubscriptionDeleted {
@@ -443,18 +443,18 @@ func (db *DB) Unsubscribe(ctx context.Context, s warden.Scope, arn, newToken str
 			}
 		}
 		return logChange(ctx, tx, s, arn, "Unsubscribe", map[string]string{"Status": sub.Status}, nil, now)
-	})
+	}), "unsubscribe")
 }
 
 // Subscriptions lists subscriptions oldest first, leaving deleted ones out.
 func (db *DB) Subscriptions(ctx context.Context, s warden.Scope, topic string, p warden.Page) ([]warden.Subscription, string, error) {
 	after, err := parseCursor(p.After)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "subscriptions")
 	}
 	if topic != "" {
 		if err := topicExists(ctx, db.read, s, topic); err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "subscriptions")
 		}
 	}
 	query := `SELECT seq, ` + subscriptionColumns + ` FROM sns_subscriptions WHERE account = ? AND region = ? AND seq > ? AND status <> ?`
@@ -487,7 +487,7 @@ func (db *DB) Publish(ctx context.Context, s warden.Scope, m warden.SNSMessage, 
 		id, err = enqueuePublish(ctx, tx, s, m, now)
 		return err
 	})
-	return id, err
+	return id, wrap(err, "publish")
 }
 
 // EnqueuePublishTx publishes a message to the topic topicArn inside the
@@ -580,7 +580,7 @@ func pruneMessages(ctx context.Context, tx writeTx, ids []string) error {
 // RecentSNSMessages lists the topic's last messages, oldest first.
 func (db *DB) RecentSNSMessages(ctx context.Context, s warden.Scope, topic string, afterSeq int64, limit int) ([]warden.SNSMessage, error) {
 	if err := topicExists(ctx, db.read, s, topic); err != nil {
-		return nil, err
+		return nil, wrap(err, "recent SNS messages")
 	}
 	if limit <= 0 || limit > warden.MaxSNSRecentMessages {
 		limit = warden.MaxSNSRecentMessages
@@ -706,7 +706,7 @@ func (db *DB) ClaimSNSDeliveries(ctx context.Context, owner string, now time.Tim
 			WHERE d.seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`) ORDER BY d.next_at, d.seq`, seqs...)
 		return err
 	})
-	return out, err
+	return out, wrap(err, "claim SNS deliveries")
 }
 
 // FinishSNSDeliveries records the outcomes of claimed deliveries.
@@ -714,7 +714,7 @@ func (db *DB) FinishSNSDeliveries(ctx context.Context, outcomes []warden.SNSOutc
 	if len(outcomes) == 0 {
 		return nil
 	}
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		var delivered []string
 		for _, o := range outcomes {
 			var err error
@@ -740,7 +740,7 @@ func (db *DB) FinishSNSDeliveries(ctx context.Context, outcomes []warden.SNSOutc
 			}
 		}
 		return pruneMessages(ctx, tx, delivered)
-	})
+	}), "finish SNS deliveries")
 }
 
 // SNSDeliveries lists outbox rows oldest first.

@@ -157,11 +157,11 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 	t.Attributes = warden.CleanAttributes(t.Attributes)
 	t.Version = 1
 	if err := warden.CheckThingAttributeCount(t.TypeName, t.Attributes); err != nil {
-		return t, false, err
+		return t, false, wrap(err, "create thing")
 	}
 	attrs, err := encodeThingAttributes(t.Attributes)
 	if err != nil {
-		return t, false, err
+		return t, false, wrap(err, "create thing")
 	}
 	created := false
 	err = db.inTx(ctx, func(tx writeTx) error {
@@ -202,7 +202,7 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 		}
 		return syncThingDynamicGroups(ctx, tx, s, &t, t.CreationDate)
 	})
-	return t, created, err
+	return t, created, wrap(err, "create thing")
 }
 
 // Thing returns one thing.
@@ -260,7 +260,7 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 		}
 		return syncThingDynamicGroups(ctx, tx, s, &t, now)
 	})
-	return t, err
+	return t, wrap(err, "update thing")
 }
 
 // DeleteThing removes a thing, its attribute rows and its memberships. The
@@ -269,7 +269,7 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 // check rolls the deletion back, and the usual delete is two statements,
 // the DELETE and its change-log row.
 func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expectedVersion *int64, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		var hasPrincipals, inGroups bool
 		t, err := scanThing(tx.QueryRowContext(ctx, `DELETE FROM things WHERE account = ? AND region = ? AND name = ?
 			RETURNING `+thingColumns+`,
@@ -309,7 +309,7 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 			}
 		}
 		return logChange(ctx, tx, s, t.ARN(s), "DeleteThing", docOfThing(&t), nil, now)
-	})
+	}), "delete thing")
 }
 
 // Things lists things in name order; the cursor is the last name returned.
@@ -352,8 +352,9 @@ func (db *DB) Things(ctx context.Context, s warden.Scope, f warden.ThingFilter, 
 		args = append(args, p.After)
 	}
 	args = append(args, p.Limit+1)
-	return keyPage(ctx, db.read, p.Limit, func(t warden.Thing) string { return t.Name },
+	things, next, err := keyPage(ctx, db.read, p.Limit, func(t warden.Thing) string { return t.Name },
 		func(r rowScanner) (warden.Thing, error) { return scanThing(r) }, b.String(), args...)
+	return things, next, wrap(err, "things")
 }
 
 // --- thing groups ---
@@ -530,17 +531,17 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 			g.Query.Status = warden.DynamicGroupActive
 		}
 	}
-	return g, created, err
+	return g, created, wrap(err, "create thing group")
 }
 
 // ThingGroup returns one group with its ancestors.
 func (db *DB) ThingGroup(ctx context.Context, s warden.Scope, name string) (warden.ThingGroup, error) {
 	g, err := thingGroupByName(ctx, db.read, s, name)
 	if err != nil {
-		return g.ThingGroup, err
+		return g.ThingGroup, wrap(err, "thing group")
 	}
 	g.RootToParent, err = groupRootToParent(ctx, db.read, s, name)
-	return g.ThingGroup, err
+	return g.ThingGroup, wrap(err, "thing group")
 }
 
 func wrongThingGroupKind(name string, dynamic bool, op string) error {
@@ -608,13 +609,13 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 			g.Query.Status = warden.DynamicGroupActive
 		}
 	}
-	return g.ThingGroup, err
+	return g.ThingGroup, wrap(err, "update thing group")
 }
 
 // DeleteThingGroup removes a group, its memberships, tags and policy
 // attachments.
 func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string, dynamic bool, expectedVersion *int64, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		g, err := thingGroupByName(ctx, tx, s, name)
 		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
 			return nil
@@ -668,7 +669,7 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 			return err
 		}
 		return logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Delete"), docOfThingGroup(&g.ThingGroup), nil, now)
-	})
+	}), "delete thing group")
 }
 
 // detachGroupPolicies removes the policy attachments of a deleted group, so
@@ -699,7 +700,7 @@ func (db *DB) ThingGroups(ctx context.Context, s warden.Scope, f warden.ThingGro
 	switch {
 	case f.Parent != "":
 		if _, err := thingGroupByName(ctx, db.read, s, f.Parent); err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "thing groups")
 		}
 		if f.Recursive != nil && *f.Recursive {
 			col = "descendant"
@@ -721,7 +722,8 @@ func (db *DB) ThingGroups(ctx context.Context, s warden.Scope, f warden.ThingGro
 	}
 	query += ` ORDER BY ` + col + ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	return db.thingNamePage(ctx, p.Limit, query, args...)
+	names, next, err := db.thingNamePage(ctx, p.Limit, query, args...)
+	return names, next, wrap(err, "thing groups")
 }
 
 // thingNamePage runs a query of one name column with limit+1 rows and returns a
@@ -768,10 +770,10 @@ func removeMembership(ctx context.Context, tx writeTx, s warden.Scope, thing, gr
 
 // AddThingToThingGroup adds a thing to a static group in one transaction.
 func (db *DB) AddThingToThingGroup(ctx context.Context, s warden.Scope, thingName, groupName string, overrideDynamic bool, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		_, err := addThingToGroupTx(ctx, tx, s, thingName, groupName, overrideDynamic, now)
 		return err
-	})
+	}), "add thing to thing group")
 }
 
 // addThingToGroupTx is AddThingToThingGroup inside the caller's transaction,
@@ -807,7 +809,7 @@ func addThingToGroupTx(ctx context.Context, tx writeTx, s warden.Scope, thingNam
 // RemoveThingFromThingGroup removes a thing from a static group; a thing
 // that is not in the group is no error.
 func (db *DB) RemoveThingFromThingGroup(ctx context.Context, s warden.Scope, thingName, groupName string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		if err := requireThing(ctx, tx, s, thingName); err != nil {
 			return err
 		}
@@ -829,17 +831,18 @@ func (db *DB) RemoveThingFromThingGroup(ctx context.Context, s warden.Scope, thi
 			return err
 		}
 		return removeMembership(ctx, tx, s, thingName, groupName, false, now)
-	})
+	}), "remove thing from thing group")
 }
 
 // ThingGroupsForThing lists the groups of a thing by name.
 func (db *DB) ThingGroupsForThing(ctx context.Context, s warden.Scope, thingName string, p warden.Page) ([]string, string, error) {
 	if err := requireThing(ctx, db.read, s, thingName); err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "thing groups for thing")
 	}
-	return db.thingNamePage(ctx, p.Limit, `SELECT group_name FROM thing_group_members
+	names, next, err := db.thingNamePage(ctx, p.Limit, `SELECT group_name FROM thing_group_members
 		WHERE account = ? AND region = ? AND thing_name = ? AND group_name > ? ORDER BY group_name LIMIT ?`,
 		s.Account, s.Region, thingName, p.After, p.Limit+1)
+	return names, next, wrap(err, "thing groups for thing")
 }
 
 // thingCursorSep separates group and thing in a recursive listing's
@@ -852,12 +855,13 @@ const thingCursorSep = "\n"
 // the cursor, so a page costs the same wherever it is in the collection.
 func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName string, recursive bool, p warden.Page) ([]string, string, error) {
 	if _, err := thingGroupByName(ctx, db.read, s, groupName); err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "things in thing group")
 	}
 	const members = `SELECT thing_name FROM thing_group_members
 		WHERE account = ? AND region = ? AND group_name = ? AND thing_name > ? ORDER BY thing_name LIMIT ?`
 	if !recursive {
-		return db.thingNamePage(ctx, p.Limit, members, s.Account, s.Region, groupName, p.After, p.Limit+1)
+		names, next, err := db.thingNamePage(ctx, p.Limit, members, s.Account, s.Region, groupName, p.After, p.Limit+1)
+		return names, next, wrap(err, "things in thing group")
 	}
 	afterGroup, afterThing := "", ""
 	if p.After != "" {
@@ -870,7 +874,7 @@ func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName 
 		WHERE account = ? AND region = ? AND ancestor = ? AND descendant >= ? ORDER BY descendant`,
 		s.Account, s.Region, groupName, afterGroup)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "things in thing group")
 	}
 	type item struct{ group, thing string }
 	var got []item
@@ -881,7 +885,7 @@ func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName 
 		}
 		names, _, err := db.thingNamePage(ctx, 1<<30, members, s.Account, s.Region, g, after, p.Limit+1-len(got))
 		if err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "things in thing group")
 		}
 		for _, n := range names {
 			got = append(got, item{g, n})
