@@ -252,24 +252,14 @@ func (db *DB) AuditTasks(ctx context.Context, s warden.Scope, f warden.AuditTask
 	}
 	query += ` ORDER BY task_start_time DESC, seq DESC LIMIT ?`
 	args = append(args, p.Limit+1)
-	type task struct {
-		warden.AuditTask
-		seq int64
-	}
-	page, next, err := keyPage(ctx, db.read, p.Limit,
-		func(t task) string { return fmt.Sprintf("%d:%d", millis(t.StartTime), t.seq) },
-		func(r rowScanner) (t task, err error) {
-			var start int64
-			err = r.Scan(&t.seq, &t.ID, &t.Type, &t.Status, &start, &t.ScheduledAuditName)
-			t.StartTime = fromMillis(start)
-			return t, err
-		}, query, args...)
+	out, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (t warden.AuditTask, key string, err error) {
+		var seq, start int64
+		err = r.Scan(&seq, &t.ID, &t.Type, &t.Status, &start, &t.ScheduledAuditName)
+		t.StartTime = fromMillis(start)
+		return t, fmt.Sprintf("%d:%d", start, seq), err
+	}, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("audit tasks: %w", err)
-	}
-	var out []warden.AuditTask
-	for _, t := range page {
-		out = append(out, t.AuditTask)
 	}
 	return out, next, nil
 }
@@ -808,25 +798,15 @@ func (db *DB) AuditFindings(ctx context.Context, s warden.Scope, f warden.AuditF
 	}
 	query += ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	type finding struct {
-		warden.AuditFinding
-		seq int64
-	}
-	page, next, err := keyPage(ctx, db.read, p.Limit, func(f finding) string {
+	out, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (warden.AuditFinding, string, error) {
+		f, seq, err := scanAuditFinding(r)
 		if byTask {
-			return "t" + f.CheckName + "\x00" + strconv.FormatInt(f.seq, 10)
+			return f, "t" + f.CheckName + "\x00" + strconv.FormatInt(seq, 10), err
 		}
-		return "f" + strconv.FormatInt(millis(f.FindingTime), 10) + "\x00" + strconv.FormatInt(f.seq, 10)
-	}, func(r rowScanner) (f finding, err error) {
-		f.AuditFinding, f.seq, err = scanAuditFinding(r)
-		return f, err
+		return f, "f" + strconv.FormatInt(millis(f.FindingTime), 10) + "\x00" + strconv.FormatInt(seq, 10), err
 	}, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("audit findings: %w", err)
-	}
-	var out []warden.AuditFinding
-	for _, f := range page {
-		out = append(out, f.AuditFinding)
 	}
 	return out, next, nil
 }
@@ -1006,15 +986,12 @@ func (db *DB) AuditSuppressions(ctx context.Context, s warden.Scope, f warden.Au
 	}
 	query += ` ORDER BY expiration_sort ` + order + `, check_name ` + order + `, resource_key ` + order + ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	page, next, err := keyPage(ctx, db.read, p.Limit, func(row suppressionRow) string {
-		return strconv.FormatInt(row.sort, 10) + "\x00" + row.sup.CheckName + "\x00" + row.key
-	}, scanSuppression, query, args...)
+	out, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (warden.AuditSuppression, string, error) {
+		row, err := scanSuppression(r)
+		return row.sup, strconv.FormatInt(row.sort, 10) + "\x00" + row.sup.CheckName + "\x00" + row.key, err
+	}, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("audit suppressions: %w", err)
-	}
-	var out []warden.AuditSuppression
-	for _, row := range page {
-		out = append(out, row.sup)
 	}
 	return out, next, nil
 }
@@ -1187,12 +1164,14 @@ func (db *DB) DeleteScheduledAudit(ctx context.Context, s warden.Scope, name str
 
 // ScheduledAudits lists the scope's scheduled audits by name.
 func (db *DB) ScheduledAudits(ctx context.Context, s warden.Scope, p warden.Page) ([]warden.ScheduledAudit, string, error) {
-	page, next, err := keyPage(ctx, db.read, p.Limit, func(a warden.ScheduledAudit) string { return a.Name }, scanUnscopedAudit,
-		scheduledAuditSelect+` WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`, s.Account, s.Region, p.After, p.Limit+1)
+	out, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (warden.ScheduledAudit, string, error) {
+		a, err := scanUnscopedAudit(r)
+		return a, a.Name, err
+	}, scheduledAuditSelect+` WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`, s.Account, s.Region, p.After, p.Limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("scheduled audits: %w", err)
 	}
-	return page, next, nil
+	return out, next, nil
 }
 
 // AllScheduledAudits lists the scheduled audits of every scope.

@@ -590,37 +590,28 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 	}
 	query += ` ORDER BY finding_seq, action_index LIMIT ?`
 	args = append(args, p.Limit+1)
-	type execution struct {
-		warden.MitigationExecution
-		finding int64
-		action  int
-	}
-	page, next, err := keyPage(ctx, tx, p.Limit,
-		func(e execution) string { return strconv.FormatInt(e.finding, 10) + "." + strconv.Itoa(e.action) },
-		func(r rowScanner) (e execution, err error) {
-			var check string
-			var start, end int64
-			if err := r.Scan(&e.finding, &e.action, &e.FindingID, &check, &e.Status, &start, &end, &e.ErrorCode, &e.Message); err != nil {
-				return e, err
-			}
-			e.TaskID = t.task.TaskID
-			if a := t.action(check, e.action); a != nil {
-				e.ActionName, e.ActionID = a.Name, a.ID
-			}
-			if start != 0 {
-				e.StartTime = fromMillis(start)
-			}
-			if end != 0 {
-				e.EndTime = fromMillis(end)
-			}
-			return e, nil
-		}, query, args...)
+	out, next, err := keyPage(ctx, tx, p.Limit, func(r rowScanner) (e warden.MitigationExecution, key string, err error) {
+		var finding int64
+		var action int
+		var check string
+		var start, end int64
+		if err := r.Scan(&finding, &action, &e.FindingID, &check, &e.Status, &start, &end, &e.ErrorCode, &e.Message); err != nil {
+			return e, "", err
+		}
+		e.TaskID = t.task.TaskID
+		if a := t.action(check, action); a != nil {
+			e.ActionName, e.ActionID = a.Name, a.ID
+		}
+		if start != 0 {
+			e.StartTime = fromMillis(start)
+		}
+		if end != 0 {
+			e.EndTime = fromMillis(end)
+		}
+		return e, strconv.FormatInt(finding, 10) + "." + strconv.Itoa(action), nil
+	}, query, args...)
 	if err != nil {
 		return nil, "", wrap(err, "mitigation executions")
-	}
-	var out []warden.MitigationExecution
-	for _, e := range page {
-		out = append(out, e.MitigationExecution)
 	}
 	return out, next, nil
 }

@@ -352,8 +352,10 @@ func (db *DB) Things(ctx context.Context, s warden.Scope, f warden.ThingFilter, 
 		args = append(args, p.After)
 	}
 	args = append(args, p.Limit+1)
-	things, next, err := keyPage(ctx, db.read, p.Limit, func(t warden.Thing) string { return t.Name },
-		func(r rowScanner) (warden.Thing, error) { return scanThing(r) }, b.String(), args...)
+	things, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (warden.Thing, string, error) {
+		t, err := scanThing(r)
+		return t, t.Name, err
+	}, b.String(), args...)
 	return things, next, wrap(err, "things")
 }
 
@@ -729,7 +731,10 @@ func (db *DB) ThingGroups(ctx context.Context, s warden.Scope, f warden.ThingGro
 // thingNamePage runs a query of one name column with limit+1 rows and returns a
 // page and the cursor of the next one.
 func (db *DB) thingNamePage(ctx context.Context, limit int, query string, args ...any) ([]string, string, error) {
-	return keyPage(ctx, db.read, limit, func(n string) string { return n }, scanString, query, args...)
+	return keyPage(ctx, db.read, limit, func(r rowScanner) (string, string, error) {
+		n, err := scanString(r)
+		return n, n, err
+	}, query, args...)
 }
 
 // --- membership ---
