@@ -234,14 +234,8 @@ func (db *DB) AuditTasks(ctx context.Context, s warden.Scope, f warden.AuditTask
 	query := `SELECT seq, task_id, task_type, task_status, task_start_time, scheduled_audit_name FROM audit_tasks
 		WHERE account = ? AND region = ? AND task_start_time >= ? AND task_start_time <= ?`
 	args := []any{s.Account, s.Region, millis(f.Start), millis(f.End)}
-	if f.Type != "" {
-		query += ` AND task_type = ?`
-		args = append(args, f.Type)
-	}
-	if f.Status != "" {
-		query += ` AND task_status = ?`
-		args = append(args, f.Status)
-	}
+	query, args = andEq(query, args, "task_type", f.Type)
+	query, args = andEq(query, args, "task_status", f.Status)
 	if p.After != "" {
 		start, seq, err := auditCursorPair(p.After)
 		if err != nil {
@@ -333,14 +327,9 @@ func notifyAuditEnd(ctx context.Context, tx writeTx, s warden.Scope, id string, 
 
 // auditHolds reports whether the claim still holds its task's lease.
 func auditHolds(ctx context.Context, tx writeTx, c *warden.AuditTaskClaim) (bool, error) {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?
+	return rowExists(ctx, tx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?
 		AND task_status = ? AND lease_owner = ? AND attempt = ?`,
-		c.Scope.Account, c.Scope.Region, c.Task.ID, warden.AuditInProgress, c.Owner, c.Attempt).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+		c.Scope.Account, c.Scope.Region, c.Task.ID, warden.AuditInProgress, c.Owner, c.Attempt)
 }
 
 // auditClaimLock names the PostgreSQL advisory lock that serializes audit
@@ -759,10 +748,7 @@ func (db *DB) AuditFindings(ctx context.Context, s warden.Scope, f warden.AuditF
 		query += ` AND finding_time >= ? AND finding_time <= ?`
 		args = append(args, millis(f.Start), millis(f.End))
 	}
-	if f.CheckName != "" {
-		query += ` AND check_name = ?`
-		args = append(args, f.CheckName)
-	}
+	query, args = andEq(query, args, "check_name", f.CheckName)
 	if f.Resource != nil {
 		query += ` AND resource_key = ?`
 		args = append(args, f.Resource.Key())
@@ -960,10 +946,7 @@ func (db *DB) DeleteAuditSuppression(ctx context.Context, s warden.Scope, check 
 func (db *DB) AuditSuppressions(ctx context.Context, s warden.Scope, f warden.AuditSuppressionFilter, p warden.Page) ([]warden.AuditSuppression, string, error) {
 	query := auditSuppressionSelect + ` WHERE account = ? AND region = ?`
 	args := []any{s.Account, s.Region}
-	if f.CheckName != "" {
-		query += ` AND check_name = ?`
-		args = append(args, f.CheckName)
-	}
+	query, args = andEq(query, args, "check_name", f.CheckName)
 	if f.Resource != nil {
 		query += ` AND resource_key = ?`
 		args = append(args, f.Resource.Key())

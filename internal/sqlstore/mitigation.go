@@ -315,14 +315,13 @@ type mitTargetFinding struct {
 // returns the findings; for an audit, the last finding seq of the task.
 func resolveMitTaskTarget(ctx context.Context, tx writeTx, s warden.Scope, t *warden.MitigationTaskTarget) ([]mitTargetFinding, int64, error) {
 	if t.AuditTaskID != "" {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?`,
-			s.Account, s.Region, t.AuditTaskID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, 0, warden.Errorf(warden.CodeInvalidRequest, "target.auditTaskId: audit task %s does not exist.", t.AuditTaskID)
-		}
+		exists, err := rowExists(ctx, tx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?`,
+			s.Account, s.Region, t.AuditTaskID)
 		if err != nil {
 			return nil, 0, err
+		}
+		if !exists {
+			return nil, 0, warden.Errorf(warden.CodeInvalidRequest, "target.auditTaskId: audit task %s does not exist.", t.AuditTaskID)
 		}
 		// Findings of the audit written after now are not part of the task.
 		var maxSeq int64
@@ -498,14 +497,8 @@ func (db *DB) MitigationTasks(ctx context.Context, s warden.Scope, f warden.Miti
 	query := `SELECT seq, task_id, status, start_time FROM mitigation_tasks t
 		WHERE account = ? AND region = ? AND seq < ? AND start_time >= ? AND (end_time = 0 OR end_time <= ?)`
 	args := []any{s.Account, s.Region, after, millis(f.StartedAfter), millis(f.EndedBefore)}
-	if f.Status != "" {
-		query += ` AND status = ?`
-		args = append(args, f.Status)
-	}
-	if f.AuditTaskID != "" {
-		query += ` AND audit_task_id = ?`
-		args = append(args, f.AuditTaskID)
-	}
+	query, args = andEq(query, args, "status", f.Status)
+	query, args = andEq(query, args, "audit_task_id", f.AuditTaskID)
 	if f.FindingID != "" {
 		var findingSeq int64
 		err := db.read.QueryRowContext(ctx, `SELECT seq FROM audit_findings WHERE account = ? AND region = ? AND finding_id = ?`,
@@ -658,12 +651,8 @@ func (db *DB) FanOutMitigationTasks(ctx context.Context, now time.Time, maxFindi
 	if db.postgres {
 		// Every engine step asks; only take the lock below when there is
 		// something to fan out.
-		var one int
-		err := db.read.QueryRowContext(ctx, `SELECT 1 FROM mitigation_tasks WHERE fanout_done = 0 LIMIT 1`).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		if err != nil {
+		pending, err := rowExists(ctx, db.read, `SELECT 1 FROM mitigation_tasks WHERE fanout_done = 0 LIMIT 1`)
+		if !pending || err != nil {
 			return false, wrap(err, "fan out mitigation tasks")
 		}
 	}

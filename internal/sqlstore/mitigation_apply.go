@@ -6,7 +6,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -678,27 +677,9 @@ func (a *mitApplier) deactivateCertificate(ctx context.Context, s warden.Scope, 
 	return a.logChange(ctx, s, s.CertificateARN(id), "UpdateCertificate", certState{Status: status}, certState{Status: warden.CertInactive})
 }
 
-// logChange is sqlstore's logChange with a statement prepared once per
-// batch: before and after are JSON documents, nil meaning "did not exist".
+// logChange is logChange at the batch's time.
 func (a *mitApplier) logChange(ctx context.Context, s warden.Scope, arn, operation string, before, after any) error {
-	doc := func(v any) (string, error) {
-		if v == nil {
-			return "", nil
-		}
-		b, err := json.Marshal(v)
-		return string(b), err
-	}
-	b, err := doc(before)
-	if err != nil {
-		return err
-	}
-	c, err := doc(after)
-	if err != nil {
-		return err
-	}
-	_, err = a.exec(`INSERT INTO change_log (account, region, resource_arn, operation, before_doc, after_doc, actor, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.Account, s.Region, arn, operation, b, c, warden.ActorFrom(ctx), millis(a.now))
-	return err
+	return logChange(ctx, a.tx, s, arn, operation, before, after, a.now)
 }
 
 // mitGroupFacts is what the membership rules need of a thing group.

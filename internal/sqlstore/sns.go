@@ -36,10 +36,8 @@ func decodeAttrs(s string) (map[string]string, error) {
 }
 
 func topicExists(ctx context.Context, q queryRower, s warden.Scope, name string) error {
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM sns_topics WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	ok, err := rowExists(ctx, q, `SELECT 1 FROM sns_topics WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
+	if err == nil && !ok {
 		return warden.SNSTopicNotFound()
 	}
 	return err
@@ -146,14 +144,11 @@ func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		for _, q := range []string{
+		if err := execAll(ctx, tx, []any{s.Account, s.Region, name},
 			`DELETE FROM sns_subscriptions WHERE account = ? AND region = ? AND topic = ?`,
 			`DELETE FROM sns_deliveries WHERE account = ? AND region = ? AND topic = ?`,
-			`DELETE FROM sns_messages WHERE account = ? AND region = ? AND topic = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, s.Account, s.Region, name); err != nil {
-				return err
-			}
+			`DELETE FROM sns_messages WHERE account = ? AND region = ? AND topic = ?`); err != nil {
+			return err
 		}
 		arn := s.SNSARN(name)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
@@ -459,10 +454,7 @@ func (db *DB) Subscriptions(ctx context.Context, s warden.Scope, topic string, p
 	}
 	query := `SELECT seq, ` + subscriptionColumns + ` FROM sns_subscriptions WHERE account = ? AND region = ? AND seq > ? AND status <> ?`
 	args := []any{s.Account, s.Region, after, warden.SubscriptionDeleted}
-	if topic != "" {
-		query += ` AND topic = ?`
-		args = append(args, topic)
-	}
+	query, args = andEq(query, args, "topic", topic)
 	query += ` ORDER BY seq LIMIT ?`
 	args = append(args, p.Limit+1)
 	out, next, err := seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (sub warden.Subscription, seq int64, err error) {
@@ -751,14 +743,8 @@ func (db *DB) SNSDeliveries(ctx context.Context, f warden.SNSDeliveryFilter) ([]
 		query += ` AND d.account = ? AND d.region = ?`
 		args = append(args, f.Scope.Account, f.Scope.Region)
 	}
-	if f.Topic != "" {
-		query += ` AND d.topic = ?`
-		args = append(args, f.Topic)
-	}
-	if f.Status != "" {
-		query += ` AND d.status = ?`
-		args = append(args, f.Status)
-	}
+	query, args = andEq(query, args, "d.topic", f.Topic)
+	query, args = andEq(query, args, "d.status", f.Status)
 	if len(f.Kinds) > 0 {
 		query += ` AND d.kind IN (?` + strings.Repeat(", ?", len(f.Kinds)-1) + `)`
 		for _, k := range f.Kinds {

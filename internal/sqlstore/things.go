@@ -111,10 +111,8 @@ func thingByName(ctx context.Context, q querier, s warden.Scope, name string) (w
 }
 
 func requireThing(ctx context.Context, q querier, s warden.Scope, name string) error {
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	ok, err := rowExists(ctx, q, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
+	if err == nil && !ok {
 		return thingNotFound(name)
 	}
 	return err
@@ -657,14 +655,11 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 		if err := detachGroupPolicies(ctx, tx, s, g.ARN(s), now); err != nil {
 			return err
 		}
-		for _, q := range []string{
+		if err := execAll(ctx, tx, []any{s.Account, s.Region, name},
 			`DELETE FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ?`,
 			`DELETE FROM thing_group_ancestors WHERE account = ? AND region = ? AND descendant = ?`,
-			`DELETE FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, s.Account, s.Region, name); err != nil {
-				return err
-			}
+			`DELETE FROM thing_groups WHERE account = ? AND region = ? AND name = ?`); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
 			s.Account, s.Region, g.ARN(s)); err != nil {
@@ -826,13 +821,9 @@ func (db *DB) RemoveThingFromThingGroup(ctx context.Context, s warden.Scope, thi
 			return warden.Errorf(warden.CodeInvalidRequest,
 				"Cannot remove thing %s from dynamic thing group %s: its query decides its members.", thingName, groupName)
 		}
-		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? AND thing_name = ?`,
-			s.Account, s.Region, groupName, thingName).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		member, err := rowExists(ctx, tx, `SELECT 1 FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? AND thing_name = ?`,
+			s.Account, s.Region, groupName, thingName)
+		if !member || err != nil {
 			return err
 		}
 		return removeMembership(ctx, tx, s, thingName, groupName, false, now)
