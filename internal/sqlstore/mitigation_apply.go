@@ -336,11 +336,7 @@ func (a *mitApplier) permitted(f *mitFinding, act *mitTaskAction, res warden.Mit
 	if err != nil || missing == nil {
 		return "", err
 	}
-	if missing.Action == "sts:AssumeRole" {
-		return fmt.Sprintf("Insufficient permissions: Warden cannot assume role %s (missing permission sts:AssumeRole on %s): "+
-			"the role must exist in account %s.", act.RoleArn, missing.Resource, f.task.scope.Account), nil
-	}
-	return fmt.Sprintf("Insufficient permissions: role %s does not allow %s on %s.", act.RoleArn, missing.Action, missing.Resource), nil
+	return warden.MitigationPermissionDenied(f.task.scope.Account, act.RoleArn, *missing), nil
 }
 
 // mitOutcome is what became of one execution.
