@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,7 +185,8 @@ type AuditConfigurationUpdate struct {
 
 // ValidateAuditConfigurationUpdate checks an update's members against the
 // model and against what Warden can run. Rules that need the stored
-// configuration (the first call, scheduled audits) are the store's.
+// configuration (the first call, scheduled audits) are
+// ApplyAuditConfigurationUpdate's.
 func ValidateAuditConfigurationUpdate(u *AuditConfigurationUpdate) error {
 	var v Validator
 	if u.RoleArn != nil {
@@ -240,6 +242,82 @@ func ValidateAuditConfigurationUpdate(u *AuditConfigurationUpdate) error {
 				return Errorf(CodeInvalidRequest, "%s of %s must be a whole number of days from %d to %d, not %q.", key, name, r.Min, r.Max, shorten(val))
 			}
 		}
+	}
+	return nil
+}
+
+// ApplyAuditConfigurationUpdate merges u into the stored configuration cur
+// (configured: whether the account has one) and checks the rules that need
+// it: the first update needs a roleArn and at least one enabled check, and
+// a check that a scheduled audit uses cannot be disabled. scheduled lists
+// the account's scheduled audits; it is called only when u disables a
+// check.
+func ApplyAuditConfigurationUpdate(cur AuditConfiguration, configured bool, u AuditConfigurationUpdate,
+	scheduled func() ([]ScheduledAudit, error)) (AuditConfiguration, error) {
+	next := AuditConfiguration{RoleArn: cur.RoleArn, SNS: cur.SNS, Checks: maps.Clone(cur.Checks)}
+	if next.Checks == nil {
+		next.Checks = map[string]AuditCheckConfiguration{}
+	}
+	if u.RoleArn != nil {
+		next.RoleArn = *u.RoleArn
+	}
+	if u.SNS != nil {
+		t := *u.SNS
+		next.SNS = &t
+	}
+	var disabled []string
+	for name, c := range u.Checks {
+		old := next.Checks[name]
+		if c.Configuration == nil {
+			c.Configuration = old.Configuration
+		}
+		if old.Enabled && !c.Enabled {
+			disabled = append(disabled, name)
+		}
+		next.Checks[name] = c
+	}
+	if !configured {
+		if u.RoleArn == nil {
+			return next, Errorf(CodeInvalidRequest, "The first UpdateAccountAuditConfiguration needs a roleArn.")
+		}
+		enabled := false
+		for _, c := range next.Checks {
+			enabled = enabled || c.Enabled
+		}
+		if !enabled {
+			return next, Errorf(CodeInvalidRequest, "The first UpdateAccountAuditConfiguration needs auditCheckConfigurations with at least one enabled check.")
+		}
+	}
+	if len(disabled) == 0 {
+		return next, nil
+	}
+	audits, err := scheduled()
+	if err != nil {
+		return next, err
+	}
+	slices.Sort(disabled)
+	for _, name := range disabled {
+		for _, a := range audits {
+			if slices.Contains(a.TargetCheckNames, name) {
+				return next, Errorf(CodeInvalidRequest,
+					"The check %s cannot be disabled: the scheduled audit %s uses it. Remove it from the scheduled audit or delete the scheduled audit first.", name, a.Name)
+			}
+		}
+	}
+	return next, nil
+}
+
+// CheckAuditConfigurationDelete is nil when DeleteAccountAuditConfiguration
+// may delete the configuration (configured: the account has one) of an
+// account with scheduledAudits scheduled audits; they go with it only when
+// deleteScheduledAudits is set.
+func CheckAuditConfigurationDelete(configured bool, scheduledAudits int, deleteScheduledAudits bool) error {
+	if !configured {
+		return Errorf(CodeResourceNotFound, "The account has no audit configuration to delete.")
+	}
+	if scheduledAudits > 0 && !deleteScheduledAudits {
+		return Errorf(CodeInvalidRequest,
+			"The account has %d scheduled audits, which use its checks; delete them first or pass deleteScheduledAudits=true.", scheduledAudits)
 	}
 	return nil
 }
@@ -357,6 +435,15 @@ func ValidateTargetCheckNames(member string, names []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// CheckCancel is nil when the task may be canceled: only an IN_PROGRESS
+// audit may.
+func (t *AuditTask) CheckCancel() error {
+	if t.Status != AuditInProgress {
+		return Errorf(CodeInvalidRequest, "The audit task %s is %s; only an IN_PROGRESS audit can be canceled.", t.ID, t.Status)
+	}
+	return nil
 }
 
 // CheckTargetChecksEnabled fails with InvalidRequest unless every check is
@@ -615,6 +702,27 @@ type AuditSuppressionUpdate struct {
 	ExpirationDate       *time.Time
 	SuppressIndefinitely *bool
 	Description          *string
+}
+
+// ApplyAuditSuppressionUpdate applies u to sup at now. Turning
+// suppressIndefinitely off needs an expiration date in the future, given
+// with it or stored.
+func ApplyAuditSuppressionUpdate(sup AuditSuppression, u AuditSuppressionUpdate, now time.Time) (AuditSuppression, error) {
+	if u.ExpirationDate != nil {
+		sup.ExpirationDate, sup.SuppressIndefinitely = *u.ExpirationDate, false
+	}
+	if u.SuppressIndefinitely != nil {
+		sup.SuppressIndefinitely = *u.SuppressIndefinitely
+		if sup.SuppressIndefinitely {
+			sup.ExpirationDate = time.Time{}
+		} else if u.ExpirationDate == nil && (sup.ExpirationDate.IsZero() || !sup.ExpirationDate.After(now)) {
+			return sup, Errorf(CodeInvalidRequest, "suppressIndefinitely=false needs an expirationDate in the future.")
+		}
+	}
+	if u.Description != nil {
+		sup.Description = *u.Description
+	}
+	return sup, nil
 }
 
 // AuditSuppressionFilter selects suppressions in ListAuditSuppressions.
