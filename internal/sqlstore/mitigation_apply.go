@@ -704,7 +704,7 @@ func (a *mitApplier) addThingsToGroups(ctx context.Context, s warden.Scope, thin
 			return err
 		}
 		if !exists {
-			return thingNotFound(thing)
+			return warden.ErrThingNotFound(thing)
 		}
 		current, err := a.memberships(s, thing)
 		if err != nil {

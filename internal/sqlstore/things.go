@@ -99,13 +99,11 @@ func scanThing(r rowScanner, extra ...any) (warden.Thing, error) {
 	return t, nil
 }
 
-func thingNotFound(name string) error { return warden.NotFound("Thing", name) }
-
 func thingByName(ctx context.Context, q querier, s warden.Scope, name string) (warden.Thing, error) {
 	t, err := scanThing(q.QueryRowContext(ctx, `SELECT `+thingColumns+` FROM things WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, thingNotFound(name)
+		return t, warden.ErrThingNotFound(name)
 	}
 	return t, err
 }
@@ -113,7 +111,7 @@ func thingByName(ctx context.Context, q querier, s warden.Scope, name string) (w
 func requireThing(ctx context.Context, q querier, s warden.Scope, name string) error {
 	ok, err := rowExists(ctx, q, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
 	if err == nil && !ok {
-		return thingNotFound(name)
+		return warden.ErrThingNotFound(name)
 	}
 	return err
 }
@@ -286,8 +284,7 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 			return thingVersionConflict("thing", name, *expectedVersion, t.Version)
 		}
 		if hasPrincipals {
-			return warden.Errorf(warden.CodeInvalidRequest,
-				"Cannot delete thing %s: it has attached principals. Detach them with DetachThingPrincipal first.", name)
+			return warden.ErrThingStillAttached(name)
 		}
 		if inGroups {
 			groups, err := thingMemberships(ctx, tx, s, name)
