@@ -257,12 +257,6 @@ const (
 	AuditCanceled   = "CANCELED"
 )
 
-// AuditTaskStatuses and AuditTaskTypes list the enums in the model's order.
-var (
-	AuditTaskStatuses = []string{AuditInProgress, AuditCompleted, AuditFailed, AuditCanceled}
-	AuditTaskTypes    = []string{AuditOnDemand, AuditScheduled}
-)
-
 // Check run statuses (the AuditCheckRunStatus enum).
 const (
 	CheckInProgress            = "IN_PROGRESS"
@@ -602,11 +596,8 @@ const (
 	DayOfMonthLast = "LAST"
 )
 
-// AuditFrequencies and DaysOfWeek list the enums in the model's order.
-var (
-	AuditFrequencies = []string{FrequencyDaily, FrequencyWeekly, FrequencyBiweekly, FrequencyMonthly}
-	DaysOfWeek       = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
-)
+// DaysOfWeek lists the DayOfWeek enum in the model's order.
+var DaysOfWeek = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
 
 // ScheduledAudit runs its checks at a frequency.
 type ScheduledAudit struct {

@@ -382,13 +382,8 @@ type suppressionOut struct {
 }
 
 func toSuppressionOut(sup *warden.AuditSuppression) suppressionOut {
-	out := suppressionOut{CheckName: sup.CheckName, ResourceIdentifier: &sup.Resource, SuppressIndefinitely: sup.SuppressIndefinitely,
-		Description: sup.Description}
-	if !sup.ExpirationDate.IsZero() {
-		e := epoch(sup.ExpirationDate)
-		out.ExpirationDate = &e
-	}
-	return out
+	return suppressionOut{CheckName: sup.CheckName, ResourceIdentifier: &sup.Resource, ExpirationDate: optionalEpoch(sup.ExpirationDate),
+		SuppressIndefinitely: sup.SuppressIndefinitely, Description: sup.Description}
 }
 
 func (s *Server) DescribeAuditSuppression(c *call) (any, error) {
