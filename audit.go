@@ -335,12 +335,6 @@ const (
 	AuditCanceled   = "CANCELED"
 )
 
-// AuditTaskStatuses and AuditTaskTypes list the enums in the model's order.
-var (
-	AuditTaskStatuses = []string{AuditInProgress, AuditCompleted, AuditFailed, AuditCanceled}
-	AuditTaskTypes    = []string{AuditOnDemand, AuditScheduled}
-)
-
 // Check run statuses (the AuditCheckRunStatus enum).
 const (
 	CheckInProgress            = "IN_PROGRESS"
@@ -588,55 +582,6 @@ func (r *ResourceIdentifier) Key() string {
 	return n.JSON()
 }
 
-// Validate checks the members against the model under the JSON path member.
-func (r *ResourceIdentifier) Validate(v *Validator, member string) {
-	if r.DeviceCertificateID != "" {
-		ValidateCertificateID(v, member+".deviceCertificateId", r.DeviceCertificateID)
-	}
-	if r.CACertificateID != "" {
-		ValidateCertificateID(v, member+".caCertificateId", r.CACertificateID)
-	}
-	if p := r.PolicyVersionIdentifier; p != nil {
-		if p.PolicyName != "" {
-			ValidatePolicyName(v, member+".policyVersionIdentifier.policyName", p.PolicyName)
-		}
-		if p.PolicyVersionID != "" {
-			ValidatePolicyVersionID(v, member+".policyVersionIdentifier.policyVersionId", p.PolicyVersionID)
-		}
-	}
-	if r.Account != "" {
-		v.Length(member+".account", r.Account, 12, 12)
-		v.Chars(member+".account", r.Account, func(c rune) bool { return c >= '0' && c <= '9' }, "[0-9]+")
-	}
-	if r.IAMRoleArn != "" {
-		ValidateRoleArn(v, member+".iamRoleArn", r.IAMRoleArn)
-	}
-	v.Length(member+".roleAliasArn", r.RoleAliasArn, 0, 2048)
-	if i := r.IssuerCertificateIdentifier; i != nil {
-		m := member + ".issuerCertificateIdentifier"
-		v.Length(m+".issuerCertificateSubject", i.IssuerCertificateSubject, 0, 1000)
-		v.Chars(m+".issuerCertificateSubject", i.IssuerCertificateSubject, func(c rune) bool { return c == ' ' || isGraph(c) }, `[\p{Graph}\x20]*`)
-		v.Length(m+".issuerId", i.IssuerID, 0, 64)
-		if id := strings.TrimPrefix(i.IssuerID, "0x"); i.IssuerID != "" {
-			v.Chars(m+".issuerId", id, isHexChar, `(0x)?[a-fA-F0-9]+`)
-		}
-		v.Length(m+".issuerCertificateSerialNumber", i.IssuerCertificateSerialNumber, 0, 20)
-		v.Chars(m+".issuerCertificateSerialNumber", i.IssuerCertificateSerialNumber, func(c rune) bool { return isHexChar(c) || c == ':' }, `[a-fA-F0-9:]+`)
-	}
-}
-
-// isGraph accepts \p{Graph}: visible characters (letters, marks, numbers,
-// punctuation, symbols).
-func isGraph(r rune) bool { return r > ' ' && r != 0x7f && !(r >= 0x80 && r < 0xa0) && !isSpaceRune(r) }
-
-func isSpaceRune(r rune) bool {
-	switch r {
-	case '\t', '\n', '\v', '\f', '\r', ' ', 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000:
-		return true
-	}
-	return r >= 0x2000 && r <= 0x200a
-}
-
 // NonCompliantResource is the resource a finding is about.
 type NonCompliantResource struct {
 	ResourceType       string             `json:"resourceType"`
@@ -732,13 +677,6 @@ type AuditSuppressionFilter struct {
 	Ascending bool
 }
 
-// ValidateAuditDescription checks an AuditDescription: at most 1000
-// characters of [\p{Graph}\x20].
-func ValidateAuditDescription(v *Validator, member, d string) {
-	v.Length(member, d, 0, 1000)
-	v.Chars(member, d, func(c rune) bool { return c == ' ' || isGraph(c) }, `[\p{Graph}\x20]*`)
-}
-
 // CheckSuppressionTerm fails unless exactly one of an expiration date in the
 // future and suppressIndefinitely=true is given.
 func CheckSuppressionTerm(expiration *time.Time, indefinitely *bool, now time.Time) error {
@@ -766,11 +704,8 @@ const (
 	DayOfMonthLast = "LAST"
 )
 
-// AuditFrequencies and DaysOfWeek list the enums in the model's order.
-var (
-	AuditFrequencies = []string{FrequencyDaily, FrequencyWeekly, FrequencyBiweekly, FrequencyMonthly}
-	DaysOfWeek       = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
-)
+// DaysOfWeek lists the DayOfWeek enum in the model's order.
+var DaysOfWeek = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
 
 // ScheduledAudit runs its checks at a frequency.
 type ScheduledAudit struct {
@@ -796,34 +731,6 @@ type ScheduledAuditUpdate struct {
 	DayOfMonth       *string
 	DayOfWeek        *string
 	TargetCheckNames []string
-}
-
-// ValidateScheduledAuditName checks a ScheduledAuditName: 1-128 characters of [a-zA-Z0-9_-].
-func ValidateScheduledAuditName(v *Validator, member, name string) {
-	v.Length(member, name, 1, 128)
-	v.Chars(member, name, IsNameChar, "[a-zA-Z0-9_-]+")
-}
-
-// ValidateScheduleMembers checks frequency, dayOfMonth and dayOfWeek
-// against the model (pointers: nil = absent).
-func ValidateScheduleMembers(v *Validator, frequency, dayOfMonth, dayOfWeek *string) {
-	if frequency != nil {
-		v.Enum("frequency", *frequency, AuditFrequencies...)
-	}
-	if dayOfMonth != nil && !validDayOfMonth(*dayOfMonth) {
-		v.Fail("dayOfMonth", *dayOfMonth, "Member must satisfy regular expression pattern: ^([1-9]|[12][0-9]|3[01])$|^LAST$")
-	}
-	if dayOfWeek != nil {
-		v.Enum("dayOfWeek", *dayOfWeek, DaysOfWeek...)
-	}
-}
-
-func validDayOfMonth(d string) bool {
-	if d == DayOfMonthLast {
-		return true
-	}
-	n, err := strconv.Atoi(d)
-	return err == nil && n >= 1 && n <= 31 && strconv.Itoa(n) == d
 }
 
 // CheckScheduleDays fails unless the days suit the frequency: MONTHLY needs
