@@ -1,8 +1,6 @@
 package api
 
 import (
-	"strconv"
-
 	"github.com/warden-iot/warden"
 )
 
@@ -542,18 +540,4 @@ func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 		QueryString  string `json:"queryString"`
 		QueryVersion string `json:"queryVersion"`
 	}{groupRef{g.Name, g.ARN(c.scope), g.ID}, g.Query.IndexName, g.Query.QueryString, g.Query.QueryVersion}, nil
-}
-
-// queryBool reads an optional boolean query member.
-func (c *call) queryBool(name string) (*bool, error) {
-	raw := c.r.URL.Query().Get(name)
-	if raw == "" {
-		return nil, nil
-	}
-	b, err := strconv.ParseBool(raw)
-	if err != nil || raw != "true" && raw != "false" {
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", raw, name)
-	}
-	return &b, nil
 }
