@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -17,10 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
-	"github.com/aws/smithy-go"
 )
 
 // Fixtures shared by the tests.
@@ -150,26 +147,6 @@ func describeString(d *iot.DescribeMitigationActionOutput) string {
 		"created=" + aws.ToTime(d.CreationDate).UTC().Format(time.RFC3339Nano),
 		"modified=" + aws.ToTime(d.LastModifiedDate).UTC().Format(time.RFC3339Nano),
 	}, " ")
-}
-
-// clientIn is an SDK client of the test server for any key and region.
-func (e *env) clientIn(key, secret, reg string) *iot.Client {
-	return iot.New(iot.Options{
-		Region:           reg,
-		BaseEndpoint:     aws.String(e.server.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
-		HTTPClient:       http.DefaultClient,
-		RetryMaxAttempts: 1,
-	})
-}
-
-// errorMessage returns the API error message of err ("" when err is not one).
-func errorMessage(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorMessage()
-	}
-	return ""
 }
 
 // --- raw signed HTTP, for what the SDK cannot send ---

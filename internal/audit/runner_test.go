@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 // clock is a settable clock for runners.
@@ -48,12 +48,7 @@ type fx struct {
 
 func newFx(t *testing.T) *fx {
 	t.Helper()
-	store, err := sqlstore.Open(context.Background(), sqlstore.Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	f := &fx{t: t, ctx: context.Background(), store: store, clock: &clock{t: time.Now().UTC().Truncate(time.Millisecond)},
+	f := &fx{t: t, ctx: context.Background(), store: wardentest.NewStore(t), clock: &clock{t: time.Now().UTC().Truncate(time.Millisecond)},
 		s: warden.Scope{Account: "123456789012", Region: "us-east-1"}, crls: http.NewServeMux()}
 	f.srv = httptest.NewServer(f.crls)
 	t.Cleanup(f.srv.Close)

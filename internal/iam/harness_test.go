@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,35 +14,33 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/smithy-go"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/api"
-	"github.com/warden-iot/warden/internal/iam"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 // Test accounts and their keys.
 const (
-	accountA = "123456789012"
-	accountB = "111122223333"
-	keyA     = "AKIATESTACCOUNTAAAAA"
-	secretA  = "secretAsecretAsecretAsecretAsecretA00000"
-	keyB     = "AKIATESTACCOUNTBBBBB"
-	secretB  = "secretBsecretBsecretBsecretBsecretB00000"
-	region   = "us-east-1"
+	accountA = wardentest.AccountA
+	accountB = wardentest.AccountB
+	keyA     = wardentest.KeyA
+	secretA  = wardentest.SecretA
+	keyB     = wardentest.KeyB
+	secretB  = wardentest.SecretB
+	region   = wardentest.Region
 )
+
+var iamWantCode = wardentest.WantCode
 
 // trustIoT is the trust policy AWS documents for mitigation action roles.
 const trustIoT = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"iot.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
-// iamEnv is a real Warden handler stack (API server with the IAM handler)
-// on a real SQLite file behind an httptest server, with IAM SDK clients for
-// two accounts.
+// iamEnv is wardentest's stack with IAM SDK clients for two accounts; its
+// fields are the stack's, refreshed at every restart.
 type iamEnv struct {
+	*wardentest.Stack
 	t      testing.TB
 	ctx    context.Context
 	dir    string
@@ -54,65 +51,26 @@ type iamEnv struct {
 
 func newIAMEnv(t testing.TB) *iamEnv {
 	t.Helper()
-	e := &iamEnv{t: t, ctx: context.Background(), dir: t.TempDir()}
-	e.open()
-	for _, k := range []warden.AccessKey{
-		{ID: keyA, Secret: secretA, Account: accountA, CreatedAt: time.Now()},
-		{ID: keyB, Secret: secretB, Account: accountB, CreatedAt: time.Now()},
-	} {
-		if err := e.store.CreateAccessKey(e.ctx, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(e.close)
+	e := &iamEnv{Stack: wardentest.Start(t, wardentest.Config{}), t: t, ctx: context.Background()}
+	e.opened()
 	return e
 }
 
-func (e *iamEnv) open() {
-	t := e.t
-	store, err := sqlstore.Open(e.ctx, sqlstore.Options{Database: pgtest.Database(t, e.dir), DataDir: e.dir, Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = store
-	h, err := iam.NewHandler(e.ctx, iam.Config{Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiServer, err := api.New(e.ctx, api.Config{Store: store, IAM: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.server = httptest.NewServer(apiServer)
+// opened takes the fields of the stack just opened.
+func (e *iamEnv) opened() {
+	e.dir, e.store, e.server = e.Dir, e.Store, e.Server
 	e.a = e.client(keyA, secretA, region)
 	e.b = e.client(keyB, secretB, region)
 }
 
 // restart stops everything and opens it again on the same data dir.
 func (e *iamEnv) restart() {
-	e.close()
-	e.open()
-}
-
-func (e *iamEnv) close() {
-	if e.server != nil {
-		e.server.Close()
-		e.server = nil
-	}
-	if e.store != nil {
-		_ = e.store.Close()
-		e.store = nil
-	}
+	e.Restart()
+	e.opened()
 }
 
 func (e *iamEnv) client(key, secret, region string) *awsiam.Client {
-	return awsiam.New(awsiam.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(e.server.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
-		HTTPClient:       http.DefaultClient,
-		RetryMaxAttempts: 1,
-	})
+	return e.IAMClient(key, secret, region)
 }
 
 // createRole creates a role with the IoT trust policy in account A.
@@ -174,26 +132,6 @@ func (e *iamEnv) state(account string) iamState {
 	}
 	s.Changes = len(ch)
 	return s
-}
-
-// iamWantCode fails unless err is an API error with the given code and
-// HTTP status.
-func iamWantCode(t testing.TB, err error, code string, status int) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %s (%d)", code, status)
-	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		t.Fatalf("got error %v (%T), want API error %s", err, err, code)
-	}
-	if apiErr.ErrorCode() != code {
-		t.Fatalf("got code %s (%s), want %s", apiErr.ErrorCode(), apiErr.ErrorMessage(), code)
-	}
-	var respErr interface{ HTTPStatusCode() int }
-	if errors.As(err, &respErr) && respErr.HTTPStatusCode() != status {
-		t.Fatalf("got HTTP status %d for %s, want %d", respErr.HTTPStatusCode(), code, status)
-	}
 }
 
 // rawCall sends form as a SigV4-signed (service "iam") POST to "/" and
