@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 	"github.com/warden-iot/warden/internal/v2log"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 var (
@@ -52,13 +52,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := sqlstore.Open(context.Background(), sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir, Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	return &fixture{t: t, ctx: context.Background(), store: store, log: &syncBuffer{}}
+	return &fixture{t: t, ctx: context.Background(), store: wardentest.NewStore(t), log: &syncBuffer{}}
 }
 
 // observer starts an observer on the fixture's store; it is stopped at the

@@ -115,9 +115,10 @@ func AddTestKeys(t testing.TB, store warden.Store) {
 }
 
 // Config says what Start serves. The zero Config is `warden serve`'s stack
-// without the device endpoint on a new store with the test keys.
+// without the device endpoint on a new store. Start adds the test keys to a
+// store that lacks them.
 type Config struct {
-	// Dir is the data dir to open; "" is a new one, given the test keys.
+	// Dir is the data dir to open; "" is a new one.
 	Dir string
 	// Synchronous is SQLite's synchronous pragma; "" is NORMAL.
 	Synchronous string
@@ -157,7 +158,9 @@ func Start(t testing.TB, cfg Config) *Stack {
 		s.Dir = t.TempDir()
 	}
 	s.open()
-	if cfg.Dir == "" {
+	if _, ok, err := s.Store.AccessKey(context.Background(), KeyA); err != nil {
+		t.Fatalf("look up the test keys: %v", err)
+	} else if !ok {
 		AddTestKeys(t, s.Store)
 	}
 	t.Cleanup(s.Close)
