@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 // Fixtures shared by the tests.
@@ -162,16 +163,8 @@ var signA = signer{key: keyA, secret: secretA, service: "iot", region: region}
 // sign signs r, whose body is body, in place.
 func (s signer) sign(t testing.TB, r *http.Request, body []byte) {
 	t.Helper()
-	at := s.at
-	if at.IsZero() {
-		at = time.Now()
-	}
-	sum := sha256.Sum256(body)
-	err := v4.NewSigner().SignHTTP(context.Background(),
-		aws.Credentials{AccessKeyID: s.key, SecretAccessKey: s.secret},
-		r, hex.EncodeToString(sum[:]), s.service, s.region, at)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
+	if err := wardentest.Sign(r, body, s.key, s.secret, s.service, s.region, s.at); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -2,8 +2,6 @@ package iam_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/warden-iot/warden"
@@ -144,9 +141,7 @@ func (e *iamEnv) rawCall(form url.Values, key, secret string) (int, string) {
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	creds := aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}
-	if err := v4.NewSigner().SignHTTP(e.ctx, creds, req, hex.EncodeToString(sum[:]), "iam", region, time.Now()); err != nil {
+	if err := wardentest.Sign(req, []byte(body), key, secret, "iam", region, time.Time{}); err != nil {
 		e.t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -9,9 +9,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -283,6 +286,21 @@ func AWSConfig(endpoint, key, secret, region string) aws.Config {
 			})
 		},
 	}
+}
+
+// Sign signs r, whose body is body, in place with SigV4 as key and secret
+// for service in region at time at (zero: now), for requests the SDK
+// cannot send.
+func Sign(r *http.Request, body []byte, key, secret, service, region string, at time.Time) error {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}
+	if err := v4.NewSigner().SignHTTP(r.Context(), creds, r, hex.EncodeToString(sum[:]), service, region, at); err != nil {
+		return fmt.Errorf("sign %s %s: %w", r.Method, r.URL, err)
+	}
+	return nil
 }
 
 // WantCode fails t unless err is an API error with code and, when the
