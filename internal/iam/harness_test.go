@@ -18,19 +18,6 @@ import (
 	"github.com/warden-iot/warden/internal/wardentest"
 )
 
-// Test accounts and their keys.
-const (
-	accountA = wardentest.AccountA
-	accountB = wardentest.AccountB
-	keyA     = wardentest.KeyA
-	secretA  = wardentest.SecretA
-	keyB     = wardentest.KeyB
-	secretB  = wardentest.SecretB
-	region   = wardentest.Region
-)
-
-var iamWantCode = wardentest.WantCode
-
 // trustIoT is the trust policy AWS documents for mitigation action roles.
 const trustIoT = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"iot.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
@@ -56,8 +43,8 @@ func newIAMEnv(t testing.TB) *iamEnv {
 // opened takes the fields of the stack just opened.
 func (e *iamEnv) opened() {
 	e.dir, e.store, e.server = e.Dir, e.Store, e.Server
-	e.a = e.client(keyA, secretA, region)
-	e.b = e.client(keyB, secretB, region)
+	e.a = e.client(wardentest.KeyA, wardentest.SecretA, wardentest.Region)
+	e.b = e.client(wardentest.KeyB, wardentest.SecretB, wardentest.Region)
 }
 
 // restart stops everything and opens it again on the same data dir.
@@ -66,8 +53,8 @@ func (e *iamEnv) restart() {
 	e.opened()
 }
 
-func (e *iamEnv) client(key, secret, region string) *awsiam.Client {
-	return e.IAMClient(key, secret, region)
+func (e *iamEnv) client(key, secret, reg string) *awsiam.Client {
+	return e.IAMClient(key, secret, reg)
 }
 
 // createRole creates a role with the IoT trust policy in account A.
@@ -141,7 +128,7 @@ func (e *iamEnv) rawCall(form url.Values, key, secret string) (int, string) {
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	if err := wardentest.Sign(req, []byte(body), key, secret, "iam", region, time.Time{}); err != nil {
+	if err := wardentest.Sign(req, []byte(body), key, secret, "iam", wardentest.Region, time.Time{}); err != nil {
 		e.t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -26,20 +26,7 @@ import (
 	"github.com/warden-iot/warden/internal/wardentest"
 )
 
-// Test accounts and their keys.
-const (
-	accountA = wardentest.AccountA
-	accountB = wardentest.AccountB
-	keyA     = wardentest.KeyA
-	secretA  = wardentest.SecretA
-	keyB     = wardentest.KeyB
-	secretB  = wardentest.SecretB
-	region   = wardentest.Region
-)
-
-var snsWantCode = wardentest.WantCode
-
-var scopeA = warden.Scope{Account: accountA, Region: region}
+var scopeA = warden.Scope{Account: wardentest.AccountA, Region: wardentest.Region}
 
 // clock is the injected clock of the SNS handler and deliverer. It starts
 // at the real time (SigV4 allows a few minutes of skew, and the API keeps
@@ -110,12 +97,12 @@ func newSNSEnvSync(t testing.TB, c *clock, opt sns.DeliveryOptions, sync string)
 // opened takes the fields of the stack just opened.
 func (e *snsEnv) opened() {
 	e.store, e.server, e.handler, e.deliverer = e.Store, e.Server, e.SNS, e.Deliverer
-	e.a = e.client(keyA, secretA, region)
-	e.b = e.client(keyB, secretB, region)
+	e.a = e.client(wardentest.KeyA, wardentest.SecretA, wardentest.Region)
+	e.b = e.client(wardentest.KeyB, wardentest.SecretB, wardentest.Region)
 }
 
-func (e *snsEnv) client(key, secret, region string) *awssns.Client {
-	return e.SNSClient(key, secret, region)
+func (e *snsEnv) client(key, secret, reg string) *awssns.Client {
+	return e.SNSClient(key, secret, reg)
 }
 
 // restart stops everything and opens it again on the same data dir, as a
