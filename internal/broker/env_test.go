@@ -274,6 +274,20 @@ func (e *env) mustConnect5(d *device, clientID string) *client5 {
 	return c
 }
 
+// wantDisconnect waits up to 5 s for the server's DISCONNECT with reason;
+// what names the session and what should have ended it.
+func (c *client5) wantDisconnect(t testing.TB, reason byte, what string) {
+	t.Helper()
+	select {
+	case dis := <-c.disconnected:
+		if dis.ReasonCode != reason {
+			t.Fatalf("%s: DISCONNECT %#x, want %#x", what, dis.ReasonCode, reason)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: still connected 5 s later", what)
+	}
+}
+
 func (c *client5) subscribe(t testing.TB, filter string, qos byte) byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -299,50 +313,45 @@ func (c *client5) publish(t testing.TB, topic string, qos byte, retain bool, pay
 // receive3 waits for a message on c, failing after timeout.
 func receive3(t testing.TB, c *client3, timeout time.Duration) paho3.Message {
 	t.Helper()
-	select {
-	case m := <-c.msgs:
-		return m
-	case <-time.After(timeout):
-		t.Fatal("no message received")
-		return nil
-	}
+	return receive(t, c.msgs, timeout)
 }
 
 func receive5(t testing.TB, c *client5, timeout time.Duration) *paho5.Publish {
 	t.Helper()
+	return receive(t, c.msgs, timeout)
+}
+
+func receive[M any](t testing.TB, msgs <-chan M, timeout time.Duration) M {
+	t.Helper()
 	select {
-	case m := <-c.msgs:
+	case m := <-msgs:
 		return m
 	case <-time.After(timeout):
 		t.Fatal("no message received")
-		return nil
+		var none M
+		return none
 	}
 }
 
 // noMessage3 fails if c receives a message on topic within d.
 func noMessage3(t testing.TB, c *client3, topic string, d time.Duration) {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case m := <-c.msgs:
-			if m.Topic() == topic {
-				t.Fatalf("received %q on %s, want nothing", m.Payload(), m.Topic())
-			}
-		case <-deadline:
-			return
-		}
-	}
+	noMessage(t, c.msgs, topic, d, func(m paho3.Message) (string, []byte) { return m.Topic(), m.Payload() })
 }
 
 func noMessage5(t testing.TB, c *client5, topic string, d time.Duration) {
 	t.Helper()
+	noMessage(t, c.msgs, topic, d, func(m *paho5.Publish) (string, []byte) { return m.Topic, m.Payload })
+}
+
+func noMessage[M any](t testing.TB, msgs <-chan M, topic string, d time.Duration, fields func(M) (topic string, payload []byte)) {
+	t.Helper()
 	deadline := time.After(d)
 	for {
 		select {
-		case m := <-c.msgs:
-			if m.Topic == topic {
-				t.Fatalf("received %q on %s, want nothing", m.Payload, m.Topic)
+		case m := <-msgs:
+			if got, payload := fields(m); got == topic {
+				t.Fatalf("received %q on %s, want nothing", payload, got)
 			}
 		case <-deadline:
 			return
