@@ -28,26 +28,6 @@ import (
 
 var scopeA = warden.Scope{Account: wardentest.AccountA, Region: wardentest.Region}
 
-// clock is the injected clock of the SNS handler and deliverer. It starts
-// at the real time (SigV4 allows a few minutes of skew, and the API keeps
-// the real clock) and moves only when a test advances it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // snsEnv is wardentest's stack with a deliverer the test drives with
 // RunOnce (or starts), and SNS SDK clients for two accounts; its fields are
 // the stack's, refreshed at every restart.
@@ -55,7 +35,7 @@ type snsEnv struct {
 	*wardentest.Stack
 	t         testing.TB
 	ctx       context.Context
-	clock     *clock // nil: the real clock
+	clock     *wardentest.Clock // nil: the real clock
 	store     *sqlstore.DB
 	server    *httptest.Server
 	handler   *sns.Handler
@@ -63,17 +43,19 @@ type snsEnv struct {
 	a, b      *awssns.Client
 }
 
-// newSNSEnv opens an env with a fake clock; the deliverer is not started.
+// newSNSEnv opens an env whose SNS runs on a fake clock, which starts at
+// the real time (SigV4 allows a few minutes of skew, and the API keeps the
+// real clock); the deliverer is not started.
 func newSNSEnv(t testing.TB) *snsEnv {
-	return newSNSEnvWith(t, &clock{now: time.Now().UTC()}, sns.DeliveryOptions{})
+	return newSNSEnvWith(t, wardentest.NewClock(time.Now().UTC()), sns.DeliveryOptions{})
 }
 
-func newSNSEnvWith(t testing.TB, c *clock, opt sns.DeliveryOptions) *snsEnv {
+func newSNSEnvWith(t testing.TB, c *wardentest.Clock, opt sns.DeliveryOptions) *snsEnv {
 	t.Helper()
 	return newSNSEnvSync(t, c, opt, "NORMAL")
 }
 
-func newSNSEnvSync(t testing.TB, c *clock, opt sns.DeliveryOptions, sync string) *snsEnv {
+func newSNSEnvSync(t testing.TB, c *wardentest.Clock, opt sns.DeliveryOptions, sync string) *snsEnv {
 	t.Helper()
 	if opt.Owner == "" {
 		opt.Owner = "test-deliverer"

@@ -913,7 +913,7 @@ func TestSNSHTTPSDelivery(t *testing.T) {
 	sub := newTLSSubscriber(t)
 	// Trusts the subscriber's test certificate.
 	client := outbound.New(outbound.Options{TLSConfig: sub.srv.Client().Transport.(*http.Transport).TLSClientConfig})
-	e := newSNSEnvWith(t, &clock{now: time.Now().UTC()}, sns.DeliveryOptions{Client: client, Timeout: 2 * time.Second})
+	e := newSNSEnvWith(t, wardentest.NewClock(time.Now().UTC()), sns.DeliveryOptions{Client: client, Timeout: 2 * time.Second})
 	topic := e.createTopic("secure")
 	if _, err := e.a.Subscribe(e.ctx, &awssns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("https"),
 		Endpoint: aws.String(sub.url())}); err != nil {
