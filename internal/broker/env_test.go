@@ -362,14 +362,7 @@ func noMessage[M any](t testing.TB, msgs <-chan M, topic string, d time.Duration
 // waitFor polls cond until it holds or 5 s pass.
 func waitFor(t testing.TB, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 5*time.Second {
-			t.Fatalf("%s: not within 5 s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start)
+	return wardentest.WaitFor(t, 5*time.Second, what, cond)
 }
 
 func policy(statements ...string) string {

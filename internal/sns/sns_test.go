@@ -582,16 +582,7 @@ func TestSNSRestartDelivers(t *testing.T) {
 	}
 }
 
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var waitFor = wardentest.WaitFor
 
 // TestSNSSlowSubscriberDoesNotHoldUpOthers: with the background loop, a
 // subscriber that never answers in time takes only its own slots; the fast

@@ -122,14 +122,8 @@ func (f *fixture) entries(s warden.Scope) []map[string]any {
 // waitFor polls cond for up to 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 5*time.Second {
-			t.Fatalf("%s: not within 5 s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Logf("%s after %v", what, time.Since(start).Round(time.Millisecond))
+	took := wardentest.WaitFor(t, 5*time.Second, what, cond)
+	t.Logf("%s after %v", what, took.Round(time.Millisecond))
 }
 
 func connect(s warden.Scope, status, client, principal, ip, thing string) warden.DataPlaneEvent {

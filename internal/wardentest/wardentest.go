@@ -375,6 +375,20 @@ func signingKey() ([]byte, error) {
 	return signingKeyPEM, signingKeyErr
 }
 
+// WaitFor polls cond until it holds and returns how long that took; it
+// fails t if cond does not hold within timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
 // Clock is a fake clock, safe for concurrent use, that moves only when a
 // test sets or advances it.
 type Clock struct {
