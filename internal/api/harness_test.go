@@ -3,37 +3,37 @@ package api_test
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
-	"github.com/aws/smithy-go"
 
-	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/api"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 // Test accounts and their keys.
 const (
-	accountA = "123456789012"
-	accountB = "111122223333"
-	keyA     = "AKIATESTACCOUNTAAAAA"
-	secretA  = "secretAsecretAsecretAsecretAsecretA00000"
-	keyB     = "AKIATESTACCOUNTBBBBB"
-	secretB  = "secretBsecretBsecretBsecretBsecretB00000"
-	region   = "us-east-1"
+	accountA = wardentest.AccountA
+	accountB = wardentest.AccountB
+	keyA     = wardentest.KeyA
+	secretA  = wardentest.SecretA
+	keyB     = wardentest.KeyB
+	secretB  = wardentest.SecretB
+	region   = wardentest.Region
 )
 
-// env is a real Warden handler stack on a real SQLite file behind
-// httptest.NewServer, with SDK clients for two accounts.
+var (
+	wantCode     = wardentest.WantCode
+	errorMessage = wardentest.ErrorMessage
+)
+
+// env is the IoT API of wardentest's stack (requests signed for SNS or IAM
+// answer as for an unknown service), with SDK clients for two accounts. Its
+// fields are the stack's, refreshed at every restart.
 type env struct {
+	*wardentest.Stack
 	t       testing.TB
 	dir     string
 	store   *sqlstore.DB
@@ -45,92 +45,28 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), ctx: context.Background()}
-	e.open()
-	for _, k := range []warden.AccessKey{
-		{ID: keyA, Secret: secretA, Account: accountA, CreatedAt: time.Now()},
-		{ID: keyB, Secret: secretB, Account: accountB, CreatedAt: time.Now()},
-	} {
-		if err := e.store.CreateAccessKey(e.ctx, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(e.close)
+	e := &env{Stack: wardentest.Start(t, wardentest.Config{IoTOnly: true}), t: t, ctx: context.Background()}
+	e.opened()
 	return e
 }
 
-// open starts the handler stack on e.dir.
-func (e *env) open() {
-	store, err := sqlstore.Open(e.ctx, sqlstore.Options{Database: pgtest.Database(e.t, e.dir), DataDir: e.dir, Synchronous: "NORMAL"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.store = store
-	e.handler, err = api.New(e.ctx, api.Config{Store: store})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.server = httptest.NewServer(e.handler)
-	e.a = e.client(keyA, secretA)
-	e.b = e.client(keyB, secretB)
+// opened takes the fields of the stack just opened.
+func (e *env) opened() {
+	e.dir, e.store, e.server, e.handler = e.Dir, e.Store, e.Server, e.API
+	e.a = e.clientIn(keyA, secretA, region)
+	e.b = e.clientIn(keyB, secretB, region)
 }
 
 // restart closes the server and the store and opens them again on the same
 // data dir, as a process restart would.
 func (e *env) restart() {
-	e.close()
-	e.open()
+	e.Restart()
+	e.opened()
 }
 
-func (e *env) close() {
-	if e.server != nil {
-		e.server.Close()
-		e.server = nil
-	}
-	if e.store != nil {
-		_ = e.store.Close()
-		e.store = nil
-	}
-}
-
-func (e *env) client(key, secret string) *iot.Client {
-	return iot.New(iot.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(e.server.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider(key, secret, ""),
-		HTTPClient:   http.DefaultClient,
-		// Fail fast: a retried LimitExceeded would only slow the tests.
-		RetryMaxAttempts: 1,
-	})
-}
-
-// wantCode fails unless err is an API error with the given code and HTTP status.
-func wantCode(t *testing.T, err error, code string, status int) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %s (%d)", code, status)
-	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		t.Fatalf("got error %v (%T), want API error %s", err, err, code)
-	}
-	if apiErr.ErrorCode() != code {
-		t.Fatalf("got code %s (%s), want %s", apiErr.ErrorCode(), apiErr.ErrorMessage(), code)
-	}
-	var respErr interface{ HTTPStatusCode() int }
-	if errors.As(err, &respErr) && respErr.HTTPStatusCode() != status {
-		t.Fatalf("got HTTP status %d for %s, want %d", respErr.HTTPStatusCode(), code, status)
-	}
-}
+// clientIn is an SDK client of the test server for any key and region.
+func (e *env) clientIn(key, secret, reg string) *iot.Client { return e.IoT(key, secret, reg) }
 
 // rawDB opens the test store's database directly, for fixtures the API
 // cannot make and for snapshots.
-func rawDB(t testing.TB, e *env) *sql.DB {
-	t.Helper()
-	db, err := sqlstore.OpenSQL(sqlstore.Options{Database: pgtest.Database(t, e.dir), DataDir: e.dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+func rawDB(t testing.TB, e *env) *sql.DB { return wardentest.RawDB(t, e.dir) }

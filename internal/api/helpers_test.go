@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -16,11 +15,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
-	"github.com/aws/smithy-go"
+
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 // Fixtures shared by the tests.
@@ -152,26 +150,6 @@ func describeString(d *iot.DescribeMitigationActionOutput) string {
 	}, " ")
 }
 
-// clientIn is an SDK client of the test server for any key and region.
-func (e *env) clientIn(key, secret, reg string) *iot.Client {
-	return iot.New(iot.Options{
-		Region:           reg,
-		BaseEndpoint:     aws.String(e.server.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
-		HTTPClient:       http.DefaultClient,
-		RetryMaxAttempts: 1,
-	})
-}
-
-// errorMessage returns the API error message of err ("" when err is not one).
-func errorMessage(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorMessage()
-	}
-	return ""
-}
-
 // --- raw signed HTTP, for what the SDK cannot send ---
 
 // signer describes how a raw request is signed.
@@ -185,16 +163,8 @@ var signA = signer{key: keyA, secret: secretA, service: "iot", region: region}
 // sign signs r, whose body is body, in place.
 func (s signer) sign(t testing.TB, r *http.Request, body []byte) {
 	t.Helper()
-	at := s.at
-	if at.IsZero() {
-		at = time.Now()
-	}
-	sum := sha256.Sum256(body)
-	err := v4.NewSigner().SignHTTP(context.Background(),
-		aws.Credentials{AccessKeyID: s.key, SecretAccessKey: s.secret},
-		r, hex.EncodeToString(sum[:]), s.service, s.region, at)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
+	if err := wardentest.Sign(r, body, s.key, s.secret, s.service, s.region, s.at); err != nil {
+		t.Fatal(err)
 	}
 }
 

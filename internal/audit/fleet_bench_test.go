@@ -17,8 +17,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/pgtest"
-	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 // TestAuditFleetSpeed times on-demand audits of generated fleets. It runs
@@ -51,12 +50,7 @@ func TestAuditFleetSpeed(t *testing.T) {
 func fleetSpeed(t *testing.T, certs, policies int) {
 	f := newFx(t)
 	dir := t.TempDir()
-	store, err := sqlstore.Open(f.ctx, sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir, Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	f.store = store
+	f.store = wardentest.OpenStore(t, dir, "")
 	now := f.clock.Now()
 	rng := mrand.New(mrand.NewPCG(42, uint64(certs)))
 
@@ -72,11 +66,7 @@ func fleetSpeed(t *testing.T, certs, policies int) {
 	for i := range ecPool {
 		ecPool[i] = spki(t, &ecKey(t).PublicKey)
 	}
-	db, err := sqlstore.OpenSQL(sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := wardentest.RawDB(t, dir)
 	tx, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)

@@ -17,30 +17,16 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
-
-// clock is a settable clock for runners.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-func (c *clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // fx is a real store, a CRL server and a clock.
 type fx struct {
 	t     *testing.T
 	ctx   context.Context
 	store *sqlstore.DB
-	clock *clock
+	clock *wardentest.Clock
 	s     warden.Scope
 	crls  *http.ServeMux
 	srv   *httptest.Server
@@ -48,12 +34,7 @@ type fx struct {
 
 func newFx(t *testing.T) *fx {
 	t.Helper()
-	store, err := sqlstore.Open(context.Background(), sqlstore.Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	f := &fx{t: t, ctx: context.Background(), store: store, clock: &clock{t: time.Now().UTC().Truncate(time.Millisecond)},
+	f := &fx{t: t, ctx: context.Background(), store: wardentest.NewStore(t), clock: wardentest.NewClock(time.Now().UTC().Truncate(time.Millisecond)),
 		s: warden.Scope{Account: "123456789012", Region: "us-east-1"}, crls: http.NewServeMux()}
 	f.srv = httptest.NewServer(f.crls)
 	t.Cleanup(f.srv.Close)
@@ -272,7 +253,7 @@ func TestRunnerChecks(t *testing.T) {
 	checks := implementedChecks()
 	f.configure(checks...)
 	task := f.start(checks...)
-	f.clock.Add(time.Second)
+	f.clock.Advance(time.Second)
 	if err := f.runner(Options{}).RunOnce(f.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +406,7 @@ func TestRunnerSuppressions(t *testing.T) {
 		Resource: warden.ResourceIdentifier{DeviceCertificateID: b}, ExpirationDate: now.Add(time.Minute)}, "t2", now); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	task := f.start(check)
 	if err := f.runner(Options{}).RunOnce(f.ctx); err != nil {
 		t.Fatal(err)
@@ -479,14 +460,14 @@ func TestRunnerCrashRecovery(t *testing.T) {
 	}
 
 	r := f.runner(Options{Lease: 30 * time.Second})
-	f.clock.Add(10 * time.Second)
+	f.clock.Advance(10 * time.Second)
 	if err := r.RunOnce(f.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if st := f.task(task.ID).Status; st != warden.AuditInProgress {
 		t.Fatalf("while the lease holds: status %s, want IN_PROGRESS", st)
 	}
-	f.clock.Add(21 * time.Second)
+	f.clock.Advance(21 * time.Second)
 	if err := r.RunOnce(f.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -523,7 +504,7 @@ func TestRunnerGivesUp(t *testing.T) {
 		if err != nil || !ok || c.Attempt != i+1 {
 			t.Fatalf("claim %d: ok=%v attempt=%d err=%v", i+1, ok, c.Attempt, err)
 		}
-		f.clock.Add(2 * time.Second)
+		f.clock.Advance(2 * time.Second)
 	}
 	if err := f.runner(Options{MaxAttempts: 3}).RunOnce(f.ctx); err != nil {
 		t.Fatal(err)
@@ -770,9 +751,9 @@ func TestPurgeAfterRetention(t *testing.T) {
 	if len(f.findings(old.ID, "")) != 1 {
 		t.Fatal("no finding to purge")
 	}
-	f.clock.Add(warden.AuditRetention - time.Hour)
+	f.clock.Advance(warden.AuditRetention - time.Hour)
 	recent := f.start(warden.CheckLoggingDisabled)
-	f.clock.Add(2 * time.Hour)
+	f.clock.Advance(2 * time.Hour)
 	if err := f.runner(Options{}).RunOnce(f.ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	paho5 "github.com/eclipse/paho.golang/paho"
@@ -23,21 +21,20 @@ import (
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/api"
 	"github.com/warden-iot/warden/internal/broker"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 const (
-	account = "123456789012"
-	keyID   = "AKIATESTACCOUNTAAAAA"
-	secret  = "secretAsecretAsecretAsecretAsecretA00000"
-	region  = "us-east-1"
+	account = wardentest.AccountA
+	keyID   = wardentest.KeyA
+	secret  = wardentest.SecretA
+	region  = wardentest.Region
 )
 
 var scope = warden.Scope{Account: account, Region: region}
 
-// env is a real store, the real API on httptest and the real device
-// endpoint on 127.0.0.1:0.
+// env is wardentest's stack with the real device endpoint on 127.0.0.1:0.
 type env struct {
 	t      testing.TB
 	ctx    context.Context
@@ -51,7 +48,7 @@ type env struct {
 
 type envOptions struct {
 	strictCA bool
-	// database, when set, is the store to open (a second node on it).
+	// dir, when set, is the data dir of the store to open (a second node on it).
 	dir string
 }
 
@@ -61,41 +58,23 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	e := &env{t: t, ctx: context.Background(), dir: o.dir, events: &recorder{}}
-	first := e.dir == ""
-	if first {
-		e.dir = t.TempDir()
-	}
-	store, err := sqlstore.Open(e.ctx, sqlstore.Options{Database: pgtest.Database(t, e.dir), DataDir: e.dir, Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = store
-	t.Cleanup(func() { _ = store.Close() })
-	if first {
-		if err := store.CreateAccessKey(e.ctx, warden.AccessKey{ID: keyID, Secret: secret, Account: account, CreatedAt: time.Now()}); err != nil {
-			t.Fatal(err)
+	e := &env{t: t, ctx: context.Background(), events: &recorder{}}
+	stack := wardentest.Start(t, wardentest.Config{Dir: o.dir, Devices: func(store *sqlstore.DB) (api.Devices, error) {
+		b, err := broker.New(e.ctx, broker.Config{Store: store, StrictCA: o.strictCA,
+			Hostnames: []string{"127.0.0.1"}, PollInterval: 50 * time.Millisecond,
+			Observers: []warden.DataPlaneObserver{e.events}})
+		if err != nil {
+			return nil, err
 		}
-	}
-	e.broker, err = broker.New(e.ctx, broker.Config{Store: store, StrictCA: o.strictCA,
-		Hostnames: []string{"127.0.0.1"}, PollInterval: 50 * time.Millisecond,
-		Observers: []warden.DataPlaneObserver{e.events}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.broker.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.broker.Close() })
-	handler, err := api.New(e.ctx, api.Config{Store: store, Devices: e.broker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.server = httptest.NewServer(handler)
-	t.Cleanup(e.server.Close)
-	e.iot = iot.New(iot.Options{Region: region, BaseEndpoint: aws.String(e.server.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(keyID, secret, ""), HTTPClient: http.DefaultClient,
-		RetryMaxAttempts: 1})
+		if err := b.Listen("127.0.0.1:0"); err != nil {
+			_ = b.Close()
+			return nil, err
+		}
+		e.broker = b
+		return b, nil
+	}})
+	e.dir, e.store, e.server = stack.Dir, stack.Store, stack.Server
+	e.iot = stack.IoT(keyID, secret, region)
 	return e
 }
 
@@ -295,6 +274,20 @@ func (e *env) mustConnect5(d *device, clientID string) *client5 {
 	return c
 }
 
+// wantDisconnect waits up to 5 s for the server's DISCONNECT with reason;
+// what names the session and what should have ended it.
+func (c *client5) wantDisconnect(t testing.TB, reason byte, what string) {
+	t.Helper()
+	select {
+	case dis := <-c.disconnected:
+		if dis.ReasonCode != reason {
+			t.Fatalf("%s: DISCONNECT %#x, want %#x", what, dis.ReasonCode, reason)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: still connected 5 s later", what)
+	}
+}
+
 func (c *client5) subscribe(t testing.TB, filter string, qos byte) byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -320,50 +313,45 @@ func (c *client5) publish(t testing.TB, topic string, qos byte, retain bool, pay
 // receive3 waits for a message on c, failing after timeout.
 func receive3(t testing.TB, c *client3, timeout time.Duration) paho3.Message {
 	t.Helper()
-	select {
-	case m := <-c.msgs:
-		return m
-	case <-time.After(timeout):
-		t.Fatal("no message received")
-		return nil
-	}
+	return receive(t, c.msgs, timeout)
 }
 
 func receive5(t testing.TB, c *client5, timeout time.Duration) *paho5.Publish {
 	t.Helper()
+	return receive(t, c.msgs, timeout)
+}
+
+func receive[M any](t testing.TB, msgs <-chan M, timeout time.Duration) M {
+	t.Helper()
 	select {
-	case m := <-c.msgs:
+	case m := <-msgs:
 		return m
 	case <-time.After(timeout):
 		t.Fatal("no message received")
-		return nil
+		var none M
+		return none
 	}
 }
 
 // noMessage3 fails if c receives a message on topic within d.
 func noMessage3(t testing.TB, c *client3, topic string, d time.Duration) {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case m := <-c.msgs:
-			if m.Topic() == topic {
-				t.Fatalf("received %q on %s, want nothing", m.Payload(), m.Topic())
-			}
-		case <-deadline:
-			return
-		}
-	}
+	noMessage(t, c.msgs, topic, d, func(m paho3.Message) (string, []byte) { return m.Topic(), m.Payload() })
 }
 
 func noMessage5(t testing.TB, c *client5, topic string, d time.Duration) {
 	t.Helper()
+	noMessage(t, c.msgs, topic, d, func(m *paho5.Publish) (string, []byte) { return m.Topic, m.Payload })
+}
+
+func noMessage[M any](t testing.TB, msgs <-chan M, topic string, d time.Duration, fields func(M) (topic string, payload []byte)) {
+	t.Helper()
 	deadline := time.After(d)
 	for {
 		select {
-		case m := <-c.msgs:
-			if m.Topic == topic {
-				t.Fatalf("received %q on %s, want nothing", m.Payload, m.Topic)
+		case m := <-msgs:
+			if got, payload := fields(m); got == topic {
+				t.Fatalf("received %q on %s, want nothing", payload, got)
 			}
 		case <-deadline:
 			return
@@ -374,14 +362,7 @@ func noMessage5(t testing.TB, c *client5, topic string, d time.Duration) {
 // waitFor polls cond until it holds or 5 s pass.
 func waitFor(t testing.TB, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 5*time.Second {
-			t.Fatalf("%s: not within 5 s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start)
+	return wardentest.WaitFor(t, 5*time.Second, what, cond)
 }
 
 func policy(statements ...string) string {

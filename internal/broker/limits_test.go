@@ -40,14 +40,7 @@ func TestTopicAndSubscribeLimits(t *testing.T) {
 	for name, topic := range map[string]string{"long": strings.Repeat("a", 257), "deep": "a/b/c/d/e/f/g/h/i"} {
 		c := e.mustConnect5(d, "lim-"+name)
 		_, _ = c.publish(t, topic, 0, false, "x")
-		select {
-		case dis := <-c.disconnected:
-			if dis.ReasonCode != 0x90 {
-				t.Fatalf("%s topic: DISCONNECT %#x, want 0x90", name, dis.ReasonCode)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s topic: not disconnected", name)
-		}
+		c.wantDisconnect(t, 0x90, name+" topic")
 	}
 	ok := e.mustConnect5(d, "lim-ok")
 	if code, _ := ok.publish(t, "$aws/rules/myrule/a/b/c/d/e/f/g", 0, false, "x"); code != 0 {

@@ -32,14 +32,7 @@ func TestDeactivationDisconnects(t *testing.T) {
 		t.Fatal("3.1.1 session still connected 5 s after deactivation")
 	}
 	t.Logf("3.1.1 session disconnected %v after UpdateCertificate returned", time.Since(start))
-	select {
-	case dis := <-c5.disconnected:
-		if dis.ReasonCode != 0x87 {
-			t.Fatalf("DISCONNECT reason %#x, want 0x87", dis.ReasonCode)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("MQTT 5 session got no DISCONNECT within 5 s")
-	}
+	c5.wantDisconnect(t, 0x87, "MQTT 5 session after UpdateCertificate")
 	t.Logf("MQTT 5 session disconnected %v after UpdateCertificate returned", time.Since(start))
 	e.events.wait(t, "Disconnect AUTH_ERROR", func(ev eventT) bool {
 		return ev.Type == "Disconnect" && ev.ClientID == "dev3" && ev.DisconnectReason == "AUTH_ERROR"
@@ -107,14 +100,7 @@ func TestClientIDTakeover(t *testing.T) {
 	d := e.newDevice(allowAll)
 	first := e.mustConnect5(d, "same")
 	second := e.mustConnect3(d, "same")
-	select {
-	case dis := <-first.disconnected:
-		if dis.ReasonCode != 0x8E {
-			t.Fatalf("DISCONNECT %#x, want 0x8E", dis.ReasonCode)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("first connection not taken over")
-	}
+	first.wantDisconnect(t, 0x8E, "first connection, taken over")
 	e.events.wait(t, "Disconnect DUPLICATE_CLIENTID", func(ev eventT) bool {
 		return ev.Type == "Disconnect" && ev.ClientID == "same" && ev.DisconnectReason == "DUPLICATE_CLIENTID"
 	})
@@ -141,14 +127,7 @@ func TestTwoNodesOnPostgreSQL(t *testing.T) {
 	c := b.mustConnect5(d, "on-b")
 	start := time.Now()
 	a.setStatus(d, types.CertificateStatusInactive)
-	select {
-	case dis := <-c.disconnected:
-		if dis.ReasonCode != 0x87 {
-			t.Fatalf("DISCONNECT %#x", dis.ReasonCode)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("device on node B still connected 5 s after node A deactivated its certificate")
-	}
+	c.wantDisconnect(t, 0x87, "device on node B after node A deactivated its certificate")
 	t.Logf("node B disconnected the device %v after node A's UpdateCertificate returned", time.Since(start))
 	if _, _, err := b.connect5(d, "on-b"); err == nil {
 		t.Fatal("reconnected to node B")

@@ -85,14 +85,7 @@ func TestMitigationDeactivatesConnectedDevice(t *testing.T) {
 		t.Fatal("3.1.1 device still connected 5 s after the mitigation task ran")
 	}
 	t.Logf("mitigation task ran in %v; 3.1.1 device disconnected %v after it ended", applied, time.Since(start)-applied)
-	select {
-	case dis := <-c5.disconnected:
-		if dis.ReasonCode != 0x87 {
-			t.Fatalf("DISCONNECT %#x, want 0x87", dis.ReasonCode)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("MQTT 5 device still connected 5 s after the mitigation task ran")
-	}
+	c5.wantDisconnect(t, 0x87, "MQTT 5 device after the mitigation task ran")
 	if _, err := e.connect3(d, "sensor-1"); err == nil || !isNotAuthorized3(err) {
 		t.Fatalf("reconnect after mitigation: %v, want not authorized", err)
 	}
@@ -152,14 +145,7 @@ func TestMitigationReplaceDefaultPolicyVersion(t *testing.T) {
 	e.mitigate(auditID, warden.CheckIoTPolicyOverlyPermissive, "blank",
 		&types.MitigationActionParams{ReplaceDefaultPolicyVersionParams: &types.ReplaceDefaultPolicyVersionParams{
 			TemplateName: types.PolicyTemplateNameBlankPolicy}})
-	select {
-	case dis := <-c5.disconnected:
-		if dis.ReasonCode != 0x87 {
-			t.Fatalf("DISCONNECT %#x, want 0x87", dis.ReasonCode)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("device still connected 5 s after its policy was blanked")
-	}
+	c5.wantDisconnect(t, 0x87, "device after its policy was blanked")
 	t.Logf("blank policy cut the device off %v after the task started", time.Since(start))
 	if _, _, err := e.connect5(d, "dev"); err == nil {
 		t.Fatal("reconnected under the blank policy")

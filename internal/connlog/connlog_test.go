@@ -8,21 +8,13 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 var scope = warden.Scope{Account: "123456789012", Region: "us-east-1"}
 
-func openStore(t testing.TB) *sqlstore.DB {
-	t.Helper()
-	db, err := sqlstore.Open(context.Background(), sqlstore.Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+func openStore(t testing.TB) *sqlstore.DB { return wardentest.NewStore(t) }
 
 func connectEvent(i int, at time.Time) warden.DataPlaneEvent {
 	return warden.DataPlaneEvent{Scope: scope, Type: warden.EventConnect, Status: warden.StatusSuccess,

@@ -34,12 +34,7 @@ func TestMigrateSQLiteToPostgres(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "warden")
-	build := exec.Command("go", "build", "-o", bin, "github.com/warden-iot/warden/cmd/warden")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := buildWarden(t)
 	data := filepath.Join(dir, "data")
 
 	out := migrateRun(t, bin, "fleet", "generate", "--data-dir", data, "--sync", "normal", "--things", "300", "--seed", "4242", "--key-pool", "8")

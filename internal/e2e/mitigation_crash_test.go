@@ -51,12 +51,7 @@ func TestMitigationSurvivesSIGKILL(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "warden")
-	build := exec.Command("go", "build", "-o", bin, "github.com/warden-iot/warden/cmd/warden")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := buildWarden(t)
 	data := filepath.Join(dir, "data")
 	scope := warden.Scope{Account: warden.DefaultAccount, Region: "us-east-1"}
 
@@ -167,14 +162,7 @@ func TestMitigationSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	count := func(query string, args ...any) int {
-		t.Helper()
-		var c int
-		if err := db.QueryRow(query, args...).Scan(&c); err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-		return c
-	}
+	count := counter(t, db)
 	if c := count(`SELECT COUNT(*) FROM mitigation_executions WHERE status <> 'COMPLETED' OR lease_owner <> ''`); c != 0 {
 		t.Fatalf("%d executions not COMPLETED", c)
 	}

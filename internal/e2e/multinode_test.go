@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/smithy-go"
@@ -27,6 +26,7 @@ import (
 	"github.com/warden-iot/warden/internal/engine/enginetest"
 	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 // TestMultiNodeMitigationSurvivesSIGKILL runs three `warden serve` nodes on
@@ -40,7 +40,7 @@ func TestMultiNodeMitigationSurvivesSIGKILL(t *testing.T) {
 	const n = 20000
 	const taskID = "multinode"
 	ctx := context.Background()
-	bin := mnBuild(t)
+	bin := buildWarden(t)
 	root := t.TempDir()
 	database := pgtest.Database(t, root)
 	scope := warden.Scope{Account: warden.DefaultAccount, Region: "us-east-1"}
@@ -134,14 +134,7 @@ func TestMultiNodeMitigationSurvivesSIGKILL(t *testing.T) {
 		time.Since(began).Round(time.Millisecond), mnBatchSummary(nodes))
 
 	// Every execution done, none under a lease; every effect exactly once.
-	count := func(query string, args ...any) int {
-		t.Helper()
-		var c int
-		if err := db.QueryRow(query, args...).Scan(&c); err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-		return c
-	}
+	count := counter(t, db)
 	if c := count(`SELECT COUNT(*) FROM mitigation_executions WHERE status <> 'COMPLETED' OR lease_owner <> ''`); c != 0 {
 		t.Errorf("%d executions not COMPLETED or still leased", c)
 	}
@@ -287,7 +280,7 @@ func TestMultiNodeRaceStartAndCancel(t *testing.T) {
 	const n = 8000
 	const rounds = 8
 	ctx := context.Background()
-	bin := mnBuild(t)
+	bin := buildWarden(t)
 	root := t.TempDir()
 	database := pgtest.Database(t, root)
 	scope := warden.Scope{Account: warden.DefaultAccount, Region: "us-east-1"}
@@ -435,17 +428,6 @@ func mnSkip(t *testing.T) {
 		t.Skip("builds and runs several servers; skipped in -short mode")
 	}
 	pgtest.SkipUnlessPostgres(t)
-}
-
-func mnBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "warden")
-	build := exec.Command("go", "build", "-o", bin, "github.com/warden-iot/warden/cmd/warden")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	return bin
 }
 
 func mnOpenDB(t *testing.T, database string) *sql.DB {
@@ -597,8 +579,9 @@ func (nd *mnNode) batchCounts() (batches, findings, leasesLost int) {
 // client signs with the shared key and never retries, so that a 500 or a
 // conflict reaches the test as it was answered.
 func (nd *mnNode) client(key, secret string) *iot.Client {
-	return iot.New(iot.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + nd.addr),
-		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{}})
+	cfg := wardentest.AWSConfig("http://"+nd.addr, key, secret, wardentest.Region)
+	cfg.HTTPClient, cfg.Retryer = nil, func() aws.Retryer { return aws.NopRetryer{} }
+	return iot.NewFromConfig(cfg)
 }
 
 // mnCredentials reads the key of account 123456789012 from the one data

@@ -14,6 +14,7 @@ import (
 	"github.com/warden-iot/warden/internal/engine/enginetest"
 	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 var scope = warden.Scope{Account: "123456789012", Region: "us-east-1"}
@@ -46,18 +47,12 @@ func newFixture(t testing.TB) *fixture {
 	if v := os.Getenv("WARDEN_BENCH_SYNC"); v != "" {
 		sync = v
 	}
-	db, err := sqlstore.Open(f.ctx, sqlstore.Options{Database: pgtest.Database(t, f.dir), DataDir: f.dir, Synchronous: sync})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.db = db
+	f.db = wardentest.OpenStore(t, f.dir, sync)
+	var err error
 	if f.raw, err = enginetest.OpenSync(pgtest.Database(t, f.dir), f.dir, sync); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		f.raw.Close()
-		f.db.Close()
-	})
+	t.Cleanup(func() { f.raw.Close() })
 	return f
 }
 

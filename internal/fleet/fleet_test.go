@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
@@ -20,22 +19,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/api"
 	"github.com/warden-iot/warden/internal/fleet"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 const (
-	fleetAccount = "123456789012"
-	fleetRegion  = "us-east-1"
-	fleetKey     = "AKIAFLEETTESTAAAAAAA"
-	fleetSecret  = "fleetsecretfleetsecretfleetsecretfleet00"
+	fleetAccount = wardentest.AccountA
+	fleetRegion  = wardentest.Region
 )
 
 var fleetScope = warden.Scope{Account: fleetAccount, Region: fleetRegion}
@@ -49,28 +44,8 @@ type fleetEnv struct {
 
 func fleetOpen(t *testing.T, dir string) *fleetEnv {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlstore.Open(ctx, sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir, Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if _, ok, err := store.AccessKey(ctx, fleetKey); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		if err := store.CreateAccessKey(ctx, warden.AccessKey{ID: fleetKey, Secret: fleetSecret, Account: fleetAccount, CreatedAt: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h, err := api.New(ctx, api.Config{Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	client := iot.New(iot.Options{Region: fleetRegion, BaseEndpoint: aws.String(srv.URL), HTTPClient: http.DefaultClient,
-		Credentials: credentials.NewStaticCredentialsProvider(fleetKey, fleetSecret, ""), RetryMaxAttempts: 1})
-	return &fleetEnv{store: store, server: srv, iot: client}
+	s := wardentest.Start(t, wardentest.Config{Dir: dir})
+	return &fleetEnv{store: s.Store, server: s.Server, iot: s.IoT(wardentest.KeyA, wardentest.SecretA, fleetRegion)}
 }
 
 func fleetOptions(things int, seed uint64) fleet.Options {
@@ -688,11 +663,7 @@ func TestFleetRowsMatchAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := sqlstore.OpenSQL(sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := wardentest.RawDB(t, dir)
 	// Each query selects the columns that must be equal; variable ones
 	// (ids, names, dates, keys) are checked for their form instead.
 	genCertID, apiCertID := genCertArn[strings.LastIndex(genCertArn, "/")+1:], aws.ToString(reg.CertificateId)

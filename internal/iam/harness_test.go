@@ -2,9 +2,6 @@ package iam_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,36 +11,20 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/smithy-go"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/api"
-	"github.com/warden-iot/warden/internal/iam"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
-)
-
-// Test accounts and their keys.
-const (
-	accountA = "123456789012"
-	accountB = "111122223333"
-	keyA     = "AKIATESTACCOUNTAAAAA"
-	secretA  = "secretAsecretAsecretAsecretAsecretA00000"
-	keyB     = "AKIATESTACCOUNTBBBBB"
-	secretB  = "secretBsecretBsecretBsecretBsecretB00000"
-	region   = "us-east-1"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 // trustIoT is the trust policy AWS documents for mitigation action roles.
 const trustIoT = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"iot.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
-// iamEnv is a real Warden handler stack (API server with the IAM handler)
-// on a real SQLite file behind an httptest server, with IAM SDK clients for
-// two accounts.
+// iamEnv is wardentest's stack with IAM SDK clients for two accounts; its
+// fields are the stack's, refreshed at every restart.
 type iamEnv struct {
+	*wardentest.Stack
 	t      testing.TB
 	ctx    context.Context
 	dir    string
@@ -54,65 +35,26 @@ type iamEnv struct {
 
 func newIAMEnv(t testing.TB) *iamEnv {
 	t.Helper()
-	e := &iamEnv{t: t, ctx: context.Background(), dir: t.TempDir()}
-	e.open()
-	for _, k := range []warden.AccessKey{
-		{ID: keyA, Secret: secretA, Account: accountA, CreatedAt: time.Now()},
-		{ID: keyB, Secret: secretB, Account: accountB, CreatedAt: time.Now()},
-	} {
-		if err := e.store.CreateAccessKey(e.ctx, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(e.close)
+	e := &iamEnv{Stack: wardentest.Start(t, wardentest.Config{}), t: t, ctx: context.Background()}
+	e.opened()
 	return e
 }
 
-func (e *iamEnv) open() {
-	t := e.t
-	store, err := sqlstore.Open(e.ctx, sqlstore.Options{Database: pgtest.Database(t, e.dir), DataDir: e.dir, Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = store
-	h, err := iam.NewHandler(e.ctx, iam.Config{Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiServer, err := api.New(e.ctx, api.Config{Store: store, IAM: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.server = httptest.NewServer(apiServer)
-	e.a = e.client(keyA, secretA, region)
-	e.b = e.client(keyB, secretB, region)
+// opened takes the fields of the stack just opened.
+func (e *iamEnv) opened() {
+	e.dir, e.store, e.server = e.Dir, e.Store, e.Server
+	e.a = e.client(wardentest.KeyA, wardentest.SecretA, wardentest.Region)
+	e.b = e.client(wardentest.KeyB, wardentest.SecretB, wardentest.Region)
 }
 
 // restart stops everything and opens it again on the same data dir.
 func (e *iamEnv) restart() {
-	e.close()
-	e.open()
+	e.Restart()
+	e.opened()
 }
 
-func (e *iamEnv) close() {
-	if e.server != nil {
-		e.server.Close()
-		e.server = nil
-	}
-	if e.store != nil {
-		_ = e.store.Close()
-		e.store = nil
-	}
-}
-
-func (e *iamEnv) client(key, secret, region string) *awsiam.Client {
-	return awsiam.New(awsiam.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(e.server.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
-		HTTPClient:       http.DefaultClient,
-		RetryMaxAttempts: 1,
-	})
+func (e *iamEnv) client(key, secret, reg string) *awsiam.Client {
+	return e.IAMClient(key, secret, reg)
 }
 
 // createRole creates a role with the IoT trust policy in account A.
@@ -176,26 +118,6 @@ func (e *iamEnv) state(account string) iamState {
 	return s
 }
 
-// iamWantCode fails unless err is an API error with the given code and
-// HTTP status.
-func iamWantCode(t testing.TB, err error, code string, status int) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %s (%d)", code, status)
-	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		t.Fatalf("got error %v (%T), want API error %s", err, err, code)
-	}
-	if apiErr.ErrorCode() != code {
-		t.Fatalf("got code %s (%s), want %s", apiErr.ErrorCode(), apiErr.ErrorMessage(), code)
-	}
-	var respErr interface{ HTTPStatusCode() int }
-	if errors.As(err, &respErr) && respErr.HTTPStatusCode() != status {
-		t.Fatalf("got HTTP status %d for %s, want %d", respErr.HTTPStatusCode(), code, status)
-	}
-}
-
 // rawCall sends form as a SigV4-signed (service "iam") POST to "/" and
 // returns the status and body, for checking the wire format itself.
 func (e *iamEnv) rawCall(form url.Values, key, secret string) (int, string) {
@@ -206,9 +128,7 @@ func (e *iamEnv) rawCall(form url.Values, key, secret string) (int, string) {
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	creds := aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}
-	if err := v4.NewSigner().SignHTTP(e.ctx, creds, req, hex.EncodeToString(sum[:]), "iam", region, time.Now()); err != nil {
+	if err := wardentest.Sign(req, []byte(body), key, secret, "iam", wardentest.Region, time.Time{}); err != nil {
 		e.t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -8,16 +8,17 @@ import (
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 const (
-	certArn   = "arn:aws:iot:us-east-1:" + accountA + ":cert/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	caArn     = "arn:aws:iot:us-east-1:" + accountA + ":cacert/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	groupArn  = "arn:aws:iot:us-east-1:" + accountA + ":thinggroup/Quarantine"
-	thingArn  = "arn:aws:iot:us-east-1:" + accountA + ":thing/sensor-1"
-	policyArn = "arn:aws:iot:us-east-1:" + accountA + ":policy/DevicePolicy"
-	topicArn  = "arn:aws:sns:us-east-1:" + accountA + ":findings"
-	logRole   = "arn:aws:iam::" + accountA + ":role/IoTLogging"
+	certArn   = "arn:aws:iot:us-east-1:" + wardentest.AccountA + ":cert/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	caArn     = "arn:aws:iot:us-east-1:" + wardentest.AccountA + ":cacert/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	groupArn  = "arn:aws:iot:us-east-1:" + wardentest.AccountA + ":thinggroup/Quarantine"
+	thingArn  = "arn:aws:iot:us-east-1:" + wardentest.AccountA + ":thing/sensor-1"
+	policyArn = "arn:aws:iot:us-east-1:" + wardentest.AccountA + ":policy/DevicePolicy"
+	topicArn  = "arn:aws:sns:us-east-1:" + wardentest.AccountA + ":findings"
+	logRole   = "arn:aws:iam::" + wardentest.AccountA + ":role/IoTLogging"
 )
 
 func needs(actionType string) []warden.Permission {
@@ -36,7 +37,7 @@ func roleArn(account, pathAndName string) string {
 // (nil: all allowed).
 func (e *iamEnv) permits(t *testing.T, role, actionType string, strict bool, want *warden.Permission) {
 	t.Helper()
-	got, err := e.store.RolePermits(e.ctx, accountA, role, needs(actionType), strict)
+	got, err := e.store.RolePermits(e.ctx, wardentest.AccountA, role, needs(actionType), strict)
 	if err != nil {
 		t.Fatalf("RolePermits: %v", err)
 	}
@@ -56,8 +57,8 @@ func assume(role string) *warden.Permission {
 
 func TestRolePermitsFirstUse(t *testing.T) {
 	e := newIAMEnv(t)
-	own := roleArn(accountA, "/service-role/AnyRole")
-	foreign := roleArn(accountB, "/AnyRole")
+	own := roleArn(wardentest.AccountA, "/service-role/AnyRole")
+	foreign := roleArn(wardentest.AccountB, "/AnyRole")
 	tests := []struct {
 		name   string
 		role   string
@@ -68,7 +69,7 @@ func TestRolePermitsFirstUse(t *testing.T) {
 		{"own role, no roles yet, strict: must exist", own, true, assume(own)},
 		{"another account's role is never trusted", foreign, false, assume(foreign)},
 		{"another account's role, strict", foreign, true, assume(foreign)},
-		{"not a role ARN", "arn:aws:iam::" + accountA + ":user/bob", false, assume("arn:aws:iam::" + accountA + ":user/bob")},
+		{"not a role ARN", "arn:aws:iam::" + wardentest.AccountA + ":user/bob", false, assume("arn:aws:iam::" + wardentest.AccountA + ":user/bob")},
 		{"not an ARN", "MitigationRole", false, assume("MitigationRole")},
 		{"bad account", "arn:aws:iam::12345:role/R", false, assume("arn:aws:iam::12345:role/R")},
 	}
@@ -87,7 +88,7 @@ func TestRolePermitsFirstUse(t *testing.T) {
 	// The account's first role ends it, for every role of the account.
 	e.createRole("Unrelated", "/")
 	e.permits(t, own, warden.ActionPublishFindingToSNS, false, assume(own))
-	unrelated := roleArn(accountA, "/Unrelated")
+	unrelated := roleArn(wardentest.AccountA, "/Unrelated")
 	e.permits(t, unrelated, warden.ActionPublishFindingToSNS, false, &warden.Permission{Action: "sns:Publish", Resource: topicArn})
 }
 
@@ -95,7 +96,7 @@ func TestRolePermitsPolicies(t *testing.T) {
 	e := newIAMEnv(t)
 	e.createRole("Mitigation", "/service-role/")
 	e.createRole("Empty", "/")
-	role := roleArn(accountA, "/service-role/Mitigation")
+	role := roleArn(wardentest.AccountA, "/service-role/Mitigation")
 	e.putPolicy("Mitigation", "Certs", `{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Action":["iot:UpdateCertificate","iot:ListPrincipalThings"],"Resource":"arn:aws:iot:us-east-1:123456789012:cert/*"},
 		{"Effect":"Allow","Action":"iot:AddThingToThingGroup","Resource":["arn:aws:iot:us-east-1:123456789012:thinggroup/Quarantine"]}]}`)
@@ -118,13 +119,13 @@ func TestRolePermitsPolicies(t *testing.T) {
 		{"PassRole missing for logging", role, warden.ActionEnableIoTLogging, &warden.Permission{Action: "iam:PassRole", Resource: logRole}},
 		{"explicit deny beats sns:*", role, warden.ActionPublishFindingToSNS, &warden.Permission{Action: "sns:Publish", Resource: topicArn}},
 		{"NotAction allows what it does not name", role, warden.ActionReplaceDefaultPolicyVersion, nil},
-		{"role name case does not matter", roleArn(accountA, "/service-role/MITIGATION"), warden.ActionUpdateDeviceCertificate, nil},
-		{"path must match", roleArn(accountA, "/Mitigation"), warden.ActionUpdateDeviceCertificate, assume(roleArn(accountA, "/Mitigation"))},
-		{"role without policies: implicit deny", roleArn(accountA, "/Empty"), warden.ActionUpdateDeviceCertificate,
+		{"role name case does not matter", roleArn(wardentest.AccountA, "/service-role/MITIGATION"), warden.ActionUpdateDeviceCertificate, nil},
+		{"path must match", roleArn(wardentest.AccountA, "/Mitigation"), warden.ActionUpdateDeviceCertificate, assume(roleArn(wardentest.AccountA, "/Mitigation"))},
+		{"role without policies: implicit deny", roleArn(wardentest.AccountA, "/Empty"), warden.ActionUpdateDeviceCertificate,
 			&warden.Permission{Action: "iot:UpdateCertificate", Resource: certArn}},
-		{"missing role", roleArn(accountA, "/Gone"), warden.ActionUpdateDeviceCertificate, assume(roleArn(accountA, "/Gone"))},
-		{"same role name in another account", roleArn(accountB, "/service-role/Mitigation"), warden.ActionUpdateDeviceCertificate,
-			assume(roleArn(accountB, "/service-role/Mitigation"))},
+		{"missing role", roleArn(wardentest.AccountA, "/Gone"), warden.ActionUpdateDeviceCertificate, assume(roleArn(wardentest.AccountA, "/Gone"))},
+		{"same role name in another account", roleArn(wardentest.AccountB, "/service-role/Mitigation"), warden.ActionUpdateDeviceCertificate,
+			assume(roleArn(wardentest.AccountB, "/service-role/Mitigation"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,10 +146,10 @@ func TestRolePermitsPolicies(t *testing.T) {
 		e.permits(t, role, at, true, nil)
 	}
 	// No needs: an existing role permits; a foreign one still does not.
-	if got, err := e.store.RolePermits(e.ctx, accountA, role, nil, true); err != nil || got != nil {
+	if got, err := e.store.RolePermits(e.ctx, wardentest.AccountA, role, nil, true); err != nil || got != nil {
 		t.Errorf("RolePermits with no needs = %v, %v; want nil", got, err)
 	}
-	if got, err := e.store.RolePermits(e.ctx, accountA, roleArn(accountB, "/x"), nil, false); err != nil || got == nil {
+	if got, err := e.store.RolePermits(e.ctx, wardentest.AccountA, roleArn(wardentest.AccountB, "/x"), nil, false); err != nil || got == nil {
 		t.Errorf("RolePermits of a foreign role with no needs = %v, %v; want sts:AssumeRole missing", got, err)
 	}
 }
@@ -165,11 +166,11 @@ func BenchmarkRolePermits(b *testing.B) {
 			{"Effect":"Deny","Action":"iot:Delete*","Resource":"*"},
 			{"Effect":"Allow","Action":["iot:SetV2LoggingOptions","iam:PassRole","sns:Publish"],"Resource":"*"}]}`)
 	}
-	role := roleArn(accountA, "/service-role/Bench")
+	role := roleArn(wardentest.AccountA, "/service-role/Bench")
 	n := needs(warden.ActionAddThingsToThingGroup)
 	b.ResetTimer()
 	for b.Loop() {
-		missing, err := e.store.RolePermits(e.ctx, accountA, role, n, true)
+		missing, err := e.store.RolePermits(e.ctx, wardentest.AccountA, role, n, true)
 		if err != nil || missing != nil {
 			b.Fatalf("RolePermits = %v, %v", missing, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 var roleID = regexp.MustCompile(`^AROA[A-Z2-7]{17}$`)
@@ -33,7 +34,7 @@ func TestIAMRoleLifecycle(t *testing.T) {
 		t.Fatalf("CreateRole: %v", err)
 	}
 	r := created.Role
-	wantArn := "arn:aws:iam::" + accountA + ":role/service-role/MitigationRole"
+	wantArn := "arn:aws:iam::" + wardentest.AccountA + ":role/service-role/MitigationRole"
 	if got := aws.ToString(r.Arn); got != wantArn {
 		t.Errorf("Arn = %q, want %q", got, wantArn)
 	}
@@ -119,7 +120,7 @@ func TestIAMRoleLifecycle(t *testing.T) {
 
 	// IAM refuses to delete a role that still has inline policies.
 	_, err = e.a.DeleteRole(e.ctx, &awsiam.DeleteRoleInput{RoleName: aws.String("MitigationRole")})
-	iamWantCode(t, err, "DeleteConflict", http.StatusConflict)
+	wardentest.WantCode(t, err, "DeleteConflict", http.StatusConflict)
 	for _, p := range []string{"updatecerts", "Another"} {
 		if _, err := e.a.DeleteRolePolicy(e.ctx, &awsiam.DeleteRolePolicyInput{RoleName: aws.String("MitigationRole"), PolicyName: aws.String(p)}); err != nil {
 			t.Fatalf("DeleteRolePolicy %s: %v", p, err)
@@ -133,7 +134,7 @@ func TestIAMRoleLifecycle(t *testing.T) {
 		t.Fatalf("DeleteRole: %v", err)
 	}
 	_, err = e.a.GetRole(e.ctx, &awsiam.GetRoleInput{RoleName: aws.String("MitigationRole")})
-	iamWantCode(t, err, "NoSuchEntity", http.StatusNotFound)
+	wardentest.WantCode(t, err, "NoSuchEntity", http.StatusNotFound)
 	list, err = e.a.ListRoles(e.ctx, &awsiam.ListRolesInput{})
 	if err != nil || len(list.Roles) != 0 {
 		t.Fatalf("ListRoles after delete = %v, %v; want none", list, err)
@@ -147,8 +148,8 @@ func TestIAMRoleLifecycle(t *testing.T) {
 	var ops []string
 	for _, c := range changes {
 		ops = append(ops, c.Operation)
-		if c.Actor != keyA {
-			t.Errorf("change %s by %q, want %q", c.Operation, c.Actor, keyA)
+		if c.Actor != wardentest.KeyA {
+			t.Errorf("change %s by %q, want %q", c.Operation, c.Actor, wardentest.KeyA)
 		}
 	}
 	want := []string{"CreateRole", "PutRolePolicy", "PutRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "DeleteRolePolicy", "DeleteRole"}
@@ -171,7 +172,7 @@ func TestIAMRoleLifecycle(t *testing.T) {
 func TestIAMCreateRoleDefaults(t *testing.T) {
 	e := newIAMEnv(t)
 	r := e.createRole("plain", "").Role
-	if aws.ToString(r.Path) != "/" || aws.ToString(r.Arn) != "arn:aws:iam::"+accountA+":role/plain" {
+	if aws.ToString(r.Path) != "/" || aws.ToString(r.Arn) != "arn:aws:iam::"+wardentest.AccountA+":role/plain" {
 		t.Errorf("Path, Arn = %q, %q; want / and role/plain", aws.ToString(r.Path), aws.ToString(r.Arn))
 	}
 	if r.Description != nil || r.Tags != nil {
@@ -317,13 +318,13 @@ func TestIAMCreateRoleErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := e.state(accountA)
+			before := e.state(wardentest.AccountA)
 			_, err := e.a.CreateRole(e.ctx, tt.in)
-			iamWantCode(t, err, tt.code, tt.status)
+			wardentest.WantCode(t, err, tt.code, tt.status)
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q does not contain %q", err.Error(), tt.msg)
 			}
-			if after := e.state(accountA); !reflect.DeepEqual(after, before) {
+			if after := e.state(wardentest.AccountA); !reflect.DeepEqual(after, before) {
 				t.Errorf("a rejected CreateRole changed the store:\nbefore %+v\nafter  %+v", before, after)
 			}
 		})
@@ -439,13 +440,13 @@ func TestIAMRolePolicyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := e.state(accountA)
+			before := e.state(wardentest.AccountA)
 			err := tt.call()
-			iamWantCode(t, err, tt.code, tt.status)
+			wardentest.WantCode(t, err, tt.code, tt.status)
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q does not contain %q", err.Error(), tt.msg)
 			}
-			if after := e.state(accountA); !reflect.DeepEqual(after, before) {
+			if after := e.state(wardentest.AccountA); !reflect.DeepEqual(after, before) {
 				t.Errorf("a rejected request changed the store:\nbefore %+v\nafter  %+v", before, after)
 			}
 		})
@@ -552,7 +553,7 @@ func TestIAMListRolesPaging(t *testing.T) {
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := e.a.ListRoles(e.ctx, tt.in)
-			iamWantCode(t, err, "ValidationError", 400)
+			wardentest.WantCode(t, err, "ValidationError", 400)
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q does not contain %q", err.Error(), tt.msg)
 			}
@@ -560,7 +561,7 @@ func TestIAMListRolesPaging(t *testing.T) {
 	}
 	// A marker of account A means nothing in account B.
 	_, err = e.b.ListRoles(e.ctx, &awsiam.ListRolesInput{Marker: first.Marker})
-	iamWantCode(t, err, "ValidationError", 400)
+	wardentest.WantCode(t, err, "ValidationError", 400)
 }
 
 func TestIAMListRolePoliciesPaging(t *testing.T) {
@@ -591,7 +592,7 @@ func TestIAMListRolePoliciesPaging(t *testing.T) {
 	}
 	// A marker is bound to the role it lists.
 	_, err = e.a.ListRolePolicies(e.ctx, &awsiam.ListRolePoliciesInput{RoleName: aws.String("Other"), Marker: first.Marker})
-	iamWantCode(t, err, "ValidationError", 400)
+	wardentest.WantCode(t, err, "ValidationError", 400)
 	// ... but not to the case the role was named in.
 	out, err := e.a.ListRolePolicies(e.ctx, &awsiam.ListRolePoliciesInput{RoleName: aws.String("r"), Marker: first.Marker})
 	if err != nil || !reflect.DeepEqual(out.PolicyNames, want[2:]) {
@@ -609,11 +610,11 @@ func TestIAMAccountsAndRegions(t *testing.T) {
 	e.putPolicy("Shared", "P", `{"Statement":{"Effect":"Allow","Action":"iot:*","Resource":"*"}}`)
 	// Account B sees none of A's roles and may use the same name.
 	_, err := e.b.GetRole(e.ctx, &awsiam.GetRoleInput{RoleName: aws.String("Shared")})
-	iamWantCode(t, err, "NoSuchEntity", 404)
+	wardentest.WantCode(t, err, "NoSuchEntity", 404)
 	_, err = e.b.GetRolePolicy(e.ctx, &awsiam.GetRolePolicyInput{RoleName: aws.String("Shared"), PolicyName: aws.String("P")})
-	iamWantCode(t, err, "NoSuchEntity", 404)
+	wardentest.WantCode(t, err, "NoSuchEntity", 404)
 	_, err = e.b.DeleteRole(e.ctx, &awsiam.DeleteRoleInput{RoleName: aws.String("Shared")})
-	iamWantCode(t, err, "NoSuchEntity", 404)
+	wardentest.WantCode(t, err, "NoSuchEntity", 404)
 	list, err := e.b.ListRoles(e.ctx, &awsiam.ListRolesInput{})
 	if err != nil || len(list.Roles) != 0 {
 		t.Fatalf("account B ListRoles = %v, %v; want none", list, err)
@@ -622,17 +623,17 @@ func TestIAMAccountsAndRegions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("account B CreateRole of the same name: %v", err)
 	}
-	if want := "arn:aws:iam::" + accountB + ":role/Shared"; aws.ToString(out.Role.Arn) != want {
+	if want := "arn:aws:iam::" + wardentest.AccountB + ":role/Shared"; aws.ToString(out.Role.Arn) != want {
 		t.Errorf("account B role ARN = %q, want %q", aws.ToString(out.Role.Arn), want)
 	}
 	// IAM is global: a client signing for another region sees the same roles.
-	west := e.client(keyA, secretA, "eu-west-1")
+	west := e.client(wardentest.KeyA, wardentest.SecretA, "eu-west-1")
 	g, err := west.GetRole(e.ctx, &awsiam.GetRoleInput{RoleName: aws.String("Shared")})
-	if err != nil || aws.ToString(g.Role.Arn) != "arn:aws:iam::"+accountA+":role/Shared" {
+	if err != nil || aws.ToString(g.Role.Arn) != "arn:aws:iam::"+wardentest.AccountA+":role/Shared" {
 		t.Fatalf("GetRole signed for eu-west-1 = %v, %v", g, err)
 	}
 	_, err = west.CreateRole(e.ctx, &awsiam.CreateRoleInput{RoleName: aws.String("shared"), AssumeRolePolicyDocument: aws.String(trustIoT)})
-	iamWantCode(t, err, "EntityAlreadyExists", 409)
+	wardentest.WantCode(t, err, "EntityAlreadyExists", 409)
 }
 
 func TestIAMRestart(t *testing.T) {
@@ -665,45 +666,45 @@ func TestIAMWireFormat(t *testing.T) {
 		status int
 		want   []*regexp.Regexp
 	}{
-		{"success envelope", url.Values{"Action": {"GetRole"}, "Version": {"2010-05-08"}, "RoleName": {"Wire"}}, keyA, 200,
+		{"success envelope", url.Values{"Action": {"GetRole"}, "Version": {"2010-05-08"}, "RoleName": {"Wire"}}, wardentest.KeyA, 200,
 			[]*regexp.Regexp{
 				regexp.MustCompile(`^<\?xml version="1.0" encoding="UTF-8"\?>\n<GetRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetRoleResult><Role><Path>/</Path><RoleName>Wire</RoleName><RoleId>AROA[A-Z2-7]{17}</RoleId><Arn>arn:aws:iam::123456789012:role/Wire</Arn><CreateDate>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ</CreateDate><AssumeRolePolicyDocument>%7B%22Version%22%3A%222012-10-17%22`),
 				regexp.MustCompile(`<MaxSessionDuration>3600</MaxSessionDuration><RoleLastUsed></RoleLastUsed></Role></GetRoleResult><ResponseMetadata><RequestId>[0-9a-f-]{36}</RequestId></ResponseMetadata></GetRoleResponse>$`),
 			}},
 		{"result-less action", url.Values{"Action": {"PutRolePolicy"}, "Version": {"2010-05-08"}, "RoleName": {"Wire"}, "PolicyName": {"p"},
-			"PolicyDocument": {`{"Statement":{"Effect":"Allow","Action":"iot:*","Resource":"*"}}`}}, keyA, 200,
+			"PolicyDocument": {`{"Statement":{"Effect":"Allow","Action":"iot:*","Resource":"*"}}`}}, wardentest.KeyA, 200,
 			[]*regexp.Regexp{regexp.MustCompile(`<PutRolePolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata><RequestId>[0-9a-f-]{36}</RequestId></ResponseMetadata></PutRolePolicyResponse>$`)}},
-		{"error envelope", url.Values{"Action": {"GetRole"}, "Version": {"2010-05-08"}, "RoleName": {"Nope"}}, keyA, 404,
+		{"error envelope", url.Values{"Action": {"GetRole"}, "Version": {"2010-05-08"}, "RoleName": {"Nope"}}, wardentest.KeyA, 404,
 			[]*regexp.Regexp{regexp.MustCompile(`^<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The role with name Nope cannot be found.</Message></Error><RequestId>[0-9a-f-]{36}</RequestId></ErrorResponse>$`)}},
 		{"marker that is not one", url.Values{"Action": {"ListRolePolicies"}, "Version": {"2010-05-08"}, "RoleName": {"Wire"}, "MaxItems": {"1"},
-			"Marker": {"x"}}, keyA, 400, []*regexp.Regexp{regexp.MustCompile(`<Code>ValidationError</Code>`)}},
-		{"unknown action", url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}}, keyA, 400,
+			"Marker": {"x"}}, wardentest.KeyA, 400, []*regexp.Regexp{regexp.MustCompile(`<Code>ValidationError</Code>`)}},
+		{"unknown action", url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`<Code>InvalidAction</Code><Message>Could not find operation CreateUser for version 2010-05-08</Message>`)}},
-		{"wrong version", url.Values{"Action": {"GetRole"}, "Version": {"2011-01-01"}, "RoleName": {"Wire"}}, keyA, 400,
+		{"wrong version", url.Values{"Action": {"GetRole"}, "Version": {"2011-01-01"}, "RoleName": {"Wire"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`<Code>InvalidAction</Code><Message>Could not find operation GetRole for version 2011-01-01</Message>`)}},
-		{"MaxItems not a number", url.Values{"Action": {"ListRoles"}, "Version": {"2010-05-08"}, "MaxItems": {"ten"}}, keyA, 400,
+		{"MaxItems not a number", url.Values{"Action": {"ListRoles"}, "Version": {"2010-05-08"}, "MaxItems": {"ten"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`<Code>ValidationError</Code><Message>1 validation error detected: Value &#39;ten&#39; at &#39;maxItems&#39; failed to satisfy constraint: Member must be a number</Message>`)}},
 		// The SDKs check required members themselves, so these come raw.
-		{"CreateRole without a trust policy", url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {"X"}}, keyA, 400,
+		{"CreateRole without a trust policy", url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {"X"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`<Code>ValidationError</Code><Message>1 validation error detected: Value null at &#39;assumeRolePolicyDocument&#39; failed to satisfy constraint: Member must not be null</Message>`)}},
-		{"PutRolePolicy without anything", url.Values{"Action": {"PutRolePolicy"}, "Version": {"2010-05-08"}}, keyA, 400,
+		{"PutRolePolicy without anything", url.Values{"Action": {"PutRolePolicy"}, "Version": {"2010-05-08"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`<Message>3 validation errors detected: Value null at &#39;roleName&#39; failed to satisfy constraint: Member must not be null; Value null at &#39;policyName&#39;.*; Value null at &#39;policyDocument&#39;`)}},
-		{"GetRole without a name", url.Values{"Action": {"GetRole"}, "Version": {"2010-05-08"}}, keyA, 400,
+		{"GetRole without a name", url.Values{"Action": {"GetRole"}, "Version": {"2010-05-08"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`Value null at &#39;roleName&#39; failed to satisfy constraint: Member must not be null`)}},
-		{"GetRolePolicy without a policy name", url.Values{"Action": {"GetRolePolicy"}, "Version": {"2010-05-08"}, "RoleName": {"Wire"}}, keyA, 400,
+		{"GetRolePolicy without a policy name", url.Values{"Action": {"GetRolePolicy"}, "Version": {"2010-05-08"}, "RoleName": {"Wire"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`Value null at &#39;policyName&#39; failed to satisfy constraint: Member must not be null`)}},
-		{"DeleteRolePolicy without a role name", url.Values{"Action": {"DeleteRolePolicy"}, "Version": {"2010-05-08"}, "PolicyName": {"p"}}, keyA, 400,
+		{"DeleteRolePolicy without a role name", url.Values{"Action": {"DeleteRolePolicy"}, "Version": {"2010-05-08"}, "PolicyName": {"p"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`Value null at &#39;roleName&#39;`)}},
-		{"ListRolePolicies without a role name", url.Values{"Action": {"ListRolePolicies"}, "Version": {"2010-05-08"}}, keyA, 400,
+		{"ListRolePolicies without a role name", url.Values{"Action": {"ListRolePolicies"}, "Version": {"2010-05-08"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`Value null at &#39;roleName&#39;`)}},
-		{"DeleteRole without a role name", url.Values{"Action": {"DeleteRole"}, "Version": {"2010-05-08"}}, keyA, 400,
+		{"DeleteRole without a role name", url.Values{"Action": {"DeleteRole"}, "Version": {"2010-05-08"}}, wardentest.KeyA, 400,
 			[]*regexp.Regexp{regexp.MustCompile(`Value null at &#39;roleName&#39;`)}},
 		{"unknown key", url.Values{"Action": {"ListRoles"}, "Version": {"2010-05-08"}}, "AKIAUNKNOWNKEY000000", 403,
 			[]*regexp.Regexp{regexp.MustCompile(`^<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := e.rawCall(tt.form, tt.key, secretA)
+			status, body := e.rawCall(tt.form, tt.key, wardentest.SecretA)
 			if status != tt.status {
 				t.Errorf("status %d, want %d; body %s", status, tt.status, body)
 			}
@@ -715,7 +716,7 @@ func TestIAMWireFormat(t *testing.T) {
 		})
 	}
 	// A wrong secret is SignatureDoesNotMatch, in IAM's format.
-	status, body := e.rawCall(url.Values{"Action": {"ListRoles"}, "Version": {"2010-05-08"}}, keyA, "wrong-secret")
+	status, body := e.rawCall(url.Values{"Action": {"ListRoles"}, "Version": {"2010-05-08"}}, wardentest.KeyA, "wrong-secret")
 	if status != 403 || !strings.Contains(body, "<Code>SignatureDoesNotMatch</Code>") || !strings.Contains(body, `xmlns="https://iam.amazonaws.com/doc/2010-05-08/"`) {
 		t.Errorf("wrong secret: %d %s", status, body)
 	}

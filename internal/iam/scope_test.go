@@ -1,7 +1,6 @@
 package iam_test
 
 import (
-	"errors"
 	"net/http"
 	"reflect"
 	"testing"
@@ -9,17 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/smithy-go"
-)
 
-// iamMessage is the message of an IAM API error ("" when err is not one).
-func iamMessage(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorMessage()
-	}
-	return ""
-}
+	"github.com/warden-iot/warden/internal/wardentest"
+)
 
 // TestIAMRegionMustBeAWSRegion: the IAM SDK client signs with its region
 // (us-east-1 for the real, global IAM, and whatever it is configured with
@@ -27,17 +18,17 @@ func iamMessage(err error) string {
 // IAM's error format and nothing is stored.
 func TestIAMRegionMustBeAWSRegion(t *testing.T) {
 	e := newIAMEnv(t)
-	before := e.state(accountA)
+	before := e.state(wardentest.AccountA)
 	in := &awsiam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(trustIoT)}
-	_, err := e.client(keyA, secretA, "made-up").CreateRole(e.ctx, in)
-	iamWantCode(t, err, "SignatureDoesNotMatch", http.StatusForbidden)
-	if got, want := iamMessage(err), "Credential should be scoped to a valid region, not 'made-up'. "; got != want {
+	_, err := e.client(wardentest.KeyA, wardentest.SecretA, "made-up").CreateRole(e.ctx, in)
+	wardentest.WantCode(t, err, "SignatureDoesNotMatch", http.StatusForbidden)
+	if got, want := wardentest.ErrorMessage(err), "Credential should be scoped to a valid region, not 'made-up'. "; got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
-	if after := e.state(accountA); !reflect.DeepEqual(before, after) {
+	if after := e.state(wardentest.AccountA); !reflect.DeepEqual(before, after) {
 		t.Errorf("a refused CreateRole changed the store: before %+v, after %+v", before, after)
 	}
-	if _, err := e.client(keyA, secretA, "us-east-1").CreateRole(e.ctx, in); err != nil {
+	if _, err := e.client(wardentest.KeyA, wardentest.SecretA, "us-east-1").CreateRole(e.ctx, in); err != nil {
 		t.Fatalf("CreateRole signed for us-east-1: %v", err)
 	}
 }
@@ -46,15 +37,15 @@ func TestIAMRegionMustBeAWSRegion(t *testing.T) {
 // refused as IAM refuses an invalid token, and nothing is stored.
 func TestIAMSessionTokenRefused(t *testing.T) {
 	e := newIAMEnv(t)
-	before := e.state(accountA)
-	c := awsiam.New(awsiam.Options{Region: region, BaseEndpoint: aws.String(e.server.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(keyA, secretA, "bogus")})
+	before := e.state(wardentest.AccountA)
+	c := awsiam.New(awsiam.Options{Region: wardentest.Region, BaseEndpoint: aws.String(e.server.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(wardentest.KeyA, wardentest.SecretA, "bogus")})
 	_, err := c.CreateRole(e.ctx, &awsiam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(trustIoT)})
-	iamWantCode(t, err, "InvalidClientTokenId", http.StatusForbidden)
-	if got, want := iamMessage(err), "The security token included in the request is invalid."; got != want {
+	wardentest.WantCode(t, err, "InvalidClientTokenId", http.StatusForbidden)
+	if got, want := wardentest.ErrorMessage(err), "The security token included in the request is invalid."; got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
-	if after := e.state(accountA); !reflect.DeepEqual(before, after) {
+	if after := e.state(wardentest.AccountA); !reflect.DeepEqual(before, after) {
 		t.Errorf("a refused CreateRole changed the store: before %+v, after %+v", before, after)
 	}
 }

@@ -136,7 +136,7 @@ func BenchmarkSNSPublishToDelivery(b *testing.B) {
 		slices.Sort(lat)
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-		e.close()
+		e.Close()
 	}
 }
 
@@ -195,7 +195,7 @@ func BenchmarkSNSFanout(b *testing.B) {
 				b.ReportMetric(deliveries/elapsed.Seconds(), "drain-deliveries/s")
 				b.ReportMetric(elapsed.Seconds(), "drain-total-s")
 			}
-			e.close()
+			e.Close()
 		}
 	}
 }

@@ -2,18 +2,12 @@ package sns_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -24,61 +18,24 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/smithy-go"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/api"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
-// Test accounts and their keys.
-const (
-	accountA = "123456789012"
-	accountB = "111122223333"
-	keyA     = "AKIATESTACCOUNTAAAAA"
-	secretA  = "secretAsecretAsecretAsecretAsecretA00000"
-	keyB     = "AKIATESTACCOUNTBBBBB"
-	secretB  = "secretBsecretBsecretBsecretBsecretB00000"
-	region   = "us-east-1"
-)
+var scopeA = warden.Scope{Account: wardentest.AccountA, Region: wardentest.Region}
 
-var scopeA = warden.Scope{Account: accountA, Region: region}
-
-// clock is the injected clock of the SNS handler and deliverer. It starts
-// at the real time (SigV4 allows a few minutes of skew, and the API keeps
-// the real clock) and moves only when a test advances it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// snsEnv is a real Warden handler stack (API server with the SNS handler)
-// on a real SQLite file behind an httptest server, with a deliverer the test
-// drives with RunOnce (or starts), and SNS SDK clients for two accounts.
+// snsEnv is wardentest's stack with a deliverer the test drives with
+// RunOnce (or starts), and SNS SDK clients for two accounts; its fields are
+// the stack's, refreshed at every restart.
 type snsEnv struct {
+	*wardentest.Stack
 	t         testing.TB
 	ctx       context.Context
-	dir       string
-	clock     *clock // nil: the real clock
-	opt       sns.DeliveryOptions
-	sync      string // SQLite synchronous: NORMAL in tests
+	clock     *wardentest.Clock // nil: the real clock
 	store     *sqlstore.DB
 	server    *httptest.Server
 	handler   *sns.Handler
@@ -86,17 +43,19 @@ type snsEnv struct {
 	a, b      *awssns.Client
 }
 
-// newSNSEnv opens an env with a fake clock; the deliverer is not started.
+// newSNSEnv opens an env whose SNS runs on a fake clock, which starts at
+// the real time (SigV4 allows a few minutes of skew, and the API keeps the
+// real clock); the deliverer is not started.
 func newSNSEnv(t testing.TB) *snsEnv {
-	return newSNSEnvWith(t, &clock{now: time.Now().UTC()}, sns.DeliveryOptions{})
+	return newSNSEnvWith(t, wardentest.NewClock(time.Now().UTC()), sns.DeliveryOptions{})
 }
 
-func newSNSEnvWith(t testing.TB, c *clock, opt sns.DeliveryOptions) *snsEnv {
+func newSNSEnvWith(t testing.TB, c *wardentest.Clock, opt sns.DeliveryOptions) *snsEnv {
 	t.Helper()
 	return newSNSEnvSync(t, c, opt, "NORMAL")
 }
 
-func newSNSEnvSync(t testing.TB, c *clock, opt sns.DeliveryOptions, sync string) *snsEnv {
+func newSNSEnvSync(t testing.TB, c *wardentest.Clock, opt sns.DeliveryOptions, sync string) *snsEnv {
 	t.Helper()
 	if opt.Owner == "" {
 		opt.Owner = "test-deliverer"
@@ -107,124 +66,32 @@ func newSNSEnvSync(t testing.TB, c *clock, opt sns.DeliveryOptions, sync string)
 	if opt.Timeout == 0 {
 		opt.Timeout = 2 * time.Second
 	}
-	e := &snsEnv{t: t, ctx: context.Background(), dir: t.TempDir(), clock: c, opt: opt, sync: sync}
-	e.open()
-	for _, k := range []warden.AccessKey{
-		{ID: keyA, Secret: secretA, Account: accountA, CreatedAt: time.Now()},
-		{ID: keyB, Secret: secretB, Account: accountB, CreatedAt: time.Now()},
-	} {
-		if err := e.store.CreateAccessKey(e.ctx, k); err != nil {
-			t.Fatal(err)
-		}
+	e := &snsEnv{t: t, ctx: context.Background(), clock: c}
+	cfg := wardentest.Config{Synchronous: sync, Delivery: opt}
+	if c != nil {
+		cfg.Now = c.Now
 	}
-	t.Cleanup(e.close)
+	e.Stack = wardentest.Start(t, cfg)
+	e.opened()
 	return e
 }
 
-var (
-	testKeyOnce sync.Once
-	testKeyPEM  []byte
-)
-
-// testSigningKey is one RSA key for every env of the test binary: making
-// one per database would cost a second per test under -race. It is stored
-// exactly as Warden stores its own (PKCS#8 key, then the certificate).
-func testSigningKey() ([]byte, error) {
-	testKeyOnce.Do(func() {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		pkcs8, _ := x509.MarshalPKCS8PrivateKey(key)
-		testKeyPEM = append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
-			pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	})
-	return testKeyPEM, nil
+// opened takes the fields of the stack just opened.
+func (e *snsEnv) opened() {
+	e.store, e.server, e.handler, e.deliverer = e.Store, e.Server, e.SNS, e.Deliverer
+	e.a = e.client(wardentest.KeyA, wardentest.SecretA, wardentest.Region)
+	e.b = e.client(wardentest.KeyB, wardentest.SecretB, wardentest.Region)
 }
 
-func (e *snsEnv) now() func() time.Time {
-	if e.clock == nil {
-		return nil
-	}
-	return e.clock.Now
-}
-
-// open starts the stack on e.dir, on a new port.
-func (e *snsEnv) open() {
-	t := e.t
-	store, err := sqlstore.Open(e.ctx, sqlstore.Options{Database: pgtest.Database(t, e.dir), DataDir: e.dir, Synchronous: e.sync})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = store
-	if _, err := store.SNSSigningKey(e.ctx, testSigningKey); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := sns.Config{Store: store, PublicURL: "http://" + ln.Addr().String(), Now: e.now()}
-	if e.deliverer, err = sns.NewDeliverer(e.ctx, cfg, e.opt); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Notify = e.deliverer.Notify
-	if e.handler, err = sns.NewHandler(e.ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	apiServer, err := api.New(e.ctx, api.Config{Store: store, SNS: e.handler})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: apiServer}}
-	e.server.Start()
-	e.a = e.client(keyA, secretA, region)
-	e.b = e.client(keyB, secretB, region)
+func (e *snsEnv) client(key, secret, reg string) *awssns.Client {
+	return e.SNSClient(key, secret, reg)
 }
 
 // restart stops everything and opens it again on the same data dir, as a
 // process restart would.
 func (e *snsEnv) restart() {
-	e.close()
-	e.open()
-}
-
-func (e *snsEnv) close() {
-	if e.deliverer != nil {
-		e.deliverer.Stop()
-	}
-	if e.server != nil {
-		e.server.Close()
-		e.server = nil
-	}
-	if e.store != nil {
-		_ = e.store.Close()
-		e.store = nil
-	}
-}
-
-func (e *snsEnv) client(key, secret, region string) *awssns.Client {
-	return awssns.New(awssns.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(e.server.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider(key, secret, ""),
-		// No retries, so that every error reaches the test as answered,
-		// except one: rarely (seen twice in CI, under -race, never alone)
-		// the client's own connection is closed under a response it is
-		// reading; the server had answered, so asking again is safe.
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 2
-			o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-				return aws.BoolTernary(strings.Contains(err.Error(), "use of closed network connection"))
-			})}
-		}),
-	})
+	e.Restart()
+	e.opened()
 }
 
 // runOnce runs the deliverer until nothing is due at the current time.
@@ -288,26 +155,6 @@ func confirmByURL(t testing.TB, subscribeURL string) string {
 	return string(m[1])
 }
 
-// snsWantCode fails unless err is an SNS API error with the given code and
-// HTTP status.
-func snsWantCode(t testing.TB, err error, code string, status int) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %s (%d)", code, status)
-	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		t.Fatalf("got error %v (%T), want API error %s", err, err, code)
-	}
-	if apiErr.ErrorCode() != code {
-		t.Fatalf("got code %s (%s), want %s", apiErr.ErrorCode(), apiErr.ErrorMessage(), code)
-	}
-	var respErr interface{ HTTPStatusCode() int }
-	if errors.As(err, &respErr) && respErr.HTTPStatusCode() != status {
-		t.Fatalf("got HTTP status %d for %s, want %d", respErr.HTTPStatusCode(), code, status)
-	}
-}
-
 // received is one request a subscriber got.
 type received struct {
 	Header http.Header
@@ -343,17 +190,19 @@ type subscriber struct {
 	certs map[string]*x509.Certificate
 }
 
-func newSubscriber(t testing.TB) *subscriber {
-	s := &subscriber{t: t, got: make(chan received, 100000), verify: true, certs: map[string]*x509.Certificate{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
-	return s
-}
+func newSubscriber(t testing.TB) *subscriber { return startSubscriber(t, false) }
 
 // newTLSSubscriber is a subscriber on https; s.srv.Client() trusts it.
-func newTLSSubscriber(t testing.TB) *subscriber {
+func newTLSSubscriber(t testing.TB) *subscriber { return startSubscriber(t, true) }
+
+func startSubscriber(t testing.TB, useTLS bool) *subscriber {
 	s := &subscriber{t: t, got: make(chan received, 100000), verify: true, certs: map[string]*x509.Certificate{}}
-	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	if useTLS {
+		s.srv.StartTLS()
+	} else {
+		s.srv.Start()
+	}
 	t.Cleanup(s.srv.Close)
 	return s
 }

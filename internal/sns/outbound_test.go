@@ -15,6 +15,7 @@ import (
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/outbound"
 	"github.com/warden-iot/warden/internal/sns"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 // countingListener is a 127.0.0.1 HTTP server that counts the connections
@@ -80,7 +81,7 @@ func TestSNSDeniedRangeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, conns := countingListener(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	e := newSNSEnvWith(t, &clock{now: time.Now().UTC()}, sns.DeliveryOptions{Client: outbound.New(outbound.Options{Policy: policy})})
+	e := newSNSEnvWith(t, wardentest.NewClock(time.Now().UTC()), sns.DeliveryOptions{Client: outbound.New(outbound.Options{Policy: policy})})
 	d := failedDelivery(t, e, srv.URL+"/admin")
 	if !strings.Contains(d.LastError, "refused by the outbound address policy") || d.Attempt != 1 {
 		t.Errorf("attempt %d, reason %q: want one attempt refused by the policy", d.Attempt, d.LastError)
@@ -108,7 +109,7 @@ func TestSNSRedirectNotFollowed(t *testing.T) {
 	target, conns := countingListener(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	redirector := httptest.NewServer(http.RedirectHandler(target.URL+"/admin/shutdown", http.StatusFound))
 	defer redirector.Close()
-	e := newSNSEnvWith(t, &clock{now: time.Now().UTC()}, sns.DeliveryOptions{})
+	e := newSNSEnvWith(t, wardentest.NewClock(time.Now().UTC()), sns.DeliveryOptions{})
 	topic := e.createTopic("probe")
 	if _, err := e.a.Subscribe(e.ctx, &awssns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("http"),
 		Endpoint: aws.String(redirector.URL)}); err != nil {

@@ -1,7 +1,6 @@
 package sns_test
 
 import (
-	"errors"
 	"net/http"
 	"reflect"
 	"testing"
@@ -9,40 +8,31 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/smithy-go"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
-
-// snsMessage is the message of an SNS API error ("" when err is not one).
-func snsMessage(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorMessage()
-	}
-	return ""
-}
 
 // TestSNSRegionMustBeAWSRegion: the SNS SDK client signing for a region
 // that is no AWS region is refused in SNS's error format, and nothing is
 // stored in that region (or any other).
 func TestSNSRegionMustBeAWSRegion(t *testing.T) {
 	e := newSNSEnv(t)
-	madeUp := warden.Scope{Account: accountA, Region: "made-up"}
+	madeUp := warden.Scope{Account: wardentest.AccountA, Region: "made-up"}
 	before := e.snapshot(scopeA, madeUp)
-	_, err := e.client(keyA, secretA, "made-up").CreateTopic(e.ctx, &awssns.CreateTopicInput{Name: aws.String("t")})
-	snsWantCode(t, err, "SignatureDoesNotMatch", http.StatusForbidden)
-	if got, want := snsMessage(err), "Credential should be scoped to a valid region, not 'made-up'. "; got != want {
+	_, err := e.client(wardentest.KeyA, wardentest.SecretA, "made-up").CreateTopic(e.ctx, &awssns.CreateTopicInput{Name: aws.String("t")})
+	wardentest.WantCode(t, err, "SignatureDoesNotMatch", http.StatusForbidden)
+	if got, want := wardentest.ErrorMessage(err), "Credential should be scoped to a valid region, not 'made-up'. "; got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
 	if after := e.snapshot(scopeA, madeUp); !reflect.DeepEqual(before, after) {
 		t.Errorf("a refused CreateTopic changed the store: before %+v, after %+v", before, after)
 	}
-	out, err := e.client(keyA, secretA, "eu-central-2").CreateTopic(e.ctx, &awssns.CreateTopicInput{Name: aws.String("t")})
+	out, err := e.client(wardentest.KeyA, wardentest.SecretA, "eu-central-2").CreateTopic(e.ctx, &awssns.CreateTopicInput{Name: aws.String("t")})
 	if err != nil {
 		t.Fatalf("CreateTopic in eu-central-2: %v", err)
 	}
-	if want := "arn:aws:sns:eu-central-2:" + accountA + ":t"; aws.ToString(out.TopicArn) != want {
+	if want := "arn:aws:sns:eu-central-2:" + wardentest.AccountA + ":t"; aws.ToString(out.TopicArn) != want {
 		t.Errorf("topic ARN %s, want %s", aws.ToString(out.TopicArn), want)
 	}
 }
@@ -52,11 +42,11 @@ func TestSNSRegionMustBeAWSRegion(t *testing.T) {
 func TestSNSSessionTokenRefused(t *testing.T) {
 	e := newSNSEnv(t)
 	before := e.snapshot(scopeA)
-	c := awssns.New(awssns.Options{Region: region, BaseEndpoint: aws.String(e.server.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(keyA, secretA, "bogus")})
+	c := awssns.New(awssns.Options{Region: wardentest.Region, BaseEndpoint: aws.String(e.server.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(wardentest.KeyA, wardentest.SecretA, "bogus")})
 	_, err := c.CreateTopic(e.ctx, &awssns.CreateTopicInput{Name: aws.String("t")})
-	snsWantCode(t, err, "InvalidClientTokenId", http.StatusForbidden)
-	if got, want := snsMessage(err), "The security token included in the request is invalid."; got != want {
+	wardentest.WantCode(t, err, "InvalidClientTokenId", http.StatusForbidden)
+	if got, want := wardentest.ErrorMessage(err), "The security token included in the request is invalid."; got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
 	if after := e.snapshot(scopeA); !reflect.DeepEqual(before, after) {

@@ -19,6 +19,7 @@ import (
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/outbound"
 	"github.com/warden-iot/warden/internal/sns"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 func TestSNSTopicLifecycle(t *testing.T) {
@@ -49,7 +50,7 @@ func TestSNSTopicLifecycle(t *testing.T) {
 		}
 	}
 	_, err = e.a.CreateTopic(e.ctx, &awssns.CreateTopicInput{Name: aws.String("findings"), Attributes: map[string]string{"DisplayName": "Other"}})
-	snsWantCode(t, err, "InvalidParameter", 400)
+	wardentest.WantCode(t, err, "InvalidParameter", 400)
 
 	list, err := e.a.ListTopics(e.ctx, &awssns.ListTopicsInput{})
 	if err != nil {
@@ -63,7 +64,7 @@ func TestSNSTopicLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]string{"TopicArn": arn, "Owner": accountA, "DisplayName": "Findings",
+	for k, want := range map[string]string{"TopicArn": arn, "Owner": wardentest.AccountA, "DisplayName": "Findings",
 		"SubscriptionsPending": "0", "SubscriptionsConfirmed": "0", "SubscriptionsDeleted": "0"} {
 		if got := attrs.Attributes[k]; got != want {
 			t.Errorf("attribute %s = %q, want %q", k, got, want)
@@ -104,7 +105,7 @@ func TestSNSTopicLifecycle(t *testing.T) {
 		t.Fatalf("second DeleteTopic: %v", err)
 	}
 	_, err = e.a.GetTopicAttributes(e.ctx, &awssns.GetTopicAttributesInput{TopicArn: aws.String(arn)})
-	snsWantCode(t, err, "NotFound", 404)
+	wardentest.WantCode(t, err, "NotFound", 404)
 
 	changes, err := e.store.Changes(e.ctx, warden.ChangeFilter{ResourceArn: arn})
 	if err != nil {
@@ -112,8 +113,8 @@ func TestSNSTopicLifecycle(t *testing.T) {
 	}
 	var ops []string
 	for _, c := range changes {
-		if c.Actor != keyA {
-			t.Errorf("change %s by %q, want %q", c.Operation, c.Actor, keyA)
+		if c.Actor != wardentest.KeyA {
+			t.Errorf("change %s by %q, want %q", c.Operation, c.Actor, wardentest.KeyA)
 		}
 		ops = append(ops, c.Operation)
 	}
@@ -152,7 +153,7 @@ func TestSNSListPagination(t *testing.T) {
 		t.Fatalf("got %d topics in %d pages (%v ... ), want %d in 3", len(got), pages, got[:1], n)
 	}
 	_, err := e.a.ListTopics(e.ctx, &awssns.ListTopicsInput{NextToken: aws.String("forged")})
-	snsWantCode(t, err, "InvalidParameter", 400)
+	wardentest.WantCode(t, err, "InvalidParameter", 400)
 
 	// Subscriptions page the same way, overall and by topic; a token of one
 	// listing is refused by another.
@@ -175,11 +176,11 @@ func TestSNSListPagination(t *testing.T) {
 		t.Fatalf("pages of %d and %d subscriptions (next %v), want 100 and 50", len(first.Subscriptions), len(second.Subscriptions), second.NextToken)
 	}
 	if s := first.Subscriptions[0]; aws.ToString(s.SubscriptionArn) != "PendingConfirmation" || aws.ToString(s.Endpoint) != "http://127.0.0.1:9/0" ||
-		aws.ToString(s.Protocol) != "http" || aws.ToString(s.Owner) != accountA || aws.ToString(s.TopicArn) != topic {
+		aws.ToString(s.Protocol) != "http" || aws.ToString(s.Owner) != wardentest.AccountA || aws.ToString(s.TopicArn) != topic {
 		t.Fatalf("first subscription %+v", s)
 	}
 	_, err = e.a.ListSubscriptions(e.ctx, &awssns.ListSubscriptionsInput{NextToken: first.NextToken})
-	snsWantCode(t, err, "InvalidParameter", 400)
+	wardentest.WantCode(t, err, "InvalidParameter", 400)
 	all, err := e.a.ListSubscriptions(e.ctx, &awssns.ListSubscriptionsInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -307,9 +308,9 @@ func TestSNSConfirmSubscriptionAction(t *testing.T) {
 	conf := sub.next(t, time.Second)
 
 	_, err = e.a.ConfirmSubscription(e.ctx, &awssns.ConfirmSubscriptionInput{TopicArn: aws.String(topic), Token: aws.String("0123")})
-	snsWantCode(t, err, "InvalidParameter", 400)
+	wardentest.WantCode(t, err, "InvalidParameter", 400)
 	_, err = e.b.ConfirmSubscription(e.ctx, &awssns.ConfirmSubscriptionInput{TopicArn: aws.String(topic), Token: aws.String(conf.Field("Token"))})
-	snsWantCode(t, err, "NotFound", 404)
+	wardentest.WantCode(t, err, "NotFound", 404)
 
 	got, err := e.a.ConfirmSubscription(e.ctx, &awssns.ConfirmSubscriptionInput{TopicArn: aws.String(topic),
 		Token: aws.String(conf.Field("Token")), AuthenticateOnUnsubscribe: aws.String("true")})
@@ -369,7 +370,7 @@ func TestSNSUnsubscribe(t *testing.T) {
 		t.Fatalf("counts after Unsubscribe: %v", attrs.Attributes)
 	}
 	_, err := e.a.Unsubscribe(e.ctx, &awssns.UnsubscribeInput{SubscriptionArn: aws.String(subArn)})
-	snsWantCode(t, err, "NotFound", 404)
+	wardentest.WantCode(t, err, "NotFound", 404)
 	if _, err := e.a.Publish(e.ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("gone")}); err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +429,7 @@ func TestSNSUnsubscribe(t *testing.T) {
 	for _, c := range changes {
 		ops = append(ops, c.Operation+"/"+c.Actor)
 	}
-	want := []string{"Subscribe/" + keyA, "ConfirmSubscription/SubscribeURL", "Unsubscribe/" + keyA,
+	want := []string{"Subscribe/" + wardentest.KeyA, "ConfirmSubscription/SubscribeURL", "Unsubscribe/" + wardentest.KeyA,
 		"ConfirmSubscription/SubscribeURL", "Unsubscribe/UnsubscribeURL"}
 	if !reflect.DeepEqual(ops, want) {
 		t.Fatalf("change log of the subscription %v, want %v", ops, want)
@@ -581,16 +582,7 @@ func TestSNSRestartDelivers(t *testing.T) {
 	}
 }
 
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var waitFor = wardentest.WaitFor
 
 // TestSNSSlowSubscriberDoesNotHoldUpOthers: with the background loop, a
 // subscriber that never answers in time takes only its own slots; the fast
@@ -642,20 +634,20 @@ func TestSNSIsolation(t *testing.T) {
 	e.subscribeConfirmed(topicA, sub)
 	before := e.snapshot(scopeA)
 
-	west := e.client(keyA, secretA, "us-west-2")
+	west := e.client(wardentest.KeyA, wardentest.SecretA, "us-west-2")
 	for name, c := range map[string]*awssns.Client{"account B": e.b, "account A in us-west-2": west} {
 		_, err := c.GetTopicAttributes(e.ctx, &awssns.GetTopicAttributesInput{TopicArn: aws.String(topicA)})
-		snsWantCode(t, err, "NotFound", 404)
+		wardentest.WantCode(t, err, "NotFound", 404)
 		_, err = c.Publish(e.ctx, &awssns.PublishInput{TopicArn: aws.String(topicA), Message: aws.String("x")})
-		snsWantCode(t, err, "NotFound", 404)
+		wardentest.WantCode(t, err, "NotFound", 404)
 		_, err = c.Subscribe(e.ctx, &awssns.SubscribeInput{TopicArn: aws.String(topicA), Protocol: aws.String("http"), Endpoint: aws.String(sub.url())})
-		snsWantCode(t, err, "NotFound", 404)
+		wardentest.WantCode(t, err, "NotFound", 404)
 		_, err = c.ListSubscriptionsByTopic(e.ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topicA)})
-		snsWantCode(t, err, "NotFound", 404)
+		wardentest.WantCode(t, err, "NotFound", 404)
 		_, err = c.SetTopicAttributes(e.ctx, &awssns.SetTopicAttributesInput{TopicArn: aws.String(topicA), AttributeName: aws.String("DisplayName"), AttributeValue: aws.String("x")})
-		snsWantCode(t, err, "NotFound", 404)
+		wardentest.WantCode(t, err, "NotFound", 404)
 		_, err = c.DeleteTopic(e.ctx, &awssns.DeleteTopicInput{TopicArn: aws.String(topicA)})
-		snsWantCode(t, err, "NotFound", 404)
+		wardentest.WantCode(t, err, "NotFound", 404)
 		list, err := c.ListTopics(e.ctx, &awssns.ListTopicsInput{})
 		if err != nil || len(list.Topics) != 0 {
 			t.Fatalf("%s ListTopics = %+v, %v; want none", name, list, err)
@@ -817,7 +809,7 @@ func TestSNSBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.snapshot(scopeA)
-			snsWantCode(t, tc.call(), tc.code, tc.status)
+			wardentest.WantCode(t, tc.call(), tc.code, tc.status)
 			if after := e.snapshot(scopeA); !reflect.DeepEqual(before, after) {
 				t.Fatalf("a rejected request stored something: %+v -> %+v", before, after)
 			}
@@ -837,16 +829,16 @@ func TestSNSBadInput(t *testing.T) {
 // XML format.
 func TestSNSProtocolErrors(t *testing.T) {
 	e := newSNSEnv(t)
-	bad := e.client(keyA, "wrong-secret-wrong-secret-wrong-secret00", region)
+	bad := e.client(wardentest.KeyA, "wrong-secret-wrong-secret-wrong-secret00", wardentest.Region)
 	_, err := bad.ListTopics(e.ctx, &awssns.ListTopicsInput{})
-	snsWantCode(t, err, "SignatureDoesNotMatch", 403)
-	unknown := e.client("AKIAUNKNOWNUNKNOWN00", secretA, region)
+	wardentest.WantCode(t, err, "SignatureDoesNotMatch", 403)
+	unknown := e.client("AKIAUNKNOWNUNKNOWN00", wardentest.SecretA, wardentest.Region)
 	_, err = unknown.ListTopics(e.ctx, &awssns.ListTopicsInput{})
-	snsWantCode(t, err, "InvalidClientTokenId", 403)
+	wardentest.WantCode(t, err, "InvalidClientTokenId", 403)
 
 	// An action Warden does not serve.
 	_, err = e.a.ListPlatformApplications(e.ctx, &awssns.ListPlatformApplicationsInput{})
-	snsWantCode(t, err, "InvalidAction", 400)
+	wardentest.WantCode(t, err, "InvalidAction", 400)
 
 	// The certificate URL of another key is unknown; the real one is served
 	// unsigned.
@@ -912,7 +904,7 @@ func TestSNSHTTPSDelivery(t *testing.T) {
 	sub := newTLSSubscriber(t)
 	// Trusts the subscriber's test certificate.
 	client := outbound.New(outbound.Options{TLSConfig: sub.srv.Client().Transport.(*http.Transport).TLSClientConfig})
-	e := newSNSEnvWith(t, &clock{now: time.Now().UTC()}, sns.DeliveryOptions{Client: client, Timeout: 2 * time.Second})
+	e := newSNSEnvWith(t, wardentest.NewClock(time.Now().UTC()), sns.DeliveryOptions{Client: client, Timeout: 2 * time.Second})
 	topic := e.createTopic("secure")
 	if _, err := e.a.Subscribe(e.ctx, &awssns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("https"),
 		Endpoint: aws.String(sub.url())}); err != nil {

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 	"github.com/warden-iot/warden/internal/v2log"
+	"github.com/warden-iot/warden/internal/wardentest"
 )
 
 var (
@@ -52,13 +52,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := sqlstore.Open(context.Background(), sqlstore.Options{Database: pgtest.Database(t, dir), DataDir: dir, Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	return &fixture{t: t, ctx: context.Background(), store: store, log: &syncBuffer{}}
+	return &fixture{t: t, ctx: context.Background(), store: wardentest.NewStore(t), log: &syncBuffer{}}
 }
 
 // observer starts an observer on the fixture's store; it is stopped at the
@@ -128,14 +122,8 @@ func (f *fixture) entries(s warden.Scope) []map[string]any {
 // waitFor polls cond for up to 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 5*time.Second {
-			t.Fatalf("%s: not within 5 s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Logf("%s after %v", what, time.Since(start).Round(time.Millisecond))
+	took := wardentest.WaitFor(t, 5*time.Second, what, cond)
+	t.Logf("%s after %v", what, took.Round(time.Millisecond))
 }
 
 func connect(s warden.Scope, status, client, principal, ip, thing string) warden.DataPlaneEvent {
