@@ -86,7 +86,11 @@ func TestDeviceConnectionsAudited(t *testing.T) {
 	sharedID, shared := newCert()
 	otherID, other := newCert()
 	dev1 := connect(shared, "dev-1")
+	// Connect times are kept to the millisecond and order the related
+	// resources below: two connects within one would be a tie.
+	time.Sleep(5 * time.Millisecond)
 	dev2 := connect(shared, "dev-2") // the same certificate, at the same time
+	time.Sleep(5 * time.Millisecond)
 	twin1 := connect(shared, "twin")
 	twin2 := connect(other, "twin") // takes "twin" over from the shared certificate
 	for start := time.Now(); twin1.IsConnectionOpen(); time.Sleep(10 * time.Millisecond) {
