@@ -27,8 +27,8 @@ func checkCertPrincipal(p string) error {
 	return v.Err()
 }
 
-// checkTagCount holds tags to AWS's limit of 50 per resource, which the
-// model does not state (warden.ValidateTags checks the rest again).
+// checkTagCount holds tags to AWS's limit of 50 per resource
+// (warden.ValidateTags), which the model does not state.
 func checkTagCount(tags []warden.Tag) error {
 	var v warden.Validator
 	warden.ValidateTags(&v, "tags", tags)
