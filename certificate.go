@@ -191,23 +191,6 @@ func (r *RegistrationConfig) IsZero() bool {
 	return r == nil || r.TemplateBody == nil && r.RoleArn == nil && r.TemplateName == nil
 }
 
-// Validate checks the members' model constraints under the JSON path member.
-func (r *RegistrationConfig) Validate(v *Validator, member string) {
-	if r == nil {
-		return
-	}
-	if r.TemplateBody != nil {
-		v.Length(member+".templateBody", *r.TemplateBody, 0, 10240)
-	}
-	if r.RoleArn != nil {
-		ValidateRoleArn(v, member+".roleArn", *r.RoleArn)
-	}
-	if r.TemplateName != nil {
-		v.Length(member+".templateName", *r.TemplateName, 1, 36)
-		v.Chars(member+".templateName", *r.TemplateName, IsNameChar, "^[0-9A-Za-z_-]+$")
-	}
-}
-
 // CACertificate is a CA certificate registered by an account.
 type CACertificate struct {
 	ID                     string
@@ -259,9 +242,6 @@ func ValidateCertificateID(v *Validator, member, id string) {
 func isHexChar(r rune) bool {
 	return r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F'
 }
-
-// ValidateCertificatePEM checks a CertificatePem member: 1-65536 characters.
-func ValidateCertificatePEM(v *Validator, member, pem string) { v.Length(member, pem, 1, 65536) }
 
 // ParseCertificateARN splits a device certificate ARN into its scope and
 // certificate id; ok is false for anything else.

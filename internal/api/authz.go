@@ -9,9 +9,6 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-// maxAuthInfos is the model's bound on TestAuthorization's authInfos.
-const maxAuthInfos = 10
-
 // authActions maps the ActionType enum to policy actions.
 var authActions = map[string]string{
 	"PUBLISH":   warden.ActionIoTPublish,
@@ -136,33 +133,18 @@ func (s *Server) TestAuthorization(c *call) (any, error) {
 		Principal             *string    `json:"principal"`
 		CognitoIdentityPoolID *string    `json:"cognitoIdentityPoolId"`
 		AuthInfos             []authInfo `json:"authInfos"`
+		ClientID              string     `json:"clientId"`
 		PolicyNamesToAdd      []string   `json:"policyNamesToAdd"`
 		PolicyNamesToSkip     []string   `json:"policyNamesToSkip"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
+	// The model leaves actionType optional; Warden has nothing to evaluate
+	// without it (a test holds it to this).
 	var v warden.Validator
-	v.Required("authInfos", in.AuthInfos != nil)
-	if in.AuthInfos != nil {
-		v.Count("authInfos", len(in.AuthInfos), 1, maxAuthInfos)
-	}
 	for i, ai := range in.AuthInfos {
-		member := "authInfos." + strconv.Itoa(i+1) + ".member"
-		v.Required(member+".actionType", ai.ActionType != nil)
-		if ai.ActionType != nil {
-			v.Enum(member+".actionType", *ai.ActionType, "PUBLISH", "SUBSCRIBE", "RECEIVE", "CONNECT")
-		}
-		v.Required(member+".resources", ai.Resources != nil)
-		for j, r := range ai.Resources {
-			v.Length(member+".resources."+strconv.Itoa(j+1)+".member", r, 0, 2048)
-		}
-	}
-	for i, name := range in.PolicyNamesToAdd {
-		warden.ValidatePolicyName(&v, "policyNamesToAdd."+strconv.Itoa(i+1)+".member", name)
-	}
-	for i, name := range in.PolicyNamesToSkip {
-		warden.ValidatePolicyName(&v, "policyNamesToSkip."+strconv.Itoa(i+1)+".member", name)
+		v.Required("authInfos."+strconv.Itoa(i+1)+".member.actionType", ai.ActionType != nil)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -185,12 +167,10 @@ func (s *Server) TestAuthorization(c *call) (any, error) {
 	if p == nil {
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "A principal (a certificate ARN or a thing group ARN) is required.")
 	}
-	clientID := c.r.URL.Query().Get("clientId")
-
 	var actx warden.IoTAuthzContext
 	var names []string
 	if p.kind == warden.TargetCertificate {
-		pr, err := warden.LoadIoTPrincipal(c.ctx, s.store, c.scope, p.id, clientID, nil, netip.Addr{})
+		pr, err := warden.LoadIoTPrincipal(c.ctx, s.store, c.scope, p.id, in.ClientID, nil, netip.Addr{})
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +179,7 @@ func (s *Server) TestAuthorization(c *call) (any, error) {
 			names = append(names, pol.Name)
 		}
 	} else {
-		actx = warden.IoTAuthzContext{Scope: c.scope, ClientID: clientID}
+		actx = warden.IoTAuthzContext{Scope: c.scope, ClientID: in.ClientID}
 		if names, err = s.principalPolicyNames(c, p); err != nil {
 			return nil, err
 		}
@@ -296,24 +276,16 @@ func (s *Server) GetEffectivePolicies(c *call) (any, error) {
 	var in struct {
 		Principal             *string `json:"principal"`
 		CognitoIdentityPoolID *string `json:"cognitoIdentityPoolId"`
+		ThingName             string  `json:"thingName"` // "" when absent: the model's minimum length is 1
 	}
 	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	q := c.r.URL.Query()
-	thingName, hasThing := q.Get("thingName"), q.Has("thingName")
-	var v warden.Validator
-	if hasThing {
-		warden.ValidateThingName(&v, "thingName", thingName)
-	}
-	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	p, err := parseAuthPrincipal(c, in.Principal, in.CognitoIdentityPoolID)
 	if err != nil {
 		return nil, err
 	}
-	if p == nil && !hasThing {
+	if p == nil && in.ThingName == "" {
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "Give a principal (a certificate ARN or a thing group ARN), a thingName, or both.")
 	}
 	var names []string
@@ -322,11 +294,11 @@ func (s *Server) GetEffectivePolicies(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	if hasThing {
-		if _, err := s.store.Thing(c.ctx, c.scope, thingName); err != nil {
+	if in.ThingName != "" {
+		if _, err := s.store.Thing(c.ctx, c.scope, in.ThingName); err != nil {
 			return nil, err
 		}
-		_, groupPolicies, err := warden.ThingGroupPolicies(c.ctx, s.store, c.scope, thingName)
+		_, groupPolicies, err := warden.ThingGroupPolicies(c.ctx, s.store, c.scope, in.ThingName)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"strings"
 
 	"github.com/warden-iot/warden"
@@ -8,47 +9,38 @@ import (
 
 // ---------------------------------------------------------------- request helpers
 
-// certQueryBool reads a boolean query member: "true" or "false".
-func (c *call) certQueryBool(v *warden.Validator, name string) bool {
-	raw, ok := c.r.URL.Query()[name]
-	if !ok || len(raw) == 0 {
-		return false
-	}
-	switch strings.ToLower(raw[0]) {
-	case "true":
-		return true
-	case "false":
-		return false
-	}
-	v.Fail(name, raw[0], "Member must be a boolean (true or false)")
-	return false
-}
-
-// certID reads and validates a CertificateId path label; ids are matched
-// case-insensitively, as the hex they are.
-func (c *call) certID(v *warden.Validator, label, member string) string {
-	id := c.r.PathValue(label)
-	warden.ValidateCertificateID(v, member, id)
+// certID is the certificate id member named member, in lower case: ids are
+// hex, and match case-insensitively.
+func (c *call) certID(member string) string {
+	id, _ := c.input[member].(string)
 	return strings.ToLower(id)
 }
 
-func validateThingName(v *warden.Validator, member, name string) {
-	v.Length(member, name, 1, 128)
-	v.Chars(member, name, warden.IsThingNameChar, "[a-zA-Z0-9:_-]+")
+// checkCertPrincipal refuses a principal other than a device certificate
+// ARN, which the model allows: Warden keeps no other kind of principal.
+func checkCertPrincipal(p string) error {
+	if _, _, ok := warden.ParseCertificateARN(p); ok {
+		return nil
+	}
+	var v warden.Validator
+	v.Fail("principal", p, "Member must be a certificate ARN (arn:aws:iot:region:account:cert/id)")
+	return v.Err()
 }
 
-// certPrincipal reads the x-amzn-principal header, which must be a device
-// certificate ARN: Warden keeps no other kind of principal.
-func (c *call) certPrincipal(v *warden.Validator) string {
-	p := c.r.Header.Get("x-amzn-principal")
-	v.Required("principal", p != "")
-	if p == "" {
-		return ""
+// checkTagCount holds tags to AWS's limit of 50 per resource
+// (warden.ValidateTags), which the model does not state.
+func checkTagCount(tags []warden.Tag) error {
+	var v warden.Validator
+	warden.ValidateTags(&v, "tags", tags)
+	return v.Err()
+}
+
+// certStatus is the status a new certificate starts in.
+func certStatus(active bool) string {
+	if active {
+		return warden.CertActive
 	}
-	if _, _, ok := warden.ParseCertificateARN(p); !ok {
-		v.Fail("principal", p, "Member must be a certificate ARN (arn:aws:iot:region:account:cert/id)")
-	}
-	return p
+	return warden.CertInactive
 }
 
 // ---------------------------------------------------------------- wire shapes
@@ -98,9 +90,10 @@ func (s *Server) GetRegistrationCode(c *call) (any, error) {
 // ---------------------------------------------------------------- device certificates
 
 func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
-	var v warden.Validator
-	active := c.certQueryBool(&v, "setAsActive")
-	if err := v.Err(); err != nil {
+	var in struct {
+		SetAsActive bool `json:"setAsActive"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -114,11 +107,7 @@ func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	status := warden.CertInactive
-	if active {
-		status = warden.CertActive
-	}
-	cert := warden.NewCertificateFrom(issued.Cert, status, warden.ModeDefault, now)
+	cert := warden.NewCertificateFrom(issued.Cert, certStatus(in.SetAsActive), warden.ModeDefault, now)
 	if err := s.store.CreateCertificate(c.ctx, c.scope, cert, "CreateKeysAndCertificate"); err != nil {
 		return nil, err
 	}
@@ -136,46 +125,36 @@ func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 
 // registerStatus is the status a registered certificate starts in: the
 // status member if given, else ACTIVE for the deprecated setAsActive=true,
-// else INACTIVE.
-func registerStatus(v *warden.Validator, status *string, setAsActive bool) string {
-	if status != nil {
-		v.Enum("status", *status, warden.CertificateStatuses...)
-		switch *status {
-		case warden.CertPendingTransfer, warden.CertPendingActivation, warden.CertRegisterInactive:
-			v.Fail("status", *status, "Member must be ACTIVE, INACTIVE or REVOKED when registering a certificate")
-		}
-		return *status
+// else INACTIVE. Of the model's statuses AWS documents only ACTIVE,
+// INACTIVE and REVOKED for registering (and tests hold Warden to it).
+func registerStatus(status string, setAsActive bool) (string, error) {
+	switch status {
+	case "":
+		return certStatus(setAsActive), nil
+	case warden.CertPendingTransfer, warden.CertPendingActivation, warden.CertRegisterInactive:
+		var v warden.Validator
+		v.Fail("status", status, "Member must be ACTIVE, INACTIVE or REVOKED when registering a certificate")
+		return "", v.Err()
 	}
-	if setAsActive {
-		return warden.CertActive
-	}
-	return warden.CertInactive
+	return status, nil
 }
 
 func (s *Server) RegisterCertificate(c *call) (any, error) {
 	var in struct {
-		CertificatePem   *string `json:"certificatePem"`
-		CaCertificatePem *string `json:"caCertificatePem"`
-		Status           *string `json:"status"`
+		CertificatePem   string `json:"certificatePem"`
+		CaCertificatePem string `json:"caCertificatePem"` // "" when absent: the model's minimum length is 1
+		SetAsActive      bool   `json:"setAsActive"`
+		Status           string `json:"status"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	setAsActive := c.certQueryBool(&v, "setAsActive")
-	v.Required("certificatePem", in.CertificatePem != nil)
-	if in.CertificatePem != nil {
-		warden.ValidateCertificatePEM(&v, "certificatePem", *in.CertificatePem)
-	}
-	if in.CaCertificatePem != nil {
-		warden.ValidateCertificatePEM(&v, "caCertificatePem", *in.CaCertificatePem)
-	}
-	status := registerStatus(&v, in.Status, setAsActive)
-	if err := v.Err(); err != nil {
+	status, err := registerStatus(in.Status, in.SetAsActive)
+	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	device, err := warden.ParseCertificatePEM("certificatePem", *in.CertificatePem)
+	device, err := warden.ParseCertificatePEM("certificatePem", in.CertificatePem)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +162,8 @@ func (s *Server) RegisterCertificate(c *call) (any, error) {
 		return nil, err
 	}
 	caID := ""
-	if in.CaCertificatePem != nil {
-		ca, err := warden.ParseCertificatePEM("caCertificatePem", *in.CaCertificatePem)
+	if in.CaCertificatePem != "" {
+		ca, err := warden.ParseCertificatePEM("caCertificatePem", in.CaCertificatePem)
 		if err != nil {
 			return nil, err
 		}
@@ -199,23 +178,18 @@ func (s *Server) RegisterCertificate(c *call) (any, error) {
 
 func (s *Server) RegisterCertificateWithoutCA(c *call) (any, error) {
 	var in struct {
-		CertificatePem *string `json:"certificatePem"`
-		Status         *string `json:"status"`
+		CertificatePem string `json:"certificatePem"`
+		Status         string `json:"status"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	v.Required("certificatePem", in.CertificatePem != nil)
-	if in.CertificatePem != nil {
-		warden.ValidateCertificatePEM(&v, "certificatePem", *in.CertificatePem)
-	}
-	status := registerStatus(&v, in.Status, false)
-	if err := v.Err(); err != nil {
+	status, err := registerStatus(in.Status, false)
+	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	device, err := warden.ParseCertificatePEM("certificatePem", *in.CertificatePem)
+	device, err := warden.ParseCertificatePEM("certificatePem", in.CertificatePem)
 	if err != nil {
 		return nil, err
 	}
@@ -230,12 +204,7 @@ func (s *Server) RegisterCertificateWithoutCA(c *call) (any, error) {
 }
 
 func (s *Server) DescribeCertificate(c *call) (any, error) {
-	var v warden.Validator
-	id := c.certID(&v, "certificateId", "certificateId")
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	cert, err := s.store.Certificate(c.ctx, c.scope, id)
+	cert, err := s.store.Certificate(c.ctx, c.scope, c.certID("certificateId"))
 	if err != nil {
 		return nil, err
 	}
@@ -267,39 +236,34 @@ func (s *Server) DescribeCertificate(c *call) (any, error) {
 }
 
 func (s *Server) UpdateCertificate(c *call) (any, error) {
-	var v warden.Validator
-	id := c.certID(&v, "certificateId", "certificateId")
-	status := c.r.URL.Query().Get("newStatus")
-	v.Required("newStatus", status != "")
-	if status != "" {
-		v.Enum("newStatus", status, warden.CertificateStatuses...)
+	var in struct {
+		NewStatus string `json:"newStatus"`
 	}
-	if err := v.Err(); err != nil {
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	_, err := s.store.UpdateCertificateStatus(c.ctx, c.scope, id, status, s.now().UTC())
+	_, err := s.store.UpdateCertificateStatus(c.ctx, c.scope, c.certID("certificateId"), in.NewStatus, s.now().UTC())
 	return nil, err
 }
 
 func (s *Server) DeleteCertificate(c *call) (any, error) {
-	var v warden.Validator
-	id := c.certID(&v, "certificateId", "certificateId")
-	force := c.certQueryBool(&v, "forceDelete")
-	if err := v.Err(); err != nil {
+	var in struct {
+		ForceDelete bool `json:"forceDelete"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.DeleteCertificate(c.ctx, c.scope, id, force, s.now().UTC())
+	return nil, s.store.DeleteCertificate(c.ctx, c.scope, c.certID("certificateId"), in.ForceDelete, s.now().UTC())
 }
 
-func (s *Server) listCertificates(c *call, op string, f warden.CertificateFilter) (any, error) {
-	var v warden.Validator
-	f.Ascending = c.certQueryBool(&v, "isAscendingOrder")
-	if err := v.Err(); err != nil {
+func (s *Server) listCertificates(c *call, f warden.CertificateFilter) (any, error) {
+	var in struct {
+		AscendingOrder bool `json:"ascendingOrder"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if f.Ascending {
-		op += ":asc"
-	}
+	f.Ascending = in.AscendingOrder
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
@@ -317,53 +281,32 @@ func (s *Server) listCertificates(c *call, op string, f warden.CertificateFilter
 }
 
 func (s *Server) ListCertificates(c *call) (any, error) {
-	return s.listCertificates(c, "ListCertificates", warden.CertificateFilter{})
+	return s.listCertificates(c, warden.CertificateFilter{})
 }
 
 func (s *Server) ListCertificatesByCA(c *call) (any, error) {
-	var v warden.Validator
-	id := c.certID(&v, "caCertificateId", "caCertificateId")
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	return s.listCertificates(c, "ListCertificatesByCA:"+id, warden.CertificateFilter{ByCA: true, CACertificateID: id})
+	return s.listCertificates(c, warden.CertificateFilter{ByCA: true, CACertificateID: c.certID("caCertificateId")})
 }
 
 // ---------------------------------------------------------------- CA certificates
 
 func (s *Server) RegisterCACertificate(c *call) (any, error) {
 	var in struct {
-		CaCertificate           *string                    `json:"caCertificate"`
-		VerificationCertificate *string                    `json:"verificationCertificate"`
+		CaCertificate           string                     `json:"caCertificate"`
+		VerificationCertificate string                     `json:"verificationCertificate"` // "" when absent: the model's minimum length is 1
+		SetAsActive             bool                       `json:"setAsActive"`
+		AllowAutoRegistration   bool                       `json:"allowAutoRegistration"`
 		RegistrationConfig      *warden.RegistrationConfig `json:"registrationConfig"`
 		Tags                    []warden.Tag               `json:"tags"`
-		CertificateMode         *string                    `json:"certificateMode"`
+		CertificateMode         string                     `json:"certificateMode"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	setAsActive := c.certQueryBool(&v, "setAsActive")
-	autoRegistration := c.certQueryBool(&v, "allowAutoRegistration")
-	v.Required("caCertificate", in.CaCertificate != nil)
-	if in.CaCertificate != nil {
-		warden.ValidateCertificatePEM(&v, "caCertificate", *in.CaCertificate)
-	}
-	verification := ""
-	if in.VerificationCertificate != nil {
-		verification = *in.VerificationCertificate
-		warden.ValidateCertificatePEM(&v, "verificationCertificate", verification)
-	}
-	in.RegistrationConfig.Validate(&v, "registrationConfig")
-	warden.ValidateTags(&v, "tags", in.Tags)
-	mode := warden.ModeDefault
-	if in.CertificateMode != nil {
-		mode = *in.CertificateMode
-		v.Enum("certificateMode", mode, warden.ModeDefault, warden.ModeSNIOnly)
-	}
-	if err := v.Err(); err != nil {
+	if err := checkTagCount(in.Tags); err != nil {
 		return nil, err
 	}
+	mode, verification := cmp.Or(in.CertificateMode, warden.ModeDefault), in.VerificationCertificate
 	switch {
 	case mode == warden.ModeDefault && verification == "":
 		return nil, warden.Errorf(warden.CodeInvalidRequest,
@@ -373,7 +316,7 @@ func (s *Server) RegisterCACertificate(c *call) (any, error) {
 			"The verificationCertificate must be empty when certificateMode is SNI_ONLY.")
 	}
 	now := s.now().UTC()
-	caCert, err := warden.ParseCertificatePEM("caCertificate", *in.CaCertificate)
+	caCert, err := warden.ParseCertificatePEM("caCertificate", in.CaCertificate)
 	if err != nil {
 		return nil, err
 	}
@@ -399,12 +342,8 @@ func (s *Server) RegisterCACertificate(c *call) (any, error) {
 		}
 		verificationCN = &ver.Subject.CommonName
 	}
-	status := warden.CertInactive
-	if setAsActive {
-		status = warden.CertActive
-	}
-	ca := warden.NewCACertificateFrom(caCert, status, mode, now)
-	if autoRegistration {
+	ca := warden.NewCACertificateFrom(caCert, certStatus(in.SetAsActive), mode, now)
+	if in.AllowAutoRegistration {
 		ca.AutoRegistrationStatus = warden.AutoRegistrationEnable
 	}
 	if in.RegistrationConfig != nil {
@@ -417,12 +356,7 @@ func (s *Server) RegisterCACertificate(c *call) (any, error) {
 }
 
 func (s *Server) DescribeCACertificate(c *call) (any, error) {
-	var v warden.Validator
-	id := c.certID(&v, "caCertificateId", "certificateId")
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	ca, err := s.store.CACertificate(c.ctx, c.scope, id)
+	ca, err := s.store.CACertificate(c.ctx, c.scope, c.certID("certificateId"))
 	if err != nil {
 		return nil, err
 	}
@@ -457,68 +391,39 @@ func (s *Server) DescribeCACertificate(c *call) (any, error) {
 
 func (s *Server) UpdateCACertificate(c *call) (any, error) {
 	var in struct {
-		RegistrationConfig     *warden.RegistrationConfig `json:"registrationConfig"`
-		RemoveAutoRegistration *bool                      `json:"removeAutoRegistration"`
+		NewStatus                 string                     `json:"newStatus"`
+		NewAutoRegistrationStatus string                     `json:"newAutoRegistrationStatus"`
+		RegistrationConfig        *warden.RegistrationConfig `json:"registrationConfig"`
+		RemoveAutoRegistration    bool                       `json:"removeAutoRegistration"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	id := c.certID(&v, "caCertificateId", "certificateId")
-	q := c.r.URL.Query()
-	u := warden.CACertificateUpdate{
-		NewStatus:                 q.Get("newStatus"),
-		NewAutoRegistrationStatus: q.Get("newAutoRegistrationStatus"),
-		RegistrationConfig:        in.RegistrationConfig,
-		RemoveAutoRegistration:    in.RemoveAutoRegistration != nil && *in.RemoveAutoRegistration,
-	}
-	if u.NewStatus != "" {
-		v.Enum("newStatus", u.NewStatus, warden.CACertificateStatuses...)
-	}
-	if u.NewAutoRegistrationStatus != "" {
-		v.Enum("newAutoRegistrationStatus", u.NewAutoRegistrationStatus, warden.AutoRegistrationEnable, warden.AutoRegistrationDisable)
-	}
-	in.RegistrationConfig.Validate(&v, "registrationConfig")
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
+	u := warden.CACertificateUpdate(in)
 	if u.RemoveAutoRegistration && (u.RegistrationConfig != nil || u.NewAutoRegistrationStatus == warden.AutoRegistrationEnable) {
 		return nil, warden.Errorf(warden.CodeInvalidRequest,
 			"removeAutoRegistration cannot be combined with registrationConfig or newAutoRegistrationStatus=ENABLE.")
 	}
-	return nil, s.store.UpdateCACertificate(c.ctx, c.scope, id, u, s.now().UTC())
+	return nil, s.store.UpdateCACertificate(c.ctx, c.scope, c.certID("certificateId"), u, s.now().UTC())
 }
 
 func (s *Server) DeleteCACertificate(c *call) (any, error) {
-	var v warden.Validator
-	id := c.certID(&v, "caCertificateId", "certificateId")
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteCACertificate(c.ctx, c.scope, id, s.now().UTC())
+	return nil, s.store.DeleteCACertificate(c.ctx, c.scope, c.certID("certificateId"), s.now().UTC())
 }
 
 func (s *Server) ListCACertificates(c *call) (any, error) {
-	var v warden.Validator
-	ascending := c.certQueryBool(&v, "isAscendingOrder")
-	q := c.r.URL.Query()
-	template := q.Get("templateName")
-	if _, ok := q["templateName"]; ok {
-		v.Length("templateName", template, 1, 36)
-		v.Chars("templateName", template, warden.IsNameChar, "^[0-9A-Za-z_-]+$")
+	var in struct {
+		AscendingOrder bool   `json:"ascendingOrder"`
+		TemplateName   string `json:"templateName"`
 	}
-	if err := v.Err(); err != nil {
+	if err := c.decode(&in); err != nil {
 		return nil, err
-	}
-	op := "ListCACertificates:" + template
-	if ascending {
-		op += ":asc"
 	}
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	cas, next, err := s.store.CACertificates(c.ctx, c.scope, template, ascending, p)
+	cas, next, err := s.store.CACertificates(c.ctx, c.scope, in.TemplateName, in.AscendingOrder, p)
 	if err != nil {
 		return nil, err
 	}
@@ -535,45 +440,45 @@ func (s *Server) ListCACertificates(c *call) (any, error) {
 
 // ---------------------------------------------------------------- thing principals
 
+// thingPrincipal is the input of AttachThingPrincipal and DetachThingPrincipal.
+type thingPrincipal struct {
+	ThingName string `json:"thingName"`
+	Principal string `json:"principal"`
+	Type      string `json:"thingPrincipalType"`
+}
+
 func (s *Server) AttachThingPrincipal(c *call) (any, error) {
-	var v warden.Validator
-	thing := c.r.PathValue("thingName")
-	validateThingName(&v, "thingName", thing)
-	principal := c.certPrincipal(&v)
-	typ := c.r.URL.Query().Get("thingPrincipalType")
-	if _, ok := c.r.URL.Query()["thingPrincipalType"]; ok {
-		v.Enum("thingPrincipalType", typ, warden.PrincipalExclusive, warden.PrincipalNonExclusive)
-	}
-	if err := v.Err(); err != nil {
+	var in thingPrincipal
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, thing, principal, typ, s.now().UTC())
+	if err := checkCertPrincipal(in.Principal); err != nil {
+		return nil, err
+	}
+	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, in.ThingName, in.Principal, in.Type, s.now().UTC())
 }
 
 func (s *Server) DetachThingPrincipal(c *call) (any, error) {
-	var v warden.Validator
-	thing := c.r.PathValue("thingName")
-	validateThingName(&v, "thingName", thing)
-	principal := c.certPrincipal(&v)
-	if err := v.Err(); err != nil {
+	var in thingPrincipal
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, thing, principal, s.now().UTC())
+	if err := checkCertPrincipal(in.Principal); err != nil {
+		return nil, err
+	}
+	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, in.ThingName, in.Principal, s.now().UTC())
 }
 
 func (s *Server) ListThingPrincipals(c *call) (any, error) {
-	const op = "ListThingPrincipals"
-	var v warden.Validator
-	thing := c.r.PathValue("thingName")
-	validateThingName(&v, "thingName", thing)
-	if err := v.Err(); err != nil {
+	var in thingPrincipal
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	principals, next, err := s.store.ThingPrincipals(c.ctx, c.scope, thing, p)
+	principals, next, err := s.store.ThingPrincipals(c.ctx, c.scope, in.ThingName, p)
 	if err != nil {
 		return nil, err
 	}
@@ -588,17 +493,18 @@ func (s *Server) ListThingPrincipals(c *call) (any, error) {
 }
 
 func (s *Server) ListPrincipalThings(c *call) (any, error) {
-	const op = "ListPrincipalThings"
-	var v warden.Validator
-	principal := c.certPrincipal(&v)
-	if err := v.Err(); err != nil {
+	var in thingPrincipal
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	if err := checkCertPrincipal(in.Principal); err != nil {
 		return nil, err
 	}
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	things, next, err := s.store.PrincipalThings(c.ctx, c.scope, principal, p)
+	things, next, err := s.store.PrincipalThings(c.ctx, c.scope, in.Principal, p)
 	if err != nil {
 		return nil, err
 	}

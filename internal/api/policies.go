@@ -1,44 +1,20 @@
 package api
 
 import (
-	"strings"
-
 	"github.com/warden-iot/warden"
 )
 
-// policyPath reads and checks the path labels policyName and, with
-// version, policyVersionId.
-func (c *call) policyPath(version bool) (name, versionID string, err error) {
-	name = c.r.PathValue("policyName")
-	var v warden.Validator
-	warden.ValidatePolicyName(&v, "policyName", name)
-	if version {
-		versionID = c.r.PathValue("policyVersionId")
-		warden.ValidatePolicyVersionID(&v, "policyVersionId", versionID)
-	}
-	return name, versionID, v.Err()
-}
-
-// policyQueryBool reads a boolean query member: absent is false.
-func (c *call) policyQueryBool(name string) (bool, error) {
-	switch raw := c.r.URL.Query().Get(name); raw {
-	case "", "false":
-		return false, nil
-	case "true":
-		return true, nil
-	default:
-		return false, warden.Errorf(warden.CodeInvalidRequest,
-			"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", raw, name)
-	}
-}
-
-// validatePolicyDocument checks the model's constraints of a PolicyDocument
-// member; the grammar is ParsePolicyDocument's (MalformedPolicyException).
-func validatePolicyDocument(v *warden.Validator, doc *string) {
-	v.Required("policyDocument", doc != nil)
-	if doc != nil {
-		v.Length("policyDocument", *doc, 0, warden.MaxPolicyDocumentLength)
-	}
+// policyInput holds the members of the policy operations that Warden reads;
+// each operation has some of them.
+type policyInput struct {
+	PolicyName      string       `json:"policyName"`
+	PolicyVersionID string       `json:"policyVersionId"`
+	PolicyDocument  string       `json:"policyDocument"`
+	Tags            []warden.Tag `json:"tags"`
+	SetAsDefault    bool         `json:"setAsDefault"`
+	Target          string       `json:"target"`
+	Recursive       bool         `json:"recursive"`
+	AscendingOrder  bool         `json:"ascendingOrder"`
 }
 
 type policyRef struct {
@@ -47,22 +23,14 @@ type policyRef struct {
 }
 
 func (s *Server) CreatePolicy(c *call) (any, error) {
-	var in struct {
-		PolicyDocument *string      `json:"policyDocument"`
-		Tags           []warden.Tag `json:"tags"`
-	}
+	var in policyInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("policyName")
-	var v warden.Validator
-	warden.ValidatePolicyName(&v, "policyName", name)
-	validatePolicyDocument(&v, in.PolicyDocument)
-	warden.ValidateTags(&v, "tags", in.Tags)
-	if err := v.Err(); err != nil {
+	if err := checkTagCount(in.Tags); err != nil {
 		return nil, err
 	}
-	p, err := s.store.CreatePolicy(c.ctx, c.scope, name, *in.PolicyDocument, in.Tags, s.now().UTC())
+	p, err := s.store.CreatePolicy(c.ctx, c.scope, in.PolicyName, in.PolicyDocument, in.Tags, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -75,11 +43,11 @@ func (s *Server) CreatePolicy(c *call) (any, error) {
 }
 
 func (s *Server) GetPolicy(c *call) (any, error) {
-	name, _, err := c.policyPath(false)
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	p, err := s.store.Policy(c.ctx, c.scope, name)
+	p, err := s.store.Policy(c.ctx, c.scope, in.PolicyName)
 	if err != nil {
 		return nil, err
 	}
@@ -95,23 +63,23 @@ func (s *Server) GetPolicy(c *call) (any, error) {
 }
 
 func (s *Server) DeletePolicy(c *call) (any, error) {
-	name, _, err := c.policyPath(false)
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.DeletePolicy(c.ctx, c.scope, name, s.now().UTC())
+	return nil, s.store.DeletePolicy(c.ctx, c.scope, in.PolicyName, s.now().UTC())
 }
 
 func (s *Server) ListPolicies(c *call) (any, error) {
-	ascending, err := c.policyQueryBool("isAscendingOrder")
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	policies, next, err := s.store.Policies(c.ctx, c.scope, ascending, p)
+	policies, next, err := s.store.Policies(c.ctx, c.scope, in.AscendingOrder, p)
 	if err != nil {
 		return nil, err
 	}
@@ -126,24 +94,11 @@ func (s *Server) ListPolicies(c *call) (any, error) {
 }
 
 func (s *Server) CreatePolicyVersion(c *call) (any, error) {
-	var in struct {
-		PolicyDocument *string `json:"policyDocument"`
-	}
+	var in policyInput
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("policyName")
-	var v warden.Validator
-	warden.ValidatePolicyName(&v, "policyName", name)
-	validatePolicyDocument(&v, in.PolicyDocument)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	setAsDefault, err := c.policyQueryBool("setAsDefault")
-	if err != nil {
-		return nil, err
-	}
-	pv, err := s.store.CreatePolicyVersion(c.ctx, c.scope, name, *in.PolicyDocument, setAsDefault, s.now().UTC())
+	pv, err := s.store.CreatePolicyVersion(c.ctx, c.scope, in.PolicyName, in.PolicyDocument, in.SetAsDefault, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -152,15 +107,15 @@ func (s *Server) CreatePolicyVersion(c *call) (any, error) {
 		PolicyDocument   string `json:"policyDocument"`
 		PolicyVersionID  string `json:"policyVersionId"`
 		IsDefaultVersion bool   `json:"isDefaultVersion"`
-	}{warden.PolicyARN(c.scope, name), pv.Document, pv.VersionID, pv.IsDefault}, nil
+	}{warden.PolicyARN(c.scope, in.PolicyName), pv.Document, pv.VersionID, pv.IsDefault}, nil
 }
 
 func (s *Server) GetPolicyVersion(c *call) (any, error) {
-	name, id, err := c.policyPath(true)
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	pv, err := s.store.PolicyVersion(c.ctx, c.scope, name, id)
+	pv, err := s.store.PolicyVersion(c.ctx, c.scope, in.PolicyName, in.PolicyVersionID)
 	if err != nil {
 		return nil, err
 	}
@@ -173,16 +128,16 @@ func (s *Server) GetPolicyVersion(c *call) (any, error) {
 		CreationDate     epoch  `json:"creationDate"`
 		LastModifiedDate epoch  `json:"lastModifiedDate"`
 		GenerationID     string `json:"generationId"`
-	}{warden.PolicyARN(c.scope, name), name, pv.Document, pv.VersionID, pv.IsDefault,
+	}{warden.PolicyARN(c.scope, in.PolicyName), in.PolicyName, pv.Document, pv.VersionID, pv.IsDefault,
 		epoch(pv.CreationDate), epoch(pv.LastModifiedDate), pv.GenerationID}, nil
 }
 
 func (s *Server) ListPolicyVersions(c *call) (any, error) {
-	name, _, err := c.policyPath(false)
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	versions, err := s.store.PolicyVersions(c.ctx, c.scope, name)
+	versions, err := s.store.PolicyVersions(c.ctx, c.scope, in.PolicyName)
 	if err != nil {
 		return nil, err
 	}
@@ -201,65 +156,47 @@ func (s *Server) ListPolicyVersions(c *call) (any, error) {
 }
 
 func (s *Server) SetDefaultPolicyVersion(c *call) (any, error) {
-	name, id, err := c.policyPath(true)
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.SetDefaultPolicyVersion(c.ctx, c.scope, name, id, s.now().UTC())
+	return nil, s.store.SetDefaultPolicyVersion(c.ctx, c.scope, in.PolicyName, in.PolicyVersionID, s.now().UTC())
 }
 
 func (s *Server) DeletePolicyVersion(c *call) (any, error) {
-	name, id, err := c.policyPath(true)
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.DeletePolicyVersion(c.ctx, c.scope, name, id, s.now().UTC())
-}
-
-// policyTargetBody reads the body of AttachPolicy and DetachPolicy.
-func (c *call) policyTargetBody() (name, target string, err error) {
-	var in struct {
-		Target *string `json:"target"`
-	}
-	if err := c.decode(&in); err != nil {
-		return "", "", err
-	}
-	name = c.r.PathValue("policyName")
-	var v warden.Validator
-	warden.ValidatePolicyName(&v, "policyName", name)
-	v.Required("target", in.Target != nil)
-	if err := v.Err(); err != nil {
-		return "", "", err
-	}
-	return name, *in.Target, nil
+	return nil, s.store.DeletePolicyVersion(c.ctx, c.scope, in.PolicyName, in.PolicyVersionID, s.now().UTC())
 }
 
 func (s *Server) AttachPolicy(c *call) (any, error) {
-	name, target, err := c.policyTargetBody()
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.AttachPolicy(c.ctx, c.scope, name, target, s.now().UTC())
+	return nil, s.store.AttachPolicy(c.ctx, c.scope, in.PolicyName, in.Target, s.now().UTC())
 }
 
 func (s *Server) DetachPolicy(c *call) (any, error) {
-	name, target, err := c.policyTargetBody()
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.DetachPolicy(c.ctx, c.scope, name, target, s.now().UTC())
+	return nil, s.store.DetachPolicy(c.ctx, c.scope, in.PolicyName, in.Target, s.now().UTC())
 }
 
 func (s *Server) ListTargetsForPolicy(c *call) (any, error) {
-	name, _, err := c.policyPath(false)
-	if err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	targets, next, err := s.store.PolicyTargets(c.ctx, c.scope, name, p)
+	targets, next, err := s.store.PolicyTargets(c.ctx, c.scope, in.PolicyName, p)
 	if err != nil {
 		return nil, err
 	}
@@ -273,25 +210,15 @@ func (s *Server) ListTargetsForPolicy(c *call) (any, error) {
 }
 
 func (s *Server) ListAttachedPolicies(c *call) (any, error) {
-	target := c.r.PathValue("target")
-	var v warden.Validator
-	v.Required("target", target != "")
-	if err := v.Err(); err != nil {
+	var in policyInput
+	if err := c.decode(&in); err != nil {
 		return nil, err
-	}
-	recursive, err := c.policyQueryBool("recursive")
-	if err != nil {
-		return nil, err
-	}
-	op := "ListAttachedPolicies/" + target
-	if recursive {
-		op += "/recursive"
 	}
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	names, next, err := s.store.AttachedPolicies(c.ctx, c.scope, target, recursive, p)
+	names, next, err := s.store.AttachedPolicies(c.ctx, c.scope, in.Target, in.Recursive, p)
 	if err != nil {
 		return nil, err
 	}
@@ -307,29 +234,14 @@ func (s *Server) ListAttachedPolicies(c *call) (any, error) {
 
 func (s *Server) SetV2LoggingOptions(c *call) (any, error) {
 	var in struct {
-		RoleArn         *string `json:"roleArn"`
-		DefaultLogLevel *string `json:"defaultLogLevel"`
-		DisableAllLogs  *bool   `json:"disableAllLogs"`
+		RoleArn         string `json:"roleArn"`
+		DefaultLogLevel string `json:"defaultLogLevel"`
+		DisableAllLogs  bool   `json:"disableAllLogs"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	var o warden.V2LoggingOptions
-	if in.RoleArn != nil {
-		o.RoleArn = *in.RoleArn
-	}
-	if in.DefaultLogLevel != nil {
-		v.Enum("defaultLogLevel", *in.DefaultLogLevel, warden.LogLevels...)
-		o.DefaultLogLevel = *in.DefaultLogLevel
-	}
-	if in.DisableAllLogs != nil {
-		o.DisableAllLogs = *in.DisableAllLogs
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	return nil, s.store.SetV2LoggingOptions(c.ctx, c.scope, o, s.now().UTC())
+	return nil, s.store.SetV2LoggingOptions(c.ctx, c.scope, warden.V2LoggingOptions(in), s.now().UTC())
 }
 
 func (s *Server) GetV2LoggingOptions(c *call) (any, error) {
@@ -348,30 +260,13 @@ func (s *Server) GetV2LoggingOptions(c *call) (any, error) {
 // input's payload member), not an object around it.
 func (s *Server) SetLoggingOptions(c *call) (any, error) {
 	var in struct {
-		RoleArn  *string `json:"roleArn"`
-		LogLevel *string `json:"logLevel"`
+		RoleArn  string `json:"roleArn"`
+		LogLevel string `json:"logLevel"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	if len(strings.TrimSpace(string(c.body))) == 0 {
-		v.Required("loggingOptionsPayload", false)
-		return nil, v.Err()
-	}
-	v.Required("loggingOptionsPayload.roleArn", in.RoleArn != nil)
-	var o warden.LoggingOptions
-	if in.RoleArn != nil {
-		o.RoleArn = *in.RoleArn
-	}
-	if in.LogLevel != nil {
-		v.Enum("loggingOptionsPayload.logLevel", *in.LogLevel, warden.LogLevels...)
-		o.LogLevel = *in.LogLevel
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	return nil, s.store.SetLoggingOptions(c.ctx, c.scope, o, s.now().UTC())
+	return nil, s.store.SetLoggingOptions(c.ctx, c.scope, warden.LoggingOptions(in), s.now().UTC())
 }
 
 // GetLoggingOptions answers an empty object before the first

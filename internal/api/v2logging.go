@@ -6,36 +6,26 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-// validateLogTarget checks a LogTarget whose members are named prefix+"targetType"
-// and prefix+"targetName". The model constrains only the type; Warden also
-// requires a name for every type but DEFAULT (1-128 characters, what a client
-// id may have), a source IP to be an IP address and a thing group name to be
-// one.
-func validateLogTarget(v *warden.Validator, prefix string, t warden.LogTarget, typeSet, nameSet bool) {
-	v.Required(prefix+"targetType", typeSet)
-	if !typeSet {
-		return
-	}
-	v.Enum(prefix+"targetType", t.Type, warden.LogTargetTypes...)
-	member := prefix + "targetName"
-	switch t.Type {
-	case warden.LogTargetDefault:
-	case warden.LogTargetThingGroup:
-		v.Required(member, nameSet)
-		if nameSet {
-			warden.ValidateThingName(v, member, t.Name)
-		}
-	case warden.LogTargetSourceIP:
-		v.Required(member, nameSet)
-		if _, err := netip.ParseAddr(t.Name); nameSet && err != nil {
+// checkLogTargetName checks the name of a log target, member, which the
+// model leaves unconstrained (and the tests hold Warden to): every type but
+// DEFAULT needs one, of 1-128 characters (what a client id may have), a
+// source IP's is an IP address and a thing group's a group name.
+func checkLogTargetName(member string, t warden.LogTarget, nameSet bool) error {
+	var v warden.Validator
+	switch {
+	case t.Type == warden.LogTargetDefault:
+	case !nameSet:
+		v.Required(member, false)
+	case t.Type == warden.LogTargetThingGroup:
+		warden.ValidateThingName(&v, member, t.Name)
+	case t.Type == warden.LogTargetSourceIP:
+		if _, err := netip.ParseAddr(t.Name); err != nil {
 			v.Fail(member, t.Name, "Member must be an IPv4 or IPv6 address")
 		}
 	default:
-		v.Required(member, nameSet)
-		if nameSet {
-			v.Length(member, t.Name, 1, 128)
-		}
+		v.Length(member, t.Name, 1, 128)
 	}
+	return v.Err()
 }
 
 // canonicalLogTarget normalizes a target's name so that one target has one
@@ -54,36 +44,23 @@ func canonicalLogTarget(t warden.LogTarget) warden.LogTarget {
 
 func (s *Server) SetV2LoggingLevel(c *call) (any, error) {
 	var in struct {
-		LogTarget *struct {
-			TargetType *string `json:"targetType"`
-			TargetName *string `json:"targetName"`
+		LogTarget struct {
+			Type string  `json:"targetType"`
+			Name *string `json:"targetName"`
 		} `json:"logTarget"`
-		LogLevel *string `json:"logLevel"`
+		LogLevel string `json:"logLevel"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	var l warden.LogTargetLevel
-	v.Required("logTarget", in.LogTarget != nil)
-	if in.LogTarget != nil {
-		if in.LogTarget.TargetType != nil {
-			l.Target.Type = *in.LogTarget.TargetType
-		}
-		if in.LogTarget.TargetName != nil {
-			l.Target.Name = *in.LogTarget.TargetName
-		}
-		validateLogTarget(&v, "logTarget.", l.Target, in.LogTarget.TargetType != nil, in.LogTarget.TargetName != nil)
+	t := warden.LogTarget{Type: in.LogTarget.Type}
+	if in.LogTarget.Name != nil {
+		t.Name = *in.LogTarget.Name
 	}
-	v.Required("logLevel", in.LogLevel != nil)
-	if in.LogLevel != nil {
-		l.Level = *in.LogLevel
-		v.Enum("logLevel", l.Level, warden.LogLevels...)
-	}
-	if err := v.Err(); err != nil {
+	if err := checkLogTargetName("logTarget.targetName", t, in.LogTarget.Name != nil); err != nil {
 		return nil, err
 	}
-	l.Target = canonicalLogTarget(l.Target)
+	l := warden.LogTargetLevel{Target: canonicalLogTarget(t), Level: in.LogLevel}
 	return nil, s.store.SetV2LoggingLevel(c.ctx, c.scope, l, s.now().UTC())
 }
 
@@ -93,20 +70,15 @@ type logTargetJSON struct {
 }
 
 func (s *Server) ListV2LoggingLevels(c *call) (any, error) {
-	const op = "ListV2LoggingLevels"
-	targetType := c.r.URL.Query().Get("targetType")
-	if targetType != "" {
-		var v warden.Validator
-		v.Enum("targetType", targetType, warden.LogTargetTypes...)
-		if err := v.Err(); err != nil {
-			return nil, err
-		}
+	var in logTargetJSON
+	if err := c.decode(&in); err != nil {
+		return nil, err
 	}
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	levels, next, err := s.store.V2LoggingLevels(c.ctx, c.scope, targetType, p)
+	levels, next, err := s.store.V2LoggingLevels(c.ctx, c.scope, in.TargetType, p)
 	if err != nil {
 		return nil, err
 	}
@@ -125,15 +97,12 @@ func (s *Server) ListV2LoggingLevels(c *call) (any, error) {
 }
 
 func (s *Server) DeleteV2LoggingLevel(c *call) (any, error) {
-	q := c.r.URL.Query()
-	t := warden.LogTarget{Type: q.Get("targetType"), Name: q.Get("targetName")}
-	var v warden.Validator
-	// The model requires both members, DEFAULT's name too.
-	validateLogTarget(&v, "", t, q.Has("targetType"), q.Has("targetName"))
-	if t.Type == warden.LogTargetDefault {
-		v.Required("targetName", q.Has("targetName"))
+	var in logTargetJSON // the model requires both members, DEFAULT's name too
+	if err := c.decode(&in); err != nil {
+		return nil, err
 	}
-	if err := v.Err(); err != nil {
+	t := warden.LogTarget{Type: in.TargetType, Name: in.TargetName}
+	if err := checkLogTargetName("targetName", t, true); err != nil {
 		return nil, err
 	}
 	return nil, s.store.DeleteV2LoggingLevel(c.ctx, c.scope, canonicalLogTarget(t), s.now().UTC())
