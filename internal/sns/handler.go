@@ -7,7 +7,6 @@ package sns
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/awsmodel"
+	"github.com/warden-iot/warden/internal/protocol"
 	"github.com/warden-iot/warden/internal/queryproto"
 )
 
@@ -49,15 +50,18 @@ type Handler struct {
 }
 
 // operation serves one SNS action and returns its result shape (nil for
-// actions without one), which is sent inside <ActionResult>.
-type operation func(c *call) (any, error)
+// actions without one), which is sent inside <ActionResult>. The handler of
+// an action is the Handler method of the same name.
+type operation = func(c *call) (any, error)
 
 // call is one request on its way through an operation.
 type call struct {
-	ctx    context.Context
-	params url.Values
-	scope  warden.Scope
-	now    time.Time
+	ctx context.Context
+	op  *awsmodel.Operation
+	// in is the action's input, validated against the model.
+	in    protocol.Input
+	scope warden.Scope
+	now   time.Time
 }
 
 // NewHandler loads (creating on first use) the signing key and URL key.
@@ -73,19 +77,7 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	if h.notify == nil {
 		h.notify = func() {}
 	}
-	h.ops = map[string]operation{
-		"CreateTopic":              h.createTopic,
-		"DeleteTopic":              h.deleteTopic,
-		"ListTopics":               h.listTopics,
-		"GetTopicAttributes":       h.getTopicAttributes,
-		"SetTopicAttributes":       h.setTopicAttributes,
-		"Subscribe":                h.subscribe,
-		"ConfirmSubscription":      h.confirmSubscription,
-		"Unsubscribe":              h.unsubscribe,
-		"ListSubscriptions":        h.listSubscriptions,
-		"ListSubscriptionsByTopic": h.listSubscriptionsByTopic,
-		"Publish":                  h.publish,
-	}
+	h.ops = protocol.Handlers[operation](awsmodel.Load(awsmodel.SNSModel), h)
 	return h, nil
 }
 
@@ -106,7 +98,11 @@ func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID,
 		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeSNSInvalidAction,
 			"The action or operation requested is invalid. Verify that the action is typed correctly."))
 	}
-	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), params: params, scope: scope, now: h.keys.now()}
+	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), op: awsmodel.Load(awsmodel.SNSModel).Operations[action],
+		scope: scope, now: h.keys.now()}
+	if c.in, err = protocol.ReadQuery(c.op, params, warden.CodeSNSInvalidParameter); err != nil {
+		return action, h.WriteError(w, requestID, err)
+	}
 	out, err := op(c)
 	if err != nil {
 		return action, h.WriteError(w, requestID, err)
@@ -160,15 +156,19 @@ func (h *Handler) ServePublic(w http.ResponseWriter, r *http.Request, requestID 
 		r.Header.Get("Authorization") != "" || q.Has("X-Amz-Signature") {
 		return "", "", false
 	}
-	c := &call{params: q, now: h.keys.now()}
+	c := &call{op: awsmodel.Load(awsmodel.SNSModel).Operations[action], now: h.keys.now()}
+	in, err := protocol.ReadQuery(c.op, q, warden.CodeSNSInvalidParameter)
+	c.in = in
 	var out any
-	var err error
-	if action == "ConfirmSubscription" {
+	switch {
+	case err != nil:
+	case action == "ConfirmSubscription":
 		c.ctx = warden.WithActor(r.Context(), "SubscribeURL")
 		out, err = h.publicConfirm(c)
-	} else {
+	default:
 		c.ctx = warden.WithActor(r.Context(), "UnsubscribeURL")
-		out, err = h.publicUnsubscribe(c)
+		// The URL's Token is no member of Unsubscribe: Warden adds it.
+		out, err = h.publicUnsubscribe(c, q.Get("Token"))
 	}
 	if err != nil {
 		return action, h.WriteError(w, requestID, err), true
@@ -215,78 +215,19 @@ func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error)
 	return code
 }
 
-// Query-protocol parameter helpers.
-
-func (c *call) get(name string) string { return c.params.Get(name) }
-
-// boolParam reads a boolean parameter; absent is false.
-func (c *call) boolParam(name string) (bool, error) {
-	switch strings.ToLower(c.params.Get(name)) {
-	case "", "false":
-		return false, nil
-	case "true":
-		return true, nil
-	}
-	return false, warden.SNSInvalidParameter("%s", name)
+// get returns the string member name, "" when it was not sent.
+func (c *call) get(name string) string {
+	s, _ := c.in[name].(string)
+	return s
 }
 
-// mapParam reads a map serialised as Name.entry.N.key / Name.entry.N.value.
-func (c *call) mapParam(name string) map[string]string {
-	m := map[string]string{}
-	for i := 1; ; i++ {
-		prefix := name + ".entry." + strconv.Itoa(i) + "."
-		if !c.params.Has(prefix + "key") {
-			return m
-		}
-		m[c.params.Get(prefix+"key")] = c.params.Get(prefix + "value")
-	}
-}
-
-// tagsParam reads Tags.member.N.Key / Tags.member.N.Value.
-func (c *call) tagsParam() []warden.Tag {
-	var tags []warden.Tag
-	for i := 1; ; i++ {
-		prefix := "Tags.member." + strconv.Itoa(i) + "."
-		if !c.params.Has(prefix+"Key") && !c.params.Has(prefix+"Value") {
-			return tags
-		}
-		tags = append(tags, warden.Tag{Key: c.params.Get(prefix + "Key"), Value: c.params.Get(prefix + "Value")})
-	}
-}
-
-// messageAttributesParam reads MessageAttributes.entry.N.Name and
-// .Value.DataType / .Value.StringValue / .Value.BinaryValue (base64).
-func (c *call) messageAttributesParam() ([]warden.SNSMessageAttribute, error) {
-	var attrs []warden.SNSMessageAttribute
-	for i := 1; ; i++ {
-		prefix := "MessageAttributes.entry." + strconv.Itoa(i) + "."
-		if !c.params.Has(prefix + "Name") {
-			return attrs, nil
-		}
-		a := warden.SNSMessageAttribute{
-			Name:        c.params.Get(prefix + "Name"),
-			DataType:    c.params.Get(prefix + "Value.DataType"),
-			StringValue: c.params.Get(prefix + "Value.StringValue"),
-		}
-		if b := c.params.Get(prefix + "Value.BinaryValue"); b != "" {
-			v, err := base64.StdEncoding.DecodeString(b)
-			if err != nil {
-				return nil, warden.SNSInvalidParameter("MessageAttributes Reason: The BinaryValue of %s is not base64", a.Name)
-			}
-			a.BinaryValue = v
-		}
-		attrs = append(attrs, a)
-	}
-}
+// bind fills dst, a pointer to a struct, with the input's members.
+func (c *call) bind(dst any) error { return protocol.BindQuery(c.op, c.in, dst) }
 
 // topic resolves a TopicArn parameter to a topic name in the caller's
 // scope. A topic of another account or region is NotFound.
 func (c *call) topic(param string) (string, error) {
-	arn := c.get(param)
-	if arn == "" {
-		return "", warden.SNSInvalidParameter("%s", param)
-	}
-	scope, name, ok := warden.ParseTopicARN(arn)
+	scope, name, ok := warden.ParseTopicARN(c.get(param))
 	if !ok {
 		return "", warden.SNSInvalidParameter("%s", param)
 	}
@@ -294,13 +235,4 @@ func (c *call) topic(param string) (string, error) {
 		return "", warden.SNSTopicNotFound()
 	}
 	return name, nil
-}
-
-func required(c *call, names ...string) error {
-	for _, n := range names {
-		if c.get(n) == "" {
-			return warden.SNSInvalidParameter("%s", n)
-		}
-	}
-	return nil
 }
