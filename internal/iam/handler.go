@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/awsmodel"
+	"github.com/warden-iot/warden/internal/protocol"
 	"github.com/warden-iot/warden/internal/queryproto"
 )
 
@@ -50,13 +52,16 @@ type Handler struct {
 }
 
 // operation serves one IAM action and returns its result shape (nil for
-// actions without one), which is sent inside <ActionResult>.
-type operation func(c *call) (any, error)
+// actions without one), which is sent inside <ActionResult>. The handler of
+// an action is the Handler method of the same name.
+type operation = func(c *call) (any, error)
 
 // call is one request on its way through an operation.
 type call struct {
-	ctx     context.Context
-	params  url.Values
+	ctx context.Context
+	op  *awsmodel.Operation
+	// in is the action's input, validated against the model.
+	in      protocol.Input
 	account string
 	now     time.Time
 }
@@ -78,16 +83,7 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.ops = map[string]operation{
-		"CreateRole":       h.createRole,
-		"GetRole":          h.getRole,
-		"DeleteRole":       h.deleteRole,
-		"ListRoles":        h.listRoles,
-		"PutRolePolicy":    h.putRolePolicy,
-		"GetRolePolicy":    h.getRolePolicy,
-		"DeleteRolePolicy": h.deleteRolePolicy,
-		"ListRolePolicies": h.listRolePolicies,
-	}
+	h.ops = protocol.Handlers[operation](awsmodel.Load(awsmodel.IAMModel), h)
 	return h, nil
 }
 
@@ -108,7 +104,11 @@ func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID,
 		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeIAMInvalidAction,
 			"Could not find operation %s for version %s", action, version))
 	}
-	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), params: params, account: scope.Account, now: h.now().UTC()}
+	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), op: awsmodel.Load(awsmodel.IAMModel).Operations[action],
+		account: scope.Account, now: h.now().UTC()}
+	if c.in, err = protocol.ReadQuery(c.op, params, warden.CodeIAMValidationError); err != nil {
+		return action, h.WriteError(w, requestID, err)
+	}
 	out, err := op(c)
 	if err != nil {
 		return action, h.WriteError(w, requestID, err)
