@@ -8,13 +8,12 @@
 package iam
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -45,7 +44,7 @@ type Config struct {
 // server verifies the signature and hands over requests scoped to "iam".
 type Handler struct {
 	store warden.Store
-	log   *slog.Logger
+	svc   *queryproto.Service
 	now   func() time.Time
 	mac   []byte // key that makes Markers unforgeable
 	ops   map[string]operation
@@ -76,14 +75,20 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: cfg.Store, log: cfg.Logger, now: cfg.Now, mac: mac}
-	if h.log == nil {
-		h.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	}
+	h := &Handler{store: cfg.Store, now: cfg.Now, mac: mac, svc: &queryproto.Service{
+		Model: awsmodel.Load(awsmodel.IAMModel), Namespace: Namespace, Log: cfg.Logger,
+		ValidationCode: warden.CodeIAMValidationError, InternalCode: warden.CodeIAMServiceFailure,
+		// IAM's codes for the API's early errors (body limits, a body that is not a form).
+		Codes: map[string]queryproto.Code{
+			warden.CodeRequestEntityTooLarge:    {Code: "RequestEntityTooLarge", Status: http.StatusRequestEntityTooLarge},
+			warden.CodeInvalidRequest:           {Code: warden.CodeIAMInvalidInput, Status: http.StatusBadRequest},
+			queryproto.CodeMalformedQueryString: {Code: warden.CodeIAMInvalidInput, Status: http.StatusBadRequest},
+		},
+	}}
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.ops = protocol.Handlers[operation](awsmodel.Load(awsmodel.IAMModel), h)
+	h.ops = protocol.Handlers[operation](h.svc.Model, h)
 	return h, nil
 }
 
@@ -91,89 +96,21 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 // caller has verified; body is the request body it read. It returns the
 // action and the error code (if any) for the caller's log line.
 func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID, accessKeyID string, scope warden.Scope, body []byte) (operation, errCode string) {
-	params, err := requestParams(r, body)
-	if err != nil {
-		return "", h.WriteError(w, requestID, err)
-	}
-	action := params.Get("Action")
-	op, ok := h.ops[action]
-	if version := params.Get("Version"); !ok || params.Has("Version") && version != APIVersion {
-		if version == "" {
-			version = APIVersion
+	return h.svc.Serve(w, r, requestID, body, func(action string, form url.Values) (queryproto.Run, error) {
+		op, ok := h.ops[action]
+		if version := form.Get("Version"); !ok || form.Has("Version") && version != APIVersion {
+			return nil, warden.Errorf(warden.CodeIAMInvalidAction, "Could not find operation %s for version %s", action, cmp.Or(version, APIVersion))
 		}
-		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeIAMInvalidAction,
-			"Could not find operation %s for version %s", action, version))
-	}
-	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), op: awsmodel.Load(awsmodel.IAMModel).Operations[action],
-		account: scope.Account, now: h.now().UTC()}
-	if c.in, err = protocol.ReadQuery(c.op, params, warden.CodeIAMValidationError); err != nil {
-		return action, h.WriteError(w, requestID, err)
-	}
-	out, err := op(c)
-	if err != nil {
-		return action, h.WriteError(w, requestID, err)
-	}
-	h.writeResult(w, requestID, action, out)
-	return action, ""
-}
-
-// requestParams merges the form body and the query string: the query
-// protocol sends a form POST, and accepts the same parameters in a GET.
-func requestParams(r *http.Request, body []byte) (url.Values, error) {
-	params := r.URL.Query()
-	if len(body) == 0 {
-		return params, nil
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
-		return nil, warden.Errorf(warden.CodeIAMInvalidInput, "The query protocol takes application/x-www-form-urlencoded bodies, not %s.", ct)
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, warden.Errorf(warden.CodeIAMInvalidInput, "The request body is not a valid form-encoded string.")
-	}
-	for k, v := range form {
-		params[k] = append(params[k], v...)
-	}
-	return params, nil
-}
-
-// writeResult sends the action's result in the query protocol's envelope.
-func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, out any) {
-	body, err := queryproto.EncodeResult(Namespace, requestID, action, out)
-	if err != nil {
-		h.WriteError(w, requestID, err)
-		return
-	}
-	queryproto.WriteXML(w, http.StatusOK, body)
-}
-
-// foreignCodes translates errors the API server raises before it hands a
-// request over (signature checks, body limits) into the codes the query
-// protocol's services answer with.
-var foreignCodes = map[string]struct {
-	code   string
-	status int
-}{
-	warden.CodeRequestEntityTooLarge: {"RequestEntityTooLarge", http.StatusRequestEntityTooLarge},
-	warden.CodeInvalidRequest:        {warden.CodeIAMInvalidInput, http.StatusBadRequest},
+		return func(in protocol.Input) (any, error) {
+			return op(&call{ctx: warden.WithActor(r.Context(), accessKeyID), op: h.svc.Model.Operations[action], in: in,
+				account: scope.Account, now: h.now().UTC()})
+		}, nil
+	})
 }
 
 // WriteError sends err in IAM's XML error format and returns its code.
-// Errors that are not *warden.Error are internal: logged, never shown.
 func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	var e *warden.Error
-	if !errors.As(err, &e) {
-		h.log.Error("internal error", "request_id", requestID, "err", err.Error())
-		e = warden.Errorf(warden.CodeIAMServiceFailure, "An internal error occurred (request id %s).", requestID)
-	}
-	code, status := e.Code, e.HTTPStatus()
-	if qc, qs, ok := queryproto.SignatureError(code); ok {
-		code, status = qc, qs
-	} else if f, ok := foreignCodes[code]; ok {
-		code, status = f.code, f.status
-	}
-	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
-	return code
+	return h.svc.WriteError(w, requestID, err)
 }
 
 // seal turns a store cursor into a Marker bound to the listing it came

@@ -7,8 +7,6 @@ package sns
 
 import (
 	"context"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -43,7 +41,7 @@ type Config struct {
 // server verifies the signature and hands over requests scoped to "sns".
 type Handler struct {
 	store  warden.Store
-	log    *slog.Logger
+	svc    *queryproto.Service
 	keys   *keys
 	notify func()
 	ops    map[string]operation
@@ -70,14 +68,19 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: cfg.Store, log: cfg.Logger, keys: k, notify: cfg.Notify}
-	if h.log == nil {
-		h.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	}
+	h := &Handler{store: cfg.Store, keys: k, notify: cfg.Notify, svc: &queryproto.Service{
+		Model: awsmodel.Load(awsmodel.SNSModel), Namespace: Namespace, Log: cfg.Logger,
+		ValidationCode: warden.CodeSNSInvalidParameter, InternalCode: warden.CodeSNSInternalError,
+		// SNS answers the API's early errors (body limits, a body that is not a form) as InvalidParameter.
+		Codes: map[string]queryproto.Code{
+			warden.CodeRequestEntityTooLarge: {Code: warden.CodeSNSInvalidParameter, Status: http.StatusBadRequest},
+			warden.CodeInvalidRequest:        {Code: warden.CodeSNSInvalidParameter, Status: http.StatusBadRequest},
+		},
+	}}
 	if h.notify == nil {
 		h.notify = func() {}
 	}
-	h.ops = protocol.Handlers[operation](awsmodel.Load(awsmodel.SNSModel), h)
+	h.ops = protocol.Handlers[operation](h.svc.Model, h)
 	return h, nil
 }
 
@@ -88,47 +91,17 @@ func (h *Handler) SigningCertURL() string { return h.keys.signingCertURL() }
 // caller has verified; body is the request body it read. It returns the
 // action and the error code (if any) for the caller's log line.
 func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID, accessKeyID string, scope warden.Scope, body []byte) (operation, errCode string) {
-	params, err := requestParams(r, body)
-	if err != nil {
-		return "", h.WriteError(w, requestID, err)
-	}
-	action := params.Get("Action")
-	op, ok := h.ops[action]
-	if !ok {
-		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeSNSInvalidAction,
-			"The action or operation requested is invalid. Verify that the action is typed correctly."))
-	}
-	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), op: awsmodel.Load(awsmodel.SNSModel).Operations[action],
-		scope: scope, now: h.keys.now()}
-	if c.in, err = protocol.ReadQuery(c.op, params, warden.CodeSNSInvalidParameter); err != nil {
-		return action, h.WriteError(w, requestID, err)
-	}
-	out, err := op(c)
-	if err != nil {
-		return action, h.WriteError(w, requestID, err)
-	}
-	h.writeResult(w, requestID, action, out)
-	return action, ""
-}
-
-// requestParams merges the form body and the query string: the query
-// protocol sends a form POST, and accepts the same parameters in a GET.
-func requestParams(r *http.Request, body []byte) (url.Values, error) {
-	params := r.URL.Query()
-	if len(body) == 0 {
-		return params, nil
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
-		return nil, warden.SNSInvalidParameter("Content-Type Reason: The query protocol takes application/x-www-form-urlencoded bodies")
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, warden.Errorf("MalformedQueryString", "The request body is not a valid form-encoded string.")
-	}
-	for k, v := range form {
-		params[k] = append(params[k], v...)
-	}
-	return params, nil
+	return h.svc.Serve(w, r, requestID, body, func(action string, _ url.Values) (queryproto.Run, error) {
+		op, ok := h.ops[action]
+		if !ok {
+			return nil, warden.Errorf(warden.CodeSNSInvalidAction,
+				"The action or operation requested is invalid. Verify that the action is typed correctly.")
+		}
+		return func(in protocol.Input) (any, error) {
+			return op(&call{ctx: warden.WithActor(r.Context(), accessKeyID), op: h.svc.Model.Operations[action], in: in,
+				scope: scope, now: h.keys.now()})
+		}, nil
+	})
 }
 
 // ServePublic answers r if it is one of the unsigned requests SNS's
@@ -156,63 +129,22 @@ func (h *Handler) ServePublic(w http.ResponseWriter, r *http.Request, requestID 
 		r.Header.Get("Authorization") != "" || q.Has("X-Amz-Signature") {
 		return "", "", false
 	}
-	c := &call{op: awsmodel.Load(awsmodel.SNSModel).Operations[action], now: h.keys.now()}
-	in, err := protocol.ReadQuery(c.op, q, warden.CodeSNSInvalidParameter)
-	c.in = in
-	var out any
-	switch {
-	case err != nil:
-	case action == "ConfirmSubscription":
-		c.ctx = warden.WithActor(r.Context(), "SubscribeURL")
-		out, err = h.publicConfirm(c)
-	default:
+	action, errCode = h.svc.Serve(w, r, requestID, nil, func(action string, form url.Values) (queryproto.Run, error) {
+		c := &call{op: h.svc.Model.Operations[action], now: h.keys.now()}
+		if action == "ConfirmSubscription" {
+			c.ctx = warden.WithActor(r.Context(), "SubscribeURL")
+			return func(in protocol.Input) (any, error) { c.in = in; return h.publicConfirm(c) }, nil
+		}
 		c.ctx = warden.WithActor(r.Context(), "UnsubscribeURL")
 		// The URL's Token is no member of Unsubscribe: Warden adds it.
-		out, err = h.publicUnsubscribe(c, q.Get("Token"))
-	}
-	if err != nil {
-		return action, h.WriteError(w, requestID, err), true
-	}
-	h.writeResult(w, requestID, action, out)
-	return action, "", true
-}
-
-// writeResult sends the action's result in the query protocol's envelope.
-func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, out any) {
-	body, err := queryproto.EncodeResult(Namespace, requestID, action, out)
-	if err != nil {
-		h.WriteError(w, requestID, err)
-		return
-	}
-	queryproto.WriteXML(w, http.StatusOK, body)
-}
-
-// authCodes translates the API's other early errors (body limits) into the codes the query
-// protocol's services answer with.
-var authCodes = map[string]struct {
-	code   string
-	status int
-}{
-	warden.CodeRequestEntityTooLarge: {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
-	warden.CodeInvalidRequest:        {warden.CodeSNSInvalidParameter, http.StatusBadRequest},
+		return func(in protocol.Input) (any, error) { c.in = in; return h.publicUnsubscribe(c, form.Get("Token")) }, nil
+	})
+	return action, errCode, true
 }
 
 // WriteError sends err in SNS's XML error format and returns its code.
-// Errors that are not *warden.Error are internal: logged, never shown.
 func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	var e *warden.Error
-	if !errors.As(err, &e) {
-		h.log.Error("internal error", "request_id", requestID, "err", err.Error())
-		e = warden.Errorf(warden.CodeSNSInternalError, "An internal error occurred (request id %s).", requestID)
-	}
-	code, status := e.Code, e.HTTPStatus()
-	if qc, qs, ok := queryproto.SignatureError(code); ok {
-		code, status = qc, qs
-	} else if a, ok := authCodes[code]; ok {
-		code, status = a.code, a.status
-	}
-	queryproto.WriteError(w, Namespace, requestID, code, e.Message, status)
-	return code
+	return h.svc.WriteError(w, requestID, err)
 }
 
 // get returns the string member name, "" when it was not sent.

@@ -1,0 +1,116 @@
+package queryproto
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/awsmodel"
+	"github.com/warden-iot/warden/internal/protocol"
+)
+
+// Service is what differs between the query-protocol services (SNS, IAM);
+// the rest of serving them is Serve's.
+type Service struct {
+	Model     *awsmodel.Service
+	Namespace string
+	Log       *slog.Logger // nil: internal errors are not logged
+	// ValidationCode is the code of a request the model refuses (IAM's
+	// ValidationError, SNS's InvalidParameter).
+	ValidationCode string
+	// InternalCode is the code of an internal failure, whose cause is
+	// logged, never shown.
+	InternalCode string
+	// Codes translates the codes of errors raised before the service has
+	// the request (body limits, a body that is not a form) into its own.
+	Codes map[string]Code
+}
+
+// Code is an error code with its HTTP status.
+type Code struct {
+	Code   string
+	Status int
+}
+
+// Run runs an action's handler on its input, read and validated against
+// the model, and returns the result shape sent inside <ActionResult> (nil
+// for actions without one).
+type Run func(in protocol.Input) (any, error)
+
+// Serve answers a request for the service. dispatch returns what runs the
+// form's action, or the service's error for an action it does not serve.
+// Serve returns the action and the error code (if any) for the log line.
+func (s *Service) Serve(w http.ResponseWriter, r *http.Request, requestID string, body []byte,
+	dispatch func(action string, form url.Values) (Run, error)) (action, errCode string) {
+	form, err := readForm(r, body)
+	if err != nil {
+		return "", s.WriteError(w, requestID, err)
+	}
+	action = form.Get("Action")
+	run, err := dispatch(action, form)
+	if err != nil {
+		return action, s.WriteError(w, requestID, err)
+	}
+	in, err := protocol.ReadQuery(s.Model.Operations[action], form, s.ValidationCode)
+	if err != nil {
+		return action, s.WriteError(w, requestID, err)
+	}
+	out, err := run(in)
+	if err != nil {
+		return action, s.WriteError(w, requestID, err)
+	}
+	result, err := EncodeResult(s.Namespace, requestID, action, out)
+	if err != nil {
+		return action, s.WriteError(w, requestID, err)
+	}
+	WriteXML(w, http.StatusOK, result)
+	return action, ""
+}
+
+// readForm merges the form body and the query string: the query protocol
+// sends a form POST, and accepts the same parameters in a GET.
+func readForm(r *http.Request, body []byte) (url.Values, error) {
+	form := r.URL.Query()
+	if len(body) == 0 {
+		return form, nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+		return nil, warden.Errorf(warden.CodeInvalidRequest, "The query protocol takes application/x-www-form-urlencoded bodies, not %s.", ct)
+	}
+	posted, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, warden.Errorf(CodeMalformedQueryString, "The request body is not a valid form-encoded string.")
+	}
+	for k, v := range posted {
+		form[k] = append(form[k], v...)
+	}
+	return form, nil
+}
+
+// CodeMalformedQueryString is the code of a form body that does not parse.
+const CodeMalformedQueryString = "MalformedQueryString"
+
+// WriteError sends err in the service's XML error format and returns its
+// code. Errors that are not *warden.Error are internal: logged, never shown.
+func (s *Service) WriteError(w http.ResponseWriter, requestID string, err error) string {
+	var e *warden.Error
+	if !errors.As(err, &e) {
+		log := s.Log
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		log.Error("internal error", "request_id", requestID, "err", err.Error())
+		e = warden.Errorf(s.InternalCode, "An internal error occurred (request id %s).", requestID)
+	}
+	code, status := e.Code, e.HTTPStatus()
+	if qc, qs, ok := SignatureError(code); ok {
+		code, status = qc, qs
+	} else if c, ok := s.Codes[code]; ok {
+		code, status = c.Code, c.Status
+	}
+	WriteError(w, s.Namespace, requestID, code, e.Message, status)
+	return code
+}
