@@ -216,9 +216,9 @@ func (h *Handler) SetTopicAttributes(c *call) (any, error) {
 // Subscribe subscribes an HTTP(S) endpoint and sends it the confirmation.
 func (h *Handler) Subscribe(c *call) (any, error) {
 	var in struct {
-		TopicArn, Protocol, Endpoint string
-		Attributes                   map[string]string
-		ReturnSubscriptionArn        bool
+		Protocol, Endpoint    string
+		Attributes            map[string]string
+		ReturnSubscriptionArn bool
 	}
 	if err := c.bind(&in); err != nil {
 		return nil, err
