@@ -2,10 +2,12 @@ package queryproto
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"testing"
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/awsmodel"
@@ -59,6 +61,9 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, requestID string
 		return action, s.WriteError(w, requestID, err)
 	}
 	out, err := run(in)
+	if err != nil && checkModel {
+		err = s.holdToModel(s.Model.Operations[action], err)
+	}
 	if err != nil {
 		return action, s.WriteError(w, requestID, err)
 	}
@@ -68,6 +73,20 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, requestID string
 	}
 	WriteXML(w, http.StatusOK, result)
 	return action, ""
+}
+
+// checkModel holds, in tests, every error a handler answers with to its
+// operation's model.
+var checkModel = testing.Testing()
+
+// holdToModel returns err, or an internal error if its code is neither one
+// of op's errors in the model nor one any action of the service may answer.
+func (s *Service) holdToModel(op *awsmodel.Operation, err error) error {
+	var e *warden.Error
+	if errors.As(err, &e) && !op.HasError(e.Code) && e.Code != s.ValidationCode && e.Code != s.InternalCode {
+		return fmt.Errorf("model check: %s answered %s, which is not among its errors in the model (%s)", op.Name, e.Code, e.Message)
+	}
+	return err
 }
 
 // readForm merges the form body and the query string: the query protocol
