@@ -118,55 +118,15 @@ func (p *MitigationActionParams) Validate(v *Validator, member string) {
 			"addThingsToThingGroupParams, replaceDefaultPolicyVersionParams, enableIoTLoggingParams, publishFindingToSnsParams; got " +
 			strconv.Itoa(set))
 	}
-	if q := p.UpdateDeviceCertificateParams; q != nil {
-		v.Required(member+".updateDeviceCertificateParams.action", q.Action != "")
-		if q.Action != "" {
-			v.Enum(member+".updateDeviceCertificateParams.action", q.Action, "DEACTIVATE")
-		}
+	// The model checks each member; it cannot say that DISABLED, in the
+	// LogLevel enum, cannot be the level of an action that enables logging.
+	if q := p.EnableIoTLoggingParams; q != nil && q.LogLevel == "DISABLED" {
+		v.Enum(member+".enableIoTLoggingParams.logLevel", q.LogLevel, "DEBUG", "INFO", "ERROR", "WARN")
 	}
-	if q := p.UpdateCACertificateParams; q != nil {
-		v.Required(member+".updateCACertificateParams.action", q.Action != "")
-		if q.Action != "" {
-			v.Enum(member+".updateCACertificateParams.action", q.Action, "DEACTIVATE")
-		}
-	}
-	if q := p.AddThingsToThingGroupParams; q != nil {
-		m := member + ".addThingsToThingGroupParams.thingGroupNames"
-		v.Required(m, q.ThingGroupNames != nil)
-		if q.ThingGroupNames != nil {
-			v.Count(m, len(q.ThingGroupNames), 1, 10)
-		}
-		for _, name := range q.ThingGroupNames {
-			v.Length(m+".member", name, 1, 128)
-			v.Chars(m+".member", name, IsThingNameChar, "[a-zA-Z0-9:_-]+")
-		}
-	}
-	if q := p.ReplaceDefaultPolicyVersionParams; q != nil {
-		m := member + ".replaceDefaultPolicyVersionParams.templateName"
-		v.Required(m, q.TemplateName != "")
-		if q.TemplateName != "" {
-			v.Enum(m, q.TemplateName, "BLANK_POLICY")
-		}
-	}
-	if q := p.EnableIoTLoggingParams; q != nil {
-		m := member + ".enableIoTLoggingParams"
-		v.Required(m+".roleArnForLogging", q.RoleArnForLogging != "")
-		if q.RoleArnForLogging != "" {
-			v.Length(m+".roleArnForLogging", q.RoleArnForLogging, 20, 2048)
-		}
-		v.Required(m+".logLevel", q.LogLevel != "")
-		if q.LogLevel != "" {
-			// DISABLED is in the LogLevel enum but an action that enables
-			// logging cannot use it.
-			v.Enum(m+".logLevel", q.LogLevel, "DEBUG", "INFO", "ERROR", "WARN")
-		}
-	}
-	if q := p.PublishFindingToSnsParams; q != nil {
-		m := member + ".publishFindingToSnsParams.topicArn"
-		v.Required(m, q.TopicArn != "")
-		if q.TopicArn != "" {
-			v.Length(m, q.TopicArn, 20, 350)
-		}
+	// The model sets no minimum on SnsTopicArn; no ARN is shorter than 20
+	// characters (RoleArn's minimum), so Warden refuses those at once.
+	if q := p.PublishFindingToSnsParams; q != nil && len(q.TopicArn) < 20 {
+		v.Length(member+".publishFindingToSnsParams.topicArn", q.TopicArn, 20, 350)
 	}
 }
 
@@ -175,12 +135,6 @@ func (p *MitigationActionParams) Equal(q *MitigationActionParams) bool {
 	a, _ := json.Marshal(p)
 	b, _ := json.Marshal(q)
 	return string(a) == string(b)
-}
-
-// ValidateActionName checks a MitigationActionName.
-func ValidateActionName(v *Validator, member, name string) {
-	v.Length(member, name, 1, 128)
-	v.Chars(member, name, IsNameChar, "[a-zA-Z0-9_-]+")
 }
 
 // ValidateRoleArn checks a RoleArn member.

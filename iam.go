@@ -3,40 +3,9 @@ package warden
 import (
 	"context"
 	"crypto/rand"
-	"net/http"
 	"strings"
 	"time"
 )
-
-// IAM error codes: the <Code> of IAM's query-protocol errors, which SDKs
-// match on. Each has the HTTP status of its error shape in the IAM model.
-const (
-	CodeIAMNoSuchEntity            = "NoSuchEntity"
-	CodeIAMEntityAlreadyExists     = "EntityAlreadyExists"
-	CodeIAMMalformedPolicyDocument = "MalformedPolicyDocument"
-	CodeIAMValidationError         = "ValidationError"
-	CodeIAMLimitExceeded           = "LimitExceeded"
-	CodeIAMDeleteConflict          = "DeleteConflict"
-	CodeIAMInvalidInput            = "InvalidInput"
-	CodeIAMServiceFailure          = "ServiceFailure"
-	CodeIAMInvalidAction           = "InvalidAction"
-)
-
-func init() {
-	for code, status := range map[string]int{
-		CodeIAMNoSuchEntity:            http.StatusNotFound,
-		CodeIAMEntityAlreadyExists:     http.StatusConflict,
-		CodeIAMMalformedPolicyDocument: http.StatusBadRequest,
-		CodeIAMValidationError:         http.StatusBadRequest,
-		CodeIAMLimitExceeded:           http.StatusConflict,
-		CodeIAMDeleteConflict:          http.StatusConflict,
-		CodeIAMInvalidInput:            http.StatusBadRequest,
-		CodeIAMServiceFailure:          http.StatusInternalServerError,
-		CodeIAMInvalidAction:           http.StatusBadRequest,
-	} {
-		statusByCode[code] = status
-	}
-}
 
 // IAM quotas (IAM and STS quotas page, defaults).
 const (

@@ -212,8 +212,7 @@ func (t *MitigationTask) ValidateStart(v *Validator, targetGiven, mappingGiven, 
 			}
 			v.Count(m, len(names), 1, MaxActionsPerCheck)
 			seen := map[string]bool{}
-			for _, n := range names {
-				ValidateActionName(v, m+".member", n)
+			for _, n := range names { // the model checks each name
 				if seen[n] {
 					v.Problem("auditCheckToActionsMapping: action " + quoted(n) + " is listed twice for audit check " + check + ".")
 				}

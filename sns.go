@@ -5,39 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
-
-// Amazon SNS error codes (the error shapes' codes in the SNS model, which is
-// what SDKs match on in the query protocol's <Code> element).
-const (
-	CodeSNSInvalidParameter          = "InvalidParameter"
-	CodeSNSNotFound                  = "NotFound"
-	CodeSNSAuthorizationError        = "AuthorizationError"
-	CodeSNSInternalError             = "InternalError"
-	CodeSNSTopicLimitExceeded        = "TopicLimitExceeded"
-	CodeSNSSubscriptionLimitExceeded = "SubscriptionLimitExceeded"
-	CodeSNSInvalidAction             = "InvalidAction"
-)
-
-func init() {
-	for code, status := range map[string]int{
-		CodeSNSInvalidParameter:          http.StatusBadRequest,
-		CodeSNSNotFound:                  http.StatusNotFound,
-		CodeSNSAuthorizationError:        http.StatusForbidden,
-		CodeSNSInternalError:             http.StatusInternalServerError,
-		CodeSNSTopicLimitExceeded:        http.StatusForbidden,
-		CodeSNSSubscriptionLimitExceeded: http.StatusForbidden,
-		CodeSNSInvalidAction:             http.StatusBadRequest,
-	} {
-		statusByCode[code] = status
-	}
-}
 
 // SNS quotas and constants. Where Warden's limit differs from AWS's it says so.
 const (

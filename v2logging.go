@@ -107,8 +107,10 @@ type V2LoggingStore interface {
 	// THING_GROUP target must name an existing group (InvalidRequest);
 	// beyond MaxV2LoggingLevels targets, LimitExceeded.
 	SetV2LoggingLevel(ctx context.Context, s Scope, l LogTargetLevel, now time.Time) error
-	// V2LoggingLevels lists the levels by target type and name, of
-	// targetType only if not "".
+	// V2LoggingLevels lists the levels, of targetType only if not "": the
+	// DEFAULT target (the options' default level, when set) first, then the
+	// others in the order they were first set. NotConfigured before the
+	// V2 logging options are set.
 	V2LoggingLevels(ctx context.Context, s Scope, targetType string, p Page) (levels []LogTargetLevel, next string, err error)
 	// DeleteV2LoggingLevel removes a target's level; a missing one is no error.
 	DeleteV2LoggingLevel(ctx context.Context, s Scope, t LogTarget, now time.Time) error

@@ -6,7 +6,6 @@ package warden
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -63,12 +62,9 @@ type Tag struct {
 // MaxTagsPerResource is AWS IoT's limit on tags per resource.
 const MaxTagsPerResource = 50
 
-// ValidateTags checks a TagList member.
+// ValidateTags checks what the model leaves to the service: a resource has
+// at most MaxTagsPerResource tags.
 func ValidateTags(v *Validator, member string, tags []Tag) {
-	for i, t := range tags {
-		ValidateTagKey(v, member+"."+strconv.Itoa(i+1)+".member.Key", t.Key)
-		v.Length(member+"."+strconv.Itoa(i+1)+".member.Value", t.Value, 0, 256)
-	}
 	if len(tags) > MaxTagsPerResource {
 		v.Count(member, len(tags), 0, MaxTagsPerResource)
 	}

@@ -4,13 +4,6 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-func (c *call) actionName() (string, error) {
-	name := c.r.PathValue("actionName")
-	var v warden.Validator
-	warden.ValidateActionName(&v, "actionName", name)
-	return name, v.Err()
-}
-
 type actionRef struct {
 	ActionArn string `json:"actionArn"`
 	ActionID  string `json:"actionId"`
@@ -25,24 +18,15 @@ func (s *Server) CreateMitigationAction(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("actionName")
 	var v warden.Validator
-	warden.ValidateActionName(&v, "actionName", name)
-	v.Required("roleArn", in.RoleArn != nil)
-	if in.RoleArn != nil {
-		warden.ValidateRoleArn(&v, "roleArn", *in.RoleArn)
-	}
-	v.Required("actionParams", in.ActionParams != nil)
-	if in.ActionParams != nil {
-		in.ActionParams.Validate(&v, "actionParams")
-	}
+	in.ActionParams.Validate(&v, "actionParams")
 	warden.ValidateTags(&v, "tags", in.Tags)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
 	a, _, err := s.store.CreateMitigationAction(c.ctx, c.scope, warden.MitigationAction{
-		Name: name, ID: warden.NewUUID(), RoleArn: *in.RoleArn, Params: *in.ActionParams,
+		Name: c.r.PathValue("actionName"), ID: warden.NewUUID(), RoleArn: *in.RoleArn, Params: *in.ActionParams,
 		CreationDate: now, LastModifiedDate: now,
 	}, in.Tags)
 	if err != nil {
@@ -59,19 +43,13 @@ func (s *Server) UpdateMitigationAction(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("actionName")
-	var v warden.Validator
-	warden.ValidateActionName(&v, "actionName", name)
-	if in.RoleArn != nil {
-		warden.ValidateRoleArn(&v, "roleArn", *in.RoleArn)
-	}
 	if in.ActionParams != nil {
-		in.ActionParams.Validate(&v, "actionParams")
+		var v warden.Validator
+		if in.ActionParams.Validate(&v, "actionParams"); v.Err() != nil {
+			return nil, v.Err()
+		}
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	a, err := s.store.UpdateMitigationAction(c.ctx, c.scope, name, in.RoleArn, in.ActionParams, s.now().UTC())
+	a, err := s.store.UpdateMitigationAction(c.ctx, c.scope, c.r.PathValue("actionName"), in.RoleArn, in.ActionParams, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -79,19 +57,11 @@ func (s *Server) UpdateMitigationAction(c *call) (any, error) {
 }
 
 func (s *Server) DeleteMitigationAction(c *call) (any, error) {
-	name, err := c.actionName()
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteMitigationAction(c.ctx, c.scope, name)
+	return nil, s.store.DeleteMitigationAction(c.ctx, c.scope, c.r.PathValue("actionName"))
 }
 
 func (s *Server) DescribeMitigationAction(c *call) (any, error) {
-	name, err := c.actionName()
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.store.MitigationAction(c.ctx, c.scope, name)
+	a, err := s.store.MitigationAction(c.ctx, c.scope, c.r.PathValue("actionName"))
 	if err != nil {
 		return nil, err
 	}
@@ -114,15 +84,7 @@ type actionIdentifier struct {
 }
 
 func (s *Server) ListMitigationActions(c *call) (any, error) {
-	const op = "ListMitigationActions"
 	actionType := c.r.URL.Query().Get("actionType")
-	if actionType != "" {
-		var v warden.Validator
-		v.Enum("actionType", actionType, warden.ActionTypes...)
-		if err := v.Err(); err != nil {
-			return nil, err
-		}
-	}
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err

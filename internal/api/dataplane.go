@@ -48,35 +48,32 @@ func (s *Server) Publish(c *call) (any, error) {
 	if s.devices == nil {
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "The device endpoint is disabled on this server (--mqtt-listen off).")
 	}
-	q := c.r.URL.Query()
-	m := warden.DataMessage{Topic: c.r.PathValue("topic"), Payload: c.body,
-		ContentType: q.Get("contentType"), ResponseTopic: q.Get("responseTopic")}
-	if v := q.Get("qos"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1 {
-			return nil, warden.Errorf(warden.CodeInvalidRequest, "qos must be 0 or 1.")
-		}
-		m.QoS = byte(n)
+	var in struct {
+		Topic                  string `json:"topic"`
+		QoS                    byte   `json:"qos"`
+		Retain                 bool   `json:"retain"`
+		UserProperties         string `json:"userProperties"`
+		PayloadFormatIndicator string `json:"payloadFormatIndicator"`
+		ContentType            string `json:"contentType"`
+		ResponseTopic          string `json:"responseTopic"`
+		CorrelationData        string `json:"correlationData"`
+		MessageExpiry          *int64 `json:"messageExpiry"`
 	}
-	switch q.Get("retain") {
-	case "", "false":
-	case "true":
-		m.Retain = true
-	default:
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "retain must be true or false.")
+	if err := c.decode(&in); err != nil {
+		return nil, err
 	}
-	if v := q.Get("messageExpiry"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
+	m := warden.DataMessage{Topic: in.Topic, Payload: c.body, QoS: in.QoS, Retain: in.Retain,
+		ContentType: in.ContentType, ResponseTopic: in.ResponseTopic}
+	if in.MessageExpiry != nil {
+		if *in.MessageExpiry < 0 {
 			return nil, warden.Errorf(warden.CodeInvalidRequest, "messageExpiry must be a number of seconds.")
 		}
-		m.MessageExpiry = uint32(min(n, 7*24*3600))
+		m.MessageExpiry = uint32(min(*in.MessageExpiry, 7*24*3600))
 	}
-	h := c.r.Header
-	if v := h.Get("x-amz-mqtt5-user-properties"); v != "" {
-		raw, err := base64.StdEncoding.DecodeString(v)
+	if in.UserProperties != "" {
+		raw, err := base64.StdEncoding.DecodeString(in.UserProperties)
 		if err != nil {
-			raw = []byte(v) // a client that did not encode it
+			raw = []byte(in.UserProperties) // a client that did not encode it
 		}
 		var props []map[string]string
 		if err := json.Unmarshal(raw, &props); err != nil {
@@ -88,17 +85,10 @@ func (s *Server) Publish(c *call) (any, error) {
 			}
 		}
 	}
-	switch v := h.Get("x-amz-mqtt5-payload-format-indicator"); v {
-	case "":
-	case "UNSPECIFIED_BYTES":
-		m.PayloadFormatSet = true
-	case "UTF8_DATA":
-		m.PayloadFormatSet, m.PayloadFormatUTF8 = true, true
-	default:
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "payloadFormatIndicator must be UNSPECIFIED_BYTES or UTF8_DATA.")
-	}
-	if v := h.Get("x-amz-mqtt5-correlation-data"); v != "" {
-		b, err := base64.StdEncoding.DecodeString(v)
+	m.PayloadFormatSet = in.PayloadFormatIndicator != ""
+	m.PayloadFormatUTF8 = in.PayloadFormatIndicator == "UTF8_DATA"
+	if in.CorrelationData != "" {
+		b, err := base64.StdEncoding.DecodeString(in.CorrelationData)
 		if err != nil {
 			return nil, warden.Errorf(warden.CodeInvalidRequest, "correlationData must be base64.")
 		}

@@ -4,17 +4,18 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -81,11 +82,16 @@ type Server struct {
 	// data serves the requests signed for "iotdata" (the device data plane).
 	data    *http.ServeMux
 	devices Devices
+	// checkModel holds every answer to the operation's model: in tests, an
+	// undeclared error code or an output member the model does not have
+	// becomes an InternalFailureException naming it.
+	checkModel bool
 }
 
 // New builds the handler stack over cfg.Store.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, sns: cfg.SNS, query: map[string]QueryService{}}
+	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, sns: cfg.SNS, query: map[string]QueryService{},
+		checkModel: testing.Testing()}
 	if cfg.SNS != nil {
 		s.query["sns"] = cfg.SNS
 	}
@@ -179,6 +185,7 @@ const infoKey ctxKey = 0
 type requestInfo struct {
 	id        string
 	operation string
+	op        *awsmodel.Operation
 	account   string
 	body      []byte
 	scope     warden.Scope
@@ -242,7 +249,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch cred.Service {
 	case "iot", "execute-api":
-		if !routable(r) {
+		if !protocol.Routable(r) {
 			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
 				"No AWS IoT operation matches %s %s.", r.Method, r.URL.EscapedPath()))
 			return
@@ -250,7 +257,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
 		s.iot.ServeHTTP(rec, r.WithContext(ctx))
 	case "iotdata":
-		if !routable(r) {
+		if !protocol.Routable(r) {
 			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
 				"No AWS IoT data-plane operation matches %s %s.", r.Method, r.URL.EscapedPath()))
 			return
@@ -273,35 +280,59 @@ func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 		var out any
 		var err error
 		if op != nil {
-			info.operation = op.Name
+			info.operation, info.op = op.Name, op
 			c.input, err = protocol.ReadRESTJSON(op, r, info.body)
 		}
 		if err == nil {
 			out, err = h(c)
 		}
-		if err != nil {
-			s.writeError(w, info, err)
-			return
-		}
 		if out == nil {
 			out = struct{}{}
 		}
-		buf, err := json.Marshal(out)
+		var buf []byte
+		if err == nil {
+			buf, err = json.Marshal(out)
+		}
+		if s.checkModel && op != nil {
+			err = s.holdToModel(op, buf, err)
+		}
 		if err != nil {
 			s.writeError(w, info, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-		_, _ = w.Write(buf)
+		protocol.WriteJSON(w, buf)
 	}
 }
 
-type errorBody struct {
-	Message     string `json:"message"`
-	Type        string `json:"__type"`
-	ResourceID  string `json:"resourceId,omitempty"`
-	ResourceArn string `json:"resourceArn,omitempty"`
+// alwaysAllowed are the codes any operation may answer with besides the
+// model's list: a failure of the service itself.
+var alwaysAllowed = map[warden.Code]bool{
+	warden.CodeInternalFailure: true, warden.CodeServiceUnavailable: true, warden.CodeThrottling: true,
+}
+
+// holdToModel returns err, or an internal error naming how the answer
+// (body, or err) departs from op's model.
+func (s *Server) holdToModel(op *awsmodel.Operation, body []byte, err error) error {
+	if err != nil {
+		var e *warden.Error
+		if errors.As(err, &e) && !op.HasError(string(e.Code)) && !alwaysAllowed[e.Code] {
+			return fmt.Errorf("model check: %s answered %s, which is not among its errors in the model (%s)", op.Name, e.Code, e.Message)
+		}
+		return err
+	}
+	if op.Output == nil {
+		return nil
+	}
+	var out any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return err
+	}
+	if problems := op.Output.CheckOutput("", out); len(problems) > 0 {
+		return fmt.Errorf("model check: %s answered %s", op.Name, strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // writeError sends err as the restJson1 error envelope. Errors that are not
@@ -316,14 +347,8 @@ func (s *Server) writeError(w http.ResponseWriter, info *requestInfo, err error)
 		s.log.Error("internal error", "request_id", info.id, "operation", info.operation, "err", err.Error())
 		e = warden.Errorf(warden.CodeInternalFailure, "An internal error occurred (request id %s).", info.id)
 	}
-	info.errCode = e.Code
-	buf, _ := json.Marshal(errorBody{Message: e.Message, Type: e.Code, ResourceID: e.ResourceID, ResourceArn: e.ResourceArn})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("x-amzn-ErrorType", e.Code)
-	h.Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(e.HTTPStatus())
-	_, _ = w.Write(buf)
+	info.errCode = string(e.Code)
+	protocol.WriteJSONError(w, info.op, e)
 }
 
 type statusRecorder struct {
@@ -345,25 +370,6 @@ func scopeService(authorization string) string {
 		return ""
 	}
 	return before[strings.LastIndexByte(before, '/')+1:]
-}
-
-// routable reports whether ServeMux will hand r to one of our handlers. For
-// a path that is not clean ("/a/../b", "//a", "") it answers with a redirect
-// instead, which an SDK follows with a signature that no longer matches, and
-// for the request target "*" with a bare 400; neither is an AWS answer.
-func routable(r *http.Request) bool {
-	if r.RequestURI == "*" || r.Method == http.MethodConnect {
-		return false
-	}
-	p := r.URL.EscapedPath()
-	if p == "" || p[0] != '/' {
-		return false
-	}
-	clean := path.Clean(p)
-	if strings.HasSuffix(p, "/") && clean != "/" {
-		clean += "/"
-	}
-	return clean == p
 }
 
 // unknownOperation answers any path or method that is no AWS IoT operation.

@@ -13,8 +13,6 @@ func (s *Server) TagResource(c *call) (any, error) {
 		return nil, err
 	}
 	var v warden.Validator
-	v.Required("resourceArn", in.ResourceArn != nil)
-	v.Required("tags", in.Tags != nil)
 	warden.ValidateTags(&v, "tags", in.Tags)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -30,26 +28,11 @@ func (s *Server) UntagResource(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	v.Required("resourceArn", in.ResourceArn != nil)
-	v.Required("tagKeys", in.TagKeys != nil)
-	for _, k := range in.TagKeys {
-		warden.ValidateTagKey(&v, "tagKeys.member", k)
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	return nil, s.store.UntagResource(c.ctx, c.scope, *in.ResourceArn, in.TagKeys)
 }
 
 func (s *Server) ListTagsForResource(c *call) (any, error) {
-	const op = "ListTagsForResource"
 	arn := c.r.URL.Query().Get("resourceArn")
-	var v warden.Validator
-	v.Required("resourceArn", arn != "")
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	p, err := c.page(warden.MaxTagsPerResource)
 	if err != nil {
 		return nil, err

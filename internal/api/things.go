@@ -24,34 +24,6 @@ func (p *attributePayload) attributes() map[string]string {
 
 func (p *attributePayload) merge() bool { return p != nil && p.Merge != nil && *p.Merge }
 
-func validatePayload(v *warden.Validator, member string, p *attributePayload) {
-	if p != nil {
-		warden.ValidateAttributes(v, member+".attributes", p.Attributes)
-	}
-}
-
-// pathName reads and validates a name path label (thingName, thingGroupName).
-func (c *call) pathName(label string) (string, error) {
-	name := c.r.PathValue(label)
-	var v warden.Validator
-	warden.ValidateThingName(&v, label, name)
-	return name, v.Err()
-}
-
-// queryBool reads an optional boolean query member.
-func (c *call) queryBool(name string) (*bool, error) {
-	raw := c.r.URL.Query().Get(name)
-	if raw == "" {
-		return nil, nil
-	}
-	b, err := strconv.ParseBool(raw)
-	if err != nil || raw != "true" && raw != "false" {
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", raw, name)
-	}
-	return &b, nil
-}
-
 // --- things ---
 
 func (s *Server) CreateThing(c *call) (any, error) {
@@ -63,26 +35,13 @@ func (s *Server) CreateThing(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("thingName")
-	var v warden.Validator
-	warden.ValidateThingName(&v, "thingName", name)
-	if in.ThingTypeName != nil {
-		warden.ValidateThingName(&v, "thingTypeName", *in.ThingTypeName)
-	}
-	if in.BillingGroupName != nil {
-		warden.ValidateThingName(&v, "billingGroupName", *in.BillingGroupName)
-	}
-	validatePayload(&v, "attributePayload", in.AttributePayload)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	if in.BillingGroupName != nil {
 		// Warden has no billing groups, so none can be named.
 		return nil, warden.NotFound("Billing group", *in.BillingGroupName)
 	}
 	now := s.now().UTC()
 	t, _, err := s.store.CreateThing(c.ctx, c.scope, warden.Thing{
-		Name: name, ID: warden.NewUUID(), TypeName: deref(in.ThingTypeName), Attributes: in.AttributePayload.attributes(),
+		Name: c.r.PathValue("thingName"), ID: warden.NewUUID(), TypeName: deref(in.ThingTypeName), Attributes: in.AttributePayload.attributes(),
 		CreationDate: now, LastModifiedDate: now,
 	})
 	if err != nil {
@@ -103,11 +62,7 @@ func deref(p *string) string {
 }
 
 func (s *Server) DescribeThing(c *call) (any, error) {
-	name, err := c.pathName("thingName")
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.store.Thing(c.ctx, c.scope, name)
+	t, err := s.store.Thing(c.ctx, c.scope, c.r.PathValue("thingName"))
 	if err != nil {
 		return nil, err
 	}
@@ -139,21 +94,13 @@ func (s *Server) UpdateThing(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("thingName")
-	var v warden.Validator
-	warden.ValidateThingName(&v, "thingName", name)
-	if in.ThingTypeName != nil {
-		warden.ValidateThingName(&v, "thingTypeName", *in.ThingTypeName)
-	}
-	validatePayload(&v, "attributePayload", in.AttributePayload)
 	remove := in.RemoveThingType != nil && *in.RemoveThingType
 	if remove && in.ThingTypeName != nil {
+		var v warden.Validator
 		v.Problem("thingTypeName and removeThingType cannot both be set: a thing either gets a type or loses it")
+		return nil, v.Err()
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	_, err := s.store.UpdateThing(c.ctx, c.scope, name, warden.ThingUpdate{
+	_, err := s.store.UpdateThing(c.ctx, c.scope, c.r.PathValue("thingName"), warden.ThingUpdate{
 		TypeName: in.ThingTypeName, RemoveThingType: remove,
 		Attributes: in.AttributePayload.attributes(), Merge: in.AttributePayload.merge(),
 		ExpectedVersion: in.ExpectedVersion,
@@ -162,15 +109,13 @@ func (s *Server) UpdateThing(c *call) (any, error) {
 }
 
 func (s *Server) DeleteThing(c *call) (any, error) {
-	name, err := c.pathName("thingName")
-	if err != nil {
+	var in struct {
+		ExpectedVersion *int64 `json:"expectedVersion"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	version, err := warden.ParseVersion("expectedVersion", c.r.URL.Query().Get("expectedVersion"))
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteThing(c.ctx, c.scope, name, version, s.now().UTC())
+	return nil, s.store.DeleteThing(c.ctx, c.scope, c.r.PathValue("thingName"), in.ExpectedVersion, s.now().UTC())
 }
 
 type thingAttribute struct {
@@ -182,33 +127,21 @@ type thingAttribute struct {
 }
 
 func (s *Server) ListThings(c *call) (any, error) {
-	q := c.r.URL.Query()
-	var f warden.ThingFilter
-	var v warden.Validator
-	if q.Has("attributeName") {
-		f.AttributeName = q.Get("attributeName")
-		warden.ValidateAttributeName(&v, "attributeName", f.AttributeName)
+	var in struct {
+		AttributeName  string  `json:"attributeName"`
+		AttributeValue *string `json:"attributeValue"`
+		TypeName       string  `json:"thingTypeName"`
+		UsePrefix      bool    `json:"usePrefixAttributeValue"`
 	}
-	if q.Has("attributeValue") {
-		value := q.Get("attributeValue")
-		f.AttributeValue = &value
-		warden.ValidateAttributeValue(&v, "attributeValue", value)
-		if !q.Has("attributeName") {
-			v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
-		}
-	}
-	if q.Has("thingTypeName") {
-		f.TypeName = q.Get("thingTypeName")
-		warden.ValidateThingName(&v, "thingTypeName", f.TypeName)
-	}
-	if err := v.Err(); err != nil {
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	prefix, err := c.queryBool("usePrefixAttributeValue")
-	if err != nil {
-		return nil, err
+	if in.AttributeValue != nil && in.AttributeName == "" {
+		var v warden.Validator
+		v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
+		return nil, v.Err()
 	}
-	f.UsePrefix = prefix != nil && *prefix
+	f := warden.ThingFilter{AttributeName: in.AttributeName, AttributeValue: in.AttributeValue, TypeName: in.TypeName, UsePrefix: in.UsePrefix}
 	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
@@ -242,15 +175,11 @@ func (c *call) groupList(names []string) []groupNameAndArn {
 }
 
 func (s *Server) ListThingGroupsForThing(c *call) (any, error) {
-	name, err := c.pathName("thingName")
-	if err != nil {
-		return nil, err
-	}
 	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
-	groups, next, err := s.store.ThingGroupsForThing(c.ctx, c.scope, name, p)
+	groups, next, err := s.store.ThingGroupsForThing(c.ctx, c.scope, c.r.PathValue("thingName"), p)
 	if err != nil {
 		return nil, err
 	}
@@ -265,16 +194,6 @@ func (s *Server) ListThingGroupsForThing(c *call) (any, error) {
 type thingGroupPropertiesIn struct {
 	ThingGroupDescription *string           `json:"thingGroupDescription"`
 	AttributePayload      *attributePayload `json:"attributePayload"`
-}
-
-func validateProperties(v *warden.Validator, p *thingGroupPropertiesIn) {
-	if p == nil {
-		return
-	}
-	if p.ThingGroupDescription != nil {
-		warden.ValidateThingGroupDescription(v, "thingGroupProperties.thingGroupDescription", *p.ThingGroupDescription)
-	}
-	validatePayload(v, "thingGroupProperties.attributePayload", p.AttributePayload)
 }
 
 func (p *thingGroupPropertiesIn) description() *string {
@@ -308,14 +227,9 @@ func (s *Server) CreateThingGroup(c *call) (any, error) {
 	}
 	name := c.r.PathValue("thingGroupName")
 	var v warden.Validator
-	warden.ValidateThingName(&v, "thingGroupName", name)
-	if in.ParentGroupName != nil {
-		warden.ValidateThingName(&v, "parentGroupName", *in.ParentGroupName)
-		if *in.ParentGroupName == name {
-			v.Problem("a thing group cannot be its own parent")
-		}
+	if in.ParentGroupName != nil && *in.ParentGroupName == name {
+		v.Problem("a thing group cannot be its own parent")
 	}
-	validateProperties(&v, in.ThingGroupProperties)
 	warden.ValidateTags(&v, "tags", in.Tags)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -342,11 +256,7 @@ type attributesOnlyOut struct {
 }
 
 func (s *Server) DescribeThingGroup(c *call) (any, error) {
-	name, err := c.pathName("thingGroupName")
-	if err != nil {
-		return nil, err
-	}
-	g, err := s.store.ThingGroup(c.ctx, c.scope, name)
+	g, err := s.store.ThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"))
 	if err != nil {
 		return nil, err
 	}
@@ -405,17 +315,6 @@ func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("thingGroupName")
-	var v warden.Validator
-	warden.ValidateThingName(&v, "thingGroupName", name)
-	v.Required("thingGroupProperties", in.ThingGroupProperties != nil)
-	validateProperties(&v, in.ThingGroupProperties)
-	if dynamic {
-		validateQueryMembers(&v, in.IndexName, in.QueryString)
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	u := warden.ThingGroupUpdate{
 		Dynamic: dynamic, Description: in.ThingGroupProperties.description(),
 		Attributes: in.ThingGroupProperties.payload().attributes(), Merge: in.ThingGroupProperties.payload().merge(),
@@ -427,7 +326,7 @@ func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
 		}
 		u.QueryString = in.QueryString
 	}
-	g, err := s.store.UpdateThingGroup(c.ctx, c.scope, name, u, s.now().UTC())
+	g, err := s.store.UpdateThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), u, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -445,37 +344,25 @@ func (s *Server) DeleteDynamicThingGroup(c *call) (any, error) {
 }
 
 func (s *Server) deleteThingGroup(c *call, dynamic bool) (any, error) {
-	name, err := c.pathName("thingGroupName")
-	if err != nil {
+	var in struct {
+		ExpectedVersion *int64 `json:"expectedVersion"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	version, err := warden.ParseVersion("expectedVersion", c.r.URL.Query().Get("expectedVersion"))
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, name, dynamic, version, s.now().UTC())
+	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), dynamic, in.ExpectedVersion, s.now().UTC())
 }
 
 func (s *Server) ListThingGroups(c *call) (any, error) {
-	q := c.r.URL.Query()
-	var f warden.ThingGroupFilter
-	var v warden.Validator
-	if q.Has("parentGroup") {
-		f.Parent = q.Get("parentGroup")
-		warden.ValidateThingName(&v, "parentGroup", f.Parent)
+	var in struct {
+		Parent     string `json:"parentGroup"`
+		NamePrefix string `json:"namePrefixFilter"`
+		Recursive  *bool  `json:"recursive"`
 	}
-	if q.Has("namePrefixFilter") {
-		f.NamePrefix = q.Get("namePrefixFilter")
-		warden.ValidateThingName(&v, "namePrefixFilter", f.NamePrefix)
-	}
-	if err := v.Err(); err != nil {
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	recursive, err := c.queryBool("recursive")
-	if err != nil {
-		return nil, err
-	}
-	f.Recursive = recursive
+	f := warden.ThingGroupFilter{Parent: in.Parent, NamePrefix: in.NamePrefix, Recursive: in.Recursive}
 	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
@@ -491,20 +378,17 @@ func (s *Server) ListThingGroups(c *call) (any, error) {
 }
 
 func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
-	name, err := c.pathName("thingGroupName")
-	if err != nil {
+	var in struct {
+		Recursive bool `json:"recursive"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	recursive, err := c.queryBool("recursive")
-	if err != nil {
-		return nil, err
-	}
-	rec := recursive != nil && *recursive
 	p, err := c.page(registryPageSize)
 	if err != nil {
 		return nil, err
 	}
-	things, next, err := s.store.ThingsInThingGroup(c.ctx, c.scope, name, rec, p)
+	things, next, err := s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), in.Recursive, p)
 	if err != nil {
 		return nil, err
 	}
@@ -565,13 +449,12 @@ func (c *call) nameOrArn(v *warden.Validator, nameMember string, name *string, a
 			v.Fail(arnMember, *arn, "Member must be an AWS IoT "+kind+" ARN (arn:aws:iot:<region>:<account>:"+kind+"/<name>)")
 			return ""
 		}
-		warden.ValidateThingName(v, arnMember, id)
+		warden.ValidateThingName(v, arnMember, id) // the model sets no pattern on ARNs
 		fromArn = id
 	}
 	if name == nil {
 		return fromArn
 	}
-	warden.ValidateThingName(v, nameMember, *name)
 	if arn != nil && fromArn != *name {
 		v.Problem(nameMember + " '" + *name + "' and " + arnMember + " '" + *arn + "' name different resources")
 	}
@@ -605,17 +488,6 @@ func (s *Server) RemoveThingFromThingGroup(c *call) (any, error) {
 
 // --- dynamic thing groups ---
 
-func validateQueryMembers(v *warden.Validator, indexName, queryString *string) {
-	if indexName != nil {
-		warden.ValidateThingName(v, "indexName", *indexName)
-	}
-	if queryString != nil {
-		// The query's own limits, its length among them, are the query
-		// parser's: an InvalidQueryException, as AWS's query engine answers.
-		v.Length("queryString", *queryString, 1, -1)
-	}
-}
-
 // checkQuery checks the fleet-index members of a dynamic group request:
 // AWS_Things is the only index, 2017-09-30 the only query version, and the
 // query must parse.
@@ -646,12 +518,7 @@ func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("thingGroupName")
 	var v warden.Validator
-	warden.ValidateThingName(&v, "thingGroupName", name)
-	validateProperties(&v, in.ThingGroupProperties)
-	v.Required("queryString", in.QueryString != nil)
-	validateQueryMembers(&v, in.IndexName, in.QueryString)
 	warden.ValidateTags(&v, "tags", in.Tags)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -662,7 +529,7 @@ func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 	q := warden.DynamicGroupQuery{IndexName: warden.DefaultIndexName, QueryString: *in.QueryString, QueryVersion: warden.DefaultQueryVersion}
 	now := s.now().UTC()
 	g, _, err := s.store.CreateThingGroup(c.ctx, c.scope, warden.ThingGroup{
-		Name: name, ID: warden.NewUUID(),
+		Name: c.r.PathValue("thingGroupName"), ID: warden.NewUUID(),
 		Description: deref(in.ThingGroupProperties.description()), Attributes: in.ThingGroupProperties.payload().attributes(),
 		CreationDate: now, LastModifiedDate: now, Query: &q,
 	}, in.Tags)
@@ -675,4 +542,18 @@ func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 		QueryString  string `json:"queryString"`
 		QueryVersion string `json:"queryVersion"`
 	}{groupRef{g.Name, g.ARN(c.scope), g.ID}, g.Query.IndexName, g.Query.QueryString, g.Query.QueryVersion}, nil
+}
+
+// queryBool reads an optional boolean query member.
+func (c *call) queryBool(name string) (*bool, error) {
+	raw := c.r.URL.Query().Get(name)
+	if raw == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil || raw != "true" && raw != "false" {
+		return nil, warden.Errorf(warden.CodeInvalidRequest,
+			"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be true or false", raw, name)
+	}
+	return &b, nil
 }

@@ -6,32 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/protocol"
 )
 
-// epoch is a timestamp on the wire: epoch seconds as a JSON number, with
-// milliseconds as the fraction, as AWS sends them.
-type epoch time.Time
-
-func (t epoch) MarshalJSON() ([]byte, error) {
-	ms := time.Time(t).UnixMilli()
-	return strconv.AppendFloat(nil, float64(ms)/1000, 'f', -1, 64), nil
-}
-
-func (t *epoch) UnmarshalJSON(b []byte) error {
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return errors.New("a timestamp must be a JSON number of epoch seconds")
-	}
-	*t = epoch(time.UnixMilli(int64(f * 1000)).UTC())
-	return nil
-}
+// epoch is the restJson1 timestamp.
+type epoch = protocol.Epoch
 
 // decode binds the request's members (validated against the model) into
 // v, a struct whose fields carry the members' json names.

@@ -60,11 +60,16 @@ func TestStuckSessionDoesNotDelayCutOff(t *testing.T) {
 	sc.stalled.Store(true)
 
 	// Flood it until Warden's writes to it block: far more than the
-	// loopback socket buffers hold.
+	// loopback socket buffers hold. 25 MB over TLS can take longer than
+	// ctx allows under -race on a busy machine, and a publish cut short by
+	// its context leaves a torn packet the broker rightly refuses, so the
+	// flood has a deadline of its own.
 	pub := e.mustConnect5(pubDev, "flooder")
 	payload := bytes.Repeat([]byte("x"), 64*1024)
+	floodCtx, cancelFlood := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelFlood()
 	for range 400 {
-		if _, err := pub.Publish(ctx, &paho5.Publish{Topic: "flood", QoS: 0, Payload: payload}); err != nil {
+		if _, err := pub.Publish(floodCtx, &paho5.Publish{Topic: "flood", QoS: 0, Payload: payload}); err != nil {
 			ev, _ := e.events.find(func(ev eventT) bool { return ev.ClientID == "flooder" && ev.Type == "Disconnect" })
 			t.Fatalf("%v %+v", err, ev)
 		}

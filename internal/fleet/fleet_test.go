@@ -583,7 +583,7 @@ func TestBulkInsertRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		batch sqlstore.BulkBatch
-		code  string
+		code  warden.Code
 	}{
 		{"existing thing", sqlstore.BulkBatch{Things: []warden.Thing{thing("new"), thing("existing")}}, warden.CodeResourceAlreadyExists},
 		{"thing twice", sqlstore.BulkBatch{Things: []warden.Thing{thing("a"), thing("a")}}, warden.CodeInvalidRequest},

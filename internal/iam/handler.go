@@ -10,14 +10,9 @@ package iam
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -46,7 +41,7 @@ type Handler struct {
 	store warden.Store
 	svc   *queryproto.Service
 	now   func() time.Time
-	mac   []byte // key that makes Markers unforgeable
+	pages *protocol.PageTokens // seals Markers
 	ops   map[string]operation
 }
 
@@ -67,24 +62,17 @@ type call struct {
 
 // NewHandler loads (creating on first use) the key that seals Markers.
 func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
-	mac, err := cfg.Store.ServerSecret(ctx, "iam-marker-key", func() []byte {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		return b
-	})
+	pages, err := protocol.LoadPageTokens(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: cfg.Store, now: cfg.Now, mac: mac, svc: &queryproto.Service{
-		Model: awsmodel.Load(awsmodel.IAMModel), Namespace: Namespace, Log: cfg.Logger,
-		ValidationCode: warden.CodeIAMValidationError, InternalCode: warden.CodeIAMServiceFailure,
-		// IAM's codes for the API's early errors (body limits, a body that is not a form).
-		Codes: map[string]queryproto.Code{
-			warden.CodeRequestEntityTooLarge:    {Code: "RequestEntityTooLarge", Status: http.StatusRequestEntityTooLarge},
-			warden.CodeInvalidRequest:           {Code: warden.CodeIAMInvalidInput, Status: http.StatusBadRequest},
-			queryproto.CodeMalformedQueryString: {Code: warden.CodeIAMInvalidInput, Status: http.StatusBadRequest},
-		},
+	h := &Handler{store: cfg.Store, now: cfg.Now, pages: pages, svc: &queryproto.Service{
+		Model: awsmodel.Load(awsmodel.IAMModel), ValidationCode: warden.CodeIAMValidationError,
+		Errors: queryproto.Errors{Namespace: Namespace, Internal: warden.CodeIAMServiceFailure, Foreign: foreignCodes, Log: cfg.Logger},
 	}}
+	if h.svc.Log == nil {
+		h.svc.Log = slog.New(slog.DiscardHandler)
+	}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -99,7 +87,7 @@ func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID,
 	return h.svc.Serve(w, r, requestID, body, func(action string, form url.Values) (queryproto.Run, error) {
 		op, ok := h.ops[action]
 		if version := form.Get("Version"); !ok || form.Has("Version") && version != APIVersion {
-			return nil, warden.Errorf(warden.CodeIAMInvalidAction, "Could not find operation %s for version %s", action, cmp.Or(version, APIVersion))
+			return nil, warden.Errorf(warden.CodeInvalidAction, "Could not find operation %s for version %s", action, cmp.Or(version, APIVersion))
 		}
 		return func(in protocol.Input) (any, error) {
 			return op(&call{ctx: warden.WithActor(r.Context(), accessKeyID), op: h.svc.Model.Operations[action], in: in,
@@ -108,38 +96,16 @@ func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID,
 	})
 }
 
+// foreignCodes translates the API server's early errors (body limits,
+// malformed input) into IAM's codes.
+var foreignCodes = map[warden.Code]warden.Code{
+	warden.CodeRequestEntityTooLarge:    warden.CodeQueryRequestEntityTooLarge,
+	warden.CodeInvalidRequest:           warden.CodeIAMInvalidInput,
+	queryproto.CodeMalformedQueryString: warden.CodeIAMInvalidInput,
+}
+
 // WriteError sends err in IAM's XML error format and returns its code.
+// Errors that are not *warden.Error are internal: logged, never shown.
 func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	return h.svc.WriteError(w, requestID, err)
-}
-
-// seal turns a store cursor into a Marker bound to the listing it came
-// from (operation, account, and the role or path prefix listed), so a client
-// can neither forge one nor use it on another listing.
-func (h *Handler) seal(cursor, op, account, listing string) string {
-	if cursor == "" {
-		return ""
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(cursor)) + "." +
-		base64.RawURLEncoding.EncodeToString(h.sum(op, account, listing, cursor))
-}
-
-// open returns the cursor of a Marker that seal made for the same listing.
-func (h *Handler) open(marker, op, account, listing string) (string, error) {
-	c, m, ok := strings.Cut(marker, ".")
-	cursor, err1 := base64.RawURLEncoding.DecodeString(c)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m)
-	if !ok || err1 != nil || err2 != nil || !hmac.Equal(mac, h.sum(op, account, listing, string(cursor))) {
-		return "", warden.Errorf(warden.CodeIAMValidationError, "Invalid Marker: it does not come from a previous %s response for this listing.", op)
-	}
-	return string(cursor), nil
-}
-
-func (h *Handler) sum(parts ...string) []byte {
-	mac := hmac.New(sha256.New, h.mac)
-	for _, p := range parts {
-		mac.Write([]byte(p))
-		mac.Write([]byte{0})
-	}
-	return mac.Sum(nil)[:16]
+	return string(h.svc.Write(w, requestID, err))
 }

@@ -116,6 +116,23 @@ func (c *call) pageParams() (marker string, limit int) {
 	return c.get("Marker"), limit
 }
 
+// sealMarker turns a store cursor into a Marker bound to the listing it
+// came from (operation, account, and the role or path prefix listed). IAM is
+// global: a Marker is bound to no region.
+func (h *Handler) sealMarker(cursor, op, account, listing string) string {
+	return h.pages.Seal(op, warden.Scope{Account: account}, listing, cursor)
+}
+
+// openMarker returns the cursor of a Marker that sealMarker made for the
+// same listing; "" for no Marker.
+func (h *Handler) openMarker(marker, op, account, listing string) (string, error) {
+	cursor, err := h.pages.Open(op, warden.Scope{Account: account}, listing, marker)
+	if err != nil {
+		return "", warden.Errorf(warden.CodeIAMValidationError, "Invalid Marker: it does not come from a previous %s response for this listing.", op)
+	}
+	return cursor, nil
+}
+
 // CreateRole creates a role with its trust policy and tags.
 func (h *Handler) CreateRole(c *call) (any, error) {
 	var in struct {
@@ -173,18 +190,15 @@ func (h *Handler) DeleteRole(c *call) (any, error) {
 func (h *Handler) ListRoles(c *call) (any, error) {
 	prefix := cmp.Or(c.get("PathPrefix"), "/")
 	marker, limit := c.pageParams()
-	cursor := ""
-	if marker != "" {
-		var err error
-		if cursor, err = h.open(marker, "ListRoles", c.account, prefix); err != nil {
-			return nil, err
-		}
+	cursor, err := h.openMarker(marker, "ListRoles", c.account, prefix)
+	if err != nil {
+		return nil, err
 	}
 	roles, next, err := h.store.Roles(c.ctx, c.account, prefix, warden.Page{After: cursor, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
-	out := listRolesResult{IsTruncated: next != "", Marker: h.seal(next, "ListRoles", c.account, prefix)}
+	out := listRolesResult{IsTruncated: next != "", Marker: h.sealMarker(next, "ListRoles", c.account, prefix)}
 	for i := range roles {
 		out.Roles.Members = append(out.Roles.Members, roleShape(c.account, &roles[i], false))
 	}
@@ -219,17 +233,14 @@ func (h *Handler) ListRolePolicies(c *call) (any, error) {
 	role := c.get("RoleName")
 	marker, limit := c.pageParams()
 	listing := warden.RoleNameKey(role)
-	cursor := ""
-	if marker != "" {
-		var err error
-		if cursor, err = h.open(marker, "ListRolePolicies", c.account, listing); err != nil {
-			return nil, err
-		}
+	cursor, err := h.openMarker(marker, "ListRolePolicies", c.account, listing)
+	if err != nil {
+		return nil, err
 	}
 	names, next, err := h.store.RolePolicies(c.ctx, c.account, role, warden.Page{After: cursor, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
 	return listRolePoliciesResult{PolicyNames: namesXML{Members: names}, IsTruncated: next != "",
-		Marker: h.seal(next, "ListRolePolicies", c.account, listing)}, nil
+		Marker: h.sealMarker(next, "ListRolePolicies", c.account, listing)}, nil
 }

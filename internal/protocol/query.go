@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/awsmodel"
@@ -22,7 +21,7 @@ import (
 //
 // A violation is a *warden.Error with code (each service has its own: IAM's
 // ValidationError, SNS's InvalidParameter) in AWS's validation format.
-func ReadQuery(op *awsmodel.Operation, form url.Values, code string) (Input, error) {
+func ReadQuery(op *awsmodel.Operation, form url.Values, code warden.Code) (Input, error) {
 	in := Input{}
 	if op.Input == nil {
 		return in, nil
@@ -116,32 +115,25 @@ func (r *queryReader) read(shape *awsmodel.Shape, key, path string) (any, bool) 
 
 // scalar converts a form value to typ, the model's type.
 func (r *queryReader) scalar(typ, raw, path string) (any, bool) {
+	var x any
+	var err error
 	switch typ {
 	case "integer", "long", "double", "float":
-		// What IAM answers for MaxItems=ten.
-		if _, err := strconv.ParseFloat(raw, 64); err != nil {
-			r.v.Fail(path, raw, "Member must be a number")
-			return nil, false
+		if _, err = ParseFloat(path, raw); err == nil {
+			x = json.Number(raw)
 		}
-		return json.Number(raw), true
 	case "boolean":
-		// Case does not matter, as SNS's ReturnSubscriptionArn has always been read.
-		switch strings.ToLower(raw) {
-		case "true":
-			return true, true
-		case "false":
-			return false, true
-		}
-		r.v.Fail(path, raw, "Member must be true or false")
-		return nil, false
+		x, err = ParseBool(path, raw)
 	case "timestamp":
-		t, ok := parseTime(raw)
-		if !ok {
-			r.v.Fail(path, raw, "Member must be an ISO-8601 timestamp such as 2019-01-01T00:00:00Z")
-		}
-		return t, ok
+		x, err = ParseTimestamp(path, raw)
+	default: // string and blob (base64, decoded by Bind into a []byte)
+		x = raw
 	}
-	return raw, true // string and blob (base64, decoded by Bind into a []byte)
+	if err != nil {
+		Report(&r.v, err)
+		return nil, false
+	}
+	return x, true
 }
 
 // memberName is the name a list's items or a map's keys or values are sent

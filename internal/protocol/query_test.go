@@ -30,7 +30,7 @@ func TestReadQuery(t *testing.T) {
 		{"a map with renamed keys and values", sns["Publish"],
 			"Message=m&MessageAttributes.entry.1.Name=a&MessageAttributes.entry.1.Value.DataType=String&MessageAttributes.entry.1.Value.StringValue=x",
 			Input{"Message": "m", "MessageAttributes": map[string]any{"a": map[string]any{"DataType": "String", "StringValue": "x"}}}, ""},
-		{"a map", sns["Subscribe"], "TopicArn=t&Protocol=http&Attributes.entry.1.key=RawMessageDelivery&Attributes.entry.1.value=true&ReturnSubscriptionArn=True",
+		{"a map", sns["Subscribe"], "TopicArn=t&Protocol=http&Attributes.entry.1.key=RawMessageDelivery&Attributes.entry.1.value=true&ReturnSubscriptionArn=true",
 			Input{"TopicArn": "t", "Protocol": "http", "Attributes": map[string]any{"RawMessageDelivery": "true"}, "ReturnSubscriptionArn": true}, ""},
 		{"members named in lowerCamelCase", iam["CreateRole"], "RoleName=a%20b&Tags.member.1.Key=a*",
 			nil, "4 validation errors detected: Value 'a b' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+; " +

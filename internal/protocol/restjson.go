@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -119,51 +118,26 @@ func scalar(v *warden.Validator, m *awsmodel.Member, raw []string) (any, bool) {
 }
 
 func convert(v *warden.Validator, name, typ, raw string) (any, bool) {
+	var x any
+	var err error
 	switch typ {
 	case "integer", "long":
-		if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
-			v.Fail(name, raw, "Member must be an integer")
-			return nil, false
-		}
-		return json.Number(raw), true
+		_, err = ParseInt(name, raw, 64)
+		x = json.Number(raw)
 	case "double", "float":
-		if _, err := strconv.ParseFloat(raw, 64); err != nil {
-			v.Fail(name, raw, "Member must be a number")
-			return nil, false
-		}
-		return json.Number(raw), true
+		_, err = ParseFloat(name, raw)
+		x = json.Number(raw)
 	case "boolean":
-		switch raw {
-		case "true":
-			return true, true
-		case "false":
-			return false, true
-		}
-		v.Fail(name, raw, "Member must be true or false")
-		return nil, false
+		x, err = ParseBool(name, raw)
 	case "timestamp":
-		t, ok := parseTime(raw)
-		if !ok {
-			v.Fail(name, raw, "Member must be an ISO-8601 timestamp such as 2019-01-01T00:00:00Z")
-		}
-		return t, ok
+		x, err = ParseTimestamp(name, raw)
+	default:
+		return raw, true
 	}
-	return raw, true
-}
-
-// parseTime reads a timestamp as SDKs send it in a query string: ISO-8601
-// (2019-01-01T00:00:00Z, optionally with a fraction or an offset), or epoch
-// seconds.
-func parseTime(raw string) (time.Time, bool) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02"} {
-		if t, err := time.Parse(layout, raw); err == nil {
-			return t.UTC(), true
-		}
+	if Report(v, err) {
+		return nil, false
 	}
-	if f, err := strconv.ParseFloat(raw, 64); err == nil {
-		return time.UnixMilli(int64(f * 1000)).UTC(), true
-	}
-	return time.Time{}, false
+	return x, true
 }
 
 // Bind fills dst, a pointer to a struct, with the members of in: body
@@ -257,10 +231,16 @@ func set(field reflect.Value, x any) error {
 			return nil
 		}
 	case json.Number:
-		if field.CanInt() {
-			n, err := x.Int64()
-			field.SetInt(n)
+		n, err := x.Int64()
+		switch {
+		case err != nil:
 			return err
+		case field.CanInt() && !field.OverflowInt(n):
+			field.SetInt(n)
+			return nil
+		case field.CanUint() && n >= 0 && !field.OverflowUint(uint64(n)):
+			field.SetUint(uint64(n))
+			return nil
 		}
 	case time.Time:
 		if field.Type() == timeType {

@@ -5,6 +5,8 @@ package queryproto
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -57,31 +59,42 @@ type ErrorResponse struct {
 	RequestID string   `xml:"RequestId"`
 }
 
-// WriteError sends the error envelope: Type is Receiver for server faults
-// (status 5xx), Sender otherwise.
-func WriteError(w http.ResponseWriter, namespace, requestID, code, message string, status int) {
+// Errors is how a query-protocol service answers errors.
+type Errors struct {
+	Namespace string // the service's XML namespace
+	// Internal is the code of an error that is not a *warden.Error.
+	Internal warden.Code
+	// Foreign translates the codes the API server raises before it hands a
+	// request over (body limits, malformed input) into the service's own;
+	// SigV4 failures are translated by warden.Code.InQueryProtocol.
+	Foreign map[warden.Code]warden.Code
+	Log     *slog.Logger
+}
+
+// Write sends err in the query protocol's error envelope and returns the
+// code sent. An error that is not a *warden.Error is logged, never shown.
+func (q *Errors) Write(w http.ResponseWriter, requestID string, err error) warden.Code {
+	var e *warden.Error
+	if !errors.As(err, &e) {
+		q.Log.Error("internal error", "request_id", requestID, "err", err.Error())
+		e = warden.Errorf(q.Internal, "An internal error occurred (request id %s).", requestID)
+	}
+	code := e.Code.InQueryProtocol()
+	if f, ok := q.Foreign[code]; ok {
+		code = f
+	}
+	writeError(w, q.Namespace, requestID, code, e.Message)
+	return code
+}
+
+// writeError sends the error envelope with the code's status: Type is
+// Receiver for server faults (status 5xx), Sender otherwise.
+func writeError(w http.ResponseWriter, namespace, requestID string, code warden.Code, message string) {
+	status := code.Status()
 	kind := "Sender"
 	if status >= 500 {
 		kind = "Receiver"
 	}
-	body, _ := xml.Marshal(ErrorResponse{Xmlns: namespace, Type: kind, Code: code, Message: message, RequestID: requestID})
+	body, _ := xml.Marshal(ErrorResponse{Xmlns: namespace, Type: kind, Code: string(code), Message: message, RequestID: requestID})
 	WriteXML(w, status, body)
-}
-
-// signatureCodes are the query protocol's names for Warden's SigV4 errors.
-var signatureCodes = map[string]struct {
-	code   string
-	status int
-}{
-	warden.CodeInvalidSignature:           {"SignatureDoesNotMatch", http.StatusForbidden},
-	warden.CodeUnrecognizedClient:         {"InvalidClientTokenId", http.StatusForbidden},
-	warden.CodeIncompleteSignature:        {"IncompleteSignature", http.StatusBadRequest},
-	warden.CodeMissingAuthenticationToken: {"MissingAuthenticationToken", http.StatusForbidden},
-}
-
-// SignatureError translates the code of a SigV4 failure into the query
-// protocol's code and status; ok is false for any other code.
-func SignatureError(code string) (queryCode string, status int, ok bool) {
-	c, ok := signatureCodes[code]
-	return c.code, c.status, ok
 }

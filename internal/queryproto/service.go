@@ -3,7 +3,6 @@ package queryproto
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,24 +16,11 @@ import (
 // Service is what differs between the query-protocol services (SNS, IAM);
 // the rest of serving them is Serve's.
 type Service struct {
-	Model     *awsmodel.Service
-	Namespace string
-	Log       *slog.Logger // nil: internal errors are not logged
+	Model *awsmodel.Service
 	// ValidationCode is the code of a request the model refuses (IAM's
 	// ValidationError, SNS's InvalidParameter).
-	ValidationCode string
-	// InternalCode is the code of an internal failure, whose cause is
-	// logged, never shown.
-	InternalCode string
-	// Codes translates the codes of errors raised before the service has
-	// the request (body limits, a body that is not a form) into its own.
-	Codes map[string]Code
-}
-
-// Code is an error code with its HTTP status.
-type Code struct {
-	Code   string
-	Status int
+	ValidationCode warden.Code
+	Errors
 }
 
 // Run runs an action's handler on its input, read and validated against
@@ -47,29 +33,30 @@ type Run func(in protocol.Input) (any, error)
 // Serve returns the action and the error code (if any) for the log line.
 func (s *Service) Serve(w http.ResponseWriter, r *http.Request, requestID string, body []byte,
 	dispatch func(action string, form url.Values) (Run, error)) (action, errCode string) {
+	fail := func(err error) string { return string(s.Write(w, requestID, err)) }
 	form, err := readForm(r, body)
 	if err != nil {
-		return "", s.WriteError(w, requestID, err)
+		return "", fail(err)
 	}
 	action = form.Get("Action")
 	run, err := dispatch(action, form)
 	if err != nil {
-		return action, s.WriteError(w, requestID, err)
+		return action, fail(err)
 	}
 	in, err := protocol.ReadQuery(s.Model.Operations[action], form, s.ValidationCode)
 	if err != nil {
-		return action, s.WriteError(w, requestID, err)
+		return action, fail(err)
 	}
 	out, err := run(in)
 	if err != nil && checkModel {
 		err = s.holdToModel(s.Model.Operations[action], err)
 	}
 	if err != nil {
-		return action, s.WriteError(w, requestID, err)
+		return action, fail(err)
 	}
 	result, err := EncodeResult(s.Namespace, requestID, action, out)
 	if err != nil {
-		return action, s.WriteError(w, requestID, err)
+		return action, fail(err)
 	}
 	WriteXML(w, http.StatusOK, result)
 	return action, ""
@@ -83,7 +70,7 @@ var checkModel = testing.Testing()
 // of op's errors in the model nor one any action of the service may answer.
 func (s *Service) holdToModel(op *awsmodel.Operation, err error) error {
 	var e *warden.Error
-	if errors.As(err, &e) && !op.HasError(e.Code) && e.Code != s.ValidationCode && e.Code != s.InternalCode {
+	if errors.As(err, &e) && !op.HasError(string(e.Code)) && e.Code != s.ValidationCode && e.Code != s.Internal {
 		return fmt.Errorf("model check: %s answered %s, which is not among its errors in the model (%s)", op.Name, e.Code, e.Message)
 	}
 	return err
@@ -110,26 +97,4 @@ func readForm(r *http.Request, body []byte) (url.Values, error) {
 }
 
 // CodeMalformedQueryString is the code of a form body that does not parse.
-const CodeMalformedQueryString = "MalformedQueryString"
-
-// WriteError sends err in the service's XML error format and returns its
-// code. Errors that are not *warden.Error are internal: logged, never shown.
-func (s *Service) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	var e *warden.Error
-	if !errors.As(err, &e) {
-		log := s.Log
-		if log == nil {
-			log = slog.New(slog.DiscardHandler)
-		}
-		log.Error("internal error", "request_id", requestID, "err", err.Error())
-		e = warden.Errorf(s.InternalCode, "An internal error occurred (request id %s).", requestID)
-	}
-	code, status := e.Code, e.HTTPStatus()
-	if qc, qs, ok := SignatureError(code); ok {
-		code, status = qc, qs
-	} else if c, ok := s.Codes[code]; ok {
-		code, status = c.Code, c.Status
-	}
-	WriteError(w, s.Namespace, requestID, code, e.Message, status)
-	return code
-}
+const CodeMalformedQueryString warden.Code = "MalformedQueryString"

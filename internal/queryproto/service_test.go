@@ -11,7 +11,8 @@ import (
 // TestHoldToModel checks the check every test's answers go through: an
 // error code the action does not declare becomes an internal failure.
 func TestHoldToModel(t *testing.T) {
-	s := &Service{Model: awsmodel.Load(awsmodel.IAMModel), ValidationCode: warden.CodeIAMValidationError, InternalCode: warden.CodeIAMServiceFailure}
+	s := &Service{Model: awsmodel.Load(awsmodel.IAMModel), ValidationCode: warden.CodeIAMValidationError,
+		Errors: Errors{Internal: warden.CodeIAMServiceFailure}}
 	op := s.Model.Operations["GetRole"]
 	for _, err := range []error{warden.NoSuchRole("r"), warden.Errorf(warden.CodeIAMValidationError, "v"), warden.Errorf(warden.CodeIAMServiceFailure, "f")} {
 		if got := s.holdToModel(op, err); got != err {

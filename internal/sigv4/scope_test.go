@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/warden-iot/warden"
 )
 
 // sdkRegions are the regions of every partition in aws-sdk-go-v2's
@@ -53,7 +54,7 @@ func signedIn(t *testing.T, base, region, token string) *http.Request {
 }
 
 // wantError fails unless res is the *Error code/status/message.
-func wantError(t *testing.T, res result, code string, status int, message string) {
+func wantError(t *testing.T, res result, code warden.Code, status int, message string) {
 	t.Helper()
 	var e *Error
 	if !errors.As(res.err, &e) {
@@ -72,7 +73,7 @@ func TestVerifyRejectsMalformedRegion(t *testing.T) {
 	srv, results := startServer(t, newTestVerifier(now))
 	for _, region := range []string{"us-east-1:111122223333", "made-up", "US-EAST-1", "aws-global"} {
 		res := send(t, srv, results, signedIn(t, srv.URL, region, ""))
-		wantError(t, res, CodeInvalidSignature, http.StatusForbidden,
+		wantError(t, res, warden.CodeInvalidSignature, http.StatusForbidden,
 			"Credential should be scoped to a valid region, not '"+region+"'. ")
 	}
 	for _, region := range []string{"us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1", "us-isob-east-1"} {
@@ -93,7 +94,7 @@ func TestVerifyRegionAllowList(t *testing.T) {
 		t.Errorf("eu-west-1 (allowed): %v", res.err)
 	}
 	res := send(t, srv, results, signedIn(t, srv.URL, "us-west-2", ""))
-	wantError(t, res, CodeInvalidSignature, http.StatusForbidden, "Credential should be scoped to a valid region, not 'us-west-2'. ")
+	wantError(t, res, warden.CodeInvalidSignature, http.StatusForbidden, "Credential should be scoped to a valid region, not 'us-west-2'. ")
 }
 
 // TestVerifyRejectsSecurityToken: Warden issues no temporary credentials,
@@ -104,11 +105,11 @@ func TestVerifyRejectsSecurityToken(t *testing.T) {
 	const msg = "The security token included in the request is invalid."
 
 	res := send(t, srv, results, signedIn(t, srv.URL, testRegion, "bogus"))
-	wantError(t, res, CodeUnrecognizedClient, http.StatusForbidden, msg)
+	wantError(t, res, warden.CodeUnrecognizedClient, http.StatusForbidden, msg)
 
 	req := signedIn(t, srv.URL, testRegion, "")
 	req.Header.Set("X-Amz-Security-Token", "added-unsigned")
-	wantError(t, send(t, srv, results, req), CodeUnrecognizedClient, http.StatusForbidden, msg)
+	wantError(t, send(t, srv, results, req), warden.CodeUnrecognizedClient, http.StatusForbidden, msg)
 
 	req = newRequest(t, "GET", srv.URL+"/things/a", nil, "")
 	creds := aws.Credentials{AccessKeyID: testKey, SecretAccessKey: testSecret, SessionToken: "bogus"}
@@ -116,5 +117,5 @@ func TestVerifyRejectsSecurityToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, send(t, srv, results, newRequest(t, "GET", u, nil, "")), CodeUnrecognizedClient, http.StatusForbidden, msg)
+	wantError(t, send(t, srv, results, newRequest(t, "GET", u, nil, "")), warden.CodeUnrecognizedClient, http.StatusForbidden, msg)
 }

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/warden-iot/warden"
 )
 
 const (
@@ -44,14 +46,6 @@ const (
 	maxPooledBuf = 64 << 10
 )
 
-// AWS error codes returned in Error.Code.
-const (
-	CodeMissingAuthenticationToken = "MissingAuthenticationTokenException"
-	CodeIncompleteSignature        = "IncompleteSignatureException"
-	CodeInvalidSignature           = "InvalidSignatureException"
-	CodeUnrecognizedClient         = "UnrecognizedClientException"
-)
-
 const msgInvalidToken = "The security token included in the request is invalid."
 
 const msgSignatureMismatch = "The request signature we calculated does not match the signature you provided. " +
@@ -66,23 +60,23 @@ type Credential struct {
 	Date        time.Time // X-Amz-Date
 }
 
-// Error is a verification failure: an AWS error code, its message and the
-// HTTP status the service answers with.
+// Error is a verification failure: an AWS error code (one of warden's
+// SigV4 codes), its message and the HTTP status the service answers with.
 type Error struct {
-	Code    string
+	Code    warden.Code
 	Message string
 	Status  int
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
-func incomplete(msg string) *Error {
-	return &Error{Code: CodeIncompleteSignature, Message: msg, Status: http.StatusBadRequest}
+func newError(code warden.Code, msg string) *Error {
+	return &Error{Code: code, Message: msg, Status: code.Status()}
 }
 
-func invalidSignature(msg string) *Error {
-	return &Error{Code: CodeInvalidSignature, Message: msg, Status: http.StatusForbidden}
-}
+func incomplete(msg string) *Error { return newError(warden.CodeIncompleteSignature, msg) }
+
+func invalidSignature(msg string) *Error { return newError(warden.CodeInvalidSignature, msg) }
 
 // Lookup returns the secret and owning account of an access key; ok=false
 // when the key is unknown.
@@ -126,15 +120,11 @@ type authorization struct {
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Credential, error) {
 	if hasSecurityToken(r) {
 		// Warden issues no temporary credentials, so no token is valid.
-		return Credential{}, &Error{Code: CodeUnrecognizedClient, Message: msgInvalidToken, Status: http.StatusForbidden}
+		return Credential{}, newError(warden.CodeUnrecognizedClient, msgInvalidToken)
 	}
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
-		return Credential{}, &Error{
-			Code:    CodeMissingAuthenticationToken,
-			Message: "Missing Authentication Token",
-			Status:  http.StatusForbidden,
-		}
+		return Credential{}, newError(warden.CodeMissingAuthenticationToken, "Missing Authentication Token")
 	}
 	a, perr := parseAuthorization(authz)
 	if perr != nil {
@@ -192,11 +182,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Cr
 		return Credential{}, fmt.Errorf("sigv4: looking up access key: %w", err)
 	}
 	if !ok {
-		return Credential{}, &Error{
-			Code:    CodeUnrecognizedClient,
-			Message: msgInvalidToken,
-			Status:  http.StatusForbidden,
-		}
+		return Credential{}, newError(warden.CodeUnrecognizedClient, msgInvalidToken)
 	}
 
 	sum := sha256.Sum256(body)

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/warden-iot/warden"
 )
 
 const (
@@ -258,7 +259,7 @@ type verifyCase struct {
 	name  string
 	build func(t *testing.T, base string) *http.Request
 	// wantCode is empty for a request that must verify.
-	wantCode    string
+	wantCode    warden.Code
 	wantStatus  int
 	wantMessage string // exact message when set
 	wantService string // for successes
@@ -357,7 +358,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				}
 				return req
 			},
-			wantCode: CodeUnrecognizedClient, wantStatus: 403, wantMessage: "The security token included in the request is invalid.",
+			wantCode: warden.CodeUnrecognizedClient, wantStatus: 403, wantMessage: "The security token included in the request is invalid.",
 		},
 		{
 			name: "go sns form body",
@@ -457,7 +458,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				goSign(t, req, nil, testKey, "not-the-secret", "iot", now)
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
 			name: "tampered body of the same length",
@@ -467,7 +468,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Body = io.NopCloser(strings.NewReader(`{"a":2}`))
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
 			name: "tampered query",
@@ -477,7 +478,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.URL.RawQuery = "maxResults=500"
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
 			name: "query parameter added",
@@ -487,7 +488,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.URL.RawQuery += "&nextToken=x"
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
 			name: "tampered signed header",
@@ -497,7 +498,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("Content-Type", "text/plain")
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
 			name: "tampered host",
@@ -507,7 +508,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Host = "other.example:443"
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
 			name: "tampered path encoding",
@@ -517,7 +518,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.URL, _ = url.Parse(base + "/things/a:b") // same decoded path, different bytes
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
 			name: "tampered method",
@@ -527,7 +528,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Method = "DELETE"
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
 			name: "signed 6 minutes ago",
@@ -536,7 +537,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				goSign(t, req, nil, testKey, testSecret, "iot", now.Add(-6*time.Minute))
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "Signature expired: 20261125T010900Z is now earlier than 20261125T011000Z (20261125T011500Z - 5 min.)",
 		},
 		{
@@ -546,7 +547,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				goSign(t, req, nil, testKey, testSecret, "iot", now.Add(6*time.Minute))
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "Signature not yet current: 20261125T012100Z is still later than 20261125T012000Z (20261125T011500Z + 5 min.)",
 		},
 		{
@@ -556,7 +557,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				goSign(t, req, nil, "AKIDUNKNOWN", testSecret, "iot", now)
 				return req
 			},
-			wantCode: CodeUnrecognizedClient, wantStatus: 403,
+			wantCode: warden.CodeUnrecognizedClient, wantStatus: 403,
 			wantMessage: "The security token included in the request is invalid.",
 		},
 		{
@@ -564,7 +565,7 @@ func TestVerifyRealSigners(t *testing.T) {
 			build: func(t *testing.T, base string) *http.Request {
 				return newRequest(t, "GET", base+"/things/a", nil, "")
 			},
-			wantCode: CodeMissingAuthenticationToken, wantStatus: 403, wantMessage: "Missing Authentication Token",
+			wantCode: warden.CodeMissingAuthenticationToken, wantStatus: 403, wantMessage: "Missing Authentication Token",
 		},
 		{
 			name: "presigned query string instead of a header",
@@ -577,7 +578,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				}
 				return newRequest(t, "GET", u, nil, "")
 			},
-			wantCode: CodeMissingAuthenticationToken, wantStatus: 403, wantMessage: "Missing Authentication Token",
+			wantCode: warden.CodeMissingAuthenticationToken, wantStatus: 403, wantMessage: "Missing Authentication Token",
 		},
 		{
 			name: "Authorization missing Signature and SignedHeaders",
@@ -587,7 +588,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testKey+"/20261125/us-east-1/iot/aws4_request")
 				return req
 			},
-			wantCode: CodeIncompleteSignature, wantStatus: 400,
+			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 			wantMessage: "Authorization header requires 'Signature' parameter. " +
 				"Authorization header requires 'SignedHeaders' parameter. " +
 				"Authorization=AWS4-HMAC-SHA256 Credential=" + testKey + "/20261125/us-east-1/iot/aws4_request",
@@ -600,7 +601,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("Authorization", req.Header.Get("Authorization")+", bogus")
 				return req
 			},
-			wantCode: CodeIncompleteSignature, wantStatus: 400,
+			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
 			name: "Authorization with another algorithm",
@@ -610,7 +611,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "SHA256", "SHA512", 1))
 				return req
 			},
-			wantCode: CodeIncompleteSignature, wantStatus: 400,
+			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
 			name: "Credential with too few elements",
@@ -620,7 +621,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "/us-east-1/iot/", "/iot/", 1))
 				return req
 			},
-			wantCode: CodeIncompleteSignature, wantStatus: 400,
+			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 			wantMessage: "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '" +
 				testKey + "/20261125/iot/aws4_request'",
 		},
@@ -632,7 +633,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "aws4_request,", "aws4_request/,", 1))
 				return req
 			},
-			wantCode: CodeIncompleteSignature, wantStatus: 400,
+			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
 			name: "Credential with a bad terminator",
@@ -642,7 +643,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "aws4_request", "aws5_request", 1))
 				return req
 			},
-			wantCode: CodeIncompleteSignature, wantStatus: 400,
+			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 			wantMessage: "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'.",
 		},
 		{
@@ -653,7 +654,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Del("X-Amz-Date")
 				return req
 			},
-			wantCode: CodeIncompleteSignature, wantStatus: 400,
+			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
 			name: "X-Amz-Date not in basic format",
@@ -663,7 +664,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("X-Amz-Date", "2026-11-25T01:15:00Z")
 				return req
 			},
-			wantCode: CodeIncompleteSignature, wantStatus: 400,
+			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
 			name: "X-Amz-Date with fractional seconds",
@@ -673,7 +674,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("X-Amz-Date", "20261125T011500.5Z")
 				return req
 			},
-			wantCode: CodeIncompleteSignature, wantStatus: 400,
+			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 			wantMessage: "X-Amz-Date must be in ISO-8601 basic format, e.g. 20150830T123600Z; got '20261125T011500.5Z'.",
 		},
 		{
@@ -683,7 +684,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				goSign(t, req, nil, testKey, testSecret, "iam", now)
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "Credential should be scoped to correct service: 'iot'. ",
 		},
 		{
@@ -695,7 +696,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "/20261125/", "/20261124/", 1))
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: " +
 				"'20261124' != '20261125', from '20261125T011500Z'.",
 		},
@@ -708,7 +709,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				goSignHash(t, req, claimed, testKey, testSecret, "iot", now)
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "The provided 'x-amz-content-sha256' header does not match what was computed.",
 		},
 		{
@@ -719,7 +720,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				goSignHash(t, req, "UNSIGNED-PAYLOAD", testKey, testSecret, "iot", now)
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 		},
 		{
 			name: "STREAMING payload",
@@ -730,7 +731,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				goSignHash(t, req, h, testKey, testSecret, "iot", now)
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 		},
 		{
 			name: "host not signed",
@@ -739,7 +740,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				botoSign(t, req, nil, "execute-api", now, []string{"x-amz-date"})
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
 		},
 		{
@@ -751,7 +752,7 @@ func TestVerifyRealSigners(t *testing.T) {
 				req.Header.Set("Authorization", a[:len(a)-2]+"zz")
 				return req
 			},
-			wantCode: CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
+			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 	}
 
@@ -1106,7 +1107,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("AWS4-HMAC-SHA256 ,,,=,Credential==", "2026112", "STREAMING-x", "*", "", "", []byte(nil))
 
 	v := newTestVerifier(now)
-	codes := []string{CodeMissingAuthenticationToken, CodeIncompleteSignature, CodeInvalidSignature, CodeUnrecognizedClient}
+	codes := []warden.Code{warden.CodeMissingAuthenticationToken, warden.CodeIncompleteSignature, warden.CodeInvalidSignature, warden.CodeUnrecognizedClient}
 	f.Fuzz(func(t *testing.T, authz, amzDate, contentSHA, requestURI, metaName, contentType string, body []byte) {
 		r := &http.Request{
 			Method:     "POST",

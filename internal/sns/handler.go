@@ -43,6 +43,7 @@ type Handler struct {
 	store  warden.Store
 	svc    *queryproto.Service
 	keys   *keys
+	tokens *protocol.PageTokens
 	notify func()
 	ops    map[string]operation
 }
@@ -62,21 +63,24 @@ type call struct {
 	now   time.Time
 }
 
-// NewHandler loads (creating on first use) the signing key and URL key.
+// NewHandler loads (creating on first use) the signing key, the URL key and
+// the page-token key.
 func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	k, err := loadKeys(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: cfg.Store, keys: k, notify: cfg.Notify, svc: &queryproto.Service{
-		Model: awsmodel.Load(awsmodel.SNSModel), Namespace: Namespace, Log: cfg.Logger,
-		ValidationCode: warden.CodeSNSInvalidParameter, InternalCode: warden.CodeSNSInternalError,
-		// SNS answers the API's early errors (body limits, a body that is not a form) as InvalidParameter.
-		Codes: map[string]queryproto.Code{
-			warden.CodeRequestEntityTooLarge: {Code: warden.CodeSNSInvalidParameter, Status: http.StatusBadRequest},
-			warden.CodeInvalidRequest:        {Code: warden.CodeSNSInvalidParameter, Status: http.StatusBadRequest},
-		},
+	tokens, err := protocol.LoadPageTokens(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{store: cfg.Store, keys: k, tokens: tokens, notify: cfg.Notify, svc: &queryproto.Service{
+		Model: awsmodel.Load(awsmodel.SNSModel), ValidationCode: warden.CodeSNSInvalidParameter,
+		Errors: queryproto.Errors{Namespace: Namespace, Internal: warden.CodeSNSInternalError, Foreign: foreignCodes, Log: cfg.Logger},
 	}}
+	if h.svc.Log == nil {
+		h.svc.Log = slog.New(slog.DiscardHandler)
+	}
 	if h.notify == nil {
 		h.notify = func() {}
 	}
@@ -94,7 +98,7 @@ func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID,
 	return h.svc.Serve(w, r, requestID, body, func(action string, _ url.Values) (queryproto.Run, error) {
 		op, ok := h.ops[action]
 		if !ok {
-			return nil, warden.Errorf(warden.CodeSNSInvalidAction,
+			return nil, warden.Errorf(warden.CodeInvalidAction,
 				"The action or operation requested is invalid. Verify that the action is typed correctly.")
 		}
 		return func(in protocol.Input) (any, error) {
@@ -142,9 +146,17 @@ func (h *Handler) ServePublic(w http.ResponseWriter, r *http.Request, requestID 
 	return action, errCode, true
 }
 
+// foreignCodes translates the API server's early errors (body limits,
+// malformed input) into SNS's codes.
+var foreignCodes = map[warden.Code]warden.Code{
+	warden.CodeRequestEntityTooLarge: warden.CodeSNSInvalidParameter,
+	warden.CodeInvalidRequest:        warden.CodeSNSInvalidParameter,
+}
+
 // WriteError sends err in SNS's XML error format and returns its code.
+// Errors that are not *warden.Error are internal: logged, never shown.
 func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	return h.svc.WriteError(w, requestID, err)
+	return string(h.svc.Write(w, requestID, err))
 }
 
 // get returns the string member name, "" when it was not sent.
@@ -155,6 +167,15 @@ func (c *call) get(name string) string {
 
 // bind fills dst, a pointer to a struct, with the input's members.
 func (c *call) bind(dst any) error { return protocol.BindQuery(c.op, c.in, dst) }
+
+// page reads NextToken for listing op (bound to binding, "" if nothing).
+func (h *Handler) page(c *call, op, binding string) (warden.Page, error) {
+	cursor, err := h.tokens.Open(op, c.scope, binding, c.get("NextToken"))
+	if err != nil {
+		return warden.Page{}, warden.SNSInvalidParameter("NextToken")
+	}
+	return warden.Page{After: cursor, Limit: pageSize}, nil
+}
 
 // topic resolves a TopicArn parameter to a topic name in the caller's
 // scope. A topic of another account or region is NotFound.

@@ -5,17 +5,14 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/warden-iot/warden"
 )
 
 // keys is what both the handler and the deliverer need: the signer, the
-// key that makes UnsubscribeURLs and NextTokens unforgeable, and the public
+// key that makes UnsubscribeURLs unforgeable, and the public
 // base URL that SubscribeURL, UnsubscribeURL and SigningCertURL start with.
 type keys struct {
 	signer    *signer
@@ -75,29 +72,6 @@ func (k *keys) subscribeURL(topicArn, token string) string {
 func (k *keys) unsubscribeURL(subscriptionArn string) string {
 	return k.publicURL + "/?Action=Unsubscribe&SubscriptionArn=" + url.QueryEscape(subscriptionArn) +
 		"&Token=" + k.unsubscribeToken(subscriptionArn)
-}
-
-// seal turns a store cursor into a NextToken bound to the listing it came
-// from, so a client can neither forge one nor use it on another listing.
-func (k *keys) seal(cursor, op string, s warden.Scope, topic string) string {
-	if cursor == "" {
-		return ""
-	}
-	mac := k.sum("next", op, s.Account, s.Region, topic, cursor)[:16]
-	return base64.RawURLEncoding.EncodeToString([]byte(cursor)) + "." + base64.RawURLEncoding.EncodeToString(mac)
-}
-
-func (k *keys) open(token, op string, s warden.Scope, topic string) (string, error) {
-	if token == "" {
-		return "", nil
-	}
-	c, m, ok := strings.Cut(token, ".")
-	cursor, err1 := base64.RawURLEncoding.DecodeString(c)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m)
-	if !ok || err1 != nil || err2 != nil || !hmac.Equal(mac, k.sum("next", op, s.Account, s.Region, topic, string(cursor))[:16]) {
-		return "", warden.SNSInvalidParameter("NextToken")
-	}
-	return string(cursor), nil
 }
 
 // newToken is a subscription confirmation token: 64 random bytes in hex,

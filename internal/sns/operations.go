@@ -121,15 +121,16 @@ func (h *Handler) DeleteTopic(c *call) (any, error) {
 
 // ListTopics lists the caller's topics, 100 a page.
 func (h *Handler) ListTopics(c *call) (any, error) {
-	cursor, err := h.keys.open(c.get("NextToken"), "ListTopics", c.scope, "")
+	const op = "ListTopics"
+	page, err := h.page(c, op, "")
 	if err != nil {
 		return nil, err
 	}
-	topics, next, err := h.store.Topics(c.ctx, c.scope, warden.Page{After: cursor, Limit: pageSize})
+	topics, next, err := h.store.Topics(c.ctx, c.scope, page)
 	if err != nil {
 		return nil, err
 	}
-	out := listTopicsResult{Topics: []topicMember{}, NextToken: h.keys.seal(next, "ListTopics", c.scope, "")}
+	out := listTopicsResult{Topics: []topicMember{}, NextToken: h.tokens.Seal(op, c.scope, "", next)}
 	for _, t := range topics {
 		out.Topics = append(out.Topics, topicMember{TopicArn: t.ARN(c.scope)})
 	}
@@ -336,15 +337,15 @@ func (h *Handler) ListSubscriptionsByTopic(c *call) (any, error) {
 }
 
 func (h *Handler) list(c *call, op, topic string) (any, error) {
-	cursor, err := h.keys.open(c.get("NextToken"), op, c.scope, topic)
+	page, err := h.page(c, op, topic)
 	if err != nil {
 		return nil, err
 	}
-	subs, next, err := h.store.Subscriptions(c.ctx, c.scope, topic, warden.Page{After: cursor, Limit: pageSize})
+	subs, next, err := h.store.Subscriptions(c.ctx, c.scope, topic, page)
 	if err != nil {
 		return nil, err
 	}
-	out := listSubscriptionsResult{Subscriptions: []subscriptionMember{}, NextToken: h.keys.seal(next, op, c.scope, topic)}
+	out := listSubscriptionsResult{Subscriptions: []subscriptionMember{}, NextToken: h.tokens.Seal(op, c.scope, topic, next)}
 	for _, s := range subs {
 		out.Subscriptions = append(out.Subscriptions, subscriptionMember{
 			SubscriptionArn: s.ListedArn(), Owner: s.Owner, Protocol: s.Protocol, Endpoint: warden.MaskEndpointPassword(s.Endpoint),

@@ -54,7 +54,8 @@ const insertActionSQL = `INSERT INTO mitigation_actions
 	ON CONFLICT (account, region, name) DO NOTHING`
 
 // CreateMitigationAction stores a new action, or returns the identical one.
-func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a warden.MitigationAction, tags []warden.Tag) (warden.MitigationAction, bool, error) {
+func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a warden.MitigationAction, tags []warden.Tag) (_ warden.MitigationAction, _ bool, err error) {
+	defer wrapErr(&err, "CreateMitigationAction(%v, %q)", s, a.Name)
 	params, err := json.Marshal(&a.Params)
 	if err != nil {
 		return a, false, err
@@ -95,9 +96,10 @@ func (db *DB) CreateMitigationAction(ctx context.Context, s warden.Scope, a ward
 }
 
 // UpdateMitigationAction changes an action's role and/or parameters.
-func (db *DB) UpdateMitigationAction(ctx context.Context, s warden.Scope, name string, roleArn *string, params *warden.MitigationActionParams, now time.Time) (warden.MitigationAction, error) {
+func (db *DB) UpdateMitigationAction(ctx context.Context, s warden.Scope, name string, roleArn *string, params *warden.MitigationActionParams, now time.Time) (_ warden.MitigationAction, err error) {
+	defer wrapErr(&err, "UpdateMitigationAction(%v, %q)", s, name)
 	var a warden.MitigationAction
-	err := db.inTx(ctx, func(tx writeTx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		if err := db.takeTurns(ctx, tx, "mitigation_actions"); err != nil {
 			return err
 		}
@@ -125,7 +127,8 @@ func (db *DB) UpdateMitigationAction(ctx context.Context, s warden.Scope, name s
 }
 
 // DeleteMitigationAction removes an action and its tags.
-func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name string) error {
+func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name string) (err error) {
+	defer wrapErr(&err, "DeleteMitigationAction(%v, %q)", s, name)
 	return db.inTx(ctx, func(tx writeTx) error {
 		if err := db.takeTurns(ctx, tx, "mitigation_actions"); err != nil {
 			return err
@@ -152,7 +155,8 @@ func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name s
 const selectActionSQL = `SELECT ` + actionColumns + ` FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`
 
 // MitigationAction returns one action.
-func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string) (warden.MitigationAction, error) {
+func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string) (_ warden.MitigationAction, err error) {
+	defer wrapErr(&err, "MitigationAction(%v, %q)", s, name)
 	a, _, err := scanAction(db.read.QueryRowContext(ctx, selectActionSQL, s.Account, s.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, actionNotFound(name)
@@ -163,7 +167,8 @@ func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string)
 // MitigationActions lists actions newest first. The cursor is the sequence
 // number of the last action returned, so adding or removing actions while a
 // client pages neither skips nor repeats one.
-func (db *DB) MitigationActions(ctx context.Context, s warden.Scope, actionType string, p warden.Page) ([]warden.MitigationAction, string, error) {
+func (db *DB) MitigationActions(ctx context.Context, s warden.Scope, actionType string, p warden.Page) (_ []warden.MitigationAction, _ string, err error) {
+	defer wrapErr(&err, "MitigationActions(%v, %q)", s, actionType)
 	after := int64(1<<63 - 1)
 	if p.After != "" {
 		v, err := strconv.ParseInt(p.After, 10, 64)

@@ -71,9 +71,10 @@ type bulkChange struct {
 // new things also join the scope's dynamic groups whose queries they match,
 // as CreateThing does. Every check runs inside the transaction; on any error
 // nothing is written. It returns how many change-log rows it wrote.
-func (db *DB) BulkInsert(ctx context.Context, s warden.Scope, b *BulkBatch, now time.Time) (int, error) {
+func (db *DB) BulkInsert(ctx context.Context, s warden.Scope, b *BulkBatch, now time.Time) (_ int, err error) {
+	defer wrapErr(&err, "BulkInsert(%v)", s)
 	changes := 0
-	err := db.inTx(ctx, func(tx writeTx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		changes, err = bulkInsertTx(ctx, tx, s, b, now)
 		return err
@@ -671,7 +672,8 @@ func bulkCheckPolicyTargets(ctx context.Context, tx writeTx, s warden.Scope, b *
 // spilling to the WAL, and a checkpoint every walMiB of WAL instead of every
 // 4 MiB, so that index pages rewritten by consecutive batches are copied to
 // the database file once. Not for a server: the cache is held until Close.
-func (db *DB) TuneForBulk(ctx context.Context, cacheMiB, walMiB int) error {
+func (db *DB) TuneForBulk(ctx context.Context, cacheMiB, walMiB int) (err error) {
+	defer wrapErr(&err, "TuneForBulk()")
 	if db.postgres {
 		return nil // PostgreSQL sizes its own caches and WAL
 	}
@@ -693,10 +695,11 @@ func (db *DB) TuneForBulk(ctx context.Context, cacheMiB, walMiB int) error {
 // FinishBulk ends a bulk load: PostgreSQL gets fresh planner statistics
 // at once instead of whenever autovacuum comes by, so that the first
 // queries on the loaded rows do not take plans made for empty tables.
-func (db *DB) FinishBulk(ctx context.Context) error {
+func (db *DB) FinishBulk(ctx context.Context) (err error) {
+	defer wrapErr(&err, "FinishBulk()")
 	if !db.postgres {
 		return nil
 	}
-	_, err := db.write.ExecContext(ctx, `ANALYZE`)
+	_, err = db.write.ExecContext(ctx, `ANALYZE`)
 	return err
 }

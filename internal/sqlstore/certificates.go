@@ -21,9 +21,10 @@ func init() {
 // ---------------------------------------------------------------- registration code, issuing CA
 
 // RegistrationCode returns the scope's registration code, made on first use.
-func (db *DB) RegistrationCode(ctx context.Context, s warden.Scope, generate func() string) (string, error) {
+func (db *DB) RegistrationCode(ctx context.Context, s warden.Scope, generate func() string) (_ string, err error) {
+	defer wrapErr(&err, "RegistrationCode(%v)", s)
 	var code string
-	err := db.read.QueryRowContext(ctx, `SELECT code FROM registration_codes WHERE account = ? AND region = ?`,
+	err = db.read.QueryRowContext(ctx, `SELECT code FROM registration_codes WHERE account = ? AND region = ?`,
 		s.Account, s.Region).Scan(&code)
 	if err == nil {
 		return code, nil
@@ -45,11 +46,12 @@ func (db *DB) RegistrationCode(ctx context.Context, s warden.Scope, generate fun
 // IssuingCA returns the scope's issuing CA, made on first use. The insert
 // does nothing when a concurrent first use won, and both then read the
 // winner, so a scope never has two issuing CAs.
-func (db *DB) IssuingCA(ctx context.Context, s warden.Scope, generate func() (string, string, error)) (string, string, error) {
+func (db *DB) IssuingCA(ctx context.Context, s warden.Scope, generate func() (string, string, error)) (_ string, _ string, err error) {
+	defer wrapErr(&err, "IssuingCA(%v)", s)
 	aad := aadIssuingCA(s.Account, s.Region)
 	var certPEM, keyPEM string
 	const query = `SELECT cert_pem, key_pem FROM issuing_cas WHERE account = ? AND region = ?`
-	err := db.read.QueryRowContext(ctx, query, s.Account, s.Region).Scan(&certPEM, &keyPEM)
+	err = db.read.QueryRowContext(ctx, query, s.Account, s.Region).Scan(&certPEM, &keyPEM)
 	if err == nil {
 		keyPEM, err = db.openSecretString(keyPEM, aad)
 		return certPEM, keyPEM, err
@@ -179,13 +181,15 @@ func insertCertificate(ctx context.Context, tx writeTx, s warden.Scope, c warden
 }
 
 // CreateCertificate stores a certificate as given.
-func (db *DB) CreateCertificate(ctx context.Context, s warden.Scope, c warden.Certificate, operation string) error {
+func (db *DB) CreateCertificate(ctx context.Context, s warden.Scope, c warden.Certificate, operation string) (err error) {
+	defer wrapErr(&err, "CreateCertificate(%v, %q, %q)", s, c.ID, operation)
 	return db.inTx(ctx, func(tx writeTx) error { return insertCertificate(ctx, tx, s, c, operation) })
 }
 
 // RegisterCertificate stores a device certificate signed by a registered,
 // ACTIVE CA certificate of the scope.
-func (db *DB) RegisterCertificate(ctx context.Context, s warden.Scope, c warden.Certificate, caCertificateID string) (warden.Certificate, error) {
+func (db *DB) RegisterCertificate(ctx context.Context, s warden.Scope, c warden.Certificate, caCertificateID string) (_ warden.Certificate, err error) {
+	defer wrapErr(&err, "RegisterCertificate(%v, %q)", s, caCertificateID)
 	device, err := warden.ParseCertificatePEM("certificatePem", c.PEM)
 	if err != nil {
 		return c, err
@@ -265,21 +269,23 @@ func (db *DB) RegisterCertificate(ctx context.Context, s warden.Scope, c warden.
 }
 
 // Certificate returns one device certificate.
-func (db *DB) Certificate(ctx context.Context, s warden.Scope, id string) (warden.Certificate, error) {
+func (db *DB) Certificate(ctx context.Context, s warden.Scope, id string) (_ warden.Certificate, err error) {
+	defer wrapErr(&err, "Certificate(%v, %q)", s, id)
 	return getCertificate(ctx, db.read, s, id)
 }
 
 // DeviceCertificate finds a certificate by id in whichever scope registered
 // it. When several scopes registered the same certificate, the earliest
 // registration (the lowest seq) is the one a device connects to.
-func (db *DB) DeviceCertificate(ctx context.Context, id string) (warden.Scope, warden.Certificate, bool, error) {
+func (db *DB) DeviceCertificate(ctx context.Context, id string) (_ warden.Scope, _ warden.Certificate, _ bool, err error) {
+	defer wrapErr(&err, "DeviceCertificate(%q)", id)
 	var s warden.Scope
 	row := db.read.QueryRowContext(ctx, `SELECT account, region, `+certColumns+` FROM certificates
 		WHERE id = ? ORDER BY seq LIMIT 1`, id)
 	var c warden.Certificate
 	var seq, notBefore, notAfter, created, updated int64
 	var publicKey, crls string
-	err := row.Scan(&s.Account, &s.Region, &seq, &c.ID, &c.Status, &c.PEM, &c.CACertificateID, &c.Mode, &c.CustomerVersion,
+	err = row.Scan(&s.Account, &s.Region, &seq, &c.ID, &c.Status, &c.PEM, &c.CACertificateID, &c.Mode, &c.CustomerVersion,
 		&c.GenerationID, &notBefore, &notAfter, &created, &updated, &c.Facts.Subject, &c.Facts.Issuer, &c.Facts.Serial,
 		&c.Facts.KeyAlgorithm, &c.Facts.KeySize, &c.Facts.SignatureAlgorithm, &publicKey, &c.Facts.PublicKeySHA256, &crls)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -297,9 +303,10 @@ func (db *DB) DeviceCertificate(ctx context.Context, id string) (warden.Scope, w
 }
 
 // UpdateCertificateStatus changes a certificate's status.
-func (db *DB) UpdateCertificateStatus(ctx context.Context, s warden.Scope, id, newStatus string, now time.Time) (bool, error) {
+func (db *DB) UpdateCertificateStatus(ctx context.Context, s warden.Scope, id, newStatus string, now time.Time) (_ bool, err error) {
+	defer wrapErr(&err, "UpdateCertificateStatus(%v, %q, %q)", s, id, newStatus)
 	changed := false
-	err := db.inTx(ctx, func(tx writeTx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		var err error
 		changed, err = updateCertificateStatusTx(ctx, tx, s, id, newStatus, now)
 		return err
@@ -351,7 +358,8 @@ func updateCertificateStatusTx(ctx context.Context, tx writeTx, s warden.Scope, 
 }
 
 // DeleteCertificate removes a certificate.
-func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, force bool, now time.Time) error {
+func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, force bool, now time.Time) (err error) {
+	defer wrapErr(&err, "DeleteCertificate(%v, %q)", s, id)
 	return db.inTx(ctx, func(tx writeTx) error {
 		c, err := getCertificate(ctx, tx, s, id)
 		if err != nil {
@@ -359,8 +367,7 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 		}
 		switch c.Status {
 		case warden.CertActive:
-			return warden.Errorf(warden.CodeCertificateState,
-				"The certificate %s is ACTIVE; set it INACTIVE with UpdateCertificate before deleting it.", id)
+			return warden.ErrCertificateActive()
 		case warden.CertPendingTransfer:
 			return warden.Errorf(warden.CodeCertificateState, "The certificate %s is being transferred and cannot be deleted.", id)
 		}
@@ -444,7 +451,8 @@ func certOrder(ascending bool) (cmp, order string) {
 // Certificates lists device certificates by creation order. The cursor is
 // the seq of the last certificate returned, so certificates added or
 // deleted while a client pages are neither skipped nor repeated.
-func (db *DB) Certificates(ctx context.Context, s warden.Scope, f warden.CertificateFilter, p warden.Page) ([]warden.Certificate, string, error) {
+func (db *DB) Certificates(ctx context.Context, s warden.Scope, f warden.CertificateFilter, p warden.Page) (_ []warden.Certificate, _ string, err error) {
+	defer wrapErr(&err, "Certificates(%v)", s)
 	after, err := certSeqCursor(p.After, f.Ascending)
 	if err != nil {
 		return nil, "", err
@@ -516,7 +524,8 @@ type caState struct {
 }
 
 // RegisterCACertificate stores a CA certificate.
-func (db *DB) RegisterCACertificate(ctx context.Context, s warden.Scope, ca warden.CACertificate, verificationCN *string, tags []warden.Tag) error {
+func (db *DB) RegisterCACertificate(ctx context.Context, s warden.Scope, ca warden.CACertificate, verificationCN *string, tags []warden.Tag) (err error) {
+	defer wrapErr(&err, "RegisterCACertificate(%v, %q)", s, ca.ID)
 	config, err := json.Marshal(&ca.RegistrationConfig)
 	if err != nil {
 		return err
@@ -592,12 +601,14 @@ func caTemplateName(r *warden.RegistrationConfig) string {
 }
 
 // CACertificate returns one CA certificate.
-func (db *DB) CACertificate(ctx context.Context, s warden.Scope, id string) (warden.CACertificate, error) {
+func (db *DB) CACertificate(ctx context.Context, s warden.Scope, id string) (_ warden.CACertificate, err error) {
+	defer wrapErr(&err, "CACertificate(%v, %q)", s, id)
 	return getCACertificate(ctx, db.read, s, id)
 }
 
 // UpdateCACertificate changes a CA certificate.
-func (db *DB) UpdateCACertificate(ctx context.Context, s warden.Scope, id string, u warden.CACertificateUpdate, now time.Time) error {
+func (db *DB) UpdateCACertificate(ctx context.Context, s warden.Scope, id string, u warden.CACertificateUpdate, now time.Time) (err error) {
+	defer wrapErr(&err, "UpdateCACertificate(%v, %q)", s, id)
 	return db.inTx(ctx, func(tx writeTx) error {
 		_, err := updateCACertificateTx(ctx, tx, s, id, u, now)
 		return err
@@ -661,7 +672,8 @@ func updateCACertificateTx(ctx context.Context, tx writeTx, s warden.Scope, id s
 
 // DeleteCACertificate removes an INACTIVE CA certificate that signed no
 // registered device certificate.
-func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string, now time.Time) error {
+func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string, now time.Time) (err error) {
+	defer wrapErr(&err, "DeleteCACertificate(%v, %q)", s, id)
 	return db.inTx(ctx, func(tx writeTx) error {
 		ca, err := getCACertificate(ctx, tx, s, id)
 		if err != nil {
@@ -695,7 +707,8 @@ func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string
 }
 
 // CACertificates lists CA certificates by creation order.
-func (db *DB) CACertificates(ctx context.Context, s warden.Scope, templateName string, ascending bool, p warden.Page) ([]warden.CACertificate, string, error) {
+func (db *DB) CACertificates(ctx context.Context, s warden.Scope, templateName string, ascending bool, p warden.Page) (_ []warden.CACertificate, _ string, err error) {
+	defer wrapErr(&err, "CACertificates(%v, %q)", s, templateName)
 	after, err := certSeqCursor(p.After, ascending)
 	if err != nil {
 		return nil, "", err
@@ -719,7 +732,7 @@ func certRequireThing(ctx context.Context, q querier, s warden.Scope, name strin
 	err := q.QueryRowContext(ctx, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return warden.Errorf(warden.CodeResourceNotFound, "The thing %s does not exist.", name)
+		return warden.ErrThingNotFound(name)
 	}
 	return err
 }
@@ -753,7 +766,8 @@ type principalState struct {
 // AttachThingPrincipal attaches a certificate to a thing. An EXCLUSIVE_THING
 // attachment must be the principal's only one; a principal attached
 // exclusively cannot be attached to another thing.
-func (db *DB) AttachThingPrincipal(ctx context.Context, s warden.Scope, thingName, principal, principalType string, now time.Time) error {
+func (db *DB) AttachThingPrincipal(ctx context.Context, s warden.Scope, thingName, principal, principalType string, now time.Time) (err error) {
+	defer wrapErr(&err, "AttachThingPrincipal(%v, %q, %q, %q)", s, thingName, principal, principalType)
 	if principalType == "" {
 		principalType = warden.PrincipalNonExclusive
 	}
@@ -817,7 +831,8 @@ func (db *DB) AttachThingPrincipal(ctx context.Context, s warden.Scope, thingNam
 }
 
 // DetachThingPrincipal detaches a certificate from a thing.
-func (db *DB) DetachThingPrincipal(ctx context.Context, s warden.Scope, thingName, principal string, now time.Time) error {
+func (db *DB) DetachThingPrincipal(ctx context.Context, s warden.Scope, thingName, principal string, now time.Time) (err error) {
+	defer wrapErr(&err, "DetachThingPrincipal(%v, %q, %q)", s, thingName, principal)
 	return db.inTx(ctx, func(tx writeTx) error {
 		if err := certRequireThing(ctx, tx, s, thingName); err != nil {
 			return err
@@ -845,7 +860,8 @@ func (db *DB) DetachThingPrincipal(ctx context.Context, s warden.Scope, thingNam
 
 // ThingPrincipals lists a thing's principals; the cursor is the last
 // principal returned.
-func (db *DB) ThingPrincipals(ctx context.Context, s warden.Scope, thingName string, p warden.Page) ([]warden.ThingPrincipal, string, error) {
+func (db *DB) ThingPrincipals(ctx context.Context, s warden.Scope, thingName string, p warden.Page) (_ []warden.ThingPrincipal, _ string, err error) {
+	defer wrapErr(&err, "ThingPrincipals(%v, %q)", s, thingName)
 	if err := certRequireThing(ctx, db.read, s, thingName); err != nil {
 		return nil, "", err
 	}
@@ -874,7 +890,8 @@ func (db *DB) ThingPrincipals(ctx context.Context, s warden.Scope, thingName str
 
 // PrincipalThings lists the things a certificate is attached to; the cursor
 // is the last thing name returned.
-func (db *DB) PrincipalThings(ctx context.Context, s warden.Scope, principal string, p warden.Page) ([]string, string, error) {
+func (db *DB) PrincipalThings(ctx context.Context, s warden.Scope, principal string, p warden.Page) (_ []string, _ string, err error) {
+	defer wrapErr(&err, "PrincipalThings(%v, %q)", s, principal)
 	if err := certRequirePrincipal(ctx, db.read, s, principal); err != nil {
 		return nil, "", err
 	}

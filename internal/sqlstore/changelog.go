@@ -34,7 +34,8 @@ func logChange(ctx context.Context, tx writeTx, s warden.Scope, arn, operation s
 // Changes lists change-log rows oldest first. The log has no index by
 // resource (writes would pay for it), so a ResourceArn filter reads the
 // whole log after AfterSeq.
-func (db *DB) Changes(ctx context.Context, f warden.ChangeFilter) ([]warden.Change, error) {
+func (db *DB) Changes(ctx context.Context, f warden.ChangeFilter) (_ []warden.Change, err error) {
+	defer wrapErr(&err, "Changes()")
 	query := `SELECT seq, resource_arn, operation, before_doc, after_doc, actor, at FROM change_log WHERE seq > ?`
 	args := []any{f.AfterSeq}
 	if f.Scope != nil {
@@ -69,9 +70,6 @@ func (db *DB) Changes(ctx context.Context, f warden.ChangeFilter) ([]warden.Chan
 }
 
 // LastChangeSeq is the highest seq in the change log (0 when empty), where
-// a reader that only wants changes from now on starts.
-func (db *DB) LastChangeSeq(ctx context.Context) (int64, error) {
-	var seq int64
-	err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM change_log`).Scan(&seq)
-	return seq, err
-}
+// a reader that only wants changes from now on starts: ChangeLogHead, under
+// the name the broker's tail asks for.
+func (db *DB) LastChangeSeq(ctx context.Context) (int64, error) { return db.ChangeLogHead(ctx) }

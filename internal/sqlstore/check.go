@@ -135,7 +135,7 @@ func checkSealing(ctx context.Context, db *sql.DB, opt Options) string {
 
 // latestMigration is the schema version this Warden migrates to.
 func latestMigration() (int64, error) {
-	files, err := fs.Glob(migrations, "migrations/sqlite/*.sql")
+	files, err := fs.Glob(migrations, sqliteMigrationsDir+"/*.sql")
 	if err != nil {
 		return 0, err
 	}

@@ -20,7 +20,8 @@ import (
 // at READ COMMITTED: every statement touches only its own sessions' rows, so
 // batches of several nodes need not be serialised (and retried) against
 // each other.
-func (db *DB) RecordConnections(ctx context.Context, events []warden.DataPlaneEvent) error {
+func (db *DB) RecordConnections(ctx context.Context, events []warden.DataPlaneEvent) (err error) {
+	defer wrapErr(&err, "RecordConnections()")
 	var connects, disconnects []*warden.DataPlaneEvent
 	closing := map[string]bool{}
 	for i := range events {
@@ -142,7 +143,8 @@ func scanConnection(rows *sql.Rows, r *warden.ConnectionRecord) (seq, connected 
 }
 
 // Connections lists the scope's rows f selects, newest connect first.
-func (db *DB) Connections(ctx context.Context, s warden.Scope, f warden.ConnectionFilter, p warden.Page) ([]warden.ConnectionRecord, string, error) {
+func (db *DB) Connections(ctx context.Context, s warden.Scope, f warden.ConnectionFilter, p warden.Page) (_ []warden.ConnectionRecord, _ string, err error) {
+	defer wrapErr(&err, "Connections(%v)", s)
 	where, args := connectionWhere(s, f)
 	if p.After != "" {
 		at, seq, err := auditCursorPair(p.After)
@@ -178,7 +180,8 @@ func (db *DB) Connections(ctx context.Context, s warden.Scope, f warden.Connecti
 }
 
 // ScanConnections streams the rows f selects in the order by.
-func (db *DB) ScanConnections(ctx context.Context, s warden.Scope, f warden.ConnectionFilter, by string, fn func(*warden.ConnectionRecord) error) error {
+func (db *DB) ScanConnections(ctx context.Context, s warden.Scope, f warden.ConnectionFilter, by string, fn func(*warden.ConnectionRecord) error) (err error) {
+	defer wrapErr(&err, "ScanConnections(%v, %q)", s, by)
 	var order string
 	switch by {
 	case warden.ByCertificate:
@@ -208,7 +211,8 @@ func (db *DB) ScanConnections(ctx context.Context, s warden.Scope, f warden.Conn
 
 // PruneConnections deletes the rows whose last event is before cutoff, a
 // batch per transaction so that a large backlog does not hold the writer.
-func (db *DB) PruneConnections(ctx context.Context, cutoff time.Time) (int64, error) {
+func (db *DB) PruneConnections(ctx context.Context, cutoff time.Time) (_ int64, err error) {
+	defer wrapErr(&err, "PruneConnections()")
 	const batch = 5000
 	var total int64
 	for {

@@ -48,7 +48,8 @@ func roleChange(r *warden.Role) map[string]any {
 }
 
 // CreateRole stores a new role.
-func (db *DB) CreateRole(ctx context.Context, account string, r warden.Role) (warden.Role, error) {
+func (db *DB) CreateRole(ctx context.Context, account string, r warden.Role) (_ warden.Role, err error) {
+	defer wrapErr(&err, "CreateRole(%q, %q)", account, r.Name)
 	if r.Tags == nil {
 		r.Tags = []warden.Tag{}
 	}
@@ -86,12 +87,14 @@ func (db *DB) CreateRole(ctx context.Context, account string, r warden.Role) (wa
 }
 
 // Role returns one role.
-func (db *DB) Role(ctx context.Context, account, name string) (warden.Role, error) {
+func (db *DB) Role(ctx context.Context, account, name string) (_ warden.Role, err error) {
+	defer wrapErr(&err, "Role(%q, %q)", account, name)
 	return getRole(ctx, db.read, account, name)
 }
 
 // DeleteRole removes a role that has no inline policies left.
-func (db *DB) DeleteRole(ctx context.Context, account, name string, now time.Time) error {
+func (db *DB) DeleteRole(ctx context.Context, account, name string, now time.Time) (err error) {
+	defer wrapErr(&err, "DeleteRole(%q, %q)", account, name)
 	return db.inTx(ctx, func(tx writeTx) error {
 		r, err := getRole(ctx, tx, account, name)
 		if err != nil {
@@ -116,7 +119,8 @@ func (db *DB) DeleteRole(ctx context.Context, account, name string, now time.Tim
 // Roles lists roles by name without regard to case; the cursor is the last
 // name key returned, so roles created or deleted while a client pages are
 // neither skipped nor repeated.
-func (db *DB) Roles(ctx context.Context, account, pathPrefix string, p warden.Page) ([]warden.Role, string, error) {
+func (db *DB) Roles(ctx context.Context, account, pathPrefix string, p warden.Page) (_ []warden.Role, _ string, err error) {
+	defer wrapErr(&err, "Roles(%q, %q)", account, pathPrefix)
 	query := `SELECT ` + roleColumns + `, name_key FROM iam_roles WHERE account = ? AND name_key > ?`
 	args := []any{account, p.After}
 	if pathPrefix != "" && pathPrefix != "/" {
@@ -153,7 +157,8 @@ func (db *DB) Roles(ctx context.Context, account, pathPrefix string, p warden.Pa
 }
 
 // PutRolePolicy adds or replaces an inline policy.
-func (db *DB) PutRolePolicy(ctx context.Context, account, roleName, policyName, document string, now time.Time) error {
+func (db *DB) PutRolePolicy(ctx context.Context, account, roleName, policyName, document string, now time.Time) (err error) {
+	defer wrapErr(&err, "PutRolePolicy(%q, %q, %q)", account, roleName, policyName)
 	if _, err := warden.ParseIAMPolicy(document); err != nil {
 		return err
 	}
@@ -201,7 +206,8 @@ func (db *DB) PutRolePolicy(ctx context.Context, account, roleName, policyName, 
 }
 
 // RolePolicy returns one inline policy.
-func (db *DB) RolePolicy(ctx context.Context, account, roleName, policyName string) (warden.RolePolicy, error) {
+func (db *DB) RolePolicy(ctx context.Context, account, roleName, policyName string) (_ warden.RolePolicy, err error) {
+	defer wrapErr(&err, "RolePolicy(%q, %q, %q)", account, roleName, policyName)
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
 		return warden.RolePolicy{}, err
@@ -221,7 +227,8 @@ func (db *DB) RolePolicy(ctx context.Context, account, roleName, policyName stri
 }
 
 // DeleteRolePolicy removes an inline policy.
-func (db *DB) DeleteRolePolicy(ctx context.Context, account, roleName, policyName string, now time.Time) error {
+func (db *DB) DeleteRolePolicy(ctx context.Context, account, roleName, policyName string, now time.Time) (err error) {
+	defer wrapErr(&err, "DeleteRolePolicy(%q, %q, %q)", account, roleName, policyName)
 	return db.inTx(ctx, func(tx writeTx) error {
 		r, err := getRole(ctx, tx, account, roleName)
 		if err != nil {
@@ -248,7 +255,8 @@ func (db *DB) DeleteRolePolicy(ctx context.Context, account, roleName, policyNam
 
 // RolePolicies lists a role's inline policy names; the cursor is the last
 // name key returned.
-func (db *DB) RolePolicies(ctx context.Context, account, roleName string, p warden.Page) ([]string, string, error) {
+func (db *DB) RolePolicies(ctx context.Context, account, roleName string, p warden.Page) (_ []string, _ string, err error) {
+	defer wrapErr(&err, "RolePolicies(%q, %q)", account, roleName)
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, "", err
@@ -282,7 +290,8 @@ func (db *DB) RolePolicies(ctx context.Context, account, roleName string, p ward
 }
 
 // RolePermits is RolePermitsTx in a read transaction of its own.
-func (db *DB) RolePermits(ctx context.Context, account, roleArn string, needs []warden.Permission, strictRoles bool) (*warden.Permission, error) {
+func (db *DB) RolePermits(ctx context.Context, account, roleArn string, needs []warden.Permission, strictRoles bool) (_ *warden.Permission, err error) {
+	defer wrapErr(&err, "RolePermits(%q, %q)", account, roleArn)
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -106,20 +105,20 @@ func getPolicyVersion(ctx context.Context, q querier, s warden.Scope, name, vers
 }
 
 // CreatePolicy stores a policy with version 1 as its default.
-func (db *DB) CreatePolicy(ctx context.Context, s warden.Scope, name, document string, tags []warden.Tag, now time.Time) (warden.Policy, error) {
+func (db *DB) CreatePolicy(ctx context.Context, s warden.Scope, name, document string, tags []warden.Tag, now time.Time) (_ warden.Policy, err error) {
+	defer wrapErr(&err, "CreatePolicy(%v, %q)", s, name)
 	if _, err := warden.ParsePolicyDocument(document); err != nil {
 		return warden.Policy{}, err
 	}
 	p := warden.Policy{Name: name, DefaultVersionID: "1", Document: document, GenerationID: newPolicyGenerationID(),
 		CreationDate: now, LastModifiedDate: now}
 	arn := p.ARN(s)
-	err := db.inTx(ctx, func(tx writeTx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`,
 			s.Account, s.Region, name).Scan(&one)
 		if err == nil {
-			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
-				Message: fmt.Sprintf("Policy %s already exists.", name), ResourceID: name, ResourceArn: arn}
+			return warden.ErrPolicyExists(name, arn)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -146,12 +145,14 @@ func (db *DB) CreatePolicy(ctx context.Context, s warden.Scope, name, document s
 }
 
 // Policy returns a policy with its default version's document.
-func (db *DB) Policy(ctx context.Context, s warden.Scope, name string) (warden.Policy, error) {
+func (db *DB) Policy(ctx context.Context, s warden.Scope, name string) (_ warden.Policy, err error) {
+	defer wrapErr(&err, "Policy(%v, %q)", s, name)
 	return getPolicy(ctx, db.read, s, name)
 }
 
 // DeletePolicy removes a policy that is detached and has only its default version.
-func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now time.Time) error {
+func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now time.Time) (err error) {
+	defer wrapErr(&err, "DeletePolicy(%v, %q)", s, name)
 	return db.inTx(ctx, func(tx writeTx) error {
 		def, _, err := lockPolicy(ctx, tx, s, name)
 		if err != nil {
@@ -199,7 +200,8 @@ func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now
 // Policies lists policies by creation order; the cursor is the sequence
 // number of the last policy returned, so creating or deleting policies while
 // a client pages neither skips nor repeats one.
-func (db *DB) Policies(ctx context.Context, s warden.Scope, ascending bool, p warden.Page) ([]warden.Policy, string, error) {
+func (db *DB) Policies(ctx context.Context, s warden.Scope, ascending bool, p warden.Page) (_ []warden.Policy, _ string, err error) {
+	defer wrapErr(&err, "Policies(%v)", s)
 	cmp, order, after := "<", "DESC", int64(1<<63-1)
 	if ascending {
 		cmp, order, after = ">", "ASC", 0
@@ -242,9 +244,7 @@ func createPolicyVersionTx(ctx context.Context, tx writeTx, s warden.Scope, poli
 		return "", err
 	}
 	if n >= warden.MaxPolicyVersions {
-		return "", warden.Errorf(warden.CodeVersionsLimitExceeded,
-			"Policy %s already has the maximum of %d versions; delete one with DeletePolicyVersion before creating another.",
-			policyName, warden.MaxPolicyVersions)
+		return "", warden.ErrPolicyVersionsLimit(policyName)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO policy_versions
 		(account, region, policy_name, version, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -273,9 +273,10 @@ func createPolicyVersionTx(ctx context.Context, tx writeTx, s warden.Scope, poli
 }
 
 // CreatePolicyVersion adds a version to a policy.
-func (db *DB) CreatePolicyVersion(ctx context.Context, s warden.Scope, name, document string, setAsDefault bool, now time.Time) (warden.PolicyVersion, error) {
+func (db *DB) CreatePolicyVersion(ctx context.Context, s warden.Scope, name, document string, setAsDefault bool, now time.Time) (_ warden.PolicyVersion, err error) {
+	defer wrapErr(&err, "CreatePolicyVersion(%v, %q)", s, name)
 	var v warden.PolicyVersion
-	err := db.inTx(ctx, func(tx writeTx) error {
+	err = db.inTx(ctx, func(tx writeTx) error {
 		id, err := createPolicyVersionTx(ctx, tx, s, name, document, setAsDefault, now)
 		if err != nil {
 			return err
@@ -287,12 +288,14 @@ func (db *DB) CreatePolicyVersion(ctx context.Context, s warden.Scope, name, doc
 }
 
 // PolicyVersion returns one version of a policy.
-func (db *DB) PolicyVersion(ctx context.Context, s warden.Scope, name, versionID string) (warden.PolicyVersion, error) {
+func (db *DB) PolicyVersion(ctx context.Context, s warden.Scope, name, versionID string) (_ warden.PolicyVersion, err error) {
+	defer wrapErr(&err, "PolicyVersion(%v, %q, %q)", s, name, versionID)
 	return getPolicyVersion(ctx, db.read, s, name, versionID)
 }
 
 // PolicyVersions lists a policy's versions, newest first.
-func (db *DB) PolicyVersions(ctx context.Context, s warden.Scope, name string) ([]warden.PolicyVersion, error) {
+func (db *DB) PolicyVersions(ctx context.Context, s warden.Scope, name string) (_ []warden.PolicyVersion, err error) {
+	defer wrapErr(&err, "PolicyVersions(%v, %q)", s, name)
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
@@ -328,25 +331,32 @@ func (db *DB) PolicyVersions(ctx context.Context, s warden.Scope, name string) (
 	return out, rows.Err()
 }
 
+// lockPolicyVersion locks policy name (see lockPolicy) and finds its
+// version versionID: it returns the policy's default version, the version's
+// number and its document, or ResourceNotFound for either.
+func lockPolicyVersion(ctx context.Context, tx writeTx, s warden.Scope, name, versionID string) (def, n int64, document string, err error) {
+	if def, _, err = lockPolicy(ctx, tx, s, name); err != nil {
+		return 0, 0, "", err
+	}
+	n, ok := warden.ParsePolicyVersionID(versionID)
+	if !ok {
+		return 0, 0, "", policyVersionNotFound(name, versionID)
+	}
+	err = tx.QueryRowContext(ctx, `SELECT document FROM policy_versions WHERE account = ? AND region = ? AND policy_name = ? AND version = ?`,
+		s.Account, s.Region, name, n).Scan(&document)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, "", policyVersionNotFound(name, versionID)
+	}
+	return def, n, document, err
+}
+
 // SetDefaultPolicyVersion makes an existing version the default. Setting the
 // current default again changes nothing but is still recorded, as every
 // successful Set call is.
-func (db *DB) SetDefaultPolicyVersion(ctx context.Context, s warden.Scope, name, versionID string, now time.Time) error {
+func (db *DB) SetDefaultPolicyVersion(ctx context.Context, s warden.Scope, name, versionID string, now time.Time) (err error) {
+	defer wrapErr(&err, "SetDefaultPolicyVersion(%v, %q, %q)", s, name, versionID)
 	return db.inTx(ctx, func(tx writeTx) error {
-		def, _, err := lockPolicy(ctx, tx, s, name)
-		if err != nil {
-			return err
-		}
-		n, ok := warden.ParsePolicyVersionID(versionID)
-		if !ok {
-			return policyVersionNotFound(name, versionID)
-		}
-		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM policy_versions WHERE account = ? AND region = ? AND policy_name = ? AND version = ?`,
-			s.Account, s.Region, name, n).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return policyVersionNotFound(name, versionID)
-		}
+		def, n, _, err := lockPolicyVersion(ctx, tx, s, name, versionID)
 		if err != nil {
 			return err
 		}
@@ -368,22 +378,10 @@ func (db *DB) SetDefaultPolicyVersion(ctx context.Context, s warden.Scope, name,
 }
 
 // DeletePolicyVersion removes a version other than the default.
-func (db *DB) DeletePolicyVersion(ctx context.Context, s warden.Scope, name, versionID string, now time.Time) error {
+func (db *DB) DeletePolicyVersion(ctx context.Context, s warden.Scope, name, versionID string, now time.Time) (err error) {
+	defer wrapErr(&err, "DeletePolicyVersion(%v, %q, %q)", s, name, versionID)
 	return db.inTx(ctx, func(tx writeTx) error {
-		def, _, err := lockPolicy(ctx, tx, s, name)
-		if err != nil {
-			return err
-		}
-		n, ok := warden.ParsePolicyVersionID(versionID)
-		if !ok {
-			return policyVersionNotFound(name, versionID)
-		}
-		var document string
-		err = tx.QueryRowContext(ctx, `SELECT document FROM policy_versions WHERE account = ? AND region = ? AND policy_name = ? AND version = ?`,
-			s.Account, s.Region, name, n).Scan(&document)
-		if errors.Is(err, sql.ErrNoRows) {
-			return policyVersionNotFound(name, versionID)
-		}
+		def, n, document, err := lockPolicyVersion(ctx, tx, s, name, versionID)
 		if err != nil {
 			return err
 		}
@@ -439,7 +437,8 @@ func requirePolicyTarget(ctx context.Context, q querier, s warden.Scope, target 
 }
 
 // AttachPolicy attaches a policy to a certificate or static thing group.
-func (db *DB) AttachPolicy(ctx context.Context, s warden.Scope, name, target string, now time.Time) error {
+func (db *DB) AttachPolicy(ctx context.Context, s warden.Scope, name, target string, now time.Time) (err error) {
+	defer wrapErr(&err, "AttachPolicy(%v, %q, %q)", s, name, target)
 	return db.inTx(ctx, func(tx writeTx) error {
 		if _, _, err := lockPolicy(ctx, tx, s, name); err != nil {
 			return err
@@ -475,7 +474,8 @@ func (db *DB) AttachPolicy(ctx context.Context, s warden.Scope, name, target str
 
 // DetachPolicy removes an attachment; detaching what is not attached
 // changes nothing and records nothing.
-func (db *DB) DetachPolicy(ctx context.Context, s warden.Scope, name, target string, now time.Time) error {
+func (db *DB) DetachPolicy(ctx context.Context, s warden.Scope, name, target string, now time.Time) (err error) {
+	defer wrapErr(&err, "DetachPolicy(%v, %q, %q)", s, name, target)
 	if _, _, _, err := warden.ParsePolicyTarget(target); err != nil {
 		return err
 	}
@@ -493,7 +493,8 @@ func (db *DB) DetachPolicy(ctx context.Context, s warden.Scope, name, target str
 }
 
 // PolicyTargets lists a policy's targets in order; the cursor is the last target.
-func (db *DB) PolicyTargets(ctx context.Context, s warden.Scope, name string, p warden.Page) ([]string, string, error) {
+func (db *DB) PolicyTargets(ctx context.Context, s warden.Scope, name string, p warden.Page) (_ []string, _ string, err error) {
+	defer wrapErr(&err, "PolicyTargets(%v, %q)", s, name)
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, "", err
@@ -515,7 +516,8 @@ func (db *DB) PolicyTargets(ctx context.Context, s warden.Scope, name string, p 
 
 // AttachedPolicies lists the names of the policies attached to target; the
 // cursor is the last name.
-func (db *DB) AttachedPolicies(ctx context.Context, s warden.Scope, target string, recursive bool, p warden.Page) ([]string, string, error) {
+func (db *DB) AttachedPolicies(ctx context.Context, s warden.Scope, target string, recursive bool, p warden.Page) (_ []string, _ string, err error) {
+	defer wrapErr(&err, "AttachedPolicies(%v, %q)", s, target)
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, "", err
@@ -625,12 +627,14 @@ func setV2LoggingAs(ctx context.Context, tx writeTx, s warden.Scope, o warden.V2
 }
 
 // SetV2LoggingOptions replaces the account's V2 logging options.
-func (db *DB) SetV2LoggingOptions(ctx context.Context, s warden.Scope, o warden.V2LoggingOptions, now time.Time) error {
+func (db *DB) SetV2LoggingOptions(ctx context.Context, s warden.Scope, o warden.V2LoggingOptions, now time.Time) (err error) {
+	defer wrapErr(&err, "SetV2LoggingOptions(%v)", s)
 	return db.inTx(ctx, func(tx writeTx) error { return setV2LoggingTx(ctx, tx, s, o, now) })
 }
 
 // V2LoggingOptions returns the V2 logging options or NotConfigured.
-func (db *DB) V2LoggingOptions(ctx context.Context, s warden.Scope) (warden.V2LoggingOptions, error) {
+func (db *DB) V2LoggingOptions(ctx context.Context, s warden.Scope) (_ warden.V2LoggingOptions, err error) {
+	defer wrapErr(&err, "V2LoggingOptions(%v)", s)
 	return getV2Logging(ctx, db.read, s)
 }
 
@@ -645,7 +649,8 @@ func getV1Logging(ctx context.Context, q querier, s warden.Scope) (warden.Loggin
 }
 
 // SetLoggingOptions replaces the account's V1 logging options.
-func (db *DB) SetLoggingOptions(ctx context.Context, s warden.Scope, o warden.LoggingOptions, now time.Time) error {
+func (db *DB) SetLoggingOptions(ctx context.Context, s warden.Scope, o warden.LoggingOptions, now time.Time) (err error) {
+	defer wrapErr(&err, "SetLoggingOptions(%v)", s)
 	return db.inTx(ctx, func(tx writeTx) error {
 		var before any
 		old, ok, err := getV1Logging(ctx, tx, s)
@@ -667,6 +672,7 @@ func (db *DB) SetLoggingOptions(ctx context.Context, s warden.Scope, o warden.Lo
 }
 
 // LoggingOptions returns the V1 logging options; ok is false before the first set.
-func (db *DB) LoggingOptions(ctx context.Context, s warden.Scope) (warden.LoggingOptions, bool, error) {
+func (db *DB) LoggingOptions(ctx context.Context, s warden.Scope) (_ warden.LoggingOptions, _ bool, err error) {
+	defer wrapErr(&err, "LoggingOptions(%v)", s)
 	return getV1Logging(ctx, db.read, s)
 }

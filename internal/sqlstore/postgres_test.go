@@ -33,11 +33,11 @@ func TestRebind(t *testing.T) {
 // TestPostgresMigrationsTranslate: no SQLite-only type survives outside
 // comments, and every file is translated.
 func TestPostgresMigrationsTranslate(t *testing.T) {
-	sub, err := fs.Sub(migrations, "migrations/sqlite")
+	sub, err := fs.Sub(migrations, sqliteMigrationsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg, err := postgresMigrations(sub)
+	pg, err := fs.Sub(migrations, postgresMigrationsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestPostgresNodesStartTogether(t *testing.T) {
 		Scan(&applied, &distinct); err != nil {
 		t.Fatal(err)
 	}
-	sub, _ := fs.Sub(migrations, "migrations/sqlite")
+	sub, _ := fs.Sub(migrations, sqliteMigrationsDir)
 	files, _ := fs.Glob(sub, "*.sql")
 	if applied != len(files) || distinct != len(files) {
 		t.Fatalf("goose recorded %d applications of %d versions, want each of the %d migrations once", applied, distinct, len(files))
@@ -100,17 +100,8 @@ func TestPostgresNodesStartTogether(t *testing.T) {
 func TestPostgresLimitHoldsAcrossNodes(t *testing.T) {
 	pgtest.SkipUnlessPostgres(t)
 	ctx := context.Background()
-	url := pgtest.Database(t, t.TempDir())
 	const nodes, perNode, prefilled = 4, 10, warden.MaxMitigationActions - 5
-	dbs := make([]*DB, nodes)
-	for i := range dbs {
-		db, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: perNode, MasterKey: testMasterKey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		dbs[i] = db
-	}
+	dbs := postgresNodes(t, nodes, perNode)
 	scope := warden.Scope{Account: "123456789012", Region: "us-east-1"}
 	create := func(db *DB, name string) error {
 		a := warden.MitigationAction{Name: name, ID: name, RoleArn: "arn:aws:iam::123456789012:role/Mitigation",
@@ -161,4 +152,17 @@ func TestPostgresLimitHoldsAcrossNodes(t *testing.T) {
 		t.Fatalf("created %d, stored %d, limited %d; want %d, %d, %d", created, stored, limited,
 			free, warden.MaxMitigationActions, nodes*perNode-free)
 	}
+}
+
+// postgresNodes opens n stores on one new PostgreSQL schema, as n nodes of
+// a cluster would, each with maxConns connections; they close when t ends.
+func postgresNodes(t *testing.T, n, maxConns int) []*DB {
+	t.Helper()
+	url := pgtest.Database(t, t.TempDir())
+	dbs := make([]*DB, n)
+	for i := range dbs {
+		db, err := OpenPostgres(context.Background(), url, PostgresOptions{MaxConns: maxConns, MasterKey: testMasterKey})
+		dbs[i] = closeWithTest(t, db, err)
+	}
+	return dbs
 }

@@ -91,7 +91,8 @@ func TestSNSEnqueuePublishTx(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		name, arn, code string
+		name, arn string
+		code      warden.Code
 	}{
 		{"unknown topic", s.SNSARN("missing"), warden.CodeSNSNotFound},
 		{"another account's topic", "arn:aws:sns:us-east-1:111122223333:findings", warden.CodeSNSNotFound},
@@ -194,83 +195,5 @@ func TestSNSRecentMessagesRing(t *testing.T) {
 	}
 	if d, _ := db.SNSDeliveries(ctx, warden.SNSDeliveryFilter{}); len(d) != 1 || d[0].LeaseOwner != "b" {
 		t.Fatalf("the stale finish changed the outbox: %+v", d)
-	}
-}
-
-// TestSNSClaimPerSubscription: a claim leases at most perSubscription rows
-// of each subscription, counting the ones already leased, so a subscription
-// with a long backlog leaves room for the others.
-func TestSNSClaimPerSubscription(t *testing.T) {
-	ctx := context.Background()
-	db, err := Open(ctx, Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s := warden.Scope{Account: "123456789012", Region: "us-east-1"}
-	now := time.Now()
-	if _, _, err := db.CreateTopic(ctx, s, warden.Topic{Name: "t", CreatedAt: now}, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"a", "b"} {
-		sub, err := db.Subscribe(ctx, s, warden.Subscription{Arn: s.SNSARN("t:" + name), Topic: "t", Protocol: "http",
-			Endpoint: "http://" + name + "/", Token: "tok-" + name}, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ConfirmSubscription(ctx, s, "t", sub.Token, false, now); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Drop the two confirmations; then 10 notifications per subscription.
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM sns_deliveries`); err != nil {
-		t.Fatal(err)
-	}
-	for range 10 {
-		if _, err := db.Publish(ctx, s, warden.SNSMessage{Topic: "t", Message: "m"}, now); err != nil {
-			t.Fatal(err)
-		}
-	}
-	perSub := func(rows []warden.SNSDelivery) map[string]int {
-		m := map[string]int{}
-		for _, r := range rows {
-			m[r.SubscriptionArn]++
-		}
-		return m
-	}
-	first, err := db.ClaimSNSDeliveries(ctx, "o", now, time.Minute, 3, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := perSub(first); len(first) != 6 || got[s.SNSARN("t:a")] != 3 || got[s.SNSARN("t:b")] != 3 {
-		t.Fatalf("first claim %v, want 3 of each subscription", got)
-	}
-	if again, err := db.ClaimSNSDeliveries(ctx, "o", now, time.Minute, 3, 100); err != nil || len(again) != 0 {
-		t.Fatalf("claim while 3 of each are leased = %d rows, %v; want none", len(again), err)
-	}
-	// One of a's finishes: a gets one more, b none.
-	var done warden.SNSDelivery
-	for _, r := range first {
-		if r.SubscriptionArn == s.SNSARN("t:a") {
-			done = r
-			break
-		}
-	}
-	if err := db.FinishSNSDeliveries(ctx, []warden.SNSOutcome{{Seq: done.Seq, LeaseOwner: "o", Attempt: done.Attempt, Delivered: true}}, now); err != nil {
-		t.Fatal(err)
-	}
-	next, err := db.ClaimSNSDeliveries(ctx, "o", now, time.Minute, 3, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := perSub(next); len(next) != 1 || got[s.SNSARN("t:a")] != 1 {
-		t.Fatalf("claim after one finished %v, want one of a", got)
-	}
-	// Oldest first within a subscription: the first claim took a's three
-	// oldest, this one the fourth.
-	for _, r := range first {
-		if r.SubscriptionArn == s.SNSARN("t:a") && r.Seq > next[0].Seq {
-			t.Fatalf("claimed a's seq %d after %d: not oldest first", next[0].Seq, r.Seq)
-		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 
@@ -75,7 +76,7 @@ const sqliteStmtCacheMaxQuery = 16 << 10
 func openSQLiteConnector(dsn, begin string) (driver.Connector, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("SQLite connector: %w", err)
 	}
 	return sqliteCacheConnector{Connector: c, begin: begin}, nil
 }
@@ -280,12 +281,19 @@ func (c *sqliteCacheConn) evict(e *list.Element) {
 	_ = cs.stmt.Close()
 }
 
-func (c *sqliteCacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+// startStmt starts ctx (see startContext) and returns query's cached
+// statement, nil when the query is not cached.
+func (c *sqliteCacheConn) startStmt(ctx context.Context, query string) (context.Context, *cachedStmt, error) {
 	ctx, err := startContext(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cs, err := c.stmt(ctx, query)
+	return ctx, cs, err
+}
+
+func (c *sqliteCacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	ctx, cs, err := c.startStmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -296,11 +304,7 @@ func (c *sqliteCacheConn) ExecContext(ctx context.Context, query string, args []
 }
 
 func (c *sqliteCacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	ctx, err := startContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := c.stmt(ctx, query)
+	ctx, cs, err := c.startStmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}

@@ -122,7 +122,7 @@ func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, write, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
+	if err := migrate(ctx, write, goose.DialectSQLite3, sqliteMigrationsDir); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -186,12 +186,13 @@ func walHolds(path string) bool {
 // missing or empty though the data dir shows that a store existed.
 var ErrLostStore = errors.New("refusing to start a new store over a lost one")
 
-func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
+// migrate applies the embedded migrations in dir.
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, opts ...goose.ProviderOption) error {
 	sub, err := fs.Sub(migrations, dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(dialect, db, sub)
+	p, err := goose.NewProvider(dialect, db, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -264,7 +265,8 @@ func millis(t time.Time) int64 { return t.UnixMilli() }
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // CreateAccessKey stores a key.
-func (db *DB) CreateAccessKey(ctx context.Context, k warden.AccessKey) error {
+func (db *DB) CreateAccessKey(ctx context.Context, k warden.AccessKey) (err error) {
+	defer wrapErr(&err, "CreateAccessKey(%q)", k.ID)
 	sealed, err := db.sealSecret([]byte(k.Secret), aadAccessKey(k.ID))
 	if err != nil {
 		return err
@@ -277,7 +279,8 @@ func (db *DB) CreateAccessKey(ctx context.Context, k warden.AccessKey) error {
 }
 
 // CreateFirstAccessKey stores k if the store has no key yet.
-func (db *DB) CreateFirstAccessKey(ctx context.Context, k warden.AccessKey) (bool, error) {
+func (db *DB) CreateFirstAccessKey(ctx context.Context, k warden.AccessKey) (_ bool, err error) {
+	defer wrapErr(&err, "CreateFirstAccessKey(%q)", k.ID)
 	sealed, err := db.sealSecret([]byte(k.Secret), aadAccessKey(k.ID))
 	if err != nil {
 		return false, err
@@ -298,10 +301,11 @@ func (db *DB) CreateFirstAccessKey(ctx context.Context, k warden.AccessKey) (boo
 }
 
 // AccessKey looks a key up by id.
-func (db *DB) AccessKey(ctx context.Context, id string) (warden.AccessKey, bool, error) {
+func (db *DB) AccessKey(ctx context.Context, id string) (_ warden.AccessKey, _ bool, err error) {
+	defer wrapErr(&err, "AccessKey(%q)", id)
 	k := warden.AccessKey{ID: id}
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT secret, account, created_at, inactive FROM access_keys WHERE id = ?`, id).
+	err = db.read.QueryRowContext(ctx, `SELECT secret, account, created_at, inactive FROM access_keys WHERE id = ?`, id).
 		Scan(&k.Secret, &k.Account, &created, &k.Inactive)
 	if errors.Is(err, sql.ErrNoRows) {
 		return warden.AccessKey{}, false, nil
@@ -317,7 +321,8 @@ func (db *DB) AccessKey(ctx context.Context, id string) (warden.AccessKey, bool,
 }
 
 // AccessKeys lists every key, oldest first.
-func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
+func (db *DB) AccessKeys(ctx context.Context) (_ []warden.AccessKey, err error) {
+	defer wrapErr(&err, "AccessKeys()")
 	rows, err := db.read.QueryContext(ctx, `SELECT id, secret, account, created_at, inactive FROM access_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
@@ -341,12 +346,14 @@ func (db *DB) AccessKeys(ctx context.Context) ([]warden.AccessKey, error) {
 }
 
 // DeleteAccessKey removes a key.
-func (db *DB) DeleteAccessKey(ctx context.Context, id string) (bool, error) {
+func (db *DB) DeleteAccessKey(ctx context.Context, id string) (_ bool, err error) {
+	defer wrapErr(&err, "DeleteAccessKey(%q)", id)
 	return db.execFound(ctx, `DELETE FROM access_keys WHERE id = ?`, id)
 }
 
 // SetAccessKeyInactive deactivates or activates a key.
-func (db *DB) SetAccessKeyInactive(ctx context.Context, id string, inactive bool) (bool, error) {
+func (db *DB) SetAccessKeyInactive(ctx context.Context, id string, inactive bool) (_ bool, err error) {
+	defer wrapErr(&err, "SetAccessKeyInactive(%q)", id)
 	return db.execFound(ctx, `UPDATE access_keys SET inactive = ? WHERE id = ?`, inactive, id)
 }
 
@@ -369,7 +376,8 @@ func (db *DB) execFound(ctx context.Context, query string, args ...any) (bool, e
 // ServerSecret returns the named secret, creating it on first use. generate
 // runs only when the secret does not exist yet (it may be costly, e.g. a key
 // pair); of two processes creating it at once, the first to commit wins.
-func (db *DB) ServerSecret(ctx context.Context, name string, generate func() []byte) ([]byte, error) {
+func (db *DB) ServerSecret(ctx context.Context, name string, generate func() []byte) (_ []byte, err error) {
+	defer wrapErr(&err, "ServerSecret(%q)", name)
 	return db.serverSecret(ctx, name, func() ([]byte, error) { return generate(), nil })
 }
 
@@ -407,4 +415,15 @@ func (db *DB) serverSecret(ctx context.Context, name string, generate func() ([]
 func (db *DB) openSecretString(stored, aad string) (string, error) {
 	b, err := db.openSecret([]byte(stored), aad)
 	return string(b), err
+}
+
+// wrapErr adds to *errp, when it is not nil, the store method that failed
+// and the arguments that say what it worked on (pkgsite's derrors.Wrap), for
+// the logs of the packages that call the store. errors.As still finds the
+// *warden.Error a client is shown, errors.Is the sentinels such as
+// warden.ErrStorageFull.
+func wrapErr(errp *error, format string, args ...any) {
+	if *errp != nil {
+		*errp = fmt.Errorf(format+": %w", append(args, *errp)...)
+	}
 }

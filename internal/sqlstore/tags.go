@@ -63,7 +63,8 @@ func putTags(ctx context.Context, tx writeTx, s warden.Scope, arn string, tags [
 }
 
 // TagResource adds or overwrites tags.
-func (db *DB) TagResource(ctx context.Context, s warden.Scope, arn string, tags []warden.Tag) error {
+func (db *DB) TagResource(ctx context.Context, s warden.Scope, arn string, tags []warden.Tag) (err error) {
+	defer wrapErr(&err, "TagResource(%v, %q)", s, arn)
 	return db.inTx(ctx, func(tx writeTx) error {
 		if err := requireResource(ctx, tx, s, arn); err != nil {
 			return err
@@ -73,7 +74,8 @@ func (db *DB) TagResource(ctx context.Context, s warden.Scope, arn string, tags 
 }
 
 // UntagResource removes tag keys.
-func (db *DB) UntagResource(ctx context.Context, s warden.Scope, arn string, keys []string) error {
+func (db *DB) UntagResource(ctx context.Context, s warden.Scope, arn string, keys []string) (err error) {
+	defer wrapErr(&err, "UntagResource(%v, %q)", s, arn)
 	return db.inTx(ctx, func(tx writeTx) error {
 		if err := requireResource(ctx, tx, s, arn); err != nil {
 			return err
@@ -89,7 +91,8 @@ func (db *DB) UntagResource(ctx context.Context, s warden.Scope, arn string, key
 }
 
 // Tags lists a resource's tags by key; the cursor is the last key returned.
-func (db *DB) Tags(ctx context.Context, s warden.Scope, arn string, p warden.Page) ([]warden.Tag, string, error) {
+func (db *DB) Tags(ctx context.Context, s warden.Scope, arn string, p warden.Page) (_ []warden.Tag, _ string, err error) {
+	defer wrapErr(&err, "Tags(%v, %q)", s, arn)
 	if err := requireResource(ctx, db.read, s, arn); err != nil {
 		return nil, "", err
 	}

@@ -31,7 +31,8 @@ func getV2Level(ctx context.Context, q querier, s warden.Scope, t warden.LogTarg
 // SetV2LoggingLevel sets the level of one target. The account's V2 logging
 // options must be set first (NotConfigured), as the model's error list for
 // the operation suggests.
-func (db *DB) SetV2LoggingLevel(ctx context.Context, s warden.Scope, l warden.LogTargetLevel, now time.Time) error {
+func (db *DB) SetV2LoggingLevel(ctx context.Context, s warden.Scope, l warden.LogTargetLevel, now time.Time) (err error) {
+	defer wrapErr(&err, "SetV2LoggingLevel(%v)", s)
 	return db.inTx(ctx, func(tx writeTx) error {
 		if _, err := getV2Logging(ctx, tx, s); err != nil {
 			return err
@@ -88,7 +89,8 @@ func (db *DB) SetV2LoggingLevel(ctx context.Context, s warden.Scope, l warden.Lo
 // V2LoggingLevels lists the levels in the order they were first set, after
 // the DEFAULT target (the options' defaultLogLevel, when set). Like
 // SetV2LoggingLevel it is NotConfigured before the V2 logging options are set.
-func (db *DB) V2LoggingLevels(ctx context.Context, s warden.Scope, targetType string, p warden.Page) ([]warden.LogTargetLevel, string, error) {
+func (db *DB) V2LoggingLevels(ctx context.Context, s warden.Scope, targetType string, p warden.Page) (_ []warden.LogTargetLevel, _ string, err error) {
+	defer wrapErr(&err, "V2LoggingLevels(%v, %q)", s, targetType)
 	o, err := getV2Logging(ctx, db.read, s)
 	if err != nil {
 		return nil, "", err
@@ -147,7 +149,8 @@ func (db *DB) V2LoggingLevels(ctx context.Context, s warden.Scope, targetType st
 
 // DeleteV2LoggingLevel removes a target's level; a missing one is no error
 // and leaves no change-log row.
-func (db *DB) DeleteV2LoggingLevel(ctx context.Context, s warden.Scope, t warden.LogTarget, now time.Time) error {
+func (db *DB) DeleteV2LoggingLevel(ctx context.Context, s warden.Scope, t warden.LogTarget, now time.Time) (err error) {
+	defer wrapErr(&err, "DeleteV2LoggingLevel(%v)", s)
 	if t.Type == warden.LogTargetDefault {
 		return warden.Errorf(warden.CodeInvalidRequest, "The DEFAULT log level cannot be deleted; change it with SetV2LoggingOptions or SetV2LoggingLevel.")
 	}
@@ -171,7 +174,8 @@ func (db *DB) DeleteV2LoggingLevel(ctx context.Context, s warden.Scope, t warden
 const appendChunk = 256
 
 // AppendV2LogEntries stores a batch of log entries in one transaction.
-func (db *DB) AppendV2LogEntries(ctx context.Context, entries []warden.V2LogEntry) error {
+func (db *DB) AppendV2LogEntries(ctx context.Context, entries []warden.V2LogEntry) (err error) {
+	defer wrapErr(&err, "AppendV2LogEntries()")
 	if len(entries) == 0 {
 		return nil
 	}
@@ -199,7 +203,8 @@ func (db *DB) AppendV2LogEntries(ctx context.Context, entries []warden.V2LogEntr
 }
 
 // V2LogEntries lists stored log entries by seq.
-func (db *DB) V2LogEntries(ctx context.Context, f warden.V2LogFilter) ([]warden.V2LogEntry, error) {
+func (db *DB) V2LogEntries(ctx context.Context, f warden.V2LogFilter) (_ []warden.V2LogEntry, err error) {
+	defer wrapErr(&err, "V2LogEntries()")
 	query := `SELECT seq, account, region, at, entry FROM v2_log_entries WHERE seq > ?`
 	args := []any{f.AfterSeq}
 	if f.Account != "" {
@@ -243,7 +248,8 @@ const pruneBatch = 5000
 
 // PruneV2LogEntries deletes entries older than before, then the oldest
 // entries of every account and region holding more than keep.
-func (db *DB) PruneV2LogEntries(ctx context.Context, before time.Time, keep int) (int64, error) {
+func (db *DB) PruneV2LogEntries(ctx context.Context, before time.Time, keep int) (_ int64, err error) {
+	defer wrapErr(&err, "PruneV2LogEntries()")
 	var total int64
 	deleteBatch := func(query string, args ...any) (int64, error) {
 		var n int64
@@ -320,8 +326,9 @@ func (db *DB) PruneV2LogEntries(ctx context.Context, before time.Time, keep int)
 }
 
 // ChangeLogHead is the seq of the newest change-log row, 0 when the log is empty.
-func (db *DB) ChangeLogHead(ctx context.Context) (int64, error) {
+func (db *DB) ChangeLogHead(ctx context.Context) (_ int64, err error) {
+	defer wrapErr(&err, "ChangeLogHead()")
 	var seq sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `SELECT MAX(seq) FROM change_log`).Scan(&seq)
+	err = db.read.QueryRowContext(ctx, `SELECT MAX(seq) FROM change_log`).Scan(&seq)
 	return seq.Int64, err
 }

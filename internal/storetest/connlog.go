@@ -1,36 +1,20 @@
-package sqlstore
+package storetest
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/pgtest"
 )
 
-func openConnlogStore(t *testing.T) *DB {
-	t.Helper()
-	db, err := Open(context.Background(), Options{Database: pgtest.Database(t, t.TempDir()), DataDir: t.TempDir(), Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-// TestConnectionLog records connects and disconnects and reads them back:
+// connectionLog records connects and disconnects and reads them back:
 // a disconnect closes only its own session, a failed attempt is closed at
 // once, other scopes and event types stay out, windows select the sessions
 // open in them, paging walks every row once, and pruning deletes by the
 // last event.
-func TestConnectionLog(t *testing.T) {
-	ctx := context.Background()
-	db := openConnlogStore(t)
-	s := warden.Scope{Account: "123456789012", Region: "us-east-1"}
-	other := warden.Scope{Account: "210987654321", Region: "us-east-1"}
-	t0 := time.UnixMilli(1_800_000_000_000).UTC()
+func connectionLog(t *testing.T, db warden.Store) {
+	s, other := scope, otherAccount
 	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
 	connect := func(sc warden.Scope, session, client, cert string, min int) warden.DataPlaneEvent {
 		return warden.DataPlaneEvent{Scope: sc, Type: warden.EventConnect, Status: warden.StatusSuccess, SessionID: session,
@@ -73,7 +57,7 @@ func TestConnectionLog(t *testing.T) {
 	for _, r := range got {
 		sessions = append(sessions, r.SessionID)
 	}
-	if want := "[s4 s-fail s2 s1]"; sprint(sessions) != want {
+	if want := "[s4 s-fail s2 s1]"; fmt.Sprint(sessions) != want {
 		t.Fatalf("sessions newest first = %v, want %s", sessions, want)
 	}
 	byID := map[string]warden.ConnectionRecord{}
@@ -99,39 +83,38 @@ func TestConnectionLog(t *testing.T) {
 
 	// Windows: [12, 25] holds s2 (until 20) and nothing that ended before
 	// or started after; [45, 50] holds the open s4 only.
-	window := func(from, to int, f warden.ConnectionFilter) []string {
+	// scan lists field of the records ScanConnections passes, in its order.
+	scan := func(f warden.ConnectionFilter, by string, field func(*warden.ConnectionRecord) string) []string {
 		t.Helper()
-		f.Start, f.End = at(from), at(to)
-		var ids []string
-		if err := db.ScanConnections(ctx, s, f, warden.ByCertificate, func(r *warden.ConnectionRecord) error {
-			ids = append(ids, r.SessionID)
+		var out []string
+		if err := db.ScanConnections(ctx, s, f, by, func(r *warden.ConnectionRecord) error {
+			out = append(out, field(r))
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		return ids
+		return out
 	}
-	if w := window(12, 25, warden.ConnectionFilter{}); sprint(w) != "[s2]" {
+	window := func(from, to int, f warden.ConnectionFilter) []string {
+		t.Helper()
+		f.Start, f.End = at(from), at(to)
+		return scan(f, warden.ByCertificate, func(r *warden.ConnectionRecord) string { return r.SessionID })
+	}
+	if w := window(12, 25, warden.ConnectionFilter{}); fmt.Sprint(w) != "[s2]" {
 		t.Fatalf("[12,25] = %v", w)
 	}
-	if w := window(45, 50, warden.ConnectionFilter{}); sprint(w) != "[s4]" {
+	if w := window(45, 50, warden.ConnectionFilter{}); fmt.Sprint(w) != "[s4]" {
 		t.Fatalf("[45,50] = %v", w)
 	}
 	// By certificate then connect time; success only drops the failure.
-	if w := window(-100, 100, warden.ConnectionFilter{}); sprint(w) != "[s1 s2 s-fail s4]" {
+	if w := window(-100, 100, warden.ConnectionFilter{}); fmt.Sprint(w) != "[s1 s2 s-fail s4]" {
 		t.Fatalf("by certificate = %v", w)
 	}
-	if w := window(-100, 100, warden.ConnectionFilter{SuccessOnly: true, CertificateID: "cert-b"}); sprint(w) != "[s4]" {
+	if w := window(-100, 100, warden.ConnectionFilter{SuccessOnly: true, CertificateID: "cert-b"}); fmt.Sprint(w) != "[s4]" {
 		t.Fatalf("cert-b successes = %v", w)
 	}
-	var clients []string
-	if err := db.ScanConnections(ctx, s, all, warden.ByClientID, func(r *warden.ConnectionRecord) error {
-		clients = append(clients, r.ClientID)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if sprint(clients) != "[c1 c2 c3 c4]" {
+	clients := scan(all, warden.ByClientID, func(r *warden.ConnectionRecord) string { return r.ClientID })
+	if fmt.Sprint(clients) != "[c1 c2 c3 c4]" {
 		t.Fatalf("by client = %v", clients)
 	}
 
@@ -174,7 +157,7 @@ func TestConnectionLog(t *testing.T) {
 		}
 		p.After = next
 	}
-	if sprint(paged) != "[s4 s-fail s2 s1]" {
+	if fmt.Sprint(paged) != "[s4 s-fail s2 s1]" {
 		t.Fatalf("paged = %v", paged)
 	}
 	if _, _, err := db.Connections(ctx, s, all, warden.Page{Limit: 1, After: "garbage"}); warden.ErrorCode(err) != warden.CodeInvalidRequest {
@@ -192,18 +175,7 @@ func TestConnectionLog(t *testing.T) {
 	if pruned != 3 {
 		t.Fatalf("pruned %d rows, want 3 (s1, s-fail, s-other)", pruned)
 	}
-	if w := window(-100, 50, warden.ConnectionFilter{}); sprint(w) != "[s2 s4]" {
+	if w := window(-100, 50, warden.ConnectionFilter{}); fmt.Sprint(w) != "[s2 s4]" {
 		t.Fatalf("after pruning = %v", w)
 	}
-}
-
-func sprint(v []string) string {
-	out := "["
-	for i, s := range v {
-		if i > 0 {
-			out += " "
-		}
-		out += s
-	}
-	return out + "]"
 }
