@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,7 +185,8 @@ type AuditConfigurationUpdate struct {
 
 // ValidateAuditConfigurationUpdate checks an update's members against the
 // model and against what Warden can run. Rules that need the stored
-// configuration (the first call, scheduled audits) are the store's.
+// configuration (the first call, scheduled audits) are
+// ApplyAuditConfigurationUpdate's.
 func ValidateAuditConfigurationUpdate(u *AuditConfigurationUpdate) error {
 	var v Validator
 	if u.RoleArn != nil {
@@ -244,6 +246,82 @@ func ValidateAuditConfigurationUpdate(u *AuditConfigurationUpdate) error {
 	return nil
 }
 
+// ApplyAuditConfigurationUpdate merges u into the stored configuration cur
+// (configured: whether the account has one) and checks the rules that need
+// it: the first update needs a roleArn and at least one enabled check, and
+// a check that a scheduled audit uses cannot be disabled. scheduled lists
+// the account's scheduled audits; it is called only when u disables a
+// check.
+func ApplyAuditConfigurationUpdate(cur AuditConfiguration, configured bool, u AuditConfigurationUpdate,
+	scheduled func() ([]ScheduledAudit, error)) (AuditConfiguration, error) {
+	next := AuditConfiguration{RoleArn: cur.RoleArn, SNS: cur.SNS, Checks: maps.Clone(cur.Checks)}
+	if next.Checks == nil {
+		next.Checks = map[string]AuditCheckConfiguration{}
+	}
+	if u.RoleArn != nil {
+		next.RoleArn = *u.RoleArn
+	}
+	if u.SNS != nil {
+		t := *u.SNS
+		next.SNS = &t
+	}
+	var disabled []string
+	for name, c := range u.Checks {
+		old := next.Checks[name]
+		if c.Configuration == nil {
+			c.Configuration = old.Configuration
+		}
+		if old.Enabled && !c.Enabled {
+			disabled = append(disabled, name)
+		}
+		next.Checks[name] = c
+	}
+	if !configured {
+		if u.RoleArn == nil {
+			return next, Errorf(CodeInvalidRequest, "The first UpdateAccountAuditConfiguration needs a roleArn.")
+		}
+		enabled := false
+		for _, c := range next.Checks {
+			enabled = enabled || c.Enabled
+		}
+		if !enabled {
+			return next, Errorf(CodeInvalidRequest, "The first UpdateAccountAuditConfiguration needs auditCheckConfigurations with at least one enabled check.")
+		}
+	}
+	if len(disabled) == 0 {
+		return next, nil
+	}
+	audits, err := scheduled()
+	if err != nil {
+		return next, err
+	}
+	slices.Sort(disabled)
+	for _, name := range disabled {
+		for _, a := range audits {
+			if slices.Contains(a.TargetCheckNames, name) {
+				return next, Errorf(CodeInvalidRequest,
+					"The check %s cannot be disabled: the scheduled audit %s uses it. Remove it from the scheduled audit or delete the scheduled audit first.", name, a.Name)
+			}
+		}
+	}
+	return next, nil
+}
+
+// CheckAuditConfigurationDelete is nil when DeleteAccountAuditConfiguration
+// may delete the configuration (configured: the account has one) of an
+// account with scheduledAudits scheduled audits; they go with it only when
+// deleteScheduledAudits is set.
+func CheckAuditConfigurationDelete(configured bool, scheduledAudits int, deleteScheduledAudits bool) error {
+	if !configured {
+		return Errorf(CodeResourceNotFound, "The account has no audit configuration to delete.")
+	}
+	if scheduledAudits > 0 && !deleteScheduledAudits {
+		return Errorf(CodeInvalidRequest,
+			"The account has %d scheduled audits, which use its checks; delete them first or pass deleteScheduledAudits=true.", scheduledAudits)
+	}
+	return nil
+}
+
 // ---------------------------------------------------------------- tasks
 
 // Audit task types and statuses (the AuditTaskType and AuditTaskStatus enums).
@@ -255,12 +333,6 @@ const (
 	AuditCompleted  = "COMPLETED"
 	AuditFailed     = "FAILED"
 	AuditCanceled   = "CANCELED"
-)
-
-// AuditTaskStatuses and AuditTaskTypes list the enums in the model's order.
-var (
-	AuditTaskStatuses = []string{AuditInProgress, AuditCompleted, AuditFailed, AuditCanceled}
-	AuditTaskTypes    = []string{AuditOnDemand, AuditScheduled}
 )
 
 // Check run statuses (the AuditCheckRunStatus enum).
@@ -357,6 +429,15 @@ func ValidateTargetCheckNames(member string, names []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// CheckCancel is nil when the task may be canceled: only an IN_PROGRESS
+// audit may.
+func (t *AuditTask) CheckCancel() error {
+	if t.Status != AuditInProgress {
+		return Errorf(CodeInvalidRequest, "The audit task %s is %s; only an IN_PROGRESS audit can be canceled.", t.ID, t.Status)
+	}
+	return nil
 }
 
 // CheckTargetChecksEnabled fails with InvalidRequest unless every check is
@@ -501,55 +582,6 @@ func (r *ResourceIdentifier) Key() string {
 	return n.JSON()
 }
 
-// Validate checks the members against the model under the JSON path member.
-func (r *ResourceIdentifier) Validate(v *Validator, member string) {
-	if r.DeviceCertificateID != "" {
-		ValidateCertificateID(v, member+".deviceCertificateId", r.DeviceCertificateID)
-	}
-	if r.CACertificateID != "" {
-		ValidateCertificateID(v, member+".caCertificateId", r.CACertificateID)
-	}
-	if p := r.PolicyVersionIdentifier; p != nil {
-		if p.PolicyName != "" {
-			ValidatePolicyName(v, member+".policyVersionIdentifier.policyName", p.PolicyName)
-		}
-		if p.PolicyVersionID != "" {
-			ValidatePolicyVersionID(v, member+".policyVersionIdentifier.policyVersionId", p.PolicyVersionID)
-		}
-	}
-	if r.Account != "" {
-		v.Length(member+".account", r.Account, 12, 12)
-		v.Chars(member+".account", r.Account, func(c rune) bool { return c >= '0' && c <= '9' }, "[0-9]+")
-	}
-	if r.IAMRoleArn != "" {
-		ValidateRoleArn(v, member+".iamRoleArn", r.IAMRoleArn)
-	}
-	v.Length(member+".roleAliasArn", r.RoleAliasArn, 0, 2048)
-	if i := r.IssuerCertificateIdentifier; i != nil {
-		m := member + ".issuerCertificateIdentifier"
-		v.Length(m+".issuerCertificateSubject", i.IssuerCertificateSubject, 0, 1000)
-		v.Chars(m+".issuerCertificateSubject", i.IssuerCertificateSubject, func(c rune) bool { return c == ' ' || isGraph(c) }, `[\p{Graph}\x20]*`)
-		v.Length(m+".issuerId", i.IssuerID, 0, 64)
-		if id := strings.TrimPrefix(i.IssuerID, "0x"); i.IssuerID != "" {
-			v.Chars(m+".issuerId", id, isHexChar, `(0x)?[a-fA-F0-9]+`)
-		}
-		v.Length(m+".issuerCertificateSerialNumber", i.IssuerCertificateSerialNumber, 0, 20)
-		v.Chars(m+".issuerCertificateSerialNumber", i.IssuerCertificateSerialNumber, func(c rune) bool { return isHexChar(c) || c == ':' }, `[a-fA-F0-9:]+`)
-	}
-}
-
-// isGraph accepts \p{Graph}: visible characters (letters, marks, numbers,
-// punctuation, symbols).
-func isGraph(r rune) bool { return r > ' ' && r != 0x7f && !(r >= 0x80 && r < 0xa0) && !isSpaceRune(r) }
-
-func isSpaceRune(r rune) bool {
-	switch r {
-	case '\t', '\n', '\v', '\f', '\r', ' ', 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000:
-		return true
-	}
-	return r >= 0x2000 && r <= 0x200a
-}
-
 // NonCompliantResource is the resource a finding is about.
 type NonCompliantResource struct {
 	ResourceType       string             `json:"resourceType"`
@@ -617,18 +649,32 @@ type AuditSuppressionUpdate struct {
 	Description          *string
 }
 
+// ApplyAuditSuppressionUpdate applies u to sup at now. Turning
+// suppressIndefinitely off needs an expiration date in the future, given
+// with it or stored.
+func ApplyAuditSuppressionUpdate(sup AuditSuppression, u AuditSuppressionUpdate, now time.Time) (AuditSuppression, error) {
+	if u.ExpirationDate != nil {
+		sup.ExpirationDate, sup.SuppressIndefinitely = *u.ExpirationDate, false
+	}
+	if u.SuppressIndefinitely != nil {
+		sup.SuppressIndefinitely = *u.SuppressIndefinitely
+		if sup.SuppressIndefinitely {
+			sup.ExpirationDate = time.Time{}
+		} else if u.ExpirationDate == nil && (sup.ExpirationDate.IsZero() || !sup.ExpirationDate.After(now)) {
+			return sup, Errorf(CodeInvalidRequest, "suppressIndefinitely=false needs an expirationDate in the future.")
+		}
+	}
+	if u.Description != nil {
+		sup.Description = *u.Description
+	}
+	return sup, nil
+}
+
 // AuditSuppressionFilter selects suppressions in ListAuditSuppressions.
 type AuditSuppressionFilter struct {
 	CheckName string
 	Resource  *ResourceIdentifier
 	Ascending bool
-}
-
-// ValidateAuditDescription checks an AuditDescription: at most 1000
-// characters of [\p{Graph}\x20].
-func ValidateAuditDescription(v *Validator, member, d string) {
-	v.Length(member, d, 0, 1000)
-	v.Chars(member, d, func(c rune) bool { return c == ' ' || isGraph(c) }, `[\p{Graph}\x20]*`)
 }
 
 // CheckSuppressionTerm fails unless exactly one of an expiration date in the
@@ -658,11 +704,8 @@ const (
 	DayOfMonthLast = "LAST"
 )
 
-// AuditFrequencies and DaysOfWeek list the enums in the model's order.
-var (
-	AuditFrequencies = []string{FrequencyDaily, FrequencyWeekly, FrequencyBiweekly, FrequencyMonthly}
-	DaysOfWeek       = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
-)
+// DaysOfWeek lists the DayOfWeek enum in the model's order.
+var DaysOfWeek = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
 
 // ScheduledAudit runs its checks at a frequency.
 type ScheduledAudit struct {
@@ -688,34 +731,6 @@ type ScheduledAuditUpdate struct {
 	DayOfMonth       *string
 	DayOfWeek        *string
 	TargetCheckNames []string
-}
-
-// ValidateScheduledAuditName checks a ScheduledAuditName: 1-128 characters of [a-zA-Z0-9_-].
-func ValidateScheduledAuditName(v *Validator, member, name string) {
-	v.Length(member, name, 1, 128)
-	v.Chars(member, name, IsNameChar, "[a-zA-Z0-9_-]+")
-}
-
-// ValidateScheduleMembers checks frequency, dayOfMonth and dayOfWeek
-// against the model (pointers: nil = absent).
-func ValidateScheduleMembers(v *Validator, frequency, dayOfMonth, dayOfWeek *string) {
-	if frequency != nil {
-		v.Enum("frequency", *frequency, AuditFrequencies...)
-	}
-	if dayOfMonth != nil && !validDayOfMonth(*dayOfMonth) {
-		v.Fail("dayOfMonth", *dayOfMonth, "Member must satisfy regular expression pattern: ^([1-9]|[12][0-9]|3[01])$|^LAST$")
-	}
-	if dayOfWeek != nil {
-		v.Enum("dayOfWeek", *dayOfWeek, DaysOfWeek...)
-	}
-}
-
-func validDayOfMonth(d string) bool {
-	if d == DayOfMonthLast {
-		return true
-	}
-	n, err := strconv.Atoi(d)
-	return err == nil && n >= 1 && n <= 31 && strconv.Itoa(n) == d
 }
 
 // CheckScheduleDays fails unless the days suit the frequency: MONTHLY needs

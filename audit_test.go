@@ -189,3 +189,74 @@ func TestSuppressionRules(t *testing.T) {
 		}
 	}
 }
+
+func TestApplyAuditConfigurationUpdate(t *testing.T) {
+	role := "arn:aws:iam::123456789012:role/audit"
+	enable := map[string]AuditCheckConfiguration{CheckDeviceCertificateExpiring: {Enabled: true}}
+	noAudits := func() ([]ScheduledAudit, error) { t.Error("scheduled audits read"); return nil, nil }
+	if _, err := ApplyAuditConfigurationUpdate(AuditConfiguration{}, false, AuditConfigurationUpdate{Checks: enable}, noAudits); ErrorCode(err) != CodeInvalidRequest {
+		t.Errorf("first update without roleArn: %v", err)
+	}
+	if _, err := ApplyAuditConfigurationUpdate(AuditConfiguration{}, false, AuditConfigurationUpdate{RoleArn: &role}, noAudits); ErrorCode(err) != CodeInvalidRequest {
+		t.Errorf("first update without an enabled check: %v", err)
+	}
+	cur, err := ApplyAuditConfigurationUpdate(AuditConfiguration{}, false, AuditConfigurationUpdate{RoleArn: &role, Checks: enable}, noAudits)
+	if err != nil || cur.RoleArn != role || !cur.Enabled(CheckDeviceCertificateExpiring) {
+		t.Fatalf("first update: %+v %v", cur, err)
+	}
+	// Settings kept when an update names the check without them.
+	cur.Checks[CheckDeviceCertificateExpiring] = AuditCheckConfiguration{Enabled: true, Configuration: map[string]string{"x": "1"}}
+	next, err := ApplyAuditConfigurationUpdate(cur, true, AuditConfigurationUpdate{Checks: enable}, noAudits)
+	if err != nil || next.Checks[CheckDeviceCertificateExpiring].Configuration["x"] != "1" {
+		t.Errorf("merge: %+v %v", next, err)
+	}
+	disable := AuditConfigurationUpdate{Checks: map[string]AuditCheckConfiguration{CheckDeviceCertificateExpiring: {}}}
+	inUse := func() ([]ScheduledAudit, error) {
+		return []ScheduledAudit{{Name: "daily", TargetCheckNames: []string{CheckDeviceCertificateExpiring}}}, nil
+	}
+	if _, err := ApplyAuditConfigurationUpdate(cur, true, disable, inUse); err == nil || !strings.Contains(err.Error(), "daily") {
+		t.Errorf("disabling a check in use: %v", err)
+	}
+	if next, err := ApplyAuditConfigurationUpdate(cur, true, disable, func() ([]ScheduledAudit, error) { return nil, nil }); err != nil ||
+		next.Enabled(CheckDeviceCertificateExpiring) || !cur.Enabled(CheckDeviceCertificateExpiring) {
+		t.Errorf("disabling: %v (the stored configuration must not change)", err)
+	}
+}
+
+func TestCheckAuditConfigurationDelete(t *testing.T) {
+	if err := CheckAuditConfigurationDelete(false, 0, true); ErrorCode(err) != CodeResourceNotFound {
+		t.Errorf("none: %v", err)
+	}
+	if err := CheckAuditConfigurationDelete(true, 2, false); ErrorCode(err) != CodeInvalidRequest {
+		t.Errorf("scheduled audits kept: %v", err)
+	}
+	if err := CheckAuditConfigurationDelete(true, 2, true); err != nil {
+		t.Errorf("scheduled audits deleted too: %v", err)
+	}
+}
+
+func TestApplyAuditSuppressionUpdate(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	off, on, later := false, true, now.Add(time.Hour)
+	sup := AuditSuppression{SuppressIndefinitely: true}
+	if _, err := ApplyAuditSuppressionUpdate(sup, AuditSuppressionUpdate{SuppressIndefinitely: &off}, now); ErrorCode(err) != CodeInvalidRequest {
+		t.Errorf("off without a date: %v", err)
+	}
+	got, err := ApplyAuditSuppressionUpdate(sup, AuditSuppressionUpdate{ExpirationDate: &later}, now)
+	if err != nil || got.SuppressIndefinitely || !got.ExpirationDate.Equal(later) {
+		t.Errorf("date: %+v %v", got, err)
+	}
+	if got, err = ApplyAuditSuppressionUpdate(got, AuditSuppressionUpdate{SuppressIndefinitely: &on}, now); err != nil ||
+		!got.SuppressIndefinitely || !got.ExpirationDate.IsZero() {
+		t.Errorf("indefinitely: %+v %v", got, err)
+	}
+}
+
+func TestAuditTaskCheckCancel(t *testing.T) {
+	if err := (&AuditTask{ID: "a", Status: AuditInProgress}).CheckCancel(); err != nil {
+		t.Error(err)
+	}
+	if err := (&AuditTask{ID: "a", Status: AuditCompleted}).CheckCancel(); ErrorCode(err) != CodeInvalidRequest {
+		t.Errorf("completed: %v", err)
+	}
+}

@@ -437,6 +437,16 @@ type MitigationResources struct {
 	TopicArn string
 }
 
+// MitigationPermissionDenied is the message of an execution whose role,
+// in account, lacks the permission missing.
+func MitigationPermissionDenied(account, role string, missing Permission) string {
+	if missing.Action == "sts:AssumeRole" {
+		return fmt.Sprintf("Insufficient permissions: Warden cannot assume role %s (missing permission sts:AssumeRole on %s): "+
+			"the role must exist in account %s.", role, missing.Resource, account)
+	}
+	return fmt.Sprintf("Insufficient permissions: role %s does not allow %s on %s.", role, missing.Action, missing.Resource)
+}
+
 // MitigationPermissions lists what the role of a mitigation action of
 // actionType needs to apply it to r (semantics.md §3, from the Device
 // Defender guide and the managed policies), in the order the work is done:

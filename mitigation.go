@@ -17,9 +17,6 @@ const (
 	MitigationTaskCanceled   = "CANCELED"
 )
 
-// MitigationTaskStatuses lists the task statuses in the model's order.
-var MitigationTaskStatuses = []string{MitigationTaskInProgress, MitigationTaskCompleted, MitigationTaskFailed, MitigationTaskCanceled}
-
 // Execution statuses (AuditMitigationActionsExecutionStatus). An execution
 // is one action applied to one finding.
 const (
@@ -30,9 +27,6 @@ const (
 	ExecutionSkipped    = "SKIPPED"
 	ExecutionPending    = "PENDING"
 )
-
-// ExecutionStatuses lists the execution statuses in the model's order.
-var ExecutionStatuses = []string{ExecutionInProgress, ExecutionCompleted, ExecutionFailed, ExecutionCanceled, ExecutionSkipped, ExecutionPending}
 
 // Error codes of failed executions. AWS documents none (the member is a
 // free string); these are Warden's conventions (semantics.md §3).

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"strconv"
 	"time"
 
@@ -9,59 +10,24 @@ import (
 
 // ---------------------------------------------------------------- account configuration
 
-type auditTargetWire struct {
-	TargetArn *string `json:"targetArn"`
-	RoleArn   *string `json:"roleArn"`
-	Enabled   *bool   `json:"enabled"`
-}
-
-type auditCheckConfigWire struct {
-	Enabled       *bool             `json:"enabled"`
-	Configuration map[string]string `json:"configuration"`
-}
-
 func (s *Server) UpdateAccountAuditConfiguration(c *call) (any, error) {
 	var in struct {
-		RoleArn                               *string                          `json:"roleArn"`
-		AuditNotificationTargetConfigurations map[string]*auditTargetWire      `json:"auditNotificationTargetConfigurations"`
-		AuditCheckConfigurations              map[string]*auditCheckConfigWire `json:"auditCheckConfigurations"`
+		RoleArn                               *string                                    `json:"roleArn"`
+		AuditNotificationTargetConfigurations map[string]*warden.AuditNotificationTarget `json:"auditNotificationTargetConfigurations"`
+		AuditCheckConfigurations              map[string]warden.AuditCheckConfiguration  `json:"auditCheckConfigurations"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	u := warden.AuditConfigurationUpdate{RoleArn: in.RoleArn}
-	var v warden.Validator
-	for key, t := range in.AuditNotificationTargetConfigurations {
-		v.Enum("auditNotificationTargetConfigurations", key, "SNS")
-		target := warden.AuditNotificationTarget{}
-		if t != nil {
-			target = warden.AuditNotificationTarget{TargetArn: deref(t.TargetArn), RoleArn: deref(t.RoleArn), Enabled: t.Enabled != nil && *t.Enabled}
-		}
-		u.SNS = &target
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if in.AuditCheckConfigurations != nil {
-		u.Checks = map[string]warden.AuditCheckConfiguration{}
-		for name, cc := range in.AuditCheckConfigurations {
-			out := warden.AuditCheckConfiguration{}
-			if cc != nil {
-				out.Enabled = cc.Enabled != nil && *cc.Enabled
-				out.Configuration = cc.Configuration
-			}
-			u.Checks[name] = out
-		}
+	u := warden.AuditConfigurationUpdate{RoleArn: in.RoleArn, Checks: in.AuditCheckConfigurations}
+	// SNS is the model's only notification type; a null target is an empty one.
+	if t, ok := in.AuditNotificationTargetConfigurations["SNS"]; ok {
+		u.SNS = cmp.Or(t, &warden.AuditNotificationTarget{})
 	}
 	if err := warden.ValidateAuditConfigurationUpdate(&u); err != nil {
 		return nil, err
 	}
 	return nil, s.store.UpdateAuditConfiguration(c.ctx, c.scope, u, s.now().UTC())
-}
-
-type auditCheckConfigOut struct {
-	Enabled       bool              `json:"enabled"`
-	Configuration map[string]string `json:"configuration,omitempty"`
 }
 
 func (s *Server) DescribeAccountAuditConfiguration(c *call) (any, error) {
@@ -72,38 +38,39 @@ func (s *Server) DescribeAccountAuditConfiguration(c *call) (any, error) {
 	out := struct {
 		RoleArn                               string                                     `json:"roleArn,omitempty"`
 		AuditNotificationTargetConfigurations map[string]*warden.AuditNotificationTarget `json:"auditNotificationTargetConfigurations,omitempty"`
-		AuditCheckConfigurations              map[string]auditCheckConfigOut             `json:"auditCheckConfigurations"`
-	}{RoleArn: cfg.RoleArn, AuditCheckConfigurations: map[string]auditCheckConfigOut{}}
+		AuditCheckConfigurations              map[string]warden.AuditCheckConfiguration  `json:"auditCheckConfigurations"`
+	}{RoleArn: cfg.RoleArn, AuditCheckConfigurations: map[string]warden.AuditCheckConfiguration{}}
 	if cfg.SNS != nil {
 		out.AuditNotificationTargetConfigurations = map[string]*warden.AuditNotificationTarget{"SNS": cfg.SNS}
 	}
 	for _, info := range warden.AuditChecks {
-		cc := cfg.Checks[info.Name]
-		out.AuditCheckConfigurations[info.Name] = auditCheckConfigOut{Enabled: cc.Enabled, Configuration: cc.Configuration}
+		out.AuditCheckConfigurations[info.Name] = cfg.Checks[info.Name]
 	}
 	return out, nil
 }
 
 func (s *Server) DeleteAccountAuditConfiguration(c *call) (any, error) {
-	all, err := c.queryBool("deleteScheduledAudits")
-	if err != nil {
+	var in struct {
+		DeleteScheduledAudits bool `json:"deleteScheduledAudits"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.DeleteAuditConfiguration(c.ctx, c.scope, all != nil && *all, s.now().UTC())
+	return nil, s.store.DeleteAuditConfiguration(c.ctx, c.scope, in.DeleteScheduledAudits, s.now().UTC())
 }
 
 // ---------------------------------------------------------------- tasks
+
+// taskIDOut is the answer of the operations that start a task.
+type taskIDOut struct {
+	TaskID string `json:"taskId"`
+}
 
 func (s *Server) StartOnDemandAuditTask(c *call) (any, error) {
 	var in struct {
 		TargetCheckNames []string `json:"targetCheckNames"`
 	}
 	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	var v warden.Validator
-	v.Required("targetCheckNames", in.TargetCheckNames != nil)
-	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	checks, err := warden.ValidateTargetCheckNames("targetCheckNames", in.TargetCheckNames)
@@ -114,24 +81,11 @@ func (s *Server) StartOnDemandAuditTask(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		TaskID string `json:"taskId"`
-	}{t.ID}, nil
-}
-
-func (c *call) auditTaskID() (string, error) {
-	id := c.r.PathValue("taskId")
-	var v warden.Validator
-	warden.ValidateAuditTaskID(&v, "taskId", id)
-	return id, v.Err()
+	return taskIDOut{t.ID}, nil
 }
 
 func (s *Server) CancelAuditTask(c *call) (any, error) {
-	id, err := c.auditTaskID()
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.store.CancelAuditTask(c.ctx, c.scope, id, s.now().UTC())
+	return nil, s.store.CancelAuditTask(c.ctx, c.scope, c.r.PathValue("taskId"), s.now().UTC())
 }
 
 type auditCheckDetailsOut struct {
@@ -155,11 +109,7 @@ type taskStatisticsOutAudit struct {
 }
 
 func (s *Server) DescribeAuditTask(c *call) (any, error) {
-	id, err := c.auditTaskID()
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.store.AuditTask(c.ctx, c.scope, id)
+	t, err := s.store.AuditTask(c.ctx, c.scope, c.r.PathValue("taskId"))
 	if err != nil {
 		return nil, err
 	}
@@ -189,52 +139,58 @@ func (s *Server) DescribeAuditTask(c *call) (any, error) {
 	return out, nil
 }
 
-func (s *Server) ListAuditTasks(c *call) (any, error) {
-	const op = "ListAuditTasks"
-	q := c.r.URL.Query()
-	var v warden.Validator
-	start, hasStart := c.queryTime(&v, "startTime")
-	end, hasEnd := c.queryTime(&v, "endTime")
-	v.Required("startTime", hasStart)
-	v.Required("endTime", hasEnd)
-	f := warden.AuditTaskFilter{Start: start, End: end, Type: q.Get("taskType"), Status: q.Get("taskStatus")}
-	if q.Has("taskType") {
-		v.Enum("taskType", f.Type, warden.AuditTaskTypes...)
-	}
-	if q.Has("taskStatus") {
-		v.Enum("taskStatus", f.Status, warden.AuditTaskStatuses...)
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if oldest := s.now().Add(-warden.AuditRetention); start.Before(oldest) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "startTime %s is before %s: audits are kept for 90 days.",
-			start.Format(time.RFC3339), oldest.UTC().Format(time.RFC3339))
-	}
-	if end.Before(start) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "endTime must not be before startTime.")
-	}
+// listPage answers a list operation's page: it calls list with the page
+// the request asks for (25 items unless it gives a size) and maps each item
+// to its wire form; next is the token of the following page.
+func listPage[T, O any](c *call, list func(warden.Page) ([]T, string, error), wire func(*T) O) (items []O, next string, err error) {
 	p, err := c.page(25)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	tasks, next, err := s.store.AuditTasks(c.ctx, c.scope, f, p)
+	found, cursor, err := list(p)
 	if err != nil {
+		return nil, "", err
+	}
+	items = make([]O, 0, len(found))
+	for i := range found {
+		items = append(items, wire(&found[i]))
+	}
+	return items, c.nextPage(cursor), nil
+}
+
+func (s *Server) ListAuditTasks(c *call) (any, error) {
+	var in struct {
+		StartTime  time.Time `json:"startTime"`
+		EndTime    time.Time `json:"endTime"`
+		TaskType   string    `json:"taskType"`
+		TaskStatus string    `json:"taskStatus"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
+	if oldest := s.now().Add(-warden.AuditRetention); in.StartTime.Before(oldest) {
+		return nil, warden.Errorf(warden.CodeInvalidRequest, "startTime %s is before %s: audits are kept for 90 days.",
+			in.StartTime.Format(time.RFC3339), oldest.UTC().Format(time.RFC3339))
+	}
+	if in.EndTime.Before(in.StartTime) {
+		return nil, warden.Errorf(warden.CodeInvalidRequest, "endTime must not be before startTime.")
+	}
+	f := warden.AuditTaskFilter{Start: in.StartTime, End: in.EndTime, Type: in.TaskType, Status: in.TaskStatus}
 	type taskOut struct {
 		TaskID     string `json:"taskId"`
 		TaskStatus string `json:"taskStatus"`
 		TaskType   string `json:"taskType"`
 	}
-	out := struct {
+	tasks, next, err := listPage(c, func(p warden.Page) ([]warden.AuditTask, string, error) {
+		return s.store.AuditTasks(c.ctx, c.scope, f, p)
+	}, func(t *warden.AuditTask) taskOut { return taskOut{t.ID, t.Status, t.Type} })
+	if err != nil {
+		return nil, err
+	}
+	return struct {
 		Tasks     []taskOut `json:"tasks"`
 		NextToken string    `json:"nextToken,omitempty"`
-	}{Tasks: []taskOut{}, NextToken: c.nextPage(next)}
-	for _, t := range tasks {
-		out.Tasks = append(out.Tasks, taskOut{t.ID, t.Status, t.Type})
-	}
-	return out, nil
+	}{tasks, next}, nil
 }
 
 // ---------------------------------------------------------------- findings
@@ -269,9 +225,10 @@ func findingOut(f *warden.AuditFinding) auditFindingOut {
 		ReasonForNonComplianceCode: f.ReasonForNonComplianceCode, IsSuppressed: f.IsSuppressed}
 }
 
-// validateCheckFilter checks a checkName filter member: it must name an
-// audit check, so that a typo is an error rather than an empty list.
-func validateCheckFilter(name *string) error {
+// knownCheck fails unless the checkName member, when given, names an audit
+// check (the model cannot know them): a typo in a filter is an error
+// rather than an empty list.
+func knownCheck(name *string) error {
 	if name == nil {
 		return nil
 	}
@@ -282,13 +239,10 @@ func validateCheckFilter(name *string) error {
 }
 
 func (s *Server) ListAuditFindings(c *call) (any, error) {
-	const op = "ListAuditFindings"
 	var in struct {
-		TaskID                 *string                    `json:"taskId"`
+		TaskID                 string                     `json:"taskId"`
 		CheckName              *string                    `json:"checkName"`
 		ResourceIdentifier     *warden.ResourceIdentifier `json:"resourceIdentifier"`
-		MaxResults             *int64                     `json:"maxResults"`
-		NextToken              *string                    `json:"nextToken"`
 		StartTime              *epoch                     `json:"startTime"`
 		EndTime                *epoch                     `json:"endTime"`
 		ListSuppressedFindings *bool                      `json:"listSuppressedFindings"`
@@ -296,60 +250,36 @@ func (s *Server) ListAuditFindings(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	if in.TaskID != nil {
-		warden.ValidateAuditTaskID(&v, "taskId", *in.TaskID)
-	}
-	if in.ResourceIdentifier != nil {
-		in.ResourceIdentifier.Validate(&v, "resourceIdentifier")
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := validateCheckFilter(in.CheckName); err != nil {
+	if err := knownCheck(in.CheckName); err != nil {
 		return nil, err
 	}
 	byTime := in.StartTime != nil || in.EndTime != nil
 	switch {
-	case in.TaskID != nil && byTime:
+	case in.TaskID != "" && byTime:
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "Give either taskId or startTime and endTime, not both.")
-	case in.TaskID == nil && !byTime:
+	case in.TaskID == "" && !byTime:
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "Give either taskId or startTime and endTime.")
 	case byTime && (in.StartTime == nil || in.EndTime == nil):
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "startTime and endTime go together: give both.")
 	}
-	f := warden.AuditFindingFilter{CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier, Suppressed: in.ListSuppressedFindings}
-	if in.TaskID != nil {
-		f.TaskID = *in.TaskID
-	} else {
+	f := warden.AuditFindingFilter{TaskID: in.TaskID, CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier, Suppressed: in.ListSuppressedFindings}
+	if byTime {
 		f.Start, f.End = time.Time(*in.StartTime), time.Time(*in.EndTime)
 	}
-	p, err := c.page(25)
+	findings, next, err := listPage(c, func(p warden.Page) ([]warden.AuditFinding, string, error) {
+		return s.store.AuditFindings(c.ctx, c.scope, f, p)
+	}, findingOut)
 	if err != nil {
 		return nil, err
 	}
-	findings, next, err := s.store.AuditFindings(c.ctx, c.scope, f, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
+	return struct {
 		Findings  []auditFindingOut `json:"findings"`
 		NextToken string            `json:"nextToken,omitempty"`
-	}{Findings: []auditFindingOut{}, NextToken: c.nextPage(next)}
-	for i := range findings {
-		out.Findings = append(out.Findings, findingOut(&findings[i]))
-	}
-	return out, nil
+	}{findings, next}, nil
 }
 
 func (s *Server) DescribeAuditFinding(c *call) (any, error) {
-	id := c.r.PathValue("findingId")
-	var v warden.Validator
-	warden.ValidateFindingID(&v, "findingId", id)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	f, err := s.store.AuditFinding(c.ctx, c.scope, id)
+	f, err := s.store.AuditFinding(c.ctx, c.scope, c.r.PathValue("findingId"))
 	if err != nil {
 		return nil, err
 	}
@@ -359,23 +289,18 @@ func (s *Server) DescribeAuditFinding(c *call) (any, error) {
 }
 
 func (s *Server) ListRelatedResourcesForAuditFinding(c *call) (any, error) {
-	const op = "ListRelatedResourcesForAuditFinding"
-	id := c.r.URL.Query().Get("findingId")
-	var v warden.Validator
-	v.Required("findingId", c.r.URL.Query().Has("findingId"))
-	if err := v.Err(); err != nil {
+	var in struct {
+		FindingID string `json:"findingId"`
+	}
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	warden.ValidateFindingID(&v, "findingId", id)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	// The token is bound to the finding: it is an offset into its list.
+	// The token is an offset into the finding's list (bound to the finding by c.page).
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.store.AuditFinding(c.ctx, c.scope, id)
+	f, err := s.store.AuditFinding(c.ctx, c.scope, in.FindingID)
 	if err != nil {
 		return nil, err
 	}
@@ -398,66 +323,54 @@ func (s *Server) ListRelatedResourcesForAuditFinding(c *call) (any, error) {
 
 // ---------------------------------------------------------------- suppressions
 
-// suppressionKey reads and checks the checkName and resourceIdentifier
-// members that name a suppression.
-func suppressionKey(v *warden.Validator, check *string, r *warden.ResourceIdentifier) {
-	v.Required("checkName", check != nil)
-	v.Required("resourceIdentifier", r != nil)
-	if r != nil {
-		r.Validate(v, "resourceIdentifier")
-	}
+// suppressionKeyIn names a suppression (the model requires both members).
+type suppressionKeyIn struct {
+	CheckName          string                    `json:"checkName"`
+	ResourceIdentifier warden.ResourceIdentifier `json:"resourceIdentifier"`
 }
 
-func suppressionTarget(check string, r *warden.ResourceIdentifier) error {
-	if _, ok := warden.AuditCheck(check); !ok {
-		return warden.Errorf(warden.CodeInvalidRequest, "%s is not an audit check name (at 'checkName').", check)
+// suppressionTermIn is the request of UpdateAuditSuppression.
+type suppressionTermIn struct {
+	suppressionKeyIn
+	ExpirationDate       *epoch  `json:"expirationDate"`
+	SuppressIndefinitely *bool   `json:"suppressIndefinitely"`
+	Description          *string `json:"description"`
+}
+
+// expiration is the expirationDate member, nil when absent.
+func (in *suppressionTermIn) expiration() *time.Time {
+	if in.ExpirationDate == nil {
+		return nil
 	}
-	return warden.CheckAuditResource(check, r)
+	t := time.Time(*in.ExpirationDate)
+	return &t
 }
 
 func (s *Server) CreateAuditSuppression(c *call) (any, error) {
 	var in struct {
-		CheckName            *string                    `json:"checkName"`
-		ResourceIdentifier   *warden.ResourceIdentifier `json:"resourceIdentifier"`
-		ExpirationDate       *epoch                     `json:"expirationDate"`
-		SuppressIndefinitely *bool                      `json:"suppressIndefinitely"`
-		Description          *string                    `json:"description"`
-		ClientRequestToken   *string                    `json:"clientRequestToken"`
+		suppressionTermIn
+		ClientRequestToken string `json:"clientRequestToken"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	suppressionKey(&v, in.CheckName, in.ResourceIdentifier)
-	v.Required("clientRequestToken", in.ClientRequestToken != nil)
-	if in.ClientRequestToken != nil {
-		v.Length("clientRequestToken", *in.ClientRequestToken, 1, 64)
-		v.Chars("clientRequestToken", *in.ClientRequestToken, warden.IsNameChar, "^[a-zA-Z0-9-_]+$")
-	}
-	if in.Description != nil {
-		warden.ValidateAuditDescription(&v, "description", *in.Description)
-	}
-	if err := v.Err(); err != nil {
+	if err := knownCheck(&in.CheckName); err != nil {
 		return nil, err
 	}
-	if err := suppressionTarget(*in.CheckName, in.ResourceIdentifier); err != nil {
+	if err := warden.CheckAuditResource(in.CheckName, &in.ResourceIdentifier); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	var exp *time.Time
-	if in.ExpirationDate != nil {
-		t := time.Time(*in.ExpirationDate)
-		exp = &t
-	}
+	exp := in.expiration()
 	if err := warden.CheckSuppressionTerm(exp, in.SuppressIndefinitely, now); err != nil {
 		return nil, err
 	}
-	sup := warden.AuditSuppression{CheckName: *in.CheckName, Resource: *in.ResourceIdentifier,
+	sup := warden.AuditSuppression{CheckName: in.CheckName, Resource: in.ResourceIdentifier,
 		SuppressIndefinitely: in.SuppressIndefinitely != nil && *in.SuppressIndefinitely, Description: deref(in.Description)}
 	if exp != nil {
 		sup.ExpirationDate = *exp
 	}
-	return nil, s.store.CreateAuditSuppression(c.ctx, c.scope, sup, *in.ClientRequestToken, now)
+	return nil, s.store.CreateAuditSuppression(c.ctx, c.scope, sup, in.ClientRequestToken, now)
 }
 
 type suppressionOut struct {
@@ -469,39 +382,16 @@ type suppressionOut struct {
 }
 
 func toSuppressionOut(sup *warden.AuditSuppression) suppressionOut {
-	out := suppressionOut{CheckName: sup.CheckName, ResourceIdentifier: &sup.Resource, SuppressIndefinitely: sup.SuppressIndefinitely,
-		Description: sup.Description}
-	if !sup.ExpirationDate.IsZero() {
-		e := epoch(sup.ExpirationDate)
-		out.ExpirationDate = &e
-	}
-	return out
-}
-
-type suppressionKeyIn struct {
-	CheckName          *string                    `json:"checkName"`
-	ResourceIdentifier *warden.ResourceIdentifier `json:"resourceIdentifier"`
-}
-
-func (c *call) suppressionKeyBody() (string, warden.ResourceIdentifier, error) {
-	var in suppressionKeyIn
-	if err := c.decode(&in); err != nil {
-		return "", warden.ResourceIdentifier{}, err
-	}
-	var v warden.Validator
-	suppressionKey(&v, in.CheckName, in.ResourceIdentifier)
-	if err := v.Err(); err != nil {
-		return "", warden.ResourceIdentifier{}, err
-	}
-	return *in.CheckName, *in.ResourceIdentifier, nil
+	return suppressionOut{CheckName: sup.CheckName, ResourceIdentifier: &sup.Resource, ExpirationDate: optionalEpoch(sup.ExpirationDate),
+		SuppressIndefinitely: sup.SuppressIndefinitely, Description: sup.Description}
 }
 
 func (s *Server) DescribeAuditSuppression(c *call) (any, error) {
-	check, r, err := c.suppressionKeyBody()
-	if err != nil {
+	var in suppressionKeyIn
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	sup, err := s.store.AuditSuppression(c.ctx, c.scope, check, r)
+	sup, err := s.store.AuditSuppression(c.ctx, c.scope, in.CheckName, in.ResourceIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -509,34 +399,18 @@ func (s *Server) DescribeAuditSuppression(c *call) (any, error) {
 }
 
 func (s *Server) UpdateAuditSuppression(c *call) (any, error) {
-	var in struct {
-		CheckName            *string                    `json:"checkName"`
-		ResourceIdentifier   *warden.ResourceIdentifier `json:"resourceIdentifier"`
-		ExpirationDate       *epoch                     `json:"expirationDate"`
-		SuppressIndefinitely *bool                      `json:"suppressIndefinitely"`
-		Description          *string                    `json:"description"`
-	}
+	var in suppressionTermIn
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	suppressionKey(&v, in.CheckName, in.ResourceIdentifier)
-	if in.Description != nil {
-		warden.ValidateAuditDescription(&v, "description", *in.Description)
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	now := s.now().UTC()
-	u := warden.AuditSuppressionUpdate{SuppressIndefinitely: in.SuppressIndefinitely, Description: in.Description}
-	if in.ExpirationDate != nil {
-		t := time.Time(*in.ExpirationDate)
-		u.ExpirationDate = &t
+	u := warden.AuditSuppressionUpdate{ExpirationDate: in.expiration(), SuppressIndefinitely: in.SuppressIndefinitely, Description: in.Description}
+	if u.ExpirationDate != nil {
 		if err := warden.CheckSuppressionTerm(u.ExpirationDate, in.SuppressIndefinitely, now); err != nil {
 			return nil, err
 		}
 	}
-	return nil, s.store.UpdateAuditSuppression(c.ctx, c.scope, *in.CheckName, *in.ResourceIdentifier, u, now)
+	return nil, s.store.UpdateAuditSuppression(c.ctx, c.scope, in.CheckName, in.ResourceIdentifier, u, now)
 }
 
 func (s *Server) ListAuditSuppressions(c *call) (any, error) {
@@ -544,57 +418,44 @@ func (s *Server) ListAuditSuppressions(c *call) (any, error) {
 		CheckName          *string                    `json:"checkName"`
 		ResourceIdentifier *warden.ResourceIdentifier `json:"resourceIdentifier"`
 		AscendingOrder     *bool                      `json:"ascendingOrder"`
-		NextToken          *string                    `json:"nextToken"`
-		MaxResults         *int64                     `json:"maxResults"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	if in.ResourceIdentifier != nil {
-		in.ResourceIdentifier.Validate(&v, "resourceIdentifier")
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := validateCheckFilter(in.CheckName); err != nil {
+	if err := knownCheck(in.CheckName); err != nil {
 		return nil, err
 	}
 	f := warden.AuditSuppressionFilter{CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier,
 		Ascending: in.AscendingOrder == nil || *in.AscendingOrder}
-	p, err := c.page(25)
+	sups, next, err := listPage(c, func(p warden.Page) ([]warden.AuditSuppression, string, error) {
+		return s.store.AuditSuppressions(c.ctx, c.scope, f, p)
+	}, toSuppressionOut)
 	if err != nil {
 		return nil, err
 	}
-	sups, next, err := s.store.AuditSuppressions(c.ctx, c.scope, f, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
+	return struct {
 		Suppressions []suppressionOut `json:"suppressions"`
 		NextToken    string           `json:"nextToken,omitempty"`
-	}{Suppressions: []suppressionOut{}, NextToken: c.nextPage(next)}
-	for i := range sups {
-		out.Suppressions = append(out.Suppressions, toSuppressionOut(&sups[i]))
-	}
-	return out, nil
+	}{sups, next}, nil
 }
 
 func (s *Server) DeleteAuditSuppression(c *call) (any, error) {
-	check, r, err := c.suppressionKeyBody()
-	if err != nil {
+	var in suppressionKeyIn
+	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, s.store.DeleteAuditSuppression(c.ctx, c.scope, check, r, s.now().UTC())
+	return nil, s.store.DeleteAuditSuppression(c.ctx, c.scope, in.CheckName, in.ResourceIdentifier, s.now().UTC())
 }
 
 // ---------------------------------------------------------------- scheduled audits
 
-func (c *call) scheduledAuditName() (string, error) {
-	name := c.r.PathValue("scheduledAuditName")
-	var v warden.Validator
-	warden.ValidateScheduledAuditName(&v, "scheduledAuditName", name)
-	return name, v.Err()
+// scheduleIn is the body of UpdateScheduledAudit, and of
+// CreateScheduledAudit but for its tags.
+type scheduleIn struct {
+	Frequency        *string  `json:"frequency"`
+	DayOfMonth       *string  `json:"dayOfMonth"`
+	DayOfWeek        *string  `json:"dayOfWeek"`
+	TargetCheckNames []string `json:"targetCheckNames"`
 }
 
 type scheduledAuditArnOut struct {
@@ -603,22 +464,16 @@ type scheduledAuditArnOut struct {
 
 func (s *Server) CreateScheduledAudit(c *call) (any, error) {
 	var in struct {
-		Frequency        *string      `json:"frequency"`
-		DayOfMonth       *string      `json:"dayOfMonth"`
-		DayOfWeek        *string      `json:"dayOfWeek"`
-		TargetCheckNames []string     `json:"targetCheckNames"`
-		Tags             []warden.Tag `json:"tags"`
+		scheduleIn
+		Tags []warden.Tag `json:"tags"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	name := c.r.PathValue("scheduledAuditName")
+	// AWS documents at most 50 tags a resource; the model sets no maximum.
 	var v warden.Validator
-	warden.ValidateScheduledAuditName(&v, "scheduledAuditName", name)
-	v.Required("frequency", in.Frequency != nil)
-	v.Required("targetCheckNames", in.TargetCheckNames != nil)
-	warden.ValidateScheduleMembers(&v, in.Frequency, in.DayOfMonth, in.DayOfWeek)
-	warden.ValidateTags(&v, "tags", in.Tags)
+	v.Count("tags", len(in.Tags), 0, warden.MaxTagsPerResource)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -639,11 +494,7 @@ func (s *Server) CreateScheduledAudit(c *call) (any, error) {
 }
 
 func (s *Server) DescribeScheduledAudit(c *call) (any, error) {
-	name, err := c.scheduledAuditName()
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.store.ScheduledAudit(c.ctx, c.scope, name)
+	a, err := s.store.ScheduledAudit(c.ctx, c.scope, c.r.PathValue("scheduledAuditName"))
 	if err != nil {
 		return nil, err
 	}
@@ -658,22 +509,11 @@ func (s *Server) DescribeScheduledAudit(c *call) (any, error) {
 }
 
 func (s *Server) UpdateScheduledAudit(c *call) (any, error) {
-	var in struct {
-		Frequency        *string  `json:"frequency"`
-		DayOfMonth       *string  `json:"dayOfMonth"`
-		DayOfWeek        *string  `json:"dayOfWeek"`
-		TargetCheckNames []string `json:"targetCheckNames"`
-	}
+	var in scheduleIn
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	name := c.r.PathValue("scheduledAuditName")
-	var v warden.Validator
-	warden.ValidateScheduledAuditName(&v, "scheduledAuditName", name)
-	warden.ValidateScheduleMembers(&v, in.Frequency, in.DayOfMonth, in.DayOfWeek)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	u := warden.ScheduledAuditUpdate{Frequency: in.Frequency, DayOfMonth: in.DayOfMonth, DayOfWeek: in.DayOfWeek}
 	if in.TargetCheckNames != nil {
 		checks, err := warden.ValidateTargetCheckNames("targetCheckNames", in.TargetCheckNames)
@@ -689,23 +529,10 @@ func (s *Server) UpdateScheduledAudit(c *call) (any, error) {
 }
 
 func (s *Server) DeleteScheduledAudit(c *call) (any, error) {
-	name, err := c.scheduledAuditName()
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteScheduledAudit(c.ctx, c.scope, name, s.now().UTC())
+	return nil, s.store.DeleteScheduledAudit(c.ctx, c.scope, c.r.PathValue("scheduledAuditName"), s.now().UTC())
 }
 
 func (s *Server) ListScheduledAudits(c *call) (any, error) {
-	const op = "ListScheduledAudits"
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	audits, next, err := s.store.ScheduledAudits(c.ctx, c.scope, p)
-	if err != nil {
-		return nil, err
-	}
 	type auditOut struct {
 		ScheduledAuditName string `json:"scheduledAuditName"`
 		ScheduledAuditArn  string `json:"scheduledAuditArn"`
@@ -713,12 +540,16 @@ func (s *Server) ListScheduledAudits(c *call) (any, error) {
 		DayOfMonth         string `json:"dayOfMonth,omitempty"`
 		DayOfWeek          string `json:"dayOfWeek,omitempty"`
 	}
-	out := struct {
+	audits, next, err := listPage(c, func(p warden.Page) ([]warden.ScheduledAudit, string, error) {
+		return s.store.ScheduledAudits(c.ctx, c.scope, p)
+	}, func(a *warden.ScheduledAudit) auditOut {
+		return auditOut{a.Name, warden.ScheduledAuditARN(c.scope, a.Name), a.Frequency, a.DayOfMonth, a.DayOfWeek}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return struct {
 		ScheduledAudits []auditOut `json:"scheduledAudits"`
 		NextToken       string     `json:"nextToken,omitempty"`
-	}{ScheduledAudits: []auditOut{}, NextToken: c.nextPage(next)}
-	for _, a := range audits {
-		out.ScheduledAudits = append(out.ScheduledAudits, auditOut{a.Name, warden.ScheduledAuditARN(c.scope, a.Name), a.Frequency, a.DayOfMonth, a.DayOfWeek})
-	}
-	return out, nil
+	}{audits, next}, nil
 }

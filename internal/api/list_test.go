@@ -274,14 +274,19 @@ func TestListMitigationActionsBadNextToken(t *testing.T) {
 	if _, err := e.a.ListMitigationActions(ctx, &iot.ListMitigationActionsInput{NextToken: aws.String(good)}); err != nil {
 		t.Fatalf("a genuine nextToken was refused: %v", err)
 	}
-	cursor, mac, _ := strings.Cut(good, ".")
+	// A token is base64url of a 16-byte MAC followed by the cursor.
 	enc := base64.RawURLEncoding
-	forgedCursor := enc.EncodeToString([]byte("999999")) + "." + mac
+	raw, err := enc.DecodeString(good)
+	if err != nil || len(raw) <= 16 {
+		t.Fatalf("nextToken %q is not base64url of a MAC and a cursor", good)
+	}
+	mac, cursorBytes := raw[:16], raw[16:]
+	cursor := enc.EncodeToString(cursorBytes)
+	forgedCursor := enc.EncodeToString(append(append([]byte{}, mac...), "999999"...))
+	madeUpMAC := enc.EncodeToString(append(make([]byte, 16), cursorBytes...))
+	emptyCursor := enc.EncodeToString(mac)
 	flipped := []byte(good)
 	flipped[0] ^= 1
-	if flipped[0] == '.' {
-		flipped[0] = 'A'
-	}
 
 	euWest := e.clientIn(keyA, secretA, "eu-west-1")
 	create(t, euWest, "eu0", deviceCertParams())
@@ -295,9 +300,9 @@ func TestListMitigationActionsBadNextToken(t *testing.T) {
 		{"garbage", e.a, iot.ListMitigationActionsInput{NextToken: aws.String("not a token!")}},
 		{"no mac", e.a, iot.ListMitigationActionsInput{NextToken: aws.String(cursor)}},
 		{"forged cursor, genuine mac", e.a, iot.ListMitigationActionsInput{NextToken: aws.String(forgedCursor)}},
-		{"made-up mac", e.a, iot.ListMitigationActionsInput{NextToken: aws.String(cursor + "." + enc.EncodeToString(make([]byte, 16)))}},
+		{"made-up mac", e.a, iot.ListMitigationActionsInput{NextToken: aws.String(madeUpMAC)}},
 		{"flipped byte", e.a, iot.ListMitigationActionsInput{NextToken: aws.String(string(flipped))}},
-		{"empty cursor", e.a, iot.ListMitigationActionsInput{NextToken: aws.String("." + mac)}},
+		{"empty cursor", e.a, iot.ListMitigationActionsInput{NextToken: aws.String(emptyCursor)}},
 		{"other account's token", e.a, iot.ListMitigationActionsInput{NextToken: aws.String(first(e.b, iot.ListMitigationActionsInput{}))}},
 		{"token used by another account", e.b, iot.ListMitigationActionsInput{NextToken: aws.String(good)}},
 		{"other region's token", e.a, iot.ListMitigationActionsInput{NextToken: aws.String(first(euWest, iot.ListMitigationActionsInput{}))}},

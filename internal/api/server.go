@@ -73,7 +73,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	verifier *sigv4.Verifier
-	tokens   *tokenSealer
+	tokens   *protocol.PageTokens
 	iot      *http.ServeMux
 	keys     sync.Map // access key id → *cachedKey
 	sns      SNS
@@ -104,11 +104,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	secret, err := cfg.Store.ServerSecret(ctx, "pagination-token-key", randomKey)
+	tokens, err := protocol.LoadPageTokens(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
-	s.tokens = &tokenSealer{key: secret}
+	s.tokens = tokens
 	s.verifier = &sigv4.Verifier{Lookup: s.lookupKey, Now: s.now}
 	if len(cfg.Regions) > 0 {
 		s.verifier.Regions = cfg.Regions
@@ -169,7 +169,7 @@ type call struct {
 	// against the model.
 	op     *awsmodel.Operation
 	input  protocol.Input
-	tokens *tokenSealer
+	tokens *protocol.PageTokens
 }
 
 // handler serves one AWS operation. It returns the response shape, which is

@@ -57,12 +57,13 @@ func getAuditConfig(ctx context.Context, q querier, s warden.Scope) (warden.Audi
 
 // AuditConfiguration returns the scope's audit configuration.
 func (db *DB) AuditConfiguration(ctx context.Context, s warden.Scope) (warden.AuditConfiguration, bool, error) {
-	return getAuditConfig(ctx, db.read, s)
+	cfg, configured, err := getAuditConfig(ctx, db.read, s)
+	return cfg, configured, wrap(err, "audit configuration")
 }
 
 // UpdateAuditConfiguration merges an update into the configuration.
 func (db *DB) UpdateAuditConfiguration(ctx context.Context, s warden.Scope, u warden.AuditConfigurationUpdate, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		cfg, configured, err := getAuditConfig(ctx, tx, s)
 		if err != nil {
 			return err
@@ -71,54 +72,11 @@ func (db *DB) UpdateAuditConfiguration(ctx context.Context, s warden.Scope, u wa
 		if configured {
 			before = auditConfigDoc{cfg.RoleArn, cfg.SNS, cfg.Checks}
 		}
-		next := warden.AuditConfiguration{RoleArn: cfg.RoleArn, SNS: cfg.SNS, Checks: map[string]warden.AuditCheckConfiguration{}}
-		for k, v := range cfg.Checks {
-			next.Checks[k] = v
-		}
-		if u.RoleArn != nil {
-			next.RoleArn = *u.RoleArn
-		}
-		if u.SNS != nil {
-			t := *u.SNS
-			next.SNS = &t
-		}
-		var disabled []string
-		for name, c := range u.Checks {
-			old := next.Checks[name]
-			if c.Configuration == nil {
-				c.Configuration = old.Configuration
-			}
-			if old.Enabled && !c.Enabled {
-				disabled = append(disabled, name)
-			}
-			next.Checks[name] = c
-		}
-		if !configured {
-			if u.RoleArn == nil {
-				return warden.Errorf(warden.CodeInvalidRequest, "The first UpdateAccountAuditConfiguration needs a roleArn.")
-			}
-			enabled := false
-			for _, c := range next.Checks {
-				enabled = enabled || c.Enabled
-			}
-			if !enabled {
-				return warden.Errorf(warden.CodeInvalidRequest, "The first UpdateAccountAuditConfiguration needs auditCheckConfigurations with at least one enabled check.")
-			}
-		}
-		if len(disabled) > 0 {
-			audits, err := scheduledAuditsOf(ctx, tx, s)
-			if err != nil {
-				return err
-			}
-			slices.Sort(disabled)
-			for _, name := range disabled {
-				for _, a := range audits {
-					if slices.Contains(a.TargetCheckNames, name) {
-						return warden.Errorf(warden.CodeInvalidRequest,
-							"The check %s cannot be disabled: the scheduled audit %s uses it. Remove it from the scheduled audit or delete the scheduled audit first.", name, a.Name)
-					}
-				}
-			}
+		next, err := warden.ApplyAuditConfigurationUpdate(cfg, configured, u, func() ([]warden.ScheduledAudit, error) {
+			return scheduledAuditsOf(ctx, tx, s)
+		})
+		if err != nil {
+			return err
 		}
 		snsDoc := ""
 		if next.SNS != nil {
@@ -135,26 +93,24 @@ func (db *DB) UpdateAuditConfiguration(ctx context.Context, s warden.Scope, u wa
 		}
 		return logChange(ctx, tx, s, warden.AuditConfigurationARN(s), "UpdateAccountAuditConfiguration", before,
 			auditConfigDoc{next.RoleArn, next.SNS, next.Checks}, now)
-	})
+	}), "update audit configuration")
 }
 
 // DeleteAuditConfiguration resets the scope to no audit configuration.
 func (db *DB) DeleteAuditConfiguration(ctx context.Context, s warden.Scope, deleteScheduledAudits bool, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		cfg, configured, err := getAuditConfig(ctx, tx, s)
 		if err != nil {
 			return err
 		}
-		if !configured {
-			return warden.Errorf(warden.CodeResourceNotFound, "The account has no audit configuration to delete.")
+		var audits []warden.ScheduledAudit
+		if configured {
+			if audits, err = scheduledAuditsOf(ctx, tx, s); err != nil {
+				return err
+			}
 		}
-		audits, err := scheduledAuditsOf(ctx, tx, s)
-		if err != nil {
+		if err := warden.CheckAuditConfigurationDelete(configured, len(audits), deleteScheduledAudits); err != nil {
 			return err
-		}
-		if len(audits) > 0 && !deleteScheduledAudits {
-			return warden.Errorf(warden.CodeInvalidRequest,
-				"The account has %d scheduled audits, which use its checks; delete them first or pass deleteScheduledAudits=true.", len(audits))
 		}
 		for _, a := range audits {
 			if err := deleteScheduledAuditTx(ctx, tx, s, a, now); err != nil {
@@ -166,7 +122,7 @@ func (db *DB) DeleteAuditConfiguration(ctx context.Context, s warden.Scope, dele
 		}
 		return logChange(ctx, tx, s, warden.AuditConfigurationARN(s), "DeleteAccountAuditConfiguration",
 			auditConfigDoc{cfg.RoleArn, cfg.SNS, cfg.Checks}, nil, now)
-	})
+	}), "delete audit configuration")
 }
 
 // ---------------------------------------------------------------- tasks
@@ -232,7 +188,7 @@ func (db *DB) StartAuditTask(ctx context.Context, s warden.Scope, checks []strin
 		return logChange(ctx, tx, s, warden.AuditTaskARN(s, t.ID), "StartOnDemandAuditTask", nil,
 			auditTaskDoc{TaskType: t.Type, TaskStatus: t.Status, Checks: checks}, now)
 	})
-	return t, err
+	return t, wrap(err, "start audit task")
 }
 
 func auditTaskNotFound(id string) error {
@@ -251,31 +207,26 @@ func getAuditTask(ctx context.Context, q querier, s warden.Scope, id string) (wa
 		return t, err
 	}
 	t.StartTime = fromMillis(start)
-	rows, err := q.QueryContext(ctx, `SELECT check_name, status, total, non_compliant, suppressed, error_code, message
+	t.Checks, err = queryAll(ctx, q, func(r rowScanner) (c warden.AuditCheckRun, err error) {
+		return c, r.Scan(&c.Name, &c.Status, &c.TotalResources, &c.NonCompliantResources, &c.SuppressedNonCompliantResources,
+			&c.ErrorCode, &c.Message)
+	}, `SELECT check_name, status, total, non_compliant, suppressed, error_code, message
 		FROM audit_task_checks WHERE account = ? AND region = ? AND task_id = ? ORDER BY check_name`, s.Account, s.Region, id)
 	if err != nil {
-		return t, err
+		return t, fmt.Errorf("checks of audit task %s: %w", id, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var c warden.AuditCheckRun
-		if err := rows.Scan(&c.Name, &c.Status, &c.TotalResources, &c.NonCompliantResources, &c.SuppressedNonCompliantResources,
-			&c.ErrorCode, &c.Message); err != nil {
-			return t, err
-		}
-		t.Checks = append(t.Checks, c)
-	}
-	return t, rows.Err()
+	return t, nil
 }
 
 // AuditTask returns one task with its checks, read in one snapshot.
 func (db *DB) AuditTask(ctx context.Context, s warden.Scope, id string) (warden.AuditTask, error) {
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return warden.AuditTask{}, err
+		return warden.AuditTask{}, wrap(err, "audit task")
 	}
 	defer tx.Rollback()
-	return getAuditTask(ctx, tx, s, id)
+	t, err := getAuditTask(ctx, tx, s, id)
+	return t, wrap(err, "audit task")
 }
 
 // AuditTasks lists tasks newest first; the cursor is "start:seq" of the last.
@@ -283,45 +234,28 @@ func (db *DB) AuditTasks(ctx context.Context, s warden.Scope, f warden.AuditTask
 	query := `SELECT seq, task_id, task_type, task_status, task_start_time, scheduled_audit_name FROM audit_tasks
 		WHERE account = ? AND region = ? AND task_start_time >= ? AND task_start_time <= ?`
 	args := []any{s.Account, s.Region, millis(f.Start), millis(f.End)}
-	if f.Type != "" {
-		query += ` AND task_type = ?`
-		args = append(args, f.Type)
-	}
-	if f.Status != "" {
-		query += ` AND task_status = ?`
-		args = append(args, f.Status)
-	}
+	query, args = andEq(query, args, "task_type", f.Type)
+	query, args = andEq(query, args, "task_status", f.Status)
 	if p.After != "" {
 		start, seq, err := auditCursorPair(p.After)
 		if err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "audit tasks")
 		}
 		query += ` AND (task_start_time < ? OR (task_start_time = ? AND seq < ?))`
 		args = append(args, start, start, seq)
 	}
 	query += ` ORDER BY task_start_time DESC, seq DESC LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	out, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (t warden.AuditTask, key string, err error) {
+		var seq, start int64
+		err = r.Scan(&seq, &t.ID, &t.Type, &t.Status, &start, &t.ScheduledAuditName)
+		t.StartTime = fromMillis(start)
+		return t, fmt.Sprintf("%d:%d", start, seq), err
+	}, query, args...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("audit tasks: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.AuditTask
-	var lastSeq, lastStart int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = fmt.Sprintf("%d:%d", lastStart, lastSeq)
-			break
-		}
-		var t warden.AuditTask
-		if err := rows.Scan(&lastSeq, &t.ID, &t.Type, &t.Status, &lastStart, &t.ScheduledAuditName); err != nil {
-			return nil, "", err
-		}
-		t.StartTime = fromMillis(lastStart)
-		out = append(out, t)
-	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 func auditCursorPair(c string) (int64, int64, error) {
@@ -336,13 +270,13 @@ func auditCursorPair(c string) (int64, int64, error) {
 
 // CancelAuditTask cancels an in-progress task.
 func (db *DB) CancelAuditTask(ctx context.Context, s warden.Scope, id string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		t, err := getAuditTask(ctx, tx, s, id)
 		if err != nil {
 			return err
 		}
-		if t.Status != warden.AuditInProgress {
-			return warden.Errorf(warden.CodeInvalidRequest, "The audit task %s is %s; only an IN_PROGRESS audit can be canceled.", id, t.Status)
+		if err := t.CheckCancel(); err != nil {
+			return err
 		}
 		// Findings of checks that had not finished go with them: a canceled
 		// check reports nothing.
@@ -366,7 +300,7 @@ func (db *DB) CancelAuditTask(ctx context.Context, s warden.Scope, id string, no
 		}
 		_, err = notifyAuditEnd(ctx, tx, s, id, now)
 		return err
-	})
+	}), "cancel audit task")
 }
 
 // notifyAuditEnd publishes the summary of task id to the scope's SNS
@@ -393,14 +327,9 @@ func notifyAuditEnd(ctx context.Context, tx writeTx, s warden.Scope, id string, 
 
 // auditHolds reports whether the claim still holds its task's lease.
 func auditHolds(ctx context.Context, tx writeTx, c *warden.AuditTaskClaim) (bool, error) {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?
+	return rowExists(ctx, tx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?
 		AND task_status = ? AND lease_owner = ? AND attempt = ?`,
-		c.Scope.Account, c.Scope.Region, c.Task.ID, warden.AuditInProgress, c.Owner, c.Attempt).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+		c.Scope.Account, c.Scope.Region, c.Task.ID, warden.AuditInProgress, c.Owner, c.Attempt)
 }
 
 // auditClaimLock names the PostgreSQL advisory lock that serializes audit
@@ -478,7 +407,7 @@ func (db *DB) ClaimAuditTask(ctx context.Context, owner string, lease time.Durat
 			return nil
 		}
 	})
-	return claim, found, err
+	return claim, found, wrap(err, "claim audit task")
 }
 
 // finishAuditTaskTx ends task id with status: its unfinished checks become
@@ -511,7 +440,7 @@ func (db *DB) RenewAuditTaskLease(ctx context.Context, c *warden.AuditTaskClaim,
 		held = n == 1
 		return err
 	})
-	return held, err
+	return held, wrap(err, "renew audit task lease")
 }
 
 // auditFindingColumns are the columns insertFindings writes, in order.
@@ -582,7 +511,7 @@ func (db *DB) RecordAuditProgress(ctx context.Context, c *warden.AuditTaskClaim,
 		}
 		return nil
 	})
-	return held, err
+	return held, wrap(err, "record audit progress")
 }
 
 // FinishAuditTask ends a claimed task.
@@ -607,7 +536,7 @@ func (db *DB) FinishAuditTask(ctx context.Context, c *warden.AuditTaskClaim, sta
 		published, err = notifyAuditEnd(ctx, tx, s, id, now)
 		return err
 	})
-	return held, published, err
+	return held, published, wrap(err, "finish audit task")
 }
 
 // PurgeAuditData deletes what is older than the retention period, in
@@ -626,7 +555,7 @@ func (db *DB) PurgeAuditData(ctx context.Context, cutoff time.Time) (int64, erro
 			return err
 		})
 		if err != nil {
-			return 0, err
+			return 0, wrap(err, "purge audit data")
 		}
 		if n < batch {
 			break
@@ -655,7 +584,7 @@ func (db *DB) PurgeAuditData(ctx context.Context, cutoff time.Time) (int64, erro
 		_, err = tx.ExecContext(ctx, `DELETE FROM scheduled_audit_runs WHERE occurrence < ?`, millis(cutoff))
 		return err
 	})
-	return tasks, err
+	return tasks, wrap(err, "purge audit data")
 }
 
 // ---------------------------------------------------------------- registry scans
@@ -676,19 +605,12 @@ func (db *DB) ScanAuditCertificates(ctx context.Context, s warden.Scope, statuse
 		return nil
 	}
 	marks, args := auditStatusArgs(s, statuses)
-	rows, err := db.read.QueryContext(ctx, `SELECT id, status, ca_certificate_id, not_before, not_after, created_at, subject, issuer,
-		serial, key_algorithm, key_size, public_key, public_key_sha256, crl_distribution_points
-		FROM certificates WHERE account = ? AND region = ? AND status IN (`+marks+`) ORDER BY seq`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	var c warden.Certificate
 	var notBefore, notAfter, created int64
 	var publicKey, crls string
-	for rows.Next() {
+	return wrap(queryEach(ctx, db.read, func(r rowScanner) (err error) {
 		c = warden.Certificate{}
-		if err := rows.Scan(&c.ID, &c.Status, &c.CACertificateID, &notBefore, &notAfter, &created, &c.Facts.Subject, &c.Facts.Issuer,
+		if err := r.Scan(&c.ID, &c.Status, &c.CACertificateID, &notBefore, &notAfter, &created, &c.Facts.Subject, &c.Facts.Issuer,
 			&c.Facts.Serial, &c.Facts.KeyAlgorithm, &c.Facts.KeySize, &publicKey, &c.Facts.PublicKeySHA256, &crls); err != nil {
 			return err
 		}
@@ -701,11 +623,10 @@ func (db *DB) ScanAuditCertificates(ctx context.Context, s warden.Scope, statuse
 				return fmt.Errorf("stored certificate %s: %w", c.ID, err)
 			}
 		}
-		if err := fn(&c); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+		return fn(&c)
+	}, `SELECT id, status, ca_certificate_id, not_before, not_after, created_at, subject, issuer,
+		serial, key_algorithm, key_size, public_key, public_key_sha256, crl_distribution_points
+		FROM certificates WHERE account = ? AND region = ? AND status IN (`+marks+`) ORDER BY seq`, args...), "scan audit certificates")
 }
 
 // AuditCRLDistributionPoints lists the distinct CRL URLs of the scope's
@@ -716,22 +637,16 @@ func (db *DB) AuditCRLDistributionPoints(ctx context.Context, s warden.Scope, st
 		return nil, nil
 	}
 	marks, args := auditStatusArgs(s, statuses)
-	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT crl_distribution_points FROM certificates
-		WHERE account = ? AND region = ? AND status IN (`+marks+`) AND crl_distribution_points <> '[]'`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []string
 	seen := map[string]bool{} // a fleet may name many distinct URLs: no quadratic search
-	for rows.Next() {
+	err := queryEach(ctx, db.read, func(r rowScanner) error {
 		var doc string
 		facts := warden.X509Facts{}
-		if err := rows.Scan(&doc); err != nil {
-			return nil, err
+		if err := r.Scan(&doc); err != nil {
+			return err
 		}
 		if err := json.Unmarshal([]byte(doc), &facts.CRLDistributionPoints); err != nil {
-			return nil, fmt.Errorf("stored CRL distribution points: %w", err)
+			return fmt.Errorf("stored CRL distribution points: %w", err)
 		}
 		for _, u := range facts.ConsultedCRLDistributionPoints() {
 			if !seen[u] {
@@ -739,54 +654,42 @@ func (db *DB) AuditCRLDistributionPoints(ctx context.Context, s warden.Scope, st
 				out = append(out, u)
 			}
 		}
+		return nil
+	}, `SELECT DISTINCT crl_distribution_points FROM certificates
+		WHERE account = ? AND region = ? AND status IN (`+marks+`) AND crl_distribution_points <> '[]'`, args...)
+	if err != nil {
+		return nil, wrap(err, "audit CRL distribution points")
 	}
 	slices.Sort(out)
-	return out, rows.Err()
+	return out, nil
 }
 
 // ScanAuditCACertificates streams the scope's CA certificates.
 func (db *DB) ScanAuditCACertificates(ctx context.Context, s warden.Scope, fn func(*warden.CACertificate) error) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? ORDER BY seq`,
-		s.Account, s.Region)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		c, _, err := scanCACertificate(rows)
+	return wrap(queryEach(ctx, db.read, func(r rowScanner) error {
+		c, _, err := scanCACertificate(r)
 		if err != nil {
 			return err
 		}
-		if err := fn(&c); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+		return fn(&c)
+	}, `SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? ORDER BY seq`, s.Account, s.Region), "scan audit CA certificates")
 }
 
 // ScanDefaultPolicyVersions streams the default version of every policy.
 func (db *DB) ScanDefaultPolicyVersions(ctx context.Context, s warden.Scope, fn func(*warden.PolicyVersion) error) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT p.name, v.version, v.document, p.generation_id, v.created_at, v.updated_at
-		FROM policies p JOIN policy_versions v ON v.account = p.account AND v.region = p.region AND v.policy_name = p.name
-		  AND v.version = p.default_version
-		WHERE p.account = ? AND p.region = ? ORDER BY p.seq`, s.Account, s.Region)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	var v warden.PolicyVersion
-	for rows.Next() {
+	return wrap(queryEach(ctx, db.read, func(r rowScanner) error {
 		var version, created, updated int64
-		if err := rows.Scan(&v.PolicyName, &version, &v.Document, &v.GenerationID, &created, &updated); err != nil {
+		if err := r.Scan(&v.PolicyName, &version, &v.Document, &v.GenerationID, &created, &updated); err != nil {
 			return err
 		}
 		v.VersionID, v.IsDefault = strconv.FormatInt(version, 10), true
 		v.CreationDate, v.LastModifiedDate = fromMillis(created), fromMillis(updated)
-		if err := fn(&v); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+		return fn(&v)
+	}, `SELECT p.name, v.version, v.document, p.generation_id, v.created_at, v.updated_at
+		FROM policies p JOIN policy_versions v ON v.account = p.account AND v.region = p.region AND v.policy_name = p.name
+		  AND v.version = p.default_version
+		WHERE p.account = ? AND p.region = ? ORDER BY p.seq`, s.Account, s.Region), "scan default policy versions")
 }
 
 // ---------------------------------------------------------------- findings
@@ -828,7 +731,7 @@ func (db *DB) AuditFinding(ctx context.Context, s warden.Scope, id string) (ward
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, warden.Errorf(warden.CodeResourceNotFound, "The audit finding %s does not exist.", id)
 	}
-	return f, err
+	return f, wrap(err, "audit finding")
 }
 
 // AuditFindings lists findings. A task's are ordered by check and then as
@@ -845,10 +748,7 @@ func (db *DB) AuditFindings(ctx context.Context, s warden.Scope, f warden.AuditF
 		query += ` AND finding_time >= ? AND finding_time <= ?`
 		args = append(args, millis(f.Start), millis(f.End))
 	}
-	if f.CheckName != "" {
-		query += ` AND check_name = ?`
-		args = append(args, f.CheckName)
-	}
+	query, args = andEq(query, args, "check_name", f.CheckName)
 	if f.Resource != nil {
 		query += ` AND resource_key = ?`
 		args = append(args, f.Resource.Key())
@@ -884,32 +784,17 @@ func (db *DB) AuditFindings(ctx context.Context, s warden.Scope, f warden.AuditF
 	}
 	query += ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	out, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (warden.AuditFinding, string, error) {
+		f, seq, err := scanAuditFinding(r)
+		if byTask {
+			return f, "t" + f.CheckName + "\x00" + strconv.FormatInt(seq, 10), err
+		}
+		return f, "f" + strconv.FormatInt(millis(f.FindingTime), 10) + "\x00" + strconv.FormatInt(seq, 10), err
+	}, query, args...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("audit findings: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.AuditFinding
-	var lastSeq int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			last := out[len(out)-1]
-			if byTask {
-				next = "t" + last.CheckName + "\x00" + strconv.FormatInt(lastSeq, 10)
-			} else {
-				next = "f" + strconv.FormatInt(millis(last.FindingTime), 10) + "\x00" + strconv.FormatInt(lastSeq, 10)
-			}
-			break
-		}
-		fd, seq, err := scanAuditFinding(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, fd)
-		lastSeq = seq
-	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 // ---------------------------------------------------------------- suppressions
@@ -980,7 +865,7 @@ func expirationSort(sup *warden.AuditSuppression) (expiration, sort int64) {
 // CreateAuditSuppression stores a suppression.
 func (db *DB) CreateAuditSuppression(ctx context.Context, s warden.Scope, sup warden.AuditSuppression, token string, now time.Time) error {
 	key := sup.Resource.Key()
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		var existingCheck, existingKey string
 		err := tx.QueryRowContext(ctx, `SELECT check_name, resource_key FROM audit_suppressions WHERE account = ? AND region = ? AND client_request_token = ?`,
 			s.Account, s.Region, token).Scan(&existingCheck, &existingKey)
@@ -1006,37 +891,26 @@ func (db *DB) CreateAuditSuppression(ctx context.Context, s warden.Scope, sup wa
 			return err
 		}
 		return logChange(ctx, tx, s, warden.AuditSuppressionARN(s, sup.CheckName, &sup.Resource), "CreateAuditSuppression", nil, suppressionDoc(&sup), now)
-	})
+	}), "create audit suppression")
 }
 
 // AuditSuppression returns one suppression.
 func (db *DB) AuditSuppression(ctx context.Context, s warden.Scope, check string, r warden.ResourceIdentifier) (warden.AuditSuppression, error) {
 	row, err := getSuppression(ctx, db.read, s, check, &r)
-	return row.sup, err
+	return row.sup, wrap(err, "audit suppression")
 }
 
 // UpdateAuditSuppression changes a suppression.
 func (db *DB) UpdateAuditSuppression(ctx context.Context, s warden.Scope, check string, r warden.ResourceIdentifier, u warden.AuditSuppressionUpdate, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		row, err := getSuppression(ctx, tx, s, check, &r)
 		if err != nil {
 			return err
 		}
-		sup := row.sup
-		before := suppressionDoc(&sup)
-		if u.ExpirationDate != nil {
-			sup.ExpirationDate, sup.SuppressIndefinitely = *u.ExpirationDate, false
-		}
-		if u.SuppressIndefinitely != nil {
-			sup.SuppressIndefinitely = *u.SuppressIndefinitely
-			if sup.SuppressIndefinitely {
-				sup.ExpirationDate = time.Time{}
-			} else if u.ExpirationDate == nil && (sup.ExpirationDate.IsZero() || !sup.ExpirationDate.After(now)) {
-				return warden.Errorf(warden.CodeInvalidRequest, "suppressIndefinitely=false needs an expirationDate in the future.")
-			}
-		}
-		if u.Description != nil {
-			sup.Description = *u.Description
+		before := suppressionDoc(&row.sup)
+		sup, err := warden.ApplyAuditSuppressionUpdate(row.sup, u, now)
+		if err != nil {
+			return err
 		}
 		expiration, sort := expirationSort(&sup)
 		if _, err := tx.ExecContext(ctx, `UPDATE audit_suppressions SET expiration = ?, expiration_sort = ?, suppress_indefinitely = ?,
@@ -1046,12 +920,12 @@ func (db *DB) UpdateAuditSuppression(ctx context.Context, s warden.Scope, check 
 			return err
 		}
 		return logChange(ctx, tx, s, warden.AuditSuppressionARN(s, check, &r), "UpdateAuditSuppression", before, suppressionDoc(&sup), now)
-	})
+	}), "update audit suppression")
 }
 
 // DeleteAuditSuppression removes a suppression.
 func (db *DB) DeleteAuditSuppression(ctx context.Context, s warden.Scope, check string, r warden.ResourceIdentifier, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		row, err := getSuppression(ctx, tx, s, check, &r)
 		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
 			return nil
@@ -1064,7 +938,7 @@ func (db *DB) DeleteAuditSuppression(ctx context.Context, s warden.Scope, check 
 			return err
 		}
 		return logChange(ctx, tx, s, warden.AuditSuppressionARN(s, check, &r), "DeleteAuditSuppression", suppressionDoc(&row.sup), nil, now)
-	})
+	}), "delete audit suppression")
 }
 
 // AuditSuppressions lists suppressions by expiration; the cursor is
@@ -1072,10 +946,7 @@ func (db *DB) DeleteAuditSuppression(ctx context.Context, s warden.Scope, check 
 func (db *DB) AuditSuppressions(ctx context.Context, s warden.Scope, f warden.AuditSuppressionFilter, p warden.Page) ([]warden.AuditSuppression, string, error) {
 	query := auditSuppressionSelect + ` WHERE account = ? AND region = ?`
 	args := []any{s.Account, s.Region}
-	if f.CheckName != "" {
-		query += ` AND check_name = ?`
-		args = append(args, f.CheckName)
-	}
+	query, args = andEq(query, args, "check_name", f.CheckName)
 	if f.Resource != nil {
 		query += ` AND resource_key = ?`
 		args = append(args, f.Resource.Key())
@@ -1098,45 +969,27 @@ func (db *DB) AuditSuppressions(ctx context.Context, s warden.Scope, f warden.Au
 	}
 	query += ` ORDER BY expiration_sort ` + order + `, check_name ` + order + `, resource_key ` + order + ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	out, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (warden.AuditSuppression, string, error) {
+		row, err := scanSuppression(r)
+		return row.sup, strconv.FormatInt(row.sort, 10) + "\x00" + row.sup.CheckName + "\x00" + row.key, err
+	}, query, args...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("audit suppressions: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.AuditSuppression
-	var last suppressionRow
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(last.sort, 10) + "\x00" + last.sup.CheckName + "\x00" + last.key
-			break
-		}
-		row, err := scanSuppression(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, row.sup)
-		last = row
-	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 // AllAuditSuppressions lists every suppression of the scope.
 func (db *DB) AllAuditSuppressions(ctx context.Context, s warden.Scope) ([]warden.AuditSuppression, error) {
-	rows, err := db.read.QueryContext(ctx, auditSuppressionSelect+` WHERE account = ? AND region = ?`, s.Account, s.Region)
+	rows, err := queryAll(ctx, db.read, scanSuppression, auditSuppressionSelect+` WHERE account = ? AND region = ?`, s.Account, s.Region)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("audit suppressions: %w", err)
 	}
-	defer rows.Close()
 	var out []warden.AuditSuppression
-	for rows.Next() {
-		row, err := scanSuppression(rows)
-		if err != nil {
-			return nil, err
-		}
+	for _, row := range rows {
 		out = append(out, row.sup)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---------------------------------------------------------------- scheduled audits
@@ -1159,20 +1012,13 @@ func scanScheduledAudit(r rowScanner) (warden.ScopedScheduledAudit, error) {
 }
 
 func scheduledAuditsOf(ctx context.Context, q querier, s warden.Scope) ([]warden.ScheduledAudit, error) {
-	rows, err := q.QueryContext(ctx, scheduledAuditSelect+` WHERE account = ? AND region = ? ORDER BY name`, s.Account, s.Region)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []warden.ScheduledAudit
-	for rows.Next() {
-		a, err := scanScheduledAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a.ScheduledAudit)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanUnscopedAudit, scheduledAuditSelect+` WHERE account = ? AND region = ? ORDER BY name`, s.Account, s.Region)
+}
+
+// scanUnscopedAudit is scanScheduledAudit without the scope.
+func scanUnscopedAudit(r rowScanner) (warden.ScheduledAudit, error) {
+	a, err := scanScheduledAudit(r)
+	return a.ScheduledAudit, err
 }
 
 func getScheduledAudit(ctx context.Context, q querier, s warden.Scope, name string) (warden.ScheduledAudit, error) {
@@ -1198,7 +1044,7 @@ func scheduledDoc(a *warden.ScheduledAudit) scheduledAuditDoc {
 // CreateScheduledAudit stores a scheduled audit.
 func (db *DB) CreateScheduledAudit(ctx context.Context, s warden.Scope, a warden.ScheduledAudit, tags []warden.Tag) error {
 	arn := warden.ScheduledAuditARN(s, a.Name)
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		if _, err := getScheduledAudit(ctx, tx, s, a.Name); err == nil {
 			return &warden.Error{Code: warden.CodeResourceAlreadyExists, Message: fmt.Sprintf("The scheduled audit %s already exists.", a.Name),
 				ResourceID: a.Name, ResourceArn: arn}
@@ -1230,12 +1076,13 @@ func (db *DB) CreateScheduledAudit(ctx context.Context, s warden.Scope, a warden
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "CreateScheduledAudit", nil, scheduledDoc(&a), a.CreatedAt)
-	})
+	}), "create scheduled audit")
 }
 
 // ScheduledAudit returns one scheduled audit.
 func (db *DB) ScheduledAudit(ctx context.Context, s warden.Scope, name string) (warden.ScheduledAudit, error) {
-	return getScheduledAudit(ctx, db.read, s, name)
+	a, err := getScheduledAudit(ctx, db.read, s, name)
+	return a, wrap(err, "scheduled audit")
 }
 
 // UpdateScheduledAudit changes a scheduled audit.
@@ -1268,7 +1115,7 @@ func (db *DB) UpdateScheduledAudit(ctx context.Context, s warden.Scope, name str
 		}
 		return logChange(ctx, tx, s, warden.ScheduledAuditARN(s, name), "UpdateScheduledAudit", before, scheduledDoc(&out), now)
 	})
-	return out, err
+	return out, wrap(err, "update scheduled audit")
 }
 
 func deleteScheduledAuditTx(ctx context.Context, tx writeTx, s warden.Scope, a warden.ScheduledAudit, now time.Time) error {
@@ -1289,55 +1136,34 @@ func deleteScheduledAuditTx(ctx context.Context, tx writeTx, s warden.Scope, a w
 
 // DeleteScheduledAudit removes a scheduled audit.
 func (db *DB) DeleteScheduledAudit(ctx context.Context, s warden.Scope, name string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		a, err := getScheduledAudit(ctx, tx, s, name)
 		if err != nil {
 			return err
 		}
 		return deleteScheduledAuditTx(ctx, tx, s, a, now)
-	})
+	}), "delete scheduled audit")
 }
 
 // ScheduledAudits lists the scope's scheduled audits by name.
 func (db *DB) ScheduledAudits(ctx context.Context, s warden.Scope, p warden.Page) ([]warden.ScheduledAudit, string, error) {
-	rows, err := db.read.QueryContext(ctx, scheduledAuditSelect+` WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`,
-		s.Account, s.Region, p.After, p.Limit+1)
+	out, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (warden.ScheduledAudit, string, error) {
+		a, err := scanUnscopedAudit(r)
+		return a, a.Name, err
+	}, scheduledAuditSelect+` WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`, s.Account, s.Region, p.After, p.Limit+1)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("scheduled audits: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.ScheduledAudit
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = out[len(out)-1].Name
-			break
-		}
-		a, err := scanScheduledAudit(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a.ScheduledAudit)
-	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 // AllScheduledAudits lists the scheduled audits of every scope.
 func (db *DB) AllScheduledAudits(ctx context.Context) ([]warden.ScopedScheduledAudit, error) {
-	rows, err := db.read.QueryContext(ctx, scheduledAuditSelect+` ORDER BY seq`)
+	out, err := queryAll(ctx, db.read, scanScheduledAudit, scheduledAuditSelect+` ORDER BY seq`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scheduled audits: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.ScopedScheduledAudit
-	for rows.Next() {
-		a, err := scanScheduledAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // FireScheduledAudit starts the task of one occurrence, once.
@@ -1379,5 +1205,5 @@ func (db *DB) FireScheduledAudit(ctx context.Context, s warden.Scope, name strin
 		fired = true
 		return nil
 	})
-	return task, fired, err
+	return task, fired, wrap(err, "fire scheduled audit")
 }

@@ -105,22 +105,19 @@ func getMitTask(ctx context.Context, q querier, s warden.Scope, taskID string) (
 }
 
 func mitTaskStatistics(ctx context.Context, q querier, taskSeq int64) (map[string]warden.MitigationTaskStatistics, error) {
-	rows, err := q.QueryContext(ctx, `SELECT check_name, total, succeeded, failed, skipped, canceled
+	out := map[string]warden.MitigationTaskStatistics{}
+	err := queryEach(ctx, q, func(r rowScanner) error {
+		var check string
+		var st warden.MitigationTaskStatistics
+		err := r.Scan(&check, &st.Total, &st.Succeeded, &st.Failed, &st.Skipped, &st.Canceled)
+		out[check] = st
+		return err
+	}, `SELECT check_name, total, succeeded, failed, skipped, canceled
 		FROM mitigation_task_stats WHERE task_seq = ? ORDER BY check_name`, taskSeq)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]warden.MitigationTaskStatistics{}
-	for rows.Next() {
-		var check string
-		var st warden.MitigationTaskStatistics
-		if err := rows.Scan(&check, &st.Total, &st.Succeeded, &st.Failed, &st.Skipped, &st.Canceled); err != nil {
-			return nil, err
-		}
-		out[check] = st
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---------------------------------------------------------------- wake-ups
@@ -265,7 +262,7 @@ func (db *DB) StartMitigationTask(ctx context.Context, s warden.Scope, t warden.
 	if created {
 		db.signalMitigationWork()
 	}
-	return out, created, err
+	return out, created, wrap(err, "start mitigation task")
 }
 
 // resolveMitTaskActions snapshots the mapping's actions, checking that each
@@ -318,14 +315,13 @@ type mitTargetFinding struct {
 // returns the findings; for an audit, the last finding seq of the task.
 func resolveMitTaskTarget(ctx context.Context, tx writeTx, s warden.Scope, t *warden.MitigationTaskTarget) ([]mitTargetFinding, int64, error) {
 	if t.AuditTaskID != "" {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?`,
-			s.Account, s.Region, t.AuditTaskID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, 0, warden.Errorf(warden.CodeInvalidRequest, "target.auditTaskId: audit task %s does not exist.", t.AuditTaskID)
-		}
+		exists, err := rowExists(ctx, tx, `SELECT 1 FROM audit_tasks WHERE account = ? AND region = ? AND task_id = ?`,
+			s.Account, s.Region, t.AuditTaskID)
 		if err != nil {
 			return nil, 0, err
+		}
+		if !exists {
+			return nil, 0, warden.Errorf(warden.CodeInvalidRequest, "target.auditTaskId: audit task %s does not exist.", t.AuditTaskID)
 		}
 		// Findings of the audit written after now are not part of the task.
 		var maxSeq int64
@@ -430,7 +426,7 @@ func finishMitTaskIfDone(ctx context.Context, tx writeTx, taskSeq int64, now tim
 // not being applied (PENDING, or claimed under an expired lease) become
 // CANCELED; those under a live lease finish, each finding atomically.
 func (db *DB) CancelMitigationTask(ctx context.Context, s warden.Scope, taskID string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		if err := db.lockMitigationWrites(ctx, tx); err != nil {
 			return err
 		}
@@ -442,24 +438,17 @@ func (db *DB) CancelMitigationTask(ctx context.Context, s warden.Scope, taskID s
 			return warden.Errorf(warden.CodeInvalidRequest,
 				"Audit mitigation actions task %s is %s; only a task that is IN_PROGRESS can be canceled.", taskID, t.task.Status)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT check_name, COUNT(*) FROM mitigation_executions
+		canceled := map[string]int64{}
+		err = queryEach(ctx, tx, func(r rowScanner) error {
+			var check string
+			var n int64
+			err := r.Scan(&check, &n)
+			canceled[check] = n
+			return err
+		}, `SELECT check_name, COUNT(*) FROM mitigation_executions
 			WHERE task_seq = ? AND action_index = 0 AND status = 'PENDING' AND lease_expires < ?
 			GROUP BY check_name`, t.seq, millis(now))
 		if err != nil {
-			return err
-		}
-		canceled := map[string]int64{}
-		for rows.Next() {
-			var check string
-			var n int64
-			if err := rows.Scan(&check, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			canceled[check] = n
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE mitigation_executions SET status = ?, end_time = ?, lease_owner = '', lease_expires = 0
@@ -475,22 +464,22 @@ func (db *DB) CancelMitigationTask(ctx context.Context, s warden.Scope, taskID s
 		_, err = tx.ExecContext(ctx, `UPDATE mitigation_tasks SET status = ?, end_time = ? WHERE seq = ?`,
 			warden.MitigationTaskCanceled, millis(now), t.seq)
 		return err
-	})
+	}), "cancel mitigation task")
 }
 
 // MitigationTask returns a task with its statistics.
 func (db *DB) MitigationTask(ctx context.Context, s warden.Scope, taskID string) (warden.MitigationTask, error) {
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
-		return warden.MitigationTask{}, err
+		return warden.MitigationTask{}, wrap(err, "mitigation task")
 	}
 	defer tx.Rollback()
 	t, err := getMitTask(ctx, tx, s, taskID)
 	if err != nil {
-		return warden.MitigationTask{}, err
+		return warden.MitigationTask{}, wrap(err, "mitigation task")
 	}
 	if t.task.Statistics, err = mitTaskStatistics(ctx, tx, t.seq); err != nil {
-		return warden.MitigationTask{}, err
+		return warden.MitigationTask{}, wrap(err, "mitigation task")
 	}
 	return t.task, nil
 }
@@ -508,14 +497,8 @@ func (db *DB) MitigationTasks(ctx context.Context, s warden.Scope, f warden.Miti
 	query := `SELECT seq, task_id, status, start_time FROM mitigation_tasks t
 		WHERE account = ? AND region = ? AND seq < ? AND start_time >= ? AND (end_time = 0 OR end_time <= ?)`
 	args := []any{s.Account, s.Region, after, millis(f.StartedAfter), millis(f.EndedBefore)}
-	if f.Status != "" {
-		query += ` AND status = ?`
-		args = append(args, f.Status)
-	}
-	if f.AuditTaskID != "" {
-		query += ` AND audit_task_id = ?`
-		args = append(args, f.AuditTaskID)
-	}
+	query, args = andEq(query, args, "status", f.Status)
+	query, args = andEq(query, args, "audit_task_id", f.AuditTaskID)
 	if f.FindingID != "" {
 		var findingSeq int64
 		err := db.read.QueryRowContext(ctx, `SELECT seq FROM audit_findings WHERE account = ? AND region = ? AND finding_id = ?`,
@@ -524,19 +507,20 @@ func (db *DB) MitigationTasks(ctx context.Context, s warden.Scope, f warden.Miti
 			return nil, "", nil
 		}
 		if err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "mitigation tasks")
 		}
 		query += ` AND EXISTS (SELECT 1 FROM mitigation_executions e WHERE e.task_seq = t.seq AND e.finding_seq = ?)`
 		args = append(args, findingSeq)
 	}
 	query += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, p.Limit+1)
-	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (t warden.MitigationTask, seq int64, err error) {
+	tasks, next, err := seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (t warden.MitigationTask, seq int64, err error) {
 		var start int64
 		err = r.Scan(&seq, &t.TaskID, &t.Status, &start)
 		t.StartTime = fromMillis(start)
 		return t, seq, err
 	})
+	return tasks, next, wrap(err, "mitigation tasks")
 }
 
 // MitigationExecutions lists a task's executions by finding, then action;
@@ -555,7 +539,7 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 	}
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "mitigation executions")
 	}
 	defer tx.Rollback()
 	t, err := getMitTask(ctx, tx, s, f.TaskID)
@@ -563,7 +547,7 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 		return nil, "", nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "mitigation executions")
 	}
 	query := `SELECT finding_seq, action_index, finding_id, check_name,
 			CASE WHEN status = 'PENDING' AND lease_owner <> '' THEN 'IN_PROGRESS' ELSE status END,
@@ -584,7 +568,7 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 			query += ` AND finding_id = ?`
 			args = append(args, f.FindingID)
 		default:
-			return nil, "", err
+			return nil, "", wrap(err, "mitigation executions")
 		}
 	}
 	switch f.Status {
@@ -599,28 +583,16 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 	}
 	query += ` ORDER BY finding_seq, action_index LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.MitigationExecution
-	var lastFinding int64
-	var lastAction int
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(lastFinding, 10) + "." + strconv.Itoa(lastAction)
-			break
-		}
-		var e warden.MitigationExecution
+	out, next, err := keyPage(ctx, tx, p.Limit, func(r rowScanner) (e warden.MitigationExecution, key string, err error) {
+		var finding int64
+		var action int
 		var check string
 		var start, end int64
-		if err := rows.Scan(&lastFinding, &lastAction, &e.FindingID, &check, &e.Status, &start, &end, &e.ErrorCode, &e.Message); err != nil {
-			return nil, "", err
+		if err := r.Scan(&finding, &action, &e.FindingID, &check, &e.Status, &start, &end, &e.ErrorCode, &e.Message); err != nil {
+			return e, "", err
 		}
 		e.TaskID = t.task.TaskID
-		if a := t.action(check, lastAction); a != nil {
+		if a := t.action(check, action); a != nil {
 			e.ActionName, e.ActionID = a.Name, a.ID
 		}
 		if start != 0 {
@@ -629,9 +601,12 @@ func (db *DB) MitigationExecutions(ctx context.Context, s warden.Scope, f warden
 		if end != 0 {
 			e.EndTime = fromMillis(end)
 		}
-		out = append(out, e)
+		return e, strconv.FormatInt(finding, 10) + "." + strconv.Itoa(action), nil
+	}, query, args...)
+	if err != nil {
+		return nil, "", wrap(err, "mitigation executions")
 	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 // ---------------------------------------------------------------- the engine's side
@@ -676,13 +651,9 @@ func (db *DB) FanOutMitigationTasks(ctx context.Context, now time.Time, maxFindi
 	if db.postgres {
 		// Every engine step asks; only take the lock below when there is
 		// something to fan out.
-		var one int
-		err := db.read.QueryRowContext(ctx, `SELECT 1 FROM mitigation_tasks WHERE fanout_done = 0 LIMIT 1`).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
+		pending, err := rowExists(ctx, db.read, `SELECT 1 FROM mitigation_tasks WHERE fanout_done = 0 LIMIT 1`)
+		if !pending || err != nil {
+			return false, wrap(err, "fan out mitigation tasks")
 		}
 	}
 	err := db.inTx(ctx, func(tx writeTx) error {
@@ -737,27 +708,20 @@ func (db *DB) FanOutMitigationTasks(ctx context.Context, now time.Time, maxFindi
 	if errors.Is(err, errMitFanOutRaced) {
 		return true, nil
 	}
-	return worked, err
+	return worked, wrap(err, "fan out mitigation tasks")
 }
 
 // fanOutMitChunk fans out up to limit findings of check with seq > after and
 // returns how many it covered and the last one's seq.
 func fanOutMitChunk(ctx context.Context, tx writeTx, t *mitTaskRow, check string, after int64, limit int, canceled bool, now time.Time) (int, int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq, reason_code, is_suppressed FROM audit_findings
-		WHERE account = ? AND region = ? AND task_id = ? AND check_name = ? AND seq > ? AND seq <= ?
-		ORDER BY seq LIMIT ?`, t.scope.Account, t.scope.Region, t.auditTaskID, check, after, t.fanoutMaxSeq, limit)
-	if err != nil {
-		return 0, 0, err
-	}
 	var n int
 	var last int64
 	var d warden.MitigationTaskStatistics
-	for rows.Next() {
+	err := queryEach(ctx, tx, func(r rowScanner) error {
 		var reason string
 		var suppressed int
-		if err := rows.Scan(&last, &reason, &suppressed); err != nil {
-			rows.Close()
-			return 0, 0, err
+		if err := r.Scan(&last, &reason, &suppressed); err != nil {
+			return err
 		}
 		n++
 		d.Total++
@@ -769,9 +733,11 @@ func fanOutMitChunk(ctx context.Context, tx writeTx, t *mitTaskRow, check string
 		case canceled:
 			d.Canceled++
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT seq, reason_code, is_suppressed FROM audit_findings
+		WHERE account = ? AND region = ? AND task_id = ? AND check_name = ? AND seq > ? AND seq <= ?
+		ORDER BY seq LIMIT ?`, t.scope.Account, t.scope.Region, t.auditTaskID, check, after, t.fanoutMaxSeq, limit)
+	if err != nil {
 		return 0, 0, err
 	}
 	if n == 0 {
@@ -819,8 +785,10 @@ func (db *DB) ClaimMitigationFindings(ctx context.Context, owner string, now tim
 	ctx = context.WithoutCancel(ctx)
 	c := &warden.MitigationClaim{Owner: owner}
 	err := db.inClaimTx(ctx, func(tx writeTx) error {
-		c.Executions = c.Executions[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE mitigation_executions
+		var err error
+		c.Executions, err = queryAll(ctx, tx, func(r rowScanner) (e warden.ClaimedExecution, err error) {
+			return e, r.Scan(&e.TaskSeq, &e.FindingSeq, &e.ActionIndex, &e.Attempt)
+		}, `UPDATE mitigation_executions
 			SET lease_owner = ?, lease_expires = ?, attempt = attempt + 1, start_time = ?
 			WHERE (task_seq, finding_seq) IN (
 				SELECT task_seq, finding_seq FROM mitigation_executions
@@ -829,21 +797,10 @@ func (db *DB) ClaimMitigationFindings(ctx context.Context, owner string, now tim
 			AND status = 'PENDING' AND lease_expires < ?
 			RETURNING task_seq, finding_seq, action_index, attempt`,
 			owner, millis(now.Add(lease)), millis(now), millis(now), maxFindings, millis(now))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e warden.ClaimedExecution
-			if err := rows.Scan(&e.TaskSeq, &e.FindingSeq, &e.ActionIndex, &e.Attempt); err != nil {
-				return err
-			}
-			c.Executions = append(c.Executions, e)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, wrap(err, "claim mitigation findings")
 	}
 	slices.SortFunc(c.Executions, func(a, b warden.ClaimedExecution) int {
 		if a.TaskSeq != b.TaskSeq {

@@ -6,7 +6,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,31 +22,15 @@ type mitFinding struct {
 	attempt int64
 	execs   []warden.ClaimedExecution
 	data    *mitFindingData // nil: the finding no longer exists
-	// res[i] are the resources of action i, reserr[i] why they are unknown.
-	res    []warden.MitigationResources
-	reserr []error
+	// eff[i] is what action i does, planErr[i] why it cannot be done.
+	eff     []warden.MitigationEffect
+	planErr []error
 }
 
 // mitFindingData is an audit_findings row.
 type mitFindingData struct {
-	seq                             int64
-	id, auditTaskID, check          string
-	severity, resourceType          string
-	resourceIdentifier              string
-	additionalInfo, relatedResource string
-	reasonCode, reason              string
-	taskStart, findingTime          int64
-	ident                           mitIdentifier
-}
-
-// mitIdentifier holds the ResourceIdentifier members executors use.
-type mitIdentifier struct {
-	DeviceCertificateID     string `json:"deviceCertificateId"`
-	DeviceCertificateArn    string `json:"deviceCertificateArn"`
-	CACertificateID         string `json:"caCertificateId"`
-	PolicyVersionIdentifier *struct {
-		PolicyName string `json:"policyName"`
-	} `json:"policyVersionIdentifier"`
+	seq int64
+	warden.MitigationFinding
 }
 
 // mitApplier applies one claim in one transaction.
@@ -73,7 +56,7 @@ type mitApplier struct {
 	// name), and groups the facts of the groups the batch adds things to.
 	// Both are read once per batch and kept current by addThingsToGroups,
 	// the only executor that changes memberships.
-	thingGroups map[mitKey][]thingMembership
+	thingGroups map[mitKey][]warden.GroupMembership
 	groups      map[mitKey]mitGroupFacts
 	// done collects findings whose executions ended alike, for flush.
 	done map[mitDoneKey]*mitDone
@@ -138,7 +121,7 @@ func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt war
 		}
 		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, opt: opt, now: now, savepoints: savepoints,
 			roles: map[string]bool{}, stats: map[mitStatKey]*warden.MitigationTaskStatistics{}, certStatus: map[mitKey]string{},
-			thingGroups: map[mitKey][]thingMembership{}, groups: map[mitKey]mitGroupFacts{}, done: map[mitDoneKey]*mitDone{}}
+			thingGroups: map[mitKey][]warden.GroupMembership{}, groups: map[mitKey]mitGroupFacts{}, done: map[mitDoneKey]*mitDone{}}
 		if err := a.run(c); err != nil {
 			return err
 		}
@@ -155,7 +138,7 @@ func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt war
 // warden.MitigationQueue.
 func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim, errorCode, message string, now time.Time) error {
 	ctx = context.WithoutCancel(ctx)
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		if err := db.lockMitigationWrites(ctx, tx); err != nil {
 			return err
 		}
@@ -176,7 +159,7 @@ func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim
 			}
 		}
 		return a.finish()
-	})
+	}), "fail mitigation claim")
 }
 
 func (a *mitApplier) run(c *warden.MitigationClaim) error {
@@ -257,27 +240,22 @@ func (a *mitApplier) load(c *warden.MitigationClaim) ([]*mitFinding, error) {
 	const chunk = 500
 	for start := 0; start < len(seqs); start += chunk {
 		part := seqs[start:min(start+chunk, len(seqs))]
-		rows, err := a.tx.QueryContext(a.ctx, `SELECT seq, finding_id, task_id, check_name, severity, resource_type,
+		data, err := queryAll(a.ctx, a.tx, func(r rowScanner) (*mitFindingData, error) {
+			d := &mitFindingData{}
+			err := r.Scan(&d.seq, &d.ID, &d.AuditTaskID, &d.CheckName, &d.Severity, &d.ResourceType, &d.ResourceIdentifier,
+				&d.AdditionalInfo, &d.RelatedResources, &d.ReasonCode, &d.Reason, &d.TaskStartTime, &d.FindingTime)
+			return d, err
+		}, `SELECT seq, finding_id, task_id, check_name, severity, resource_type,
 				resource_identifier, additional_info, related_resources, reason_code, reason, task_start_time, finding_time
 			FROM audit_findings WHERE seq IN (`+mitPlaceholders(len(part))+`)`, part...)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			d := &mitFindingData{}
-			if err := rows.Scan(&d.seq, &d.id, &d.auditTaskID, &d.check, &d.severity, &d.resourceType, &d.resourceIdentifier,
-				&d.additionalInfo, &d.relatedResource, &d.reasonCode, &d.reason, &d.taskStart, &d.findingTime); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			parseMitIdentifier(d.resourceIdentifier, &d.ident)
+		for _, d := range data {
+			d.Target = warden.ParseMitigationTarget(d.ResourceIdentifier)
 			for _, f := range bySeq[d.seq] {
 				f.data = d
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 	}
 	return findings, nil
@@ -286,7 +264,7 @@ func (a *mitApplier) load(c *warden.MitigationClaim) ([]*mitFinding, error) {
 // check is the finding's audit check (as fanned out).
 func (f *mitFinding) check() string {
 	if f.data != nil {
-		return f.data.check
+		return f.data.CheckName
 	}
 	return ""
 }
@@ -303,34 +281,34 @@ func (a *mitApplier) checkRolesForBatch(findings []*mitFinding) error {
 		if f.data == nil {
 			continue
 		}
-		f.res = make([]warden.MitigationResources, len(f.execs))
-		f.reserr = make([]error, len(f.execs))
+		f.eff = make([]warden.MitigationEffect, len(f.execs))
+		f.planErr = make([]error, len(f.execs))
 		for i, e := range f.execs {
-			act := f.task.action(f.data.check, e.ActionIndex)
+			act := f.task.action(f.data.CheckName, e.ActionIndex)
 			if act == nil {
-				f.reserr[i] = fmt.Errorf("task %s has no action %d for check %s", f.task.task.TaskID, e.ActionIndex, f.data.check)
+				f.planErr[i] = fmt.Errorf("task %s has no action %d for check %s", f.task.task.TaskID, e.ActionIndex, f.data.CheckName)
 				continue
 			}
-			ex := mitExecutors[act.ActionParams.Type()]
-			if ex == nil {
-				f.reserr[i] = fmt.Errorf("action %s has no known type", act.Name)
+			if act.ActionParams.Type() == "" {
+				f.planErr[i] = fmt.Errorf("action %s has no known type", act.Name)
 				continue
 			}
-			res, err := ex.resources(a, f, act)
+			eff, err := warden.PlanMitigation(f.task.scope, &act.ActionParams, &f.data.MitigationFinding,
+				func(arn string) ([]string, error) { return a.principalThings(f.task.scope, arn) })
 			if err != nil {
 				var werr *warden.Error
 				if !errors.As(err, &werr) {
 					return err
 				}
-				f.reserr[i] = err
+				f.planErr[i] = err
 				continue
 			}
-			f.res[i] = res
+			f.eff[i] = eff
 			k := roleKey{f.task.scope.Account, act.RoleArn}
 			if seen[k] == nil {
 				seen[k] = map[warden.Permission]bool{}
 			}
-			for _, p := range warden.MitigationPermissions(act.ActionParams.Type(), res) {
+			for _, p := range warden.MitigationPermissions(eff.Type, eff.Resources) {
 				if !seen[k][p] {
 					seen[k][p] = true
 					needs[k] = append(needs[k], p)
@@ -358,11 +336,7 @@ func (a *mitApplier) permitted(f *mitFinding, act *mitTaskAction, res warden.Mit
 	if err != nil || missing == nil {
 		return "", err
 	}
-	if missing.Action == "sts:AssumeRole" {
-		return fmt.Sprintf("Insufficient permissions: Warden cannot assume role %s (missing permission sts:AssumeRole on %s): "+
-			"the role must exist in account %s.", act.RoleArn, missing.Resource, f.task.scope.Account), nil
-	}
-	return fmt.Sprintf("Insufficient permissions: role %s does not allow %s on %s.", act.RoleArn, missing.Action, missing.Resource), nil
+	return warden.MitigationPermissionDenied(f.task.scope.Account, act.RoleArn, *missing), nil
 }
 
 // mitOutcome is what became of one execution.
@@ -434,25 +408,26 @@ const mitSavepoint = "mitigation_execution"
 // the batch back to be applied with savepoints. Other errors are the
 // database's and end the whole batch.
 func (a *mitApplier) applyAction(f *mitFinding, i int, e warden.ClaimedExecution) (mitOutcome, error) {
-	if err := f.reserr[i]; err != nil {
+	if err := f.planErr[i]; err != nil {
 		var werr *warden.Error
 		if errors.As(err, &werr) {
 			return mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource, werr.Message}, nil
 		}
 		return mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource, err.Error()}, nil
 	}
-	act := f.task.action(f.data.check, e.ActionIndex)
-	why, err := a.permitted(f, act, f.res[i])
+	act := f.task.action(f.data.CheckName, e.ActionIndex)
+	eff := &f.eff[i]
+	why, err := a.permitted(f, act, eff.Resources)
 	if err != nil {
 		return mitOutcome{}, err
 	}
 	if why != "" {
 		return mitOutcome{warden.ExecutionFailed, warden.ExecErrInsufficientPermissions, why}, nil
 	}
-	ex := mitExecutors[act.ActionParams.Type()]
-	ctx := warden.WithActor(a.ctx, "execution:"+warden.ExecutionID(f.task.task.TaskID, f.data.id, act.Name))
-	savepoint := a.savepoints && !ex.checksFirst
-	watch := !a.savepoints && !ex.checksFirst
+	ctx := warden.WithActor(a.ctx, "execution:"+warden.ExecutionID(f.task.task.TaskID, f.data.ID, act.Name))
+	checksFirst := mitChecksFirst[eff.Type]
+	savepoint := a.savepoints && !checksFirst
+	watch := !a.savepoints && !checksFirst
 	var changes int64
 	if savepoint {
 		if _, err := a.exec(`SAVEPOINT ` + mitSavepoint); err != nil {
@@ -465,7 +440,7 @@ func (a *mitApplier) applyAction(f *mitFinding, i int, e warden.ClaimedExecution
 			return mitOutcome{}, err
 		}
 	}
-	applyErr := ex.apply(ctx, a, f, act, f.res[i])
+	applyErr := a.apply(ctx, f.task.scope, eff)
 	var werr *warden.Error
 	switch {
 	case applyErr == nil:
@@ -610,197 +585,39 @@ func mitFenced(res sql.Result, err error, want int) error {
 
 // ---------------------------------------------------------------- executors
 
-// mitExecutor applies one action type. resources names what an execution
-// touches (for the permission check) or fails with a *warden.Error when the
-// finding names no such resource; apply makes the change in a.tx.
-type mitExecutor struct {
-	resources func(a *mitApplier, f *mitFinding, act *mitTaskAction) (warden.MitigationResources, error)
-	apply     func(ctx context.Context, a *mitApplier, f *mitFinding, act *mitTaskAction, r warden.MitigationResources) error
-	// checksFirst: apply returns a *warden.Error only before its first
-	// write, so it needs no savepoint to be undone.
-	checksFirst bool
+// mitChecksFirst are the action types whose apply returns a *warden.Error
+// only before its first write, so it needs no savepoint to be undone.
+var mitChecksFirst = map[string]bool{
+	warden.ActionUpdateDeviceCertificate: true,
+	warden.ActionAddThingsToThingGroup:   true,
 }
 
-var mitExecutors = map[string]*mitExecutor{
-	warden.ActionUpdateDeviceCertificate: {
-		resources: func(a *mitApplier, f *mitFinding, _ *mitTaskAction) (warden.MitigationResources, error) {
-			id, err := f.deviceCertificateID()
-			return warden.MitigationResources{CertificateArn: f.task.scope.CertificateARN(id)}, err
-		},
-		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, _ *mitTaskAction, _ warden.MitigationResources) error {
-			id, _ := f.deviceCertificateID()
-			return a.deactivateCertificate(ctx, f.task.scope, id)
-		},
-		checksFirst: true,
-	},
-	warden.ActionUpdateCACertificate: {
-		resources: func(a *mitApplier, f *mitFinding, _ *mitTaskAction) (warden.MitigationResources, error) {
-			id := f.data.ident.CACertificateID
-			if id == "" {
-				return warden.MitigationResources{}, warden.Errorf(warden.CodeInvalidRequest,
-					"The finding names no CA certificate (resourceIdentifier.caCertificateId).")
-			}
-			return warden.MitigationResources{CACertificateArn: f.task.scope.CACertificateARN(id)}, nil
-		},
-		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, _ *mitTaskAction, _ warden.MitigationResources) error {
-			_, err := updateCACertificateStatusTx(ctx, a.tx, f.task.scope, f.data.ident.CACertificateID, warden.CertInactive, a.now)
-			return err
-		},
-	},
-	warden.ActionAddThingsToThingGroup: {
-		resources: func(a *mitApplier, f *mitFinding, act *mitTaskAction) (warden.MitigationResources, error) {
-			id, err := f.deviceCertificateID()
-			if err != nil {
-				return warden.MitigationResources{}, err
-			}
-			s := f.task.scope
-			r := warden.MitigationResources{CertificateArn: s.CertificateARN(id)}
-			things, err := a.principalThings(s, r.CertificateArn)
-			if err != nil {
-				return r, err
-			}
-			for _, t := range things {
-				r.ThingArns = append(r.ThingArns, warden.ThingARN(s, t))
-			}
-			for _, g := range act.ActionParams.AddThingsToThingGroupParams.ThingGroupNames {
-				r.ThingGroupArns = append(r.ThingGroupArns, warden.ThingGroupARN(s, g))
-			}
-			return r, nil
-		},
-		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, act *mitTaskAction, r warden.MitigationResources) error {
-			p := act.ActionParams.AddThingsToThingGroupParams
-			override := p.OverrideDynamicGroups != nil && *p.OverrideDynamicGroups
-			things := make([]string, len(r.ThingArns))
-			for i, thingArn := range r.ThingArns {
-				things[i] = thingArn[strings.LastIndexByte(thingArn, '/')+1:]
-			}
-			return a.addThingsToGroups(ctx, f.task.scope, things, p.ThingGroupNames, override)
-		},
-		checksFirst: true,
-	},
-	warden.ActionReplaceDefaultPolicyVersion: {
-		resources: func(a *mitApplier, f *mitFinding, _ *mitTaskAction) (warden.MitigationResources, error) {
-			p := f.data.ident.PolicyVersionIdentifier
-			if p == nil || p.PolicyName == "" {
-				return warden.MitigationResources{}, warden.Errorf(warden.CodeInvalidRequest,
-					"The finding names no policy (resourceIdentifier.policyVersionIdentifier.policyName).")
-			}
-			return warden.MitigationResources{PolicyArn: warden.PolicyARN(f.task.scope, p.PolicyName)}, nil
-		},
-		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, _ *mitTaskAction, _ warden.MitigationResources) error {
-			_, err := createPolicyVersionTx(ctx, a.tx, f.task.scope, f.data.ident.PolicyVersionIdentifier.PolicyName,
-				warden.BlankPolicyDocument, true, a.now)
-			return err
-		},
-	},
-	warden.ActionEnableIoTLogging: {
-		resources: func(a *mitApplier, f *mitFinding, act *mitTaskAction) (warden.MitigationResources, error) {
-			return warden.MitigationResources{LoggingRoleArn: act.ActionParams.EnableIoTLoggingParams.RoleArnForLogging}, nil
-		},
-		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, act *mitTaskAction, _ warden.MitigationResources) error {
-			p := act.ActionParams.EnableIoTLoggingParams
-			return setV2LoggingTx(ctx, a.tx, f.task.scope,
-				warden.V2LoggingOptions{RoleArn: p.RoleArnForLogging, DefaultLogLevel: p.LogLevel, DisableAllLogs: false}, a.now)
-		},
-	},
-	warden.ActionPublishFindingToSNS: {
-		resources: func(a *mitApplier, f *mitFinding, act *mitTaskAction) (warden.MitigationResources, error) {
-			return warden.MitigationResources{TopicArn: act.ActionParams.PublishFindingToSnsParams.TopicArn}, nil
-		},
-		apply: func(ctx context.Context, a *mitApplier, f *mitFinding, act *mitTaskAction, _ warden.MitigationResources) error {
-			msg, err := f.data.snsMessage()
-			if err != nil {
-				return err
-			}
-			if _, err := EnqueuePublishTx(ctx, a.tx, f.task.scope, act.ActionParams.PublishFindingToSnsParams.TopicArn, "", msg, a.now); err != nil {
-				return err
-			}
+// apply makes the change eff decided in a.tx.
+func (a *mitApplier) apply(ctx context.Context, s warden.Scope, eff *warden.MitigationEffect) error {
+	var err error
+	switch eff.Type {
+	case warden.ActionUpdateDeviceCertificate:
+		err = a.deactivateCertificate(ctx, s, eff.CertificateID)
+	case warden.ActionUpdateCACertificate:
+		_, err = updateCACertificateStatusTx(ctx, a.tx, s, eff.CertificateID, warden.CertInactive, a.now)
+	case warden.ActionAddThingsToThingGroup:
+		err = a.addThingsToGroups(ctx, s, eff.Things, eff.Groups, eff.OverrideDynamicGroups)
+	case warden.ActionReplaceDefaultPolicyVersion:
+		_, err = createPolicyVersionTx(ctx, a.tx, s, eff.PolicyName, warden.BlankPolicyDocument, true, a.now)
+	case warden.ActionEnableIoTLogging:
+		err = setV2LoggingTx(ctx, a.tx, s, eff.Logging, a.now)
+	case warden.ActionPublishFindingToSNS:
+		if _, err = EnqueuePublishTx(ctx, a.tx, s, eff.Resources.TopicArn, "", eff.Message, a.now); err == nil {
 			a.out.Published++
-			return nil
-		},
-	},
-}
-
-// deviceCertificateID is the finding's device certificate: its
-// deviceCertificateId, or the id in its deviceCertificateArn.
-func (f *mitFinding) deviceCertificateID() (string, error) {
-	if id := f.data.ident.DeviceCertificateID; id != "" {
-		return id, nil
-	}
-	if arn := f.data.ident.DeviceCertificateArn; arn != "" {
-		if _, kind, id, ok := warden.ParseIoTARN(arn); ok && kind == "cert" {
-			return id, nil
 		}
 	}
-	return "", warden.Errorf(warden.CodeInvalidRequest, "The finding names no device certificate (resourceIdentifier.deviceCertificateId).")
+	return err
 }
 
 // principalThings lists the things a certificate ARN is attached to.
 func (a *mitApplier) principalThings(s warden.Scope, principal string) ([]string, error) {
-	rows, err := a.tx.QueryContext(a.ctx, `SELECT thing_name FROM thing_principals WHERE account = ? AND region = ? AND principal = ? ORDER BY thing_name`,
+	return queryStrings(a.ctx, a.tx, `SELECT thing_name FROM thing_principals WHERE account = ? AND region = ? AND principal = ? ORDER BY thing_name`,
 		s.Account, s.Region, principal)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
-// mitSNSFinding is the message PUBLISH_FINDING_TO_SNS sends (semantics.md §6):
-// the finding with the API's member names, times in epoch milliseconds.
-type mitSNSFinding struct {
-	FindingID                  string          `json:"findingId"`
-	FindingTime                int64           `json:"findingTime"`
-	Severity                   string          `json:"severity"`
-	TaskStartTime              int64           `json:"taskStartTime"`
-	NonCompliantResource       mitSNSResource  `json:"nonCompliantResource"`
-	RelatedResources           json.RawMessage `json:"relatedResources,omitempty"`
-	TaskID                     string          `json:"taskId"`
-	CheckName                  string          `json:"checkName"`
-	ReasonForNonComplianceCode string          `json:"reasonForNonComplianceCode"`
-	ReasonForNonCompliance     string          `json:"reasonForNonCompliance"`
-}
-
-type mitSNSResource struct {
-	ResourceType       string          `json:"resourceType"`
-	ResourceIdentifier json.RawMessage `json:"resourceIdentifier"`
-	AdditionalInfo     json.RawMessage `json:"additionalInfo,omitempty"`
-}
-
-func (d *mitFindingData) snsMessage() (string, error) {
-	m := mitSNSFinding{
-		FindingID: d.id, FindingTime: d.findingTime, Severity: d.severity, TaskStartTime: d.taskStart,
-		NonCompliantResource: mitSNSResource{ResourceType: d.resourceType, ResourceIdentifier: mitJSONOr(d.resourceIdentifier, "{}")},
-		TaskID:               d.auditTaskID, CheckName: d.check,
-		ReasonForNonComplianceCode: d.reasonCode, ReasonForNonCompliance: d.reason,
-	}
-	if info := mitJSONOr(d.additionalInfo, ""); len(info) > 0 && string(info) != "{}" {
-		m.NonCompliantResource.AdditionalInfo = info
-	}
-	if rel := mitJSONOr(d.relatedResource, ""); len(rel) > 0 && string(rel) != "[]" {
-		m.RelatedResources = rel
-	}
-	b, err := json.Marshal(&m)
-	return string(b), err
-}
-
-// mitJSONOr is doc when it is valid JSON, else def.
-func mitJSONOr(doc, def string) json.RawMessage {
-	if doc != "" && json.Valid([]byte(doc)) {
-		return json.RawMessage(doc)
-	}
-	if def == "" {
-		return nil
-	}
-	return json.RawMessage(def)
 }
 
 // deactivateCertificate is updateCertificateStatusTx(id, INACTIVE) — the
@@ -856,42 +673,9 @@ func (a *mitApplier) deactivateCertificate(ctx context.Context, s warden.Scope, 
 	return a.logChange(ctx, s, s.CertificateARN(id), "UpdateCertificate", certState{Status: status}, certState{Status: warden.CertInactive})
 }
 
-// logChange is sqlstore's logChange with a statement prepared once per
-// batch: before and after are JSON documents, nil meaning "did not exist".
+// logChange is logChange at the batch's time.
 func (a *mitApplier) logChange(ctx context.Context, s warden.Scope, arn, operation string, before, after any) error {
-	doc := func(v any) (string, error) {
-		if v == nil {
-			return "", nil
-		}
-		b, err := json.Marshal(v)
-		return string(b), err
-	}
-	b, err := doc(before)
-	if err != nil {
-		return err
-	}
-	c, err := doc(after)
-	if err != nil {
-		return err
-	}
-	_, err = a.exec(`INSERT INTO change_log (account, region, resource_arn, operation, before_doc, after_doc, actor, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.Account, s.Region, arn, operation, b, c, warden.ActorFrom(ctx), millis(a.now))
-	return err
-}
-
-// parseMitIdentifier reads a finding's resource_identifier. The common
-// {"deviceCertificateId":"<id>"} is read without the JSON decoder; an
-// identifier that does not parse names no resource, and the executors then
-// fail with INVALID_STATE_OF_RESOURCE.
-func parseMitIdentifier(doc string, out *mitIdentifier) {
-	const prefix, suffix = `{"deviceCertificateId":"`, `"}`
-	if strings.HasPrefix(doc, prefix) && strings.HasSuffix(doc, suffix) && len(doc) >= len(prefix)+len(suffix) {
-		if id := doc[len(prefix) : len(doc)-len(suffix)]; !strings.ContainsAny(id, `"\`) {
-			out.DeviceCertificateID = id
-			return
-		}
-	}
-	_ = json.Unmarshal([]byte(doc), out)
+	return logChange(ctx, a.tx, s, arn, operation, before, after, a.now)
 }
 
 // mitGroupFacts is what the membership rules need of a thing group.
@@ -913,14 +697,14 @@ func (a *mitApplier) addThingsToGroups(ctx context.Context, s warden.Scope, thin
 		add          bool // else: remove from the dynamic group
 	}
 	var ops []op
-	planned := map[string][]thingMembership{}
+	planned := map[string][]warden.GroupMembership{}
 	for _, thing := range things {
 		exists, err := a.thingExists(s, thing)
 		if err != nil {
 			return err
 		}
 		if !exists {
-			return thingNotFound(thing)
+			return warden.ErrThingNotFound(thing)
 		}
 		current, err := a.memberships(s, thing)
 		if err != nil {
@@ -935,48 +719,21 @@ func (a *mitApplier) addThingsToGroups(ctx context.Context, s warden.Scope, thin
 			if !g.exists {
 				return thingGroupNotFound(group)
 			}
-			if g.dynamic {
-				return warden.Errorf(warden.CodeInvalidRequest,
-					"Cannot add thing %s to dynamic thing group %s: its query decides its members.", thing, group)
-			}
-			var newestDynamic *thingMembership
-			member := false
-			for i := range current {
-				m := &current[i]
-				if m.group == group {
-					member = true
-					break
-				}
-				if !m.dynamic && m.root == g.root {
-					return warden.Errorf(warden.CodeInvalidRequest,
-						"Thing %s is already in thing group %s, which is in the same hierarchy (root %s) as %s; a thing can be in only one group of a hierarchy.",
-						thing, m.group, g.root, group)
-				}
-				if m.dynamic && (newestDynamic == nil || m.seq > newestDynamic.seq) {
-					newestDynamic = m
-				}
+			member, evict, err := warden.JoinStaticGroup(thing, current,
+				warden.GroupMembership{Group: group, Dynamic: g.dynamic, Root: g.root, Seq: g.seq}, override)
+			if err != nil {
+				return err
 			}
 			if member {
 				continue
 			}
-			if len(current) >= warden.MaxGroupsPerThing {
-				switch {
-				case newestDynamic == nil:
-					return warden.Errorf(warden.CodeInvalidRequest,
-						"Thing %s is already in %d thing groups, the maximum, and none of them is dynamic; remove it from one first.",
-						thing, len(current))
-				case !override:
-					return warden.Errorf(warden.CodeInvalidRequest,
-						"Thing %s is already in %d thing groups, the maximum; set overrideDynamicGroups to move it out of its most recently created dynamic group (%s).",
-						thing, len(current), newestDynamic.group)
-				}
-				ops = append(ops, op{thing, newestDynamic.group, false})
-				gone := newestDynamic.group
-				current = slices.DeleteFunc(current, func(m thingMembership) bool { return m.group == gone })
+			if evict != "" {
+				ops = append(ops, op{thing, evict, false})
+				current = slices.DeleteFunc(current, func(m warden.GroupMembership) bool { return m.Group == evict })
 			}
 			ops = append(ops, op{thing, group, true})
-			current = append(current, thingMembership{group: group, root: g.root, seq: g.seq})
-			slices.SortFunc(current, func(x, y thingMembership) int { return strings.Compare(x.group, y.group) })
+			current = append(current, warden.GroupMembership{Group: group, Root: g.root, Seq: g.seq})
+			slices.SortFunc(current, func(x, y warden.GroupMembership) int { return strings.Compare(x.Group, y.Group) })
 		}
 		planned[thing] = current
 	}
@@ -1039,7 +796,7 @@ func (a *mitApplier) thingExists(s warden.Scope, name string) (bool, error) {
 }
 
 // memberships returns a thing's groups by name (the thing must exist).
-func (a *mitApplier) memberships(s warden.Scope, thing string) ([]thingMembership, error) {
+func (a *mitApplier) memberships(s warden.Scope, thing string) ([]warden.GroupMembership, error) {
 	return a.thingGroups[mitKey{s, thing}], nil
 }
 
@@ -1053,44 +810,32 @@ func (a *mitApplier) readThings(s warden.Scope, names []string) error {
 			part = append(part, n)
 		}
 		args := append([]any{s.Account, s.Region}, part...)
-		rows, err := a.tx.QueryContext(a.ctx, `SELECT name FROM things WHERE account = ? AND region = ? AND name IN (`+
+		existing, err := queryStrings(a.ctx, a.tx, `SELECT name FROM things WHERE account = ? AND region = ? AND name IN (`+
 			mitPlaceholders(len(part))+`)`, args...)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				rows.Close()
-				return err
-			}
-			a.thingGroups[mitKey{s, n}] = []thingMembership{}
+		for _, n := range existing {
+			a.thingGroups[mitKey{s, n}] = []warden.GroupMembership{}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		type thingGroup struct {
+			thing string
+			warden.GroupMembership
 		}
-		rows, err = a.tx.QueryContext(a.ctx, `SELECT m.thing_name, m.group_name, m.dynamic, g.root_name, g.seq
+		memberships, err := queryAll(a.ctx, a.tx, func(r rowScanner) (m thingGroup, err error) {
+			var dynamic int
+			err = r.Scan(&m.thing, &m.Group, &dynamic, &m.Root, &m.Seq)
+			m.Dynamic = dynamic != 0
+			return m, err
+		}, `SELECT m.thing_name, m.group_name, m.dynamic, g.root_name, g.seq
 			FROM thing_group_members m JOIN thing_groups g ON g.account = m.account AND g.region = m.region AND g.name = m.group_name
 			WHERE m.account = ? AND m.region = ? AND m.thing_name IN (`+mitPlaceholders(len(part))+`) ORDER BY m.thing_name, m.group_name`, args...)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var thing string
-			var m thingMembership
-			var dynamic int
-			if err := rows.Scan(&thing, &m.group, &dynamic, &m.root, &m.seq); err != nil {
-				rows.Close()
-				return err
-			}
-			m.dynamic = dynamic != 0
-			k := mitKey{s, thing}
-			a.thingGroups[k] = append(a.thingGroups[k], m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		for _, m := range memberships {
+			k := mitKey{s, m.thing}
+			a.thingGroups[k] = append(a.thingGroups[k], m.GroupMembership)
 		}
 	}
 	return nil
@@ -1102,9 +847,9 @@ func (a *mitApplier) readBatchThings(findings []*mitFinding) error {
 	names := map[warden.Scope][]string{}
 	seen := map[mitKey]bool{}
 	for _, f := range findings {
-		for i := range f.res {
-			for _, arn := range f.res[i].ThingArns {
-				k := mitKey{f.task.scope, arn[strings.LastIndexByte(arn, '/')+1:]}
+		for i := range f.eff {
+			for _, thing := range f.eff[i].Things {
+				k := mitKey{f.task.scope, thing}
 				if !seen[k] {
 					seen[k] = true
 					names[k.scope] = append(names[k.scope], k.id)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 )
 
@@ -11,23 +12,37 @@ import (
 // when more follow, the cursor the query resumes after.
 func seqPage[T any](ctx context.Context, pool *sql.DB, limit int, query string, args []any,
 	scan func(*sql.Rows) (item T, seq int64, err error)) ([]T, string, error) {
-	rows, err := pool.QueryContext(ctx, query, args...)
-	if err != nil {
+	return keyPage(ctx, pool, limit, func(r rowScanner) (T, string, error) {
+		item, seq, err := scan(r.(*sql.Rows)) // queryEach passes its *sql.Rows
+		return item, strconv.FormatInt(seq, 10), err
+	}, query, args...)
+}
+
+// keyPage runs a keyset query that selects up to limit+1 rows and returns
+// the first limit items; scan reads an item and its key, and next is the
+// key of the last item returned when more follow, the cursor the query
+// resumes after.
+func keyPage[T any](ctx context.Context, q querier, limit int, scan func(rowScanner) (T, string, error),
+	query string, args ...any) ([]T, string, error) {
+	var out []T
+	var last, next string
+	err := queryEach(ctx, q, func(r rowScanner) error {
+		if len(out) == limit {
+			next = last
+			return errPageFull
+		}
+		item, key, err := scan(r)
+		out, last = append(out, item), key
+		return err
+	}, query, args...)
+	switch {
+	case errors.Is(err, errPageFull):
+		return out, next, nil
+	case err != nil:
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []T
-	var lastSeq int64
-	for rows.Next() {
-		if len(out) == limit {
-			return out, strconv.FormatInt(lastSeq, 10), rows.Err()
-		}
-		item, seq, err := scan(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, item)
-		lastSeq = seq
-	}
-	return out, "", rows.Err()
+	return out, "", nil
 }
+
+// errPageFull ends the reading of a page's rows at the one past its end.
+var errPageFull = errors.New("page full")

@@ -36,10 +36,8 @@ func decodeAttrs(s string) (map[string]string, error) {
 }
 
 func topicExists(ctx context.Context, q queryRower, s warden.Scope, name string) error {
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM sns_topics WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	ok, err := rowExists(ctx, q, `SELECT 1 FROM sns_topics WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
+	if err == nil && !ok {
 		return warden.SNSTopicNotFound()
 	}
 	return err
@@ -63,21 +61,17 @@ func getTopic(ctx context.Context, q queryRower, s warden.Scope, name string) (w
 }
 
 func topicTags(ctx context.Context, tx writeTx, s warden.Scope, arn string) (map[string]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT tag_key, tag_value FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-		s.Account, s.Region, arn)
+	tags := map[string]string{}
+	err := queryEach(ctx, tx, func(r rowScanner) error {
+		var k, v string
+		err := r.Scan(&k, &v)
+		tags[k] = v
+		return err
+	}, `SELECT tag_key, tag_value FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`, s.Account, s.Region, arn)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	tags := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		tags[k] = v
-	}
-	return tags, rows.Err()
+	return tags, nil
 }
 
 // CreateTopic stores a topic, or returns the existing one of that name.
@@ -137,12 +131,12 @@ func (db *DB) CreateTopic(ctx context.Context, s warden.Scope, t warden.Topic, t
 		created = true
 		return logChange(ctx, tx, s, t.ARN(s), "CreateTopic", nil, map[string]any{"Attributes": t.Attributes, "Tags": tags}, t.CreatedAt)
 	})
-	return t, created, err
+	return t, created, wrap(err, "create topic")
 }
 
 // DeleteTopic removes a topic and everything that hangs on it.
 func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sns_topics WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
 		if err != nil {
 			return err
@@ -150,14 +144,11 @@ func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		for _, q := range []string{
+		if err := execAll(ctx, tx, []any{s.Account, s.Region, name},
 			`DELETE FROM sns_subscriptions WHERE account = ? AND region = ? AND topic = ?`,
 			`DELETE FROM sns_deliveries WHERE account = ? AND region = ? AND topic = ?`,
-			`DELETE FROM sns_messages WHERE account = ? AND region = ? AND topic = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, s.Account, s.Region, name); err != nil {
-				return err
-			}
+			`DELETE FROM sns_messages WHERE account = ? AND region = ? AND topic = ?`); err != nil {
+			return err
 		}
 		arn := s.SNSARN(name)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
@@ -165,26 +156,20 @@ func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now 
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "DeleteTopic", map[string]any{"Name": name}, nil, now)
-	})
+	}), "delete topic")
 }
 
 // Topic returns one topic with its subscription counts.
 func (db *DB) Topic(ctx context.Context, s warden.Scope, name string) (warden.Topic, error) {
 	t, _, err := getTopic(ctx, db.read, s, name)
 	if err != nil {
-		return t, err
+		return t, wrap(err, "topic")
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM sns_subscriptions
-		WHERE account = ? AND region = ? AND topic = ? GROUP BY status`, s.Account, s.Region, name)
-	if err != nil {
-		return t, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err = queryEach(ctx, db.read, func(r rowScanner) error {
 		var status string
 		var n int
-		if err := rows.Scan(&status, &n); err != nil {
-			return t, err
+		if err := r.Scan(&status, &n); err != nil {
+			return err
 		}
 		switch status {
 		case warden.SubscriptionPending:
@@ -194,8 +179,13 @@ func (db *DB) Topic(ctx context.Context, s warden.Scope, name string) (warden.To
 		case warden.SubscriptionDeleted:
 			t.SubscriptionsDeleted = n
 		}
+		return nil
+	}, `SELECT status, COUNT(*) FROM sns_subscriptions
+		WHERE account = ? AND region = ? AND topic = ? GROUP BY status`, s.Account, s.Region, name)
+	if err != nil {
+		return t, fmt.Errorf("subscriptions of topic %s: %w", name, err)
 	}
-	return t, rows.Err()
+	return t, nil
 }
 
 func parseCursor(after string) (int64, error) {
@@ -214,40 +204,29 @@ func parseCursor(after string) (int64, error) {
 func (db *DB) Topics(ctx context.Context, s warden.Scope, p warden.Page) ([]warden.Topic, string, error) {
 	after, err := parseCursor(p.After)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "topics")
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT seq, name, attributes, created_at FROM sns_topics
-		WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?`, s.Account, s.Region, after, p.Limit+1)
+	out, next, err := seqPage(ctx, db.read, p.Limit, `SELECT seq, name, attributes, created_at FROM sns_topics
+		WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{s.Account, s.Region, after, p.Limit + 1},
+		func(r *sql.Rows) (t warden.Topic, seq int64, err error) {
+			var attrs string
+			var created int64
+			if err := r.Scan(&seq, &t.Name, &attrs, &created); err != nil {
+				return t, 0, err
+			}
+			t.CreatedAt = fromMillis(created)
+			t.Attributes, err = decodeAttrs(attrs)
+			return t, seq, err
+		})
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("topics: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.Topic
-	var last int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(last, 10)
-			break
-		}
-		var t warden.Topic
-		var attrs string
-		var created int64
-		if err := rows.Scan(&last, &t.Name, &attrs, &created); err != nil {
-			return nil, "", err
-		}
-		t.CreatedAt = fromMillis(created)
-		if t.Attributes, err = decodeAttrs(attrs); err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 // SetTopicAttribute sets or removes one attribute.
 func (db *DB) SetTopicAttribute(ctx context.Context, s warden.Scope, topic, name, value string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		t, seq, err := getTopic(ctx, tx, s, topic)
 		if err != nil {
 			return err
@@ -270,7 +249,7 @@ func (db *DB) SetTopicAttribute(ctx context.Context, s warden.Scope, topic, name
 			b = map[string]string{name: before}
 		}
 		return logChange(ctx, tx, s, t.ARN(s), "SetTopicAttributes", b, map[string]string{name: value}, now)
-	})
+	}), "set topic attribute")
 }
 
 const subscriptionColumns = `arn, topic, protocol, endpoint, owner, status, token, token_expires, auth_unsubscribe, attributes, created_at`
@@ -384,7 +363,7 @@ func (db *DB) Subscribe(ctx context.Context, s warden.Scope, sub warden.Subscrip
 			map[string]any{"TopicArn": s.SNSARN(sub.Topic), "Protocol": sub.Protocol, "Endpoint": warden.MaskEndpointPassword(sub.Endpoint),
 				"Status": sub.Status}, now)
 	})
-	return sub, err
+	return sub, wrap(err, "subscribe")
 }
 
 // ConfirmSubscription confirms the subscription whose token is token.
@@ -424,12 +403,12 @@ func (db *DB) ConfirmSubscription(ctx context.Context, s warden.Scope, topic, to
 		return logChange(ctx, tx, s, sub.Arn, "ConfirmSubscription", map[string]string{"Status": before},
 			map[string]string{"Status": sub.Status}, now)
 	})
-	return sub, err
+	return sub, wrap(err, "confirm subscription")
 }
 
 // Unsubscribe deletes a subscription.
 func (db *DB) Unsubscribe(ctx context.Context, s warden.Scope, arn, newToken string, public bool, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		sub, err := scanSubscription(tx.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM sns_subscriptions
 			WHERE arn = ? AND account = ? AND region = ?`, arn, s.Account, s.Region))
 		if errors.Is(err, sql.ErrNoRows) || err == nil && sub.Status == warden.SubscriptionDeleted {
@@ -459,50 +438,33 @@ func (db *DB) Unsubscribe(ctx context.Context, s warden.Scope, arn, newToken str
 			}
 		}
 		return logChange(ctx, tx, s, arn, "Unsubscribe", map[string]string{"Status": sub.Status}, nil, now)
-	})
+	}), "unsubscribe")
 }
 
 // Subscriptions lists subscriptions oldest first, leaving deleted ones out.
 func (db *DB) Subscriptions(ctx context.Context, s warden.Scope, topic string, p warden.Page) ([]warden.Subscription, string, error) {
 	after, err := parseCursor(p.After)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "subscriptions")
 	}
 	if topic != "" {
 		if err := topicExists(ctx, db.read, s, topic); err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "subscriptions")
 		}
 	}
 	query := `SELECT seq, ` + subscriptionColumns + ` FROM sns_subscriptions WHERE account = ? AND region = ? AND seq > ? AND status <> ?`
 	args := []any{s.Account, s.Region, after, warden.SubscriptionDeleted}
-	if topic != "" {
-		query += ` AND topic = ?`
-		args = append(args, topic)
-	}
+	query, args = andEq(query, args, "topic", topic)
 	query += ` ORDER BY seq LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	out, next, err := seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (sub warden.Subscription, seq int64, err error) {
+		sub, err = scanSubscription(rowScanFunc(func(dest ...any) error { return r.Scan(append([]any{&seq}, dest...)...) }))
+		return sub, seq, err
+	})
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("subscriptions: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.Subscription
-	var last int64
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = strconv.FormatInt(last, 10)
-			break
-		}
-		var seq int64
-		sub, err := scanSubscription(rowScanFunc(func(dest ...any) error { return rows.Scan(append([]any{&seq}, dest...)...) }))
-		if err != nil {
-			return nil, "", err
-		}
-		last = seq
-		out = append(out, sub)
-	}
-	return out, next, rows.Err()
+	return out, next, nil
 }
 
 type rowScanFunc func(dest ...any) error
@@ -517,7 +479,7 @@ func (db *DB) Publish(ctx context.Context, s warden.Scope, m warden.SNSMessage, 
 		id, err = enqueuePublish(ctx, tx, s, m, now)
 		return err
 	})
-	return id, err
+	return id, wrap(err, "publish")
 }
 
 // EnqueuePublishTx publishes a message to the topic topicArn inside the
@@ -610,37 +572,34 @@ func pruneMessages(ctx context.Context, tx writeTx, ids []string) error {
 // RecentSNSMessages lists the topic's last messages, oldest first.
 func (db *DB) RecentSNSMessages(ctx context.Context, s warden.Scope, topic string, afterSeq int64, limit int) ([]warden.SNSMessage, error) {
 	if err := topicExists(ctx, db.read, s, topic); err != nil {
-		return nil, err
+		return nil, wrap(err, "recent SNS messages")
 	}
 	if limit <= 0 || limit > warden.MaxSNSRecentMessages {
 		limit = warden.MaxSNSRecentMessages
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT m.seq, m.id, m.subject, m.message, m.structure, m.attributes, m.fanout, m.published_at,
+	out, err := queryAll(ctx, db.read, func(r rowScanner) (warden.SNSMessage, error) {
+		m := warden.SNSMessage{Topic: topic}
+		var attrs string
+		var published int64
+		if err := r.Scan(&m.Seq, &m.ID, &m.Subject, &m.Message, &m.Structure, &attrs, &m.Fanout, &published, &m.Pending, &m.Failed); err != nil {
+			return m, err
+		}
+		m.PublishedAt = fromMillis(published)
+		if attrs != "" {
+			if err := json.Unmarshal([]byte(attrs), &m.Attributes); err != nil {
+				return m, fmt.Errorf("stored attributes of message %s: %w", m.ID, err)
+			}
+		}
+		return m, nil
+	}, `SELECT m.seq, m.id, m.subject, m.message, m.structure, m.attributes, m.fanout, m.published_at,
 			(SELECT COUNT(*) FROM sns_deliveries d WHERE d.message_id = m.id AND d.status = 'pending'),
 			(SELECT COUNT(*) FROM sns_deliveries d WHERE d.message_id = m.id AND d.status = 'failed')
 		FROM (SELECT * FROM sns_messages WHERE account = ? AND region = ? AND topic = ? AND seq > ? ORDER BY seq DESC LIMIT ?) m
 		ORDER BY m.seq`, s.Account, s.Region, topic, afterSeq, limit)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("messages of topic %s: %w", topic, err)
 	}
-	defer rows.Close()
-	var out []warden.SNSMessage
-	for rows.Next() {
-		m := warden.SNSMessage{Topic: topic}
-		var attrs string
-		var published int64
-		if err := rows.Scan(&m.Seq, &m.ID, &m.Subject, &m.Message, &m.Structure, &attrs, &m.Fanout, &published, &m.Pending, &m.Failed); err != nil {
-			return nil, err
-		}
-		m.PublishedAt = fromMillis(published)
-		if attrs != "" {
-			if err := json.Unmarshal([]byte(attrs), &m.Attributes); err != nil {
-				return nil, fmt.Errorf("stored attributes of message %s: %w", m.ID, err)
-			}
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 const deliveryColumns = `d.seq, d.account, d.region, d.topic, d.kind, d.message_id, d.subscription_arn, d.endpoint, d.token,
@@ -699,29 +658,37 @@ const claimSQL = `WITH RECURSIVE subs(arn) AS (
 func (db *DB) ClaimSNSDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, perSubscription, limit int) ([]warden.SNSDelivery, error) {
 	var out []warden.SNSDelivery
 	err := db.inClaimTx(ctx, func(tx writeTx) error {
-		out = out[:0]
+		out = nil
 		n := millis(now)
-		rows, err := tx.QueryContext(ctx, claimSQL, n, n, perSubscription, n, owner, millis(now.Add(lease)), perSubscription, limit, n)
-		if err != nil {
-			return err
-		}
-		var seqs []any
-		for rows.Next() {
+		seqs, err := queryAll(ctx, tx, func(r rowScanner) (any, error) {
 			var seq int64
-			if err := rows.Scan(&seq); err != nil {
-				rows.Close()
-				return err
-			}
-			seqs = append(seqs, seq)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			err := r.Scan(&seq)
+			return seq, err
+		}, claimSQL, n, n, perSubscription, n, owner, millis(now.Add(lease)), perSubscription, limit, n)
+		if err != nil {
 			return err
 		}
 		if len(seqs) == 0 {
 			return nil
 		}
-		rows, err = tx.QueryContext(ctx, `SELECT `+deliveryColumns+`,
+		out, err = queryAll(ctx, tx, func(r rowScanner) (warden.SNSDelivery, error) {
+			var subject, message, structure, msgAttrs, topicAttrs, subAttrs string
+			d, err := scanDelivery(r, &subject, &message, &structure, &msgAttrs, &topicAttrs, &subAttrs)
+			if err != nil {
+				return d, err
+			}
+			d.Subject, d.Message, d.Structure = subject, message, structure
+			if msgAttrs != "" {
+				if err := json.Unmarshal([]byte(msgAttrs), &d.MessageAttributes); err != nil {
+					return d, fmt.Errorf("stored attributes of message %s: %w", d.MessageID, err)
+				}
+			}
+			if d.TopicAttributes, err = decodeAttrs(topicAttrs); err != nil {
+				return d, err
+			}
+			d.SubscriptionAttributes, err = decodeAttrs(subAttrs)
+			return d, err
+		}, `SELECT `+deliveryColumns+`,
 				COALESCE(m.subject, ''), COALESCE(m.message, ''), COALESCE(m.structure, ''), COALESCE(m.attributes, ''),
 				COALESCE(t.attributes, ''), COALESCE(s.attributes, '')
 			FROM sns_deliveries d
@@ -729,33 +696,9 @@ func (db *DB) ClaimSNSDeliveries(ctx context.Context, owner string, now time.Tim
 			LEFT JOIN sns_topics t ON t.account = d.account AND t.region = d.region AND t.name = d.topic
 			LEFT JOIN sns_subscriptions s ON s.arn = d.subscription_arn
 			WHERE d.seq IN (?`+strings.Repeat(", ?", len(seqs)-1)+`) ORDER BY d.next_at, d.seq`, seqs...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var subject, message, structure, msgAttrs, topicAttrs, subAttrs string
-			d, err := scanDelivery(rows, &subject, &message, &structure, &msgAttrs, &topicAttrs, &subAttrs)
-			if err != nil {
-				return err
-			}
-			d.Subject, d.Message, d.Structure = subject, message, structure
-			if msgAttrs != "" {
-				if err := json.Unmarshal([]byte(msgAttrs), &d.MessageAttributes); err != nil {
-					return fmt.Errorf("stored attributes of message %s: %w", d.MessageID, err)
-				}
-			}
-			if d.TopicAttributes, err = decodeAttrs(topicAttrs); err != nil {
-				return err
-			}
-			if d.SubscriptionAttributes, err = decodeAttrs(subAttrs); err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		return err
 	})
-	return out, err
+	return out, wrap(err, "claim SNS deliveries")
 }
 
 // FinishSNSDeliveries records the outcomes of claimed deliveries.
@@ -763,7 +706,7 @@ func (db *DB) FinishSNSDeliveries(ctx context.Context, outcomes []warden.SNSOutc
 	if len(outcomes) == 0 {
 		return nil
 	}
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		var delivered []string
 		for _, o := range outcomes {
 			var err error
@@ -789,7 +732,7 @@ func (db *DB) FinishSNSDeliveries(ctx context.Context, outcomes []warden.SNSOutc
 			}
 		}
 		return pruneMessages(ctx, tx, delivered)
-	})
+	}), "finish SNS deliveries")
 }
 
 // SNSDeliveries lists outbox rows oldest first.
@@ -800,14 +743,8 @@ func (db *DB) SNSDeliveries(ctx context.Context, f warden.SNSDeliveryFilter) ([]
 		query += ` AND d.account = ? AND d.region = ?`
 		args = append(args, f.Scope.Account, f.Scope.Region)
 	}
-	if f.Topic != "" {
-		query += ` AND d.topic = ?`
-		args = append(args, f.Topic)
-	}
-	if f.Status != "" {
-		query += ` AND d.status = ?`
-		args = append(args, f.Status)
-	}
+	query, args = andEq(query, args, "d.topic", f.Topic)
+	query, args = andEq(query, args, "d.status", f.Status)
 	if len(f.Kinds) > 0 {
 		query += ` AND d.kind IN (?` + strings.Repeat(", ?", len(f.Kinds)-1) + `)`
 		for _, k := range f.Kinds {
@@ -819,20 +756,11 @@ func (db *DB) SNSDeliveries(ctx context.Context, f warden.SNSDeliveryFilter) ([]
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	out, err := queryAll(ctx, db.read, func(r rowScanner) (warden.SNSDelivery, error) { return scanDelivery(r) }, query, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("SNS deliveries: %w", err)
 	}
-	defer rows.Close()
-	var out []warden.SNSDelivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 const snsSigningKeyName = "sns-signing-key"

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -100,23 +99,19 @@ func scanThing(r rowScanner, extra ...any) (warden.Thing, error) {
 	return t, nil
 }
 
-func thingNotFound(name string) error { return warden.NotFound("Thing", name) }
-
 func thingByName(ctx context.Context, q querier, s warden.Scope, name string) (warden.Thing, error) {
 	t, err := scanThing(q.QueryRowContext(ctx, `SELECT `+thingColumns+` FROM things WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, thingNotFound(name)
+		return t, warden.ErrThingNotFound(name)
 	}
 	return t, err
 }
 
 func requireThing(ctx context.Context, q querier, s warden.Scope, name string) error {
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return thingNotFound(name)
+	ok, err := rowExists(ctx, q, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
+	if err == nil && !ok {
+		return warden.ErrThingNotFound(name)
 	}
 	return err
 }
@@ -158,11 +153,11 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 	t.Attributes = warden.CleanAttributes(t.Attributes)
 	t.Version = 1
 	if err := warden.CheckThingAttributeCount(t.TypeName, t.Attributes); err != nil {
-		return t, false, err
+		return t, false, wrap(err, "create thing")
 	}
 	attrs, err := encodeThingAttributes(t.Attributes)
 	if err != nil {
-		return t, false, err
+		return t, false, wrap(err, "create thing")
 	}
 	created := false
 	err = db.inTx(ctx, func(tx writeTx) error {
@@ -203,7 +198,7 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 		}
 		return syncThingDynamicGroups(ctx, tx, s, &t, t.CreationDate)
 	})
-	return t, created, err
+	return t, created, wrap(err, "create thing")
 }
 
 // Thing returns one thing.
@@ -261,7 +256,7 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 		}
 		return syncThingDynamicGroups(ctx, tx, s, &t, now)
 	})
-	return t, err
+	return t, wrap(err, "update thing")
 }
 
 // DeleteThing removes a thing, its attribute rows and its memberships. The
@@ -270,7 +265,7 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 // check rolls the deletion back, and the usual delete is two statements,
 // the DELETE and its change-log row.
 func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expectedVersion *int64, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		var hasPrincipals, inGroups bool
 		t, err := scanThing(tx.QueryRowContext(ctx, `DELETE FROM things WHERE account = ? AND region = ? AND name = ?
 			RETURNING `+thingColumns+`,
@@ -289,8 +284,7 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 			return thingVersionConflict("thing", name, *expectedVersion, t.Version)
 		}
 		if hasPrincipals {
-			return warden.Errorf(warden.CodeInvalidRequest,
-				"Cannot delete thing %s: it has attached principals. Detach them with DetachThingPrincipal first.", name)
+			return warden.ErrThingStillAttached(name)
 		}
 		if inGroups {
 			groups, err := thingMemberships(ctx, tx, s, name)
@@ -298,7 +292,7 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 				return err
 			}
 			for _, m := range groups {
-				if err := removeMembership(ctx, tx, s, name, m.group, m.dynamic, now); err != nil {
+				if err := removeMembership(ctx, tx, s, name, m.Group, m.Dynamic, now); err != nil {
 					return err
 				}
 			}
@@ -310,7 +304,7 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 			}
 		}
 		return logChange(ctx, tx, s, t.ARN(s), "DeleteThing", docOfThing(&t), nil, now)
-	})
+	}), "delete thing")
 }
 
 // Things lists things in name order; the cursor is the last name returned.
@@ -353,25 +347,11 @@ func (db *DB) Things(ctx context.Context, s warden.Scope, f warden.ThingFilter, 
 		args = append(args, p.After)
 	}
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.Thing
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = out[len(out)-1].Name
-			break
-		}
-		t, err := scanThing(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	return out, next, rows.Err()
+	things, next, err := keyPage(ctx, db.read, p.Limit, func(r rowScanner) (warden.Thing, string, error) {
+		t, err := scanThing(r)
+		return t, t.Name, err
+	}, b.String(), args...)
+	return things, next, wrap(err, "things")
 }
 
 // --- thing groups ---
@@ -421,21 +401,8 @@ func thingGroupByName(ctx context.Context, q querier, s warden.Scope, name strin
 
 // groupRootToParent lists a group's ancestors, root first.
 func groupRootToParent(ctx context.Context, q querier, s warden.Scope, name string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT ancestor FROM thing_group_ancestors
+	return queryStrings(ctx, q, `SELECT ancestor FROM thing_group_ancestors
 		WHERE account = ? AND region = ? AND descendant = ? AND distance > 0 ORDER BY distance DESC`, s.Account, s.Region, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }
 
 func sameThingGroupConfig(a, b *warden.ThingGroup) bool {
@@ -561,17 +528,17 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 			g.Query.Status = warden.DynamicGroupActive
 		}
 	}
-	return g, created, err
+	return g, created, wrap(err, "create thing group")
 }
 
 // ThingGroup returns one group with its ancestors.
 func (db *DB) ThingGroup(ctx context.Context, s warden.Scope, name string) (warden.ThingGroup, error) {
 	g, err := thingGroupByName(ctx, db.read, s, name)
 	if err != nil {
-		return g.ThingGroup, err
+		return g.ThingGroup, wrap(err, "thing group")
 	}
 	g.RootToParent, err = groupRootToParent(ctx, db.read, s, name)
-	return g.ThingGroup, err
+	return g.ThingGroup, wrap(err, "thing group")
 }
 
 func wrongThingGroupKind(name string, dynamic bool, op string) error {
@@ -639,13 +606,13 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 			g.Query.Status = warden.DynamicGroupActive
 		}
 	}
-	return g.ThingGroup, err
+	return g.ThingGroup, wrap(err, "update thing group")
 }
 
 // DeleteThingGroup removes a group, its memberships, tags and policy
 // attachments.
 func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string, dynamic bool, expectedVersion *int64, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		g, err := thingGroupByName(ctx, tx, s, name)
 		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
 			return nil
@@ -685,42 +652,26 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 		if err := detachGroupPolicies(ctx, tx, s, g.ARN(s), now); err != nil {
 			return err
 		}
-		for _, q := range []string{
+		if err := execAll(ctx, tx, []any{s.Account, s.Region, name},
 			`DELETE FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ?`,
 			`DELETE FROM thing_group_ancestors WHERE account = ? AND region = ? AND descendant = ?`,
-			`DELETE FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, s.Account, s.Region, name); err != nil {
-				return err
-			}
+			`DELETE FROM thing_groups WHERE account = ? AND region = ? AND name = ?`); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
 			s.Account, s.Region, g.ARN(s)); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Delete"), docOfThingGroup(&g.ThingGroup), nil, now)
-	})
+	}), "delete thing group")
 }
 
 // detachGroupPolicies removes the policy attachments of a deleted group, so
 // no policy keeps a target that no longer exists.
 func detachGroupPolicies(ctx context.Context, tx writeTx, s warden.Scope, groupArn string, now time.Time) error {
-	rows, err := tx.QueryContext(ctx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ? ORDER BY policy_name`,
+	policies, err := queryStrings(ctx, tx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ? ORDER BY policy_name`,
 		s.Account, s.Region, groupArn)
 	if err != nil {
-		return err
-	}
-	var policies []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return err
-		}
-		policies = append(policies, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, p := range policies {
@@ -743,7 +694,7 @@ func (db *DB) ThingGroups(ctx context.Context, s warden.Scope, f warden.ThingGro
 	switch {
 	case f.Parent != "":
 		if _, err := thingGroupByName(ctx, db.read, s, f.Parent); err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "thing groups")
 		}
 		if f.Recursive != nil && *f.Recursive {
 			col = "descendant"
@@ -765,62 +716,35 @@ func (db *DB) ThingGroups(ctx context.Context, s warden.Scope, f warden.ThingGro
 	}
 	query += ` ORDER BY ` + col + ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	return db.thingNamePage(ctx, p.Limit, query, args...)
+	names, next, err := db.thingNamePage(ctx, p.Limit, query, args...)
+	return names, next, wrap(err, "thing groups")
 }
 
 // thingNamePage runs a query of one name column with limit+1 rows and returns a
 // page and the cursor of the next one.
 func (db *DB) thingNamePage(ctx context.Context, limit int, query string, args ...any) ([]string, string, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []string
-	next := ""
-	for rows.Next() {
-		if len(out) == limit {
-			next = out[len(out)-1]
-			break
-		}
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, "", err
-		}
-		out = append(out, n)
-	}
-	return out, next, rows.Err()
+	return keyPage(ctx, db.read, limit, func(r rowScanner) (string, string, error) {
+		n, err := scanString(r)
+		return n, n, err
+	}, query, args...)
 }
 
 // --- membership ---
 
-type thingMembership struct {
-	group   string
-	dynamic bool
-	root    string
-	seq     int64 // the group's creation order
-}
-
-// thingMemberships lists the (at most MaxGroupsPerThing) groups a thing is in.
-func thingMemberships(ctx context.Context, q querier, s warden.Scope, thing string) ([]thingMembership, error) {
-	rows, err := q.QueryContext(ctx, `SELECT m.group_name, m.dynamic, g.root_name, g.seq
+// thingMemberships lists the (at most MaxGroupsPerThing) groups a thing is
+// in, by name.
+func thingMemberships(ctx context.Context, q querier, s warden.Scope, thing string) ([]warden.GroupMembership, error) {
+	return queryAll(ctx, q, scanMembership, `SELECT m.group_name, m.dynamic, g.root_name, g.seq
 		FROM thing_group_members m JOIN thing_groups g ON g.account = m.account AND g.region = m.region AND g.name = m.group_name
 		WHERE m.account = ? AND m.region = ? AND m.thing_name = ? ORDER BY m.group_name`, s.Account, s.Region, thing)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []thingMembership
-	for rows.Next() {
-		var m thingMembership
-		var dynamic int
-		if err := rows.Scan(&m.group, &dynamic, &m.root, &m.seq); err != nil {
-			return nil, err
-		}
-		m.dynamic = dynamic != 0
-		out = append(out, m)
-	}
-	return out, rows.Err()
+}
+
+// scanMembership reads group name, dynamic, root name and seq.
+func scanMembership(r rowScanner) (m warden.GroupMembership, err error) {
+	var dynamic int
+	err = r.Scan(&m.Group, &dynamic, &m.Root, &m.Seq)
+	m.Dynamic = dynamic != 0
+	return m, err
 }
 
 func addMembership(ctx context.Context, tx writeTx, s warden.Scope, thing, group string, dynamic bool, now time.Time) error {
@@ -843,10 +767,10 @@ func removeMembership(ctx context.Context, tx writeTx, s warden.Scope, thing, gr
 
 // AddThingToThingGroup adds a thing to a static group in one transaction.
 func (db *DB) AddThingToThingGroup(ctx context.Context, s warden.Scope, thingName, groupName string, overrideDynamic bool, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		_, err := addThingToGroupTx(ctx, tx, s, thingName, groupName, overrideDynamic, now)
 		return err
-	})
+	}), "add thing to thing group")
 }
 
 // addThingToGroupTx is AddThingToThingGroup inside the caller's transaction,
@@ -862,41 +786,17 @@ func addThingToGroupTx(ctx context.Context, tx writeTx, s warden.Scope, thingNam
 	if err != nil {
 		return false, err
 	}
-	if g.Dynamic() {
-		return false, warden.Errorf(warden.CodeInvalidRequest,
-			"Cannot add thing %s to dynamic thing group %s: its query decides its members.", thingName, groupName)
-	}
 	current, err := thingMemberships(ctx, tx, s, thingName)
 	if err != nil {
 		return false, err
 	}
-	var newestDynamic *thingMembership
-	for i := range current {
-		m := &current[i]
-		if m.group == groupName {
-			return false, nil
-		}
-		if !m.dynamic && m.root == g.root {
-			return false, warden.Errorf(warden.CodeInvalidRequest,
-				"Thing %s is already in thing group %s, which is in the same hierarchy (root %s) as %s; a thing can be in only one group of a hierarchy.",
-				thingName, m.group, g.root, groupName)
-		}
-		if m.dynamic && (newestDynamic == nil || m.seq > newestDynamic.seq) {
-			newestDynamic = m
-		}
+	member, evict, err := warden.JoinStaticGroup(thingName, current,
+		warden.GroupMembership{Group: groupName, Dynamic: g.Dynamic(), Root: g.root, Seq: g.seq}, overrideDynamic)
+	if member || err != nil {
+		return false, err
 	}
-	if len(current) >= warden.MaxGroupsPerThing {
-		switch {
-		case newestDynamic == nil:
-			return false, warden.Errorf(warden.CodeInvalidRequest,
-				"Thing %s is already in %d thing groups, the maximum, and none of them is dynamic; remove it from one first.",
-				thingName, len(current))
-		case !overrideDynamic:
-			return false, warden.Errorf(warden.CodeInvalidRequest,
-				"Thing %s is already in %d thing groups, the maximum; set overrideDynamicGroups to move it out of its most recently created dynamic group (%s).",
-				thingName, len(current), newestDynamic.group)
-		}
-		if err := removeMembership(ctx, tx, s, thingName, newestDynamic.group, true, now); err != nil {
+	if evict != "" {
+		if err := removeMembership(ctx, tx, s, thingName, evict, true, now); err != nil {
 			return false, err
 		}
 	}
@@ -906,7 +806,7 @@ func addThingToGroupTx(ctx context.Context, tx writeTx, s warden.Scope, thingNam
 // RemoveThingFromThingGroup removes a thing from a static group; a thing
 // that is not in the group is no error.
 func (db *DB) RemoveThingFromThingGroup(ctx context.Context, s warden.Scope, thingName, groupName string, now time.Time) error {
-	return db.inTx(ctx, func(tx writeTx) error {
+	return wrap(db.inTx(ctx, func(tx writeTx) error {
 		if err := requireThing(ctx, tx, s, thingName); err != nil {
 			return err
 		}
@@ -918,27 +818,24 @@ func (db *DB) RemoveThingFromThingGroup(ctx context.Context, s warden.Scope, thi
 			return warden.Errorf(warden.CodeInvalidRequest,
 				"Cannot remove thing %s from dynamic thing group %s: its query decides its members.", thingName, groupName)
 		}
-		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? AND thing_name = ?`,
-			s.Account, s.Region, groupName, thingName).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		member, err := rowExists(ctx, tx, `SELECT 1 FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? AND thing_name = ?`,
+			s.Account, s.Region, groupName, thingName)
+		if !member || err != nil {
 			return err
 		}
 		return removeMembership(ctx, tx, s, thingName, groupName, false, now)
-	})
+	}), "remove thing from thing group")
 }
 
 // ThingGroupsForThing lists the groups of a thing by name.
 func (db *DB) ThingGroupsForThing(ctx context.Context, s warden.Scope, thingName string, p warden.Page) ([]string, string, error) {
 	if err := requireThing(ctx, db.read, s, thingName); err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "thing groups for thing")
 	}
-	return db.thingNamePage(ctx, p.Limit, `SELECT group_name FROM thing_group_members
+	names, next, err := db.thingNamePage(ctx, p.Limit, `SELECT group_name FROM thing_group_members
 		WHERE account = ? AND region = ? AND thing_name = ? AND group_name > ? ORDER BY group_name LIMIT ?`,
 		s.Account, s.Region, thingName, p.After, p.Limit+1)
+	return names, next, wrap(err, "thing groups for thing")
 }
 
 // thingCursorSep separates group and thing in a recursive listing's
@@ -951,12 +848,13 @@ const thingCursorSep = "\n"
 // the cursor, so a page costs the same wherever it is in the collection.
 func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName string, recursive bool, p warden.Page) ([]string, string, error) {
 	if _, err := thingGroupByName(ctx, db.read, s, groupName); err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "things in thing group")
 	}
 	const members = `SELECT thing_name FROM thing_group_members
 		WHERE account = ? AND region = ? AND group_name = ? AND thing_name > ? ORDER BY thing_name LIMIT ?`
 	if !recursive {
-		return db.thingNamePage(ctx, p.Limit, members, s.Account, s.Region, groupName, p.After, p.Limit+1)
+		names, next, err := db.thingNamePage(ctx, p.Limit, members, s.Account, s.Region, groupName, p.After, p.Limit+1)
+		return names, next, wrap(err, "things in thing group")
 	}
 	afterGroup, afterThing := "", ""
 	if p.After != "" {
@@ -969,7 +867,7 @@ func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName 
 		WHERE account = ? AND region = ? AND ancestor = ? AND descendant >= ? ORDER BY descendant`,
 		s.Account, s.Region, groupName, afterGroup)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err, "things in thing group")
 	}
 	type item struct{ group, thing string }
 	var got []item
@@ -980,7 +878,7 @@ func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName 
 		}
 		names, _, err := db.thingNamePage(ctx, 1<<30, members, s.Account, s.Region, g, after, p.Limit+1-len(got))
 		if err != nil {
-			return nil, "", err
+			return nil, "", wrap(err, "things in thing group")
 		}
 		for _, n := range names {
 			got = append(got, item{g, n})
@@ -1005,120 +903,39 @@ func (db *DB) ThingsInThingGroup(ctx context.Context, s warden.Scope, groupName 
 // --- dynamic groups ---
 
 // syncThingDynamicGroups makes the thing's dynamic memberships match the
-// account's dynamic group queries. It reads only the dynamic groups and the
-// thing's own memberships, so its cost grows with the number of dynamic
-// groups, never with the number of things. Leaving groups comes first, so a
-// slot freed by one query can be taken by another; a thing already in
-// MaxGroupsPerThing groups joins no more.
+// account's dynamic group queries (warden.SyncDynamicGroups decides). It
+// reads only the dynamic groups and the thing's own memberships, so its cost
+// grows with the number of dynamic groups, never with the number of things.
 func syncThingDynamicGroups(ctx context.Context, tx writeTx, s warden.Scope, t *warden.Thing, now time.Time) error {
-	rows, err := tx.QueryContext(ctx, `SELECT name, query_string FROM thing_groups
-		WHERE account = ? AND region = ? AND dynamic = 1 ORDER BY seq`, s.Account, s.Region)
-	if err != nil {
+	dyns, err := queryAll(ctx, tx, func(r rowScanner) (g warden.DynamicGroup, err error) {
+		return g, r.Scan(&g.Name, &g.Query)
+	}, `SELECT name, query_string FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1 ORDER BY seq`, s.Account, s.Region)
+	if err != nil || len(dyns) == 0 {
 		return err
-	}
-	type dyn struct{ name, query string }
-	var dyns []dyn
-	for rows.Next() {
-		var d dyn
-		if err := rows.Scan(&d.name, &d.query); err != nil {
-			rows.Close()
-			return err
-		}
-		dyns = append(dyns, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(dyns) == 0 {
-		return nil
 	}
 	current, err := thingMemberships(ctx, tx, s, t.Name)
 	if err != nil {
 		return err
 	}
-	in := map[string]bool{}
-	for _, m := range current {
-		in[m.group] = true
+	names := make([]string, len(current))
+	for i, m := range current {
+		names[i] = m.Group
 	}
-	fleet := t.Fleet()
-	var join []string
-	count := len(current)
-	for _, d := range dyns {
-		q, err := thingQueries.get(d.query)
-		if err != nil {
-			return fmt.Errorf("stored query of dynamic thing group %s: %w", d.name, err)
-		}
-		switch match := q.Match(fleet); {
-		case match && !in[d.name]:
-			join = append(join, d.name)
-		case !match && in[d.name]:
-			if err := removeMembership(ctx, tx, s, t.Name, d.name, true, now); err != nil {
-				return err
-			}
-			count--
+	leave, join, err := warden.SyncDynamicGroups(t.Fleet(), dyns, names)
+	if err != nil {
+		return err
+	}
+	for _, g := range leave {
+		if err := removeMembership(ctx, tx, s, t.Name, g, true, now); err != nil {
+			return err
 		}
 	}
 	for _, g := range join {
-		if count >= warden.MaxGroupsPerThing {
-			break
-		}
 		if err := addMembership(ctx, tx, s, t.Name, g, true, now); err != nil {
 			return err
 		}
-		count++
 	}
 	return nil
-}
-
-// thingQueryCache keeps parsed dynamic group queries, which every change of a
-// thing evaluates. A FleetQuery is immutable, so one can serve every
-// goroutine. The cache is emptied when it is full, which bounds its memory
-// without bookkeeping; a miss only costs a parse.
-type thingQueryCache struct {
-	mu      sync.Mutex
-	queries map[string]*warden.FleetQuery
-}
-
-const thingQueryCacheSize = 4096
-
-var thingQueries = &thingQueryCache{}
-
-func (c *thingQueryCache) get(text string) (*warden.FleetQuery, error) {
-	c.mu.Lock()
-	q, ok := c.queries[text]
-	c.mu.Unlock()
-	if ok {
-		return q, nil
-	}
-	q, err := warden.ParseFleetQuery(text)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.queries == nil || len(c.queries) >= thingQueryCacheSize {
-		c.queries = make(map[string]*warden.FleetQuery)
-	}
-	c.queries[text] = q
-	c.mu.Unlock()
-	return q, nil
-}
-
-func thingNamesOf(ctx context.Context, tx querier, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // --- filling a dynamic group outside the write transaction (SQLite) ---
@@ -1176,7 +993,7 @@ const maxFillPageRedos = 20
 func (db *DB) fillDynamicGroup(ctx context.Context, s warden.Scope, name, gid, query string, now time.Time) error {
 	// The request may end; the fill must not stop halfway because of that.
 	ctx = context.WithoutCancel(ctx)
-	q, err := thingQueries.get(query)
+	q, err := warden.CachedFleetQuery(query)
 	if err != nil {
 		return err
 	}
@@ -1237,29 +1054,30 @@ func (db *DB) fillDynamicGroup(ctx context.Context, s warden.Scope, name, gid, q
 // fillPage reads and evaluates the next page of things after the name
 // after, in name order.
 func (db *DB) fillPage(ctx context.Context, s warden.Scope, q *warden.FleetQuery, after string) (map[string]fillThing, []string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name, id, version, thing_type_name, attributes FROM things
+	type read struct {
+		warden.FleetThing
+		version int64
+	}
+	things, err := queryAll(ctx, db.read, func(r rowScanner) (t read, err error) {
+		var attrs string
+		if err := r.Scan(&t.Name, &t.ID, &t.version, &t.TypeName, &attrs); err != nil {
+			return t, err
+		}
+		t.Attributes, err = decodeThingAttributes(attrs, "thing "+t.Name)
+		return t, err
+	}, `SELECT name, id, version, thing_type_name, attributes FROM things
 		WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?`, s.Account, s.Region, after, db.fillPageSize())
 	if err != nil {
 		return nil, nil, err
 	}
-	defer rows.Close()
-	page := map[string]fillThing{}
-	var names []string
-	for rows.Next() {
-		var t warden.FleetThing
-		var ft fillThing
-		var attrs string
-		if err := rows.Scan(&t.Name, &t.ID, &ft.version, &t.TypeName, &attrs); err != nil {
-			return nil, nil, err
-		}
-		if t.Attributes, err = decodeThingAttributes(attrs, "thing "+t.Name); err != nil {
-			return nil, nil, err
-		}
-		ft.id, ft.match = t.ID, q.Match(&t)
-		page[t.Name] = ft
-		names = append(names, t.Name)
+	page := make(map[string]fillThing, len(things))
+	names := make([]string, len(things))
+	for i := range things {
+		t := &things[i]
+		page[t.Name] = fillThing{id: t.ID, version: t.version, match: q.Match(&t.FleetThing)}
+		names[i] = t.Name
 	}
-	return page, names, rows.Err()
+	return page, names, nil
 }
 
 // thingRange is the SQL condition on column for names after lo and up to
@@ -1274,27 +1092,24 @@ func thingRange(column, lo, hi string) (string, []any) {
 // fillChanges reports whether the page's things, as read, differ from the
 // group's members (read now) in the page's range of names.
 func (db *DB) fillChanges(ctx context.Context, s warden.Scope, group, lo, hi string, page map[string]fillThing) (bool, error) {
-	cond, args := thingRange("thing_name", lo, hi)
-	members, err := thingNamesOf(ctx, db.read, `SELECT thing_name FROM thing_group_members
-		WHERE account = ? AND region = ? AND group_name = ? AND `+cond, append([]any{s.Account, s.Region, group}, args...)...)
+	members, err := groupMembersIn(ctx, db.read, s, group, lo, hi)
 	if err != nil {
 		return false, err
 	}
-	wanted := 0
-	for _, t := range page {
-		if t.match {
-			wanted++
-		}
+	want := make(map[string]bool, len(page))
+	for n, t := range page {
+		want[n] = t.match
 	}
-	if len(members) != wanted {
-		return true, nil
-	}
-	for _, m := range members {
-		if !page[m].match {
-			return true, nil
-		}
-	}
-	return false, nil
+	leave, join := warden.DynamicFillChanges(want, members, nil)
+	return len(leave)+len(join) > 0, nil
+}
+
+// groupMembersIn lists the group's members with names after lo and up to
+// hi ("" = no upper bound).
+func groupMembersIn(ctx context.Context, q querier, s warden.Scope, group, lo, hi string) ([]string, error) {
+	cond, args := thingRange("thing_name", lo, hi)
+	return queryStrings(ctx, q, `SELECT thing_name FROM thing_group_members
+		WHERE account = ? AND region = ? AND group_name = ? AND `+cond, append([]any{s.Account, s.Region, group}, args...)...)
 }
 
 // applyFillPage writes one page of a fill: the things of the range lo..hi
@@ -1313,29 +1128,23 @@ func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, 
 	if lockRows {
 		lock = " FOR SHARE"
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT name, id, version FROM things WHERE account = ? AND region = ? AND `+cond+lock,
-		append([]any{s.Account, s.Region}, args...)...)
+	type version struct {
+		name, id string
+		version  int64
+	}
+	inRange, err := queryAll(ctx, tx, func(r rowScanner) (v version, err error) { return v, r.Scan(&v.name, &v.id, &v.version) },
+		`SELECT name, id, version FROM things WHERE account = ? AND region = ? AND `+cond+lock, append([]any{s.Account, s.Region}, args...)...)
 	if err != nil {
 		return err
 	}
 	want := map[string]bool{}
 	var changed []string
-	for rows.Next() {
-		var name, id string
-		var version int64
-		if err := rows.Scan(&name, &id, &version); err != nil {
-			rows.Close()
-			return err
-		}
-		if read, ok := page[name]; ok && read.id == id && read.version == version {
-			want[name] = read.match
+	for _, v := range inRange {
+		if read, ok := page[v.name]; ok && read.id == v.id && read.version == v.version {
+			want[v.name] = read.match
 		} else {
-			changed = append(changed, name)
+			changed = append(changed, v.name)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	var id, current string
 	err = tx.QueryRowContext(ctx, `SELECT id, query_string FROM thing_groups WHERE account = ? AND region = ? AND name = ? AND dynamic = 1`,
@@ -1353,38 +1162,27 @@ func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, 
 		}
 		want[name] = q.Match(t.Fleet())
 	}
-	cond, args = thingRange("thing_name", lo, hi)
-	members, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members
-		WHERE account = ? AND region = ? AND group_name = ? AND `+cond, append([]any{s.Account, s.Region, group}, args...)...)
+	members, err := groupMembersIn(ctx, tx, s, group, lo, hi)
 	if err != nil {
 		return err
 	}
-	full, err := thingNamesOf(ctx, tx, `SELECT thing_name FROM thing_group_members WHERE account = ? AND region = ? AND `+cond+`
+	cond, args = thingRange("thing_name", lo, hi)
+	full, err := queryStrings(ctx, tx, `SELECT thing_name FROM thing_group_members WHERE account = ? AND region = ? AND `+cond+`
 		GROUP BY thing_name HAVING COUNT(*) >= ?`, append(append([]any{s.Account, s.Region}, args...), warden.MaxGroupsPerThing)...)
 	if err != nil {
 		return err
 	}
-	isFull := map[string]bool{}
+	isFull := make(map[string]bool, len(full))
 	for _, n := range full {
 		isFull[n] = true
 	}
-	for _, n := range members {
-		if want[n] {
-			delete(want, n)
-			continue
-		}
+	leave, join := warden.DynamicFillChanges(want, members, isFull)
+	for _, n := range leave {
 		if err := removeMembership(ctx, tx, s, n, group, true, now); err != nil {
 			return err
 		}
 	}
-	add := make([]string, 0, len(want))
-	for n, ok := range want {
-		if ok && !isFull[n] {
-			add = append(add, n)
-		}
-	}
-	sort.Strings(add)
-	for _, n := range add {
+	for _, n := range join {
 		if err := addMembership(ctx, tx, s, n, group, true, now); err != nil {
 			return err
 		}
@@ -1396,27 +1194,15 @@ func applyFillPage(ctx context.Context, tx writeTx, s warden.Scope, group, gid, 
 // undone: every dynamic group still BUILDING or REBUILDING has its members
 // computed. warden serve runs it at start.
 func (db *DB) ResumeDynamicGroupFills(ctx context.Context) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT account, region, name, id, query_string FROM thing_groups
-		WHERE dynamic = 1 AND status <> ?`, warden.DynamicGroupActive)
-	if err != nil {
-		return err
-	}
 	type pending struct {
 		s                 warden.Scope
 		name, id, queryOf string
 	}
-	var todo []pending
-	for rows.Next() {
-		var p pending
-		if err := rows.Scan(&p.s.Account, &p.s.Region, &p.name, &p.id, &p.queryOf); err != nil {
-			rows.Close()
-			return err
-		}
-		todo = append(todo, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	todo, err := queryAll(ctx, db.read, func(r rowScanner) (p pending, err error) {
+		return p, r.Scan(&p.s.Account, &p.s.Region, &p.name, &p.id, &p.queryOf)
+	}, `SELECT account, region, name, id, query_string FROM thing_groups WHERE dynamic = 1 AND status <> ?`, warden.DynamicGroupActive)
+	if err != nil {
+		return fmt.Errorf("dynamic thing groups to fill: %w", err)
 	}
 	for _, p := range todo {
 		if err := db.fillDynamicGroup(ctx, p.s, p.name, p.id, p.queryOf, time.Now().UTC()); err != nil {

@@ -71,10 +71,10 @@ func must(t *testing.T, err error) {
 
 // wantCode fails the test unless err is a *warden.Error (found by
 // errors.As, so it may be wrapped) of code.
-func wantCode(t *testing.T, what string, err error, code string) {
+func wantCode(t *testing.T, what string, err error, code warden.Code) {
 	t.Helper()
 	var werr *warden.Error
-	if !errors.As(err, &werr) || string(werr.Code) != code {
+	if !errors.As(err, &werr) || werr.Code != code {
 		t.Fatalf("%s: err %v, want %s", what, err, code)
 	}
 }
@@ -136,7 +136,7 @@ func wantNames(t *testing.T, what string, got []string, want ...string) {
 
 // notElsewhere checks that get (a look-up in scope) is ResourceNotFound, or
 // notFound, in every other scope.
-func notElsewhere(t *testing.T, what, notFound string, get func(s warden.Scope) error) {
+func notElsewhere(t *testing.T, what string, notFound warden.Code, get func(s warden.Scope) error) {
 	t.Helper()
 	for _, s := range otherScopes {
 		wantCode(t, what+" in "+s.Account+"/"+s.Region, get(s), notFound)
