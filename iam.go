@@ -3,18 +3,14 @@ package warden
 import (
 	"context"
 	"crypto/rand"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // IAM quotas (IAM and STS quotas page, defaults).
 const (
 	// MaxIAMRoles is the default "roles per account" quota.
 	MaxIAMRoles = 1000
-	// MaxIAMRoleTags is the most tags one role may have.
-	MaxIAMRoleTags = 50
 	// DefaultMaxSessionDuration is a role's MaxSessionDuration when none is
 	// given (one hour).
 	DefaultMaxSessionDuration = 3600
@@ -133,17 +129,6 @@ type IAMStore interface {
 	RolePermits(ctx context.Context, account, roleArn string, needs []Permission, strictRoles bool) (missing *Permission, err error)
 }
 
-// IAMValidation returns v's violations as IAM's ValidationError (nil if
-// none): "1 validation error detected: Value 'x' at 'roleName' failed to
-// satisfy constraint: ...".
-func IAMValidation(v *Validator) error {
-	err := v.Err()
-	if e, ok := err.(*Error); ok {
-		e.Code = CodeIAMValidationError
-	}
-	return err
-}
-
 // isIAMNameChar accepts [\w+=,.@-] (\w is ASCII in IAM's Java patterns).
 func isIAMNameChar(r rune) bool {
 	return IsNameChar(r) || r == '+' || r == '=' || r == ',' || r == '.' || r == '@'
@@ -152,12 +137,6 @@ func isIAMNameChar(r rune) bool {
 // ValidateRoleName checks roleNameType: 1-64 of [\w+=,.@-].
 func ValidateRoleName(v *Validator, member, name string) {
 	v.Length(member, name, 1, 64)
-	v.Chars(member, name, isIAMNameChar, `[\w+=,.@-]+`)
-}
-
-// ValidateIAMPolicyName checks policyNameType: 1-128 of [\w+=,.@-].
-func ValidateIAMPolicyName(v *Validator, member, name string) {
-	v.Length(member, name, 1, 128)
 	v.Chars(member, name, isIAMNameChar, `[\w+=,.@-]+`)
 }
 
@@ -176,76 +155,6 @@ func ValidateIAMPath(v *Validator, member, path string) {
 	}
 	if !ok {
 		v.Fail(member, path, `Member must satisfy regular expression pattern: (\u002F)|(\u002F[\u0021-\u007F]+\u002F)`)
-	}
-}
-
-// ValidateIAMPathPrefix checks pathPrefixType: 1-512 characters matching
-// \u002F[\u0021-\u007F]*.
-func ValidateIAMPathPrefix(v *Validator, member, prefix string) {
-	v.Length(member, prefix, 1, 512)
-	if prefix == "" {
-		return
-	}
-	ok := prefix[0] == '/'
-	for _, r := range prefix {
-		if r < 0x21 || r > 0x7f {
-			ok = false
-		}
-	}
-	if !ok {
-		v.Fail(member, prefix, `Member must satisfy regular expression pattern: \u002F[\u0021-\u007F]*`)
-	}
-}
-
-// ValidateIAMPolicyDocument checks policyDocumentType: 1-131072 characters
-// of tab, LF, CR and \u0020-\u00FF.
-func ValidateIAMPolicyDocument(v *Validator, member, doc string) {
-	v.Length(member, doc, 1, MaxIAMPolicyDocumentChars)
-	v.Chars(member, doc, func(r rune) bool {
-		return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xff
-	}, `[\u0009\u000A\u000D\u0020-\u00FF]+`)
-}
-
-// ValidateRoleDescription checks roleDescriptionType: at most 1000 of
-// [\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}].
-func ValidateRoleDescription(v *Validator, member, d string) {
-	v.Length(member, d, 0, 1000)
-	v.Chars(member, d, func(r rune) bool {
-		return unicode.In(r, unicode.L, unicode.M, unicode.Z, unicode.S, unicode.N, unicode.P)
-	}, `[\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]*`)
-}
-
-// ValidateMaxSessionDuration checks roleMaxSessionDurationType: 3600-43200.
-func ValidateMaxSessionDuration(v *Validator, member string, seconds int64) {
-	v.Range(member, seconds, 3600, 43200)
-}
-
-// ValidateMarker checks markerType: 1-320 of \u0020-\u00FF.
-func ValidateMarker(v *Validator, member, marker string) {
-	v.Length(member, marker, 1, 320)
-	v.Chars(member, marker, func(r rune) bool { return r >= 0x20 && r <= 0xff }, `[\u0020-\u00FF]+`)
-}
-
-// ValidateMaxItems checks maxItemsType: 1-1000.
-func ValidateMaxItems(v *Validator, member string, n int64) { v.Range(member, n, 1, 1000) }
-
-func isIAMTagChar(r rune) bool {
-	return unicode.IsLetter(r) || unicode.Is(unicode.Z, r) || unicode.IsNumber(r) || strings.ContainsRune("_.:/=+-@", r)
-}
-
-// ValidateIAMTags checks tagListType (at most 50) and each Tag's key (1-128)
-// and value (0-256), both of [\p{L}\p{Z}\p{N}_.:/=+\-@]. Members are named
-// as IAM names them: tags.N.member.key.
-func ValidateIAMTags(v *Validator, member string, tags []Tag) {
-	for i, t := range tags {
-		m := member + "." + strconv.Itoa(i+1) + ".member."
-		v.Length(m+"key", t.Key, 1, 128)
-		v.Chars(m+"key", t.Key, isIAMTagChar, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
-		v.Length(m+"value", t.Value, 0, 256)
-		v.Chars(m+"value", t.Value, isIAMTagChar, `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`)
-	}
-	if len(tags) > MaxIAMRoleTags {
-		v.Count(member, len(tags), 0, MaxIAMRoleTags)
 	}
 }
 

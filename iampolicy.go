@@ -53,8 +53,6 @@ const (
 	MaxRoleTrustPolicyChars = 2048
 	// MaxRoleInlinePolicyChars bounds all inline policies of one role together.
 	MaxRoleInlinePolicyChars = 10240
-	// MaxIAMPolicyDocumentChars is the model's limit on policyDocumentType.
-	MaxIAMPolicyDocumentChars = 131072
 )
 
 // PolicyChars counts doc's characters without whitespace, the measure of

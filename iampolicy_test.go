@@ -301,44 +301,6 @@ func TestParseRoleARN(t *testing.T) {
 }
 
 func TestIAMValidators(t *testing.T) {
-	tests := []struct {
-		name  string
-		check func(v *Validator)
-		ok    bool
-	}{
-		{"path /", func(v *Validator) { ValidateIAMPath(v, "path", "/") }, true},
-		{"path /a/", func(v *Validator) { ValidateIAMPath(v, "path", "/a/") }, true},
-		{"path ///", func(v *Validator) { ValidateIAMPath(v, "path", "///") }, true},
-		{"path with DEL", func(v *Validator) { ValidateIAMPath(v, "path", "/\x7f/") }, true},
-		{"path //", func(v *Validator) { ValidateIAMPath(v, "path", "//") }, false},
-		{"path empty", func(v *Validator) { ValidateIAMPath(v, "path", "") }, false},
-		{"path no end slash", func(v *Validator) { ValidateIAMPath(v, "path", "/a") }, false},
-		{"path with é", func(v *Validator) { ValidateIAMPath(v, "path", "/é/") }, false},
-		{"prefix /", func(v *Validator) { ValidateIAMPathPrefix(v, "pathPrefix", "/") }, true},
-		{"prefix /ab", func(v *Validator) { ValidateIAMPathPrefix(v, "pathPrefix", "/ab") }, true},
-		{"prefix ab", func(v *Validator) { ValidateIAMPathPrefix(v, "pathPrefix", "ab") }, false},
-		{"role name max", func(v *Validator) { ValidateRoleName(v, "roleName", strings.Repeat("x", 64)) }, true},
-		{"role name unicode letter", func(v *Validator) { ValidateRoleName(v, "roleName", "é") }, false},
-		{"policy name 128", func(v *Validator) { ValidateIAMPolicyName(v, "policyName", strings.Repeat("x", 128)) }, true},
-		{"document with tab and latin-1", func(v *Validator) { ValidateIAMPolicyDocument(v, "policyDocument", "{\t\"é\"}") }, true},
-		{"document with a NUL", func(v *Validator) { ValidateIAMPolicyDocument(v, "policyDocument", "{\x00}") }, false},
-		{"description empty", func(v *Validator) { ValidateRoleDescription(v, "description", "") }, true},
-		{"description symbols", func(v *Validator) { ValidateRoleDescription(v, "description", "Role → 10€ (ok)!") }, true},
-		{"description newline", func(v *Validator) { ValidateRoleDescription(v, "description", "a\nb") }, false},
-		{"tags ok", func(v *Validator) { ValidateIAMTags(v, "tags", []Tag{{"a b:c/d=e+f-g@h", ""}}) }, true},
-		{"tag value bad", func(v *Validator) { ValidateIAMTags(v, "tags", []Tag{{"a", "v*"}}) }, false},
-	}
-	for _, tt := range tests {
-		var v Validator
-		tt.check(&v)
-		err := IAMValidation(&v)
-		if (err == nil) != tt.ok {
-			t.Errorf("%s: got %v, want ok=%v", tt.name, err, tt.ok)
-		}
-		if e, isErr := err.(*Error); isErr && (e.Code != CodeIAMValidationError || e.HTTPStatus() != 400) {
-			t.Errorf("%s: got code %s status %d, want ValidationError 400", tt.name, e.Code, e.HTTPStatus())
-		}
-	}
 	if id := NewRoleID(); len(id) != 21 || !strings.HasPrefix(id, "AROA") || strings.Trim(id[4:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" {
 		t.Errorf("NewRoleID() = %q, want AROA + 17 of [A-Z2-7]", id)
 	}

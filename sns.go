@@ -217,17 +217,14 @@ func ValidateTopicAttribute(name, value string) error {
 	return nil
 }
 
-// ValidateSNSTags checks CreateTopic's tags: at most 50, keys 1-128 and
-// values 0-256 characters, no duplicate keys.
+// ValidateSNSTags checks what the model does not of CreateTopic's tags
+// (whose lengths it bounds): at most 50, no duplicate keys.
 func ValidateSNSTags(tags []Tag) error {
 	if len(tags) > MaxTagsPerResource {
 		return Errorf("TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded")
 	}
 	seen := map[string]bool{}
 	for _, t := range tags {
-		if t.Key == "" || utf8.RuneCountInString(t.Key) > 128 || utf8.RuneCountInString(t.Value) > 256 {
-			return SNSInvalidParameter("Tags Reason: Tag keys must be 1-128 and values 0-256 characters long")
-		}
 		if seen[t.Key] {
 			return SNSInvalidParameter("Tags Reason: Duplicated keys are not allowed")
 		}

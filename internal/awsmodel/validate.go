@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -19,6 +20,36 @@ import (
 // value is generic JSON as decoded with json.Decoder.UseNumber: map[string]any,
 // []any, string, json.Number, bool; nil members are absent.
 func (s *Shape) Validate(v *warden.Validator, path string, value any) {
+	s.validate(v, path, value, sentName)
+}
+
+// ValidateQuery is Validate for a query-protocol request: members are named
+// in messages as IAM and SNS name them, in lowerCamelCase
+// ("tags.1.member.key").
+func (s *Shape) ValidateQuery(v *warden.Validator, value any) {
+	s.validate(v, "", value, (*Member).QueryName)
+}
+
+// QueryName is how IAM and SNS name the member in validation messages: its
+// name in lowerCamelCase.
+func (m *Member) QueryName() string {
+	if m.Name == "" {
+		return ""
+	}
+	return strings.ToLower(m.Name[:1]) + m.Name[1:]
+}
+
+// sentName names a member as restJson1 sends it: a member in the path,
+// query or headers by its location name, a body member by its own.
+func sentName(m *Member) string {
+	if m.Location != "" {
+		return m.LocationName
+	}
+	return m.Name
+}
+
+// validate is Validate with members named in messages by name.
+func (s *Shape) validate(v *warden.Validator, path string, value any, name func(*Member) string) {
 	switch s.Type {
 	case "structure":
 		obj, ok := value.(map[string]any)
@@ -27,18 +58,13 @@ func (s *Shape) Validate(v *warden.Validator, path string, value any) {
 			return
 		}
 		for _, m := range s.Members {
-			// A member sent in the path, query or headers is named as sent.
-			name := m.Name
-			if m.Location != "" {
-				name = m.LocationName
-			}
-			name = join(path, name)
+			member := join(path, name(m))
 			mv := obj[m.Name]
 			if mv == nil {
-				v.Required(name, !m.Required)
+				v.Required(member, !m.Required)
 				continue
 			}
-			m.Shape.Validate(v, name, mv)
+			m.Shape.validate(v, member, mv, name)
 		}
 	case "list":
 		items, ok := value.([]any)
@@ -48,7 +74,7 @@ func (s *Shape) Validate(v *warden.Validator, path string, value any) {
 		}
 		for i, item := range items {
 			if item != nil {
-				s.Member.Shape.Validate(v, path+"."+strconv.Itoa(i+1)+".member", item)
+				s.Member.Shape.validate(v, path+"."+strconv.Itoa(i+1)+".member", item, name)
 			}
 		}
 		s.count(v, path, len(items))
@@ -64,9 +90,9 @@ func (s *Shape) Validate(v *warden.Validator, path string, value any) {
 		}
 		sort.Strings(keys) // a stable message
 		for _, k := range keys {
-			s.Key.Shape.Validate(v, path, k)
+			s.Key.Shape.validate(v, path, k, name)
 			if obj[k] != nil {
-				s.Value.Shape.Validate(v, path+"."+k, obj[k])
+				s.Value.Shape.validate(v, path+"."+k, obj[k], name)
 			}
 		}
 		s.count(v, path, len(obj))

@@ -8,15 +8,15 @@
 package iam
 
 import (
+	"cmp"
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/awsmodel"
 	"github.com/warden-iot/warden/internal/protocol"
 	"github.com/warden-iot/warden/internal/queryproto"
 )
@@ -38,22 +38,24 @@ type Config struct {
 // Handler serves IAM's query protocol. It implements api.QueryService: the API
 // server verifies the signature and hands over requests scoped to "iam".
 type Handler struct {
-	store  warden.Store
-	log    *slog.Logger
-	now    func() time.Time
-	pages  *protocol.PageTokens // seals Markers
-	errors *queryproto.Errors
-	ops    map[string]operation
+	store warden.Store
+	svc   *queryproto.Service
+	now   func() time.Time
+	pages *protocol.PageTokens // seals Markers
+	ops   map[string]operation
 }
 
 // operation serves one IAM action and returns its result shape (nil for
-// actions without one), which is sent inside <ActionResult>.
-type operation func(c *call) (any, error)
+// actions without one), which is sent inside <ActionResult>. The handler of
+// an action is the Handler method of the same name.
+type operation = func(c *call) (any, error)
 
 // call is one request on its way through an operation.
 type call struct {
-	ctx     context.Context
-	params  url.Values
+	ctx context.Context
+	op  *awsmodel.Operation
+	// in is the action's input, validated against the model.
+	in      protocol.Input
 	account string
 	now     time.Time
 }
@@ -64,24 +66,17 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{store: cfg.Store, log: cfg.Logger, now: cfg.Now, pages: pages}
-	if h.log == nil {
-		h.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h := &Handler{store: cfg.Store, now: cfg.Now, pages: pages, svc: &queryproto.Service{
+		Model: awsmodel.Load(awsmodel.IAMModel), ValidationCode: warden.CodeIAMValidationError,
+		Errors: queryproto.Errors{Namespace: Namespace, Internal: warden.CodeIAMServiceFailure, Foreign: foreignCodes, Log: cfg.Logger},
+	}}
+	if h.svc.Log == nil {
+		h.svc.Log = slog.New(slog.DiscardHandler)
 	}
-	h.errors = &queryproto.Errors{Namespace: Namespace, Internal: warden.CodeIAMServiceFailure, Foreign: foreignCodes, Log: h.log}
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.ops = map[string]operation{
-		"CreateRole":       h.createRole,
-		"GetRole":          h.getRole,
-		"DeleteRole":       h.deleteRole,
-		"ListRoles":        h.listRoles,
-		"PutRolePolicy":    h.putRolePolicy,
-		"GetRolePolicy":    h.getRolePolicy,
-		"DeleteRolePolicy": h.deleteRolePolicy,
-		"ListRolePolicies": h.listRolePolicies,
-	}
+	h.ops = protocol.Handlers[operation](h.svc.Model, h)
 	return h, nil
 }
 
@@ -89,67 +84,28 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 // caller has verified; body is the request body it read. It returns the
 // action and the error code (if any) for the caller's log line.
 func (h *Handler) ServeSigned(w http.ResponseWriter, r *http.Request, requestID, accessKeyID string, scope warden.Scope, body []byte) (operation, errCode string) {
-	params, err := requestParams(r, body)
-	if err != nil {
-		return "", h.WriteError(w, requestID, err)
-	}
-	action := params.Get("Action")
-	op, ok := h.ops[action]
-	if version := params.Get("Version"); !ok || params.Has("Version") && version != APIVersion {
-		if version == "" {
-			version = APIVersion
+	return h.svc.Serve(w, r, requestID, body, func(action string, form url.Values) (queryproto.Run, error) {
+		op, ok := h.ops[action]
+		if version := form.Get("Version"); !ok || form.Has("Version") && version != APIVersion {
+			return nil, warden.Errorf(warden.CodeInvalidAction, "Could not find operation %s for version %s", action, cmp.Or(version, APIVersion))
 		}
-		return action, h.WriteError(w, requestID, warden.Errorf(warden.CodeInvalidAction,
-			"Could not find operation %s for version %s", action, version))
-	}
-	c := &call{ctx: warden.WithActor(r.Context(), accessKeyID), params: params, account: scope.Account, now: h.now().UTC()}
-	out, err := op(c)
-	if err != nil {
-		return action, h.WriteError(w, requestID, err)
-	}
-	h.writeResult(w, requestID, action, out)
-	return action, ""
-}
-
-// requestParams merges the form body and the query string: the query
-// protocol sends a form POST, and accepts the same parameters in a GET.
-func requestParams(r *http.Request, body []byte) (url.Values, error) {
-	params := r.URL.Query()
-	if len(body) == 0 {
-		return params, nil
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
-		return nil, warden.Errorf(warden.CodeIAMInvalidInput, "The query protocol takes application/x-www-form-urlencoded bodies, not %s.", ct)
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, warden.Errorf(warden.CodeIAMInvalidInput, "The request body is not a valid form-encoded string.")
-	}
-	for k, v := range form {
-		params[k] = append(params[k], v...)
-	}
-	return params, nil
-}
-
-// writeResult sends the action's result in the query protocol's envelope.
-func (h *Handler) writeResult(w http.ResponseWriter, requestID, action string, out any) {
-	body, err := queryproto.EncodeResult(Namespace, requestID, action, out)
-	if err != nil {
-		h.WriteError(w, requestID, err)
-		return
-	}
-	queryproto.WriteXML(w, http.StatusOK, body)
+		return func(in protocol.Input) (any, error) {
+			return op(&call{ctx: warden.WithActor(r.Context(), accessKeyID), op: h.svc.Model.Operations[action], in: in,
+				account: scope.Account, now: h.now().UTC()})
+		}, nil
+	})
 }
 
 // foreignCodes translates the API server's early errors (body limits,
 // malformed input) into IAM's codes.
 var foreignCodes = map[warden.Code]warden.Code{
-	warden.CodeRequestEntityTooLarge: warden.CodeQueryRequestEntityTooLarge,
-	warden.CodeInvalidRequest:        warden.CodeIAMInvalidInput,
+	warden.CodeRequestEntityTooLarge:    warden.CodeQueryRequestEntityTooLarge,
+	warden.CodeInvalidRequest:           warden.CodeIAMInvalidInput,
+	queryproto.CodeMalformedQueryString: warden.CodeIAMInvalidInput,
 }
 
 // WriteError sends err in IAM's XML error format and returns its code.
 // Errors that are not *warden.Error are internal: logged, never shown.
 func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error) string {
-	return string(h.errors.Write(w, requestID, err))
+	return string(h.svc.Write(w, requestID, err))
 }

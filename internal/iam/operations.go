@@ -1,8 +1,9 @@
 package iam
 
 import (
+	"cmp"
+	"encoding/json"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -96,54 +97,23 @@ func roleShape(account string, r *warden.Role, full bool) roleXML {
 	return x
 }
 
-// Query-protocol parameter helpers.
-
-func (c *call) get(name string) string { return c.params.Get(name) }
-
-// intParam reads an integer parameter into v under member; ok is false when
-// it is absent.
-func (c *call) intParam(v *warden.Validator, name, member string) (n int64, ok bool) {
-	if !c.params.Has(name) {
-		return 0, false
-	}
-	n, err := protocol.ParseInt(member, c.get(name), 32)
-	if err != nil {
-		// IAM calls any numeric member's malformed value "not a number".
-		v.Fail(member, c.get(name), protocol.RuleNumber)
-		return 0, false
-	}
-	return n, true
+// get returns the string member name, "" when it was not sent.
+func (c *call) get(name string) string {
+	s, _ := c.in[name].(string)
+	return s
 }
 
-// tagsParam reads Tags.member.N.Key / Tags.member.N.Value.
-func (c *call) tagsParam() []warden.Tag {
-	var tags []warden.Tag
-	for i := 1; ; i++ {
-		prefix := "Tags.member." + strconv.Itoa(i) + "."
-		if !c.params.Has(prefix+"Key") && !c.params.Has(prefix+"Value") {
-			return tags
-		}
-		tags = append(tags, warden.Tag{Key: c.get(prefix + "Key"), Value: c.get(prefix + "Value")})
-	}
-}
+// bind fills dst, a pointer to a struct, with the input's members.
+func (c *call) bind(dst any) error { return protocol.BindQuery(c.op, c.in, dst) }
 
-// roleNameParam reads and checks the RoleName every role action takes.
-func (c *call) roleNameParam(v *warden.Validator) string {
-	name := c.get("RoleName")
-	v.Required("roleName", c.params.Has("RoleName"))
-	if c.params.Has("RoleName") {
-		warden.ValidateRoleName(v, "roleName", name)
+// pageParams reads Marker and MaxItems (defaultMaxItems when not sent).
+func (c *call) pageParams() (marker string, limit int) {
+	limit = defaultMaxItems
+	if n, ok := c.in["MaxItems"].(json.Number); ok {
+		i, _ := n.Int64() // the model bounds it to 1-1000
+		limit = int(i)
 	}
-	return name
-}
-
-func (c *call) policyNameParam(v *warden.Validator) string {
-	name := c.get("PolicyName")
-	v.Required("policyName", c.params.Has("PolicyName"))
-	if c.params.Has("PolicyName") {
-		warden.ValidateIAMPolicyName(v, "policyName", name)
-	}
-	return name
+	return c.get("Marker"), limit
 }
 
 // sealMarker turns a store cursor into a Marker bound to the listing it
@@ -163,53 +133,25 @@ func (h *Handler) openMarker(marker, op, account, listing string) (string, error
 	return cursor, nil
 }
 
-// pageParams reads Marker and MaxItems.
-func (c *call) pageParams(v *warden.Validator) (marker string, limit int) {
-	limit = defaultMaxItems
-	if n, ok := c.intParam(v, "MaxItems", "maxItems"); ok {
-		warden.ValidateMaxItems(v, "maxItems", n)
-		limit = int(n)
+// CreateRole creates a role with its trust policy and tags.
+func (h *Handler) CreateRole(c *call) (any, error) {
+	var in struct {
+		RoleName, Path, AssumeRolePolicyDocument, Description, PermissionsBoundary string
+		MaxSessionDuration                                                         int
+		Tags                                                                       []warden.Tag
 	}
-	if c.params.Has("Marker") {
-		marker = c.get("Marker")
-		warden.ValidateMarker(v, "marker", marker)
-	}
-	return marker, limit
-}
-
-func (h *Handler) createRole(c *call) (any, error) {
-	v := &warden.Validator{}
-	r := warden.Role{Name: c.roleNameParam(v), Path: "/", MaxSessionDuration: warden.DefaultMaxSessionDuration, CreateDate: c.now}
-	if c.params.Has("Path") {
-		r.Path = c.get("Path")
-		warden.ValidateIAMPath(v, "path", r.Path)
-	}
-	v.Required("assumeRolePolicyDocument", c.params.Has("AssumeRolePolicyDocument"))
-	if c.params.Has("AssumeRolePolicyDocument") {
-		r.AssumeRolePolicyDocument = c.get("AssumeRolePolicyDocument")
-		warden.ValidateIAMPolicyDocument(v, "assumeRolePolicyDocument", r.AssumeRolePolicyDocument)
-	}
-	if c.params.Has("Description") {
-		r.Description = c.get("Description")
-		warden.ValidateRoleDescription(v, "description", r.Description)
-	}
-	if n, ok := c.intParam(v, "MaxSessionDuration", "maxSessionDuration"); ok {
-		warden.ValidateMaxSessionDuration(v, "maxSessionDuration", n)
-		r.MaxSessionDuration = int(n)
-	}
-	boundary := c.params.Has("PermissionsBoundary")
-	if boundary {
-		v.Length("permissionsBoundary", c.get("PermissionsBoundary"), 20, 2048)
-	}
-	r.Tags = c.tagsParam()
-	warden.ValidateIAMTags(v, "tags", r.Tags)
-	if err := warden.IAMValidation(v); err != nil {
+	if err := c.bind(&in); err != nil {
 		return nil, err
 	}
+	// The model's minimums make "" mean not sent.
+	r := warden.Role{Name: in.RoleName, Path: cmp.Or(in.Path, "/"), AssumeRolePolicyDocument: in.AssumeRolePolicyDocument,
+		Description: in.Description, MaxSessionDuration: cmp.Or(in.MaxSessionDuration, warden.DefaultMaxSessionDuration),
+		Tags: in.Tags, CreateDate: c.now}
+	// IAM's rules on tag keys that the model cannot express.
 	if err := warden.CheckIAMTagKeys(r.Tags); err != nil {
 		return nil, err
 	}
-	if boundary {
+	if in.PermissionsBoundary != "" {
 		// Ignoring a boundary would grant more than the caller meant.
 		return nil, warden.Errorf(warden.CodeIAMInvalidInput,
 			"PermissionsBoundary is not supported: Warden has no managed policies to use as a boundary.")
@@ -230,39 +172,24 @@ func (h *Handler) createRole(c *call) (any, error) {
 	return roleResult{Role: x}, nil
 }
 
-func (h *Handler) getRole(c *call) (any, error) {
-	v := &warden.Validator{}
-	name := c.roleNameParam(v)
-	if err := warden.IAMValidation(v); err != nil {
-		return nil, err
-	}
-	r, err := h.store.Role(c.ctx, c.account, name)
+// GetRole answers a role with its tags.
+func (h *Handler) GetRole(c *call) (any, error) {
+	r, err := h.store.Role(c.ctx, c.account, c.get("RoleName"))
 	if err != nil {
 		return nil, err
 	}
 	return roleResult{Role: roleShape(c.account, &r, true)}, nil
 }
 
-func (h *Handler) deleteRole(c *call) (any, error) {
-	v := &warden.Validator{}
-	name := c.roleNameParam(v)
-	if err := warden.IAMValidation(v); err != nil {
-		return nil, err
-	}
-	return nil, h.store.DeleteRole(c.ctx, c.account, name, c.now)
+// DeleteRole deletes a role that has no inline policies left.
+func (h *Handler) DeleteRole(c *call) (any, error) {
+	return nil, h.store.DeleteRole(c.ctx, c.account, c.get("RoleName"), c.now)
 }
 
-func (h *Handler) listRoles(c *call) (any, error) {
-	v := &warden.Validator{}
-	prefix := "/"
-	if c.params.Has("PathPrefix") {
-		prefix = c.get("PathPrefix")
-		warden.ValidateIAMPathPrefix(v, "pathPrefix", prefix)
-	}
-	marker, limit := c.pageParams(v)
-	if err := warden.IAMValidation(v); err != nil {
-		return nil, err
-	}
+// ListRoles lists the roles under a path prefix.
+func (h *Handler) ListRoles(c *call) (any, error) {
+	prefix := cmp.Or(c.get("PathPrefix"), "/")
+	marker, limit := c.pageParams()
 	cursor, err := h.openMarker(marker, "ListRoles", c.account, prefix)
 	if err != nil {
 		return nil, err
@@ -278,55 +205,33 @@ func (h *Handler) listRoles(c *call) (any, error) {
 	return out, nil
 }
 
-func (h *Handler) putRolePolicy(c *call) (any, error) {
-	v := &warden.Validator{}
-	role := c.roleNameParam(v)
-	policy := c.policyNameParam(v)
-	v.Required("policyDocument", c.params.Has("PolicyDocument"))
+// PutRolePolicy adds or replaces an inline policy of a role.
+func (h *Handler) PutRolePolicy(c *call) (any, error) {
 	doc := c.get("PolicyDocument")
-	if c.params.Has("PolicyDocument") {
-		warden.ValidateIAMPolicyDocument(v, "policyDocument", doc)
-	}
-	if err := warden.IAMValidation(v); err != nil {
-		return nil, err
-	}
 	if _, err := warden.ParseIAMPolicy(doc); err != nil {
 		return nil, err
 	}
-	return nil, h.store.PutRolePolicy(c.ctx, c.account, role, policy, doc, c.now)
+	return nil, h.store.PutRolePolicy(c.ctx, c.account, c.get("RoleName"), c.get("PolicyName"), doc, c.now)
 }
 
-func (h *Handler) getRolePolicy(c *call) (any, error) {
-	v := &warden.Validator{}
-	role := c.roleNameParam(v)
-	policy := c.policyNameParam(v)
-	if err := warden.IAMValidation(v); err != nil {
-		return nil, err
-	}
-	p, err := h.store.RolePolicy(c.ctx, c.account, role, policy)
+// GetRolePolicy answers an inline policy, its document URL-encoded.
+func (h *Handler) GetRolePolicy(c *call) (any, error) {
+	p, err := h.store.RolePolicy(c.ctx, c.account, c.get("RoleName"), c.get("PolicyName"))
 	if err != nil {
 		return nil, err
 	}
 	return getRolePolicyResult{RoleName: p.RoleName, PolicyName: p.PolicyName, PolicyDocument: encodeDocument(p.Document)}, nil
 }
 
-func (h *Handler) deleteRolePolicy(c *call) (any, error) {
-	v := &warden.Validator{}
-	role := c.roleNameParam(v)
-	policy := c.policyNameParam(v)
-	if err := warden.IAMValidation(v); err != nil {
-		return nil, err
-	}
-	return nil, h.store.DeleteRolePolicy(c.ctx, c.account, role, policy, c.now)
+// DeleteRolePolicy deletes an inline policy.
+func (h *Handler) DeleteRolePolicy(c *call) (any, error) {
+	return nil, h.store.DeleteRolePolicy(c.ctx, c.account, c.get("RoleName"), c.get("PolicyName"), c.now)
 }
 
-func (h *Handler) listRolePolicies(c *call) (any, error) {
-	v := &warden.Validator{}
-	role := c.roleNameParam(v)
-	marker, limit := c.pageParams(v)
-	if err := warden.IAMValidation(v); err != nil {
-		return nil, err
-	}
+// ListRolePolicies lists the names of a role's inline policies.
+func (h *Handler) ListRolePolicies(c *call) (any, error) {
+	role := c.get("RoleName")
+	marker, limit := c.pageParams()
 	listing := warden.RoleNameKey(role)
 	cursor, err := h.openMarker(marker, "ListRolePolicies", c.account, listing)
 	if err != nil {

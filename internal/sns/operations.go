@@ -1,10 +1,12 @@
 package sns
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/warden-iot/warden"
 )
@@ -69,12 +71,25 @@ type attributesResult struct {
 	Attributes attributeMap
 }
 
-func (h *Handler) createTopic(c *call) (any, error) {
-	name := c.get("Name")
-	if err := warden.ValidateTopicName(name); err != nil {
+// CreateTopic creates a topic, or answers the one of that name if it has the
+// same attributes and tags.
+func (h *Handler) CreateTopic(c *call) (any, error) {
+	var in struct {
+		Name       string
+		Attributes map[string]string
+		Tags       []warden.Tag
+	}
+	if err := c.bind(&in); err != nil {
 		return nil, err
 	}
-	attrs := c.mapParam("Attributes")
+	// The model has no rule for topic names, attributes or duplicate tags: SNS's own.
+	if err := warden.ValidateTopicName(in.Name); err != nil {
+		return nil, err
+	}
+	attrs := in.Attributes
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
 	if p := c.get("DataProtectionPolicy"); p != "" {
 		attrs["DataProtectionPolicy"] = p
 	}
@@ -84,20 +99,19 @@ func (h *Handler) createTopic(c *call) (any, error) {
 		}
 	}
 	delete(attrs, "FifoTopic") // only "false" gets here
-	tags := c.tagsParam()
-	if err := warden.ValidateSNSTags(tags); err != nil {
+	if err := warden.ValidateSNSTags(in.Tags); err != nil {
 		return nil, err
 	}
-	t, _, err := h.store.CreateTopic(c.ctx, c.scope, warden.Topic{Name: name, Attributes: attrs, CreatedAt: c.now}, tags)
+	t, _, err := h.store.CreateTopic(c.ctx, c.scope, warden.Topic{Name: in.Name, Attributes: attrs, CreatedAt: c.now}, in.Tags)
 	if err != nil {
 		return nil, err
 	}
 	return topicArnResult{TopicArn: t.ARN(c.scope)}, nil
 }
 
-// deleteTopic is idempotent, as in SNS: "Deleting a topic that doesn't
+// DeleteTopic is idempotent, as in SNS: "Deleting a topic that doesn't
 // exist doesn't result in an error."
-func (h *Handler) deleteTopic(c *call) (any, error) {
+func (h *Handler) DeleteTopic(c *call) (any, error) {
 	name, err := c.topic("TopicArn")
 	if err != nil {
 		return nil, err
@@ -105,7 +119,8 @@ func (h *Handler) deleteTopic(c *call) (any, error) {
 	return nil, h.store.DeleteTopic(c.ctx, c.scope, name, c.now)
 }
 
-func (h *Handler) listTopics(c *call) (any, error) {
+// ListTopics lists the caller's topics, 100 a page.
+func (h *Handler) ListTopics(c *call) (any, error) {
 	const op = "ListTopics"
 	page, err := h.page(c, op, "")
 	if err != nil {
@@ -157,7 +172,8 @@ func effectiveDeliveryPolicy(topicAttrs map[string]string) string {
 	return string(b)
 }
 
-func (h *Handler) getTopicAttributes(c *call) (any, error) {
+// GetTopicAttributes answers a topic's attributes, with those SNS computes.
+func (h *Handler) GetTopicAttributes(c *call) (any, error) {
 	name, err := c.topic("TopicArn")
 	if err != nil {
 		return nil, err
@@ -181,15 +197,13 @@ func (h *Handler) getTopicAttributes(c *call) (any, error) {
 	return attributesResult{Attributes: newAttributeMap(attrs)}, nil
 }
 
-func (h *Handler) setTopicAttributes(c *call) (any, error) {
+// SetTopicAttributes sets (or, with an empty value, removes) one attribute.
+func (h *Handler) SetTopicAttributes(c *call) (any, error) {
 	name, err := c.topic("TopicArn")
 	if err != nil {
 		return nil, err
 	}
 	attr := c.get("AttributeName")
-	if attr == "" {
-		return nil, warden.SNSInvalidParameter("AttributeName")
-	}
 	value := c.get("AttributeValue")
 	if err := warden.ValidateTopicAttribute(attr, value); err != nil {
 		return nil, err
@@ -200,46 +214,57 @@ func (h *Handler) setTopicAttributes(c *call) (any, error) {
 	return nil, h.store.SetTopicAttribute(c.ctx, c.scope, name, attr, value, c.now)
 }
 
-func (h *Handler) subscribe(c *call) (any, error) {
+// Subscribe subscribes an HTTP(S) endpoint and sends it the confirmation.
+func (h *Handler) Subscribe(c *call) (any, error) {
+	var in struct {
+		Protocol, Endpoint    string
+		Attributes            map[string]string
+		ReturnSubscriptionArn bool
+	}
+	if err := c.bind(&in); err != nil {
+		return nil, err
+	}
 	name, err := c.topic("TopicArn")
 	if err != nil {
 		return nil, err
 	}
-	returnArn, err := c.boolParam("ReturnSubscriptionArn")
-	if err != nil {
-		return nil, err
+	if in.Attributes == nil {
+		in.Attributes = map[string]string{}
 	}
-	attrs := c.mapParam("Attributes")
-	protocol, endpoint := c.get("Protocol"), c.get("Endpoint")
-	if err := warden.ValidateSubscribe(protocol, endpoint, attrs); err != nil {
+	// Protocols, endpoints and attribute names are SNS's rules, not the model's.
+	if err := warden.ValidateSubscribe(in.Protocol, in.Endpoint, in.Attributes); err != nil {
 		return nil, err
 	}
 	sub, err := h.store.Subscribe(c.ctx, c.scope, warden.Subscription{
-		Arn: c.scope.SNSARN(name + ":" + warden.NewUUID()), Topic: name, Protocol: protocol, Endpoint: endpoint,
-		Token: newToken(), Attributes: attrs,
+		Arn: c.scope.SNSARN(name + ":" + warden.NewUUID()), Topic: name, Protocol: in.Protocol, Endpoint: in.Endpoint,
+		Token: newToken(), Attributes: in.Attributes,
 	}, c.now)
 	if err != nil {
 		return nil, err
 	}
 	h.notify()
-	if returnArn || sub.Status == warden.SubscriptionConfirmed {
+	if in.ReturnSubscriptionArn || sub.Status == warden.SubscriptionConfirmed {
 		return subscriptionArnResult{SubscriptionArn: sub.Arn}, nil
 	}
 	// What SNS's Subscribe answers for an unconfirmed subscription.
 	return subscriptionArnResult{SubscriptionArn: "pending confirmation"}, nil
 }
 
-func (h *Handler) confirmSubscription(c *call) (any, error) {
-	if err := required(c, "TopicArn", "Token"); err != nil {
-		return nil, err
-	}
+// ConfirmSubscription confirms a subscription with the token its
+// confirmation carried.
+func (h *Handler) ConfirmSubscription(c *call) (any, error) {
 	name, err := c.topic("TopicArn")
 	if err != nil {
 		return nil, err
 	}
-	auth, err := c.boolParam("AuthenticateOnUnsubscribe")
-	if err != nil {
-		return nil, err
+	// A string in the model, which SNS reads as a boolean.
+	var auth bool
+	switch strings.ToLower(c.get("AuthenticateOnUnsubscribe")) {
+	case "", "false":
+	case "true":
+		auth = true
+	default:
+		return nil, warden.SNSInvalidParameter("AuthenticateOnUnsubscribe")
 	}
 	sub, err := h.store.ConfirmSubscription(c.ctx, c.scope, name, c.get("Token"), auth, c.now)
 	if err != nil {
@@ -251,9 +276,6 @@ func (h *Handler) confirmSubscription(c *call) (any, error) {
 // publicConfirm is the SubscribeURL: the token is the credential, and the
 // topic ARN names the scope.
 func (h *Handler) publicConfirm(c *call) (any, error) {
-	if err := required(c, "TopicArn", "Token"); err != nil {
-		return nil, err
-	}
 	scope, name, ok := warden.ParseTopicARN(c.get("TopicArn"))
 	if !ok {
 		return nil, warden.SNSInvalidParameter("TopicArn")
@@ -265,7 +287,8 @@ func (h *Handler) publicConfirm(c *call) (any, error) {
 	return subscriptionArnResult{SubscriptionArn: sub.Arn}, nil
 }
 
-func (h *Handler) unsubscribe(c *call) (any, error) {
+// Unsubscribe deletes a subscription.
+func (h *Handler) Unsubscribe(c *call) (any, error) {
 	arn := c.get("SubscriptionArn")
 	scope, _, _, ok := warden.ParseSubscriptionARN(arn)
 	if !ok {
@@ -283,13 +306,13 @@ func (h *Handler) unsubscribe(c *call) (any, error) {
 
 // publicUnsubscribe is the UnsubscribeURL, authenticated by the HMAC token
 // that only the message carrying the URL had.
-func (h *Handler) publicUnsubscribe(c *call) (any, error) {
+func (h *Handler) publicUnsubscribe(c *call, token string) (any, error) {
 	arn := c.get("SubscriptionArn")
 	scope, _, _, ok := warden.ParseSubscriptionARN(arn)
 	if !ok {
 		return nil, warden.SNSInvalidParameter("SubscriptionArn")
 	}
-	if !h.keys.validUnsubscribeToken(arn, c.get("Token")) {
+	if !h.keys.validUnsubscribeToken(arn, token) {
 		return nil, warden.Errorf(warden.CodeSNSAuthorizationError, "The UnsubscribeURL's token is not valid for this subscription.")
 	}
 	if err := h.store.Unsubscribe(c.ctx, scope, arn, newToken(), true, c.now); err != nil {
@@ -299,11 +322,13 @@ func (h *Handler) publicUnsubscribe(c *call) (any, error) {
 	return nil, nil
 }
 
-func (h *Handler) listSubscriptions(c *call) (any, error) {
+// ListSubscriptions lists the caller's subscriptions, 100 a page.
+func (h *Handler) ListSubscriptions(c *call) (any, error) {
 	return h.list(c, "ListSubscriptions", "")
 }
 
-func (h *Handler) listSubscriptionsByTopic(c *call) (any, error) {
+// ListSubscriptionsByTopic lists a topic's subscriptions, 100 a page.
+func (h *Handler) ListSubscriptionsByTopic(c *call) (any, error) {
 	name, err := c.topic("TopicArn")
 	if err != nil {
 		return nil, err
@@ -330,7 +355,8 @@ func (h *Handler) list(c *call, op, topic string) (any, error) {
 	return out, nil
 }
 
-func (h *Handler) publish(c *call) (any, error) {
+// Publish stores a message and queues its deliveries.
+func (h *Handler) Publish(c *call) (any, error) {
 	switch {
 	case c.get("PhoneNumber") != "":
 		return nil, warden.SNSInvalidParameter("PhoneNumber Reason: Warden does not send SMS")
@@ -349,7 +375,7 @@ func (h *Handler) publish(c *call) (any, error) {
 	if _, _, ok := warden.ParseTopicARN(arn); !ok {
 		return nil, warden.SNSInvalidParameter("%s", param)
 	}
-	attrs, err := c.messageAttributesParam()
+	attrs, err := c.messageAttributes()
 	if err != nil {
 		return nil, err
 	}
@@ -366,4 +392,28 @@ func (h *Handler) publish(c *call) (any, error) {
 	}
 	h.notify()
 	return messageIDResult{MessageID: id}, nil
+}
+
+// messageAttributes reads Publish's MessageAttributes, ordered by name.
+func (c *call) messageAttributes() ([]warden.SNSMessageAttribute, error) {
+	var in struct {
+		MessageAttributes map[string]struct{ DataType, StringValue, BinaryValue string }
+	}
+	if err := c.bind(&in); err != nil {
+		return nil, err
+	}
+	var attrs []warden.SNSMessageAttribute
+	for _, name := range slices.Sorted(maps.Keys(in.MessageAttributes)) {
+		v := in.MessageAttributes[name]
+		a := warden.SNSMessageAttribute{Name: name, DataType: v.DataType, StringValue: v.StringValue}
+		if v.BinaryValue != "" {
+			b, err := base64.StdEncoding.DecodeString(v.BinaryValue)
+			if err != nil {
+				return nil, warden.SNSInvalidParameter("MessageAttributes Reason: The BinaryValue of %s is not base64", name)
+			}
+			a.BinaryValue = b
+		}
+		attrs = append(attrs, a)
+	}
+	return attrs, nil
 }
