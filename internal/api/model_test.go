@@ -24,6 +24,9 @@ var stricterThanModel = map[string]string{
 	"AddThingToThingGroup.thingGroupArn":      "an ARN must name a thing group",
 	"RemoveThingFromThingGroup.thingArn":      "an ARN must name a thing of the caller's account and region",
 	"RemoveThingFromThingGroup.thingGroupArn": "an ARN must name a thing group",
+	"AttachThingPrincipal.principal":          "Warden's principals are certificates: anything else is no certificate ARN",
+	"DetachThingPrincipal.principal":          "Warden's principals are certificates: anything else is no certificate ARN",
+	"ListPrincipalThings.principal":           "Warden's principals are certificates: anything else is no certificate ARN",
 	"CreateAuditSuppression.checkName":        "AWS refuses a name that is no audit check",
 	"ListAuditFindings.checkName":             "AWS refuses a name that is no audit check",
 	"ListAuditSuppressions.checkName":         "AWS refuses a name that is no audit check",
@@ -62,7 +65,7 @@ func TestOperationsFollowTheModel(t *testing.T) {
 				resp := req.send(t, e, op)
 				msg := string(resp.body)
 				named := resp.header.Get("x-amzn-ErrorType") == "InvalidRequestException" &&
-					strings.Contains(msg, "at '"+m.LocationName+"'")
+					(strings.Contains(msg, "at '"+m.LocationName+"'") || strings.Contains(msg, "at '"+m.Name+"'"))
 				switch {
 				case p.refused && !named:
 					t.Errorf("%s %s=%s (%s): got %d %s, want a validation error naming %s",
@@ -296,7 +299,8 @@ func generate(re *syntax.Regexp, extra int) string {
 				count = 1
 			}
 			sub := re.Sub[0]
-			if extra > 0 && sub.Op == syntax.OpCharClass && (re.Max == -1 || re.Max >= count+extra) {
+			single := sub.Op == syntax.OpCharClass || sub.Op == syntax.OpAnyChar || sub.Op == syntax.OpAnyCharNotNL
+			if extra > 0 && single && (re.Max == -1 || re.Max >= count+extra) {
 				count += extra
 				extra = 0
 			}

@@ -2,11 +2,11 @@ package api
 
 import (
 	"net/http"
-	"reflect"
 	"sort"
 	"strings"
 
 	"github.com/warden-iot/warden/internal/awsmodel"
+	"github.com/warden-iot/warden/internal/protocol"
 )
 
 // emptyLabelOperations are the operations whose last path label AWS answers
@@ -27,23 +27,15 @@ var greedyLabelOperations = map[string]bool{"Publish": true}
 // the same name for, at the model's method and path; anything else is
 // answered by unknownOperation.
 func (s *Server) route(m *http.ServeMux, model *awsmodel.Service) {
-	names := make([]string, 0, len(model.Operations))
-	for name := range model.Operations {
+	handlers := protocol.Handlers[func(*call) (any, error)](model, s)
+	names := make([]string, 0, len(handlers))
+	for name := range handlers {
 		names = append(names, name)
 	}
-	sort.Strings(names)
-	self := reflect.ValueOf(s)
+	sort.Strings(names) // the catch-all patterns are registered in a stable order
 	catchAll := map[string]bool{}
 	for _, name := range names {
-		method := self.MethodByName(name)
-		if !method.IsValid() {
-			continue
-		}
-		h, ok := method.Interface().(func(*call) (any, error))
-		if !ok {
-			panic("api: method " + name + " is not a handler")
-		}
-		op := model.Operations[name]
+		op, h := model.Operations[name], handlers[name]
 		pattern, _, _ := strings.Cut(op.Path, "?") // no served operation has a query part
 		if greedyLabelOperations[name] {
 			pattern = strings.TrimSuffix(pattern, "}") + "...}"

@@ -145,29 +145,40 @@ func convert(v *warden.Validator, name, typ, raw string) (any, bool) {
 // is the member's. Fields may be string, bool, integer or time.Time, a
 // pointer to one of them, or []string.
 func Bind(op *awsmodel.Operation, body []byte, in Input, dst any) error {
-	// A structure payload is bound the same way: dst is then that structure.
-	if op.Input != nil && !blobPayload(op.Input) && len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, dst); err != nil {
-			return bodyTypeError(err)
-		}
-	}
 	if op.Input == nil {
 		return nil
+	}
+	// A structure payload is bound the same way: dst is then that structure.
+	if !blobPayload(op.Input) && len(bytes.TrimSpace(body)) > 0 {
+		err := json.Unmarshal(body, dst)
+		var typeErr *json.UnmarshalTypeError
+		if err != nil && !(errors.As(err, &typeErr) && located(op.Input, typeErr.Field)) {
+			return bodyTypeError(err)
+		}
 	}
 	rv := reflect.ValueOf(dst).Elem()
 	fields := jsonFields(rv.Type())
 	for _, m := range op.Input.Members {
-		x, ok := in[m.Name]
+		i, ok := fields[m.Name]
 		if m.Location == "" || !ok {
 			continue
 		}
-		if i, ok := fields[m.Name]; ok {
+		// Only what came at the member's location counts: a body key of
+		// the same name is not the member.
+		rv.Field(i).SetZero()
+		if x, sent := in[m.Name]; sent {
 			if err := set(rv.Field(i), x); err != nil {
 				return fmt.Errorf("binding %s.%s: %w", op.Name, m.Name, err)
 			}
 		}
 	}
 	return nil
+}
+
+// located reports whether name is a member of s sent outside the body.
+func located(s *awsmodel.Shape, name string) bool {
+	m := s.MemberNamed(name)
+	return m != nil && m.Location != ""
 }
 
 // blobPayload reports whether the body is a raw member (iot-data Publish),
