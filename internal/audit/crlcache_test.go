@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/nettest"
 )
 
 // bigCRL is a CRL signed by ca with n revoked 16-byte serials (58,000 make
@@ -241,17 +242,9 @@ func TestRunnerCRLRedirectNotFollowed(t *testing.T) {
 	now := f.clock.Now()
 	root := newRootCA(t, "Root")
 	rootID := f.ca(root.cert, warden.CertActive)
-	var conns atomic.Int64
-	target := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	target, conns := nettest.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(root.crl(t, now.Add(time.Hour)))
 	}))
-	target.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	target.Start()
-	defer target.Close()
 	f.crls.Handle("/moved.crl", http.RedirectHandler(target.URL+"/internal/admin.crl", http.StatusFound))
 	run := f.auditCRLDevice(Options{}, root, rootID, f.srv.URL+"/moved.crl")
 	if run.Status != warden.CheckFailed || !strings.Contains(run.Message, "/moved.crl: the endpoint answered with HTTP status 3xx") {
@@ -274,12 +267,7 @@ func TestRunnerCRLClosedPortCoarse(t *testing.T) {
 	f := newFx(t)
 	root := newRootCA(t, "Root")
 	rootID := f.ca(root.cert, warden.CertActive)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String() + "/x.crl"
-	ln.Close()
+	closed := nettest.ClosedURL(t) + "/x.crl"
 	run := f.auditCRLDevice(Options{}, root, rootID, closed)
 	if !strings.HasSuffix(run.Message, "/x.crl: could not connect") {
 		t.Errorf("message %q, want it to end in ': could not connect'", run.Message)
