@@ -351,44 +351,39 @@ func (p *queryParser) atKeyword(k string) bool {
 }
 
 func (p *queryParser) parseOr(field string) (queryNode, error) {
-	first, err := p.parseAnd(field)
-	if err != nil {
-		return nil, err
-	}
-	nodes := orNode{first}
-	for {
-		p.skipSpace()
-		if !p.keyword("OR") && !p.keyword("||") {
-			break
-		}
-		n, err := p.parseAnd(field)
-		if err != nil {
-			return nil, err
-		}
-		nodes = append(nodes, n)
-	}
-	if len(nodes) == 1 {
-		return first, nil
-	}
-	return nodes, nil
+	another := func() bool { return p.keyword("OR") || p.keyword("||") }
+	return p.parseJoined(field, p.parseAnd, another, func(n []queryNode) queryNode { return orNode(n) })
 }
 
 func (p *queryParser) parseAnd(field string) (queryNode, error) {
-	first, err := p.parseUnary(field)
-	if err != nil {
-		return nil, err
-	}
-	nodes := andNode{first}
-	for {
-		p.skipSpace()
+	another := func() bool {
 		if p.eof() || p.src[p.pos] == ')' || p.atKeyword("OR") || p.atKeyword("||") {
-			break
+			return false
 		}
 		// AND is explicit or implied by juxtaposition.
 		if !p.keyword("AND") {
 			p.keyword("&&")
 		}
-		n, err := p.parseUnary(field)
+		return true
+	}
+	return p.parseJoined(field, p.parseUnary, another, func(n []queryNode) queryNode { return andNode(n) })
+}
+
+// parseJoined parses one or more operands with operand for as long as
+// another, which consumes the operator between them, says one follows; join
+// makes the node of two or more.
+func (p *queryParser) parseJoined(field string, operand func(string) (queryNode, error), another func() bool, join func([]queryNode) queryNode) (queryNode, error) {
+	first, err := operand(field)
+	if err != nil {
+		return nil, err
+	}
+	nodes := []queryNode{first}
+	for {
+		p.skipSpace()
+		if !another() {
+			break
+		}
+		n, err := operand(field)
 		if err != nil {
 			return nil, err
 		}
@@ -397,7 +392,7 @@ func (p *queryParser) parseAnd(field string) (queryNode, error) {
 	if len(nodes) == 1 {
 		return first, nil
 	}
-	return nodes, nil
+	return join(nodes), nil
 }
 
 func (p *queryParser) parseUnary(field string) (queryNode, error) {

@@ -313,7 +313,7 @@ func LoadIoTPrincipal(ctx context.Context, st Store, s Scope, certID, clientID s
 		Scope: s, ClientID: clientID, CertificateID: certID, Certificate: cert, SourceIP: sourceIP,
 	}}
 	certARN := s.CertificateARN(certID)
-	names, err := listAllStrings(func(pg Page) ([]string, string, error) {
+	names, err := listAll(func(pg Page) ([]string, string, error) {
 		return st.AttachedPolicies(ctx, s, certARN, false, pg)
 	})
 	if err != nil {
@@ -448,7 +448,7 @@ func resolveIoTThing(ctx context.Context, st Store, s Scope, certARN, clientID s
 // thingPrincipalType is how principal is attached to thing, "" when it is
 // not (or the thing does not exist).
 func thingPrincipalType(ctx context.Context, st Store, s Scope, thing, principal string) (string, error) {
-	principals, err := listAllThingPrincipals(ctx, st, s, thing)
+	principals, err := listAll(func(pg Page) ([]ThingPrincipal, string, error) { return st.ThingPrincipals(ctx, s, thing, pg) })
 	if ErrorCode(err) == CodeResourceNotFound {
 		return "", nil
 	}
@@ -466,27 +466,11 @@ func thingPrincipalType(ctx context.Context, st Store, s Scope, thing, principal
 	return "", nil
 }
 
-func listAllThingPrincipals(ctx context.Context, st Store, s Scope, thing string) ([]ThingPrincipal, error) {
-	var out []ThingPrincipal
-	pg := Page{Limit: iotLoadPage}
-	for {
-		items, next, err := st.ThingPrincipals(ctx, s, thing, pg)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, items...)
-		if next == "" {
-			return out, nil
-		}
-		pg.After = next
-	}
-}
-
 // ThingGroupPolicies returns a thing's static groups with their ancestors
 // (sorted) and the names of the policies attached to any of them (unsorted,
 // possibly repeated). A thing that does not exist has none.
 func ThingGroupPolicies(ctx context.Context, st Store, s Scope, thing string) (groups, policies []string, err error) {
-	direct, err := listAllStrings(func(pg Page) ([]string, string, error) {
+	direct, err := listAll(func(pg Page) ([]string, string, error) {
 		return st.ThingGroupsForThing(ctx, s, thing, pg)
 	})
 	if ErrorCode(err) == CodeResourceNotFound {
@@ -508,7 +492,7 @@ func ThingGroupPolicies(ctx context.Context, st Store, s Scope, thing string) (g
 		}
 		groups = append(groups, g.Name)
 		groups = append(groups, g.RootToParent...)
-		names, err := listAllStrings(func(pg Page) ([]string, string, error) {
+		names, err := listAll(func(pg Page) ([]string, string, error) {
 			return st.AttachedPolicies(ctx, s, ThingGroupARN(s, g.Name), true, pg)
 		})
 		if ErrorCode(err) == CodeResourceNotFound {
@@ -523,9 +507,9 @@ func ThingGroupPolicies(ctx context.Context, st Store, s Scope, thing string) (g
 	return slices.Compact(groups), policies, nil
 }
 
-// listAllStrings pages through a string listing.
-func listAllStrings(list func(Page) ([]string, string, error)) ([]string, error) {
-	var out []string
+// listAll pages through a listing, iotLoadPage items at a time.
+func listAll[T any](list func(Page) ([]T, string, error)) ([]T, error) {
+	var out []T
 	pg := Page{Limit: iotLoadPage}
 	for {
 		items, next, err := list(pg)

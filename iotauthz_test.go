@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warden-iot/warden/internal/x509test"
 )
 
 const iotTestARN = "arn:aws:iot:us-east-1:123456789012:"
@@ -62,15 +64,7 @@ func iotTestCert(t testing.TB) *x509.Certificate {
 	}
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Acme CA"}, NotBefore: tmpl.NotBefore, NotAfter: tmpl.NotAfter,
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return x509test.Sign(t, tmpl, ca, pub, caKey)
 }
 
 func iotTestPolicies(t testing.TB, docs ...string) []IoTPolicy {

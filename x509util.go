@@ -148,33 +148,60 @@ func NewRegistrationCode() string {
 	return hex.EncodeToString(b[:])
 }
 
-func randomSerial() (*big.Int, error) {
+// NewSerialNumber returns a random certificate serial number.
+func NewSerialNumber() (*big.Int, error) {
 	// 128 random bits: unique without coordination, and positive as RFC
 	// 5280 requires.
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 }
 
+// farFuture is the end of the validity of Warden's own CAs and the
+// certificates they issue, as AWS's IoT CAs last for decades.
+var farFuture = time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC)
+
 // NewIssuingCA makes the self-signed ECDSA P-256 CA that signs the
 // certificates CreateKeysAndCertificate issues in scope s. It returns the
 // certificate and its PKCS #8 key, both PEM.
 func NewIssuingCA(s Scope, now time.Time) (certPEM, keyPEM string, err error) {
+	return NewSelfSignedCAPEM(pkix.Name{
+		CommonName:         "Warden IoT Issuing CA",
+		Organization:       []string{"Warden"},
+		OrganizationalUnit: []string{s.Account + " " + s.Region},
+	}, now)
+}
+
+// NewSelfSignedCAPEM makes a self-signed CA for subject, valid from an hour
+// before now to the end of 2049, with NewSelfSignedCA. It returns the
+// certificate and its PKCS #8 key, both PEM.
+func NewSelfSignedCAPEM(subject pkix.Name, now time.Time) (certPEM, keyPEM string, err error) {
+	ca, key, err := NewSelfSignedCA(subject, now.Add(-time.Hour).UTC(), farFuture)
+	if err != nil {
+		return "", "", err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", "", fmt.Errorf("encoding the CA key: %w", err)
+	}
+	return EncodeCertificatePEM(ca.Raw), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})), nil
+}
+
+// NewSelfSignedCA makes a new ECDSA P-256 key and a self-signed CA
+// certificate for it, valid from notBefore to notAfter, that may sign
+// certificates but no further CAs.
+func NewSelfSignedCA(subject pkix.Name, notBefore, notAfter time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", "", err
+		return nil, nil, err
 	}
-	serial, err := randomSerial()
+	serial, err := NewSerialNumber()
 	if err != nil {
-		return "", "", err
+		return nil, nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject: pkix.Name{
-			CommonName:         "Warden IoT Issuing CA",
-			Organization:       []string{"Warden"},
-			OrganizationalUnit: []string{s.Account + " " + s.Region},
-		},
-		NotBefore:             now.Add(-time.Hour).UTC(),
-		NotAfter:              time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC),
+		SerialNumber:          serial,
+		Subject:               subject,
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -182,13 +209,13 @@ func NewIssuingCA(s Scope, now time.Time) (certPEM, keyPEM string, err error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return "", "", err
+		return nil, nil, fmt.Errorf("signing the CA certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	ca, err := x509.ParseCertificate(der)
 	if err != nil {
-		return "", "", err
+		return nil, nil, fmt.Errorf("parsing the CA certificate: %w", err)
 	}
-	return EncodeCertificatePEM(der), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})), nil
+	return ca, key, nil
 }
 
 // IssuedCertificate is a certificate and key pair CreateKeysAndCertificate
@@ -221,7 +248,7 @@ func IssueCertificate(caCertPEM, caKeyPEM string, now time.Time) (IssuedCertific
 	if err != nil {
 		return IssuedCertificate{}, err
 	}
-	serial, err := randomSerial()
+	serial, err := NewSerialNumber()
 	if err != nil {
 		return IssuedCertificate{}, err
 	}
@@ -231,7 +258,7 @@ func IssueCertificate(caCertPEM, caKeyPEM string, now time.Time) (IssuedCertific
 		// Back-dated a little, as AWS does, so that devices whose clocks
 		// lag can use the certificate at once.
 		NotBefore:   now.Add(-2 * time.Minute).Truncate(time.Second).UTC(),
-		NotAfter:    time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC),
+		NotAfter:    farFuture,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}

@@ -11,34 +11,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require openssl
-pki=$tmp/pki
-mkdir -p "$pki"
-
-check() { # check DESC COMMAND...: a local condition
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-# cert_id FILE: the id AWS gives a PEM certificate (SHA-256 of the DER).
-cert_id() { openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
-
-# make_ca NAME CN: a self-signed CA (ECDSA P-256) in $pki/NAME.{key,pem}.
-make_ca() {
-	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
-		-subj "/O=Warden e2e/CN=$2" -addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" \
-		-keyout "$pki/$1.key" -out "$pki/$1.pem" 2>/dev/null
-}
-# sign_leaf NAME CA CN DAYS [EXTFILE]: a certificate with its own key signed by CA.
-sign_leaf() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$3" \
-		-keyout "$pki/$1.key" -out "$pki/$1.csr" 2>/dev/null
-	local ext=()
-	if [[ -n ${5:-} ]]; then ext=(-extfile "$5"); fi
-	openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$2.pem" -CAkey "$pki/$2.key" -CAcreateserial \
-		-days "$4" "${ext[@]}" -out "$pki/$1.pem" 2>/dev/null
-}
 
 # wait_audit ID SECONDS: poll describe-audit-task until the task is no
 # longer IN_PROGRESS; its last answer is in $out.

@@ -25,14 +25,6 @@ if [[ ! -d $sdk_dir/node_modules/aws-iot-device-sdk-v2 ]]; then
 fi
 echo "# aws-iot-device-sdk-v2 $(jq -r .version "$sdk_dir/node_modules/aws-iot-device-sdk-v2/package.json"), aws-crt $(jq -r .version "$sdk_dir/node_modules/aws-crt/package.json")"
 
-# running PID: the process still runs (not a zombie waiting to be reaped).
-running() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat%% *} != Z ]]
-}
-
 # start_device NAME CERT CLIENT_ID: node device.js in the background with
 # the certificate of device CERT, its JSON lines in $tmp/NAME.out (stderr in
 # .err). Sets device_pid (also stopped on exit).

@@ -18,12 +18,6 @@ fi
 require openssl stdbuf timeout
 echo "# $(mosquitto_pub --help 2>/dev/null | head -1 || true)"
 
-check() { # check DESC COMMAND...: a local condition
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
 # mq DEVICE: the connection options of DEVICE's certificate, in the array mq.
 mq() {
 	mq=(-h 127.0.0.1 -p "$mqtt_port" --cafile "$tmp/ca.pem" --cert "$tmp/$1.pem" --key "$tmp/$1.key")
@@ -40,15 +34,6 @@ pub() {
 	rc=0
 	out=$(timeout 10 mosquitto_pub "${mq[@]}" -V "$v" -i "$id" -t "$topic" -m "$msg" -q 1 "$@" 2>"$tmp/stderr") || rc=$?
 	err=$(<"$tmp/stderr")
-}
-
-# running PID: the process still runs (exited children are zombies until
-# waited for, and kill -0 succeeds on those).
-running() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat%% *} != Z ]]
 }
 
 # start_sub NAME DEVICE VERSION CLIENT_ID FILTER: mosquitto_sub (QoS 1,

@@ -17,6 +17,7 @@
 #       CLI_SERVICE  the `aws` command cli runs: iot; a suite may set sns, iam
 #       tmp          the temp dir
 #       data         $tmp/data, the server's data dir (start_server makes it)
+#       pki          $tmp/pki, where make_ca and sign_leaf write
 #       port, endpoint   a free port and http://127.0.0.1:$port for the server
 #       key, secret      the access key cli signs with: empty until read_keys
 #       server_pid       the running `warden serve`, empty when none
@@ -24,11 +25,14 @@
 #     and cli/cli_as set out, err, rc and last_cmd, which diag prints.
 #
 # Functions, each documented where it is defined below:
-#   checks   ok, not_ok, summary, bail, diag, require
+#   checks   ok, not_ok, check, summary, bail, diag, require (and the
+#            patterns UUID, TS and the jq definitions JQDEFS)
 #   server   build_warden ($tmp/warden), start_server, stop_server, read_keys,
 #            create_credentials, free_port, wait_port, stop_on_exit, stop_pid
 #            (server_args: more `warden serve` flags start_server passes)
-#   devices  start_device_server, make_device, device_policy (MQTT suites)
+#   devices  start_device_server, make_device, device_policy, running
+#            (MQTT suites)
+#   X.509    cert_id, make_ca, sign_leaf (openssl, in $pki)
 #   aws CLI  cli, cli_as, expect_ok, expect_jq, expect_error, expect_last_error
 #
 # The contract with a suite: print one "ok - ..." / "not ok - ..." line per
@@ -116,6 +120,19 @@ require() {
 	done
 }
 
+# check DESC COMMAND...: a local condition; ok when COMMAND succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# Patterns of what the CLI prints: UUIDs and ISO-8601 timestamps; JQDEFS
+# defines the jq function ts, which makes those timestamps comparable.
+UUID='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(\+00:00|Z)$'
+JQDEFS='def ts: capture("^(?<s>[^.+Z]+)(\\.(?<f>[0-9]+))?") | .s + "." + ((.f // "") + "000000")[0:6];'
+
 # ---------------------------------------------------------------- tools
 if [[ ! -x $AWS ]] || ! command -v jq >/dev/null; then
 	echo "# installing awscli and jq with apt-get"
@@ -135,6 +152,8 @@ echo "# $($AWS --version 2>&1)"
 # ---------------------------------------------------------------- temp dir, cleanup
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/warden-e2e-$(basename "${BASH_SOURCE[1]:-$0}" .sh).XXXXXX")
 data=$tmp/data
+pki=$tmp/pki # X.509 fixtures: make_ca and sign_leaf write here
+mkdir -p "$pki"
 server_pid=
 extra_pids=()
 suite_pid=$BASHPID
@@ -393,4 +412,36 @@ make_device() {
 	((rc == 0)) || { diag; bail "attach-policy $policy to the certificate of $name"; }
 	cli attach-thing-principal --thing-name "$name" --principal "$device_cert_arn"
 	((rc == 0)) || { diag; bail "attach-thing-principal $name"; }
+}
+
+# running PID: the process still runs (exited children are zombies until
+# waited for, and kill -0 succeeds on those).
+running() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat%% *} != Z ]]
+}
+
+# ---------------------------------------------------------------- X.509 fixtures (openssl)
+# cert_id FILE: the id AWS gives a PEM certificate (SHA-256 of the DER).
+cert_id() { openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
+
+# make_ca NAME CN: a self-signed CA (ECDSA P-256) in $pki/NAME.{key,pem}.
+make_ca() {
+	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+		-subj "/O=Warden e2e/CN=$2" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-keyout "$pki/$1.key" -out "$pki/$1.pem" 2>/dev/null
+}
+
+# sign_leaf NAME CA CN [DAYS [EXTFILE]]: a certificate with its own key signed
+# by CA, valid DAYS (30 unless given), with the extensions of EXTFILE if given.
+sign_leaf() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$3" \
+		-keyout "$pki/$1.key" -out "$pki/$1.csr" 2>/dev/null
+	local ext=()
+	if [[ -n ${5:-} ]]; then ext=(-extfile "$5"); fi
+	openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$2.pem" -CAkey "$pki/$2.key" -CAcreateserial \
+		-days "${4:-30}" "${ext[@]}" -out "$pki/$1.pem" 2>/dev/null
 }

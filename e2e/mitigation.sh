@@ -13,11 +13,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROLE=arn:aws:iam::$ACCOUNT:role/MitigationActionsValidRole
 
-UUID='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(\+00:00|Z)$'
-# jq helpers: the CLI prints timestamps as ISO-8601; ts makes them comparable.
-JQDEFS='def ts: capture("^(?<s>[^.+Z]+)(\\.(?<f>[0-9]+))?") | .s + "." + ((.f // "") + "000000")[0:6];'
-
 arn_of() { echo "arn:aws:iot:$REGION:${2:-$ACCOUNT}:mitigationaction/$1"; }
 
 CHECK=DEVICE_CERTIFICATE_EXPIRING_CHECK

@@ -12,7 +12,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOG_ROLE=arn:aws:iam::$ACCOUNT:role/service-role/iotLoggingRole
 POLICY=e2e-TemperatureSensor.Policy
 POLICY_ARN=arn:aws:iot:$REGION:$ACCOUNT:policy/$POLICY
-TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(\+00:00|Z)$'
 
 # expect_empty DESC: the last call succeeded and printed nothing.
 expect_empty() {

@@ -92,6 +92,7 @@ echo "# warden pid $server_pid on $endpoint, data dir $data"
 read_keys "$tmp/server.out" || bail "warden prints the first access key"
 
 TOPIC=arn:aws:sns:$REGION:$ACCOUNT:e2e-findings
+# SNS's timestamps always carry milliseconds: stricter than lib.sh's TS.
 TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
 
 # ---------------------------------------------------------------- topics

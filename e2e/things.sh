@@ -9,7 +9,6 @@
 # exits non-zero if any check failed. KEEP_TMP=1 keeps the temp dir.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-UUID='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 thing_arn() { echo "arn:aws:iot:$REGION:$ACCOUNT:thing/$1"; }
 group_arn() { echo "arn:aws:iot:$REGION:$ACCOUNT:thinggroup/$1"; }
 

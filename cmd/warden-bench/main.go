@@ -477,17 +477,11 @@ func measure(ctx context.Context, cfg *config, s *server, workload string, round
 	ph := phase{Round: round, Workload: workload, Target: s.target}
 	if cfg.Quiet > 0 {
 		t0 := time.Now()
-		for {
-			load, err := sampleLoad(ctx, 300*time.Millisecond, cfg.ClockTicks)
-			if err != nil {
-				return ph, err
-			}
-			ph.PreLoad = load
-			if load <= cfg.Quiet || time.Since(t0) >= cfg.QuietWait {
-				break
-			}
+		load, err := waitQuiet(ctx, cfg.Quiet, cfg.QuietWait, cfg.ClockTicks)
+		if err != nil {
+			return ph, err
 		}
-		ph.WaitedS = time.Since(t0).Seconds() - 0.3
+		ph.PreLoad, ph.WaitedS = load, time.Since(t0).Seconds()-quietSample.Seconds()
 	}
 	var perf *child
 	if cfg.Perf != "" && s.target == "warden" {
@@ -500,21 +494,15 @@ func measure(ctx context.Context, cfg *config, s *server, workload string, round
 		perf = p
 		time.Sleep(300 * time.Millisecond) // let perf attach
 	}
-	procs0 := snapshotProcs()
-	srv0, err := procCPU(s.child.pid())
+	before, err := markCPU(s.child.pid())
 	if err != nil {
 		return ph, fmt.Errorf("%s CPU: %w", s.target, err)
 	}
-	cli0 := selfCPU()
-	sys0, _ := systemCPU()
 	res, cleanup := runLoad(ctx, s.client, workload, cfg.Concurrency, cfg.Duration)
-	cli1 := selfCPU()
-	sys1, _ := systemCPU()
-	srv1, err := procCPU(s.child.pid())
+	after, err := markCPU(s.child.pid())
 	if err != nil {
 		return ph, fmt.Errorf("%s CPU: %w\n%s", s.target, err, s.child.diagnose())
 	}
-	procs1 := snapshotProcs()
 	skip := map[int]bool{os.Getpid(): true, s.child.pid(): true}
 	if cfg.db != nil && s.target == "warden" {
 		// Warden's work on PostgreSQL is partly the backends': count them
@@ -525,10 +513,10 @@ func measure(ctx context.Context, cfg *config, s *server, workload string, round
 		}
 		for _, pid := range pids {
 			skip[pid] = true
-			ph.DBCPUs += float64(procDelta(procs0, procs1, pid)) / float64(cfg.ClockTicks)
+			ph.DBCPUs += float64(procDelta(before.procs, after.procs, pid)) / float64(cfg.ClockTicks)
 		}
 	}
-	ph.TopOthers = topOthers(procs0, procs1, skip, cfg.ClockTicks, res.elapsed.Seconds(), 3)
+	ph.TopOthers = topOthers(before.procs, after.procs, skip, cfg.ClockTicks, res.elapsed.Seconds(), 3)
 	if perf != nil {
 		_ = perf.cmd.Process.Signal(os.Interrupt)
 		select {
@@ -547,12 +535,8 @@ func measure(ctx context.Context, cfg *config, s *server, workload string, round
 	ph.RPS = float64(n) / ph.Seconds
 	all := res.all()
 	ph.P50Ms, ph.P99Ms = ms(percentile(all, 50)), ms(percentile(all, 99))
-	ph.ServerCPUs = float64(srv1-srv0) / float64(cfg.ClockTicks)
-	ph.ClientCPUs = (cli1 - cli0).Seconds()
-	if sys1 > sys0 {
-		other := float64(sys1-sys0)/float64(cfg.ClockTicks) - ph.ServerCPUs - ph.ClientCPUs - ph.DBCPUs
-		ph.OtherCores = max(0, other/ph.Seconds)
-	}
+	ph.ServerCPUs, ph.ClientCPUs = before.spent(after, cfg.ClockTicks)
+	ph.OtherCores = before.otherCores(after, cfg.ClockTicks, ph.Seconds, ph.ServerCPUs+ph.ClientCPUs+ph.DBCPUs)
 	ph.Noisy = cfg.Quiet > 0 && ph.OtherCores > cfg.Quiet
 	if n > 0 {
 		ph.ServerCPUus = ph.ServerCPUs * 1e6 / float64(n)
@@ -617,6 +601,21 @@ func measureStartup(ctx context.Context, cfg *config, dataDir string, key creds,
 	st.MedianMs = median(st.RunsMs)
 	st.Pass = st.MedianMs < targetStartupMs
 	return st, nil
+}
+
+// quietSample is how long waitQuiet samples the load at a time.
+const quietSample = 300 * time.Millisecond
+
+// waitQuiet samples the machine's load until it is at most quiet cores or
+// wait has passed, and returns the last sample.
+func waitQuiet(ctx context.Context, quiet float64, wait time.Duration, ticks int64) (float64, error) {
+	t0 := time.Now()
+	for {
+		load, err := sampleLoad(ctx, quietSample, ticks)
+		if err != nil || load <= quiet || time.Since(t0) >= wait {
+			return load, err
+		}
+	}
 }
 
 // sampleLoad is how many cores the machine keeps busy over d; the bench and

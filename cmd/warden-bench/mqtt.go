@@ -484,25 +484,16 @@ func flowSpecOf(cfg *mqttConfig, wl string) flowSpec {
 func measureMQTT(ctx context.Context, cfg *mqttConfig, t *mqttTarget, pki *benchPKI, wl string, round int, d time.Duration, quiet bool) (mqttPhase, error) {
 	ph := mqttPhase{Round: round, Workload: wl, Target: t.name}
 	if quiet && cfg.Quiet > 0 {
-		t0 := time.Now()
-		for {
-			load, err := sampleLoad(ctx, 300*time.Millisecond, cfg.ClockTicks)
-			if err != nil {
-				return ph, err
-			}
-			ph.PreLoad = load
-			if load <= cfg.Quiet || time.Since(t0) >= cfg.QuietWait {
-				break
-			}
+		load, err := waitQuiet(ctx, cfg.Quiet, cfg.QuietWait, cfg.ClockTicks)
+		if err != nil {
+			return ph, err
 		}
+		ph.PreLoad = load
 	}
-	procs0 := snapshotProcs()
-	srv0, err := procCPU(t.child.pid())
+	before, err := markCPU(t.child.pid())
 	if err != nil {
 		return ph, fmt.Errorf("%s CPU: %w\n%s", t.name, err, t.child.diagnose())
 	}
-	cli0 := selfCPU()
-	sys0, _ := systemCPU()
 	var elapsed time.Duration
 	if wl == wlConnect {
 		res := runConnectLoad(ctx, t, pki, cfg.ConnectWorkers, d)
@@ -514,10 +505,9 @@ func measureMQTT(ctx context.Context, cfg *mqttConfig, t *mqttTarget, pki *bench
 		// counters: measure CPU across the publishing only.
 		id := fmt.Sprintf("r%d-%s", round, wl)
 		res, err := runFlow(ctx, t, pki, flowSpecOf(cfg, wl), d, id, func() {
-			srv0, _ = procCPU(t.child.pid())
-			cli0 = selfCPU()
-			sys0, _ = systemCPU()
-			procs0 = snapshotProcs()
+			if m, err := markCPU(t.child.pid()); err == nil {
+				before = m
+			}
 		})
 		if err != nil {
 			return ph, fmt.Errorf("%s on %s: %w\n%s", wl, t.name, err, t.child.diagnose())
@@ -525,23 +515,16 @@ func measureMQTT(ctx context.Context, cfg *mqttConfig, t *mqttTarget, pki *bench
 		ph.Count, ph.Sent, ph.Lost, ph.Errors, ph.FirstError, elapsed = res.delivered, res.sent, res.lost, res.errors, res.firstErr, res.elapsed
 		ph.Unit = "msgs/s"
 	}
-	cli1 := selfCPU()
-	sys1, _ := systemCPU()
-	srv1, err := procCPU(t.child.pid())
+	after, err := markCPU(t.child.pid())
 	if err != nil {
 		return ph, fmt.Errorf("%s CPU: %w\n%s", t.name, err, t.child.diagnose())
 	}
-	procs1 := snapshotProcs()
 	ph.Seconds = elapsed.Seconds()
 	ph.Rate = float64(ph.Count) / ph.Seconds
-	srvS := float64(srv1-srv0) / float64(cfg.ClockTicks)
-	cliS := (cli1 - cli0).Seconds()
-	if sys1 > sys0 {
-		other := float64(sys1-sys0)/float64(cfg.ClockTicks) - srvS - cliS
-		ph.OtherCores = max(0, other/ph.Seconds)
-	}
+	srvS, cliS := before.spent(after, cfg.ClockTicks)
+	ph.OtherCores = before.otherCores(after, cfg.ClockTicks, ph.Seconds, srvS+cliS)
 	ph.Noisy = cfg.Quiet > 0 && ph.OtherCores > cfg.Quiet
-	ph.TopOthers = topOthers(procs0, procs1, map[int]bool{os.Getpid(): true, t.child.pid(): true}, cfg.ClockTicks, ph.Seconds, 3)
+	ph.TopOthers = topOthers(before.procs, after.procs, map[int]bool{os.Getpid(): true, t.child.pid(): true}, cfg.ClockTicks, ph.Seconds, 3)
 	if ph.Count > 0 {
 		ph.ServerCPUus = srvS * 1e6 / float64(ph.Count)
 		ph.ClientCPUus = cliS * 1e6 / float64(ph.Count)

@@ -178,6 +178,43 @@ func freeAddr() (string, error) {
 	return addr, ln.Close()
 }
 
+// cpuMark is where the CPU counters stood at one moment: the server
+// process's and this process's, the whole machine's and every process's.
+type cpuMark struct {
+	server int64 // clock ticks
+	client time.Duration
+	system int64 // clock ticks; 0 if /proc/stat could not be read
+	procs  procSnapshot
+}
+
+// markCPU reads the counters, the server's being those of serverPID.
+func markCPU(serverPID int) (cpuMark, error) {
+	server, err := procCPU(serverPID)
+	if err != nil {
+		return cpuMark{}, err
+	}
+	m := cpuMark{server: server, client: selfCPU(), procs: snapshotProcs()}
+	m.system, _ = systemCPU()
+	return m, nil
+}
+
+// spent is the CPU seconds the server and this process used from m to
+// later.
+func (m cpuMark) spent(later cpuMark, ticks int64) (serverS, clientS float64) {
+	return float64(later.server-m.server) / float64(ticks), (later.client - m.client).Seconds()
+}
+
+// otherCores is how many cores the rest of the machine kept busy from m to
+// later, secs apart, beyond the countedS CPU seconds already accounted
+// for; 0 when the machine's counters could not be read.
+func (m cpuMark) otherCores(later cpuMark, ticks int64, secs, countedS float64) float64 {
+	if later.system <= m.system {
+		return 0
+	}
+	other := float64(later.system-m.system)/float64(ticks) - countedS
+	return max(0, other/secs)
+}
+
 // procCPU is the user+system CPU time a process has used so far, in clock
 // ticks, from /proc/<pid>/stat (fields 14 and 15).
 func procCPU(pid int) (int64, error) {

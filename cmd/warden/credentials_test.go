@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
 // awsConfigureList runs the real aws CLI's `configure list` for profile on
@@ -52,16 +55,7 @@ func TestCredentialsCreateTwiceKeepsTheFileParseable(t *testing.T) {
 	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("credentials file: %v, mode %v, want 0600", err, st.Mode().Perm())
 	}
-	store, err := openStore(ctx, create.storeOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := store.AccessKeys(ctx)
-	store.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	newest := keys[len(keys)-1]
+	newest := newestAccessKey(t, create.storeOptions())
 	for _, profile := range []string{"warden", "warden-111122223333"} {
 		out, err := awsConfigureList(t, file, profile)
 		if err != nil {
@@ -87,4 +81,20 @@ func TestCredentialsFileRepairsDuplicates(t *testing.T) {
 	if want := []string{"=", "default=A", "warden=NEW"}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("sections %v, want %v", got, want)
 	}
+}
+
+// newestAccessKey is the access key created last in the store of opt.
+func newestAccessKey(t *testing.T, opt sqlstore.Options) warden.AccessKey {
+	t.Helper()
+	ctx := context.Background()
+	store, err := openStore(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	keys, err := store.AccessKeys(ctx)
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("access keys: %v, %d keys", err, len(keys))
+	}
+	return keys[len(keys)-1]
 }

@@ -54,16 +54,7 @@ func TestRevokedKeyStopsWorkingOnRunningServers(t *testing.T) {
 	if err := create.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	store, err := openStore(ctx, flags.storeOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := store.AccessKeys(ctx)
-	store.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := keys[len(keys)-1]
+	key := newestAccessKey(t, flags.storeOptions())
 	if key.Account != "111122223333" {
 		t.Fatalf("newest key %s is of account %s", key.ID, key.Account)
 	}

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -21,65 +20,51 @@ func TestSignatureFailures(t *testing.T) {
 	e := newEnv(t)
 	create(t, e.a, "keep", deviceCertParams())
 	tests := []struct {
-		name    string
-		method  string
-		path    string
-		body    string
+		name   string
+		method string
+		path   string
+		body   string
+		// sign signs the request when set; else signA, changed by with if
+		// set, signs it and after, if set, changes it.
 		sign    func(t *testing.T, r *http.Request, body []byte)
+		with    func(s *signer)
+		after   func(r *http.Request)
 		code    string
 		status  int
 		wantMsg string
 	}{
 		{
 			name: "wrong secret", method: "GET", path: "/mitigationactions/actions",
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				s := signA
-				s.secret = secretB
-				s.sign(t, r, body)
-			},
+			with: func(s *signer) { s.secret = secretB },
 			code: "InvalidSignatureException", status: http.StatusForbidden, wantMsg: "signature",
 		},
 		{
 			name: "body tampered after signing", method: "POST", path: "/mitigationactions/actions/tampered", body: createBody,
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				signA.sign(t, r, body)
+			after: func(r *http.Request) {
 				// Same length, so only the body hash can tell.
-				evil := bytes.Replace(body, []byte("warden-test"), []byte("warden-evil"), 1)
-				r.Body = io.NopCloser(bytes.NewReader(evil))
+				r.Body = io.NopCloser(strings.NewReader(strings.Replace(createBody, "warden-test", "warden-evil", 1)))
 			},
 			code: "InvalidSignatureException", status: http.StatusForbidden,
 		},
 		{
 			name: "query tampered after signing", method: "GET", path: "/mitigationactions/actions?maxResults=5",
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				signA.sign(t, r, body)
-				r.URL.RawQuery = "maxResults=6"
-			},
-			code: "InvalidSignatureException", status: http.StatusForbidden,
+			after: func(r *http.Request) { r.URL.RawQuery = "maxResults=6" },
+			code:  "InvalidSignatureException", status: http.StatusForbidden,
 		},
 		{
 			name: "query parameter added after signing", method: "GET", path: "/mitigationactions/actions",
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				signA.sign(t, r, body)
-				r.URL.RawQuery = "actionType=PUBLISH_FINDING_TO_SNS"
-			},
-			code: "InvalidSignatureException", status: http.StatusForbidden,
+			after: func(r *http.Request) { r.URL.RawQuery = "actionType=PUBLISH_FINDING_TO_SNS" },
+			code:  "InvalidSignatureException", status: http.StatusForbidden,
 		},
 		{
 			name: "path tampered after signing", method: "GET", path: "/mitigationactions/actions/keep",
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				signA.sign(t, r, body)
-				r.URL.Path = "/mitigationactions/actions/kept"
-			},
-			code: "InvalidSignatureException", status: http.StatusForbidden,
+			after: func(r *http.Request) { r.URL.Path = "/mitigationactions/actions/kept" },
+			code:  "InvalidSignatureException", status: http.StatusForbidden,
 		},
 		{
 			name: "method changed after signing", method: "GET", path: "/mitigationactions/actions/keep",
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				signA.sign(t, r, body)
-				r.Method = "DELETE"
-			},
-			code: "InvalidSignatureException", status: http.StatusForbidden,
+			after: func(r *http.Request) { r.Method = "DELETE" },
+			code:  "InvalidSignatureException", status: http.StatusForbidden,
 		},
 		{
 			name: "signed header changed after signing", method: "GET", path: "/mitigationactions/actions",
@@ -92,29 +77,17 @@ func TestSignatureFailures(t *testing.T) {
 		},
 		{
 			name: "date 6 minutes old", method: "GET", path: "/mitigationactions/actions",
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				s := signA
-				s.at = time.Now().Add(-6 * time.Minute)
-				s.sign(t, r, body)
-			},
+			with: func(s *signer) { s.at = time.Now().Add(-6 * time.Minute) },
 			code: "InvalidSignatureException", status: http.StatusForbidden, wantMsg: "Signature expired",
 		},
 		{
 			name: "date 6 minutes ahead", method: "GET", path: "/mitigationactions/actions",
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				s := signA
-				s.at = time.Now().Add(6 * time.Minute)
-				s.sign(t, r, body)
-			},
+			with: func(s *signer) { s.at = time.Now().Add(6 * time.Minute) },
 			code: "InvalidSignatureException", status: http.StatusForbidden, wantMsg: "Signature not yet current",
 		},
 		{
 			name: "unknown access key", method: "GET", path: "/mitigationactions/actions",
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				s := signA
-				s.key = "AKIAUNKNOWNKEY000000"
-				s.sign(t, r, body)
-			},
+			with: func(s *signer) { s.key = "AKIAUNKNOWNKEY000000" },
 			code: "UnrecognizedClientException", status: http.StatusForbidden,
 		},
 		{
@@ -124,11 +97,8 @@ func TestSignatureFailures(t *testing.T) {
 		},
 		{
 			name: "Authorization header removed", method: "POST", path: "/mitigationactions/actions/unsigned", body: createBody,
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				signA.sign(t, r, body)
-				r.Header.Del("Authorization")
-			},
-			code: "MissingAuthenticationTokenException", status: http.StatusForbidden,
+			after: func(r *http.Request) { r.Header.Del("Authorization") },
+			code:  "MissingAuthenticationTokenException", status: http.StatusForbidden,
 		},
 		{
 			name: "x-amz-content-sha256 of another body", method: "POST", path: "/mitigationactions/actions/hash", body: createBody,
@@ -148,11 +118,7 @@ func TestSignatureFailures(t *testing.T) {
 		},
 		{
 			name: "scope of another service", method: "GET", path: "/mitigationactions/actions",
-			sign: func(t *testing.T, r *http.Request, body []byte) {
-				s := signA
-				s.service = "sns"
-				s.sign(t, r, body)
-			},
+			with: func(s *signer) { s.service = "sns" },
 			code: "InvalidSignatureException", status: http.StatusForbidden,
 		},
 		{
@@ -170,7 +136,18 @@ func TestSignatureFailures(t *testing.T) {
 				body = []byte(tc.body)
 			}
 			r := e.newRequest(t, tc.method, tc.path, body)
-			tc.sign(t, r, body)
+			if tc.sign != nil {
+				tc.sign(t, r, body)
+			} else {
+				s := signA
+				if tc.with != nil {
+					tc.with(&s)
+				}
+				s.sign(t, r, body)
+				if tc.after != nil {
+					tc.after(r)
+				}
+			}
 			resp := e.send(t, r)
 			msg := wantJSONError(t, resp, tc.code, tc.status)
 			if !strings.Contains(strings.ToLower(msg), strings.ToLower(tc.wantMsg)) {

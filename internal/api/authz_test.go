@@ -111,80 +111,88 @@ func TestAuthzTestAuthorization(t *testing.T) {
 	e := newEnv(t)
 	f := newAuthzFixture(t, e)
 
-	got := authzTest(t, e.a, &iot.TestAuthorizationInput{
-		Principal: aws.String(f.certARN), ClientId: aws.String("c1"),
-		AuthInfos: []types.AuthInfo{
-			authzInfo(types.ActionTypePublish, "topic/dev/c1/x"),
-			authzInfo(types.ActionTypePublish, "topic/dev/c1/secret"),
-			authzInfo(types.ActionTypeSubscribe, "topicfilter/dev/c1/#"),
-			authzInfo(types.ActionTypeReceive, "topic/dev/c2/x"),
-			authzInfo(types.ActionTypeConnect, "client/c1"),
-			authzInfo(types.ActionTypePublish, "topic/dev/c1/a", "topic/dev/c1/b"),
-			authzInfo(types.ActionTypePublish, "topic/dev/c1/a", "topic/elsewhere"),
+	for _, tc := range []struct {
+		name string
+		in   *iot.TestAuthorizationInput
+		want []string
+	}{
+		{
+			name: "as the certificate",
+			in: &iot.TestAuthorizationInput{
+				Principal: aws.String(f.certARN), ClientId: aws.String("c1"),
+				AuthInfos: []types.AuthInfo{
+					authzInfo(types.ActionTypePublish, "topic/dev/c1/x"),
+					authzInfo(types.ActionTypePublish, "topic/dev/c1/secret"),
+					authzInfo(types.ActionTypeSubscribe, "topicfilter/dev/c1/#"),
+					authzInfo(types.ActionTypeReceive, "topic/dev/c2/x"),
+					authzInfo(types.ActionTypeConnect, "client/c1"),
+					authzInfo(types.ActionTypePublish, "topic/dev/c1/a", "topic/dev/c1/b"),
+					authzInfo(types.ActionTypePublish, "topic/dev/c1/a", "topic/elsewhere"),
+				},
+			},
+			want: []string{
+				"ALLOWED allowed=dev-allow explicit= implicit=dev-deny",
+				"EXPLICIT_DENY allowed=dev-allow explicit=dev-deny implicit=",
+				"IMPLICIT_DENY allowed= explicit= implicit=dev-allow,dev-deny",
+				"IMPLICIT_DENY allowed= explicit= implicit=dev-allow,dev-deny",
+				// c1 is no thing of this certificate, so the thing variables stay unresolved.
+				"IMPLICIT_DENY allowed= explicit= implicit=dev-allow,dev-deny",
+				"ALLOWED allowed=dev-allow explicit= implicit=dev-deny",
+				"IMPLICIT_DENY allowed=dev-allow explicit= implicit=dev-deny",
+			},
 		},
-	})
-	want := []string{
-		"ALLOWED allowed=dev-allow explicit= implicit=dev-deny",
-		"EXPLICIT_DENY allowed=dev-allow explicit=dev-deny implicit=",
-		"IMPLICIT_DENY allowed= explicit= implicit=dev-allow,dev-deny",
-		"IMPLICIT_DENY allowed= explicit= implicit=dev-allow,dev-deny",
-		// c1 is no thing of this certificate, so the thing variables stay unresolved.
-		"IMPLICIT_DENY allowed= explicit= implicit=dev-allow,dev-deny",
-		"ALLOWED allowed=dev-allow explicit= implicit=dev-deny",
-		"IMPLICIT_DENY allowed=dev-allow explicit= implicit=dev-deny",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-
-	// As the thing: its attribute and its groups' policies apply.
-	got = authzTest(t, e.a, &iot.TestAuthorizationInput{
-		Principal: aws.String(f.certARN), ClientId: aws.String("dev1"),
-		AuthInfos: []types.AuthInfo{
-			authzInfo(types.ActionTypeConnect, "client/dev1"),
-			authzInfo(types.ActionTypePublish, "topic/rooms/r1"),
-			authzInfo(types.ActionTypePublish, "topic/fleet/x"),
-			authzInfo(types.ActionTypePublish, "topic/building/x"),
+		// As the thing: its attribute and its groups' policies apply.
+		{
+			name: "as the thing",
+			in: &iot.TestAuthorizationInput{
+				Principal: aws.String(f.certARN), ClientId: aws.String("dev1"),
+				AuthInfos: []types.AuthInfo{
+					authzInfo(types.ActionTypeConnect, "client/dev1"),
+					authzInfo(types.ActionTypePublish, "topic/rooms/r1"),
+					authzInfo(types.ActionTypePublish, "topic/fleet/x"),
+					authzInfo(types.ActionTypePublish, "topic/building/x"),
+				},
+			},
+			want: []string{
+				"ALLOWED allowed=dev-allow explicit= implicit=building-policy,dev-deny,fleet-policy",
+				"ALLOWED allowed=dev-allow explicit= implicit=building-policy,dev-deny,fleet-policy",
+				"ALLOWED allowed=fleet-policy explicit= implicit=building-policy,dev-allow,dev-deny",
+				"ALLOWED allowed=building-policy explicit= implicit=dev-allow,dev-deny,fleet-policy",
+			},
 		},
-	})
-	want = []string{
-		"ALLOWED allowed=dev-allow explicit= implicit=building-policy,dev-deny,fleet-policy",
-		"ALLOWED allowed=dev-allow explicit= implicit=building-policy,dev-deny,fleet-policy",
-		"ALLOWED allowed=fleet-policy explicit= implicit=building-policy,dev-allow,dev-deny",
-		"ALLOWED allowed=building-policy explicit= implicit=dev-allow,dev-deny,fleet-policy",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("as the thing: got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-
-	// policyNamesToSkip and policyNamesToAdd.
-	got = authzTest(t, e.a, &iot.TestAuthorizationInput{
-		Principal: aws.String(f.certARN), ClientId: aws.String("c1"),
-		PolicyNamesToSkip: []string{"dev-deny"}, PolicyNamesToAdd: []string{"extra", "ip-policy"},
-		AuthInfos: []types.AuthInfo{
-			authzInfo(types.ActionTypePublish, "topic/dev/c1/secret"),
-			authzInfo(types.ActionTypeSubscribe, "topicfilter/dev/c1/#"),
-			authzInfo(types.ActionTypePublish, "topic/other"),
+		// policyNamesToSkip and policyNamesToAdd.
+		{
+			name: "skip/add",
+			in: &iot.TestAuthorizationInput{
+				Principal: aws.String(f.certARN), ClientId: aws.String("c1"),
+				PolicyNamesToSkip: []string{"dev-deny"}, PolicyNamesToAdd: []string{"extra", "ip-policy"},
+				AuthInfos: []types.AuthInfo{
+					authzInfo(types.ActionTypePublish, "topic/dev/c1/secret"),
+					authzInfo(types.ActionTypeSubscribe, "topicfilter/dev/c1/#"),
+					authzInfo(types.ActionTypePublish, "topic/other"),
+				},
+			},
+			want: []string{
+				// The IP condition is reported missing even when another policy allows.
+				"ALLOWED allowed=dev-allow explicit= implicit=extra,ip-policy missing=aws:SourceIp",
+				"ALLOWED allowed=extra explicit= implicit=dev-allow,ip-policy",
+				// TestAuthorization knows no source IP.
+				"IMPLICIT_DENY allowed= explicit= implicit=dev-allow,extra,ip-policy missing=aws:SourceIp",
+			},
 		},
-	})
-	want = []string{
-		// The IP condition is reported missing even when another policy allows.
-		"ALLOWED allowed=dev-allow explicit= implicit=extra,ip-policy missing=aws:SourceIp",
-		"ALLOWED allowed=extra explicit= implicit=dev-allow,ip-policy",
-		// TestAuthorization knows no source IP.
-		"IMPLICIT_DENY allowed= explicit= implicit=dev-allow,extra,ip-policy missing=aws:SourceIp",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("skip/add: got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-
-	// A thing group principal stands for its and its ancestors' policies.
-	got = authzTest(t, e.a, &iot.TestAuthorizationInput{
-		Principal: aws.String(thGroupArn(accountA, "building")),
-		AuthInfos: []types.AuthInfo{authzInfo(types.ActionTypePublish, "topic/fleet/x")},
-	})
-	if want := []string{"ALLOWED allowed=fleet-policy explicit= implicit=building-policy"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("group principal: got %v, want %v", got, want)
+		// A thing group principal stands for its and its ancestors' policies.
+		{
+			name: "group principal",
+			in: &iot.TestAuthorizationInput{
+				Principal: aws.String(thGroupArn(accountA, "building")),
+				AuthInfos: []types.AuthInfo{authzInfo(types.ActionTypePublish, "topic/fleet/x")},
+			},
+			want: []string{"ALLOWED allowed=fleet-policy explicit= implicit=building-policy"},
+		},
+	} {
+		if got := authzTest(t, e.a, tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got\n%s\nwant\n%s", tc.name, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
 	}
 
 	// The wire format: every list present, even empty.

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/x509test"
 )
 
 // ---------------------------------------------------------------- X.509 fixtures
@@ -74,15 +75,8 @@ func certMake(t testing.TB, tmpl *x509.Certificate, key certKey, parent *certCA)
 	if parent != nil {
 		parentCert, signer = parent.cert, parent.key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatalf("CreateCertificate: %v", err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	c := x509test.Sign(t, tmpl, parentCert, &key.PublicKey, signer)
+	return c, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 }
 
 func certCATemplate(cn string) *x509.Certificate {

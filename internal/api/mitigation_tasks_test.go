@@ -162,6 +162,27 @@ func (m *mitEnv) mustStart(id string, target *types.AuditMitigationActionsTaskTa
 	}
 }
 
+// startInAccountB gives account B a certificate finding, an action
+// "deactivate" and a task id started with token of its own.
+func (m *mitEnv) startInAccountB(id, token string) error {
+	m.t.Helper()
+	ctx := context.Background()
+	findingB := m.bCertFinding()
+	if _, err := m.b.CreateMitigationAction(ctx, &iot.CreateMitigationActionInput{ActionName: aws.String("deactivate"),
+		RoleArn: aws.String("arn:aws:iam::111122223333:role/r"), ActionParams: deviceCertParams()}); err != nil {
+		m.t.Fatal(err)
+	}
+	_, err := m.b.StartAuditMitigationActionsTask(ctx, &iot.StartAuditMitigationActionsTaskInput{TaskId: aws.String(id),
+		Target: mitByFindings(findingB), AuditCheckToActionsMapping: mitMapping(mitExpiring, "deactivate"), ClientRequestToken: aws.String(token)})
+	return err
+}
+
+// bCertFinding is a finding of the certificate-expiring check in account B.
+func (m *mitEnv) bCertFinding() string {
+	return m.finding(mitFindingSpec{check: mitExpiring, resourceType: "DEVICE_CERTIFICATE", account: accountB,
+		ident: `{"deviceCertificateId":"` + strings.Repeat("b", 64) + `"}`})
+}
+
 func mitByFindings(ids ...string) *types.AuditMitigationActionsTaskTarget {
 	return &types.AuditMitigationActionsTaskTarget{FindingIds: ids}
 }
@@ -335,8 +356,7 @@ func TestStartMitigationTaskRejects(t *testing.T) {
 		ActionName: aws.String("b-action"), RoleArn: aws.String(roleArn), ActionParams: deviceCertParams()}); err != nil {
 		t.Fatal(err)
 	}
-	findingB := m.finding(mitFindingSpec{check: mitExpiring, resourceType: "DEVICE_CERTIFICATE", account: accountB,
-		ident: `{"deviceCertificateId":"` + strings.Repeat("b", 64) + `"}`})
+	findingB := m.bCertFinding()
 	many := make([]string, 26)
 	for i := range many {
 		many[i] = fmt.Sprintf("f%d", i)
@@ -474,14 +494,7 @@ func TestStartMitigationTaskIdempotency(t *testing.T) {
 		t.Fatalf("%d tasks, want 1", n)
 	}
 	// Account B has its own task ids.
-	findingB := m.finding(mitFindingSpec{check: mitExpiring, resourceType: "DEVICE_CERTIFICATE", account: accountB,
-		ident: `{"deviceCertificateId":"` + strings.Repeat("b", 64) + `"}`})
-	if _, err := m.b.CreateMitigationAction(ctx, &iot.CreateMitigationActionInput{ActionName: aws.String("deactivate"),
-		RoleArn: aws.String("arn:aws:iam::111122223333:role/r"), ActionParams: deviceCertParams()}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.b.StartAuditMitigationActionsTask(ctx, &iot.StartAuditMitigationActionsTaskInput{TaskId: aws.String("t1"),
-		Target: mitByFindings(findingB), AuditCheckToActionsMapping: mitMapping(mitExpiring, "deactivate"), ClientRequestToken: aws.String("token-1")}); err != nil {
+	if err := m.startInAccountB("t1", "token-1"); err != nil {
 		t.Fatalf("account B's t1: %v", err)
 	}
 }
@@ -500,14 +513,7 @@ func TestStartMitigationTaskLimit(t *testing.T) {
 		t.Fatalf("%d tasks after the 11th start, want 10", n)
 	}
 	// Account B is not limited by A's tasks.
-	findingB := m.finding(mitFindingSpec{check: mitExpiring, resourceType: "DEVICE_CERTIFICATE", account: accountB,
-		ident: `{"deviceCertificateId":"` + strings.Repeat("b", 64) + `"}`})
-	if _, err := m.b.CreateMitigationAction(ctx, &iot.CreateMitigationActionInput{ActionName: aws.String("deactivate"),
-		RoleArn: aws.String("arn:aws:iam::111122223333:role/r"), ActionParams: deviceCertParams()}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.b.StartAuditMitigationActionsTask(ctx, &iot.StartAuditMitigationActionsTaskInput{TaskId: aws.String("b1"),
-		Target: mitByFindings(findingB), AuditCheckToActionsMapping: mitMapping(mitExpiring, "deactivate"), ClientRequestToken: aws.String("b1")}); err != nil {
+	if err := m.startInAccountB("b1", "b1"); err != nil {
 		t.Fatalf("account B: %v", err)
 	}
 	// A canceled task no longer counts.

@@ -132,9 +132,7 @@ func TestMalformedJSON(t *testing.T) {
 			})
 		}
 	}
-	if got := storeState(t, e); got != want {
-		t.Errorf("the store changed:\ngot  %s\nwant %s", got, want)
-	}
+	wantStoreUnchanged(t, e, want)
 }
 
 func TestWrongJSONTypes(t *testing.T) {
@@ -172,14 +170,10 @@ func TestWrongJSONTypes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := wantJSONError(t, e.call(t, tc.method, tc.path, []byte(tc.body)), "InvalidRequestException", http.StatusBadRequest)
-			if !strings.Contains(msg, tc.wantMember) {
-				t.Errorf("got message %q, want it to name %q", msg, tc.wantMember)
-			}
+			wantMessageHas(t, msg, tc.wantMember)
 		})
 	}
-	if got := storeState(t, e); got != want {
-		t.Errorf("the store changed:\ngot  %s\nwant %s", got, want)
-	}
+	wantStoreUnchanged(t, e, want)
 }
 
 // TestSuccessResponses checks every operation's raw success response: 200,

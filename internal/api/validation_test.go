@@ -21,6 +21,32 @@ func storeState(t *testing.T, e *env) string {
 		describeString(describe(t, e.a, "keep")), tagsString(listTags(t, e.a, actionArn(accountA, region, "keep"))))
 }
 
+// wantStoreUnchanged fails t unless storeState still renders before.
+func wantStoreUnchanged(t *testing.T, e *env, before string) {
+	t.Helper()
+	if got := storeState(t, e); got != before {
+		t.Errorf("the store changed:\ngot  %s\nwant %s", got, before)
+	}
+}
+
+// wantInvalidRequest fails t unless err is a 400 InvalidRequestException
+// whose message contains each of parts.
+func wantInvalidRequest(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
+	wantMessageHas(t, errorMessage(err), parts...)
+}
+
+// wantMessageHas fails t unless msg contains each of parts.
+func wantMessageHas(t *testing.T, msg string, parts ...string) {
+	t.Helper()
+	for _, part := range parts {
+		if !strings.Contains(msg, part) {
+			t.Errorf("got message %q, want it to contain %q", msg, part)
+		}
+	}
+}
+
 func manyTags(n int) []types.Tag {
 	var tags []types.Tag
 	for i := range n {
@@ -135,13 +161,8 @@ func TestCreateValidation(t *testing.T) {
 			}
 			tc.mutate(in)
 			_, err := e.a.CreateMitigationAction(ctx, in)
-			wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
-			if msg := errorMessage(err); !strings.Contains(msg, tc.wantMsg) {
-				t.Errorf("got message %q, want it to contain %q", msg, tc.wantMsg)
-			}
-			if got := storeState(t, e); got != want {
-				t.Errorf("the store changed:\ngot  %s\nwant %s", got, want)
-			}
+			wantInvalidRequest(t, err, tc.wantMsg)
+			wantStoreUnchanged(t, e, want)
 		})
 	}
 }
@@ -192,15 +213,8 @@ func TestCreateValidationRaw(t *testing.T) {
 				body = []byte(tc.body)
 			}
 			r := e.call(t, "POST", "/mitigationactions/actions/"+tc.path, body)
-			msg := wantJSONError(t, r, "InvalidRequestException", http.StatusBadRequest)
-			for _, m := range tc.wantMsgs {
-				if !strings.Contains(msg, m) {
-					t.Errorf("got message %q, want it to contain %q", msg, m)
-				}
-			}
-			if got := storeState(t, e); got != want {
-				t.Errorf("the store changed:\ngot  %s\nwant %s", got, want)
-			}
+			wantMessageHas(t, wantJSONError(t, r, "InvalidRequestException", http.StatusBadRequest), tc.wantMsgs...)
+			wantStoreUnchanged(t, e, want)
 		})
 	}
 }
@@ -240,13 +254,8 @@ func TestUpdateValidation(t *testing.T) {
 			in := tc.in
 			in.ActionName = aws.String("keep")
 			_, err := e.a.UpdateMitigationAction(ctx, &in)
-			wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
-			if msg := errorMessage(err); !strings.Contains(msg, tc.wantMsg) {
-				t.Errorf("got message %q, want it to contain %q", msg, tc.wantMsg)
-			}
-			if got := storeState(t, e); got != want {
-				t.Errorf("the store changed:\ngot  %s\nwant %s", got, want)
-			}
+			wantInvalidRequest(t, err, tc.wantMsg)
+			wantStoreUnchanged(t, e, want)
 		})
 	}
 }
@@ -275,11 +284,7 @@ func TestActionNameValidationOnEveryOperation(t *testing.T) {
 		}
 		for op, f := range ops {
 			t.Run(op+" "+name[:min(len(name), 10)], func(t *testing.T) {
-				err := f()
-				wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
-				if msg := errorMessage(err); !strings.Contains(msg, "actionName") {
-					t.Errorf("got message %q, want it to name actionName", msg)
-				}
+				wantInvalidRequest(t, f(), "actionName")
 			})
 		}
 	}
@@ -289,14 +294,10 @@ func TestActionNameValidationOnEveryOperation(t *testing.T) {
 		t.Run(m+" empty name", func(t *testing.T) {
 			msg := wantJSONError(t, e.call(t, m, "/mitigationactions/actions/", []byte(`{"roleArn":"`+roleArn2+`"}`)),
 				"InvalidRequestException", http.StatusBadRequest)
-			if !strings.Contains(msg, "actionName") {
-				t.Errorf("got message %q, want it to name actionName", msg)
-			}
+			wantMessageHas(t, msg, "actionName")
 		})
 	}
-	if got := storeState(t, e); got != want {
-		t.Errorf("the store changed:\ngot  %s\nwant %s", got, want)
-	}
+	wantStoreUnchanged(t, e, want)
 }
 
 // TestValidationBoundariesAccepted creates actions whose members sit exactly

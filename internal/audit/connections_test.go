@@ -51,14 +51,72 @@ func minute(m int) time.Time {
 	return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(m) * time.Minute)
 }
 
+// ruleCase is a connection rule's input, the sessions and the audit's
+// window in minutes, and whether the rule finds against them.
+type ruleCase struct {
+	name     string
+	sessions []warden.ConnectionRecord
+	from, to int
+	found    bool
+}
+
+// connectionRule is what a connection rule finds and how it names the
+// sessions it relates.
+type connectionRule struct {
+	check  func(sessions []warden.ConnectionRecord, start, end time.Time) (Verdict, bool)
+	code   string
+	reason string // exact reason; "" accepts any non-empty one
+	// related is the resource a session stands for in the finding.
+	related func(rel warden.RelatedResource, s warden.ConnectionRecord) bool
+	// disconnection: the related resources carry DISCONNECTION_TIME for
+	// closed sessions.
+	disconnection bool
+}
+
+// testConnectionRule runs r on each case and, where it finds, checks the
+// verdict: code, reason, and one related resource per session, newest
+// first, with its connection time in epoch milliseconds.
+func testConnectionRule(t *testing.T, r connectionRule, cases []ruleCase) {
+	t.Helper()
+	for _, c := range cases {
+		v, found := r.check(c.sessions, minute(c.from), minute(c.to))
+		if found != c.found {
+			t.Errorf("%s: found = %v, want %v", c.name, found, c.found)
+			continue
+		}
+		if !found {
+			continue
+		}
+		if v.Code != r.code || v.Reason == "" || (r.reason != "" && v.Reason != r.reason) || len(v.Related) != len(c.sessions) {
+			t.Errorf("%s: verdict %+v", c.name, v)
+			continue
+		}
+		for i, rel := range v.Related {
+			s := c.sessions[len(c.sessions)-1-i]
+			if !r.related(rel, s) || rel.AdditionalInfo[InfoConnectionTime] != strconv.FormatInt(s.ConnectedAt.UnixMilli(), 10) {
+				t.Errorf("%s: related[%d] = %+v, want session %+v", c.name, i, rel, s)
+			}
+			if !r.disconnection {
+				continue
+			}
+			if want, ok := strconv.FormatInt(s.DisconnectedAt.UnixMilli(), 10), rel.AdditionalInfo[InfoDisconnectionTime]; s.Open() != (ok == "") || (!s.Open() && ok != want) {
+				t.Errorf("%s: related[%d] DISCONNECTION_TIME = %q (open %v)", c.name, i, ok, s.Open())
+			}
+		}
+	}
+}
+
 func TestCertificateSharedRule(t *testing.T) {
 	const dup = DisconnectDuplicateClientID
-	for _, c := range []struct {
-		name     string
-		sessions []warden.ConnectionRecord
-		from, to int
-		shared   bool
-	}{
+	testConnectionRule(t, connectionRule{
+		check:  CertificateShared,
+		code:   ReasonCertificateShared,
+		reason: "Certificate shared by one or more devices.",
+		related: func(rel warden.RelatedResource, s warden.ConnectionRecord) bool {
+			return rel.ResourceType == warden.ResourceClientID && rel.ResourceIdentifier.ClientID == s.ClientID
+		},
+		disconnection: true,
+	}, []ruleCase{
 		{"one device reconnecting", []warden.ConnectionRecord{
 			session("a", "C", "10.0.0.1", 0, 10, "CONNECTION_LOST"), session("a", "C", "10.0.0.1", 11, 20, "CLIENT_INITIATED_DISCONNECT")}, 0, 100, false},
 		{"one device, two client ids one after the other", []warden.ConnectionRecord{
@@ -77,41 +135,18 @@ func TestCertificateSharedRule(t *testing.T) {
 			session("a", "C", "10.0.0.1", 0, 10, dup), session("a", "C", "10.0.0.1", 10, 20, "")}, 0, 100, false},
 		{"takeover outside the window", []warden.ConnectionRecord{
 			session("a", "C", "10.0.0.1", 0, 10, dup), session("a", "C", "10.0.0.2", 10, 20, "")}, 11, 100, false},
-	} {
-		v, shared := CertificateShared(c.sessions, minute(c.from), minute(c.to))
-		if shared != c.shared {
-			t.Errorf("%s: shared = %v, want %v", c.name, shared, c.shared)
-			continue
-		}
-		if !shared {
-			continue
-		}
-		if v.Code != ReasonCertificateShared || v.Reason != "Certificate shared by one or more devices." || len(v.Related) != len(c.sessions) {
-			t.Errorf("%s: verdict %+v", c.name, v)
-			continue
-		}
-		// Newest connection first, times in epoch milliseconds.
-		for i, rel := range v.Related {
-			s := c.sessions[len(c.sessions)-1-i]
-			if rel.ResourceType != warden.ResourceClientID || rel.ResourceIdentifier.ClientID != s.ClientID ||
-				rel.AdditionalInfo[InfoConnectionTime] != strconv.FormatInt(s.ConnectedAt.UnixMilli(), 10) {
-				t.Errorf("%s: related[%d] = %+v, want session %+v", c.name, i, rel, s)
-			}
-			if want, ok := strconv.FormatInt(s.DisconnectedAt.UnixMilli(), 10), rel.AdditionalInfo[InfoDisconnectionTime]; s.Open() != (ok == "") || (!s.Open() && ok != want) {
-				t.Errorf("%s: related[%d] DISCONNECTION_TIME = %q (open %v)", c.name, i, ok, s.Open())
-			}
-		}
-	}
+	})
 }
 
 func TestClientIDConflictRule(t *testing.T) {
 	const dup = DisconnectDuplicateClientID
-	for _, c := range []struct {
-		name     string
-		sessions []warden.ConnectionRecord
-		from, to int
-		conflict bool
-	}{
+	testConnectionRule(t, connectionRule{
+		check: ClientIDConflict,
+		code:  ReasonDuplicateClientID,
+		related: func(rel warden.RelatedResource, s warden.ConnectionRecord) bool {
+			return rel.ResourceType == warden.ResourceDeviceCertificate && rel.ResourceIdentifier.DeviceCertificateID == s.CertificateID
+		},
+	}, []ruleCase{
 		{"reconnects without takeover", []warden.ConnectionRecord{
 			session("a", "C", "10.0.0.1", 0, 10, "CONNECTION_LOST"), session("a", "D", "10.0.0.2", 11, 20, "")}, 0, 100, false},
 		{"takeover by another certificate", []warden.ConnectionRecord{
@@ -122,27 +157,7 @@ func TestClientIDConflictRule(t *testing.T) {
 			session("a", "C", "10.0.0.1", 0, 10, dup), session("a", "C", "10.0.0.1", 10, 20, "")}, 0, 100, false},
 		{"takeover before the window", []warden.ConnectionRecord{
 			session("a", "C", "10.0.0.1", 0, 10, dup), session("a", "D", "10.0.0.1", 10, 20, "")}, 11, 100, false},
-	} {
-		v, bad := ClientIDConflict(c.sessions, minute(c.from), minute(c.to))
-		if bad != c.conflict {
-			t.Errorf("%s: conflict = %v, want %v", c.name, bad, c.conflict)
-			continue
-		}
-		if !bad {
-			continue
-		}
-		if v.Code != ReasonDuplicateClientID || len(v.Related) != len(c.sessions) || v.Reason == "" {
-			t.Errorf("%s: verdict %+v", c.name, v)
-			continue
-		}
-		for i, rel := range v.Related {
-			s := c.sessions[len(c.sessions)-1-i]
-			if rel.ResourceType != warden.ResourceDeviceCertificate || rel.ResourceIdentifier.DeviceCertificateID != s.CertificateID ||
-				rel.AdditionalInfo[InfoConnectionTime] != strconv.FormatInt(s.ConnectedAt.UnixMilli(), 10) {
-				t.Errorf("%s: related[%d] = %+v", c.name, i, rel)
-			}
-		}
-	}
+	})
 }
 
 // connEvents feeds connection events through the connection log's
@@ -218,11 +233,7 @@ func TestRunnerConnectionChecks(t *testing.T) {
 	f.connEvents(ev...)
 
 	checks := []string{warden.CheckDeviceCertificateShared, warden.CheckConflictingClientIDs}
-	f.configure(checks...)
-	task := f.start(checks...)
-	if err := f.runner(Options{}).RunOnce(f.ctx); err != nil {
-		t.Fatal(err)
-	}
+	task := f.audit(Options{}, checks...)
 	if got := f.task(task.ID); got.Status != warden.AuditCompleted {
 		t.Fatalf("task %+v", got)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/nettest"
 )
 
 // bigCRL is a CRL signed by ca with n revoked 16-byte serials (58,000 make
@@ -208,6 +209,17 @@ func TestCRLCacheExpiry(t *testing.T) {
 	}
 }
 
+// auditCRLDevice registers an active device certificate, signed by root
+// (registered as rootID) and naming the CRL distribution points dps, audits
+// the revoked-certificate check with a runner of o and returns that check's
+// run.
+func (f *fx) auditCRLDevice(o Options, root *pkiCA, rootID string, dps ...string) warden.AuditCheckRun {
+	f.t.Helper()
+	f.device(root.issue(f.t, "dev", &ecKey(f.t).PublicKey, false, f.clock.Now().Add(365*24*time.Hour), dps...), warden.CertActive, rootID)
+	check := warden.CheckRevokedDeviceCertificateStillActive
+	return f.check(f.audit(o, check).ID, check)
+}
+
 // TestRunnerCRLTooLarge: a CRL over the size cap fails the check with a
 // clear reason.
 func TestRunnerCRLTooLarge(t *testing.T) {
@@ -216,14 +228,7 @@ func TestRunnerCRLTooLarge(t *testing.T) {
 	root := newRootCA(t, "Root")
 	rootID := f.ca(root.cert, warden.CertActive)
 	u := f.serve("/huge.crl", bigCRL(t, root, now.Add(time.Hour), 58000, 2))
-	f.device(root.issue(t, "dev", &ecKey(t).PublicKey, false, now.Add(365*24*time.Hour), u), warden.CertActive, rootID)
-	check := warden.CheckRevokedDeviceCertificateStillActive
-	f.configure(check)
-	task := f.start(check)
-	if err := f.runner(Options{CRL: CRLOptions{MaxBytes: 1 << 20, Timeout: 30 * time.Second}}).RunOnce(f.ctx); err != nil {
-		t.Fatal(err)
-	}
-	run := f.check(task.ID, check)
+	run := f.auditCRLDevice(Options{CRL: CRLOptions{MaxBytes: 1 << 20, Timeout: 30 * time.Second}}, root, rootID, u)
 	if run.Status != warden.CheckFailed || !strings.Contains(run.Message, "/huge.crl: the CRL is larger than 1 MiB, the most Warden fetches") {
 		t.Errorf("check %+v, want FAILED saying the CRL is too large", run)
 	}
@@ -237,26 +242,11 @@ func TestRunnerCRLRedirectNotFollowed(t *testing.T) {
 	now := f.clock.Now()
 	root := newRootCA(t, "Root")
 	rootID := f.ca(root.cert, warden.CertActive)
-	var conns atomic.Int64
-	target := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	target, conns := nettest.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(root.crl(t, now.Add(time.Hour)))
 	}))
-	target.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	target.Start()
-	defer target.Close()
 	f.crls.Handle("/moved.crl", http.RedirectHandler(target.URL+"/internal/admin.crl", http.StatusFound))
-	f.device(root.issue(t, "dev", &ecKey(t).PublicKey, false, now.Add(365*24*time.Hour), f.srv.URL+"/moved.crl"), warden.CertActive, rootID)
-	check := warden.CheckRevokedDeviceCertificateStillActive
-	f.configure(check)
-	task := f.start(check)
-	if err := f.runner(Options{}).RunOnce(f.ctx); err != nil {
-		t.Fatal(err)
-	}
-	run := f.check(task.ID, check)
+	run := f.auditCRLDevice(Options{}, root, rootID, f.srv.URL+"/moved.crl")
 	if run.Status != warden.CheckFailed || !strings.Contains(run.Message, "/moved.crl: the endpoint answered with HTTP status 3xx") {
 		t.Errorf("check %+v, want FAILED with a 3xx", run)
 	}
@@ -275,23 +265,10 @@ func TestRunnerCRLRedirectNotFollowed(t *testing.T) {
 // "could not connect", not the OS's text.
 func TestRunnerCRLClosedPortCoarse(t *testing.T) {
 	f := newFx(t)
-	now := f.clock.Now()
 	root := newRootCA(t, "Root")
 	rootID := f.ca(root.cert, warden.CertActive)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String() + "/x.crl"
-	ln.Close()
-	f.device(root.issue(t, "dev", &ecKey(t).PublicKey, false, now.Add(365*24*time.Hour), closed), warden.CertActive, rootID)
-	check := warden.CheckRevokedDeviceCertificateStillActive
-	f.configure(check)
-	task := f.start(check)
-	if err := f.runner(Options{}).RunOnce(f.ctx); err != nil {
-		t.Fatal(err)
-	}
-	run := f.check(task.ID, check)
+	closed := nettest.ClosedURL(t) + "/x.crl"
+	run := f.auditCRLDevice(Options{}, root, rootID, closed)
 	if !strings.HasSuffix(run.Message, "/x.crl: could not connect") {
 		t.Errorf("message %q, want it to end in ': could not connect'", run.Message)
 	}
@@ -318,11 +295,7 @@ func TestRunnerCRLBudget(t *testing.T) {
 		f.device(root.issue(t, "dev", &ecKey(t).PublicKey, false, now.Add(365*24*time.Hour), dps...), warden.CertActive, rootID)
 	}
 	check := warden.CheckRevokedDeviceCertificateStillActive
-	f.configure(check)
-	task := f.start(check)
-	if err := f.runner(Options{CRL: CRLOptions{CacheBytes: 4 << 20, Timeout: 30 * time.Second}}).RunOnce(f.ctx); err != nil {
-		t.Fatal(err)
-	}
+	task := f.audit(Options{CRL: CRLOptions{CacheBytes: 4 << 20, Timeout: 30 * time.Second}}, check)
 	run := f.check(task.ID, check)
 	if run.Status != warden.CheckFailed || !strings.Contains(run.Message, "not consulted: this audit's CRLs would take more than 4 MiB of memory") {
 		t.Errorf("check %+v, want FAILED naming the CRL budget", run)

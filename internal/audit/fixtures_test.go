@@ -13,6 +13,8 @@ import (
 	mrand "math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/warden-iot/warden/internal/x509test"
 )
 
 // rocaM is the product of the detector's primes.
@@ -118,12 +120,8 @@ func newRootCA(t testing.TB, cn string) *pkiCA {
 	tmpl := &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return &pkiCA{cert: c, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+	c := x509test.Sign(t, tmpl, tmpl, &key.PublicKey, key)
+	return &pkiCA{cert: c, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))}
 }
 
 // issue makes a certificate for pub signed by ca.
@@ -139,15 +137,7 @@ func (ca *pkiCA) issue(t testing.TB, cn string, pub any, isCA bool, notAfter tim
 	if isCA {
 		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return x509test.Sign(t, tmpl, ca.cert, pub, ca.key)
 }
 
 // intermediate makes a CA certificate signed by ca.

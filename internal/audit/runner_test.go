@@ -57,15 +57,22 @@ func (f *fx) runner(o Options) *Runner {
 	return r
 }
 
+// configure enables checks in the fixture's scope.
 func (f *fx) configure(checks ...string) {
 	f.t.Helper()
-	u := warden.AuditConfigurationUpdate{RoleArn: ptr("arn:aws:iam::123456789012:role/audit"), Checks: map[string]warden.AuditCheckConfiguration{}}
-	for _, c := range checks {
-		u.Checks[c] = warden.AuditCheckConfiguration{Enabled: true}
-	}
-	if err := f.store.UpdateAuditConfiguration(f.ctx, f.s, u, f.clock.Now()); err != nil {
+	f.configureScope(f.s, checks...)
+}
+
+// audit configures and starts an on-demand audit of checks, runs it once
+// with a runner of o, and returns its task.
+func (f *fx) audit(o Options, checks ...string) warden.AuditTask {
+	f.t.Helper()
+	f.configure(checks...)
+	task := f.start(checks...)
+	if err := f.runner(o).RunOnce(f.ctx); err != nil {
 		f.t.Fatal(err)
 	}
+	return task
 }
 
 func (f *fx) start(checks ...string) warden.AuditTask {
@@ -366,11 +373,7 @@ func TestRunnerCRLFailures(t *testing.T) {
 	f.device(root.issue(t, "forged", &ecKey(t).PublicKey, false, year, f.srv.URL+"/forged.crl"), warden.CertActive, rootID)
 
 	check := warden.CheckRevokedDeviceCertificateStillActive
-	f.configure(check, warden.CheckLoggingDisabled)
-	task := f.start(check, warden.CheckLoggingDisabled)
-	if err := f.runner(Options{}).RunOnce(f.ctx); err != nil {
-		t.Fatal(err)
-	}
+	task := f.audit(Options{}, check, warden.CheckLoggingDisabled)
 	run := f.check(task.ID, check)
 	if run.Status != warden.CheckFailed || run.ErrorCode != warden.CheckErrorCRLUnavailable {
 		t.Fatalf("got %+v, want FAILED with %s", run, warden.CheckErrorCRLUnavailable)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/broker"
+	"github.com/warden-iot/warden/internal/x509test"
 )
 
 // testCA is a CA the test made and registered in the account.
@@ -34,18 +35,6 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
-}
-
-func sign(t testing.TB, tmpl, parent *x509.Certificate, pub any, key *ecdsa.PrivateKey) *x509.Certificate {
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func pemOf(c *x509.Certificate) string {
@@ -64,13 +53,13 @@ func (e *env) registerCA() *testCA {
 	tmpl := &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: "test CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	ca := sign(e.t, tmpl, tmpl, &key.PublicKey, key)
+	ca := x509test.Sign(e.t, tmpl, tmpl, &key.PublicKey, key)
 	code, err := e.iot.GetRegistrationCode(e.ctx, &iot.GetRegistrationCodeInput{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	vkey := newKey(e.t)
-	ver := sign(e.t, &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: aws.ToString(code.RegistrationCode)},
+	ver := x509test.Sign(e.t, &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: aws.ToString(code.RegistrationCode)},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}, ca, &vkey.PublicKey, key)
 	out, err := e.iot.RegisterCACertificate(e.ctx, &iot.RegisterCACertificateInput{CaCertificate: aws.String(pemOf(ca)),
 		VerificationCertificate: aws.String(pemOf(ver)), SetAsActive: true})
@@ -85,7 +74,7 @@ func (e *env) registerCA() *testCA {
 func (e *env) deviceSignedBy(ca *testCA, notBefore, notAfter time.Time, doc string) *device {
 	e.t.Helper()
 	key := newKey(e.t)
-	c := sign(e.t, &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: "device"},
+	c := x509test.Sign(e.t, &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: "device"},
 		NotBefore: notBefore, NotAfter: notAfter}, ca.cert, &key.PublicKey, ca.key)
 	out, err := e.iot.RegisterCertificate(e.ctx, &iot.RegisterCertificateInput{CertificatePem: aws.String(pemOf(c)),
 		CaCertificatePem: aws.String(pemOf(ca.cert)), Status: types.CertificateStatusActive})
@@ -153,7 +142,7 @@ func TestUnknownCertificateRefused(t *testing.T) {
 	ca := &testCA{key: newKey(t)}
 	tmpl := &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: "rogue"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	ca.cert = sign(t, tmpl, tmpl, &ca.key.PublicKey, ca.key)
+	ca.cert = x509test.Sign(t, tmpl, tmpl, &ca.key.PublicKey, ca.key)
 	rogue := &device{tls: tls.Certificate{Certificate: [][]byte{ca.cert.Raw}, PrivateKey: ca.key}}
 	if _, err := e.connect3(rogue, "rogue"); err == nil || !isNotAuthorized3(err) {
 		t.Fatalf("unregistered certificate: %v, want not authorized", err)

@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"strings"
 	"time"
@@ -80,34 +79,8 @@ func LoadCA(ctx context.Context, st warden.Store) (*CA, error) {
 }
 
 func newCAPair(now time.Time) (caPair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return caPair{}, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return caPair{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "Warden Device Endpoint CA", Organization: []string{"Warden"}},
-		NotBefore:             now.Add(-time.Hour).UTC(),
-		NotAfter:              time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return caPair{}, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return caPair{}, err
-	}
-	return caPair{CertPEM: warden.EncodeCertificatePEM(der),
-		KeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))}, nil
+	certPEM, keyPEM, err := warden.NewSelfSignedCAPEM(pkix.Name{CommonName: "Warden Device Endpoint CA", Organization: []string{"Warden"}}, now)
+	return caPair{CertPEM: certPEM, KeyPEM: keyPEM}, err
 }
 
 // ServerCertificate issues a fresh server certificate for hostnames (IP
@@ -118,7 +91,7 @@ func (ca *CA) ServerCertificate(hostnames []string, now time.Time) (tls.Certific
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	serial, err := warden.NewSerialNumber()
 	if err != nil {
 		return tls.Certificate{}, err
 	}

@@ -389,30 +389,12 @@ func Generate(ctx context.Context, st Store, o Options) (Result, error) {
 // newCA makes the fleet's self-signed ECDSA P-256 CA, valid from five years
 // ago (before the oldest device certificate) for twenty years.
 func newCA(prefix string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(),
-		Subject:               pkix.Name{CommonName: "Warden Fleet CA " + prefix, Organization: []string{"Warden fleet generator"}},
-		NotBefore:             now.AddDate(-5, 0, 0).Truncate(time.Second),
-		NotAfter:              now.AddDate(20, 0, 0).Truncate(time.Second),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	ca, err := x509.ParseCertificate(der)
-	return ca, key, err
+	subject := pkix.Name{CommonName: "Warden Fleet CA " + prefix, Organization: []string{"Warden fleet generator"}}
+	return warden.NewSelfSignedCA(subject, now.AddDate(-5, 0, 0).Truncate(time.Second), now.AddDate(20, 0, 0).Truncate(time.Second))
 }
 
 func randomSerial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	n, err := warden.NewSerialNumber()
 	if err != nil {
 		panic(err) // crypto/rand does not fail
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/warden-iot/warden/internal/fleet"
 	"github.com/warden-iot/warden/internal/sqlstore"
 	"github.com/warden-iot/warden/internal/wardentest"
+	"github.com/warden-iot/warden/internal/x509test"
 )
 
 const (
@@ -762,9 +763,5 @@ func fleetSign(t *testing.T, res fleet.Result, thing string) string {
 		Subject:   pkix.Name{CommonName: thing, Organization: []string{"Warden fleet generator"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return warden.EncodeCertificatePEM(der)
+	return warden.EncodeCertificatePEM(x509test.Sign(t, tmpl, ca, &key.PublicKey, caKey).Raw)
 }

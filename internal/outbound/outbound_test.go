@@ -8,9 +8,10 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/warden-iot/warden/internal/nettest"
 )
 
 func TestPolicy(t *testing.T) {
@@ -53,21 +54,6 @@ func TestPolicy(t *testing.T) {
 			t.Errorf("deny %q accepted", bad)
 		}
 	}
-}
-
-// countingServer is an httptest server that counts the connections it accepts.
-func countingServer(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int64) {
-	t.Helper()
-	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, &conns
 }
 
 // assertCoarse fails when what a tenant would see names an address or port.
@@ -116,7 +102,7 @@ func TestMetadataRefusedAtDial(t *testing.T) {
 // TestDenyLoopback: a deny list with 127.0.0.0/8 refuses a listener on
 // 127.0.0.1, which never sees a connection.
 func TestDenyLoopback(t *testing.T) {
-	srv, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv, conns := nettest.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	if _, err := get(t, New(Options{}), srv.URL); err != nil {
 		t.Fatalf("default policy: %v", err)
 	}
@@ -139,7 +125,7 @@ func TestDenyLoopback(t *testing.T) {
 // TestRedirectNotFollowed: a 302 to another listener is a bad status and
 // the other listener never gets a request.
 func TestRedirectNotFollowed(t *testing.T) {
-	target, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	target, conns := nettest.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	redirector := httptest.NewServer(http.RedirectHandler(target.URL+"/admin", http.StatusFound))
 	defer redirector.Close()
 	_, err := get(t, New(Options{}), redirector.URL)
@@ -160,19 +146,14 @@ func TestRedirectNotFollowed(t *testing.T) {
 // TestFailuresAreCoarse: a closed port and an error status name neither
 // the address nor the port; the log detail does.
 func TestFailuresAreCoarse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
-	_, err = get(t, New(Options{}), closed+"/x")
+	closed := nettest.ClosedURL(t)
+	_, err := get(t, New(Options{}), closed+"/x")
 	var oe *Error
 	if !errors.As(err, &oe) || oe.Kind != Unreachable || err.Error() != "could not connect" {
 		t.Fatalf("closed port: %v", err)
 	}
 	assertCoarse(t, err, closed)
-	if !strings.Contains(oe.Detail, ln.Addr().String()) {
+	if !strings.Contains(oe.Detail, strings.TrimPrefix(closed, "http://")) {
 		t.Errorf("log detail %q lacks the address", oe.Detail)
 	}
 

@@ -255,9 +255,29 @@ func signedHeadersOf(req *http.Request) string {
 
 var jsonBody = []byte(`{"thingTypeName":"sensor","attributePayload":{"attributes":{"color":"dark blue"}}}`)
 
+// signedGet is GET /things/a signed by the Go SDK with the given key,
+// secret and service at the time at.
+func signedGet(t testing.TB, base, key, secret, service string, at time.Time) *http.Request {
+	t.Helper()
+	req := newRequest(t, "GET", base+"/things/a", nil, "")
+	goSign(t, req, nil, key, secret, service, at)
+	return req
+}
+
+// replaceInAuthorization returns a tamper that replaces the first old in
+// the Authorization header with new.
+func replaceInAuthorization(old, new string) func(*http.Request) {
+	return func(req *http.Request) {
+		req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), old, new, 1))
+	}
+}
+
 type verifyCase struct {
 	name  string
 	build func(t *testing.T, base string) *http.Request
+	// tamper, when build is nil, changes a valid signed GET /things/a after
+	// signing.
+	tamper func(req *http.Request)
 	// wantCode is empty for a request that must verify.
 	wantCode    warden.Code
 	wantStatus  int
@@ -373,9 +393,7 @@ func TestVerifyRealSigners(t *testing.T) {
 		{
 			name: "go iot signed exactly MaxSkew ago",
 			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now.Add(-5*time.Minute))
-				return req
+				return signedGet(t, base, testKey, testSecret, "iot", now.Add(-5*time.Minute))
 			},
 			wantService: "iot",
 		},
@@ -440,13 +458,8 @@ func TestVerifyRealSigners(t *testing.T) {
 			wantService: "iot",
 		},
 		{
-			name: "unsigned header changed after signing",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Header.Set("User-Agent", "something-else")
-				return req
-			},
+			name:        "unsigned header changed after signing",
+			tamper:      func(req *http.Request) { req.Header.Set("User-Agent", "something-else") },
 			wantService: "iot",
 		},
 
@@ -454,9 +467,7 @@ func TestVerifyRealSigners(t *testing.T) {
 		{
 			name: "wrong secret",
 			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, "not-the-secret", "iot", now)
-				return req
+				return signedGet(t, base, testKey, "not-the-secret", "iot", now)
 			},
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
@@ -501,13 +512,8 @@ func TestVerifyRealSigners(t *testing.T) {
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
-			name: "tampered host",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Host = "other.example:443"
-				return req
-			},
+			name:     "tampered host",
+			tamper:   func(req *http.Request) { req.Host = "other.example:443" },
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
@@ -521,21 +527,14 @@ func TestVerifyRealSigners(t *testing.T) {
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
-			name: "tampered method",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Method = "DELETE"
-				return req
-			},
+			name:     "tampered method",
+			tamper:   func(req *http.Request) { req.Method = "DELETE" },
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
 		{
 			name: "signed 6 minutes ago",
 			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now.Add(-6*time.Minute))
-				return req
+				return signedGet(t, base, testKey, testSecret, "iot", now.Add(-6*time.Minute))
 			},
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "Signature expired: 20261125T010900Z is now earlier than 20261125T011000Z (20261125T011500Z - 5 min.)",
@@ -543,9 +542,7 @@ func TestVerifyRealSigners(t *testing.T) {
 		{
 			name: "signed 6 minutes in the future",
 			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now.Add(6*time.Minute))
-				return req
+				return signedGet(t, base, testKey, testSecret, "iot", now.Add(6*time.Minute))
 			},
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "Signature not yet current: 20261125T012100Z is still later than 20261125T012000Z (20261125T011500Z + 5 min.)",
@@ -553,9 +550,7 @@ func TestVerifyRealSigners(t *testing.T) {
 		{
 			name: "unknown access key",
 			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, "AKIDUNKNOWN", testSecret, "iot", now)
-				return req
+				return signedGet(t, base, "AKIDUNKNOWN", testSecret, "iot", now)
 			},
 			wantCode: warden.CodeUnrecognizedClient, wantStatus: 403,
 			wantMessage: "The security token included in the request is invalid.",
@@ -594,107 +589,62 @@ func TestVerifyRealSigners(t *testing.T) {
 				"Authorization=AWS4-HMAC-SHA256 Credential=" + testKey + "/20261125/us-east-1/iot/aws4_request",
 		},
 		{
-			name: "Authorization pair without equal sign",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Header.Set("Authorization", req.Header.Get("Authorization")+", bogus")
-				return req
-			},
+			name:     "Authorization pair without equal sign",
+			tamper:   func(req *http.Request) { req.Header.Set("Authorization", req.Header.Get("Authorization")+", bogus") },
 			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
-			name: "Authorization with another algorithm",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "SHA256", "SHA512", 1))
-				return req
-			},
+			name:     "Authorization with another algorithm",
+			tamper:   replaceInAuthorization("SHA256", "SHA512"),
 			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
-			name: "Credential with too few elements",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "/us-east-1/iot/", "/iot/", 1))
-				return req
-			},
+			name:     "Credential with too few elements",
+			tamper:   replaceInAuthorization("/us-east-1/iot/", "/iot/"),
 			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 			wantMessage: "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '" +
 				testKey + "/20261125/iot/aws4_request'",
 		},
 		{
-			name: "Credential with a trailing slash",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "aws4_request,", "aws4_request/,", 1))
-				return req
-			},
+			name:     "Credential with a trailing slash",
+			tamper:   replaceInAuthorization("aws4_request,", "aws4_request/,"),
 			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
-			name: "Credential with a bad terminator",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "aws4_request", "aws5_request", 1))
-				return req
-			},
+			name:     "Credential with a bad terminator",
+			tamper:   replaceInAuthorization("aws4_request", "aws5_request"),
 			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 			wantMessage: "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'.",
 		},
 		{
-			name: "missing X-Amz-Date",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Header.Del("X-Amz-Date")
-				return req
-			},
+			name:     "missing X-Amz-Date",
+			tamper:   func(req *http.Request) { req.Header.Del("X-Amz-Date") },
 			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
-			name: "X-Amz-Date not in basic format",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Header.Set("X-Amz-Date", "2026-11-25T01:15:00Z")
-				return req
-			},
+			name:     "X-Amz-Date not in basic format",
+			tamper:   func(req *http.Request) { req.Header.Set("X-Amz-Date", "2026-11-25T01:15:00Z") },
 			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 		},
 		{
-			name: "X-Amz-Date with fractional seconds",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
-				req.Header.Set("X-Amz-Date", "20261125T011500.5Z")
-				return req
-			},
+			name:     "X-Amz-Date with fractional seconds",
+			tamper:   func(req *http.Request) { req.Header.Set("X-Amz-Date", "20261125T011500.5Z") },
 			wantCode: warden.CodeIncompleteSignature, wantStatus: 400,
 			wantMessage: "X-Amz-Date must be in ISO-8601 basic format, e.g. 20150830T123600Z; got '20261125T011500.5Z'.",
 		},
 		{
 			name: "service not accepted",
 			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iam", now)
-				return req
+				return signedGet(t, base, testKey, testSecret, "iam", now)
 			},
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "Credential should be scoped to correct service: 'iot'. ",
 		},
 		{
 			name: "scope date differs from X-Amz-Date date",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
+			tamper: func(req *http.Request) {
 				// Same instant give or take a minute, but the day before.
 				req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "/20261125/", "/20261124/", 1))
-				return req
 			},
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403,
 			wantMessage: "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: " +
@@ -745,12 +695,9 @@ func TestVerifyRealSigners(t *testing.T) {
 		},
 		{
 			name: "signature not hex",
-			build: func(t *testing.T, base string) *http.Request {
-				req := newRequest(t, "GET", base+"/things/a", nil, "")
-				goSign(t, req, nil, testKey, testSecret, "iot", now)
+			tamper: func(req *http.Request) {
 				a := req.Header.Get("Authorization")
 				req.Header.Set("Authorization", a[:len(a)-2]+"zz")
-				return req
 			},
 			wantCode: warden.CodeInvalidSignature, wantStatus: 403, wantMessage: msgSignatureMismatch,
 		},
@@ -758,7 +705,13 @@ func TestVerifyRealSigners(t *testing.T) {
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req := tc.build(t, srv.URL)
+			var req *http.Request
+			if tc.build != nil {
+				req = tc.build(t, srv.URL)
+			} else {
+				req = signedGet(t, srv.URL, testKey, testSecret, "iot", now)
+				tc.tamper(req)
+			}
 			res := send(t, srv, results, req)
 			if tc.wantCode == "" {
 				if res.err != nil {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,26 +12,11 @@ import (
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/nettest"
 	"github.com/warden-iot/warden/internal/outbound"
 	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/wardentest"
 )
-
-// countingListener is a 127.0.0.1 HTTP server that counts the connections
-// it accepts.
-func countingListener(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int64) {
-	t.Helper()
-	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, &conns
-}
 
 // failedDelivery subscribes endpoint to a new topic, lets the deliverer try
 // the confirmation once and returns the failed outbox row.
@@ -80,7 +64,7 @@ func TestSNSDeniedRangeRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, conns := countingListener(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv, conns := nettest.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	e := newSNSEnvWith(t, wardentest.NewClock(time.Now().UTC()), sns.DeliveryOptions{Client: outbound.New(outbound.Options{Policy: policy})})
 	d := failedDelivery(t, e, srv.URL+"/admin")
 	if !strings.Contains(d.LastError, "refused by the outbound address policy") || d.Attempt != 1 {
@@ -106,7 +90,7 @@ func TestSNSMetadataRefused(t *testing.T) {
 // TestSNSRedirectNotFollowed: a subscriber answering 302 to another
 // listener fails with a bad status; the other listener gets no request.
 func TestSNSRedirectNotFollowed(t *testing.T) {
-	target, conns := countingListener(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	target, conns := nettest.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	redirector := httptest.NewServer(http.RedirectHandler(target.URL+"/admin/shutdown", http.StatusFound))
 	defer redirector.Close()
 	e := newSNSEnvWith(t, wardentest.NewClock(time.Now().UTC()), sns.DeliveryOptions{})
@@ -132,12 +116,7 @@ func TestSNSRedirectNotFollowed(t *testing.T) {
 // TestSNSClosedPortCoarse: a subscription to a closed port fails with
 // "could not connect", not the OS's text with the address and port.
 func TestSNSClosedPortCoarse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	closed := nettest.ClosedURL(t)
 	e := newSNSEnv(t)
 	topic := e.createTopic("probe")
 	if _, err := e.a.Subscribe(e.ctx, &awssns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("http"),
