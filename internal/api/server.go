@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,7 +73,7 @@ type Server struct {
 	verifier *sigv4.Verifier
 	tokens   *protocol.PageTokens
 	iot      *http.ServeMux
-	keys     sync.Map // access key id → *cachedKey
+	keys     *sigv4.KeyCache
 	sns      SNS
 	// query holds the query-protocol services by credential-scope service name.
 	query map[string]QueryService
@@ -109,7 +107,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.tokens = tokens
-	s.verifier = &sigv4.Verifier{Lookup: s.lookupKey, Now: s.now}
+	s.keys = sigv4.NewKeyCache(cfg.Store.AccessKey)
+	s.verifier = &sigv4.Verifier{Lookup: s.keys.Lookup, Now: s.now}
 	if len(cfg.Regions) > 0 {
 		s.verifier.Regions = cfg.Regions
 	}
@@ -119,44 +118,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.data = http.NewServeMux()
 	s.route(s.data, awsmodel.Load(awsmodel.IoTDataModel))
 	return s, nil
-}
-
-// An access key found in the store is used for keyRecheck, then read again
-// (by one request while the others go on with the cached key, up to
-// keyMaxAge): a key deleted or deactivated on any node stops working within
-// keyMaxAge on every node, and a request reads the store for its key only
-// twice a second per key, not every time (see BenchmarkLookupKey).
-const (
-	keyRecheck = 500 * time.Millisecond
-	keyMaxAge  = 900 * time.Millisecond
-)
-
-// cachedKey is an active access key as the store had it at checked.
-type cachedKey struct {
-	secret, account string
-	checked         time.Time // with its monotonic reading: the wall clock may jump
-	refreshing      atomic.Bool
-}
-
-func (s *Server) lookupKey(ctx context.Context, id string) (string, string, bool, error) {
-	if v, ok := s.keys.Load(id); ok {
-		c := v.(*cachedKey)
-		age := time.Since(c.checked)
-		if age < keyRecheck || age < keyMaxAge && !c.refreshing.CompareAndSwap(false, true) {
-			return c.secret, c.account, true, nil
-		}
-		defer c.refreshing.Store(false) // in case the read fails: the next request tries again
-	}
-	key, ok, err := s.store.AccessKey(ctx, id)
-	if err != nil {
-		return "", "", false, err
-	}
-	if !ok || key.Inactive {
-		s.keys.Delete(id)
-		return "", "", false, nil
-	}
-	s.keys.Store(id, &cachedKey{secret: key.Secret, account: key.Account, checked: time.Now()})
-	return key.Secret, key.Account, true, nil
 }
 
 // call is one authenticated request on its way through a handler.
