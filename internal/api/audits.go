@@ -139,25 +139,6 @@ func (s *Server) DescribeAuditTask(c *call) (any, error) {
 	return out, nil
 }
 
-// listPage answers a list operation's page: it calls list with the page
-// the request asks for (25 items unless it gives a size) and maps each item
-// to its wire form; next is the token of the following page.
-func listPage[T, O any](c *call, list func(warden.Page) ([]T, string, error), wire func(*T) O) (items []O, next string, err error) {
-	p, err := c.page(25)
-	if err != nil {
-		return nil, "", err
-	}
-	found, cursor, err := list(p)
-	if err != nil {
-		return nil, "", err
-	}
-	items = make([]O, 0, len(found))
-	for i := range found {
-		items = append(items, wire(&found[i]))
-	}
-	return items, c.nextPage(cursor), nil
-}
-
 func (s *Server) ListAuditTasks(c *call) (any, error) {
 	var in struct {
 		StartTime  time.Time `json:"startTime"`
@@ -181,16 +162,9 @@ func (s *Server) ListAuditTasks(c *call) (any, error) {
 		TaskStatus string `json:"taskStatus"`
 		TaskType   string `json:"taskType"`
 	}
-	tasks, next, err := listPage(c, func(p warden.Page) ([]warden.AuditTask, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.AuditTask, string, error) {
 		return s.store.AuditTasks(c.ctx, c.scope, f, p)
 	}, func(t *warden.AuditTask) taskOut { return taskOut{t.ID, t.Status, t.Type} })
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Tasks     []taskOut `json:"tasks"`
-		NextToken string    `json:"nextToken,omitempty"`
-	}{tasks, next}, nil
 }
 
 // ---------------------------------------------------------------- findings
@@ -266,16 +240,9 @@ func (s *Server) ListAuditFindings(c *call) (any, error) {
 	if byTime {
 		f.Start, f.End = time.Time(*in.StartTime), time.Time(*in.EndTime)
 	}
-	findings, next, err := listPage(c, func(p warden.Page) ([]warden.AuditFinding, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.AuditFinding, string, error) {
 		return s.store.AuditFindings(c.ctx, c.scope, f, p)
 	}, findingOut)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Findings  []auditFindingOut `json:"findings"`
-		NextToken string            `json:"nextToken,omitempty"`
-	}{findings, next}, nil
 }
 
 func (s *Server) DescribeAuditFinding(c *call) (any, error) {
@@ -427,16 +394,9 @@ func (s *Server) ListAuditSuppressions(c *call) (any, error) {
 	}
 	f := warden.AuditSuppressionFilter{CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier,
 		Ascending: in.AscendingOrder == nil || *in.AscendingOrder}
-	sups, next, err := listPage(c, func(p warden.Page) ([]warden.AuditSuppression, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.AuditSuppression, string, error) {
 		return s.store.AuditSuppressions(c.ctx, c.scope, f, p)
 	}, toSuppressionOut)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Suppressions []suppressionOut `json:"suppressions"`
-		NextToken    string           `json:"nextToken,omitempty"`
-	}{sups, next}, nil
 }
 
 func (s *Server) DeleteAuditSuppression(c *call) (any, error) {
@@ -540,16 +500,9 @@ func (s *Server) ListScheduledAudits(c *call) (any, error) {
 		DayOfMonth         string `json:"dayOfMonth,omitempty"`
 		DayOfWeek          string `json:"dayOfWeek,omitempty"`
 	}
-	audits, next, err := listPage(c, func(p warden.Page) ([]warden.ScheduledAudit, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.ScheduledAudit, string, error) {
 		return s.store.ScheduledAudits(c.ctx, c.scope, p)
 	}, func(a *warden.ScheduledAudit) auditOut {
 		return auditOut{a.Name, warden.ScheduledAuditARN(c.scope, a.Name), a.Frequency, a.DayOfMonth, a.DayOfWeek}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ScheduledAudits []auditOut `json:"scheduledAudits"`
-		NextToken       string     `json:"nextToken,omitempty"`
-	}{audits, next}, nil
 }

@@ -70,11 +70,6 @@ type caSummary struct {
 	CreationDate   epoch  `json:"creationDate"`
 }
 
-type certList struct {
-	Certificates []certSummary `json:"certificates"`
-	NextMarker   string        `json:"nextMarker,omitempty"`
-}
-
 // ---------------------------------------------------------------- registration code
 
 func (s *Server) GetRegistrationCode(c *call) (any, error) {
@@ -264,20 +259,11 @@ func (s *Server) listCertificates(c *call, f warden.CertificateFilter) (any, err
 		return nil, err
 	}
 	f.Ascending = in.AscendingOrder
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	certs, next, err := s.store.Certificates(c.ctx, c.scope, f, p)
-	if err != nil {
-		return nil, err
-	}
-	out := certList{Certificates: make([]certSummary, 0, len(certs)), NextMarker: c.nextPage(next)}
-	for _, cert := range certs {
-		out.Certificates = append(out.Certificates, certSummary{
-			c.scope.CertificateARN(cert.ID), cert.ID, cert.Status, cert.Mode, epoch(cert.CreationDate)})
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]warden.Certificate, string, error) {
+		return s.store.Certificates(c.ctx, c.scope, f, p)
+	}, func(cert *warden.Certificate) certSummary {
+		return certSummary{c.scope.CertificateARN(cert.ID), cert.ID, cert.Status, cert.Mode, epoch(cert.CreationDate)}
+	})
 }
 
 func (s *Server) ListCertificates(c *call) (any, error) {
@@ -419,23 +405,11 @@ func (s *Server) ListCACertificates(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	cas, next, err := s.store.CACertificates(c.ctx, c.scope, in.TemplateName, in.AscendingOrder, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Certificates []caSummary `json:"certificates"`
-		NextMarker   string      `json:"nextMarker,omitempty"`
-	}{Certificates: make([]caSummary, 0, len(cas)), NextMarker: c.nextPage(next)}
-	for _, ca := range cas {
-		out.Certificates = append(out.Certificates, caSummary{
-			c.scope.CACertificateARN(ca.ID), ca.ID, ca.Status, epoch(ca.CreationDate)})
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]warden.CACertificate, string, error) {
+		return s.store.CACertificates(c.ctx, c.scope, in.TemplateName, in.AscendingOrder, p)
+	}, func(ca *warden.CACertificate) caSummary {
+		return caSummary{c.scope.CACertificateARN(ca.ID), ca.ID, ca.Status, epoch(ca.CreationDate)}
+	})
 }
 
 // ---------------------------------------------------------------- thing principals
@@ -474,22 +448,9 @@ func (s *Server) ListThingPrincipals(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	principals, next, err := s.store.ThingPrincipals(c.ctx, c.scope, in.ThingName, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Principals []string `json:"principals"`
-		NextToken  string   `json:"nextToken,omitempty"`
-	}{Principals: make([]string, 0, len(principals)), NextToken: c.nextPage(next)}
-	for _, tp := range principals {
-		out.Principals = append(out.Principals, tp.Principal)
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]warden.ThingPrincipal, string, error) {
+		return s.store.ThingPrincipals(c.ctx, c.scope, in.ThingName, p)
+	}, func(tp *warden.ThingPrincipal) string { return tp.Principal })
 }
 
 func (s *Server) ListPrincipalThings(c *call) (any, error) {
@@ -500,19 +461,7 @@ func (s *Server) ListPrincipalThings(c *call) (any, error) {
 	if err := checkCertPrincipal(in.Principal); err != nil {
 		return nil, err
 	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	things, next, err := s.store.PrincipalThings(c.ctx, c.scope, in.Principal, p)
-	if err != nil {
-		return nil, err
-	}
-	if things == nil {
-		things = []string{}
-	}
-	return struct {
-		Things    []string `json:"things"`
-		NextToken string   `json:"nextToken,omitempty"`
-	}{things, c.nextPage(next)}, nil
+	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
+		return s.store.PrincipalThings(c.ctx, c.scope, in.Principal, p)
+	}, same)
 }

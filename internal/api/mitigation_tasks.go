@@ -105,16 +105,9 @@ func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
 		StartTime  epoch  `json:"startTime"`
 		TaskStatus string `json:"taskStatus"`
 	}
-	tasks, next, err := listPage(c, func(p warden.Page) ([]warden.MitigationTask, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.MitigationTask, string, error) {
 		return s.store.MitigationTasks(c.ctx, c.scope, f, p)
 	}, func(t *warden.MitigationTask) taskOut { return taskOut{t.TaskID, epoch(t.StartTime), t.Status} })
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Tasks     []taskOut `json:"tasks"`
-		NextToken string    `json:"nextToken,omitempty"`
-	}{tasks, next}, nil
 }
 
 func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
@@ -138,20 +131,13 @@ func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
 		ErrorCode  string `json:"errorCode,omitempty"`
 		Message    string `json:"message,omitempty"`
 	}
-	execs, next, err := listPage(c, func(p warden.Page) ([]warden.MitigationExecution, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.MitigationExecution, string, error) {
 		return s.store.MitigationExecutions(c.ctx, c.scope, f, p)
 	}, func(e *warden.MitigationExecution) execOut {
 		return execOut{TaskID: e.TaskID, FindingID: e.FindingID, ActionName: e.ActionName, ActionID: e.ActionID,
 			Status: e.Status, StartTime: optionalEpoch(e.StartTime), EndTime: optionalEpoch(e.EndTime),
 			ErrorCode: e.ErrorCode, Message: e.Message}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ActionsExecutions []execOut `json:"actionsExecutions"`
-		NextToken         string    `json:"nextToken,omitempty"`
-	}{execs, next}, nil
 }
 
 // optionalEpoch is t on the wire, nil (left out) when t is zero.

@@ -75,22 +75,9 @@ func (s *Server) ListPolicies(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	policies, next, err := s.store.Policies(c.ctx, c.scope, in.AscendingOrder, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Policies   []policyRef `json:"policies"`
-		NextMarker string      `json:"nextMarker,omitempty"`
-	}{Policies: make([]policyRef, 0, len(policies)), NextMarker: c.nextPage(next)}
-	for i := range policies {
-		out.Policies = append(out.Policies, policyRef{policies[i].Name, policies[i].ARN(c.scope)})
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]warden.Policy, string, error) {
+		return s.store.Policies(c.ctx, c.scope, in.AscendingOrder, p)
+	}, func(p *warden.Policy) policyRef { return policyRef{p.Name, p.ARN(c.scope)} })
 }
 
 func (s *Server) CreatePolicyVersion(c *call) (any, error) {
@@ -192,21 +179,9 @@ func (s *Server) ListTargetsForPolicy(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	targets, next, err := s.store.PolicyTargets(c.ctx, c.scope, in.PolicyName, p)
-	if err != nil {
-		return nil, err
-	}
-	if targets == nil {
-		targets = []string{}
-	}
-	return struct {
-		Targets    []string `json:"targets"`
-		NextMarker string   `json:"nextMarker,omitempty"`
-	}{targets, c.nextPage(next)}, nil
+	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
+		return s.store.PolicyTargets(c.ctx, c.scope, in.PolicyName, p)
+	}, same)
 }
 
 func (s *Server) ListAttachedPolicies(c *call) (any, error) {
@@ -214,22 +189,9 @@ func (s *Server) ListAttachedPolicies(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	names, next, err := s.store.AttachedPolicies(c.ctx, c.scope, in.Target, in.Recursive, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Policies   []policyRef `json:"policies"`
-		NextMarker string      `json:"nextMarker,omitempty"`
-	}{Policies: make([]policyRef, 0, len(names)), NextMarker: c.nextPage(next)}
-	for _, n := range names {
-		out.Policies = append(out.Policies, policyRef{n, warden.PolicyARN(c.scope, n)})
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
+		return s.store.AttachedPolicies(c.ctx, c.scope, in.Target, in.Recursive, p)
+	}, func(name *string) policyRef { return policyRef{*name, warden.PolicyARN(c.scope, *name)} })
 }
 
 func (s *Server) SetV2LoggingOptions(c *call) (any, error) {

@@ -140,23 +140,11 @@ func (s *Server) ListThings(c *call) (any, error) {
 		return nil, v.Err()
 	}
 	f := warden.ThingFilter{AttributeName: in.AttributeName, AttributeValue: in.AttributeValue, TypeName: in.TypeName, UsePrefix: in.UsePrefix}
-	p, err := c.page(registryPageSize)
-	if err != nil {
-		return nil, err
-	}
-	things, next, err := s.store.Things(c.ctx, c.scope, f, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Things    []thingAttribute `json:"things"`
-		NextToken string           `json:"nextToken,omitempty"`
-	}{Things: make([]thingAttribute, 0, len(things)), NextToken: c.nextPage(next)}
-	for i := range things {
-		t := &things[i]
-		out.Things = append(out.Things, thingAttribute{t.Name, t.TypeName, t.ARN(c.scope), nonNilMap(t.Attributes), t.Version})
-	}
-	return out, nil
+	return listPage(c, registryPageSize, func(p warden.Page) ([]warden.Thing, string, error) {
+		return s.store.Things(c.ctx, c.scope, f, p)
+	}, func(t *warden.Thing) thingAttribute {
+		return thingAttribute{t.Name, t.TypeName, t.ARN(c.scope), nonNilMap(t.Attributes), t.Version}
+	})
 }
 
 type groupNameAndArn struct {
@@ -166,25 +154,21 @@ type groupNameAndArn struct {
 
 func (c *call) groupList(names []string) []groupNameAndArn {
 	out := make([]groupNameAndArn, 0, len(names))
-	for _, n := range names {
-		out = append(out, groupNameAndArn{n, warden.ThingGroupARN(c.scope, n)})
+	for i := range names {
+		out = append(out, c.groupRef(&names[i]))
 	}
 	return out
 }
 
+// groupRef is the name and ARN of the thing group named name.
+func (c *call) groupRef(name *string) groupNameAndArn {
+	return groupNameAndArn{*name, warden.ThingGroupARN(c.scope, *name)}
+}
+
 func (s *Server) ListThingGroupsForThing(c *call) (any, error) {
-	p, err := c.page(registryPageSize)
-	if err != nil {
-		return nil, err
-	}
-	groups, next, err := s.store.ThingGroupsForThing(c.ctx, c.scope, c.r.PathValue("thingName"), p)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ThingGroups []groupNameAndArn `json:"thingGroups"`
-		NextToken   string            `json:"nextToken,omitempty"`
-	}{c.groupList(groups), c.nextPage(next)}, nil
+	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
+		return s.store.ThingGroupsForThing(c.ctx, c.scope, c.r.PathValue("thingName"), p)
+	}, c.groupRef)
 }
 
 // --- thing groups ---
@@ -361,18 +345,9 @@ func (s *Server) ListThingGroups(c *call) (any, error) {
 		return nil, err
 	}
 	f := warden.ThingGroupFilter{Parent: in.Parent, NamePrefix: in.NamePrefix, Recursive: in.Recursive}
-	p, err := c.page(registryPageSize)
-	if err != nil {
-		return nil, err
-	}
-	names, next, err := s.store.ThingGroups(c.ctx, c.scope, f, p)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ThingGroups []groupNameAndArn `json:"thingGroups"`
-		NextToken   string            `json:"nextToken,omitempty"`
-	}{c.groupList(names), c.nextPage(next)}, nil
+	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
+		return s.store.ThingGroups(c.ctx, c.scope, f, p)
+	}, c.groupRef)
 }
 
 func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
@@ -382,21 +357,9 @@ func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	p, err := c.page(registryPageSize)
-	if err != nil {
-		return nil, err
-	}
-	things, next, err := s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), in.Recursive, p)
-	if err != nil {
-		return nil, err
-	}
-	if things == nil {
-		things = []string{}
-	}
-	return struct {
-		Things    []string `json:"things"`
-		NextToken string   `json:"nextToken,omitempty"`
-	}{things, c.nextPage(next)}, nil
+	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
+		return s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), in.Recursive, p)
+	}, same)
 }
 
 // membershipRequest is the body of AddThingToThingGroup and

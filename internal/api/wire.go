@@ -67,3 +67,57 @@ func (c *call) pageBinding() string {
 	b, _ := json.Marshal(rest) // map keys are sorted: a stable binding
 	return string(b)
 }
+
+// listPage answers a list operation: it calls list with the page the
+// request asks for (def items unless it gives a size) and maps each item to
+// its wire form. The answer holds the items under the output's list member
+// and the next page's token under the paginator's output token.
+func listPage[T, O any](c *call, def int, list func(warden.Page) ([]T, string, error), wire func(*T) O) (any, error) {
+	p, err := c.page(def)
+	if err != nil {
+		return nil, err
+	}
+	found, cursor, err := list(p)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]O, 0, len(found))
+	for i := range found {
+		items = append(items, wire(&found[i]))
+	}
+	return pageOut{itemsKey: c.listMember(), items: items, tokenKey: c.op.Paginator.OutputToken, next: c.nextPage(cursor)}, nil
+}
+
+// listMember is the name of the one list member of the operation's output.
+func (c *call) listMember() string {
+	for _, m := range c.op.Output.Members {
+		if m.Shape.Type == "list" {
+			return m.Name
+		}
+	}
+	panic(c.op.Name + " has no list in its output")
+}
+
+// same is the wire form of an item sent as the store returns it.
+func same[T any](t *T) T { return *t }
+
+// pageOut is a page of a list: {"<itemsKey>": items, "<tokenKey>": next},
+// the token left out on the last page.
+type pageOut struct {
+	itemsKey, tokenKey, next string
+	items                    any
+}
+
+// MarshalJSON writes the page; model member names are plain letters.
+func (p pageOut) MarshalJSON() ([]byte, error) {
+	items, err := json.Marshal(p.items)
+	if err != nil {
+		return nil, err
+	}
+	b := append([]byte(`{"`+p.itemsKey+`":`), items...)
+	if p.next != "" {
+		next, _ := json.Marshal(p.next)
+		b = append(append(b, `,"`+p.tokenKey+`":`...), next...)
+	}
+	return append(b, '}'), nil
+}
