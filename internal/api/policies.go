@@ -22,6 +22,20 @@ type policyRef struct {
 	PolicyArn  string `json:"policyArn"`
 }
 
+// policyRef is the name and ARN of the policy named name.
+func (c *call) policyRef(name *string) policyRef {
+	return policyRef{*name, warden.PolicyARN(c.scope, *name)}
+}
+
+// policyRefs are the names and ARNs of the policies named names (never nil).
+func (c *call) policyRefs(names []string) []policyRef {
+	out := make([]policyRef, 0, len(names))
+	for i := range names {
+		out = append(out, c.policyRef(&names[i]))
+	}
+	return out
+}
+
 func (s *Server) CreatePolicy(c *call) (any, error) {
 	var in policyInput
 	if err := c.decode(&in); err != nil {
@@ -191,7 +205,7 @@ func (s *Server) ListAttachedPolicies(c *call) (any, error) {
 	}
 	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
 		return s.store.AttachedPolicies(c.ctx, c.scope, in.Target, in.Recursive, p)
-	}, func(name *string) policyRef { return policyRef{*name, warden.PolicyARN(c.scope, *name)} })
+	}, c.policyRef)
 }
 
 func (s *Server) SetV2LoggingOptions(c *call) (any, error) {
