@@ -324,3 +324,54 @@ func ParseVersion(member, raw string) (*int64, error) {
 	}
 	return &n, nil
 }
+
+// ResolveMembership returns the thing and thing group an
+// AddThingToThingGroup or RemoveThingFromThingGroup request of scope s
+// names: each side by name, by ARN, or by both, which must then agree. An
+// ARN of another account or region names nothing the caller can see.
+func ResolveMembership(s Scope, thingName, thingArn, groupName, groupArn *string) (thing, group string, err error) {
+	var v Validator
+	thing = nameOrARN(&v, "thingName", thingName, "thingArn", thingArn, "thing")
+	group = nameOrARN(&v, "thingGroupName", groupName, "thingGroupArn", groupArn, "thinggroup")
+	if err := v.Err(); err != nil {
+		return "", "", err
+	}
+	for _, ref := range []struct {
+		arn  *string
+		kind string
+	}{{thingArn, "Thing"}, {groupArn, "Thing group"}} {
+		if ref.arn == nil {
+			continue
+		}
+		if scope, _, _, _ := ParseIoTARN(*ref.arn); scope != s {
+			return "", "", Errorf(CodeResourceNotFound, "%s %s does not exist.", ref.kind, *ref.arn)
+		}
+	}
+	return thing, group, nil
+}
+
+// nameOrARN validates one side of a membership request: the name, the ARN
+// (of resource type kind) or both, which must then agree.
+func nameOrARN(v *Validator, nameMember string, name *string, arnMember string, arn *string, kind string) string {
+	if name == nil && arn == nil {
+		v.Problem("either " + nameMember + " or " + arnMember + " must be specified")
+		return ""
+	}
+	var fromARN string
+	if arn != nil {
+		_, typ, id, ok := ParseIoTARN(*arn)
+		if !ok || typ != kind {
+			v.Fail(arnMember, *arn, "Member must be an AWS IoT "+kind+" ARN (arn:aws:iot:<region>:<account>:"+kind+"/<name>)")
+			return ""
+		}
+		ValidateThingName(v, arnMember, id) // the model sets no pattern on ARNs
+		fromARN = id
+	}
+	if name == nil {
+		return fromARN
+	}
+	if arn != nil && fromARN != *name {
+		v.Problem(nameMember + " '" + *name + "' and " + arnMember + " '" + *arn + "' name different resources")
+	}
+	return *name
+}

@@ -303,7 +303,7 @@ func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
 		ExpectedVersion: in.ExpectedVersion,
 	}
 	if dynamic {
-		if err := checkQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
+		if err := warden.CheckDynamicGroupQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
 			return nil, err
 		}
 		u.QueryString = in.QueryString
@@ -374,52 +374,7 @@ type membershipRequest struct {
 
 // resolve returns the thing and group names the request names.
 func (c *call) resolve(in *membershipRequest) (thing, group string, err error) {
-	var v warden.Validator
-	thing = c.nameOrArn(&v, "thingName", in.ThingName, "thingArn", in.ThingArn, "thing")
-	group = c.nameOrArn(&v, "thingGroupName", in.ThingGroupName, "thingGroupArn", in.ThingGroupArn, "thinggroup")
-	if err := v.Err(); err != nil {
-		return "", "", err
-	}
-	// An ARN of another account or region names nothing this caller can see.
-	for _, ref := range []struct {
-		arn  *string
-		kind string
-		name string
-	}{{in.ThingArn, "Thing", thing}, {in.ThingGroupArn, "Thing group", group}} {
-		if ref.arn == nil {
-			continue
-		}
-		if scope, _, _, _ := warden.ParseIoTARN(*ref.arn); scope != c.scope {
-			return "", "", warden.Errorf(warden.CodeResourceNotFound, "%s %s does not exist.", ref.kind, *ref.arn)
-		}
-	}
-	return thing, group, nil
-}
-
-// nameOrArn validates one side of a membership request: the name, the ARN
-// (of resource type kind) or both, which must then agree.
-func (c *call) nameOrArn(v *warden.Validator, nameMember string, name *string, arnMember string, arn *string, kind string) string {
-	if name == nil && arn == nil {
-		v.Problem("either " + nameMember + " or " + arnMember + " must be specified")
-		return ""
-	}
-	var fromArn string
-	if arn != nil {
-		_, typ, id, ok := warden.ParseIoTARN(*arn)
-		if !ok || typ != kind {
-			v.Fail(arnMember, *arn, "Member must be an AWS IoT "+kind+" ARN (arn:aws:iot:<region>:<account>:"+kind+"/<name>)")
-			return ""
-		}
-		warden.ValidateThingName(v, arnMember, id) // the model sets no pattern on ARNs
-		fromArn = id
-	}
-	if name == nil {
-		return fromArn
-	}
-	if arn != nil && fromArn != *name {
-		v.Problem(nameMember + " '" + *name + "' and " + arnMember + " '" + *arn + "' name different resources")
-	}
-	return *name
+	return warden.ResolveMembership(c.scope, in.ThingName, in.ThingArn, in.ThingGroupName, in.ThingGroupArn)
 }
 
 func (s *Server) AddThingToThingGroup(c *call) (any, error) {
@@ -449,25 +404,6 @@ func (s *Server) RemoveThingFromThingGroup(c *call) (any, error) {
 
 // --- dynamic thing groups ---
 
-// checkQuery checks the fleet-index members of a dynamic group request:
-// AWS_Things is the only index, 2017-09-30 the only query version, and the
-// query must parse.
-func checkQuery(indexName, queryString, queryVersion *string) error {
-	if indexName != nil && *indexName != warden.DefaultIndexName {
-		return warden.Errorf(warden.CodeResourceNotFound, "Index %s does not exist; the only index is %s.", *indexName, warden.DefaultIndexName)
-	}
-	if queryVersion != nil && *queryVersion != warden.DefaultQueryVersion {
-		return warden.Errorf(warden.CodeInvalidRequest, "Query version %s is not supported; the only query version is %s.",
-			*queryVersion, warden.DefaultQueryVersion)
-	}
-	if queryString != nil {
-		if _, err := warden.ParseFleetQuery(*queryString); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 	var in struct {
 		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
@@ -479,12 +415,10 @@ func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	warden.ValidateTags(&v, "tags", in.Tags)
-	if err := v.Err(); err != nil {
+	if err := checkTagCount(in.Tags); err != nil {
 		return nil, err
 	}
-	if err := checkQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
+	if err := warden.CheckDynamicGroupQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
 		return nil, err
 	}
 	q := warden.DynamicGroupQuery{IndexName: warden.DefaultIndexName, QueryString: *in.QueryString, QueryVersion: warden.DefaultQueryVersion}
