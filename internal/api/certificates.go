@@ -35,14 +35,6 @@ func checkTagCount(tags []warden.Tag) error {
 	return v.Err()
 }
 
-// certStatus is the status a new certificate starts in.
-func certStatus(active bool) string {
-	if active {
-		return warden.CertActive
-	}
-	return warden.CertInactive
-}
-
 // ---------------------------------------------------------------- wire shapes
 
 type certValidity struct {
@@ -102,7 +94,7 @@ func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert := warden.NewCertificateFrom(issued.Cert, certStatus(in.SetAsActive), warden.ModeDefault, now)
+	cert := warden.NewCertificateFrom(issued.Cert, warden.NewCertificateStatus(in.SetAsActive), warden.ModeDefault, now)
 	if err := s.store.CreateCertificate(c.ctx, c.scope, cert, "CreateKeysAndCertificate"); err != nil {
 		return nil, err
 	}
@@ -118,22 +110,6 @@ func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 	}{c.scope.CertificateARN(cert.ID), cert.ID, cert.PEM, keyPair{issued.PublicKey, issued.PrivateKey}}, nil
 }
 
-// registerStatus is the status a registered certificate starts in: the
-// status member if given, else ACTIVE for the deprecated setAsActive=true,
-// else INACTIVE. Of the model's statuses AWS documents only ACTIVE,
-// INACTIVE and REVOKED for registering (and tests hold Warden to it).
-func registerStatus(status string, setAsActive bool) (string, error) {
-	switch status {
-	case "":
-		return certStatus(setAsActive), nil
-	case warden.CertPendingTransfer, warden.CertPendingActivation, warden.CertRegisterInactive:
-		var v warden.Validator
-		v.Fail("status", status, "Member must be ACTIVE, INACTIVE or REVOKED when registering a certificate")
-		return "", v.Err()
-	}
-	return status, nil
-}
-
 func (s *Server) RegisterCertificate(c *call) (any, error) {
 	var in struct {
 		CertificatePem   string `json:"certificatePem"`
@@ -144,16 +120,13 @@ func (s *Server) RegisterCertificate(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	status, err := registerStatus(in.Status, in.SetAsActive)
+	status, err := warden.RegisterStatus(in.Status, in.SetAsActive)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	device, err := warden.ParseCertificatePEM("certificatePem", in.CertificatePem)
+	device, err := warden.ParseDeviceCertificate(in.CertificatePem, now)
 	if err != nil {
-		return nil, err
-	}
-	if err := warden.CheckValidAt("certificate", device, now); err != nil {
 		return nil, err
 	}
 	caID := ""
@@ -179,16 +152,13 @@ func (s *Server) RegisterCertificateWithoutCA(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	status, err := registerStatus(in.Status, false)
+	status, err := warden.RegisterStatus(in.Status, false)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	device, err := warden.ParseCertificatePEM("certificatePem", in.CertificatePem)
+	device, err := warden.ParseDeviceCertificate(in.CertificatePem, now)
 	if err != nil {
-		return nil, err
-	}
-	if err := warden.CheckValidAt("certificate", device, now); err != nil {
 		return nil, err
 	}
 	cert := warden.NewCertificateFrom(device, status, warden.ModeSNIOnly, now)
@@ -292,43 +262,12 @@ func (s *Server) RegisterCACertificate(c *call) (any, error) {
 	if err := checkTagCount(in.Tags); err != nil {
 		return nil, err
 	}
-	mode, verification := cmp.Or(in.CertificateMode, warden.ModeDefault), in.VerificationCertificate
-	switch {
-	case mode == warden.ModeDefault && verification == "":
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"A verificationCertificate is required when certificateMode is DEFAULT (or not given).")
-	case mode == warden.ModeSNIOnly && verification != "":
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"The verificationCertificate must be empty when certificateMode is SNI_ONLY.")
-	}
 	now := s.now().UTC()
-	caCert, err := warden.ParseCertificatePEM("caCertificate", in.CaCertificate)
+	caCert, verificationCN, err := warden.ParseCARegistration(in.CaCertificate, in.VerificationCertificate, in.CertificateMode, now)
 	if err != nil {
 		return nil, err
 	}
-	if !caCert.BasicConstraintsValid || !caCert.IsCA {
-		return nil, warden.Errorf(warden.CodeCertificateValidation,
-			"The caCertificate is not a CA certificate: its basic constraints do not say CA:TRUE.")
-	}
-	if err := warden.CheckValidAt("CA certificate", caCert, now); err != nil {
-		return nil, err
-	}
-	var verificationCN *string
-	if mode == warden.ModeDefault {
-		ver, err := warden.ParseCertificatePEM("verificationCertificate", verification)
-		if err != nil {
-			return nil, err
-		}
-		if err := warden.CheckValidAt("verification certificate", ver, now); err != nil {
-			return nil, err
-		}
-		if !warden.SignedByKeyOf(ver, caCert) {
-			return nil, warden.Errorf(warden.CodeCertificateValidation,
-				"The verification certificate was not signed with the CA certificate's private key.")
-		}
-		verificationCN = &ver.Subject.CommonName
-	}
-	ca := warden.NewCACertificateFrom(caCert, certStatus(in.SetAsActive), mode, now)
+	ca := warden.NewCACertificateFrom(caCert, warden.NewCertificateStatus(in.SetAsActive), cmp.Or(in.CertificateMode, warden.ModeDefault), now)
 	if in.AllowAutoRegistration {
 		ca.AutoRegistrationStatus = warden.AutoRegistrationEnable
 	}
