@@ -149,14 +149,10 @@ func (s *Server) ListAuditTasks(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if oldest := s.now().Add(-warden.AuditRetention); in.StartTime.Before(oldest) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "startTime %s is before %s: audits are kept for 90 days.",
-			in.StartTime.Format(time.RFC3339), oldest.UTC().Format(time.RFC3339))
-	}
-	if in.EndTime.Before(in.StartTime) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "endTime must not be before startTime.")
-	}
 	f := warden.AuditTaskFilter{Start: in.StartTime, End: in.EndTime, Type: in.TaskType, Status: in.TaskStatus}
+	if err := f.Check(s.now()); err != nil {
+		return nil, err
+	}
 	type taskOut struct {
 		TaskID     string `json:"taskId"`
 		TaskStatus string `json:"taskStatus"`
@@ -199,19 +195,6 @@ func findingOut(f *warden.AuditFinding) auditFindingOut {
 		ReasonForNonComplianceCode: f.ReasonForNonComplianceCode, IsSuppressed: f.IsSuppressed}
 }
 
-// knownCheck fails unless the checkName member, when given, names an audit
-// check (the model cannot know them): a typo in a filter is an error
-// rather than an empty list.
-func knownCheck(name *string) error {
-	if name == nil {
-		return nil
-	}
-	if _, ok := warden.AuditCheck(*name); !ok {
-		return warden.Errorf(warden.CodeInvalidRequest, "%s is not an audit check name (at 'checkName').", *name)
-	}
-	return nil
-}
-
 func (s *Server) ListAuditFindings(c *call) (any, error) {
 	var in struct {
 		TaskID                 string                     `json:"taskId"`
@@ -224,22 +207,14 @@ func (s *Server) ListAuditFindings(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if err := knownCheck(in.CheckName); err != nil {
+	if err := warden.CheckAuditCheckName(in.CheckName); err != nil {
 		return nil, err
 	}
-	byTime := in.StartTime != nil || in.EndTime != nil
-	switch {
-	case in.TaskID != "" && byTime:
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "Give either taskId or startTime and endTime, not both.")
-	case in.TaskID == "" && !byTime:
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "Give either taskId or startTime and endTime.")
-	case byTime && (in.StartTime == nil || in.EndTime == nil):
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "startTime and endTime go together: give both.")
+	f, err := warden.NewAuditFindingFilter(in.TaskID, (*time.Time)(in.StartTime), (*time.Time)(in.EndTime))
+	if err != nil {
+		return nil, err
 	}
-	f := warden.AuditFindingFilter{TaskID: in.TaskID, CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier, Suppressed: in.ListSuppressedFindings}
-	if byTime {
-		f.Start, f.End = time.Time(*in.StartTime), time.Time(*in.EndTime)
-	}
+	f.CheckName, f.Resource, f.Suppressed = deref(in.CheckName), in.ResourceIdentifier, in.ListSuppressedFindings
 	return listPage(c, 25, func(p warden.Page) ([]warden.AuditFinding, string, error) {
 		return s.store.AuditFindings(c.ctx, c.scope, f, p)
 	}, findingOut)
@@ -321,7 +296,7 @@ func (s *Server) CreateAuditSuppression(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if err := knownCheck(&in.CheckName); err != nil {
+	if err := warden.CheckAuditCheckName(&in.CheckName); err != nil {
 		return nil, err
 	}
 	if err := warden.CheckAuditResource(in.CheckName, &in.ResourceIdentifier); err != nil {
@@ -389,7 +364,7 @@ func (s *Server) ListAuditSuppressions(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if err := knownCheck(in.CheckName); err != nil {
+	if err := warden.CheckAuditCheckName(in.CheckName); err != nil {
 		return nil, err
 	}
 	f := warden.AuditSuppressionFilter{CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier,
@@ -431,10 +406,7 @@ func (s *Server) CreateScheduledAudit(c *call) (any, error) {
 		return nil, err
 	}
 	name := c.r.PathValue("scheduledAuditName")
-	// AWS documents at most 50 tags a resource; the model sets no maximum.
-	var v warden.Validator
-	v.Count("tags", len(in.Tags), 0, warden.MaxTagsPerResource)
-	if err := v.Err(); err != nil {
+	if err := checkTagCount(in.Tags); err != nil {
 		return nil, err
 	}
 	checks, err := warden.ValidateTargetCheckNames("targetCheckNames", in.TargetCheckNames)

@@ -88,18 +88,11 @@ func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	start, end := in.StartTime, in.EndTime
-	if oldest := s.now().UTC().Add(-warden.MitigationTaskRetention); start.Before(oldest) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"startTime %s is more than 90 days ago; audit mitigation actions tasks are kept for 90 days (give a startTime on or after %s).",
-			start.Format(time.RFC3339), oldest.Format(time.RFC3339))
-	}
-	if end.Before(start) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "endTime %s is before startTime %s.",
-			end.Format(time.RFC3339), start.Format(time.RFC3339))
-	}
 	f := warden.MitigationTaskFilter{AuditTaskID: in.AuditTaskID, FindingID: in.FindingID, Status: in.TaskStatus,
-		StartedAfter: start, EndedBefore: end}
+		StartedAfter: in.StartTime, EndedBefore: in.EndTime}
+	if err := f.Check(s.now()); err != nil {
+		return nil, err
+	}
 	type taskOut struct {
 		TaskID     string `json:"taskId"`
 		StartTime  epoch  `json:"startTime"`
