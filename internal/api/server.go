@@ -4,15 +4,12 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -113,10 +110,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.verifier.Regions = cfg.Regions
 	}
 	s.iot = http.NewServeMux()
-	s.route(s.iot, awsmodel.Load(awsmodel.IoTModel))
+	protocol.Route(s.iot, awsmodel.Load(awsmodel.IoTModel), s, s.op, unknownOperation)
 	s.devices = cfg.Devices
 	s.data = http.NewServeMux()
-	s.route(s.data, awsmodel.Load(awsmodel.IoTDataModel))
+	protocol.Route(s.data, awsmodel.Load(awsmodel.IoTDataModel), s, s.op, unknownOperation)
 	return s, nil
 }
 
@@ -135,7 +132,7 @@ type call struct {
 
 // handler serves one AWS operation. It returns the response shape, which is
 // sent as JSON, or an error, which is sent as the AWS error envelope.
-type handler func(c *call) (any, error)
+type handler = func(c *call) (any, error)
 
 type ctxKey int
 
@@ -176,7 +173,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fail := s.writeError
-	if qs, ok := s.query[scopeService(r.Header.Get("Authorization"))]; ok {
+	if qs, ok := s.query[sigv4.ScopeService(r.Header.Get("Authorization"))]; ok {
 		fail = func(w http.ResponseWriter, info *requestInfo, err error) {
 			info.errCode = qs.WriteError(w, info.id, err)
 		}
@@ -234,8 +231,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // op adapts the handler of op (nil for an unknown path) to the mux: it
 // names the operation for the log line, reads and validates the input as
 // the model declares it, and writes the result.
-func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) op(op *awsmodel.Operation, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := r.Context().Value(infoKey).(*requestInfo)
 		c := &call{ctx: r.Context(), r: r, body: info.body, scope: info.scope, op: op, tokens: s.tokens}
 		var out any
@@ -255,45 +252,14 @@ func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 			buf, err = json.Marshal(out)
 		}
 		if s.checkModel && op != nil {
-			err = s.holdToModel(op, buf, err)
+			err = protocol.HoldToModel(op, buf, err)
 		}
 		if err != nil {
 			s.writeError(w, info, err)
 			return
 		}
 		protocol.WriteJSON(w, buf)
-	}
-}
-
-// alwaysAllowed are the codes any operation may answer with besides the
-// model's list: a failure of the service itself.
-var alwaysAllowed = map[warden.Code]bool{
-	warden.CodeInternalFailure: true, warden.CodeServiceUnavailable: true, warden.CodeThrottling: true,
-}
-
-// holdToModel returns err, or an internal error naming how the answer
-// (body, or err) departs from op's model.
-func (s *Server) holdToModel(op *awsmodel.Operation, body []byte, err error) error {
-	if err != nil {
-		var e *warden.Error
-		if errors.As(err, &e) && !op.HasError(string(e.Code)) && !alwaysAllowed[e.Code] {
-			return fmt.Errorf("model check: %s answered %s, which is not among its errors in the model (%s)", op.Name, e.Code, e.Message)
-		}
-		return err
-	}
-	if op.Output == nil {
-		return nil
-	}
-	var out any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		return err
-	}
-	if problems := op.Output.CheckOutput("", out); len(problems) > 0 {
-		return fmt.Errorf("model check: %s answered %s", op.Name, strings.Join(problems, "; "))
-	}
-	return nil
+	})
 }
 
 // writeError sends err as the restJson1 error envelope. Errors that are not
@@ -320,17 +286,6 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
-}
-
-// scopeService is the service named by the credential scope of an
-// Authorization header ("…/<region>/<service>/aws4_request"), or "" if it
-// names none; it picks the error format before the signature is verified.
-func scopeService(authorization string) string {
-	before, _, ok := strings.Cut(authorization, "/aws4_request")
-	if !ok {
-		return ""
-	}
-	return before[strings.LastIndexByte(before, '/')+1:]
 }
 
 // unknownOperation answers any path or method that is no AWS IoT operation.
