@@ -50,13 +50,7 @@ func (s *Server) DescribeAccountAuditConfiguration(c *call) (any, error) {
 }
 
 func (s *Server) DeleteAccountAuditConfiguration(c *call) (any, error) {
-	var in struct {
-		DeleteScheduledAudits bool `json:"deleteScheduledAudits"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteAuditConfiguration(c.ctx, c.scope, in.DeleteScheduledAudits, s.now().UTC())
+	return nil, s.store.DeleteAuditConfiguration(c.ctx, c.scope, c.flag("deleteScheduledAudits"), s.now().UTC())
 }
 
 // ---------------------------------------------------------------- tasks
@@ -231,18 +225,12 @@ func (s *Server) DescribeAuditFinding(c *call) (any, error) {
 }
 
 func (s *Server) ListRelatedResourcesForAuditFinding(c *call) (any, error) {
-	var in struct {
-		FindingID string `json:"findingId"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
 	// The token is an offset into the finding's list (bound to the finding by c.page).
 	p, err := c.page(25)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.store.AuditFinding(c.ctx, c.scope, in.FindingID)
+	f, err := s.store.AuditFinding(c.ctx, c.scope, c.str("findingId"))
 	if err != nil {
 		return nil, err
 	}

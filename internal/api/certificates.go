@@ -11,10 +11,7 @@ import (
 
 // certID is the certificate id member named member, in lower case: ids are
 // hex, and match case-insensitively.
-func (c *call) certID(member string) string {
-	id, _ := c.input[member].(string)
-	return strings.ToLower(id)
-}
+func (c *call) certID(member string) string { return strings.ToLower(c.str(member)) }
 
 // checkCertPrincipal refuses a principal other than a device certificate
 // ARN, which the model allows: Warden keeps no other kind of principal.
@@ -77,12 +74,6 @@ func (s *Server) GetRegistrationCode(c *call) (any, error) {
 // ---------------------------------------------------------------- device certificates
 
 func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
-	var in struct {
-		SetAsActive bool `json:"setAsActive"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
 	now := s.now().UTC()
 	caPEM, keyPEM, err := s.store.IssuingCA(c.ctx, c.scope, func() (string, string, error) {
 		return warden.NewIssuingCA(c.scope, now)
@@ -94,7 +85,7 @@ func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert := warden.NewCertificateFrom(issued.Cert, warden.NewCertificateStatus(in.SetAsActive), warden.ModeDefault, now)
+	cert := warden.NewCertificateFrom(issued.Cert, warden.NewCertificateStatus(c.flag("setAsActive")), warden.ModeDefault, now)
 	if err := s.store.CreateCertificate(c.ctx, c.scope, cert, "CreateKeysAndCertificate"); err != nil {
 		return nil, err
 	}
@@ -201,34 +192,16 @@ func (s *Server) DescribeCertificate(c *call) (any, error) {
 }
 
 func (s *Server) UpdateCertificate(c *call) (any, error) {
-	var in struct {
-		NewStatus string `json:"newStatus"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	_, err := s.store.UpdateCertificateStatus(c.ctx, c.scope, c.certID("certificateId"), in.NewStatus, s.now().UTC())
+	_, err := s.store.UpdateCertificateStatus(c.ctx, c.scope, c.certID("certificateId"), c.str("newStatus"), s.now().UTC())
 	return nil, err
 }
 
 func (s *Server) DeleteCertificate(c *call) (any, error) {
-	var in struct {
-		ForceDelete bool `json:"forceDelete"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteCertificate(c.ctx, c.scope, c.certID("certificateId"), in.ForceDelete, s.now().UTC())
+	return nil, s.store.DeleteCertificate(c.ctx, c.scope, c.certID("certificateId"), c.flag("forceDelete"), s.now().UTC())
 }
 
 func (s *Server) listCertificates(c *call, f warden.CertificateFilter) (any, error) {
-	var in struct {
-		AscendingOrder bool `json:"ascendingOrder"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	f.Ascending = in.AscendingOrder
+	f.Ascending = c.flag("ascendingOrder")
 	return listPage(c, 25, func(p warden.Page) ([]warden.Certificate, string, error) {
 		return s.store.Certificates(c.ctx, c.scope, f, p)
 	}, func(cert *warden.Certificate) certSummary {
@@ -337,15 +310,8 @@ func (s *Server) DeleteCACertificate(c *call) (any, error) {
 }
 
 func (s *Server) ListCACertificates(c *call) (any, error) {
-	var in struct {
-		AscendingOrder bool   `json:"ascendingOrder"`
-		TemplateName   string `json:"templateName"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
 	return listPage(c, 25, func(p warden.Page) ([]warden.CACertificate, string, error) {
-		return s.store.CACertificates(c.ctx, c.scope, in.TemplateName, in.AscendingOrder, p)
+		return s.store.CACertificates(c.ctx, c.scope, c.str("templateName"), c.flag("ascendingOrder"), p)
 	}, func(ca *warden.CACertificate) caSummary {
 		return caSummary{c.scope.CACertificateARN(ca.ID), ca.ID, ca.Status, epoch(ca.CreationDate)}
 	})
@@ -353,54 +319,31 @@ func (s *Server) ListCACertificates(c *call) (any, error) {
 
 // ---------------------------------------------------------------- thing principals
 
-// thingPrincipal is the input of AttachThingPrincipal and DetachThingPrincipal.
-type thingPrincipal struct {
-	ThingName string `json:"thingName"`
-	Principal string `json:"principal"`
-	Type      string `json:"thingPrincipalType"`
-}
-
 func (s *Server) AttachThingPrincipal(c *call) (any, error) {
-	var in thingPrincipal
-	if err := c.decode(&in); err != nil {
+	if err := checkCertPrincipal(c.str("principal")); err != nil {
 		return nil, err
 	}
-	if err := checkCertPrincipal(in.Principal); err != nil {
-		return nil, err
-	}
-	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, in.ThingName, in.Principal, in.Type, s.now().UTC())
+	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, c.str("thingName"), c.str("principal"), c.str("thingPrincipalType"), s.now().UTC())
 }
 
 func (s *Server) DetachThingPrincipal(c *call) (any, error) {
-	var in thingPrincipal
-	if err := c.decode(&in); err != nil {
+	if err := checkCertPrincipal(c.str("principal")); err != nil {
 		return nil, err
 	}
-	if err := checkCertPrincipal(in.Principal); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, in.ThingName, in.Principal, s.now().UTC())
+	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, c.str("thingName"), c.str("principal"), s.now().UTC())
 }
 
 func (s *Server) ListThingPrincipals(c *call) (any, error) {
-	var in thingPrincipal
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
 	return listPage(c, 25, func(p warden.Page) ([]warden.ThingPrincipal, string, error) {
-		return s.store.ThingPrincipals(c.ctx, c.scope, in.ThingName, p)
+		return s.store.ThingPrincipals(c.ctx, c.scope, c.str("thingName"), p)
 	}, func(tp *warden.ThingPrincipal) string { return tp.Principal })
 }
 
 func (s *Server) ListPrincipalThings(c *call) (any, error) {
-	var in thingPrincipal
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	if err := checkCertPrincipal(in.Principal); err != nil {
+	if err := checkCertPrincipal(c.str("principal")); err != nil {
 		return nil, err
 	}
 	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
-		return s.store.PrincipalThings(c.ctx, c.scope, in.Principal, p)
+		return s.store.PrincipalThings(c.ctx, c.scope, c.str("principal"), p)
 	}, same)
 }

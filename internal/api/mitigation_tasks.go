@@ -104,15 +104,7 @@ func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
 }
 
 func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
-	var in struct {
-		TaskID       string `json:"taskId"`
-		FindingID    string `json:"findingId"`
-		ActionStatus string `json:"actionStatus"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	f := warden.MitigationExecutionFilter{TaskID: in.TaskID, FindingID: in.FindingID, Status: in.ActionStatus}
+	f := warden.MitigationExecutionFilter{TaskID: c.str("taskId"), FindingID: c.str("findingId"), Status: c.str("actionStatus")}
 	type execOut struct {
 		TaskID     string `json:"taskId"`
 		FindingID  string `json:"findingId"`

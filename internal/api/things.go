@@ -152,13 +152,7 @@ type groupNameAndArn struct {
 	GroupArn  string `json:"groupArn"`
 }
 
-func (c *call) groupList(names []string) []groupNameAndArn {
-	out := make([]groupNameAndArn, 0, len(names))
-	for i := range names {
-		out = append(out, c.groupRef(&names[i]))
-	}
-	return out
-}
+func (c *call) groupList(names []string) []groupNameAndArn { return wireAll(names, c.groupRef) }
 
 // groupRef is the name and ARN of the thing group named name.
 func (c *call) groupRef(name *string) groupNameAndArn {
@@ -351,14 +345,8 @@ func (s *Server) ListThingGroups(c *call) (any, error) {
 }
 
 func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
-	var in struct {
-		Recursive bool `json:"recursive"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
 	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
-		return s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), in.Recursive, p)
+		return s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), c.flag("recursive"), p)
 	}, same)
 }
 

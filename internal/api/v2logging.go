@@ -32,27 +32,20 @@ type logTargetJSON struct {
 }
 
 func (s *Server) ListV2LoggingLevels(c *call) (any, error) {
-	var in logTargetJSON
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
 	type config struct {
 		LogTarget logTargetJSON `json:"logTarget"`
 		LogLevel  string        `json:"logLevel"`
 	}
 	return listPage(c, 25, func(p warden.Page) ([]warden.LogTargetLevel, string, error) {
-		return s.store.V2LoggingLevels(c.ctx, c.scope, in.TargetType, p)
+		return s.store.V2LoggingLevels(c.ctx, c.scope, c.str("targetType"), p)
 	}, func(l *warden.LogTargetLevel) config {
 		return config{logTargetJSON{l.Target.Type, l.Target.Name}, l.Level}
 	})
 }
 
 func (s *Server) DeleteV2LoggingLevel(c *call) (any, error) {
-	var in logTargetJSON // the model requires both members, DEFAULT's name too
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	t := warden.LogTarget{Type: in.TargetType, Name: in.TargetName}
+	// The model requires both members, DEFAULT's name too.
+	t := warden.LogTarget{Type: c.str("targetType"), Name: c.str("targetName")}
 	if err := warden.ValidateLogTargetName("targetName", t, true); err != nil {
 		return nil, err
 	}

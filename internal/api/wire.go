@@ -34,12 +34,31 @@ func listPage[T, O any](c *call, def int, list func(warden.Page) ([]T, string, e
 	if err != nil {
 		return nil, err
 	}
-	items := make([]O, 0, len(found))
-	for i := range found {
-		items = append(items, wire(&found[i]))
+	return protocol.NewListOutput(c.op, wireAll(found, wire), c.nextPage(cursor)), nil
+}
+
+// wireAll is the wire form of each of items (never nil).
+func wireAll[T, O any](items []T, wire func(*T) O) []O {
+	out := make([]O, 0, len(items))
+	for i := range items {
+		out = append(out, wire(&items[i]))
 	}
-	return protocol.NewListOutput(c.op, items, c.nextPage(cursor)), nil
+	return out
 }
 
 // same is the wire form of an item sent as the store returns it.
 func same[T any](t *T) T { return *t }
+
+// str is the string member named member as sent at its location (path,
+// query string or header), "" when absent.
+func (c *call) str(member string) string {
+	v, _ := c.input[member].(string)
+	return v
+}
+
+// flag is the boolean member named member as sent at its location, false
+// when absent.
+func (c *call) flag(member string) bool {
+	v, _ := c.input[member].(bool)
+	return v
+}
