@@ -2,7 +2,6 @@ package api
 
 import (
 	"cmp"
-	"strconv"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -134,16 +133,7 @@ func (s *Server) DescribeAuditTask(c *call) (any, error) {
 }
 
 func (s *Server) ListAuditTasks(c *call) (any, error) {
-	var in struct {
-		StartTime  time.Time `json:"startTime"`
-		EndTime    time.Time `json:"endTime"`
-		TaskType   string    `json:"taskType"`
-		TaskStatus string    `json:"taskStatus"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	f := warden.AuditTaskFilter{Start: in.StartTime, End: in.EndTime, Type: in.TaskType, Status: in.TaskStatus}
+	f := warden.AuditTaskFilter{Start: c.time("startTime"), End: c.time("endTime"), Type: c.str("taskType"), Status: c.str("taskStatus")}
 	if err := f.Check(s.now()); err != nil {
 		return nil, err
 	}
@@ -226,29 +216,13 @@ func (s *Server) DescribeAuditFinding(c *call) (any, error) {
 
 func (s *Server) ListRelatedResourcesForAuditFinding(c *call) (any, error) {
 	// The token is an offset into the finding's list (bound to the finding by c.page).
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	f, err := s.store.AuditFinding(c.ctx, c.scope, c.str("findingId"))
-	if err != nil {
-		return nil, err
-	}
-	from := 0
-	if p.After != "" {
-		if from, err = strconv.Atoi(p.After); err != nil || from < 0 || from > len(f.RelatedResources) {
-			return nil, warden.Errorf(warden.CodeInvalidRequest, "The nextToken is not valid for this request.")
+	return listPage(c, 25, func(p warden.Page) ([]warden.RelatedResource, string, error) {
+		f, err := s.store.AuditFinding(c.ctx, c.scope, c.str("findingId"))
+		if err != nil {
+			return nil, "", err
 		}
-	}
-	to := min(from+p.Limit, len(f.RelatedResources))
-	next := ""
-	if to < len(f.RelatedResources) {
-		next = strconv.Itoa(to)
-	}
-	return struct {
-		RelatedResources []warden.RelatedResource `json:"relatedResources"`
-		NextToken        string                   `json:"nextToken,omitempty"`
-	}{append([]warden.RelatedResource{}, f.RelatedResources[from:to]...), c.nextPage(next)}, nil
+		return warden.PageOf(f.RelatedResources, p)
+	}, same)
 }
 
 // ---------------------------------------------------------------- suppressions

@@ -78,18 +78,8 @@ func (s *Server) DescribeAuditMitigationActionsTask(c *call) (any, error) {
 }
 
 func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
-	var in struct {
-		AuditTaskID string    `json:"auditTaskId"`
-		FindingID   string    `json:"findingId"`
-		TaskStatus  string    `json:"taskStatus"`
-		StartTime   time.Time `json:"startTime"`
-		EndTime     time.Time `json:"endTime"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	f := warden.MitigationTaskFilter{AuditTaskID: in.AuditTaskID, FindingID: in.FindingID, Status: in.TaskStatus,
-		StartedAfter: in.StartTime, EndedBefore: in.EndTime}
+	f := warden.MitigationTaskFilter{AuditTaskID: c.str("auditTaskId"), FindingID: c.str("findingId"), Status: c.str("taskStatus"),
+		StartedAfter: c.time("startTime"), EndedBefore: c.time("endTime")}
 	if err := f.Check(s.now()); err != nil {
 		return nil, err
 	}

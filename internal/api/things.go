@@ -107,13 +107,7 @@ func (s *Server) UpdateThing(c *call) (any, error) {
 }
 
 func (s *Server) DeleteThing(c *call) (any, error) {
-	var in struct {
-		ExpectedVersion *int64 `json:"expectedVersion"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteThing(c.ctx, c.scope, c.r.PathValue("thingName"), in.ExpectedVersion, s.now().UTC())
+	return nil, s.store.DeleteThing(c.ctx, c.scope, c.r.PathValue("thingName"), c.expectedVersion(), s.now().UTC())
 }
 
 type thingAttribute struct {
@@ -125,21 +119,13 @@ type thingAttribute struct {
 }
 
 func (s *Server) ListThings(c *call) (any, error) {
-	var in struct {
-		AttributeName  string  `json:"attributeName"`
-		AttributeValue *string `json:"attributeValue"`
-		TypeName       string  `json:"thingTypeName"`
-		UsePrefix      bool    `json:"usePrefixAttributeValue"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	if in.AttributeValue != nil && in.AttributeName == "" {
+	f := warden.ThingFilter{AttributeName: c.str("attributeName"), AttributeValue: optional[string](c, "attributeValue"),
+		TypeName: c.str("thingTypeName"), UsePrefix: c.flag("usePrefixAttributeValue")}
+	if f.AttributeValue != nil && f.AttributeName == "" {
 		var v warden.Validator
 		v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
 		return nil, v.Err()
 	}
-	f := warden.ThingFilter{AttributeName: in.AttributeName, AttributeValue: in.AttributeValue, TypeName: in.TypeName, UsePrefix: in.UsePrefix}
 	return listPage(c, registryPageSize, func(p warden.Page) ([]warden.Thing, string, error) {
 		return s.store.Things(c.ctx, c.scope, f, p)
 	}, func(t *warden.Thing) thingAttribute {
@@ -320,25 +306,11 @@ func (s *Server) DeleteDynamicThingGroup(c *call) (any, error) {
 }
 
 func (s *Server) deleteThingGroup(c *call, dynamic bool) (any, error) {
-	var in struct {
-		ExpectedVersion *int64 `json:"expectedVersion"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), dynamic, in.ExpectedVersion, s.now().UTC())
+	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), dynamic, c.expectedVersion(), s.now().UTC())
 }
 
 func (s *Server) ListThingGroups(c *call) (any, error) {
-	var in struct {
-		Parent     string `json:"parentGroup"`
-		NamePrefix string `json:"namePrefixFilter"`
-		Recursive  *bool  `json:"recursive"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	f := warden.ThingGroupFilter{Parent: in.Parent, NamePrefix: in.NamePrefix, Recursive: in.Recursive}
+	f := warden.ThingGroupFilter{Parent: c.str("parentGroup"), NamePrefix: c.str("namePrefixFilter"), Recursive: optional[bool](c, "recursive")}
 	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
 		return s.store.ThingGroups(c.ctx, c.scope, f, p)
 	}, c.groupRef)

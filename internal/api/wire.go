@@ -1,6 +1,9 @@
 package api
 
 import (
+	"encoding/json"
+	"time"
+
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/protocol"
 )
@@ -61,4 +64,32 @@ func (c *call) str(member string) string {
 func (c *call) flag(member string) bool {
 	v, _ := c.input[member].(bool)
 	return v
+}
+
+// time is the timestamp member named member as sent at its location, zero
+// when absent.
+func (c *call) time(member string) time.Time {
+	v, _ := c.input[member].(time.Time)
+	return v
+}
+
+// optional is the string or boolean member named member as sent at its
+// location, nil when absent.
+func optional[T string | bool](c *call, member string) *T {
+	v, ok := c.input[member].(T)
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+// expectedVersion is the expectedVersion member (a query parameter), nil
+// when absent.
+func (c *call) expectedVersion() *int64 {
+	n, ok := c.input["expectedVersion"].(json.Number)
+	if !ok {
+		return nil
+	}
+	v, _ := n.Int64() // the model has checked it is a long
+	return &v
 }
