@@ -628,13 +628,43 @@ func PrincipalPolicyNames(ctx context.Context, st Store, s Scope, kind, id strin
 	})
 }
 
-// LoadIoTPoliciesToTest loads the named policies for TestAuthorization,
-// each once and sorted by name. A policy whose document no longer parses
-// still answers, as saying nothing.
-func LoadIoTPoliciesToTest(ctx context.Context, st Store, s Scope, names []string) ([]IoTPolicy, error) {
+// LoadIoTPoliciesToTest loads what TestAuthorization evaluates for the
+// principal of kind and id (see ParseAuthPrincipal): a certificate as a
+// connection with clientID would be (its thing and that thing's group
+// policies included), a thing group as its policies and its ancestors'
+// (ResourceNotFound if unknown). The policies named add (each must exist)
+// are added, those named skip left out; each policy comes once, sorted by
+// name, and one whose document no longer parses still answers, as saying
+// nothing. No source IP is known, so aws:SourceIp conditions report it
+// missing.
+func LoadIoTPoliciesToTest(ctx context.Context, st Store, s Scope, kind, id, clientID string, add, skip []string) (IoTAuthzContext, []IoTPolicy, error) {
+	actx := IoTAuthzContext{Scope: s, ClientID: clientID}
+	var names []string
+	if kind == TargetCertificate {
+		pr, err := LoadIoTPrincipal(ctx, st, s, id, clientID, nil, netip.Addr{})
+		if err != nil {
+			return actx, nil, err
+		}
+		actx = pr.Context
+		for _, pol := range pr.Policies {
+			names = append(names, pol.Name)
+		}
+	} else {
+		var err error
+		if names, err = PrincipalPolicyNames(ctx, st, s, kind, id); err != nil {
+			return actx, nil, err
+		}
+	}
+	for _, name := range add {
+		if _, err := st.Policy(ctx, s, name); err != nil {
+			return actx, nil, err
+		}
+	}
+	names = append(names, add...)
+	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(skip, n) })
 	policies, err := LoadIoTPolicies(ctx, st, s, names)
 	if err != nil {
-		return nil, err
+		return actx, nil, err
 	}
 	for _, n := range names {
 		if !slices.ContainsFunc(policies, func(p IoTPolicy) bool { return p.Name == n }) {
@@ -644,7 +674,7 @@ func LoadIoTPoliciesToTest(ctx context.Context, st Store, s Scope, names []strin
 		}
 	}
 	slices.SortFunc(policies, func(a, b IoTPolicy) int { return strings.Compare(a.Name, b.Name) })
-	return slices.CompactFunc(policies, func(a, b IoTPolicy) bool { return a.Name == b.Name }), nil
+	return actx, slices.CompactFunc(policies, func(a, b IoTPolicy) bool { return a.Name == b.Name }), nil
 }
 
 // AuthorizeIoTAll answers one TestAuthorization authInfo: action on every

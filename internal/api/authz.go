@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/netip"
 	"slices"
 	"strconv"
 
@@ -29,11 +28,8 @@ type authResult struct {
 }
 
 // TestAuthorization evaluates authInfos with the device endpoint's
-// evaluator (warden.AuthorizeIoTAll). A certificate principal is loaded as
-// a connection with client id clientId would be (its thing and that thing's
-// group policies included); a thing group principal stands for its
-// policies and its ancestors'. No source IP is known, so aws:SourceIp
-// conditions report it missing.
+// evaluator (warden.AuthorizeIoTAll) over the principal's policies
+// (warden.LoadIoTPoliciesToTest).
 func (s *Server) TestAuthorization(c *call) (any, error) {
 	var in struct {
 		Principal             *string    `json:"principal"`
@@ -67,28 +63,7 @@ func (s *Server) TestAuthorization(c *call) (any, error) {
 	if kind == "" {
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "A principal (a certificate ARN or a thing group ARN) is required.")
 	}
-	actx := warden.IoTAuthzContext{Scope: c.scope, ClientID: in.ClientID}
-	var names []string
-	if kind == warden.TargetCertificate {
-		pr, err := warden.LoadIoTPrincipal(c.ctx, s.store, c.scope, id, in.ClientID, nil, netip.Addr{})
-		if err != nil {
-			return nil, err
-		}
-		actx = pr.Context
-		for _, pol := range pr.Policies {
-			names = append(names, pol.Name)
-		}
-	} else if names, err = warden.PrincipalPolicyNames(c.ctx, s.store, c.scope, kind, id); err != nil {
-		return nil, err
-	}
-	for _, name := range in.PolicyNamesToAdd {
-		if _, err := s.store.Policy(c.ctx, c.scope, name); err != nil {
-			return nil, err
-		}
-	}
-	names = append(names, in.PolicyNamesToAdd...)
-	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(in.PolicyNamesToSkip, n) })
-	policies, err := warden.LoadIoTPoliciesToTest(c.ctx, s.store, c.scope, names)
+	actx, policies, err := warden.LoadIoTPoliciesToTest(c.ctx, s.store, c.scope, kind, id, in.ClientID, in.PolicyNamesToAdd, in.PolicyNamesToSkip)
 	if err != nil {
 		return nil, err
 	}
