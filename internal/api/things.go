@@ -8,27 +8,20 @@ import (
 // (RegistryMaxResults allows 1..250).
 const registryPageSize = 50
 
+// attributePayload is the model's AttributePayload; absent or null, it is
+// the zero value.
 type attributePayload struct {
 	Attributes map[string]string `json:"attributes"`
-	Merge      *bool             `json:"merge"`
+	Merge      bool              `json:"merge"`
 }
-
-func (p *attributePayload) attributes() map[string]string {
-	if p == nil {
-		return nil
-	}
-	return p.Attributes
-}
-
-func (p *attributePayload) merge() bool { return p != nil && p.Merge != nil && *p.Merge }
 
 // --- things ---
 
 func (s *Server) CreateThing(c *call) (any, error) {
 	var in struct {
-		ThingTypeName    *string           `json:"thingTypeName"`
-		AttributePayload *attributePayload `json:"attributePayload"`
-		BillingGroupName *string           `json:"billingGroupName"`
+		ThingTypeName    *string          `json:"thingTypeName"`
+		AttributePayload attributePayload `json:"attributePayload"`
+		BillingGroupName *string          `json:"billingGroupName"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -39,7 +32,7 @@ func (s *Server) CreateThing(c *call) (any, error) {
 	}
 	now := s.now().UTC()
 	t, _, err := s.store.CreateThing(c.ctx, c.scope, warden.Thing{
-		Name: c.r.PathValue("thingName"), ID: warden.NewUUID(), TypeName: deref(in.ThingTypeName), Attributes: in.AttributePayload.attributes(),
+		Name: c.r.PathValue("thingName"), ID: warden.NewUUID(), TypeName: deref(in.ThingTypeName), Attributes: in.AttributePayload.Attributes,
 		CreationDate: now, LastModifiedDate: now,
 	})
 	if err != nil {
@@ -84,10 +77,10 @@ func nonNilMap(m map[string]string) map[string]string {
 
 func (s *Server) UpdateThing(c *call) (any, error) {
 	var in struct {
-		ThingTypeName    *string           `json:"thingTypeName"`
-		AttributePayload *attributePayload `json:"attributePayload"`
-		ExpectedVersion  *int64            `json:"expectedVersion"`
-		RemoveThingType  *bool             `json:"removeThingType"`
+		ThingTypeName    *string          `json:"thingTypeName"`
+		AttributePayload attributePayload `json:"attributePayload"`
+		ExpectedVersion  *int64           `json:"expectedVersion"`
+		RemoveThingType  *bool            `json:"removeThingType"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -100,7 +93,7 @@ func (s *Server) UpdateThing(c *call) (any, error) {
 	}
 	_, err := s.store.UpdateThing(c.ctx, c.scope, c.r.PathValue("thingName"), warden.ThingUpdate{
 		TypeName: in.ThingTypeName, RemoveThingType: remove,
-		Attributes: in.AttributePayload.attributes(), Merge: in.AttributePayload.merge(),
+		Attributes: in.AttributePayload.Attributes, Merge: in.AttributePayload.Merge,
 		ExpectedVersion: in.ExpectedVersion,
 	}, s.now().UTC())
 	return nil, err
@@ -154,22 +147,8 @@ func (s *Server) ListThingGroupsForThing(c *call) (any, error) {
 // --- thing groups ---
 
 type thingGroupPropertiesIn struct {
-	ThingGroupDescription *string           `json:"thingGroupDescription"`
-	AttributePayload      *attributePayload `json:"attributePayload"`
-}
-
-func (p *thingGroupPropertiesIn) description() *string {
-	if p == nil {
-		return nil
-	}
-	return p.ThingGroupDescription
-}
-
-func (p *thingGroupPropertiesIn) payload() *attributePayload {
-	if p == nil {
-		return nil
-	}
-	return p.AttributePayload
+	ThingGroupDescription *string          `json:"thingGroupDescription"`
+	AttributePayload      attributePayload `json:"attributePayload"`
 }
 
 type groupRef struct {
@@ -180,9 +159,9 @@ type groupRef struct {
 
 func (s *Server) CreateThingGroup(c *call) (any, error) {
 	var in struct {
-		ParentGroupName      *string                 `json:"parentGroupName"`
-		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
-		Tags                 []warden.Tag            `json:"tags"`
+		ParentGroupName      *string                `json:"parentGroupName"`
+		ThingGroupProperties thingGroupPropertiesIn `json:"thingGroupProperties"`
+		Tags                 []warden.Tag           `json:"tags"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -199,7 +178,7 @@ func (s *Server) CreateThingGroup(c *call) (any, error) {
 	now := s.now().UTC()
 	g, _, err := s.store.CreateThingGroup(c.ctx, c.scope, warden.ThingGroup{
 		Name: name, ID: warden.NewUUID(), ParentName: deref(in.ParentGroupName),
-		Description: deref(in.ThingGroupProperties.description()), Attributes: in.ThingGroupProperties.payload().attributes(),
+		Description: deref(in.ThingGroupProperties.ThingGroupDescription), Attributes: in.ThingGroupProperties.AttributePayload.Attributes,
 		CreationDate: now, LastModifiedDate: now,
 	}, in.Tags)
 	if err != nil {
@@ -268,18 +247,18 @@ func (s *Server) UpdateDynamicThingGroup(c *call) (any, error) {
 // latter also takes the query members.
 func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
 	var in struct {
-		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
-		ExpectedVersion      *int64                  `json:"expectedVersion"`
-		IndexName            *string                 `json:"indexName"`
-		QueryString          *string                 `json:"queryString"`
-		QueryVersion         *string                 `json:"queryVersion"`
+		ThingGroupProperties thingGroupPropertiesIn `json:"thingGroupProperties"`
+		ExpectedVersion      *int64                 `json:"expectedVersion"`
+		IndexName            *string                `json:"indexName"`
+		QueryString          *string                `json:"queryString"`
+		QueryVersion         *string                `json:"queryVersion"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	u := warden.ThingGroupUpdate{
-		Dynamic: dynamic, Description: in.ThingGroupProperties.description(),
-		Attributes: in.ThingGroupProperties.payload().attributes(), Merge: in.ThingGroupProperties.payload().merge(),
+		Dynamic: dynamic, Description: in.ThingGroupProperties.ThingGroupDescription,
+		Attributes: in.ThingGroupProperties.AttributePayload.Attributes, Merge: in.ThingGroupProperties.AttributePayload.Merge,
 		ExpectedVersion: in.ExpectedVersion,
 	}
 	if dynamic {
@@ -366,11 +345,11 @@ func (s *Server) RemoveThingFromThingGroup(c *call) (any, error) {
 
 func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 	var in struct {
-		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
-		IndexName            *string                 `json:"indexName"`
-		QueryString          *string                 `json:"queryString"`
-		QueryVersion         *string                 `json:"queryVersion"`
-		Tags                 []warden.Tag            `json:"tags"`
+		ThingGroupProperties thingGroupPropertiesIn `json:"thingGroupProperties"`
+		IndexName            *string                `json:"indexName"`
+		QueryString          *string                `json:"queryString"`
+		QueryVersion         *string                `json:"queryVersion"`
+		Tags                 []warden.Tag           `json:"tags"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -385,7 +364,7 @@ func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 	now := s.now().UTC()
 	g, _, err := s.store.CreateThingGroup(c.ctx, c.scope, warden.ThingGroup{
 		Name: c.r.PathValue("thingGroupName"), ID: warden.NewUUID(),
-		Description: deref(in.ThingGroupProperties.description()), Attributes: in.ThingGroupProperties.payload().attributes(),
+		Description: deref(in.ThingGroupProperties.ThingGroupDescription), Attributes: in.ThingGroupProperties.AttributePayload.Attributes,
 		CreationDate: now, LastModifiedDate: now, Query: &q,
 	}, in.Tags)
 	if err != nil {
