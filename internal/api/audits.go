@@ -241,15 +241,6 @@ type suppressionTermIn struct {
 	Description          *string `json:"description"`
 }
 
-// expiration is the expirationDate member, nil when absent.
-func (in *suppressionTermIn) expiration() *time.Time {
-	if in.ExpirationDate == nil {
-		return nil
-	}
-	t := time.Time(*in.ExpirationDate)
-	return &t
-}
-
 func (s *Server) CreateAuditSuppression(c *call) (any, error) {
 	var in struct {
 		suppressionTermIn
@@ -265,7 +256,7 @@ func (s *Server) CreateAuditSuppression(c *call) (any, error) {
 		return nil, err
 	}
 	now := s.now().UTC()
-	exp := in.expiration()
+	exp := (*time.Time)(in.ExpirationDate)
 	if err := warden.CheckSuppressionTerm(exp, in.SuppressIndefinitely, now); err != nil {
 		return nil, err
 	}
@@ -308,7 +299,7 @@ func (s *Server) UpdateAuditSuppression(c *call) (any, error) {
 		return nil, err
 	}
 	now := s.now().UTC()
-	u := warden.AuditSuppressionUpdate{ExpirationDate: in.expiration(), SuppressIndefinitely: in.SuppressIndefinitely, Description: in.Description}
+	u := warden.AuditSuppressionUpdate{ExpirationDate: (*time.Time)(in.ExpirationDate), SuppressIndefinitely: in.SuppressIndefinitely, Description: in.Description}
 	if u.ExpirationDate != nil {
 		if err := warden.CheckSuppressionTerm(u.ExpirationDate, in.SuppressIndefinitely, now); err != nil {
 			return nil, err

@@ -65,14 +65,12 @@ func (s *Server) DescribeAuditMitigationActionsTask(c *call) (any, error) {
 		ActionsDefinition []mitigationActionOut        `json:"actionsDefinition"`
 	}{
 		TaskStatus: t.Status, StartTime: epoch(t.StartTime), EndTime: optionalEpoch(t.EndTime), TaskStatistics: map[string]taskStatisticsOut{},
-		Target: t.Target, Mapping: t.Mapping, ActionsDefinition: make([]mitigationActionOut, 0, len(t.Actions)),
+		Target: t.Target, Mapping: t.Mapping, ActionsDefinition: wireAll(t.Actions, func(a *warden.MitigationAction) mitigationActionOut {
+			return mitigationActionOut{a.Name, a.ID, a.RoleArn, &a.Params}
+		}),
 	}
 	for check, st := range t.Statistics {
 		out.TaskStatistics[check] = taskStatisticsOut{st.Total, st.Failed, st.Succeeded, st.Skipped, st.Canceled}
-	}
-	for i := range t.Actions {
-		a := &t.Actions[i]
-		out.ActionsDefinition = append(out.ActionsDefinition, mitigationActionOut{a.Name, a.ID, a.RoleArn, &a.Params})
 	}
 	return out, nil
 }

@@ -205,27 +205,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info.operation, info.errCode = qs.ServeSigned(rec, r, info.id, cred.AccessKeyID, info.scope, body)
 		return
 	}
+	mux, what := s.iot, "AWS IoT"
 	switch cred.Service {
 	case "iot", "execute-api":
-		if !protocol.Routable(r) {
-			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
-				"No AWS IoT operation matches %s %s.", r.Method, r.URL.EscapedPath()))
-			return
-		}
-		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
-		s.iot.ServeHTTP(rec, r.WithContext(ctx))
 	case "iotdata":
-		if !protocol.Routable(r) {
-			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
-				"No AWS IoT data-plane operation matches %s %s.", r.Method, r.URL.EscapedPath()))
-			return
-		}
-		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
-		s.data.ServeHTTP(rec, r.WithContext(ctx))
+		mux, what = s.data, "AWS IoT data-plane"
 	default:
 		s.writeError(rec, info, warden.Errorf(warden.CodeInvalidSignature,
 			"Credential should be scoped to correct service: 'iot'. "))
+		return
 	}
+	if !protocol.Routable(r) {
+		s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
+			"No %s operation matches %s %s.", what, r.Method, r.URL.EscapedPath()))
+		return
+	}
+	mux.ServeHTTP(rec, r.WithContext(warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)))
 }
 
 // op adapts the handler of op (nil for an unknown path) to the mux: it
