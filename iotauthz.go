@@ -677,6 +677,33 @@ func LoadIoTPoliciesToTest(ctx context.Context, st Store, s Scope, kind, id, cli
 	return actx, slices.CompactFunc(policies, func(a, b IoTPolicy) bool { return a.Name == b.Name }), nil
 }
 
+// EffectivePolicyNames lists, sorted and each once, the policies
+// GetEffectivePolicies answers: those of the principal of kind and id (see
+// PrincipalPolicyNames; none when kind is ""), and with thingName those of
+// the thing's static groups and their ancestors (ResourceNotFound for an
+// unknown thing).
+func EffectivePolicyNames(ctx context.Context, st Store, s Scope, kind, id, thingName string) ([]string, error) {
+	var names []string
+	if kind != "" {
+		var err error
+		if names, err = PrincipalPolicyNames(ctx, st, s, kind, id); err != nil {
+			return nil, err
+		}
+	}
+	if thingName != "" {
+		if _, err := st.Thing(ctx, s, thingName); err != nil {
+			return nil, err
+		}
+		_, groupPolicies, err := ThingGroupPolicies(ctx, st, s, thingName)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, groupPolicies...)
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
 // AuthorizeIoTAll answers one TestAuthorization authInfo: action on every
 // resource. A policy is listed as denying when it denies one resource, as
 // allowing when it allows one and denies none, else as saying nothing (in

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"slices"
 	"strconv"
 
 	"github.com/warden-iot/warden"
@@ -102,23 +101,10 @@ func (s *Server) GetEffectivePolicies(c *call) (any, error) {
 	if kind == "" && in.ThingName == "" {
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "Give a principal (a certificate ARN or a thing group ARN), a thingName, or both.")
 	}
-	var names []string
-	if kind != "" {
-		if names, err = warden.PrincipalPolicyNames(c.ctx, s.store, c.scope, kind, id); err != nil {
-			return nil, err
-		}
+	names, err := warden.EffectivePolicyNames(c.ctx, s.store, c.scope, kind, id, in.ThingName)
+	if err != nil {
+		return nil, err
 	}
-	if in.ThingName != "" {
-		if _, err := s.store.Thing(c.ctx, c.scope, in.ThingName); err != nil {
-			return nil, err
-		}
-		_, groupPolicies, err := warden.ThingGroupPolicies(c.ctx, s.store, c.scope, in.ThingName)
-		if err != nil {
-			return nil, err
-		}
-		names = append(names, groupPolicies...)
-	}
-	slices.Sort(names)
 	type effectivePolicy struct {
 		PolicyName     string `json:"policyName"`
 		PolicyArn      string `json:"policyArn"`
@@ -127,7 +113,7 @@ func (s *Server) GetEffectivePolicies(c *call) (any, error) {
 	out := struct {
 		EffectivePolicies []effectivePolicy `json:"effectivePolicies"`
 	}{EffectivePolicies: []effectivePolicy{}}
-	for _, name := range slices.Compact(names) {
+	for _, name := range names {
 		pol, err := s.store.Policy(c.ctx, c.scope, name)
 		if warden.ErrorCode(err) == warden.CodeResourceNotFound {
 			continue // detached and deleted meanwhile
