@@ -221,6 +221,16 @@ type CACertificateUpdate struct {
 	RemoveAutoRegistration bool
 }
 
+// Check refuses an update that both removes auto-registration and sets it
+// up.
+func (u *CACertificateUpdate) Check() error {
+	if u.RemoveAutoRegistration && (u.RegistrationConfig != nil || u.NewAutoRegistrationStatus == AutoRegistrationEnable) {
+		return Errorf(CodeInvalidRequest,
+			"removeAutoRegistration cannot be combined with registrationConfig or newAutoRegistrationStatus=ENABLE.")
+	}
+	return nil
+}
+
 // ThingPrincipal is one principal attached to a thing.
 type ThingPrincipal struct {
 	Principal string

@@ -52,3 +52,25 @@ func codeOf(err error) Code {
 	}
 	return ErrorCode(err)
 }
+
+func TestUpdateAndFilterChecks(t *testing.T) {
+	typ, value := "sensor", "v"
+	if err := (&ThingUpdate{TypeName: &typ, RemoveThingType: true}).Check(); ErrorCode(err) != CodeInvalidRequest {
+		t.Errorf("type set and removed: got %v", err)
+	}
+	if err := (&ThingUpdate{RemoveThingType: true}).Check(); err != nil {
+		t.Errorf("type removed: %v", err)
+	}
+	if err := (&ThingFilter{AttributeValue: &value}).Check(); ErrorCode(err) != CodeInvalidRequest {
+		t.Errorf("value without name: got %v", err)
+	}
+	if err := (&ThingFilter{AttributeName: "a", AttributeValue: &value}).Check(); err != nil {
+		t.Errorf("value with name: %v", err)
+	}
+	if err := (&CACertificateUpdate{RemoveAutoRegistration: true, NewAutoRegistrationStatus: AutoRegistrationEnable}).Check(); ErrorCode(err) != CodeInvalidRequest {
+		t.Errorf("auto-registration removed and enabled: got %v", err)
+	}
+	if err := (&CACertificateUpdate{RemoveAutoRegistration: true}).Check(); err != nil {
+		t.Errorf("auto-registration removed: %v", err)
+	}
+}

@@ -82,6 +82,16 @@ type ThingUpdate struct {
 	ExpectedVersion *int64
 }
 
+// Check refuses an update that both sets and removes the thing type.
+func (u *ThingUpdate) Check() error {
+	if u.RemoveThingType && u.TypeName != nil {
+		var v Validator
+		v.Problem("thingTypeName and removeThingType cannot both be set: a thing either gets a type or loses it")
+		return v.Err()
+	}
+	return nil
+}
+
 // ThingFilter selects things in ListThings.
 type ThingFilter struct {
 	// AttributeName alone selects things that have the attribute; with
@@ -91,6 +101,16 @@ type ThingFilter struct {
 	AttributeValue *string
 	UsePrefix      bool
 	TypeName       string
+}
+
+// Check refuses a value to match without the attribute to match it in.
+func (f *ThingFilter) Check() error {
+	if f.AttributeValue != nil && f.AttributeName == "" {
+		var v Validator
+		v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
+		return v.Err()
+	}
+	return nil
 }
 
 // ThingGroup is a static or dynamic thing group.

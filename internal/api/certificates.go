@@ -298,9 +298,8 @@ func (s *Server) UpdateCACertificate(c *call) (any, error) {
 		return nil, err
 	}
 	u := warden.CACertificateUpdate(in)
-	if u.RemoveAutoRegistration && (u.RegistrationConfig != nil || u.NewAutoRegistrationStatus == warden.AutoRegistrationEnable) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"removeAutoRegistration cannot be combined with registrationConfig or newAutoRegistrationStatus=ENABLE.")
+	if err := u.Check(); err != nil {
+		return nil, err
 	}
 	return nil, s.store.UpdateCACertificate(c.ctx, c.scope, c.certID("certificateId"), u, s.now().UTC())
 }

@@ -80,22 +80,17 @@ func (s *Server) UpdateThing(c *call) (any, error) {
 		ThingTypeName    *string          `json:"thingTypeName"`
 		AttributePayload attributePayload `json:"attributePayload"`
 		ExpectedVersion  *int64           `json:"expectedVersion"`
-		RemoveThingType  *bool            `json:"removeThingType"`
+		RemoveThingType  bool             `json:"removeThingType"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	remove := in.RemoveThingType != nil && *in.RemoveThingType
-	if remove && in.ThingTypeName != nil {
-		var v warden.Validator
-		v.Problem("thingTypeName and removeThingType cannot both be set: a thing either gets a type or loses it")
-		return nil, v.Err()
+	u := warden.ThingUpdate{TypeName: in.ThingTypeName, RemoveThingType: in.RemoveThingType,
+		Attributes: in.AttributePayload.Attributes, Merge: in.AttributePayload.Merge, ExpectedVersion: in.ExpectedVersion}
+	if err := u.Check(); err != nil {
+		return nil, err
 	}
-	_, err := s.store.UpdateThing(c.ctx, c.scope, c.r.PathValue("thingName"), warden.ThingUpdate{
-		TypeName: in.ThingTypeName, RemoveThingType: remove,
-		Attributes: in.AttributePayload.Attributes, Merge: in.AttributePayload.Merge,
-		ExpectedVersion: in.ExpectedVersion,
-	}, s.now().UTC())
+	_, err := s.store.UpdateThing(c.ctx, c.scope, c.r.PathValue("thingName"), u, s.now().UTC())
 	return nil, err
 }
 
@@ -114,10 +109,8 @@ type thingAttribute struct {
 func (s *Server) ListThings(c *call) (any, error) {
 	f := warden.ThingFilter{AttributeName: c.str("attributeName"), AttributeValue: optional[string](c, "attributeValue"),
 		TypeName: c.str("thingTypeName"), UsePrefix: c.flag("usePrefixAttributeValue")}
-	if f.AttributeValue != nil && f.AttributeName == "" {
-		var v warden.Validator
-		v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
-		return nil, v.Err()
+	if err := f.Check(); err != nil {
+		return nil, err
 	}
 	return listPage(c, registryPageSize, func(p warden.Page) ([]warden.Thing, string, error) {
 		return s.store.Things(c.ctx, c.scope, f, p)
