@@ -975,3 +975,48 @@ func CheckAuditResource(check string, r *ResourceIdentifier) error {
 	}
 	return nil
 }
+
+// CheckAuditCheckName fails unless name, when given, names an audit check
+// (the model cannot know them): a typo in a checkName filter is an error
+// rather than an empty list.
+func CheckAuditCheckName(name *string) error {
+	if name == nil {
+		return nil
+	}
+	if _, ok := AuditCheck(*name); !ok {
+		return Errorf(CodeInvalidRequest, "%s is not an audit check name (at 'checkName').", *name)
+	}
+	return nil
+}
+
+// Check holds a ListAuditTasks window to what is kept: it starts at most
+// AuditRetention before now and ends no earlier than it starts.
+func (f *AuditTaskFilter) Check(now time.Time) error {
+	if oldest := now.Add(-AuditRetention); f.Start.Before(oldest) {
+		return Errorf(CodeInvalidRequest, "startTime %s is before %s: audits are kept for 90 days.",
+			f.Start.Format(time.RFC3339), oldest.UTC().Format(time.RFC3339))
+	}
+	if f.End.Before(f.Start) {
+		return Errorf(CodeInvalidRequest, "endTime must not be before startTime.")
+	}
+	return nil
+}
+
+// NewAuditFindingFilter selects ListAuditFindings' findings either by
+// taskID or by the window [start, end] (both given), never both.
+func NewAuditFindingFilter(taskID string, start, end *time.Time) (AuditFindingFilter, error) {
+	byTime := start != nil || end != nil
+	switch {
+	case taskID != "" && byTime:
+		return AuditFindingFilter{}, Errorf(CodeInvalidRequest, "Give either taskId or startTime and endTime, not both.")
+	case taskID == "" && !byTime:
+		return AuditFindingFilter{}, Errorf(CodeInvalidRequest, "Give either taskId or startTime and endTime.")
+	case byTime && (start == nil || end == nil):
+		return AuditFindingFilter{}, Errorf(CodeInvalidRequest, "startTime and endTime go together: give both.")
+	}
+	f := AuditFindingFilter{TaskID: taskID}
+	if byTime {
+		f.Start, f.End = *start, *end
+	}
+	return f, nil
+}

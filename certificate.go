@@ -1,7 +1,9 @@
 package warden
 
 import (
+	"cmp"
 	"context"
+	"crypto/x509"
 	"strings"
 	"time"
 )
@@ -219,6 +221,16 @@ type CACertificateUpdate struct {
 	RemoveAutoRegistration bool
 }
 
+// Check refuses an update that both removes auto-registration and sets it
+// up.
+func (u *CACertificateUpdate) Check() error {
+	if u.RemoveAutoRegistration && (u.RegistrationConfig != nil || u.NewAutoRegistrationStatus == AutoRegistrationEnable) {
+		return Errorf(CodeInvalidRequest,
+			"removeAutoRegistration cannot be combined with registrationConfig or newAutoRegistrationStatus=ENABLE.")
+	}
+	return nil
+}
+
 // ThingPrincipal is one principal attached to a thing.
 type ThingPrincipal struct {
 	Principal string
@@ -284,4 +296,84 @@ func CheckCertificateTransition(id, from, to string) error {
 		return Errorf(CodeCertificateState, "The certificate %s is PENDING_TRANSFER and cannot be changed until the transfer ends.", id)
 	}
 	return nil
+}
+
+// NewCertificateStatus is the status a new certificate starts in:
+// CertActive when setAsActive, else CertInactive.
+func NewCertificateStatus(setAsActive bool) string {
+	if setAsActive {
+		return CertActive
+	}
+	return CertInactive
+}
+
+// RegisterStatus is the status a registered certificate starts in: status
+// if given, else ACTIVE for the deprecated setAsActive=true, else INACTIVE.
+// Of the model's statuses AWS documents only ACTIVE, INACTIVE and REVOKED
+// for registering.
+func RegisterStatus(status string, setAsActive bool) (string, error) {
+	switch status {
+	case "":
+		return NewCertificateStatus(setAsActive), nil
+	case CertPendingTransfer, CertPendingActivation, CertRegisterInactive:
+		var v Validator
+		v.Fail("status", status, "Member must be ACTIVE, INACTIVE or REVOKED when registering a certificate")
+		return "", v.Err()
+	}
+	return status, nil
+}
+
+// ParseDeviceCertificate reads the device certificate PEM of member
+// certificatePem, which must be valid at now.
+func ParseDeviceCertificate(text string, now time.Time) (*x509.Certificate, error) {
+	c, err := ParseCertificatePEM("certificatePem", text)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckValidAt("certificate", c, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseCARegistration checks a RegisterCACertificate request: caPEM must
+// be a CA certificate valid at now; in mode DEFAULT ("" means DEFAULT) the
+// verification certificate is required, valid at now and signed with the
+// CA's key (its common name is returned), in SNI_ONLY it must be absent
+// ("").
+func ParseCARegistration(caPEM, verificationPEM, mode string, now time.Time) (ca *x509.Certificate, verificationCN *string, err error) {
+	switch mode = cmp.Or(mode, ModeDefault); {
+	case mode == ModeDefault && verificationPEM == "":
+		return nil, nil, Errorf(CodeInvalidRequest,
+			"A verificationCertificate is required when certificateMode is DEFAULT (or not given).")
+	case mode == ModeSNIOnly && verificationPEM != "":
+		return nil, nil, Errorf(CodeInvalidRequest,
+			"The verificationCertificate must be empty when certificateMode is SNI_ONLY.")
+	}
+	ca, err = ParseCertificatePEM("caCertificate", caPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ca.BasicConstraintsValid || !ca.IsCA {
+		return nil, nil, Errorf(CodeCertificateValidation,
+			"The caCertificate is not a CA certificate: its basic constraints do not say CA:TRUE.")
+	}
+	if err := CheckValidAt("CA certificate", ca, now); err != nil {
+		return nil, nil, err
+	}
+	if mode != ModeDefault {
+		return ca, nil, nil
+	}
+	ver, err := ParseCertificatePEM("verificationCertificate", verificationPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckValidAt("verification certificate", ver, now); err != nil {
+		return nil, nil, err
+	}
+	if !SignedByKeyOf(ver, ca) {
+		return nil, nil, Errorf(CodeCertificateValidation,
+			"The verification certificate was not signed with the CA certificate's private key.")
+	}
+	return ca, &ver.Subject.CommonName, nil
 }

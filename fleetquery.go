@@ -719,3 +719,22 @@ func (p *queryParser) parseComparison(field string) (queryNode, error) {
 	}
 	return newRangeNode(field, open, b), nil
 }
+
+// CheckDynamicGroupQuery checks the fleet-index members of a dynamic group
+// request, each nil when absent: DefaultIndexName is the only index,
+// DefaultQueryVersion the only query version, and the query must parse.
+func CheckDynamicGroupQuery(indexName, queryString, queryVersion *string) error {
+	if indexName != nil && *indexName != DefaultIndexName {
+		return Errorf(CodeResourceNotFound, "Index %s does not exist; the only index is %s.", *indexName, DefaultIndexName)
+	}
+	if queryVersion != nil && *queryVersion != DefaultQueryVersion {
+		return Errorf(CodeInvalidRequest, "Query version %s is not supported; the only query version is %s.",
+			*queryVersion, DefaultQueryVersion)
+	}
+	if queryString != nil {
+		if _, err := ParseFleetQuery(*queryString); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -523,3 +523,217 @@ func listAll[T any](list func(Page) ([]T, string, error)) ([]T, error) {
 		pg.After = next
 	}
 }
+
+// AuthInfoActions maps TestAuthorization's ActionType enum to the policy
+// actions it asks about.
+var AuthInfoActions = map[string]string{
+	"PUBLISH":   ActionIoTPublish,
+	"SUBSCRIBE": ActionIoTSubscribe,
+	"RECEIVE":   ActionIoTReceive,
+	"CONNECT":   ActionIoTConnect,
+}
+
+// ParseAuthPrincipal reads the principal and cognitoIdentityPoolId members
+// of TestAuthorization and GetEffectivePolicies: a certificate or thing
+// group ARN of scope s, as its kind (TargetCertificate or TargetThingGroup)
+// and id; kind is "" when neither member is given. Cognito identities are
+// InvalidRequest: Warden keeps none.
+func ParseAuthPrincipal(s Scope, principal, pool *string) (kind, id string, err error) {
+	if pool != nil {
+		return "", "", Errorf(CodeInvalidRequest, "Cognito identity pools are not supported by Warden; use a certificate ARN or a thing group ARN as the principal.")
+	}
+	if principal == nil {
+		return "", "", nil
+	}
+	p := *principal
+	if !strings.HasPrefix(p, "arn:") {
+		return "", "", Errorf(CodeInvalidRequest,
+			"The principal %s is not a certificate ARN or a thing group ARN; Cognito identities are not supported by Warden.", clip(p))
+	}
+	scope, kind, id, err := ParsePolicyTarget(p)
+	if err != nil {
+		return "", "", Errorf(CodeInvalidRequest,
+			"The principal %s is not a certificate ARN (arn:aws:iot:region:account:cert/id) or a thing group ARN (arn:aws:iot:region:account:thinggroup/name).", clip(p))
+	}
+	if scope != s {
+		what := "certificate"
+		if kind == TargetThingGroup {
+			what = "thing group"
+		}
+		return "", "", Errorf(CodeResourceNotFound, "The %s %s does not exist in account %s, region %s.", what, clip(p), s.Account, s.Region)
+	}
+	return kind, id, nil
+}
+
+// clip shortens a client's value for an error message.
+func clip(s string) string {
+	if len(s) > 256 {
+		return s[:256] + "…"
+	}
+	return s
+}
+
+// CheckAuthInfoResources holds the resources of one TestAuthorization
+// authInfo to what can be evaluated: at least one, each an IoT ARN.
+func CheckAuthInfoResources(s Scope, resources []string) error {
+	if len(resources) == 0 {
+		return Errorf(CodeInvalidRequest, "Each authInfo needs at least one resource ARN.")
+	}
+	for _, r := range resources {
+		if _, _, _, ok := ParseIoTARN(r); !ok {
+			return Errorf(CodeInvalidRequest,
+				"The resource %s is not an AWS IoT ARN such as arn:aws:iot:%s:%s:topic/my/topic.", clip(r), s.Region, s.Account)
+		}
+	}
+	return nil
+}
+
+// PrincipalPolicyNames lists the policies attached to a principal of kind
+// TargetCertificate or TargetThingGroup; a thing group's include its
+// ancestors', a dynamic group has none. An unknown principal is
+// ResourceNotFound.
+func PrincipalPolicyNames(ctx context.Context, st Store, s Scope, kind, id string) ([]string, error) {
+	switch kind {
+	case TargetCertificate:
+		if _, err := st.Certificate(ctx, s, id); err != nil {
+			return nil, err
+		}
+	default:
+		g, err := st.ThingGroup(ctx, s, id)
+		if err != nil {
+			return nil, err
+		}
+		if g.Dynamic() {
+			return nil, nil // policies attach to static groups only
+		}
+	}
+	return listAllStrings(func(pg Page) ([]string, string, error) {
+		return st.AttachedPolicies(ctx, s, s.IoTARN(kind+"/"+id), kind == TargetThingGroup, pg)
+	})
+}
+
+// LoadIoTPoliciesToTest loads what TestAuthorization evaluates for the
+// principal of kind and id (see ParseAuthPrincipal): a certificate as a
+// connection with clientID would be (its thing and that thing's group
+// policies included), a thing group as its policies and its ancestors'
+// (ResourceNotFound if unknown). The policies named add (each must exist)
+// are added, those named skip left out; each policy comes once, sorted by
+// name, and one whose document no longer parses still answers, as saying
+// nothing. No source IP is known, so aws:SourceIp conditions report it
+// missing.
+func LoadIoTPoliciesToTest(ctx context.Context, st Store, s Scope, kind, id, clientID string, add, skip []string) (IoTAuthzContext, []IoTPolicy, error) {
+	actx := IoTAuthzContext{Scope: s, ClientID: clientID}
+	var names []string
+	if kind == TargetCertificate {
+		pr, err := LoadIoTPrincipal(ctx, st, s, id, clientID, nil, netip.Addr{})
+		if err != nil {
+			return actx, nil, err
+		}
+		actx = pr.Context
+		for _, pol := range pr.Policies {
+			names = append(names, pol.Name)
+		}
+	} else {
+		var err error
+		if names, err = PrincipalPolicyNames(ctx, st, s, kind, id); err != nil {
+			return actx, nil, err
+		}
+	}
+	for _, name := range add {
+		if _, err := st.Policy(ctx, s, name); err != nil {
+			return actx, nil, err
+		}
+	}
+	names = append(names, add...)
+	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(skip, n) })
+	policies, err := LoadIoTPolicies(ctx, st, s, names)
+	if err != nil {
+		return actx, nil, err
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(policies, func(p IoTPolicy) bool { return p.Name == n }) {
+			if _, err := st.Policy(ctx, s, n); err == nil {
+				policies = append(policies, IoTPolicy{Name: n})
+			}
+		}
+	}
+	slices.SortFunc(policies, func(a, b IoTPolicy) int { return strings.Compare(a.Name, b.Name) })
+	return actx, slices.CompactFunc(policies, func(a, b IoTPolicy) bool { return a.Name == b.Name }), nil
+}
+
+// EffectivePolicyNames lists, sorted and each once, the policies
+// GetEffectivePolicies answers: those of the principal of kind and id (see
+// PrincipalPolicyNames; none when kind is ""), and with thingName those of
+// the thing's static groups and their ancestors (ResourceNotFound for an
+// unknown thing).
+func EffectivePolicyNames(ctx context.Context, st Store, s Scope, kind, id, thingName string) ([]string, error) {
+	var names []string
+	if kind != "" {
+		var err error
+		if names, err = PrincipalPolicyNames(ctx, st, s, kind, id); err != nil {
+			return nil, err
+		}
+	}
+	if thingName != "" {
+		if _, err := st.Thing(ctx, s, thingName); err != nil {
+			return nil, err
+		}
+		_, groupPolicies, err := ThingGroupPolicies(ctx, st, s, thingName)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, groupPolicies...)
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+// AuthorizeIoTAll answers one TestAuthorization authInfo: action on every
+// resource. A policy is listed as denying when it denies one resource, as
+// allowing when it allows one and denies none, else as saying nothing (in
+// the order of policies); the decision is an explicit deny when any
+// resource is denied, allowed when every resource is allowed.
+func AuthorizeIoTAll(policies []IoTPolicy, action string, resources []string, c *IoTAuthzContext) IoTDecision {
+	state := make(map[string]string, len(policies)) // name → allowed, denied or ""
+	anyDeny, allAllowed := false, true
+	var missing []string
+	for _, r := range resources {
+		d := AuthorizeIoT(policies, action, r, c)
+		switch d.Decision {
+		case DecisionExplicitDeny:
+			anyDeny = true
+			allAllowed = false
+		case DecisionImplicitDeny:
+			allAllowed = false
+		}
+		for _, n := range d.ExplicitDeny {
+			state[n] = DecisionExplicitDeny
+		}
+		for _, n := range d.Allowed {
+			if state[n] == "" {
+				state[n] = DecisionAllowed
+			}
+		}
+		missing = append(missing, d.MissingContextValues...)
+	}
+	res := IoTDecision{Decision: DecisionImplicitDeny}
+	switch {
+	case anyDeny:
+		res.Decision = DecisionExplicitDeny
+	case allAllowed:
+		res.Decision = DecisionAllowed
+	}
+	for _, p := range policies {
+		switch state[p.Name] {
+		case DecisionAllowed:
+			res.Allowed = append(res.Allowed, p.Name)
+		case DecisionExplicitDeny:
+			res.ExplicitDeny = append(res.ExplicitDeny, p.Name)
+		default:
+			res.ImplicitDeny = append(res.ImplicitDeny, p.Name)
+		}
+	}
+	slices.Sort(missing)
+	res.MissingContextValues = append([]string{}, slices.Compact(missing)...)
+	return res
+}

@@ -339,3 +339,53 @@ func TestIoTCertAvailableKeys(t *testing.T) {
 		t.Errorf("got %q (multi %v, ok %v)\nwant %q", keys, multi, ok, want)
 	}
 }
+
+// TestAuthorizeIoTAll checks how one authInfo's resources combine: a
+// policy allowing one resource and denying none is listed as allowing, one
+// denying any as denying, and the decision is allowed only when every
+// resource is.
+func TestAuthorizeIoTAll(t *testing.T) {
+	pols := iotTestPolicies(t,
+		allow("iot:Publish", "topic/a"),                                         // p0 allows a only
+		iotDoc("Deny", "Action", "iot:*", "Resource", iotTestARN+"topic/b", ""), // p1 denies b
+		allow("iot:Receive", "*"),                                               // p2 silent
+	)
+	a, b, c := iotTestARN+"topic/a", iotTestARN+"topic/b", iotTestARN+"topic/c"
+	for _, tc := range []struct {
+		resources []string
+		want      IoTDecision
+	}{
+		{[]string{a}, IoTDecision{Decision: DecisionAllowed, Allowed: []string{"p0"}, ImplicitDeny: []string{"p1", "p2"}, MissingContextValues: []string{}}},
+		{[]string{a, c}, IoTDecision{Decision: DecisionImplicitDeny, Allowed: []string{"p0"}, ImplicitDeny: []string{"p1", "p2"}, MissingContextValues: []string{}}},
+		{[]string{a, b}, IoTDecision{Decision: DecisionExplicitDeny, Allowed: []string{"p0"}, ExplicitDeny: []string{"p1"}, ImplicitDeny: []string{"p2"}, MissingContextValues: []string{}}},
+	} {
+		if got := AuthorizeIoTAll(pols, ActionIoTPublish, tc.resources, nil); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%v: got %+v\nwant %+v", tc.resources, got, tc.want)
+		}
+	}
+}
+
+func TestParseAuthPrincipal(t *testing.T) {
+	s := Scope{Account: "123456789012", Region: "us-east-1"}
+	str := func(v string) *string { return &v }
+	cert := s.CertificateARN(strings.Repeat("ab", 32))
+	if kind, id, err := ParseAuthPrincipal(s, str(cert), nil); err != nil || kind != TargetCertificate || id != strings.Repeat("ab", 32) {
+		t.Errorf("certificate: got %q %q %v", kind, id, err)
+	}
+	if kind, _, err := ParseAuthPrincipal(s, nil, nil); err != nil || kind != "" {
+		t.Errorf("none: got %q %v", kind, err)
+	}
+	for _, tc := range []struct {
+		principal, pool *string
+		code            Code
+	}{
+		{nil, str("us-east-1:pool"), CodeInvalidRequest},
+		{str("us-east-1:identity"), nil, CodeInvalidRequest},
+		{str("arn:aws:iot:us-east-1:123456789012:topic/a"), nil, CodeInvalidRequest},
+		{str(Scope{Account: "210987654321", Region: "us-east-1"}.CertificateARN(strings.Repeat("ab", 32))), nil, CodeResourceNotFound},
+	} {
+		if _, _, err := ParseAuthPrincipal(s, tc.principal, tc.pool); ErrorCode(err) != tc.code {
+			t.Errorf("%v %v: got %v, want %s", tc.principal, tc.pool, err, tc.code)
+		}
+	}
+}

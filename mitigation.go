@@ -414,3 +414,19 @@ type MitigationOutcome struct {
 	// TasksEnded is the number of tasks that completed or failed.
 	TasksEnded int
 }
+
+// Check holds a ListAuditMitigationActionsTasks window to what is kept: it
+// starts at most MitigationTaskRetention before now and ends no earlier
+// than it starts.
+func (f *MitigationTaskFilter) Check(now time.Time) error {
+	start, end := f.StartedAfter, f.EndedBefore
+	if oldest := now.UTC().Add(-MitigationTaskRetention); start.Before(oldest) {
+		return Errorf(CodeInvalidRequest,
+			"startTime %s is more than 90 days ago; audit mitigation actions tasks are kept for 90 days (give a startTime on or after %s).",
+			start.Format(time.RFC3339), oldest.Format(time.RFC3339))
+	}
+	if end.Before(start) {
+		return Errorf(CodeInvalidRequest, "endTime %s is before startTime %s.", end.Format(time.RFC3339), start.Format(time.RFC3339))
+	}
+	return nil
+}

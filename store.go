@@ -2,6 +2,7 @@ package warden
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -11,6 +12,22 @@ import (
 type Page struct {
 	After string
 	Limit int
+}
+
+// PageOf is page p of items already in memory: the cursor is an offset
+// into items. A cursor that is not one of its offsets is InvalidRequest.
+func PageOf[T any](items []T, p Page) (page []T, next string, err error) {
+	from := 0
+	if p.After != "" {
+		if from, err = strconv.Atoi(p.After); err != nil || from < 0 || from > len(items) {
+			return nil, "", Errorf(CodeInvalidRequest, "The nextToken is not valid for this request.")
+		}
+	}
+	to := min(from+p.Limit, len(items))
+	if to < len(items) {
+		next = strconv.Itoa(to)
+	}
+	return items[from:to], next, nil
 }
 
 // Store persists everything Warden knows. Every method is one transaction:

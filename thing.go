@@ -82,6 +82,16 @@ type ThingUpdate struct {
 	ExpectedVersion *int64
 }
 
+// Check refuses an update that both sets and removes the thing type.
+func (u *ThingUpdate) Check() error {
+	if u.RemoveThingType && u.TypeName != nil {
+		var v Validator
+		v.Problem("thingTypeName and removeThingType cannot both be set: a thing either gets a type or loses it")
+		return v.Err()
+	}
+	return nil
+}
+
 // ThingFilter selects things in ListThings.
 type ThingFilter struct {
 	// AttributeName alone selects things that have the attribute; with
@@ -91,6 +101,16 @@ type ThingFilter struct {
 	AttributeValue *string
 	UsePrefix      bool
 	TypeName       string
+}
+
+// Check refuses a value to match without the attribute to match it in.
+func (f *ThingFilter) Check() error {
+	if f.AttributeValue != nil && f.AttributeName == "" {
+		var v Validator
+		v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
+		return v.Err()
+	}
+	return nil
 }
 
 // ThingGroup is a static or dynamic thing group.
@@ -323,4 +343,55 @@ func ParseVersion(member, raw string) (*int64, error) {
 		return nil, Errorf(CodeInvalidRequest, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be a number", shorten(raw), member)
 	}
 	return &n, nil
+}
+
+// ResolveMembership returns the thing and thing group an
+// AddThingToThingGroup or RemoveThingFromThingGroup request of scope s
+// names: each side by name, by ARN, or by both, which must then agree. An
+// ARN of another account or region names nothing the caller can see.
+func ResolveMembership(s Scope, thingName, thingArn, groupName, groupArn *string) (thing, group string, err error) {
+	var v Validator
+	thing = nameOrARN(&v, "thingName", thingName, "thingArn", thingArn, "thing")
+	group = nameOrARN(&v, "thingGroupName", groupName, "thingGroupArn", groupArn, "thinggroup")
+	if err := v.Err(); err != nil {
+		return "", "", err
+	}
+	for _, ref := range []struct {
+		arn  *string
+		kind string
+	}{{thingArn, "Thing"}, {groupArn, "Thing group"}} {
+		if ref.arn == nil {
+			continue
+		}
+		if scope, _, _, _ := ParseIoTARN(*ref.arn); scope != s {
+			return "", "", Errorf(CodeResourceNotFound, "%s %s does not exist.", ref.kind, *ref.arn)
+		}
+	}
+	return thing, group, nil
+}
+
+// nameOrARN validates one side of a membership request: the name, the ARN
+// (of resource type kind) or both, which must then agree.
+func nameOrARN(v *Validator, nameMember string, name *string, arnMember string, arn *string, kind string) string {
+	if name == nil && arn == nil {
+		v.Problem("either " + nameMember + " or " + arnMember + " must be specified")
+		return ""
+	}
+	var fromARN string
+	if arn != nil {
+		_, typ, id, ok := ParseIoTARN(*arn)
+		if !ok || typ != kind {
+			v.Fail(arnMember, *arn, "Member must be an AWS IoT "+kind+" ARN (arn:aws:iot:<region>:<account>:"+kind+"/<name>)")
+			return ""
+		}
+		ValidateThingName(v, arnMember, id) // the model sets no pattern on ARNs
+		fromARN = id
+	}
+	if name == nil {
+		return fromARN
+	}
+	if arn != nil && fromARN != *name {
+		v.Problem(nameMember + " '" + *name + "' and " + arnMember + " '" + *arn + "' name different resources")
+	}
+	return *name
 }

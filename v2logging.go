@@ -2,6 +2,7 @@ package warden
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -126,4 +127,40 @@ type V2LoggingStore interface {
 	// ChangeLogHead is the Seq of the newest change-log row (0 if none), from
 	// which a reader of the change log starts.
 	ChangeLogHead(ctx context.Context) (int64, error)
+}
+
+// ValidateLogTargetName checks the name of log target t, sent as member
+// (nameSet false when absent), which the model leaves unconstrained: every
+// type but DEFAULT needs one, of 1-128 characters (what a client id may
+// have), a source IP's is an IP address and a thing group's a group name.
+func ValidateLogTargetName(member string, t LogTarget, nameSet bool) error {
+	var v Validator
+	switch {
+	case t.Type == LogTargetDefault:
+	case !nameSet:
+		v.Required(member, false)
+	case t.Type == LogTargetThingGroup:
+		ValidateThingName(&v, member, t.Name)
+	case t.Type == LogTargetSourceIP:
+		if _, err := netip.ParseAddr(t.Name); err != nil {
+			v.Fail(member, t.Name, "Member must be an IPv4 or IPv6 address")
+		}
+	default:
+		v.Length(member, t.Name, 1, 128)
+	}
+	return v.Err()
+}
+
+// Canonical is t with its name normalized so that one target has one row:
+// a source IP in its canonical text form, no name for DEFAULT.
+func (t LogTarget) Canonical() LogTarget {
+	switch t.Type {
+	case LogTargetDefault:
+		t.Name = ""
+	case LogTargetSourceIP:
+		if a, err := netip.ParseAddr(t.Name); err == nil {
+			t.Name = a.Unmap().String()
+		}
+	}
+	return t
 }

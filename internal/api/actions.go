@@ -85,21 +85,9 @@ type actionIdentifier struct {
 
 func (s *Server) ListMitigationActions(c *call) (any, error) {
 	actionType := c.r.URL.Query().Get("actionType")
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	actions, next, err := s.store.MitigationActions(c.ctx, c.scope, actionType, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		ActionIdentifiers []actionIdentifier `json:"actionIdentifiers"`
-		NextToken         string             `json:"nextToken,omitempty"`
-	}{ActionIdentifiers: make([]actionIdentifier, 0, len(actions)), NextToken: c.nextPage(next)}
-	for i := range actions {
-		a := &actions[i]
-		out.ActionIdentifiers = append(out.ActionIdentifiers, actionIdentifier{a.Name, a.ARN(c.scope), epoch(a.CreationDate)})
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]warden.MitigationAction, string, error) {
+		return s.store.MitigationActions(c.ctx, c.scope, actionType, p)
+	}, func(a *warden.MitigationAction) actionIdentifier {
+		return actionIdentifier{a.Name, a.ARN(c.scope), epoch(a.CreationDate)}
+	})
 }

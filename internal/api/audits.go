@@ -2,7 +2,6 @@ package api
 
 import (
 	"cmp"
-	"strconv"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -50,13 +49,7 @@ func (s *Server) DescribeAccountAuditConfiguration(c *call) (any, error) {
 }
 
 func (s *Server) DeleteAccountAuditConfiguration(c *call) (any, error) {
-	var in struct {
-		DeleteScheduledAudits bool `json:"deleteScheduledAudits"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteAuditConfiguration(c.ctx, c.scope, in.DeleteScheduledAudits, s.now().UTC())
+	return nil, s.store.DeleteAuditConfiguration(c.ctx, c.scope, c.flag("deleteScheduledAudits"), s.now().UTC())
 }
 
 // ---------------------------------------------------------------- tasks
@@ -139,58 +132,19 @@ func (s *Server) DescribeAuditTask(c *call) (any, error) {
 	return out, nil
 }
 
-// listPage answers a list operation's page: it calls list with the page
-// the request asks for (25 items unless it gives a size) and maps each item
-// to its wire form; next is the token of the following page.
-func listPage[T, O any](c *call, list func(warden.Page) ([]T, string, error), wire func(*T) O) (items []O, next string, err error) {
-	p, err := c.page(25)
-	if err != nil {
-		return nil, "", err
-	}
-	found, cursor, err := list(p)
-	if err != nil {
-		return nil, "", err
-	}
-	items = make([]O, 0, len(found))
-	for i := range found {
-		items = append(items, wire(&found[i]))
-	}
-	return items, c.nextPage(cursor), nil
-}
-
 func (s *Server) ListAuditTasks(c *call) (any, error) {
-	var in struct {
-		StartTime  time.Time `json:"startTime"`
-		EndTime    time.Time `json:"endTime"`
-		TaskType   string    `json:"taskType"`
-		TaskStatus string    `json:"taskStatus"`
-	}
-	if err := c.decode(&in); err != nil {
+	f := warden.AuditTaskFilter{Start: c.time("startTime"), End: c.time("endTime"), Type: c.str("taskType"), Status: c.str("taskStatus")}
+	if err := f.Check(s.now()); err != nil {
 		return nil, err
 	}
-	if oldest := s.now().Add(-warden.AuditRetention); in.StartTime.Before(oldest) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "startTime %s is before %s: audits are kept for 90 days.",
-			in.StartTime.Format(time.RFC3339), oldest.UTC().Format(time.RFC3339))
-	}
-	if in.EndTime.Before(in.StartTime) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "endTime must not be before startTime.")
-	}
-	f := warden.AuditTaskFilter{Start: in.StartTime, End: in.EndTime, Type: in.TaskType, Status: in.TaskStatus}
 	type taskOut struct {
 		TaskID     string `json:"taskId"`
 		TaskStatus string `json:"taskStatus"`
 		TaskType   string `json:"taskType"`
 	}
-	tasks, next, err := listPage(c, func(p warden.Page) ([]warden.AuditTask, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.AuditTask, string, error) {
 		return s.store.AuditTasks(c.ctx, c.scope, f, p)
 	}, func(t *warden.AuditTask) taskOut { return taskOut{t.ID, t.Status, t.Type} })
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Tasks     []taskOut `json:"tasks"`
-		NextToken string    `json:"nextToken,omitempty"`
-	}{tasks, next}, nil
 }
 
 // ---------------------------------------------------------------- findings
@@ -225,19 +179,6 @@ func findingOut(f *warden.AuditFinding) auditFindingOut {
 		ReasonForNonComplianceCode: f.ReasonForNonComplianceCode, IsSuppressed: f.IsSuppressed}
 }
 
-// knownCheck fails unless the checkName member, when given, names an audit
-// check (the model cannot know them): a typo in a filter is an error
-// rather than an empty list.
-func knownCheck(name *string) error {
-	if name == nil {
-		return nil
-	}
-	if _, ok := warden.AuditCheck(*name); !ok {
-		return warden.Errorf(warden.CodeInvalidRequest, "%s is not an audit check name (at 'checkName').", *name)
-	}
-	return nil
-}
-
 func (s *Server) ListAuditFindings(c *call) (any, error) {
 	var in struct {
 		TaskID                 string                     `json:"taskId"`
@@ -250,32 +191,17 @@ func (s *Server) ListAuditFindings(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if err := knownCheck(in.CheckName); err != nil {
+	if err := warden.CheckAuditCheckName(in.CheckName); err != nil {
 		return nil, err
 	}
-	byTime := in.StartTime != nil || in.EndTime != nil
-	switch {
-	case in.TaskID != "" && byTime:
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "Give either taskId or startTime and endTime, not both.")
-	case in.TaskID == "" && !byTime:
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "Give either taskId or startTime and endTime.")
-	case byTime && (in.StartTime == nil || in.EndTime == nil):
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "startTime and endTime go together: give both.")
-	}
-	f := warden.AuditFindingFilter{TaskID: in.TaskID, CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier, Suppressed: in.ListSuppressedFindings}
-	if byTime {
-		f.Start, f.End = time.Time(*in.StartTime), time.Time(*in.EndTime)
-	}
-	findings, next, err := listPage(c, func(p warden.Page) ([]warden.AuditFinding, string, error) {
-		return s.store.AuditFindings(c.ctx, c.scope, f, p)
-	}, findingOut)
+	f, err := warden.NewAuditFindingFilter(in.TaskID, (*time.Time)(in.StartTime), (*time.Time)(in.EndTime))
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		Findings  []auditFindingOut `json:"findings"`
-		NextToken string            `json:"nextToken,omitempty"`
-	}{findings, next}, nil
+	f.CheckName, f.Resource, f.Suppressed = deref(in.CheckName), in.ResourceIdentifier, in.ListSuppressedFindings
+	return listPage(c, 25, func(p warden.Page) ([]warden.AuditFinding, string, error) {
+		return s.store.AuditFindings(c.ctx, c.scope, f, p)
+	}, findingOut)
 }
 
 func (s *Server) DescribeAuditFinding(c *call) (any, error) {
@@ -289,36 +215,14 @@ func (s *Server) DescribeAuditFinding(c *call) (any, error) {
 }
 
 func (s *Server) ListRelatedResourcesForAuditFinding(c *call) (any, error) {
-	var in struct {
-		FindingID string `json:"findingId"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
 	// The token is an offset into the finding's list (bound to the finding by c.page).
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	f, err := s.store.AuditFinding(c.ctx, c.scope, in.FindingID)
-	if err != nil {
-		return nil, err
-	}
-	from := 0
-	if p.After != "" {
-		if from, err = strconv.Atoi(p.After); err != nil || from < 0 || from > len(f.RelatedResources) {
-			return nil, warden.Errorf(warden.CodeInvalidRequest, "The nextToken is not valid for this request.")
+	return listPage(c, 25, func(p warden.Page) ([]warden.RelatedResource, string, error) {
+		f, err := s.store.AuditFinding(c.ctx, c.scope, c.str("findingId"))
+		if err != nil {
+			return nil, "", err
 		}
-	}
-	to := min(from+p.Limit, len(f.RelatedResources))
-	next := ""
-	if to < len(f.RelatedResources) {
-		next = strconv.Itoa(to)
-	}
-	return struct {
-		RelatedResources []warden.RelatedResource `json:"relatedResources"`
-		NextToken        string                   `json:"nextToken,omitempty"`
-	}{append([]warden.RelatedResource{}, f.RelatedResources[from:to]...), c.nextPage(next)}, nil
+		return warden.PageOf(f.RelatedResources, p)
+	}, same)
 }
 
 // ---------------------------------------------------------------- suppressions
@@ -337,15 +241,6 @@ type suppressionTermIn struct {
 	Description          *string `json:"description"`
 }
 
-// expiration is the expirationDate member, nil when absent.
-func (in *suppressionTermIn) expiration() *time.Time {
-	if in.ExpirationDate == nil {
-		return nil
-	}
-	t := time.Time(*in.ExpirationDate)
-	return &t
-}
-
 func (s *Server) CreateAuditSuppression(c *call) (any, error) {
 	var in struct {
 		suppressionTermIn
@@ -354,14 +249,14 @@ func (s *Server) CreateAuditSuppression(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if err := knownCheck(&in.CheckName); err != nil {
+	if err := warden.CheckAuditCheckName(&in.CheckName); err != nil {
 		return nil, err
 	}
 	if err := warden.CheckAuditResource(in.CheckName, &in.ResourceIdentifier); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	exp := in.expiration()
+	exp := (*time.Time)(in.ExpirationDate)
 	if err := warden.CheckSuppressionTerm(exp, in.SuppressIndefinitely, now); err != nil {
 		return nil, err
 	}
@@ -404,7 +299,7 @@ func (s *Server) UpdateAuditSuppression(c *call) (any, error) {
 		return nil, err
 	}
 	now := s.now().UTC()
-	u := warden.AuditSuppressionUpdate{ExpirationDate: in.expiration(), SuppressIndefinitely: in.SuppressIndefinitely, Description: in.Description}
+	u := warden.AuditSuppressionUpdate{ExpirationDate: (*time.Time)(in.ExpirationDate), SuppressIndefinitely: in.SuppressIndefinitely, Description: in.Description}
 	if u.ExpirationDate != nil {
 		if err := warden.CheckSuppressionTerm(u.ExpirationDate, in.SuppressIndefinitely, now); err != nil {
 			return nil, err
@@ -422,21 +317,14 @@ func (s *Server) ListAuditSuppressions(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if err := knownCheck(in.CheckName); err != nil {
+	if err := warden.CheckAuditCheckName(in.CheckName); err != nil {
 		return nil, err
 	}
 	f := warden.AuditSuppressionFilter{CheckName: deref(in.CheckName), Resource: in.ResourceIdentifier,
 		Ascending: in.AscendingOrder == nil || *in.AscendingOrder}
-	sups, next, err := listPage(c, func(p warden.Page) ([]warden.AuditSuppression, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.AuditSuppression, string, error) {
 		return s.store.AuditSuppressions(c.ctx, c.scope, f, p)
 	}, toSuppressionOut)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Suppressions []suppressionOut `json:"suppressions"`
-		NextToken    string           `json:"nextToken,omitempty"`
-	}{sups, next}, nil
 }
 
 func (s *Server) DeleteAuditSuppression(c *call) (any, error) {
@@ -471,10 +359,7 @@ func (s *Server) CreateScheduledAudit(c *call) (any, error) {
 		return nil, err
 	}
 	name := c.r.PathValue("scheduledAuditName")
-	// AWS documents at most 50 tags a resource; the model sets no maximum.
-	var v warden.Validator
-	v.Count("tags", len(in.Tags), 0, warden.MaxTagsPerResource)
-	if err := v.Err(); err != nil {
+	if err := checkTagCount(in.Tags); err != nil {
 		return nil, err
 	}
 	checks, err := warden.ValidateTargetCheckNames("targetCheckNames", in.TargetCheckNames)
@@ -540,16 +425,9 @@ func (s *Server) ListScheduledAudits(c *call) (any, error) {
 		DayOfMonth         string `json:"dayOfMonth,omitempty"`
 		DayOfWeek          string `json:"dayOfWeek,omitempty"`
 	}
-	audits, next, err := listPage(c, func(p warden.Page) ([]warden.ScheduledAudit, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.ScheduledAudit, string, error) {
 		return s.store.ScheduledAudits(c.ctx, c.scope, p)
 	}, func(a *warden.ScheduledAudit) auditOut {
 		return auditOut{a.Name, warden.ScheduledAuditARN(c.scope, a.Name), a.Frequency, a.DayOfMonth, a.DayOfWeek}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ScheduledAudits []auditOut `json:"scheduledAudits"`
-		NextToken       string     `json:"nextToken,omitempty"`
-	}{audits, next}, nil
 }

@@ -11,10 +11,7 @@ import (
 
 // certID is the certificate id member named member, in lower case: ids are
 // hex, and match case-insensitively.
-func (c *call) certID(member string) string {
-	id, _ := c.input[member].(string)
-	return strings.ToLower(id)
-}
+func (c *call) certID(member string) string { return strings.ToLower(c.str(member)) }
 
 // checkCertPrincipal refuses a principal other than a device certificate
 // ARN, which the model allows: Warden keeps no other kind of principal.
@@ -33,14 +30,6 @@ func checkTagCount(tags []warden.Tag) error {
 	var v warden.Validator
 	warden.ValidateTags(&v, "tags", tags)
 	return v.Err()
-}
-
-// certStatus is the status a new certificate starts in.
-func certStatus(active bool) string {
-	if active {
-		return warden.CertActive
-	}
-	return warden.CertInactive
 }
 
 // ---------------------------------------------------------------- wire shapes
@@ -70,11 +59,6 @@ type caSummary struct {
 	CreationDate   epoch  `json:"creationDate"`
 }
 
-type certList struct {
-	Certificates []certSummary `json:"certificates"`
-	NextMarker   string        `json:"nextMarker,omitempty"`
-}
-
 // ---------------------------------------------------------------- registration code
 
 func (s *Server) GetRegistrationCode(c *call) (any, error) {
@@ -90,12 +74,6 @@ func (s *Server) GetRegistrationCode(c *call) (any, error) {
 // ---------------------------------------------------------------- device certificates
 
 func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
-	var in struct {
-		SetAsActive bool `json:"setAsActive"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
 	now := s.now().UTC()
 	caPEM, keyPEM, err := s.store.IssuingCA(c.ctx, c.scope, func() (string, string, error) {
 		return warden.NewIssuingCA(c.scope, now)
@@ -107,7 +85,7 @@ func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert := warden.NewCertificateFrom(issued.Cert, certStatus(in.SetAsActive), warden.ModeDefault, now)
+	cert := warden.NewCertificateFrom(issued.Cert, warden.NewCertificateStatus(c.flag("setAsActive")), warden.ModeDefault, now)
 	if err := s.store.CreateCertificate(c.ctx, c.scope, cert, "CreateKeysAndCertificate"); err != nil {
 		return nil, err
 	}
@@ -123,22 +101,6 @@ func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 	}{c.scope.CertificateARN(cert.ID), cert.ID, cert.PEM, keyPair{issued.PublicKey, issued.PrivateKey}}, nil
 }
 
-// registerStatus is the status a registered certificate starts in: the
-// status member if given, else ACTIVE for the deprecated setAsActive=true,
-// else INACTIVE. Of the model's statuses AWS documents only ACTIVE,
-// INACTIVE and REVOKED for registering (and tests hold Warden to it).
-func registerStatus(status string, setAsActive bool) (string, error) {
-	switch status {
-	case "":
-		return certStatus(setAsActive), nil
-	case warden.CertPendingTransfer, warden.CertPendingActivation, warden.CertRegisterInactive:
-		var v warden.Validator
-		v.Fail("status", status, "Member must be ACTIVE, INACTIVE or REVOKED when registering a certificate")
-		return "", v.Err()
-	}
-	return status, nil
-}
-
 func (s *Server) RegisterCertificate(c *call) (any, error) {
 	var in struct {
 		CertificatePem   string `json:"certificatePem"`
@@ -149,16 +111,13 @@ func (s *Server) RegisterCertificate(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	status, err := registerStatus(in.Status, in.SetAsActive)
+	status, err := warden.RegisterStatus(in.Status, in.SetAsActive)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	device, err := warden.ParseCertificatePEM("certificatePem", in.CertificatePem)
+	device, err := warden.ParseDeviceCertificate(in.CertificatePem, now)
 	if err != nil {
-		return nil, err
-	}
-	if err := warden.CheckValidAt("certificate", device, now); err != nil {
 		return nil, err
 	}
 	caID := ""
@@ -184,16 +143,13 @@ func (s *Server) RegisterCertificateWithoutCA(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	status, err := registerStatus(in.Status, false)
+	status, err := warden.RegisterStatus(in.Status, false)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	device, err := warden.ParseCertificatePEM("certificatePem", in.CertificatePem)
+	device, err := warden.ParseDeviceCertificate(in.CertificatePem, now)
 	if err != nil {
-		return nil, err
-	}
-	if err := warden.CheckValidAt("certificate", device, now); err != nil {
 		return nil, err
 	}
 	cert := warden.NewCertificateFrom(device, status, warden.ModeSNIOnly, now)
@@ -236,48 +192,21 @@ func (s *Server) DescribeCertificate(c *call) (any, error) {
 }
 
 func (s *Server) UpdateCertificate(c *call) (any, error) {
-	var in struct {
-		NewStatus string `json:"newStatus"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	_, err := s.store.UpdateCertificateStatus(c.ctx, c.scope, c.certID("certificateId"), in.NewStatus, s.now().UTC())
+	_, err := s.store.UpdateCertificateStatus(c.ctx, c.scope, c.certID("certificateId"), c.str("newStatus"), s.now().UTC())
 	return nil, err
 }
 
 func (s *Server) DeleteCertificate(c *call) (any, error) {
-	var in struct {
-		ForceDelete bool `json:"forceDelete"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteCertificate(c.ctx, c.scope, c.certID("certificateId"), in.ForceDelete, s.now().UTC())
+	return nil, s.store.DeleteCertificate(c.ctx, c.scope, c.certID("certificateId"), c.flag("forceDelete"), s.now().UTC())
 }
 
 func (s *Server) listCertificates(c *call, f warden.CertificateFilter) (any, error) {
-	var in struct {
-		AscendingOrder bool `json:"ascendingOrder"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	f.Ascending = in.AscendingOrder
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	certs, next, err := s.store.Certificates(c.ctx, c.scope, f, p)
-	if err != nil {
-		return nil, err
-	}
-	out := certList{Certificates: make([]certSummary, 0, len(certs)), NextMarker: c.nextPage(next)}
-	for _, cert := range certs {
-		out.Certificates = append(out.Certificates, certSummary{
-			c.scope.CertificateARN(cert.ID), cert.ID, cert.Status, cert.Mode, epoch(cert.CreationDate)})
-	}
-	return out, nil
+	f.Ascending = c.flag("ascendingOrder")
+	return listPage(c, 25, func(p warden.Page) ([]warden.Certificate, string, error) {
+		return s.store.Certificates(c.ctx, c.scope, f, p)
+	}, func(cert *warden.Certificate) certSummary {
+		return certSummary{c.scope.CertificateARN(cert.ID), cert.ID, cert.Status, cert.Mode, epoch(cert.CreationDate)}
+	})
 }
 
 func (s *Server) ListCertificates(c *call) (any, error) {
@@ -306,43 +235,12 @@ func (s *Server) RegisterCACertificate(c *call) (any, error) {
 	if err := checkTagCount(in.Tags); err != nil {
 		return nil, err
 	}
-	mode, verification := cmp.Or(in.CertificateMode, warden.ModeDefault), in.VerificationCertificate
-	switch {
-	case mode == warden.ModeDefault && verification == "":
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"A verificationCertificate is required when certificateMode is DEFAULT (or not given).")
-	case mode == warden.ModeSNIOnly && verification != "":
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"The verificationCertificate must be empty when certificateMode is SNI_ONLY.")
-	}
 	now := s.now().UTC()
-	caCert, err := warden.ParseCertificatePEM("caCertificate", in.CaCertificate)
+	caCert, verificationCN, err := warden.ParseCARegistration(in.CaCertificate, in.VerificationCertificate, in.CertificateMode, now)
 	if err != nil {
 		return nil, err
 	}
-	if !caCert.BasicConstraintsValid || !caCert.IsCA {
-		return nil, warden.Errorf(warden.CodeCertificateValidation,
-			"The caCertificate is not a CA certificate: its basic constraints do not say CA:TRUE.")
-	}
-	if err := warden.CheckValidAt("CA certificate", caCert, now); err != nil {
-		return nil, err
-	}
-	var verificationCN *string
-	if mode == warden.ModeDefault {
-		ver, err := warden.ParseCertificatePEM("verificationCertificate", verification)
-		if err != nil {
-			return nil, err
-		}
-		if err := warden.CheckValidAt("verification certificate", ver, now); err != nil {
-			return nil, err
-		}
-		if !warden.SignedByKeyOf(ver, caCert) {
-			return nil, warden.Errorf(warden.CodeCertificateValidation,
-				"The verification certificate was not signed with the CA certificate's private key.")
-		}
-		verificationCN = &ver.Subject.CommonName
-	}
-	ca := warden.NewCACertificateFrom(caCert, certStatus(in.SetAsActive), mode, now)
+	ca := warden.NewCACertificateFrom(caCert, warden.NewCertificateStatus(in.SetAsActive), cmp.Or(in.CertificateMode, warden.ModeDefault), now)
 	if in.AllowAutoRegistration {
 		ca.AutoRegistrationStatus = warden.AutoRegistrationEnable
 	}
@@ -400,9 +298,8 @@ func (s *Server) UpdateCACertificate(c *call) (any, error) {
 		return nil, err
 	}
 	u := warden.CACertificateUpdate(in)
-	if u.RemoveAutoRegistration && (u.RegistrationConfig != nil || u.NewAutoRegistrationStatus == warden.AutoRegistrationEnable) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"removeAutoRegistration cannot be combined with registrationConfig or newAutoRegistrationStatus=ENABLE.")
+	if err := u.Check(); err != nil {
+		return nil, err
 	}
 	return nil, s.store.UpdateCACertificate(c.ctx, c.scope, c.certID("certificateId"), u, s.now().UTC())
 }
@@ -412,107 +309,40 @@ func (s *Server) DeleteCACertificate(c *call) (any, error) {
 }
 
 func (s *Server) ListCACertificates(c *call) (any, error) {
-	var in struct {
-		AscendingOrder bool   `json:"ascendingOrder"`
-		TemplateName   string `json:"templateName"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	cas, next, err := s.store.CACertificates(c.ctx, c.scope, in.TemplateName, in.AscendingOrder, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Certificates []caSummary `json:"certificates"`
-		NextMarker   string      `json:"nextMarker,omitempty"`
-	}{Certificates: make([]caSummary, 0, len(cas)), NextMarker: c.nextPage(next)}
-	for _, ca := range cas {
-		out.Certificates = append(out.Certificates, caSummary{
-			c.scope.CACertificateARN(ca.ID), ca.ID, ca.Status, epoch(ca.CreationDate)})
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]warden.CACertificate, string, error) {
+		return s.store.CACertificates(c.ctx, c.scope, c.str("templateName"), c.flag("ascendingOrder"), p)
+	}, func(ca *warden.CACertificate) caSummary {
+		return caSummary{c.scope.CACertificateARN(ca.ID), ca.ID, ca.Status, epoch(ca.CreationDate)}
+	})
 }
 
 // ---------------------------------------------------------------- thing principals
 
-// thingPrincipal is the input of AttachThingPrincipal and DetachThingPrincipal.
-type thingPrincipal struct {
-	ThingName string `json:"thingName"`
-	Principal string `json:"principal"`
-	Type      string `json:"thingPrincipalType"`
-}
-
 func (s *Server) AttachThingPrincipal(c *call) (any, error) {
-	var in thingPrincipal
-	if err := c.decode(&in); err != nil {
+	if err := checkCertPrincipal(c.str("principal")); err != nil {
 		return nil, err
 	}
-	if err := checkCertPrincipal(in.Principal); err != nil {
-		return nil, err
-	}
-	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, in.ThingName, in.Principal, in.Type, s.now().UTC())
+	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, c.str("thingName"), c.str("principal"), c.str("thingPrincipalType"), s.now().UTC())
 }
 
 func (s *Server) DetachThingPrincipal(c *call) (any, error) {
-	var in thingPrincipal
-	if err := c.decode(&in); err != nil {
+	if err := checkCertPrincipal(c.str("principal")); err != nil {
 		return nil, err
 	}
-	if err := checkCertPrincipal(in.Principal); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, in.ThingName, in.Principal, s.now().UTC())
+	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, c.str("thingName"), c.str("principal"), s.now().UTC())
 }
 
 func (s *Server) ListThingPrincipals(c *call) (any, error) {
-	var in thingPrincipal
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	principals, next, err := s.store.ThingPrincipals(c.ctx, c.scope, in.ThingName, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Principals []string `json:"principals"`
-		NextToken  string   `json:"nextToken,omitempty"`
-	}{Principals: make([]string, 0, len(principals)), NextToken: c.nextPage(next)}
-	for _, tp := range principals {
-		out.Principals = append(out.Principals, tp.Principal)
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]warden.ThingPrincipal, string, error) {
+		return s.store.ThingPrincipals(c.ctx, c.scope, c.str("thingName"), p)
+	}, func(tp *warden.ThingPrincipal) string { return tp.Principal })
 }
 
 func (s *Server) ListPrincipalThings(c *call) (any, error) {
-	var in thingPrincipal
-	if err := c.decode(&in); err != nil {
+	if err := checkCertPrincipal(c.str("principal")); err != nil {
 		return nil, err
 	}
-	if err := checkCertPrincipal(in.Principal); err != nil {
-		return nil, err
-	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	things, next, err := s.store.PrincipalThings(c.ctx, c.scope, in.Principal, p)
-	if err != nil {
-		return nil, err
-	}
-	if things == nil {
-		things = []string{}
-	}
-	return struct {
-		Things    []string `json:"things"`
-		NextToken string   `json:"nextToken,omitempty"`
-	}{things, c.nextPage(next)}, nil
+	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
+		return s.store.PrincipalThings(c.ctx, c.scope, c.str("principal"), p)
+	}, same)
 }

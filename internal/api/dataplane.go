@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"net"
 	"strconv"
 
@@ -64,42 +62,12 @@ func (s *Server) Publish(c *call) (any, error) {
 	}
 	m := warden.DataMessage{Topic: in.Topic, Payload: c.body, QoS: in.QoS, Retain: in.Retain,
 		ContentType: in.ContentType, ResponseTopic: in.ResponseTopic}
-	if in.MessageExpiry != nil {
-		if *in.MessageExpiry < 0 {
-			return nil, warden.Errorf(warden.CodeInvalidRequest, "messageExpiry must be a number of seconds.")
-		}
-		m.MessageExpiry = uint32(min(*in.MessageExpiry, 7*24*3600))
-	}
-	if in.UserProperties != "" {
-		raw, err := base64.StdEncoding.DecodeString(in.UserProperties)
-		if err != nil {
-			raw = []byte(in.UserProperties) // a client that did not encode it
-		}
-		var props []map[string]string
-		if err := json.Unmarshal(raw, &props); err != nil {
-			return nil, warden.Errorf(warden.CodeInvalidRequest, "userProperties must be a JSON array of objects with string values.")
-		}
-		for _, p := range props {
-			for k, val := range p {
-				m.UserProperties = append(m.UserProperties, [2]string{k, val})
-			}
-		}
-	}
-	m.PayloadFormatSet = in.PayloadFormatIndicator != ""
-	m.PayloadFormatUTF8 = in.PayloadFormatIndicator == "UTF8_DATA"
-	if in.CorrelationData != "" {
-		b, err := base64.StdEncoding.DecodeString(in.CorrelationData)
-		if err != nil {
-			return nil, warden.Errorf(warden.CodeInvalidRequest, "correlationData must be base64.")
-		}
-		m.CorrelationData = b
+	if err := m.SetPublishProperties(in.MessageExpiry, in.UserProperties, in.PayloadFormatIndicator, in.CorrelationData); err != nil {
+		return nil, err
 	}
 	if host, port, err := net.SplitHostPort(c.r.RemoteAddr); err == nil {
 		m.SourceIP = host
 		m.SourcePort, _ = strconv.Atoi(port)
 	}
-	if err := s.devices.PublishData(c.ctx, c.scope, m); err != nil {
-		return nil, err
-	}
-	return nil, nil
+	return nil, s.devices.PublishData(c.ctx, c.scope, m)
 }

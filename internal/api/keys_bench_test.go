@@ -33,7 +33,7 @@ func BenchmarkLookupKey(b *testing.B) {
 	b.Run("cached", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, _, ok, err := s.lookupKey(ctx, id); !ok || err != nil {
+				if _, _, ok, err := s.keys.Lookup(ctx, id); !ok || err != nil {
 					b.Fatal(ok, err)
 				}
 			}

@@ -65,68 +65,34 @@ func (s *Server) DescribeAuditMitigationActionsTask(c *call) (any, error) {
 		ActionsDefinition []mitigationActionOut        `json:"actionsDefinition"`
 	}{
 		TaskStatus: t.Status, StartTime: epoch(t.StartTime), EndTime: optionalEpoch(t.EndTime), TaskStatistics: map[string]taskStatisticsOut{},
-		Target: t.Target, Mapping: t.Mapping, ActionsDefinition: make([]mitigationActionOut, 0, len(t.Actions)),
+		Target: t.Target, Mapping: t.Mapping, ActionsDefinition: wireAll(t.Actions, func(a *warden.MitigationAction) mitigationActionOut {
+			return mitigationActionOut{a.Name, a.ID, a.RoleArn, &a.Params}
+		}),
 	}
 	for check, st := range t.Statistics {
 		out.TaskStatistics[check] = taskStatisticsOut{st.Total, st.Failed, st.Succeeded, st.Skipped, st.Canceled}
-	}
-	for i := range t.Actions {
-		a := &t.Actions[i]
-		out.ActionsDefinition = append(out.ActionsDefinition, mitigationActionOut{a.Name, a.ID, a.RoleArn, &a.Params})
 	}
 	return out, nil
 }
 
 func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
-	var in struct {
-		AuditTaskID string    `json:"auditTaskId"`
-		FindingID   string    `json:"findingId"`
-		TaskStatus  string    `json:"taskStatus"`
-		StartTime   time.Time `json:"startTime"`
-		EndTime     time.Time `json:"endTime"`
-	}
-	if err := c.decode(&in); err != nil {
+	f := warden.MitigationTaskFilter{AuditTaskID: c.str("auditTaskId"), FindingID: c.str("findingId"), Status: c.str("taskStatus"),
+		StartedAfter: c.time("startTime"), EndedBefore: c.time("endTime")}
+	if err := f.Check(s.now()); err != nil {
 		return nil, err
 	}
-	start, end := in.StartTime, in.EndTime
-	if oldest := s.now().UTC().Add(-warden.MitigationTaskRetention); start.Before(oldest) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest,
-			"startTime %s is more than 90 days ago; audit mitigation actions tasks are kept for 90 days (give a startTime on or after %s).",
-			start.Format(time.RFC3339), oldest.Format(time.RFC3339))
-	}
-	if end.Before(start) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "endTime %s is before startTime %s.",
-			end.Format(time.RFC3339), start.Format(time.RFC3339))
-	}
-	f := warden.MitigationTaskFilter{AuditTaskID: in.AuditTaskID, FindingID: in.FindingID, Status: in.TaskStatus,
-		StartedAfter: start, EndedBefore: end}
 	type taskOut struct {
 		TaskID     string `json:"taskId"`
 		StartTime  epoch  `json:"startTime"`
 		TaskStatus string `json:"taskStatus"`
 	}
-	tasks, next, err := listPage(c, func(p warden.Page) ([]warden.MitigationTask, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.MitigationTask, string, error) {
 		return s.store.MitigationTasks(c.ctx, c.scope, f, p)
 	}, func(t *warden.MitigationTask) taskOut { return taskOut{t.TaskID, epoch(t.StartTime), t.Status} })
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Tasks     []taskOut `json:"tasks"`
-		NextToken string    `json:"nextToken,omitempty"`
-	}{tasks, next}, nil
 }
 
 func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
-	var in struct {
-		TaskID       string `json:"taskId"`
-		FindingID    string `json:"findingId"`
-		ActionStatus string `json:"actionStatus"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	f := warden.MitigationExecutionFilter{TaskID: in.TaskID, FindingID: in.FindingID, Status: in.ActionStatus}
+	f := warden.MitigationExecutionFilter{TaskID: c.str("taskId"), FindingID: c.str("findingId"), Status: c.str("actionStatus")}
 	type execOut struct {
 		TaskID     string `json:"taskId"`
 		FindingID  string `json:"findingId"`
@@ -138,20 +104,13 @@ func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
 		ErrorCode  string `json:"errorCode,omitempty"`
 		Message    string `json:"message,omitempty"`
 	}
-	execs, next, err := listPage(c, func(p warden.Page) ([]warden.MitigationExecution, string, error) {
+	return listPage(c, 25, func(p warden.Page) ([]warden.MitigationExecution, string, error) {
 		return s.store.MitigationExecutions(c.ctx, c.scope, f, p)
 	}, func(e *warden.MitigationExecution) execOut {
 		return execOut{TaskID: e.TaskID, FindingID: e.FindingID, ActionName: e.ActionName, ActionID: e.ActionID,
 			Status: e.Status, StartTime: optionalEpoch(e.StartTime), EndTime: optionalEpoch(e.EndTime),
 			ErrorCode: e.ErrorCode, Message: e.Message}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ActionsExecutions []execOut `json:"actionsExecutions"`
-		NextToken         string    `json:"nextToken,omitempty"`
-	}{execs, next}, nil
 }
 
 // optionalEpoch is t on the wire, nil (left out) when t is zero.

@@ -6,13 +6,13 @@ import (
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/awsmodel"
+	"github.com/warden-iot/warden/internal/protocol"
 )
 
 // TestHoldToModel checks the check every test's answers go through: an
 // error code the operation does not declare, or an output member or type
 // its model lacks, becomes an internal failure naming it.
 func TestHoldToModel(t *testing.T) {
-	s := &Server{}
 	op := awsmodel.Load(awsmodel.IoTModel).Operations["DescribeThing"]
 	tests := []struct {
 		name string
@@ -29,7 +29,7 @@ func TestHoldToModel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.holdToModel(op, []byte(tc.body), tc.err)
+			err := protocol.HoldToModel(op, []byte(tc.body), tc.err)
 			if tc.want == "" {
 				if err != tc.err {
 					t.Fatalf("got %v, want the answer unchanged (%v)", err, tc.err)

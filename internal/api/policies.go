@@ -7,20 +7,25 @@ import (
 // policyInput holds the members of the policy operations that Warden reads;
 // each operation has some of them.
 type policyInput struct {
-	PolicyName      string       `json:"policyName"`
-	PolicyVersionID string       `json:"policyVersionId"`
-	PolicyDocument  string       `json:"policyDocument"`
-	Tags            []warden.Tag `json:"tags"`
-	SetAsDefault    bool         `json:"setAsDefault"`
-	Target          string       `json:"target"`
-	Recursive       bool         `json:"recursive"`
-	AscendingOrder  bool         `json:"ascendingOrder"`
+	PolicyName     string       `json:"policyName"`
+	PolicyDocument string       `json:"policyDocument"`
+	Tags           []warden.Tag `json:"tags"`
+	SetAsDefault   bool         `json:"setAsDefault"`
+	Target         string       `json:"target"`
 }
 
 type policyRef struct {
 	PolicyName string `json:"policyName"`
 	PolicyArn  string `json:"policyArn"`
 }
+
+// policyRef is the name and ARN of the policy named name.
+func (c *call) policyRef(name *string) policyRef {
+	return policyRef{*name, warden.PolicyARN(c.scope, *name)}
+}
+
+// policyRefs are the names and ARNs of the policies named names (never nil).
+func (c *call) policyRefs(names []string) []policyRef { return wireAll(names, c.policyRef) }
 
 func (s *Server) CreatePolicy(c *call) (any, error) {
 	var in policyInput
@@ -43,11 +48,7 @@ func (s *Server) CreatePolicy(c *call) (any, error) {
 }
 
 func (s *Server) GetPolicy(c *call) (any, error) {
-	var in policyInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	p, err := s.store.Policy(c.ctx, c.scope, in.PolicyName)
+	p, err := s.store.Policy(c.ctx, c.scope, c.str("policyName"))
 	if err != nil {
 		return nil, err
 	}
@@ -63,34 +64,13 @@ func (s *Server) GetPolicy(c *call) (any, error) {
 }
 
 func (s *Server) DeletePolicy(c *call) (any, error) {
-	var in policyInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeletePolicy(c.ctx, c.scope, in.PolicyName, s.now().UTC())
+	return nil, s.store.DeletePolicy(c.ctx, c.scope, c.str("policyName"), s.now().UTC())
 }
 
 func (s *Server) ListPolicies(c *call) (any, error) {
-	var in policyInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	policies, next, err := s.store.Policies(c.ctx, c.scope, in.AscendingOrder, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Policies   []policyRef `json:"policies"`
-		NextMarker string      `json:"nextMarker,omitempty"`
-	}{Policies: make([]policyRef, 0, len(policies)), NextMarker: c.nextPage(next)}
-	for i := range policies {
-		out.Policies = append(out.Policies, policyRef{policies[i].Name, policies[i].ARN(c.scope)})
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]warden.Policy, string, error) {
+		return s.store.Policies(c.ctx, c.scope, c.flag("ascendingOrder"), p)
+	}, func(p *warden.Policy) policyRef { return policyRef{p.Name, p.ARN(c.scope)} })
 }
 
 func (s *Server) CreatePolicyVersion(c *call) (any, error) {
@@ -111,11 +91,7 @@ func (s *Server) CreatePolicyVersion(c *call) (any, error) {
 }
 
 func (s *Server) GetPolicyVersion(c *call) (any, error) {
-	var in policyInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	pv, err := s.store.PolicyVersion(c.ctx, c.scope, in.PolicyName, in.PolicyVersionID)
+	pv, err := s.store.PolicyVersion(c.ctx, c.scope, c.str("policyName"), c.str("policyVersionId"))
 	if err != nil {
 		return nil, err
 	}
@@ -128,16 +104,12 @@ func (s *Server) GetPolicyVersion(c *call) (any, error) {
 		CreationDate     epoch  `json:"creationDate"`
 		LastModifiedDate epoch  `json:"lastModifiedDate"`
 		GenerationID     string `json:"generationId"`
-	}{warden.PolicyARN(c.scope, in.PolicyName), in.PolicyName, pv.Document, pv.VersionID, pv.IsDefault,
+	}{warden.PolicyARN(c.scope, c.str("policyName")), c.str("policyName"), pv.Document, pv.VersionID, pv.IsDefault,
 		epoch(pv.CreationDate), epoch(pv.LastModifiedDate), pv.GenerationID}, nil
 }
 
 func (s *Server) ListPolicyVersions(c *call) (any, error) {
-	var in policyInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	versions, err := s.store.PolicyVersions(c.ctx, c.scope, in.PolicyName)
+	versions, err := s.store.PolicyVersions(c.ctx, c.scope, c.str("policyName"))
 	if err != nil {
 		return nil, err
 	}
@@ -146,29 +118,19 @@ func (s *Server) ListPolicyVersions(c *call) (any, error) {
 		IsDefaultVersion bool   `json:"isDefaultVersion"`
 		CreateDate       epoch  `json:"createDate"`
 	}
-	out := struct {
+	return struct {
 		PolicyVersions []policyVersion `json:"policyVersions"`
-	}{PolicyVersions: make([]policyVersion, 0, len(versions))}
-	for _, pv := range versions {
-		out.PolicyVersions = append(out.PolicyVersions, policyVersion{pv.VersionID, pv.IsDefault, epoch(pv.CreationDate)})
-	}
-	return out, nil
+	}{wireAll(versions, func(pv *warden.PolicyVersion) policyVersion {
+		return policyVersion{pv.VersionID, pv.IsDefault, epoch(pv.CreationDate)}
+	})}, nil
 }
 
 func (s *Server) SetDefaultPolicyVersion(c *call) (any, error) {
-	var in policyInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.SetDefaultPolicyVersion(c.ctx, c.scope, in.PolicyName, in.PolicyVersionID, s.now().UTC())
+	return nil, s.store.SetDefaultPolicyVersion(c.ctx, c.scope, c.str("policyName"), c.str("policyVersionId"), s.now().UTC())
 }
 
 func (s *Server) DeletePolicyVersion(c *call) (any, error) {
-	var in policyInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeletePolicyVersion(c.ctx, c.scope, in.PolicyName, in.PolicyVersionID, s.now().UTC())
+	return nil, s.store.DeletePolicyVersion(c.ctx, c.scope, c.str("policyName"), c.str("policyVersionId"), s.now().UTC())
 }
 
 func (s *Server) AttachPolicy(c *call) (any, error) {
@@ -188,48 +150,15 @@ func (s *Server) DetachPolicy(c *call) (any, error) {
 }
 
 func (s *Server) ListTargetsForPolicy(c *call) (any, error) {
-	var in policyInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	targets, next, err := s.store.PolicyTargets(c.ctx, c.scope, in.PolicyName, p)
-	if err != nil {
-		return nil, err
-	}
-	if targets == nil {
-		targets = []string{}
-	}
-	return struct {
-		Targets    []string `json:"targets"`
-		NextMarker string   `json:"nextMarker,omitempty"`
-	}{targets, c.nextPage(next)}, nil
+	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
+		return s.store.PolicyTargets(c.ctx, c.scope, c.str("policyName"), p)
+	}, same)
 }
 
 func (s *Server) ListAttachedPolicies(c *call) (any, error) {
-	var in policyInput
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	p, err := c.page(25)
-	if err != nil {
-		return nil, err
-	}
-	names, next, err := s.store.AttachedPolicies(c.ctx, c.scope, in.Target, in.Recursive, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Policies   []policyRef `json:"policies"`
-		NextMarker string      `json:"nextMarker,omitempty"`
-	}{Policies: make([]policyRef, 0, len(names)), NextMarker: c.nextPage(next)}
-	for _, n := range names {
-		out.Policies = append(out.Policies, policyRef{n, warden.PolicyARN(c.scope, n)})
-	}
-	return out, nil
+	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
+		return s.store.AttachedPolicies(c.ctx, c.scope, c.str("target"), c.flag("recursive"), p)
+	}, c.policyRef)
 }
 
 func (s *Server) SetV2LoggingOptions(c *call) (any, error) {

@@ -4,17 +4,12 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,7 +70,7 @@ type Server struct {
 	verifier *sigv4.Verifier
 	tokens   *protocol.PageTokens
 	iot      *http.ServeMux
-	keys     sync.Map // access key id → *cachedKey
+	keys     *sigv4.KeyCache
 	sns      SNS
 	// query holds the query-protocol services by credential-scope service name.
 	query map[string]QueryService
@@ -109,54 +104,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.tokens = tokens
-	s.verifier = &sigv4.Verifier{Lookup: s.lookupKey, Now: s.now}
+	s.keys = sigv4.NewKeyCache(cfg.Store.AccessKey)
+	s.verifier = &sigv4.Verifier{Lookup: s.keys.Lookup, Now: s.now}
 	if len(cfg.Regions) > 0 {
 		s.verifier.Regions = cfg.Regions
 	}
 	s.iot = http.NewServeMux()
-	s.route(s.iot, awsmodel.Load(awsmodel.IoTModel))
+	protocol.Route(s.iot, awsmodel.Load(awsmodel.IoTModel), s, s.op, unknownOperation)
 	s.devices = cfg.Devices
 	s.data = http.NewServeMux()
-	s.route(s.data, awsmodel.Load(awsmodel.IoTDataModel))
+	protocol.Route(s.data, awsmodel.Load(awsmodel.IoTDataModel), s, s.op, unknownOperation)
 	return s, nil
-}
-
-// An access key found in the store is used for keyRecheck, then read again
-// (by one request while the others go on with the cached key, up to
-// keyMaxAge): a key deleted or deactivated on any node stops working within
-// keyMaxAge on every node, and a request reads the store for its key only
-// twice a second per key, not every time (see BenchmarkLookupKey).
-const (
-	keyRecheck = 500 * time.Millisecond
-	keyMaxAge  = 900 * time.Millisecond
-)
-
-// cachedKey is an active access key as the store had it at checked.
-type cachedKey struct {
-	secret, account string
-	checked         time.Time // with its monotonic reading: the wall clock may jump
-	refreshing      atomic.Bool
-}
-
-func (s *Server) lookupKey(ctx context.Context, id string) (string, string, bool, error) {
-	if v, ok := s.keys.Load(id); ok {
-		c := v.(*cachedKey)
-		age := time.Since(c.checked)
-		if age < keyRecheck || age < keyMaxAge && !c.refreshing.CompareAndSwap(false, true) {
-			return c.secret, c.account, true, nil
-		}
-		defer c.refreshing.Store(false) // in case the read fails: the next request tries again
-	}
-	key, ok, err := s.store.AccessKey(ctx, id)
-	if err != nil {
-		return "", "", false, err
-	}
-	if !ok || key.Inactive {
-		s.keys.Delete(id)
-		return "", "", false, nil
-	}
-	s.keys.Store(id, &cachedKey{secret: key.Secret, account: key.Account, checked: time.Now()})
-	return key.Secret, key.Account, true, nil
 }
 
 // call is one authenticated request on its way through a handler.
@@ -174,7 +132,7 @@ type call struct {
 
 // handler serves one AWS operation. It returns the response shape, which is
 // sent as JSON, or an error, which is sent as the AWS error envelope.
-type handler func(c *call) (any, error)
+type handler = func(c *call) (any, error)
 
 type ctxKey int
 
@@ -215,7 +173,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fail := s.writeError
-	if qs, ok := s.query[scopeService(r.Header.Get("Authorization"))]; ok {
+	if qs, ok := s.query[sigv4.ScopeService(r.Header.Get("Authorization"))]; ok {
 		fail = func(w http.ResponseWriter, info *requestInfo, err error) {
 			info.errCode = qs.WriteError(w, info.id, err)
 		}
@@ -247,34 +205,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info.operation, info.errCode = qs.ServeSigned(rec, r, info.id, cred.AccessKeyID, info.scope, body)
 		return
 	}
+	mux, what := s.iot, "AWS IoT"
 	switch cred.Service {
 	case "iot", "execute-api":
-		if !protocol.Routable(r) {
-			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
-				"No AWS IoT operation matches %s %s.", r.Method, r.URL.EscapedPath()))
-			return
-		}
-		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
-		s.iot.ServeHTTP(rec, r.WithContext(ctx))
 	case "iotdata":
-		if !protocol.Routable(r) {
-			s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
-				"No AWS IoT data-plane operation matches %s %s.", r.Method, r.URL.EscapedPath()))
-			return
-		}
-		ctx := warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)
-		s.data.ServeHTTP(rec, r.WithContext(ctx))
+		mux, what = s.data, "AWS IoT data-plane"
 	default:
 		s.writeError(rec, info, warden.Errorf(warden.CodeInvalidSignature,
 			"Credential should be scoped to correct service: 'iot'. "))
+		return
 	}
+	if !protocol.Routable(r) {
+		s.writeError(rec, info, warden.Errorf(warden.CodeUnknownOperation,
+			"No %s operation matches %s %s.", what, r.Method, r.URL.EscapedPath()))
+		return
+	}
+	mux.ServeHTTP(rec, r.WithContext(warden.WithActor(context.WithValue(r.Context(), infoKey, info), cred.AccessKeyID)))
 }
 
 // op adapts the handler of op (nil for an unknown path) to the mux: it
 // names the operation for the log line, reads and validates the input as
 // the model declares it, and writes the result.
-func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) op(op *awsmodel.Operation, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := r.Context().Value(infoKey).(*requestInfo)
 		c := &call{ctx: r.Context(), r: r, body: info.body, scope: info.scope, op: op, tokens: s.tokens}
 		var out any
@@ -294,45 +247,14 @@ func (s *Server) op(op *awsmodel.Operation, h handler) http.HandlerFunc {
 			buf, err = json.Marshal(out)
 		}
 		if s.checkModel && op != nil {
-			err = s.holdToModel(op, buf, err)
+			err = protocol.HoldToModel(op, buf, err)
 		}
 		if err != nil {
 			s.writeError(w, info, err)
 			return
 		}
 		protocol.WriteJSON(w, buf)
-	}
-}
-
-// alwaysAllowed are the codes any operation may answer with besides the
-// model's list: a failure of the service itself.
-var alwaysAllowed = map[warden.Code]bool{
-	warden.CodeInternalFailure: true, warden.CodeServiceUnavailable: true, warden.CodeThrottling: true,
-}
-
-// holdToModel returns err, or an internal error naming how the answer
-// (body, or err) departs from op's model.
-func (s *Server) holdToModel(op *awsmodel.Operation, body []byte, err error) error {
-	if err != nil {
-		var e *warden.Error
-		if errors.As(err, &e) && !op.HasError(string(e.Code)) && !alwaysAllowed[e.Code] {
-			return fmt.Errorf("model check: %s answered %s, which is not among its errors in the model (%s)", op.Name, e.Code, e.Message)
-		}
-		return err
-	}
-	if op.Output == nil {
-		return nil
-	}
-	var out any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		return err
-	}
-	if problems := op.Output.CheckOutput("", out); len(problems) > 0 {
-		return fmt.Errorf("model check: %s answered %s", op.Name, strings.Join(problems, "; "))
-	}
-	return nil
+	})
 }
 
 // writeError sends err as the restJson1 error envelope. Errors that are not
@@ -359,17 +281,6 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
-}
-
-// scopeService is the service named by the credential scope of an
-// Authorization header ("…/<region>/<service>/aws4_request"), or "" if it
-// names none; it picks the error format before the signature is verified.
-func scopeService(authorization string) string {
-	before, _, ok := strings.Cut(authorization, "/aws4_request")
-	if !ok {
-		return ""
-	}
-	return before[strings.LastIndexByte(before, '/')+1:]
 }
 
 // unknownOperation answers any path or method that is no AWS IoT operation.

@@ -12,9 +12,7 @@ func (s *Server) TagResource(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	warden.ValidateTags(&v, "tags", in.Tags)
-	if err := v.Err(); err != nil {
+	if err := checkTagCount(in.Tags); err != nil {
 		return nil, err
 	}
 	return nil, s.store.TagResource(c.ctx, c.scope, *in.ResourceArn, in.Tags)
@@ -33,19 +31,7 @@ func (s *Server) UntagResource(c *call) (any, error) {
 
 func (s *Server) ListTagsForResource(c *call) (any, error) {
 	arn := c.r.URL.Query().Get("resourceArn")
-	p, err := c.page(warden.MaxTagsPerResource)
-	if err != nil {
-		return nil, err
-	}
-	tags, next, err := s.store.Tags(c.ctx, c.scope, arn, p)
-	if err != nil {
-		return nil, err
-	}
-	if tags == nil {
-		tags = []warden.Tag{}
-	}
-	return struct {
-		Tags      []warden.Tag `json:"tags"`
-		NextToken string       `json:"nextToken,omitempty"`
-	}{tags, c.nextPage(next)}, nil
+	return listPage(c, warden.MaxTagsPerResource, func(p warden.Page) ([]warden.Tag, string, error) {
+		return s.store.Tags(c.ctx, c.scope, arn, p)
+	}, same)
 }

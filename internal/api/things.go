@@ -8,27 +8,20 @@ import (
 // (RegistryMaxResults allows 1..250).
 const registryPageSize = 50
 
+// attributePayload is the model's AttributePayload; absent or null, it is
+// the zero value.
 type attributePayload struct {
 	Attributes map[string]string `json:"attributes"`
-	Merge      *bool             `json:"merge"`
+	Merge      bool              `json:"merge"`
 }
-
-func (p *attributePayload) attributes() map[string]string {
-	if p == nil {
-		return nil
-	}
-	return p.Attributes
-}
-
-func (p *attributePayload) merge() bool { return p != nil && p.Merge != nil && *p.Merge }
 
 // --- things ---
 
 func (s *Server) CreateThing(c *call) (any, error) {
 	var in struct {
-		ThingTypeName    *string           `json:"thingTypeName"`
-		AttributePayload *attributePayload `json:"attributePayload"`
-		BillingGroupName *string           `json:"billingGroupName"`
+		ThingTypeName    *string          `json:"thingTypeName"`
+		AttributePayload attributePayload `json:"attributePayload"`
+		BillingGroupName *string          `json:"billingGroupName"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -39,7 +32,7 @@ func (s *Server) CreateThing(c *call) (any, error) {
 	}
 	now := s.now().UTC()
 	t, _, err := s.store.CreateThing(c.ctx, c.scope, warden.Thing{
-		Name: c.r.PathValue("thingName"), ID: warden.NewUUID(), TypeName: deref(in.ThingTypeName), Attributes: in.AttributePayload.attributes(),
+		Name: c.r.PathValue("thingName"), ID: warden.NewUUID(), TypeName: deref(in.ThingTypeName), Attributes: in.AttributePayload.Attributes,
 		CreationDate: now, LastModifiedDate: now,
 	})
 	if err != nil {
@@ -84,36 +77,25 @@ func nonNilMap(m map[string]string) map[string]string {
 
 func (s *Server) UpdateThing(c *call) (any, error) {
 	var in struct {
-		ThingTypeName    *string           `json:"thingTypeName"`
-		AttributePayload *attributePayload `json:"attributePayload"`
-		ExpectedVersion  *int64            `json:"expectedVersion"`
-		RemoveThingType  *bool             `json:"removeThingType"`
+		ThingTypeName    *string          `json:"thingTypeName"`
+		AttributePayload attributePayload `json:"attributePayload"`
+		ExpectedVersion  *int64           `json:"expectedVersion"`
+		RemoveThingType  bool             `json:"removeThingType"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	remove := in.RemoveThingType != nil && *in.RemoveThingType
-	if remove && in.ThingTypeName != nil {
-		var v warden.Validator
-		v.Problem("thingTypeName and removeThingType cannot both be set: a thing either gets a type or loses it")
-		return nil, v.Err()
+	u := warden.ThingUpdate{TypeName: in.ThingTypeName, RemoveThingType: in.RemoveThingType,
+		Attributes: in.AttributePayload.Attributes, Merge: in.AttributePayload.Merge, ExpectedVersion: in.ExpectedVersion}
+	if err := u.Check(); err != nil {
+		return nil, err
 	}
-	_, err := s.store.UpdateThing(c.ctx, c.scope, c.r.PathValue("thingName"), warden.ThingUpdate{
-		TypeName: in.ThingTypeName, RemoveThingType: remove,
-		Attributes: in.AttributePayload.attributes(), Merge: in.AttributePayload.merge(),
-		ExpectedVersion: in.ExpectedVersion,
-	}, s.now().UTC())
+	_, err := s.store.UpdateThing(c.ctx, c.scope, c.r.PathValue("thingName"), u, s.now().UTC())
 	return nil, err
 }
 
 func (s *Server) DeleteThing(c *call) (any, error) {
-	var in struct {
-		ExpectedVersion *int64 `json:"expectedVersion"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteThing(c.ctx, c.scope, c.r.PathValue("thingName"), in.ExpectedVersion, s.now().UTC())
+	return nil, s.store.DeleteThing(c.ctx, c.scope, c.r.PathValue("thingName"), c.expectedVersion(), s.now().UTC())
 }
 
 type thingAttribute struct {
@@ -125,38 +107,16 @@ type thingAttribute struct {
 }
 
 func (s *Server) ListThings(c *call) (any, error) {
-	var in struct {
-		AttributeName  string  `json:"attributeName"`
-		AttributeValue *string `json:"attributeValue"`
-		TypeName       string  `json:"thingTypeName"`
-		UsePrefix      bool    `json:"usePrefixAttributeValue"`
-	}
-	if err := c.decode(&in); err != nil {
+	f := warden.ThingFilter{AttributeName: c.str("attributeName"), AttributeValue: optional[string](c, "attributeValue"),
+		TypeName: c.str("thingTypeName"), UsePrefix: c.flag("usePrefixAttributeValue")}
+	if err := f.Check(); err != nil {
 		return nil, err
 	}
-	if in.AttributeValue != nil && in.AttributeName == "" {
-		var v warden.Validator
-		v.Problem("attributeValue needs attributeName: name the attribute whose value to match")
-		return nil, v.Err()
-	}
-	f := warden.ThingFilter{AttributeName: in.AttributeName, AttributeValue: in.AttributeValue, TypeName: in.TypeName, UsePrefix: in.UsePrefix}
-	p, err := c.page(registryPageSize)
-	if err != nil {
-		return nil, err
-	}
-	things, next, err := s.store.Things(c.ctx, c.scope, f, p)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Things    []thingAttribute `json:"things"`
-		NextToken string           `json:"nextToken,omitempty"`
-	}{Things: make([]thingAttribute, 0, len(things)), NextToken: c.nextPage(next)}
-	for i := range things {
-		t := &things[i]
-		out.Things = append(out.Things, thingAttribute{t.Name, t.TypeName, t.ARN(c.scope), nonNilMap(t.Attributes), t.Version})
-	}
-	return out, nil
+	return listPage(c, registryPageSize, func(p warden.Page) ([]warden.Thing, string, error) {
+		return s.store.Things(c.ctx, c.scope, f, p)
+	}, func(t *warden.Thing) thingAttribute {
+		return thingAttribute{t.Name, t.TypeName, t.ARN(c.scope), nonNilMap(t.Attributes), t.Version}
+	})
 }
 
 type groupNameAndArn struct {
@@ -164,48 +124,24 @@ type groupNameAndArn struct {
 	GroupArn  string `json:"groupArn"`
 }
 
-func (c *call) groupList(names []string) []groupNameAndArn {
-	out := make([]groupNameAndArn, 0, len(names))
-	for _, n := range names {
-		out = append(out, groupNameAndArn{n, warden.ThingGroupARN(c.scope, n)})
-	}
-	return out
+func (c *call) groupList(names []string) []groupNameAndArn { return wireAll(names, c.groupRef) }
+
+// groupRef is the name and ARN of the thing group named name.
+func (c *call) groupRef(name *string) groupNameAndArn {
+	return groupNameAndArn{*name, warden.ThingGroupARN(c.scope, *name)}
 }
 
 func (s *Server) ListThingGroupsForThing(c *call) (any, error) {
-	p, err := c.page(registryPageSize)
-	if err != nil {
-		return nil, err
-	}
-	groups, next, err := s.store.ThingGroupsForThing(c.ctx, c.scope, c.r.PathValue("thingName"), p)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ThingGroups []groupNameAndArn `json:"thingGroups"`
-		NextToken   string            `json:"nextToken,omitempty"`
-	}{c.groupList(groups), c.nextPage(next)}, nil
+	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
+		return s.store.ThingGroupsForThing(c.ctx, c.scope, c.r.PathValue("thingName"), p)
+	}, c.groupRef)
 }
 
 // --- thing groups ---
 
 type thingGroupPropertiesIn struct {
-	ThingGroupDescription *string           `json:"thingGroupDescription"`
-	AttributePayload      *attributePayload `json:"attributePayload"`
-}
-
-func (p *thingGroupPropertiesIn) description() *string {
-	if p == nil {
-		return nil
-	}
-	return p.ThingGroupDescription
-}
-
-func (p *thingGroupPropertiesIn) payload() *attributePayload {
-	if p == nil {
-		return nil
-	}
-	return p.AttributePayload
+	ThingGroupDescription *string          `json:"thingGroupDescription"`
+	AttributePayload      attributePayload `json:"attributePayload"`
 }
 
 type groupRef struct {
@@ -216,9 +152,9 @@ type groupRef struct {
 
 func (s *Server) CreateThingGroup(c *call) (any, error) {
 	var in struct {
-		ParentGroupName      *string                 `json:"parentGroupName"`
-		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
-		Tags                 []warden.Tag            `json:"tags"`
+		ParentGroupName      *string                `json:"parentGroupName"`
+		ThingGroupProperties thingGroupPropertiesIn `json:"thingGroupProperties"`
+		Tags                 []warden.Tag           `json:"tags"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -235,7 +171,7 @@ func (s *Server) CreateThingGroup(c *call) (any, error) {
 	now := s.now().UTC()
 	g, _, err := s.store.CreateThingGroup(c.ctx, c.scope, warden.ThingGroup{
 		Name: name, ID: warden.NewUUID(), ParentName: deref(in.ParentGroupName),
-		Description: deref(in.ThingGroupProperties.description()), Attributes: in.ThingGroupProperties.payload().attributes(),
+		Description: deref(in.ThingGroupProperties.ThingGroupDescription), Attributes: in.ThingGroupProperties.AttributePayload.Attributes,
 		CreationDate: now, LastModifiedDate: now,
 	}, in.Tags)
 	if err != nil {
@@ -304,22 +240,22 @@ func (s *Server) UpdateDynamicThingGroup(c *call) (any, error) {
 // latter also takes the query members.
 func (s *Server) updateThingGroup(c *call, dynamic bool) (any, error) {
 	var in struct {
-		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
-		ExpectedVersion      *int64                  `json:"expectedVersion"`
-		IndexName            *string                 `json:"indexName"`
-		QueryString          *string                 `json:"queryString"`
-		QueryVersion         *string                 `json:"queryVersion"`
+		ThingGroupProperties thingGroupPropertiesIn `json:"thingGroupProperties"`
+		ExpectedVersion      *int64                 `json:"expectedVersion"`
+		IndexName            *string                `json:"indexName"`
+		QueryString          *string                `json:"queryString"`
+		QueryVersion         *string                `json:"queryVersion"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
 	u := warden.ThingGroupUpdate{
-		Dynamic: dynamic, Description: in.ThingGroupProperties.description(),
-		Attributes: in.ThingGroupProperties.payload().attributes(), Merge: in.ThingGroupProperties.payload().merge(),
+		Dynamic: dynamic, Description: in.ThingGroupProperties.ThingGroupDescription,
+		Attributes: in.ThingGroupProperties.AttributePayload.Attributes, Merge: in.ThingGroupProperties.AttributePayload.Merge,
 		ExpectedVersion: in.ExpectedVersion,
 	}
 	if dynamic {
-		if err := checkQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
+		if err := warden.CheckDynamicGroupQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
 			return nil, err
 		}
 		u.QueryString = in.QueryString
@@ -342,61 +278,20 @@ func (s *Server) DeleteDynamicThingGroup(c *call) (any, error) {
 }
 
 func (s *Server) deleteThingGroup(c *call, dynamic bool) (any, error) {
-	var in struct {
-		ExpectedVersion *int64 `json:"expectedVersion"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), dynamic, in.ExpectedVersion, s.now().UTC())
+	return nil, s.store.DeleteThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), dynamic, c.expectedVersion(), s.now().UTC())
 }
 
 func (s *Server) ListThingGroups(c *call) (any, error) {
-	var in struct {
-		Parent     string `json:"parentGroup"`
-		NamePrefix string `json:"namePrefixFilter"`
-		Recursive  *bool  `json:"recursive"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	f := warden.ThingGroupFilter{Parent: in.Parent, NamePrefix: in.NamePrefix, Recursive: in.Recursive}
-	p, err := c.page(registryPageSize)
-	if err != nil {
-		return nil, err
-	}
-	names, next, err := s.store.ThingGroups(c.ctx, c.scope, f, p)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ThingGroups []groupNameAndArn `json:"thingGroups"`
-		NextToken   string            `json:"nextToken,omitempty"`
-	}{c.groupList(names), c.nextPage(next)}, nil
+	f := warden.ThingGroupFilter{Parent: c.str("parentGroup"), NamePrefix: c.str("namePrefixFilter"), Recursive: optional[bool](c, "recursive")}
+	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
+		return s.store.ThingGroups(c.ctx, c.scope, f, p)
+	}, c.groupRef)
 }
 
 func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
-	var in struct {
-		Recursive bool `json:"recursive"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	p, err := c.page(registryPageSize)
-	if err != nil {
-		return nil, err
-	}
-	things, next, err := s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), in.Recursive, p)
-	if err != nil {
-		return nil, err
-	}
-	if things == nil {
-		things = []string{}
-	}
-	return struct {
-		Things    []string `json:"things"`
-		NextToken string   `json:"nextToken,omitempty"`
-	}{things, c.nextPage(next)}, nil
+	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
+		return s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), c.flag("recursive"), p)
+	}, same)
 }
 
 // membershipRequest is the body of AddThingToThingGroup and
@@ -411,52 +306,7 @@ type membershipRequest struct {
 
 // resolve returns the thing and group names the request names.
 func (c *call) resolve(in *membershipRequest) (thing, group string, err error) {
-	var v warden.Validator
-	thing = c.nameOrArn(&v, "thingName", in.ThingName, "thingArn", in.ThingArn, "thing")
-	group = c.nameOrArn(&v, "thingGroupName", in.ThingGroupName, "thingGroupArn", in.ThingGroupArn, "thinggroup")
-	if err := v.Err(); err != nil {
-		return "", "", err
-	}
-	// An ARN of another account or region names nothing this caller can see.
-	for _, ref := range []struct {
-		arn  *string
-		kind string
-		name string
-	}{{in.ThingArn, "Thing", thing}, {in.ThingGroupArn, "Thing group", group}} {
-		if ref.arn == nil {
-			continue
-		}
-		if scope, _, _, _ := warden.ParseIoTARN(*ref.arn); scope != c.scope {
-			return "", "", warden.Errorf(warden.CodeResourceNotFound, "%s %s does not exist.", ref.kind, *ref.arn)
-		}
-	}
-	return thing, group, nil
-}
-
-// nameOrArn validates one side of a membership request: the name, the ARN
-// (of resource type kind) or both, which must then agree.
-func (c *call) nameOrArn(v *warden.Validator, nameMember string, name *string, arnMember string, arn *string, kind string) string {
-	if name == nil && arn == nil {
-		v.Problem("either " + nameMember + " or " + arnMember + " must be specified")
-		return ""
-	}
-	var fromArn string
-	if arn != nil {
-		_, typ, id, ok := warden.ParseIoTARN(*arn)
-		if !ok || typ != kind {
-			v.Fail(arnMember, *arn, "Member must be an AWS IoT "+kind+" ARN (arn:aws:iot:<region>:<account>:"+kind+"/<name>)")
-			return ""
-		}
-		warden.ValidateThingName(v, arnMember, id) // the model sets no pattern on ARNs
-		fromArn = id
-	}
-	if name == nil {
-		return fromArn
-	}
-	if arn != nil && fromArn != *name {
-		v.Problem(nameMember + " '" + *name + "' and " + arnMember + " '" + *arn + "' name different resources")
-	}
-	return *name
+	return warden.ResolveMembership(c.scope, in.ThingName, in.ThingArn, in.ThingGroupName, in.ThingGroupArn)
 }
 
 func (s *Server) AddThingToThingGroup(c *call) (any, error) {
@@ -486,49 +336,28 @@ func (s *Server) RemoveThingFromThingGroup(c *call) (any, error) {
 
 // --- dynamic thing groups ---
 
-// checkQuery checks the fleet-index members of a dynamic group request:
-// AWS_Things is the only index, 2017-09-30 the only query version, and the
-// query must parse.
-func checkQuery(indexName, queryString, queryVersion *string) error {
-	if indexName != nil && *indexName != warden.DefaultIndexName {
-		return warden.Errorf(warden.CodeResourceNotFound, "Index %s does not exist; the only index is %s.", *indexName, warden.DefaultIndexName)
-	}
-	if queryVersion != nil && *queryVersion != warden.DefaultQueryVersion {
-		return warden.Errorf(warden.CodeInvalidRequest, "Query version %s is not supported; the only query version is %s.",
-			*queryVersion, warden.DefaultQueryVersion)
-	}
-	if queryString != nil {
-		if _, err := warden.ParseFleetQuery(*queryString); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (s *Server) CreateDynamicThingGroup(c *call) (any, error) {
 	var in struct {
-		ThingGroupProperties *thingGroupPropertiesIn `json:"thingGroupProperties"`
-		IndexName            *string                 `json:"indexName"`
-		QueryString          *string                 `json:"queryString"`
-		QueryVersion         *string                 `json:"queryVersion"`
-		Tags                 []warden.Tag            `json:"tags"`
+		ThingGroupProperties thingGroupPropertiesIn `json:"thingGroupProperties"`
+		IndexName            *string                `json:"indexName"`
+		QueryString          *string                `json:"queryString"`
+		QueryVersion         *string                `json:"queryVersion"`
+		Tags                 []warden.Tag           `json:"tags"`
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var v warden.Validator
-	warden.ValidateTags(&v, "tags", in.Tags)
-	if err := v.Err(); err != nil {
+	if err := checkTagCount(in.Tags); err != nil {
 		return nil, err
 	}
-	if err := checkQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
+	if err := warden.CheckDynamicGroupQuery(in.IndexName, in.QueryString, in.QueryVersion); err != nil {
 		return nil, err
 	}
 	q := warden.DynamicGroupQuery{IndexName: warden.DefaultIndexName, QueryString: *in.QueryString, QueryVersion: warden.DefaultQueryVersion}
 	now := s.now().UTC()
 	g, _, err := s.store.CreateThingGroup(c.ctx, c.scope, warden.ThingGroup{
 		Name: c.r.PathValue("thingGroupName"), ID: warden.NewUUID(),
-		Description: deref(in.ThingGroupProperties.description()), Attributes: in.ThingGroupProperties.payload().attributes(),
+		Description: deref(in.ThingGroupProperties.ThingGroupDescription), Attributes: in.ThingGroupProperties.AttributePayload.Attributes,
 		CreationDate: now, LastModifiedDate: now, Query: &q,
 	}, in.Tags)
 	if err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/protocol"
@@ -14,56 +15,81 @@ type epoch = protocol.Epoch
 // v, a struct whose fields carry the members' json names.
 func (c *call) decode(v any) error { return protocol.Bind(c.op, c.body, c.input, v) }
 
-// page reads the page token (nextToken or marker, as the model's paginator
-// names it) and the page size, def when absent; the model has checked the
-// size's range. A token is bound to the operation, the caller's account and
-// region and the request's other members, so it cannot be carried to
-// another list.
+// page reads the request's page token and size, def when absent.
 func (c *call) page(def int) (warden.Page, error) {
-	p := c.op.Paginator
-	page := warden.Page{Limit: def}
-	if n, ok := c.input[p.LimitKey].(json.Number); ok {
-		size, _ := n.Int64()
-		page.Limit = int(size)
-	}
-	token, _ := c.input[p.InputToken].(string)
-	open := c.tokens.Open
-	if c.tokenIsMarker() {
-		open = c.tokens.OpenMarker
-	}
-	after, err := open(c.op.Name, c.scope, c.pageBinding(), token)
-	if err != nil {
-		return page, warden.Errorf(warden.CodeInvalidRequest, "The %s is not valid for this request.", p.InputToken)
-	}
-	page.After = after
-	return page, nil
+	return c.tokens.OpenPage(c.op, c.scope, c.input, def)
 }
 
 // nextPage is the token of the page after cursor ("" when cursor is "").
 func (c *call) nextPage(cursor string) string {
-	if c.tokenIsMarker() {
-		return c.tokens.SealMarker(c.op.Name, c.scope, c.pageBinding(), cursor)
-	}
-	return c.tokens.Seal(c.op.Name, c.scope, c.pageBinding(), cursor)
+	return c.tokens.NextPage(c.op, c.scope, c.input, cursor)
 }
 
-// tokenIsMarker reports whether the model's pattern for the input token
-// (the markers' [A-Za-z0-9+/]+={0,2}) refuses base64url.
-func (c *call) tokenIsMarker() bool {
-	m := c.op.Input.MemberNamed(c.op.Paginator.InputToken)
-	return m != nil && m.Shape.Regexp != nil && !m.Shape.Regexp.MatchString("a-b_c")
+// listPage answers a list operation: it calls list with the page the
+// request asks for (def items unless it gives a size) and maps each item to
+// its wire form.
+func listPage[T, O any](c *call, def int, list func(warden.Page) ([]T, string, error), wire func(*T) O) (any, error) {
+	p, err := c.page(def)
+	if err != nil {
+		return nil, err
+	}
+	found, cursor, err := list(p)
+	if err != nil {
+		return nil, err
+	}
+	return protocol.NewListOutput(c.op, wireAll(found, wire), c.nextPage(cursor)), nil
 }
 
-// pageBinding is what a page token is bound to: the operation and every
-// member of the request but the paginator's own.
-func (c *call) pageBinding() string {
-	p := c.op.Paginator
-	rest := make(map[string]any, len(c.input))
-	for k, v := range c.input {
-		if k != p.InputToken && k != p.LimitKey {
-			rest[k] = v
-		}
+// wireAll is the wire form of each of items (never nil).
+func wireAll[T, O any](items []T, wire func(*T) O) []O {
+	out := make([]O, 0, len(items))
+	for i := range items {
+		out = append(out, wire(&items[i]))
 	}
-	b, _ := json.Marshal(rest) // map keys are sorted: a stable binding
-	return string(b)
+	return out
+}
+
+// same is the wire form of an item sent as the store returns it.
+func same[T any](t *T) T { return *t }
+
+// str is the string member named member as sent at its location (path,
+// query string or header), "" when absent.
+func (c *call) str(member string) string {
+	v, _ := c.input[member].(string)
+	return v
+}
+
+// flag is the boolean member named member as sent at its location, false
+// when absent.
+func (c *call) flag(member string) bool {
+	v, _ := c.input[member].(bool)
+	return v
+}
+
+// time is the timestamp member named member as sent at its location, zero
+// when absent.
+func (c *call) time(member string) time.Time {
+	v, _ := c.input[member].(time.Time)
+	return v
+}
+
+// optional is the string or boolean member named member as sent at its
+// location, nil when absent.
+func optional[T string | bool](c *call, member string) *T {
+	v, ok := c.input[member].(T)
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+// expectedVersion is the expectedVersion member (a query parameter), nil
+// when absent.
+func (c *call) expectedVersion() *int64 {
+	n, ok := c.input["expectedVersion"].(json.Number)
+	if !ok {
+		return nil
+	}
+	v, _ := n.Int64() // the model has checked it is a long
+	return &v
 }

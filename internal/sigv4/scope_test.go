@@ -119,3 +119,16 @@ func TestVerifyRejectsSecurityToken(t *testing.T) {
 	}
 	wantError(t, send(t, srv, results, newRequest(t, "GET", u, nil, "")), warden.CodeUnrecognizedClient, http.StatusForbidden, msg)
 }
+
+func TestScopeService(t *testing.T) {
+	for auth, want := range map[string]string{
+		"AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/iot/aws4_request, SignedHeaders=host": "iot",
+		"AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sns/aws4_request":                     "sns",
+		"Bearer x": "",
+		"":         "",
+	} {
+		if got := ScopeService(auth); got != want {
+			t.Errorf("ScopeService(%q) = %q, want %q", auth, got, want)
+		}
+	}
+}

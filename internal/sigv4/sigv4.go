@@ -780,3 +780,15 @@ func unhex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// ScopeService is the service named by the credential scope of an
+// Authorization header ("…/<region>/<service>/aws4_request"), or "" if it
+// names none: it picks a request's error format before its signature is
+// verified.
+func ScopeService(authorization string) string {
+	before, _, ok := strings.Cut(authorization, "/"+terminator)
+	if !ok {
+		return ""
+	}
+	return before[strings.LastIndexByte(before, '/')+1:]
+}

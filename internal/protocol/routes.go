@@ -1,4 +1,4 @@
-package api
+package protocol
 
 import (
 	"net/http"
@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/warden-iot/warden/internal/awsmodel"
-	"github.com/warden-iot/warden/internal/protocol"
 )
 
 // emptyLabelOperations are the operations whose last path label AWS answers
@@ -23,11 +22,11 @@ var emptyLabelOperations = map[string]bool{
 // clients such as curl do not, and AWS accepts both.
 var greedyLabelOperations = map[string]bool{"Publish": true}
 
-// route registers on m every operation of model that Server has a method of
-// the same name for, at the model's method and path; anything else is
-// answered by unknownOperation.
-func (s *Server) route(m *http.ServeMux, model *awsmodel.Service) {
-	handlers := protocol.Handlers[func(*call) (any, error)](model, s)
+// Route registers on m every restJson1 operation of model that recv has a
+// method of type H for (see Handlers), at the model's method and path, as
+// serve(op, handler); any other path or method is serve(nil, unknown).
+func Route[H any](m *http.ServeMux, model *awsmodel.Service, recv any, serve func(*awsmodel.Operation, H) http.Handler, unknown H) {
+	handlers := Handlers[H](model, recv)
 	names := make([]string, 0, len(handlers))
 	for name := range handlers {
 		names = append(names, name)
@@ -40,17 +39,17 @@ func (s *Server) route(m *http.ServeMux, model *awsmodel.Service) {
 		if greedyLabelOperations[name] {
 			pattern = strings.TrimSuffix(pattern, "}") + "...}"
 		}
-		m.Handle(op.Method+" "+pattern, s.op(op, h))
+		m.Handle(op.Method+" "+pattern, serve(op, h))
 		if emptyLabelOperations[name] && strings.HasSuffix(pattern, "}") {
 			parent := pattern[:strings.LastIndexByte(pattern, '/')]
-			m.Handle(op.Method+" "+parent+"/{$}", s.op(op, h))
+			m.Handle(op.Method+" "+parent+"/{$}", serve(op, h))
 			// Without a pattern for the parent path itself, ServeMux would
 			// answer it with a redirect to the {$} pattern.
 			if !catchAll[parent] {
 				catchAll[parent] = true
-				m.Handle(parent, s.op(nil, unknownOperation))
+				m.Handle(parent, serve(nil, unknown))
 			}
 		}
 	}
-	m.Handle("/", s.op(nil, unknownOperation))
+	m.Handle("/", serve(nil, unknown))
 }
