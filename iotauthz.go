@@ -607,7 +607,7 @@ func PrincipalPolicyNames(ctx context.Context, st Store, s Scope, kind, id strin
 			return nil, nil // policies attach to static groups only
 		}
 	}
-	return listAllStrings(func(pg Page) ([]string, string, error) {
+	return listAll(func(pg Page) ([]string, string, error) {
 		return st.AttachedPolicies(ctx, s, s.IoTARN(kind+"/"+id), kind == TargetThingGroup, pg)
 	})
 }
