@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/secret"
 )
 
 //go:embed migrations
@@ -38,7 +39,7 @@ type DB struct {
 	// writes; SERIALIZABLE transactions instead of the single writer).
 	postgres bool
 	// secrets seals and opens the secrets stored (see secrets.go).
-	secrets *sealer
+	secrets *secret.Sealer
 }
 
 var _ warden.Store = (*DB)(nil)
@@ -76,7 +77,7 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 }
 
 func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, error) {
-	if err := prepareDataDir(dataDir); err != nil {
+	if err := secret.PrepareDataDir(dataDir); err != nil {
 		return nil, err
 	}
 	sync := strings.ToUpper(opt.Synchronous)
@@ -141,7 +142,7 @@ func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	// SQLite made the -wal and -shm files with the database file's mode;
 	// these chmods are for files an older Warden made 0644.
 	for _, f := range []string{path, path + "-wal", path + "-shm"} {
-		if err := restrictFile(f); err != nil {
+		if err := secret.RestrictFile(f); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -163,10 +164,10 @@ func createDatabaseFile(dataDir string) error {
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 || walHolds(path) {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, MasterKeyFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dataDir, secret.KeyFile)); err == nil {
 		return fmt.Errorf("%w: %s is missing or empty, but %s exists: the store was lost (deleted, truncated, or the data dir restored incompletely). "+
 			"Restore %s from a backup; or, to start a new empty store, remove %s and the credentials file",
-			ErrLostStore, path, MasterKeyFile, SQLiteFile, MasterKeyFile)
+			ErrLostStore, path, secret.KeyFile, SQLiteFile, secret.KeyFile)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
