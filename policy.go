@@ -2,6 +2,8 @@ package warden
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"strconv"
 	"time"
 )
@@ -196,4 +198,11 @@ func ParsePolicyTarget(target string) (scope Scope, kind, id string, err error) 
 			"Policies can be attached to certificates (cert/...) and thing groups (thinggroup/...), not to %s resources.", kind)
 	}
 	return scope, kind, id, nil
+}
+
+// NewPolicyGenerationID is a fresh generationId: 64 hex characters, as AWS shows.
+func NewPolicyGenerationID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -15,13 +13,6 @@ import (
 
 func init() {
 	taggable["policy"] = `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`
-}
-
-// newPolicyGenerationID is a fresh generationId: 64 hex characters, as AWS shows.
-func newPolicyGenerationID() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func policyNotFound(name string) error { return warden.NotFound("Policy", name) }
@@ -110,7 +101,7 @@ func (db *DB) CreatePolicy(ctx context.Context, s warden.Scope, name, document s
 	if _, err := warden.ParsePolicyDocument(document); err != nil {
 		return warden.Policy{}, err
 	}
-	p := warden.Policy{Name: name, DefaultVersionID: "1", Document: document, GenerationID: newPolicyGenerationID(),
+	p := warden.Policy{Name: name, DefaultVersionID: "1", Document: document, GenerationID: warden.NewPolicyGenerationID(),
 		CreationDate: now, LastModifiedDate: now}
 	arn := p.ARN(s)
 	err = db.inTx(ctx, func(tx writeTx) error {
@@ -262,7 +253,7 @@ func createPolicyVersionTx(ctx context.Context, tx writeTx, s warden.Scope, poli
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE policies SET default_version = ?, next_version = ?, generation_id = ?, updated_at = ?
 		WHERE account = ? AND region = ? AND name = ?`,
-		newDef, next+1, newPolicyGenerationID(), millis(now), s.Account, s.Region, policyName); err != nil {
+		newDef, next+1, warden.NewPolicyGenerationID(), millis(now), s.Account, s.Region, policyName); err != nil {
 		return "", err
 	}
 	versionID = versionString(next)
@@ -368,7 +359,7 @@ func (db *DB) SetDefaultPolicyVersion(ctx context.Context, s warden.Scope, name,
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE policies SET default_version = ?, generation_id = ?, updated_at = ?
 				WHERE account = ? AND region = ? AND name = ?`,
-				n, newPolicyGenerationID(), millis(now), s.Account, s.Region, name); err != nil {
+				n, warden.NewPolicyGenerationID(), millis(now), s.Account, s.Region, name); err != nil {
 				return err
 			}
 		}
@@ -395,7 +386,7 @@ func (db *DB) DeletePolicyVersion(ctx context.Context, s warden.Scope, name, ver
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET generation_id = ?, updated_at = ? WHERE account = ? AND region = ? AND name = ?`,
-			newPolicyGenerationID(), millis(now), s.Account, s.Region, name); err != nil {
+			warden.NewPolicyGenerationID(), millis(now), s.Account, s.Region, name); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, warden.PolicyARN(s, name), "DeletePolicyVersion",
