@@ -302,24 +302,15 @@ func (db *DB) PolicyVersions(ctx context.Context, s warden.Scope, name string) (
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT version, document, created_at, updated_at FROM policy_versions
-		WHERE account = ? AND region = ? AND policy_name = ? ORDER BY version DESC`, s.Account, s.Region, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []warden.PolicyVersion
-	for rows.Next() {
+	return queryAll(ctx, tx, func(r rowScanner) (warden.PolicyVersion, error) {
 		var n, created, updated int64
 		v := warden.PolicyVersion{PolicyName: name, GenerationID: gen}
-		if err := rows.Scan(&n, &v.Document, &created, &updated); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&n, &v.Document, &created, &updated)
 		v.VersionID, v.IsDefault = versionString(n), n == def
 		v.CreationDate, v.LastModifiedDate = fromMillis(created), fromMillis(updated)
-		out = append(out, v)
-	}
-	return out, rows.Err()
+		return v, err
+	}, `SELECT version, document, created_at, updated_at FROM policy_versions
+		WHERE account = ? AND region = ? AND policy_name = ? ORDER BY version DESC`, s.Account, s.Region, name)
 }
 
 // lockPolicyVersion locks policy name (see lockPolicy) and finds its
@@ -544,25 +535,10 @@ func (db *DB) AttachedPolicies(ctx context.Context, s warden.Scope, target strin
 // rows and returns at most p.Limit of them, with the last one as the cursor
 // when there are more.
 func pageStrings(ctx context.Context, q querier, p warden.Page, query string, args ...any) ([]string, string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []string
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = out[len(out)-1]
-			break
-		}
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, "", err
-		}
-		out = append(out, v)
-	}
-	return out, next, rows.Err()
+	return keyPage(ctx, q, p.Limit, func(r rowScanner) (string, string, error) {
+		s, err := scanString(r)
+		return s, s, err
+	}, query, args...)
 }
 
 // --- logging options ---

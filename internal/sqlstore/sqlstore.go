@@ -324,26 +324,15 @@ func (db *DB) AccessKey(ctx context.Context, id string) (_ warden.AccessKey, _ b
 // AccessKeys lists every key, oldest first.
 func (db *DB) AccessKeys(ctx context.Context) (_ []warden.AccessKey, err error) {
 	defer wrapErr(&err, "AccessKeys()")
-	rows, err := db.read.QueryContext(ctx, `SELECT id, secret, account, created_at, inactive FROM access_keys ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []warden.AccessKey
-	for rows.Next() {
-		var k warden.AccessKey
+	return queryAll(ctx, db.read, func(r rowScanner) (k warden.AccessKey, err error) {
 		var created int64
-		if err := rows.Scan(&k.ID, &k.Secret, &k.Account, &created, &k.Inactive); err != nil {
-			return nil, err
-		}
-		var err error
-		if k.Secret, err = db.openSecretString(k.Secret, aadAccessKey(k.ID)); err != nil {
-			return nil, err
+		if err := r.Scan(&k.ID, &k.Secret, &k.Account, &created, &k.Inactive); err != nil {
+			return k, err
 		}
 		k.CreatedAt = fromMillis(created)
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+		k.Secret, err = db.openSecretString(k.Secret, aadAccessKey(k.ID))
+		return k, err
+	}, `SELECT id, secret, account, created_at, inactive FROM access_keys ORDER BY created_at, id`)
 }
 
 // DeleteAccessKey removes a key.

@@ -96,25 +96,10 @@ func (db *DB) Tags(ctx context.Context, s warden.Scope, arn string, p warden.Pag
 	if err := requireResource(ctx, db.read, s, arn); err != nil {
 		return nil, "", err
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT tag_key, tag_value FROM tags
+	return keyPage(ctx, db.read, p.Limit, func(r rowScanner) (t warden.Tag, _ string, err error) {
+		err = r.Scan(&t.Key, &t.Value)
+		return t, t.Key, err
+	}, `SELECT tag_key, tag_value FROM tags
 		WHERE account = ? AND region = ? AND resource_arn = ? AND tag_key > ? ORDER BY tag_key LIMIT ?`,
 		s.Account, s.Region, arn, p.After, p.Limit+1)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var tags []warden.Tag
-	next := ""
-	for rows.Next() {
-		if len(tags) == p.Limit {
-			next = tags[len(tags)-1].Key
-			break
-		}
-		var t warden.Tag
-		if err := rows.Scan(&t.Key, &t.Value); err != nil {
-			return nil, "", err
-		}
-		tags = append(tags, t)
-	}
-	return tags, next, rows.Err()
 }

@@ -119,19 +119,12 @@ func (db *DB) V2LoggingLevels(ctx context.Context, s warden.Scope, targetType st
 		}
 		query += ` ORDER BY seq LIMIT ?`
 		args = append(args, p.Limit+1)
-		rows, err := db.read.QueryContext(ctx, query, args...)
-		if err != nil {
-			return nil, "", err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		if err := queryEach(ctx, db.read, func(rs rowScanner) error {
 			var r row
-			if err := rows.Scan(&r.seq, &r.l.Target.Type, &r.l.Target.Name, &r.l.Level); err != nil {
-				return nil, "", err
-			}
+			err := rs.Scan(&r.seq, &r.l.Target.Type, &r.l.Target.Name, &r.l.Level)
 			all = append(all, r)
-		}
-		if err := rows.Err(); err != nil {
+			return err
+		}, query, args...); err != nil {
 			return nil, "", err
 		}
 	}
@@ -224,22 +217,12 @@ func (db *DB) V2LogEntries(ctx context.Context, f warden.V2LogFilter) (_ []warde
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []warden.V2LogEntry
-	for rows.Next() {
-		var e warden.V2LogEntry
+	return queryAll(ctx, db.read, func(r rowScanner) (e warden.V2LogEntry, err error) {
 		var at int64
-		if err := rows.Scan(&e.Seq, &e.Scope.Account, &e.Scope.Region, &at, &e.Entry); err != nil {
-			return nil, err
-		}
+		err = r.Scan(&e.Seq, &e.Scope.Account, &e.Scope.Region, &at, &e.Entry)
 		e.At = fromMillis(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	}, query, args...)
 }
 
 // pruneBatch bounds the rows one pruning transaction deletes, so that a
@@ -281,22 +264,11 @@ func (db *DB) PruneV2LogEntries(ctx context.Context, before time.Time, keep int)
 		s warden.Scope
 		n int64
 	}
-	var over []scopeCount
-	rows, err := db.read.QueryContext(ctx, `SELECT account, region, COUNT(*) FROM v2_log_entries
-		GROUP BY account, region HAVING COUNT(*) > ?`, keep)
+	over, err := queryAll(ctx, db.read, func(r rowScanner) (sc scopeCount, err error) {
+		err = r.Scan(&sc.s.Account, &sc.s.Region, &sc.n)
+		return sc, err
+	}, `SELECT account, region, COUNT(*) FROM v2_log_entries GROUP BY account, region HAVING COUNT(*) > ?`, keep)
 	if err != nil {
-		return total, err
-	}
-	for rows.Next() {
-		var sc scopeCount
-		if err := rows.Scan(&sc.s.Account, &sc.s.Region, &sc.n); err != nil {
-			rows.Close()
-			return total, err
-		}
-		over = append(over, sc)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return total, err
 	}
 	for _, sc := range over {
