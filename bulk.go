@@ -126,8 +126,7 @@ func (b *BulkBatch) Check(s Scope) (*BulkNames, error) {
 // checkPrincipals applies AttachThingPrincipal's rules to new things and
 // certificates: an exclusive attachment must be the certificate's only one.
 func (b *BulkBatch) checkPrincipals(n *BulkNames) error {
-	perCert := map[string][]int{}
-	seen := map[BulkPrincipal]bool{}
+	attached := map[string][]PrincipalAttachment{}
 	for i := range b.Principals {
 		p := &b.Principals[i]
 		if p.Type == "" {
@@ -140,23 +139,14 @@ func (b *BulkBatch) checkPrincipals(n *BulkNames) error {
 			return bulkInvalid("Principal %s of thing %s: bulk insert attaches only certificates and things created in the same batch.",
 				p.CertificateID, p.Thing)
 		}
-		key := BulkPrincipal{Thing: p.Thing, CertificateID: p.CertificateID}
-		if seen[key] {
+		current, err := CheckAttachThingPrincipal(p.CertificateID, p.Thing, p.Type, attached[p.CertificateID])
+		if err != nil {
+			return err
+		}
+		if current != "" {
 			return bulkInvalid("Certificate %s is attached to thing %s twice.", p.CertificateID, p.Thing)
 		}
-		seen[key] = true
-		perCert[p.CertificateID] = append(perCert[p.CertificateID], i)
-	}
-	for id, idx := range perCert {
-		if len(idx) < 2 {
-			continue
-		}
-		for _, i := range idx {
-			if b.Principals[i].Type == PrincipalExclusive {
-				return bulkInvalid("The principal %s is attached exclusively to thing %s and cannot be attached to other things.",
-					id, b.Principals[i].Thing)
-			}
-		}
+		attached[p.CertificateID] = append(attached[p.CertificateID], PrincipalAttachment{p.Thing, p.Type})
 	}
 	return nil
 }

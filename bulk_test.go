@@ -35,3 +35,24 @@ func TestBulkCheckMemberships(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkCheckPrincipals: an exclusive attachment is a certificate's only
+// one, in either order.
+func TestBulkCheckPrincipals(t *testing.T) {
+	n := &BulkNames{Things: map[string]bool{"a": true, "b": true}, Certificates: map[string]bool{"c": true}}
+	for _, tc := range []struct {
+		name string
+		p    []BulkPrincipal
+		ok   bool
+	}{
+		{"two non-exclusive", []BulkPrincipal{{"a", "c", ""}, {"b", "c", ""}}, true},
+		{"exclusive first", []BulkPrincipal{{"a", "c", PrincipalExclusive}, {"b", "c", ""}}, false},
+		{"exclusive second", []BulkPrincipal{{"a", "c", ""}, {"b", "c", PrincipalExclusive}}, false},
+		{"twice", []BulkPrincipal{{"a", "c", ""}, {"a", "c", PrincipalExclusive}}, false},
+		{"unknown type", []BulkPrincipal{{"a", "c", "X"}}, false},
+	} {
+		if err := (&BulkBatch{Principals: tc.p}).checkPrincipals(n); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}

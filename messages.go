@@ -33,3 +33,11 @@ func ErrPolicyVersionsLimit(name string) *Error {
 func ErrCertificateActive() *Error {
 	return Errorf(CodeCertificateState, "Certificate must be deactivated (not ACTIVE) before deletion.")
 }
+
+// ErrCertificateExists is the answer to registering a device certificate
+// the scope holds already.
+func ErrCertificateExists(s Scope, id string) *Error {
+	e := Errorf(CodeResourceAlreadyExists, "The certificate %s is already registered.", id)
+	e.ResourceID, e.ResourceArn = id, s.CertificateARN(id)
+	return e
+}

@@ -304,7 +304,7 @@ func bulkCheckExisting(ctx context.Context, tx writeTx, s warden.Scope, b *warde
 	}
 	found, err = bulkExisting(ctx, tx, s, "certificates", "id", keysOf(b.Certificates, func(c *warden.Certificate) string { return c.ID }))
 	if err != nil || found != "" {
-		return cmp.Or(err, exists("The certificate %s is already registered.", found, found, s.CertificateARN(found)))
+		return cmp.Or(err, error(warden.ErrCertificateExists(s, found)))
 	}
 	return nil
 }
@@ -401,9 +401,8 @@ func bulkCheckCAs(ctx context.Context, tx writeTx, s warden.Scope, b *warden.Bul
 			if err != nil {
 				return err
 			}
-			if status != warden.CertActive {
-				return warden.Errorf(warden.CodeCertificateValidation,
-					"The CA certificate %s is %s; it must be ACTIVE to register certificates it signed.", c.CACertificateID, status)
+			if err := warden.CheckSigningCA(c.CACertificateID, status); err != nil {
+				return err
 			}
 			cas[c.CACertificateID] = mode
 		}

@@ -152,17 +152,19 @@ type certState struct {
 	Policies        []string `json:"policies,omitempty"`
 }
 
+// certRequireNew fails with ResourceAlreadyExists when the scope has the
+// certificate id.
+func certRequireNew(ctx context.Context, q querier, s warden.Scope, id string) error {
+	exists, err := rowExists(ctx, q, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id)
+	if exists {
+		return warden.ErrCertificateExists(s, id)
+	}
+	return err
+}
+
 // insertCertificate stores c unless the scope already has it.
 func insertCertificate(ctx context.Context, tx writeTx, s warden.Scope, c warden.Certificate, operation string) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`,
-		s.Account, s.Region, c.ID).Scan(&one)
-	if err == nil {
-		return &warden.Error{Code: warden.CodeResourceAlreadyExists,
-			Message:    fmt.Sprintf("The certificate %s is already registered.", c.ID),
-			ResourceID: c.ID, ResourceArn: s.CertificateARN(c.ID)}
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	if err := certRequireNew(ctx, tx, s, c.ID); err != nil {
 		return err
 	}
 	f := &c.Facts
@@ -195,15 +197,7 @@ func (db *DB) RegisterCertificate(ctx context.Context, s warden.Scope, c warden.
 		return c, err
 	}
 	err = db.inTx(ctx, func(tx writeTx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`,
-			s.Account, s.Region, c.ID).Scan(&one)
-		if err == nil {
-			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
-				Message:    fmt.Sprintf("The certificate %s is already registered.", c.ID),
-				ResourceID: c.ID, ResourceArn: s.CertificateARN(c.ID)}
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := certRequireNew(ctx, tx, s, c.ID); err != nil {
 			return err
 		}
 		var candidates []warden.CACertificate
@@ -217,50 +211,16 @@ func (db *DB) RegisterCertificate(ctx context.Context, s warden.Scope, c warden.
 				return err
 			}
 			candidates = append(candidates, ca)
-		} else {
-			rows, err := tx.QueryContext(ctx, `SELECT `+caColumns+` FROM ca_certificates
-				WHERE account = ? AND region = ? AND subject_der = ? ORDER BY seq`,
-				s.Account, s.Region, hex.EncodeToString(device.RawIssuer))
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				ca, _, err := scanCACertificate(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				candidates = append(candidates, ca)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
+		} else if candidates, err = queryAll(ctx, tx, func(r rowScanner) (warden.CACertificate, error) {
+			ca, _, err := scanCACertificate(r)
+			return ca, err
+		}, `SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? AND subject_der = ? ORDER BY seq`,
+			s.Account, s.Region, hex.EncodeToString(device.RawIssuer)); err != nil {
+			return err
 		}
-		var signers []warden.CACertificate
-		for _, ca := range candidates {
-			parent, err := warden.ParseCertificatePEM("CA certificate", ca.PEM)
-			if err != nil {
-				return fmt.Errorf("stored CA certificate %s: %w", ca.ID, err)
-			}
-			if warden.CheckIssuedBy(device, parent) {
-				signers = append(signers, ca)
-			}
-		}
-		switch {
-		case len(signers) == 0 && caCertificateID != "":
-			return warden.Errorf(warden.CodeCertificateValidation,
-				"The certificate was not signed by the CA certificate given in caCertificatePem.")
-		case len(signers) == 0:
-			return warden.Errorf(warden.CodeCertificateValidation,
-				"The certificate was not signed by any CA certificate registered in this account.")
-		case len(signers) > 1:
-			return warden.Errorf(warden.CodeCertificateConflict,
-				"%d registered CA certificates have the certificate's issuer subject and key; name the one to use in caCertificatePem.", len(signers))
-		}
-		ca := signers[0]
-		if ca.Status != warden.CertActive {
-			return warden.Errorf(warden.CodeCertificateValidation, "The CA certificate %s is %s; it must be ACTIVE to register certificates it signed.", ca.ID, ca.Status)
+		ca, err := warden.IssuingCA(device, candidates, caCertificateID != "")
+		if err != nil {
+			return err
 		}
 		c.CACertificateID, c.Mode = ca.ID, ca.Mode
 		return insertCertificate(ctx, tx, s, c, "RegisterCertificate")
@@ -382,7 +342,7 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		policies, err := certStrings(ctx, tx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ?
+		policies, err := queryStrings(ctx, tx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ?
 			ORDER BY policy_name`, s.Account, s.Region, arn)
 		if err != nil {
 			return err
@@ -404,23 +364,6 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 		return logChange(ctx, tx, s, arn, "DeleteCertificate",
 			certState{Status: c.Status, CACertificateID: c.CACertificateID, CertificateMode: c.Mode, Policies: policies}, nil, now)
 	})
-}
-
-func certStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 // certSeqCursor reads a creation-order cursor: the seq of the last row
@@ -778,43 +721,17 @@ func (db *DB) AttachThingPrincipal(ctx context.Context, s warden.Scope, thingNam
 		if err := certRequirePrincipal(ctx, tx, s, principal); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT thing_name, thing_principal_type FROM thing_principals
+		attached, err := queryAll(ctx, tx, func(r rowScanner) (a warden.PrincipalAttachment, err error) {
+			err = r.Scan(&a.Thing, &a.Type)
+			return a, err
+		}, `SELECT thing_name, thing_principal_type FROM thing_principals
 			WHERE account = ? AND region = ? AND principal = ? ORDER BY thing_name`, s.Account, s.Region, principal)
 		if err != nil {
 			return err
 		}
-		current := ""
-		var others []string
-		exclusiveElsewhere := ""
-		for rows.Next() {
-			var thing, typ string
-			if err := rows.Scan(&thing, &typ); err != nil {
-				rows.Close()
-				return err
-			}
-			if thing == thingName {
-				current = typ
-				continue
-			}
-			others = append(others, thing)
-			if typ == warden.PrincipalExclusive {
-				exclusiveElsewhere = thing
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		current, err := warden.CheckAttachThingPrincipal(principal, thingName, principalType, attached)
+		if err != nil || current == principalType {
 			return err
-		}
-		if current == principalType {
-			return nil
-		}
-		if exclusiveElsewhere != "" {
-			return warden.Errorf(warden.CodeInvalidRequest,
-				"The principal %s is attached exclusively to thing %s.", principal, exclusiveElsewhere)
-		}
-		if principalType == warden.PrincipalExclusive && len(others) > 0 {
-			return warden.Errorf(warden.CodeInvalidRequest,
-				"The principal %s is attached to %d other things (%s); it cannot be attached exclusively.", principal, len(others), others[0])
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO thing_principals (account, region, thing_name, principal, created_at, thing_principal_type)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, region, thing_name, principal) DO UPDATE SET thing_principal_type = excluded.thing_principal_type`,
@@ -865,27 +782,12 @@ func (db *DB) ThingPrincipals(ctx context.Context, s warden.Scope, thingName str
 	if err := certRequireThing(ctx, db.read, s, thingName); err != nil {
 		return nil, "", err
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT principal, thing_principal_type FROM thing_principals
+	return keyPage(ctx, db.read, p.Limit, func(r rowScanner) (tp warden.ThingPrincipal, _ string, err error) {
+		err = r.Scan(&tp.Principal, &tp.Type)
+		return tp, tp.Principal, err
+	}, `SELECT principal, thing_principal_type FROM thing_principals
 		WHERE account = ? AND region = ? AND thing_name = ? AND principal > ? ORDER BY principal LIMIT ?`,
 		s.Account, s.Region, thingName, p.After, p.Limit+1)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.ThingPrincipal
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = out[len(out)-1].Principal
-			break
-		}
-		var tp warden.ThingPrincipal
-		if err := rows.Scan(&tp.Principal, &tp.Type); err != nil {
-			return nil, "", err
-		}
-		out = append(out, tp)
-	}
-	return out, next, rows.Err()
 }
 
 // PrincipalThings lists the things a certificate is attached to; the cursor
@@ -895,7 +797,7 @@ func (db *DB) PrincipalThings(ctx context.Context, s warden.Scope, principal str
 	if err := certRequirePrincipal(ctx, db.read, s, principal); err != nil {
 		return nil, "", err
 	}
-	things, err := certStrings(ctx, db.read, `SELECT thing_name FROM thing_principals
+	things, err := queryStrings(ctx, db.read, `SELECT thing_name FROM thing_principals
 		WHERE account = ? AND region = ? AND principal = ? AND thing_name > ? ORDER BY thing_name LIMIT ?`,
 		s.Account, s.Region, principal, p.After, p.Limit+1)
 	if err != nil {
