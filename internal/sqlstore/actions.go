@@ -147,8 +147,7 @@ func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name s
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`, s.Account, s.Region, arn)
-		return err
+		return deleteTags(ctx, tx, s, arn)
 	})
 }
 

@@ -1123,7 +1123,7 @@ func deleteScheduledAuditTx(ctx context.Context, tx writeTx, s warden.Scope, a w
 	if _, err := tx.ExecContext(ctx, `DELETE FROM scheduled_audits WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, a.Name); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`, s.Account, s.Region, arn); err != nil {
+	if err := deleteTags(ctx, tx, s, arn); err != nil {
 		return err
 	}
 	// Its occurrences go too, so that a new scheduled audit of the same

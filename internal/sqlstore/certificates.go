@@ -640,8 +640,7 @@ func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string
 			s.Account, s.Region, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-			s.Account, s.Region, arn); err != nil {
+		if err := deleteTags(ctx, tx, s, arn); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "DeleteCACertificate",

@@ -180,8 +180,7 @@ func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now
 			}
 		}
 		arn := warden.PolicyARN(s, name)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-			s.Account, s.Region, arn); err != nil {
+		if err := deleteTags(ctx, tx, s, arn); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "DeletePolicy", policyChange{DefaultVersionID: versionString(def), PolicyDocument: document}, nil, now)

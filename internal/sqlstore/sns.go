@@ -151,8 +151,7 @@ func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now 
 			return err
 		}
 		arn := s.SNSARN(name)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-			s.Account, s.Region, arn); err != nil {
+		if err := deleteTags(ctx, tx, s, arn); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "DeleteTopic", map[string]any{"Name": name}, nil, now)

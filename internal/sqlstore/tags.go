@@ -14,6 +14,12 @@ var taggable = map[string]string{
 	"mitigationaction": `SELECT 1 FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
 }
 
+// deleteTags removes the tags of a deleted resource.
+func deleteTags(ctx context.Context, tx writeTx, s warden.Scope, arn string) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`, s.Account, s.Region, arn)
+	return err
+}
+
 // requireResource fails with ResourceNotFound unless arn names an existing
 // taggable resource of scope s. Another account's ARN is reported as missing,
 // so a caller learns nothing about resources it cannot see.

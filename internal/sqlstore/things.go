@@ -658,8 +658,7 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 			`DELETE FROM thing_groups WHERE account = ? AND region = ? AND name = ?`); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-			s.Account, s.Region, g.ARN(s)); err != nil {
+		if err := deleteTags(ctx, tx, s, g.ARN(s)); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Delete"), docOfThingGroup(&g.ThingGroup), nil, now)
