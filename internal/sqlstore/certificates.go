@@ -475,15 +475,10 @@ func (db *DB) RegisterCACertificate(ctx context.Context, s warden.Scope, ca ward
 	}
 	return db.inTx(ctx, func(tx writeTx) error {
 		arn := s.CACertificateARN(ca.ID)
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`,
-			s.Account, s.Region, ca.ID).Scan(&one)
-		if err == nil {
-			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
-				Message:    fmt.Sprintf("The CA certificate %s is already registered.", ca.ID),
-				ResourceID: ca.ID, ResourceArn: arn}
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := requireNoRow(ctx, tx, &warden.Error{Code: warden.CodeResourceAlreadyExists,
+			Message:    fmt.Sprintf("The CA certificate %s is already registered.", ca.ID),
+			ResourceID: ca.ID, ResourceArn: arn},
+			`SELECT 1 FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, ca.ID); err != nil {
 			return err
 		}
 		if verificationCN != nil {
@@ -670,13 +665,8 @@ func (db *DB) CACertificates(ctx context.Context, s warden.Scope, templateName s
 // ---------------------------------------------------------------- thing principals
 
 func certRequireThing(ctx context.Context, q querier, s warden.Scope, name string) error {
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return warden.ErrThingNotFound(name)
-	}
-	return err
+	return requireRow(ctx, q, warden.ErrThingNotFound(name), `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name)
 }
 
 // certRequirePrincipal fails with ResourceNotFound unless principal is the
@@ -691,13 +681,7 @@ func certRequirePrincipal(ctx context.Context, q querier, s warden.Scope, princi
 	if scope != s {
 		return missing
 	}
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`,
-		s.Account, s.Region, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return missing
-	}
-	return err
+	return requireRow(ctx, q, missing, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id)
 }
 
 type principalState struct {

@@ -58,13 +58,8 @@ func (db *DB) CreateRole(ctx context.Context, account string, r warden.Role) (_ 
 		return r, err
 	}
 	err = db.inTx(ctx, func(tx writeTx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM iam_roles WHERE account = ? AND name_key = ?`,
-			account, warden.RoleNameKey(r.Name)).Scan(&one)
-		if err == nil {
-			return warden.Errorf(warden.CodeIAMEntityAlreadyExists, "Role with name %s already exists.", r.Name)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := requireNoRow(ctx, tx, warden.Errorf(warden.CodeIAMEntityAlreadyExists, "Role with name %s already exists.", r.Name),
+			`SELECT 1 FROM iam_roles WHERE account = ? AND name_key = ?`, account, warden.RoleNameKey(r.Name)); err != nil {
 			return err
 		}
 		var n int
@@ -300,12 +295,7 @@ func RolePermitsTx(ctx context.Context, tx querier, account, roleArn string, nee
 		return assume, nil
 	}
 	if !strictRoles {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM iam_roles WHERE account = ? LIMIT 1`, account).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		if err != nil {
+		if hasRoles, err := rowExists(ctx, tx, `SELECT 1 FROM iam_roles WHERE account = ? LIMIT 1`, account); err != nil || !hasRoles {
 			return nil, err
 		}
 	}

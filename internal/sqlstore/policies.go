@@ -105,13 +105,8 @@ func (db *DB) CreatePolicy(ctx context.Context, s warden.Scope, name, document s
 		CreationDate: now, LastModifiedDate: now}
 	arn := p.ARN(s)
 	err = db.inTx(ctx, func(tx writeTx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`,
-			s.Account, s.Region, name).Scan(&one)
-		if err == nil {
-			return warden.ErrPolicyExists(name, arn)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := requireNoRow(ctx, tx, warden.ErrPolicyExists(name, arn),
+			`SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO policies
@@ -427,14 +422,10 @@ func (db *DB) AttachPolicy(ctx context.Context, s warden.Scope, name, target str
 		if _, _, err := requirePolicyTarget(ctx, tx, s, target); err != nil {
 			return err
 		}
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM policy_targets WHERE account = ? AND region = ? AND policy_name = ? AND target = ?`,
-			s.Account, s.Region, name, target).Scan(&one)
-		if err == nil {
-			return nil // attached already: AttachPolicy is idempotent
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
+		attached, err := rowExists(ctx, tx, `SELECT 1 FROM policy_targets WHERE account = ? AND region = ? AND policy_name = ? AND target = ?`,
+			s.Account, s.Region, name, target)
+		if err != nil || attached {
+			return err // attached already: AttachPolicy is idempotent
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM policy_targets WHERE account = ? AND region = ? AND target = ?`,
@@ -481,13 +472,8 @@ func (db *DB) PolicyTargets(ctx context.Context, s warden.Scope, name string, p 
 		return nil, "", err
 	}
 	defer func() { _ = tx.Rollback() }()
-	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", policyNotFound(name)
-	}
-	if err != nil {
+	if err := requireRow(ctx, tx, policyNotFound(name), `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name); err != nil {
 		return nil, "", err
 	}
 	return pageStrings(ctx, tx, p, `SELECT target FROM policy_targets

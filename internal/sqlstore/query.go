@@ -22,6 +22,11 @@ func wrap(err error, doing string) error {
 	return fmt.Errorf("%s: %w", doing, err)
 }
 
+// queryRower runs a query of at most one row.
+type queryRower interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
 // queryEach runs a query and calls each for every row.
 func queryEach(ctx context.Context, q querier, each func(rowScanner) error, query string, args ...any) error {
 	rows, err := q.QueryContext(ctx, query, args...)
@@ -75,6 +80,24 @@ func andEq(query string, args []any, column, value string) (string, []any) {
 		return query, args
 	}
 	return query + ` AND ` + column + ` = ?`, append(args, value)
+}
+
+// requireRow fails with missing unless the query returns a row.
+func requireRow(ctx context.Context, q queryRower, missing error, query string, args ...any) error {
+	exists, err := rowExists(ctx, q, query, args...)
+	if err == nil && !exists {
+		return missing
+	}
+	return err
+}
+
+// requireNoRow fails with found when the query returns a row.
+func requireNoRow(ctx context.Context, q queryRower, found error, query string, args ...any) error {
+	exists, err := rowExists(ctx, q, query, args...)
+	if err == nil && exists {
+		return found
+	}
+	return err
 }
 
 // rowExists reports whether the query returns a row.

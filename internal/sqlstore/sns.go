@@ -14,10 +14,6 @@ import (
 	"github.com/warden-iot/warden"
 )
 
-type queryRower interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}
-
 func encodeAttrs(m map[string]string) (string, error) {
 	if m == nil {
 		m = map[string]string{}

@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 
 	"github.com/warden-iot/warden"
 )
@@ -23,9 +21,7 @@ func deleteTags(ctx context.Context, tx writeTx, s warden.Scope, arn string) err
 // requireResource fails with ResourceNotFound unless arn names an existing
 // taggable resource of scope s. Another account's ARN is reported as missing,
 // so a caller learns nothing about resources it cannot see.
-func requireResource(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, s warden.Scope, arn string) error {
+func requireResource(ctx context.Context, q queryRower, s warden.Scope, arn string) error {
 	scope, kind, id, ok := warden.ParseIoTARN(arn)
 	if !ok {
 		return warden.Errorf(warden.CodeInvalidRequest, "%s is not a valid AWS IoT resource ARN.", arn)
@@ -38,12 +34,7 @@ func requireResource(ctx context.Context, q interface {
 	if scope != s {
 		return missing
 	}
-	var one int
-	err := q.QueryRowContext(ctx, query, s.Account, s.Region, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return missing
-	}
-	return err
+	return requireRow(ctx, q, missing, query, s.Account, s.Region, id)
 }
 
 func putTags(ctx context.Context, tx writeTx, s warden.Scope, arn string, tags []warden.Tag) error {

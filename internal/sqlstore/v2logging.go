@@ -34,26 +34,18 @@ func getV2Level(ctx context.Context, q querier, s warden.Scope, t warden.LogTarg
 func (db *DB) SetV2LoggingLevel(ctx context.Context, s warden.Scope, l warden.LogTargetLevel, now time.Time) (err error) {
 	defer wrapErr(&err, "SetV2LoggingLevel(%v)", s)
 	return db.inTx(ctx, func(tx writeTx) error {
-		if _, err := getV2Logging(ctx, tx, s); err != nil {
+		o, err := getV2Logging(ctx, tx, s)
+		if err != nil {
 			return err
 		}
 		if l.Target.Type == warden.LogTargetDefault {
 			// The DEFAULT target is the options' defaultLogLevel.
-			o, err := getV2Logging(ctx, tx, s)
-			if err != nil {
-				return err
-			}
 			o.DefaultLogLevel = l.Level
 			return setV2LoggingAs(ctx, tx, s, o, now, "SetV2LoggingLevel")
 		}
 		if l.Target.Type == warden.LogTargetThingGroup {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
-				s.Account, s.Region, l.Target.Name).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return warden.Errorf(warden.CodeInvalidRequest, "Thing group %s does not exist.", l.Target.Name)
-			}
-			if err != nil {
+			if err := requireRow(ctx, tx, warden.Errorf(warden.CodeInvalidRequest, "Thing group %s does not exist.", l.Target.Name),
+				`SELECT 1 FROM thing_groups WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, l.Target.Name); err != nil {
 				return err
 			}
 		}
