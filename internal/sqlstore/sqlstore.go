@@ -21,6 +21,7 @@ import (
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/secret"
+	"github.com/warden-iot/warden/internal/sqlitedriver"
 )
 
 //go:embed migrations
@@ -109,11 +110,11 @@ func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		q.Add("_pragma", "foreign_keys(1)")
 		return "file:" + path + "?" + q.Encode() + extra
 	}
-	// Both pools' connections cache their statements (see sqlitecache.go).
+	// Both pools' connections cache their statements (see internal/sqlitedriver).
 	// The writer checkpoints every 16 MiB of WAL rather than SQLite's 4 MiB:
 	// a checkpoint costs two fsyncs whatever it copies, holds up the writes
 	// queued behind it, and copies a page rewritten by many commits once.
-	writeConn, err := openSQLiteConnector(dsn("&_pragma=wal_autocheckpoint(4000)"), "BEGIN IMMEDIATE")
+	writeConn, err := sqlitedriver.NewConnector(dsn("&_pragma=wal_autocheckpoint(4000)"), "BEGIN IMMEDIATE")
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +128,7 @@ func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		write.Close()
 		return nil, err
 	}
-	readConn, err := openSQLiteConnector(dsn("&_pragma=query_only(1)"), "BEGIN")
+	readConn, err := sqlitedriver.NewConnector(dsn("&_pragma=query_only(1)"), "BEGIN")
 	if err != nil {
 		write.Close()
 		return nil, err
