@@ -294,6 +294,16 @@ func ExecutionID(taskID, findingID, actionName string) string {
 	return taskID + "/" + findingID + "/" + actionName
 }
 
+// TruncateExecutionMessage cuts an execution's message to ErrorMessage's
+// maximum length, 2048.
+func TruncateExecutionMessage(m string) string {
+	const max = 2048
+	if len(m) <= max {
+		return m
+	}
+	return m[:max-3] + "..."
+}
+
 // MitigationTaskFilter selects tasks for ListAuditMitigationActionsTasks:
 // those started at or after StartedAfter and, unless still running, ended at
 // or before EndedBefore; the other members when not "".

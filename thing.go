@@ -3,7 +3,7 @@ package warden
 import (
 	"context"
 	"maps"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -112,6 +112,21 @@ type ThingGroup struct {
 
 // ARN is the group's ARN in scope s.
 func (g *ThingGroup) ARN(s Scope) string { return ThingGroupARN(s, g.Name) }
+
+// SameConfig reports whether creating g again as b would be the same
+// request (CreateThingGroup is idempotent for those): the same parent,
+// description, attributes and, for a dynamic group, query.
+func (g *ThingGroup) SameConfig(b *ThingGroup) bool {
+	if g.ParentName != b.ParentName || g.Description != b.Description || !EqualAttributes(g.Attributes, b.Attributes) ||
+		g.Dynamic() != b.Dynamic() {
+		return false
+	}
+	if g.Query != nil {
+		return g.Query.IndexName == b.Query.IndexName && g.Query.QueryString == b.Query.QueryString &&
+			g.Query.QueryVersion == b.Query.QueryVersion
+	}
+	return true
+}
 
 // Dynamic reports whether g is a dynamic thing group.
 func (g *ThingGroup) Dynamic() bool { return g.Query != nil }
@@ -230,7 +245,7 @@ func ValidateAttributeValue(v *Validator, member, value string) {
 // ValidateAttributes checks an Attributes map in key order, so the message
 // is stable: a bad name is reported at member, a bad value at member.name.
 func ValidateAttributes(v *Validator, member string, attrs map[string]string) {
-	keys := sortedKeys(attrs)
+	keys := slices.Sorted(maps.Keys(attrs))
 	for _, k := range keys {
 		ValidateAttributeName(v, member, k)
 		ValidateAttributeValue(v, member+"."+k, attrs[k])
@@ -302,15 +317,6 @@ func CheckThingGroupAttributeCount(attrs map[string]string) error {
 // (nil and empty are equal).
 func EqualAttributes(a, b map[string]string) bool {
 	return len(a) == len(b) && maps.Equal(a, b)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // ParseVersion reads an expectedVersion query member.

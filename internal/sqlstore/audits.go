@@ -151,20 +151,9 @@ func insertAuditTask(ctx context.Context, tx writeTx, s warden.Scope, t *warden.
 	return nil
 }
 
-func newAuditTask(typ, scheduledName string, checks []string, now time.Time) warden.AuditTask {
-	t := warden.AuditTask{ID: warden.NewAuditTaskID(), Type: typ, Status: warden.AuditInProgress, StartTime: now,
-		ScheduledAuditName: scheduledName}
-	sorted := slices.Clone(checks)
-	slices.Sort(sorted)
-	for _, name := range sorted {
-		t.Checks = append(t.Checks, warden.AuditCheckRun{Name: name, Status: warden.CheckInProgress})
-	}
-	return t
-}
-
 // StartAuditTask stores a new on-demand audit task.
 func (db *DB) StartAuditTask(ctx context.Context, s warden.Scope, checks []string, now time.Time) (warden.AuditTask, error) {
-	t := newAuditTask(warden.AuditOnDemand, "", checks, now)
+	t := warden.NewAuditTask(warden.AuditOnDemand, "", checks, now)
 	err := db.inTx(ctx, func(tx writeTx) error {
 		cfg, configured, err := getAuditConfig(ctx, tx, s)
 		if err != nil {
@@ -1178,7 +1167,7 @@ func (db *DB) FireScheduledAudit(ctx context.Context, s warden.Scope, name strin
 		if err != nil {
 			return err
 		}
-		task = newAuditTask(warden.AuditScheduled, name, a.TargetCheckNames, now)
+		task = warden.NewAuditTask(warden.AuditScheduled, name, a.TargetCheckNames, now)
 		res, err := tx.ExecContext(ctx, `INSERT INTO scheduled_audit_runs (account, region, name, occurrence, task_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, region, name, occurrence) DO NOTHING`,
 			s.Account, s.Region, name, millis(occurrence), task.ID, millis(now))

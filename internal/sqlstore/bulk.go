@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -122,7 +123,7 @@ func bulkInsertTx(ctx context.Context, tx writeTx, s warden.Scope, b *warden.Bul
 	var attrRows []attrRow
 	for i := range b.Things {
 		t := &b.Things[i]
-		for _, k := range sortedThingAttributeNames(t.Attributes) {
+		for _, k := range slices.Sorted(maps.Keys(t.Attributes)) {
 			attrRows = append(attrRows, attrRow{t.Name, k, t.Attributes[k]})
 		}
 		log = append(log, bulkChange{t.ARN(s), "CreateThing", nil, docOfThing(t)})

@@ -5,6 +5,7 @@ package sqlstore
 // are rows and the database is the queue: see warden.MitigationQueue.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -804,22 +805,12 @@ func (db *DB) ClaimMitigationFindings(ctx context.Context, owner string, now tim
 	}
 	slices.SortFunc(c.Executions, func(a, b warden.ClaimedExecution) int {
 		if a.TaskSeq != b.TaskSeq {
-			return mitCmp(a.TaskSeq, b.TaskSeq)
+			return cmp.Compare(a.TaskSeq, b.TaskSeq)
 		}
 		if a.FindingSeq != b.FindingSeq {
-			return mitCmp(a.FindingSeq, b.FindingSeq)
+			return cmp.Compare(a.FindingSeq, b.FindingSeq)
 		}
 		return a.ActionIndex - b.ActionIndex
 	})
 	return c, nil
-}
-
-func mitCmp(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -149,7 +149,7 @@ func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim
 		for _, f := range findings {
 			outcomes := make([]mitOutcome, len(f.execs))
 			for i := range outcomes {
-				outcomes[i] = mitOutcome{warden.ExecutionFailed, errorCode, mitTruncate(message)}
+				outcomes[i] = mitOutcome{warden.ExecutionFailed, errorCode, warden.TruncateExecutionMessage(message)}
 			}
 			a.stat(f).Failed++
 			if err := a.complete(f, outcomes); err != nil {
@@ -466,7 +466,7 @@ func (a *mitApplier) applyAction(f *mitFinding, i int, e warden.ClaimedExecution
 				return mitOutcome{}, errMitNeedSavepoints
 			}
 		}
-		return mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource, mitTruncate(werr.Message)}, nil
+		return mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource, warden.TruncateExecutionMessage(werr.Message)}, nil
 	}
 	return mitOutcome{}, applyErr
 }
@@ -477,14 +477,6 @@ func (a *mitApplier) totalChanges() (int64, error) {
 	var n int64
 	err := a.tx.QueryRowContext(a.ctx, `SELECT total_changes()`).Scan(&n)
 	return n, err
-}
-
-func mitTruncate(m string) string {
-	const max = 2048 // ErrorMessage's maximum length
-	if len(m) <= max {
-		return m
-	}
-	return m[:max-3] + "..."
 }
 
 // complete records a finding's outcomes, fenced by its claim: every row

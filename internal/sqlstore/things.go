@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,22 +129,13 @@ func writeThingAttributes(ctx context.Context, tx writeTx, s warden.Scope, t *wa
 // insertThingAttributes adds the thing's rows to the attribute index, which
 // has none of them.
 func insertThingAttributes(ctx context.Context, tx writeTx, s warden.Scope, t *warden.Thing) error {
-	for _, k := range sortedThingAttributeNames(t.Attributes) {
+	for _, k := range slices.Sorted(maps.Keys(t.Attributes)) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO thing_attributes (account, region, thing_name, attr_name, attr_value)
 			VALUES (?, ?, ?, ?, ?)`, s.Account, s.Region, t.Name, k, t.Attributes[k]); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func sortedThingAttributeNames(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // CreateThing stores a new thing, or returns the identical one. The usual
@@ -405,18 +397,6 @@ func groupRootToParent(ctx context.Context, q querier, s warden.Scope, name stri
 		WHERE account = ? AND region = ? AND descendant = ? AND distance > 0 ORDER BY distance DESC`, s.Account, s.Region, name)
 }
 
-func sameThingGroupConfig(a, b *warden.ThingGroup) bool {
-	if a.ParentName != b.ParentName || a.Description != b.Description || !warden.EqualAttributes(a.Attributes, b.Attributes) ||
-		a.Dynamic() != b.Dynamic() {
-		return false
-	}
-	if a.Query != nil {
-		return a.Query.IndexName == b.Query.IndexName && a.Query.QueryString == b.Query.QueryString &&
-			a.Query.QueryVersion == b.Query.QueryVersion
-	}
-	return true
-}
-
 func thingGroupOperation(dynamic bool, op string) string {
 	if dynamic {
 		return op + "DynamicThingGroup"
@@ -437,7 +417,7 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 	err := db.inTx(ctx, func(tx writeTx) error {
 		existing, err := thingGroupByName(ctx, tx, s, g.Name)
 		if err == nil {
-			if sameThingGroupConfig(&existing.ThingGroup, &g) {
+			if existing.ThingGroup.SameConfig(&g) {
 				g = existing.ThingGroup
 				// A fill cut short (by an error, or a stop) is finished by
 				// the repeated request.
