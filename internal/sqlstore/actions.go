@@ -34,14 +34,9 @@ func actionNotFound(name string) error {
 	return warden.Errorf(warden.CodeResourceNotFound, "Mitigation action %s does not exist.", name)
 }
 
-func getAction(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, s warden.Scope, name string) (warden.MitigationAction, error) {
+func getAction(ctx context.Context, q queryRower, s warden.Scope, name string) (warden.MitigationAction, error) {
 	a, _, err := scanAction(q.QueryRowContext(ctx, selectActionSQL, s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, actionNotFound(name)
-	}
-	return a, err
+	return a, noRowAs(err, actionNotFound(name))
 }
 
 // insertActionSQL inserts an action unless one of that name exists or the
@@ -156,11 +151,7 @@ const selectActionSQL = `SELECT ` + actionColumns + ` FROM mitigation_actions WH
 // MitigationAction returns one action.
 func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string) (_ warden.MitigationAction, err error) {
 	defer wrapErr(&err, "MitigationAction(%v, %q)", s, name)
-	a, _, err := scanAction(db.read.QueryRowContext(ctx, selectActionSQL, s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, actionNotFound(name)
-	}
-	return a, err
+	return getAction(ctx, db.read, s, name)
 }
 
 // MitigationActions lists actions newest first. The cursor is the sequence

@@ -837,10 +837,7 @@ func suppressionNotFound(check string) error {
 func getSuppression(ctx context.Context, q querier, s warden.Scope, check string, r *warden.ResourceIdentifier) (suppressionRow, error) {
 	row, err := scanSuppression(q.QueryRowContext(ctx, auditSuppressionSelect+` WHERE account = ? AND region = ? AND check_name = ? AND resource_key = ?`,
 		s.Account, s.Region, check, r.Key()))
-	if errors.Is(err, sql.ErrNoRows) {
-		return row, suppressionNotFound(check)
-	}
-	return row, err
+	return row, noRowAs(err, suppressionNotFound(check))
 }
 
 // expirationSort orders suppressions by expiration, indefinite ones last.
@@ -1013,10 +1010,7 @@ func scanUnscopedAudit(r rowScanner) (warden.ScheduledAudit, error) {
 func getScheduledAudit(ctx context.Context, q querier, s warden.Scope, name string) (warden.ScheduledAudit, error) {
 	a, err := scanScheduledAudit(q.QueryRowContext(ctx, scheduledAuditSelect+` WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a.ScheduledAudit, warden.Errorf(warden.CodeResourceNotFound, "The scheduled audit %s does not exist.", name)
-	}
-	return a.ScheduledAudit, err
+	return a.ScheduledAudit, noRowAs(err, warden.Errorf(warden.CodeResourceNotFound, "The scheduled audit %s does not exist.", name))
 }
 
 type scheduledAuditDoc struct {

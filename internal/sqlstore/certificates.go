@@ -138,10 +138,7 @@ func certNotFound(id string) error {
 func getCertificate(ctx context.Context, q querier, s warden.Scope, id string) (warden.Certificate, error) {
 	c, _, err := scanCertificate(q.QueryRowContext(ctx,
 		`SELECT `+certColumns+` FROM certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, certNotFound(id)
-	}
-	return c, err
+	return c, noRowAs(err, certNotFound(id))
 }
 
 // certState is the change-log document of a device certificate.
@@ -451,10 +448,7 @@ func caNotFound(id string) error {
 func getCACertificate(ctx context.Context, q querier, s warden.Scope, id string) (warden.CACertificate, error) {
 	c, _, err := scanCACertificate(q.QueryRowContext(ctx,
 		`SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, caNotFound(id)
-	}
-	return c, err
+	return c, noRowAs(err, caNotFound(id))
 }
 
 // caState is the change-log document of a CA certificate; members that did

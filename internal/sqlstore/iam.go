@@ -35,10 +35,7 @@ func scanRole(r rowScanner) (warden.Role, int64, error) {
 func getRole(ctx context.Context, q queryRower, account, name string) (warden.Role, error) {
 	r, _, err := scanRole(q.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM iam_roles WHERE account = ? AND name_key = ?`,
 		account, warden.RoleNameKey(name)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, warden.NoSuchRole(name)
-	}
-	return r, err
+	return r, noRowAs(err, warden.NoSuchRole(name))
 }
 
 // roleChange is what the change log records of a role.
@@ -199,10 +196,7 @@ func (db *DB) RolePolicy(ctx context.Context, account, roleName, policyName stri
 	p := warden.RolePolicy{RoleName: r.Name}
 	err = tx.QueryRowContext(ctx, `SELECT name, document FROM iam_role_policies WHERE account = ? AND role_key = ? AND name_key = ?`,
 		account, warden.RoleNameKey(roleName), strings.ToLower(policyName)).Scan(&p.PolicyName, &p.Document)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, warden.NoSuchRolePolicy(policyName)
-	}
-	return p, err
+	return p, noRowAs(err, warden.NoSuchRolePolicy(policyName))
 }
 
 // DeleteRolePolicy removes an inline policy.

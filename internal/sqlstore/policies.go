@@ -543,10 +543,7 @@ func getV2Logging(ctx context.Context, q querier, s warden.Scope) (warden.V2Logg
 	var o warden.V2LoggingOptions
 	err := q.QueryRowContext(ctx, `SELECT role_arn, default_log_level, disable_all_logs FROM logging_options_v2
 		WHERE account = ? AND region = ?`, s.Account, s.Region).Scan(&o.RoleArn, &o.DefaultLogLevel, &o.DisableAllLogs)
-	if errors.Is(err, sql.ErrNoRows) {
-		return o, warden.Errorf(warden.CodeNotConfigured, "V2 logging options are not configured; set them with SetV2LoggingOptions.")
-	}
-	return o, err
+	return o, noRowAs(err, warden.Errorf(warden.CodeNotConfigured, "V2 logging options are not configured; set them with SetV2LoggingOptions."))
 }
 
 // setV2LoggingTx replaces the V2 logging options inside tx. It is the whole

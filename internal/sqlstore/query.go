@@ -82,6 +82,15 @@ func andEq(query string, args []any, column, value string) (string, []any) {
 	return query + ` AND ` + column + ` = ?`, append(args, value)
 }
 
+// noRowAs is err, or missing when err is sql.ErrNoRows (the row sought
+// does not exist).
+func noRowAs(err, missing error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return missing
+	}
+	return err
+}
+
 // requireRow fails with missing unless the query returns a row.
 func requireRow(ctx context.Context, q queryRower, missing error, query string, args ...any) error {
 	exists, err := rowExists(ctx, q, query, args...)

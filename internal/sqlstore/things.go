@@ -103,10 +103,7 @@ func scanThing(r rowScanner, extra ...any) (warden.Thing, error) {
 func thingByName(ctx context.Context, q querier, s warden.Scope, name string) (warden.Thing, error) {
 	t, err := scanThing(q.QueryRowContext(ctx, `SELECT `+thingColumns+` FROM things WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, warden.ErrThingNotFound(name)
-	}
-	return t, err
+	return t, noRowAs(err, warden.ErrThingNotFound(name))
 }
 
 func requireThing(ctx context.Context, q querier, s warden.Scope, name string) error {
@@ -385,10 +382,7 @@ func thingGroupNotFound(name string) error { return warden.NotFound("Thing group
 func thingGroupByName(ctx context.Context, q querier, s warden.Scope, name string) (thingGroupRow, error) {
 	g, err := scanThingGroup(q.QueryRowContext(ctx, `SELECT `+thingGroupColumns+` FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return g, thingGroupNotFound(name)
-	}
-	return g, err
+	return g, noRowAs(err, thingGroupNotFound(name))
 }
 
 // groupRootToParent lists a group's ancestors, root first.
