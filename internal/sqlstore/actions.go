@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -159,13 +158,9 @@ func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string)
 // client pages neither skips nor repeats one.
 func (db *DB) MitigationActions(ctx context.Context, s warden.Scope, actionType string, p warden.Page) (_ []warden.MitigationAction, _ string, err error) {
 	defer wrapErr(&err, "MitigationActions(%v, %q)", s, actionType)
-	after := int64(1<<63 - 1)
-	if p.After != "" {
-		v, err := strconv.ParseInt(p.After, 10, 64)
-		if err != nil {
-			return nil, "", warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken")
-		}
-		after = v
+	after, _, _, err := seqCursor(p.After, false, warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken"))
+	if err != nil {
+		return nil, "", err
 	}
 	query := `SELECT ` + actionColumns + ` FROM mitigation_actions WHERE account = ? AND region = ? AND seq < ?`
 	args := []any{s.Account, s.Region, after}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -363,29 +362,9 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 	})
 }
 
-// certSeqCursor reads a creation-order cursor: the seq of the last row
-// returned. Without one, an ascending list starts below every seq and a
-// descending one above.
-func certSeqCursor(after string, ascending bool) (int64, error) {
-	if after == "" {
-		if ascending {
-			return 0, nil
-		}
-		return 1<<63 - 1, nil
-	}
-	v, err := strconv.ParseInt(after, 10, 64)
-	if err != nil {
-		return 0, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	return v, nil
-}
-
-// certOrder is the keyset condition and order of a creation-order list.
-func certOrder(ascending bool) (cmp, order string) {
-	if ascending {
-		return ">", "ASC"
-	}
-	return "<", "DESC"
+// errCertMarker answers a certificate list's marker that is not one.
+func errCertMarker() error {
+	return warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
 }
 
 // Certificates lists device certificates by creation order. The cursor is
@@ -393,11 +372,10 @@ func certOrder(ascending bool) (cmp, order string) {
 // deleted while a client pages are neither skipped nor repeated.
 func (db *DB) Certificates(ctx context.Context, s warden.Scope, f warden.CertificateFilter, p warden.Page) (_ []warden.Certificate, _ string, err error) {
 	defer wrapErr(&err, "Certificates(%v)", s)
-	after, err := certSeqCursor(p.After, f.Ascending)
+	after, cmp, order, err := seqCursor(p.After, f.Ascending, errCertMarker())
 	if err != nil {
 		return nil, "", err
 	}
-	cmp, order := certOrder(f.Ascending)
 	query := `SELECT ` + certColumns + ` FROM certificates WHERE account = ? AND region = ?`
 	args := []any{s.Account, s.Region}
 	if f.ByCA {
@@ -640,11 +618,10 @@ func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string
 // CACertificates lists CA certificates by creation order.
 func (db *DB) CACertificates(ctx context.Context, s warden.Scope, templateName string, ascending bool, p warden.Page) (_ []warden.CACertificate, _ string, err error) {
 	defer wrapErr(&err, "CACertificates(%v, %q)", s, templateName)
-	after, err := certSeqCursor(p.After, ascending)
+	after, cmp, order, err := seqCursor(p.After, ascending, errCertMarker())
 	if err != nil {
 		return nil, "", err
 	}
-	cmp, order := certOrder(ascending)
 	query := `SELECT ` + caColumns + ` FROM ca_certificates WHERE account = ? AND region = ?`
 	args := []any{s.Account, s.Region}
 	if templateName != "" {

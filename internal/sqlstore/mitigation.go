@@ -487,13 +487,9 @@ func (db *DB) MitigationTask(ctx context.Context, s warden.Scope, taskID string)
 
 // MitigationTasks lists tasks newest first; the cursor is the last task's seq.
 func (db *DB) MitigationTasks(ctx context.Context, s warden.Scope, f warden.MitigationTaskFilter, p warden.Page) ([]warden.MitigationTask, string, error) {
-	after := int64(1<<63 - 1)
-	if p.After != "" {
-		v, err := strconv.ParseInt(p.After, 10, 64)
-		if err != nil {
-			return nil, "", warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken")
-		}
-		after = v
+	after, _, _, err := seqCursor(p.After, false, warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken"))
+	if err != nil {
+		return nil, "", err
 	}
 	query := `SELECT seq, task_id, status, start_time FROM mitigation_tasks t
 		WHERE account = ? AND region = ? AND seq < ? AND start_time >= ? AND (end_time = 0 OR end_time <= ?)`

@@ -187,16 +187,9 @@ func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now
 // a client pages neither skips nor repeats one.
 func (db *DB) Policies(ctx context.Context, s warden.Scope, ascending bool, p warden.Page) (_ []warden.Policy, _ string, err error) {
 	defer wrapErr(&err, "Policies(%v)", s)
-	cmp, order, after := "<", "DESC", int64(1<<63-1)
-	if ascending {
-		cmp, order, after = ">", "ASC", 0
-	}
-	if p.After != "" {
-		v, err := strconv.ParseInt(p.After, 10, 64)
-		if err != nil {
-			return nil, "", warden.Errorf(warden.CodeInvalidRequest, "invalid marker")
-		}
-		after = v
+	after, cmp, order, err := seqCursor(p.After, ascending, warden.Errorf(warden.CodeInvalidRequest, "invalid marker"))
+	if err != nil {
+		return nil, "", err
 	}
 	query := `SELECT seq, name, default_version, generation_id, created_at, updated_at FROM policies
 		WHERE account = ? AND region = ? AND seq ` + cmp + ` ? ORDER BY seq ` + order + ` LIMIT ?`

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 	"time"
 
@@ -183,21 +182,10 @@ func (db *DB) Topic(ctx context.Context, s warden.Scope, name string) (warden.To
 	return t, nil
 }
 
-func parseCursor(after string) (int64, error) {
-	if after == "" {
-		return 0, nil
-	}
-	v, err := strconv.ParseInt(after, 10, 64)
-	if err != nil {
-		return 0, warden.SNSInvalidParameter("NextToken")
-	}
-	return v, nil
-}
-
 // Topics lists topics oldest first; the cursor is the last topic's sequence
 // number.
 func (db *DB) Topics(ctx context.Context, s warden.Scope, p warden.Page) ([]warden.Topic, string, error) {
-	after, err := parseCursor(p.After)
+	after, _, _, err := seqCursor(p.After, true, warden.SNSInvalidParameter("NextToken"))
 	if err != nil {
 		return nil, "", wrap(err, "topics")
 	}
@@ -438,7 +426,7 @@ func (db *DB) Unsubscribe(ctx context.Context, s warden.Scope, arn, newToken str
 
 // Subscriptions lists subscriptions oldest first, leaving deleted ones out.
 func (db *DB) Subscriptions(ctx context.Context, s warden.Scope, topic string, p warden.Page) ([]warden.Subscription, string, error) {
-	after, err := parseCursor(p.After)
+	after, _, _, err := seqCursor(p.After, true, warden.SNSInvalidParameter("NextToken"))
 	if err != nil {
 		return nil, "", wrap(err, "subscriptions")
 	}
