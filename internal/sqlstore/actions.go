@@ -164,10 +164,7 @@ func (db *DB) MitigationActions(ctx context.Context, s warden.Scope, actionType 
 	}
 	query := `SELECT ` + actionColumns + ` FROM mitigation_actions WHERE account = ? AND region = ? AND seq < ?`
 	args := []any{s.Account, s.Region, after}
-	if actionType != "" {
-		query += ` AND action_type = ?`
-		args = append(args, actionType)
-	}
+	query, args = andEq(query, args, "action_type", actionType)
 	query += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, p.Limit+1)
 	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (warden.MitigationAction, int64, error) { return scanAction(r) })

@@ -624,10 +624,7 @@ func (db *DB) CACertificates(ctx context.Context, s warden.Scope, templateName s
 	}
 	query := `SELECT ` + caColumns + ` FROM ca_certificates WHERE account = ? AND region = ?`
 	args := []any{s.Account, s.Region}
-	if templateName != "" {
-		query += ` AND template_name = ?`
-		args = append(args, templateName)
-	}
+	query, args = andEq(query, args, "template_name", templateName)
 	query += ` AND seq ` + cmp + ` ? ORDER BY seq ` + order + ` LIMIT ?`
 	args = append(args, after, p.Limit+1)
 	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (warden.CACertificate, int64, error) { return scanCACertificate(r) })

@@ -42,10 +42,7 @@ func (db *DB) Changes(ctx context.Context, f warden.ChangeFilter) (_ []warden.Ch
 		query += ` AND account = ? AND region = ?`
 		args = append(args, f.Scope.Account, f.Scope.Region)
 	}
-	if f.ResourceArn != "" {
-		query += ` AND resource_arn = ?`
-		args = append(args, f.ResourceArn)
-	}
+	query, args = andEq(query, args, "resource_arn", f.ResourceArn)
 	query += ` ORDER BY seq`
 	if f.Limit > 0 {
 		query += ` LIMIT ?`

@@ -110,14 +110,8 @@ func rowMarks(n int, row string, sep ...string) string {
 func connectionWhere(s warden.Scope, f warden.ConnectionFilter) (string, []any) {
 	where := ` WHERE account = ? AND region = ? AND connected_at <= ? AND (disconnected_at IS NULL OR disconnected_at >= ?)`
 	args := []any{s.Account, s.Region, millis(f.End), millis(f.Start)}
-	if f.CertificateID != "" {
-		where += ` AND certificate_id = ?`
-		args = append(args, f.CertificateID)
-	}
-	if f.ClientID != "" {
-		where += ` AND client_id = ?`
-		args = append(args, f.ClientID)
-	}
+	where, args = andEq(where, args, "certificate_id", f.CertificateID)
+	where, args = andEq(where, args, "client_id", f.ClientID)
 	if f.SuccessOnly {
 		where += ` AND result = ?`
 		args = append(args, warden.StatusSuccess)

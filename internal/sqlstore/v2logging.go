@@ -105,10 +105,7 @@ func (db *DB) V2LoggingLevels(ctx context.Context, s warden.Scope, targetType st
 	if targetType != warden.LogTargetDefault {
 		query := `SELECT seq, target_type, target_name, log_level FROM logging_levels_v2 WHERE account = ? AND region = ? AND seq > ?`
 		args := []any{s.Account, s.Region, after}
-		if targetType != "" {
-			query += ` AND target_type = ?`
-			args = append(args, targetType)
-		}
+		query, args = andEq(query, args, "target_type", targetType)
 		query += ` ORDER BY seq LIMIT ?`
 		args = append(args, p.Limit+1)
 		if err := queryEach(ctx, db.read, func(rs rowScanner) error {
@@ -192,14 +189,8 @@ func (db *DB) V2LogEntries(ctx context.Context, f warden.V2LogFilter) (_ []warde
 	defer wrapErr(&err, "V2LogEntries()")
 	query := `SELECT seq, account, region, at, entry FROM v2_log_entries WHERE seq > ?`
 	args := []any{f.AfterSeq}
-	if f.Account != "" {
-		query += ` AND account = ?`
-		args = append(args, f.Account)
-	}
-	if f.Region != "" {
-		query += ` AND region = ?`
-		args = append(args, f.Region)
-	}
+	query, args = andEq(query, args, "account", f.Account)
+	query, args = andEq(query, args, "region", f.Region)
 	if !f.Since.IsZero() {
 		query += ` AND at >= ?`
 		args = append(args, millis(f.Since))
