@@ -292,6 +292,35 @@ func CheckSettableCertificateStatus(member, status string) error {
 	return v.Err()
 }
 
+// CheckCertificateDeletable fails unless a certificate in status may be
+// deleted: not while ACTIVE (AWS's text) nor while being transferred.
+func CheckCertificateDeletable(id, status string) error {
+	switch status {
+	case CertActive:
+		return ErrCertificateActive()
+	case CertPendingTransfer:
+		return Errorf(CodeCertificateState, "The certificate %s is being transferred and cannot be deleted.", id)
+	}
+	return nil
+}
+
+// CheckCertificateActivation fails unless the CA certificate caID that
+// signed certificate id, in caStatus ("" unregistered), lets it be ACTIVE.
+func CheckCertificateActivation(id, caID, caStatus string) error {
+	if caStatus != CertActive {
+		return Errorf(CodeCertificateState, "The certificate %s cannot be activated: its CA certificate %s is not ACTIVE.", id, caID)
+	}
+	return nil
+}
+
+// CheckCACertificateDeletable fails while a CA certificate is ACTIVE.
+func CheckCACertificateDeletable(id, status string) error {
+	if status == CertActive {
+		return Errorf(CodeCertificateState, "The CA certificate %s is ACTIVE; set it INACTIVE with UpdateCACertificate before deleting it.", id)
+	}
+	return nil
+}
+
 // CheckCertificateTransition fails with CertificateStateException when a
 // certificate in status from cannot move to status to: revocation is final
 // and a certificate being transferred cannot change.

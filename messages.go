@@ -41,3 +41,15 @@ func ErrCertificateExists(s Scope, id string) *Error {
 	e.ResourceID, e.ResourceArn = id, s.CertificateARN(id)
 	return e
 }
+
+// ErrCertificateNotFound is the ResourceNotFoundException for a device
+// certificate.
+func ErrCertificateNotFound(id string) *Error {
+	return Errorf(CodeResourceNotFound, "The certificate %s does not exist.", id)
+}
+
+// ErrCACertificateNotFound is the ResourceNotFoundException for a CA
+// certificate.
+func ErrCACertificateNotFound(id string) *Error {
+	return Errorf(CodeResourceNotFound, "The CA certificate %s does not exist.", id)
+}

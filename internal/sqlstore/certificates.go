@@ -130,14 +130,10 @@ func certEncodeCRLs(f *warden.X509Facts) string {
 	return string(b)
 }
 
-func certNotFound(id string) error {
-	return warden.Errorf(warden.CodeResourceNotFound, "The certificate %s does not exist.", id)
-}
-
 func getCertificate(ctx context.Context, q querier, s warden.Scope, id string) (warden.Certificate, error) {
 	c, _, err := scanCertificate(q.QueryRowContext(ctx,
 		`SELECT `+certColumns+` FROM certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
-	return c, noRowAs(err, certNotFound(id))
+	return c, noRowAs(err, warden.ErrCertificateNotFound(id))
 }
 
 // certState is the change-log document of a device certificate.
@@ -295,9 +291,8 @@ func updateCertificateStatusTx(ctx context.Context, tx writeTx, s warden.Scope, 
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return false, err
 		}
-		if caStatus != warden.CertActive {
-			return false, warden.Errorf(warden.CodeCertificateState,
-				"The certificate %s cannot be activated: its CA certificate %s is not ACTIVE.", id, c.CACertificateID)
+		if err := warden.CheckCertificateActivation(id, c.CACertificateID, caStatus); err != nil {
+			return false, err
 		}
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE certificates SET status = ?, customer_version = customer_version + 1,
@@ -321,11 +316,8 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 		if err != nil {
 			return err
 		}
-		switch c.Status {
-		case warden.CertActive:
-			return warden.ErrCertificateActive()
-		case warden.CertPendingTransfer:
-			return warden.Errorf(warden.CodeCertificateState, "The certificate %s is being transferred and cannot be deleted.", id)
+		if err := warden.CheckCertificateDeletable(id, c.Status); err != nil {
+			return err
 		}
 		arn := s.CertificateARN(id)
 		var thing string
@@ -419,14 +411,10 @@ func scanCACertificate(r rowScanner) (warden.CACertificate, int64, error) {
 	return c, seq, nil
 }
 
-func caNotFound(id string) error {
-	return warden.Errorf(warden.CodeResourceNotFound, "The CA certificate %s does not exist.", id)
-}
-
 func getCACertificate(ctx context.Context, q querier, s warden.Scope, id string) (warden.CACertificate, error) {
 	c, _, err := scanCACertificate(q.QueryRowContext(ctx,
 		`SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
-	return c, noRowAs(err, caNotFound(id))
+	return c, noRowAs(err, warden.ErrCACertificateNotFound(id))
 }
 
 // caState is the change-log document of a CA certificate; members that did
@@ -589,9 +577,8 @@ func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string
 		if err != nil {
 			return err
 		}
-		if ca.Status == warden.CertActive {
-			return warden.Errorf(warden.CodeCertificateState,
-				"The CA certificate %s is ACTIVE; set it INACTIVE with UpdateCACertificate before deleting it.", id)
+		if err := warden.CheckCACertificateDeletable(id, ca.Status); err != nil {
+			return err
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM certificates WHERE account = ? AND region = ? AND ca_certificate_id = ?`,

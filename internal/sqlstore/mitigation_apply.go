@@ -644,7 +644,7 @@ func (a *mitApplier) deactivateCertificate(ctx context.Context, s warden.Scope, 
 		a.certStatus[k] = status
 	}
 	if status == "" {
-		return certNotFound(id)
+		return warden.ErrCertificateNotFound(id)
 	}
 	if status == warden.CertInactive {
 		return nil
