@@ -206,3 +206,26 @@ func NewPolicyGenerationID() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// CheckPolicyDeletable fails while policy name is attached to targets or
+// has versions other than its default.
+func CheckPolicyDeletable(name string, targets, otherVersions int) error {
+	if targets > 0 {
+		return Errorf(CodeDeleteConflict, "Policy %s is attached to %d target(s); detach it with DetachPolicy before deleting it.", name, targets)
+	}
+	if otherVersions > 0 {
+		return Errorf(CodeDeleteConflict,
+			"Policy %s has %d non-default version(s); delete them with DeletePolicyVersion before deleting the policy.", name, otherVersions)
+	}
+	return nil
+}
+
+// CheckPolicyVersionDeletable fails for a policy's default version.
+func CheckPolicyVersionDeletable(name, versionID string, isDefault bool) error {
+	if isDefault {
+		return Errorf(CodeDeleteConflict,
+			"Version %s is the default version of policy %s and cannot be deleted; make another version the default first, or delete the policy.",
+			versionID, name)
+	}
+	return nil
+}

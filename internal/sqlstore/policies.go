@@ -149,17 +149,12 @@ func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now
 			s.Account, s.Region, name).Scan(&targets); err != nil {
 			return err
 		}
-		if targets > 0 {
-			return warden.Errorf(warden.CodeDeleteConflict,
-				"Policy %s is attached to %d target(s); detach it with DetachPolicy before deleting it.", name, targets)
-		}
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM policy_versions
 			WHERE account = ? AND region = ? AND policy_name = ? AND version <> ?`, s.Account, s.Region, name, def).Scan(&others); err != nil {
 			return err
 		}
-		if others > 0 {
-			return warden.Errorf(warden.CodeDeleteConflict,
-				"Policy %s has %d non-default version(s); delete them with DeletePolicyVersion before deleting the policy.", name, others)
+		if err := warden.CheckPolicyDeletable(name, targets, others); err != nil {
+			return err
 		}
 		var document string
 		if err := tx.QueryRowContext(ctx, `SELECT document FROM policy_versions
@@ -354,10 +349,8 @@ func (db *DB) DeletePolicyVersion(ctx context.Context, s warden.Scope, name, ver
 		if err != nil {
 			return err
 		}
-		if n == def {
-			return warden.Errorf(warden.CodeDeleteConflict,
-				"Version %s is the default version of policy %s and cannot be deleted; make another version the default first, or delete the policy.",
-				versionID, name)
+		if err := warden.CheckPolicyVersionDeletable(name, versionID, n == def); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM policy_versions WHERE account = ? AND region = ? AND policy_name = ? AND version = ?`,
 			s.Account, s.Region, name, n); err != nil {
