@@ -113,6 +113,42 @@ type ThingGroup struct {
 // ARN is the group's ARN in scope s.
 func (g *ThingGroup) ARN(s Scope) string { return ThingGroupARN(s, g.Name) }
 
+// CheckExpectedVersion fails with VersionConflict when a request expects
+// (expected not nil) a version of kind name other than actual.
+func CheckExpectedVersion(kind, name string, expected *int64, actual int64) error {
+	if expected != nil && *expected != actual {
+		return Errorf(CodeVersionConflict, "The expected version %d of %s %s does not match its current version %d.", *expected, kind, name, actual)
+	}
+	return nil
+}
+
+// CheckChange fails when a request to op (Update, Delete) a static group, or
+// a dynamic one as dynamic says, names a group of the other kind, or expects
+// a version other than g's.
+func (g *ThingGroup) CheckChange(op string, dynamic bool, expected *int64) error {
+	switch {
+	case g.Dynamic() && !dynamic:
+		return Errorf(CodeInvalidRequest, "Thing group %s is a dynamic thing group; use %sDynamicThingGroup.", g.Name, op)
+	case !g.Dynamic() && dynamic:
+		return Errorf(CodeInvalidRequest, "Thing group %s is a static thing group; use %sThingGroup.", g.Name, op)
+	}
+	return CheckExpectedVersion("thing group", g.Name, expected, g.Version)
+}
+
+// CheckParentOf fails unless g, at level depth of its hierarchy, may have a
+// child group: dynamic groups are in no hierarchy, and a hierarchy is at
+// most MaxThingGroupDepth levels deep.
+func (g *ThingGroup) CheckParentOf(depth int) error {
+	if g.Dynamic() {
+		return Errorf(CodeInvalidRequest, "Thing group %s is a dynamic thing group; dynamic groups cannot be part of a hierarchy.", g.Name)
+	}
+	if depth >= MaxThingGroupDepth {
+		return Errorf(CodeInvalidRequest, "Thing group %s is at level %d of its hierarchy; a hierarchy can be at most %d levels deep.",
+			g.Name, depth, MaxThingGroupDepth)
+	}
+	return nil
+}
+
 // SameConfig reports whether creating g again as b would be the same
 // request (CreateThingGroup is idempotent for those): the same parent,
 // description, attributes and, for a dynamic group, query.

@@ -195,11 +195,6 @@ func (db *DB) Thing(ctx context.Context, s warden.Scope, name string) (warden.Th
 	return thingByName(ctx, db.read, s, name)
 }
 
-func thingVersionConflict(kind, name string, expected, actual int64) error {
-	return warden.Errorf(warden.CodeVersionConflict,
-		"The expected version %d of %s %s does not match its current version %d.", expected, kind, name, actual)
-}
-
 // UpdateThing changes a thing's type and attributes and follows the change
 // in the dynamic groups.
 func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u warden.ThingUpdate, now time.Time) (warden.Thing, error) {
@@ -209,8 +204,8 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 		if t, err = thingByName(ctx, tx, s, name); err != nil {
 			return err
 		}
-		if u.ExpectedVersion != nil && *u.ExpectedVersion != t.Version {
-			return thingVersionConflict("thing", name, *u.ExpectedVersion, t.Version)
+		if err := warden.CheckExpectedVersion("thing", name, u.ExpectedVersion, t.Version); err != nil {
+			return err
 		}
 		if u.RemoveThingType && u.TypeName != nil {
 			return warden.Errorf(warden.CodeInvalidRequest, "thingTypeName and removeThingType cannot both be set.")
@@ -269,8 +264,8 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 		if err != nil {
 			return err
 		}
-		if expectedVersion != nil && *expectedVersion != t.Version {
-			return thingVersionConflict("thing", name, *expectedVersion, t.Version)
+		if err := warden.CheckExpectedVersion("thing", name, expectedVersion, t.Version); err != nil {
+			return err
 		}
 		if hasPrincipals {
 			return warden.ErrThingStillAttached(name)
@@ -438,14 +433,8 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 			if err != nil {
 				return err
 			}
-			if parent.Dynamic() {
-				return warden.Errorf(warden.CodeInvalidRequest,
-					"Thing group %s is a dynamic thing group; dynamic groups cannot be part of a hierarchy.", g.ParentName)
-			}
-			if parent.depth >= warden.MaxThingGroupDepth {
-				return warden.Errorf(warden.CodeInvalidRequest,
-					"Thing group %s is at level %d of its hierarchy; a hierarchy can be at most %d levels deep.",
-					g.ParentName, parent.depth, warden.MaxThingGroupDepth)
+			if err := parent.CheckParentOf(parent.depth); err != nil {
+				return err
 			}
 			root, depth = parent.root, parent.depth+1
 		}
@@ -515,13 +504,6 @@ func (db *DB) ThingGroup(ctx context.Context, s warden.Scope, name string) (ward
 	return g.ThingGroup, wrap(err, "thing group")
 }
 
-func wrongThingGroupKind(name string, dynamic bool, op string) error {
-	if dynamic {
-		return warden.Errorf(warden.CodeInvalidRequest, "Thing group %s is a dynamic thing group; use %sDynamicThingGroup.", name, op)
-	}
-	return warden.Errorf(warden.CodeInvalidRequest, "Thing group %s is a static thing group; use %sThingGroup.", name, op)
-}
-
 // UpdateThingGroup changes a group's properties (and a dynamic group's
 // query, recomputing its members).
 func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string, u warden.ThingGroupUpdate, now time.Time) (warden.ThingGroup, error) {
@@ -532,11 +514,8 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 		if g, err = thingGroupByName(ctx, tx, s, name); err != nil {
 			return err
 		}
-		if g.Dynamic() != u.Dynamic {
-			return wrongThingGroupKind(name, g.Dynamic(), "Update")
-		}
-		if u.ExpectedVersion != nil && *u.ExpectedVersion != g.Version {
-			return thingVersionConflict("thing group", name, *u.ExpectedVersion, g.Version)
+		if err := g.CheckChange("Update", u.Dynamic, u.ExpectedVersion); err != nil {
+			return err
 		}
 		before := docOfThingGroup(&g.ThingGroup)
 		if u.Description != nil {
@@ -594,11 +573,8 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 		if err != nil {
 			return err
 		}
-		if g.Dynamic() != dynamic {
-			return wrongThingGroupKind(name, g.Dynamic(), "Delete")
-		}
-		if expectedVersion != nil && *expectedVersion != g.Version {
-			return thingVersionConflict("thing group", name, *expectedVersion, g.Version)
+		if err := g.CheckChange("Delete", dynamic, expectedVersion); err != nil {
+			return err
 		}
 		var child string
 		err = tx.QueryRowContext(ctx, `SELECT name FROM thing_groups WHERE account = ? AND region = ? AND parent_name = ? ORDER BY name LIMIT 1`,
