@@ -162,14 +162,10 @@ func (db *DB) StartAuditTask(ctx context.Context, s warden.Scope, checks []strin
 		if err := warden.CheckTargetChecksEnabled(&cfg, configured, checks); err != nil {
 			return err
 		}
-		var running int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_tasks WHERE account = ? AND region = ? AND task_type = ? AND task_status = ?`,
-			s.Account, s.Region, warden.AuditOnDemand, warden.AuditInProgress).Scan(&running); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxInProgressOnDemandAudits, warden.ErrOnDemandAuditsLimit,
+			`SELECT COUNT(*) FROM audit_tasks WHERE account = ? AND region = ? AND task_type = ? AND task_status = ?`,
+			s.Account, s.Region, warden.AuditOnDemand, warden.AuditInProgress); err != nil {
 			return err
-		}
-		if running >= warden.MaxInProgressOnDemandAudits {
-			return warden.Errorf(warden.CodeLimitExceeded, "The account already has %d on-demand audits in progress; at most %d may run at once.",
-				running, warden.MaxInProgressOnDemandAudits)
 		}
 		if err := insertAuditTask(ctx, tx, s, &t); err != nil {
 			return err
@@ -1041,12 +1037,9 @@ func (db *DB) CreateScheduledAudit(ctx context.Context, s warden.Scope, a warden
 		if err := warden.CheckTargetChecksEnabled(&cfg, configured, a.TargetCheckNames); err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM scheduled_audits WHERE account = ? AND region = ?`, s.Account, s.Region).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxScheduledAudits, warden.ErrScheduledAuditsLimit,
+			`SELECT COUNT(*) FROM scheduled_audits WHERE account = ? AND region = ?`, s.Account, s.Region); err != nil {
 			return err
-		}
-		if n >= warden.MaxScheduledAudits {
-			return warden.Errorf(warden.CodeLimitExceeded, "The account already has %d scheduled audits, the most it may have.", n)
 		}
 		checks, _ := json.Marshal(a.TargetCheckNames)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO scheduled_audits (account, region, name, frequency, day_of_month, day_of_week,

@@ -458,14 +458,9 @@ func (db *DB) RegisterCACertificate(ctx context.Context, s warden.Scope, ca ward
 			}
 		}
 		subjectDER := hex.EncodeToString(ca.Facts.SubjectDER)
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM ca_certificates WHERE account = ? AND region = ? AND subject_der = ?`,
-			s.Account, s.Region, subjectDER).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxCACertificatesPerSubject, func(int) error { return warden.ErrCASubjectLimit(ca.Facts.Subject) },
+			`SELECT COUNT(*) FROM ca_certificates WHERE account = ? AND region = ? AND subject_der = ?`, s.Account, s.Region, subjectDER); err != nil {
 			return err
-		}
-		if n >= warden.MaxCACertificatesPerSubject {
-			return warden.Errorf(warden.CodeLimitExceeded,
-				"An account can register at most %d CA certificates with the same subject (%s).", warden.MaxCACertificatesPerSubject, ca.Facts.Subject)
 		}
 		f := &ca.Facts
 		if _, err := tx.ExecContext(ctx, `INSERT INTO ca_certificates (account, region, id, status, pem, certificate_mode,

@@ -59,12 +59,8 @@ func (db *DB) CreateRole(ctx context.Context, account string, r warden.Role) (_ 
 			`SELECT 1 FROM iam_roles WHERE account = ? AND name_key = ?`, account, warden.RoleNameKey(r.Name)); err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM iam_roles WHERE account = ?`, account).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxIAMRoles, warden.ErrIAMRolesLimit, `SELECT COUNT(*) FROM iam_roles WHERE account = ?`, account); err != nil {
 			return err
-		}
-		if n >= warden.MaxIAMRoles {
-			return warden.Errorf(warden.CodeIAMLimitExceeded, "Cannot exceed quota for RolesPerAccount: %d", warden.MaxIAMRoles)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO iam_roles
 			(account, name_key, name, path, id, trust_policy, description, max_session_duration, tags, created_at)

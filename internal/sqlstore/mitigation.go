@@ -192,15 +192,10 @@ func (db *DB) StartMitigationTask(ctx context.Context, s warden.Scope, t warden.
 		if err != nil {
 			return err
 		}
-		var running int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mitigation_tasks WHERE account = ? AND region = ? AND status = ?`,
-			s.Account, s.Region, warden.MitigationTaskInProgress).Scan(&running); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxRunningMitigationTasks, warden.ErrRunningMitigationTasksLimit,
+			`SELECT COUNT(*) FROM mitigation_tasks WHERE account = ? AND region = ? AND status = ?`,
+			s.Account, s.Region, warden.MitigationTaskInProgress); err != nil {
 			return err
-		}
-		if running >= warden.MaxRunningMitigationTasks {
-			return warden.Errorf(warden.CodeLimitExceeded,
-				"An account can run at most %d audit mitigation actions tasks at a time; %d are IN_PROGRESS.",
-				warden.MaxRunningMitigationTasks, running)
 		}
 		target, err := json.Marshal(&t.Target)
 		if err != nil {

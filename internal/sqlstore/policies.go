@@ -413,14 +413,9 @@ func (db *DB) AttachPolicy(ctx context.Context, s warden.Scope, name, target str
 		if err != nil || attached {
 			return err // attached already: AttachPolicy is idempotent
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM policy_targets WHERE account = ? AND region = ? AND target = ?`,
-			s.Account, s.Region, target).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxPoliciesPerTarget, func(int) error { return warden.ErrTargetPoliciesLimit(target) },
+			`SELECT COUNT(*) FROM policy_targets WHERE account = ? AND region = ? AND target = ?`, s.Account, s.Region, target); err != nil {
 			return err
-		}
-		if n >= warden.MaxPoliciesPerTarget {
-			return warden.Errorf(warden.CodeLimitExceeded,
-				"The target %s already has the maximum of %d policies attached.", target, warden.MaxPoliciesPerTarget)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO policy_targets (account, region, policy_name, target, created_at) VALUES (?, ?, ?, ?, ?)`,
 			s.Account, s.Region, name, target, millis(now)); err != nil {

@@ -109,6 +109,19 @@ func requireNoRow(ctx context.Context, q queryRower, found error, query string, 
 	return err
 }
 
+// requireBelow fails with over(n) when n, the count the COUNT(*) query
+// returns, has reached limit: a quota that a new row would pass.
+func requireBelow(ctx context.Context, q queryRower, limit int, over func(n int) error, query string, args ...any) error {
+	var n int
+	if err := q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return err
+	}
+	if n >= limit {
+		return over(n)
+	}
+	return nil
+}
+
 // rowExists reports whether the query returns a row.
 func rowExists(ctx context.Context, q queryRower, query string, args ...any) (bool, error) {
 	var one int

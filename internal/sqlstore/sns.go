@@ -97,13 +97,9 @@ func (db *DB) CreateTopic(ctx context.Context, s warden.Scope, t warden.Topic, t
 		if warden.ErrorCode(err) != warden.CodeSNSNotFound {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sns_topics WHERE account = ? AND region = ?`,
-			s.Account, s.Region).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxSNSTopics, warden.ErrSNSTopicsLimit,
+			`SELECT COUNT(*) FROM sns_topics WHERE account = ? AND region = ?`, s.Account, s.Region); err != nil {
 			return err
-		}
-		if n >= warden.MaxSNSTopics {
-			return warden.Errorf(warden.CodeSNSTopicLimitExceeded, "Topic limit exceeded")
 		}
 		// Empty values mean "not set", as in SetTopicAttributes.
 		attrs := maps.Clone(t.Attributes)
@@ -302,13 +298,10 @@ func (db *DB) Subscribe(ctx context.Context, s warden.Scope, sub warden.Subscrip
 			sub = existing
 			return enqueueDelivery(ctx, tx, s, sub.Topic, warden.SNSSubscriptionConfirmation, warden.NewUUID(), sub.Arn, sub.Endpoint, sub.Token, now)
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sns_subscriptions WHERE account = ? AND region = ? AND topic = ? AND status <> ?`,
-			s.Account, s.Region, sub.Topic, warden.SubscriptionDeleted).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxSNSSubscriptionsPerTopic, warden.ErrSNSSubscriptionsLimit,
+			`SELECT COUNT(*) FROM sns_subscriptions WHERE account = ? AND region = ? AND topic = ? AND status <> ?`,
+			s.Account, s.Region, sub.Topic, warden.SubscriptionDeleted); err != nil {
 			return err
-		}
-		if n >= warden.MaxSNSSubscriptionsPerTopic {
-			return warden.Errorf(warden.CodeSNSSubscriptionLimitExceeded, "Subscription limit exceeded")
 		}
 		sub.Status = warden.SubscriptionPending
 		sub.Owner = s.Account

@@ -441,14 +441,9 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 		q := warden.DynamicGroupQuery{}
 		if g.Query != nil {
 			q = *g.Query
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1`,
-				s.Account, s.Region).Scan(&n); err != nil {
+			if err := requireBelow(ctx, tx, warden.MaxDynamicThingGroups, warden.ErrDynamicGroupsLimit,
+				`SELECT COUNT(*) FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1`, s.Account, s.Region); err != nil {
 				return err
-			}
-			if n >= warden.MaxDynamicThingGroups {
-				return warden.Errorf(warden.CodeLimitExceeded,
-					"An account can have at most %d dynamic thing groups; delete one before creating another.", warden.MaxDynamicThingGroups)
 			}
 		}
 		attrs, err := encodeThingAttributes(g.Attributes)

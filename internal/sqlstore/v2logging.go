@@ -57,13 +57,9 @@ func (db *DB) SetV2LoggingLevel(ctx context.Context, s warden.Scope, l warden.Lo
 		if existed {
 			before = v2LevelChange{l.Target.Type, l.Target.Name, old}
 		} else {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM logging_levels_v2 WHERE account = ? AND region = ?`,
-				s.Account, s.Region).Scan(&n); err != nil {
+			if err := requireBelow(ctx, tx, warden.MaxV2LoggingLevels, warden.ErrV2LoggingLevelsLimit,
+				`SELECT COUNT(*) FROM logging_levels_v2 WHERE account = ? AND region = ?`, s.Account, s.Region); err != nil {
 				return err
-			}
-			if n >= warden.MaxV2LoggingLevels {
-				return warden.Errorf(warden.CodeLimitExceeded, "An account may have at most %d logging levels.", warden.MaxV2LoggingLevels)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO logging_levels_v2
