@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -291,25 +290,34 @@ func bulkCheckExisting(ctx context.Context, tx writeTx, s warden.Scope, b *warde
 	exists := func(format, name, id, arn string) error {
 		return &warden.Error{Code: warden.CodeResourceAlreadyExists, Message: fmt.Sprintf(format, name), ResourceID: id, ResourceArn: arn}
 	}
-	found, err := bulkExisting(ctx, tx, s, "thing_groups", "name", keysOf(b.ThingGroups, func(g *warden.ThingGroup) string { return g.Name }))
-	if err != nil || found != "" {
-		return cmp.Or(err, exists("Thing group %s already exists.", found, "", warden.ThingGroupARN(s, found)))
-	}
-	found, err = bulkExisting(ctx, tx, s, "policies", "name", keysOf(b.Policies, func(p *warden.Policy) string { return p.Name }))
-	if err != nil || found != "" {
-		return cmp.Or(err, exists("Policy %s already exists.", found, found, warden.PolicyARN(s, found)))
-	}
-	found, err = bulkExisting(ctx, tx, s, "things", "name", keysOf(b.Things, func(t *warden.Thing) string { return t.Name }))
-	if err != nil || found != "" {
-		return cmp.Or(err, exists("Thing %s already exists.", found, "", warden.ThingARN(s, found)))
-	}
-	found, err = bulkExisting(ctx, tx, s, "certificates", "id", keysOf(b.Certificates, func(c *warden.Certificate) string { return c.ID }))
-	if err != nil || found != "" {
-		return cmp.Or(err, error(warden.ErrCertificateExists(s, found)))
+	for _, c := range []struct {
+		table, column string
+		keys          []string
+		exists        func(string) error
+	}{
+		{"thing_groups", "name", keysOf(b.ThingGroups, func(g *warden.ThingGroup) string { return g.Name }),
+			func(n string) error {
+				return exists("Thing group %s already exists.", n, "", warden.ThingGroupARN(s, n))
+			}},
+		{"policies", "name", keysOf(b.Policies, func(p *warden.Policy) string { return p.Name }),
+			func(n string) error { return exists("Policy %s already exists.", n, n, warden.PolicyARN(s, n)) }},
+		{"things", "name", keysOf(b.Things, func(t *warden.Thing) string { return t.Name }),
+			func(n string) error { return exists("Thing %s already exists.", n, "", warden.ThingARN(s, n)) }},
+		{"certificates", "id", keysOf(b.Certificates, func(c *warden.Certificate) string { return c.ID }),
+			func(id string) error { return warden.ErrCertificateExists(s, id) }},
+	} {
+		found, err := bulkExisting(ctx, tx, s, c.table, c.column, c.keys)
+		if err != nil {
+			return err
+		}
+		if found != "" {
+			return c.exists(found)
+		}
 	}
 	return nil
 }
 
+// keysOf is key of each of items.
 func keysOf[T any](items []T, key func(*T) string) []string {
 	out := make([]string, len(items))
 	for i := range items {
@@ -327,10 +335,7 @@ func bulkExisting(ctx context.Context, tx writeTx, s warden.Scope, table, column
 		}
 		err := tx.QueryRowContext(ctx, `SELECT `+column+` FROM `+table+` WHERE account = ? AND region = ? AND `+column+` IN `+in+` LIMIT 1`,
 			args...).Scan(&found)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		return err
+		return noRowAs(err, nil)
 	})
 	return found, err
 }
