@@ -3,6 +3,7 @@ package warden
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -172,6 +173,34 @@ type MitigationTaskStatistics struct {
 // Open is the number of findings not yet done.
 func (s MitigationTaskStatistics) Open() int64 {
 	return s.Total - s.Succeeded - s.Failed - s.Skipped - s.Canceled
+}
+
+// CheckMitigationMapping applies StartAuditMitigationActionsTask's rules
+// to a mapping of audit checks to action names: every action exists
+// (actions holds each name's action, nil when there is none) and suits its
+// check. Every problem is named in one InvalidRequestException.
+func CheckMitigationMapping(mapping map[string][]string, actions map[string]*MitigationAction) error {
+	var problems []string
+	reported := map[string]bool{}
+	for _, check := range MitigationChecks(mapping) {
+		for _, name := range mapping[check] {
+			a := actions[name]
+			if a == nil {
+				if !reported[name] {
+					reported[name] = true
+					problems = append(problems, fmt.Sprintf("Mitigation action %s (for audit check %s) does not exist.", name, check))
+				}
+				continue
+			}
+			if err := CheckMitigationSupport(check, name, a.Params.Type()); err != nil {
+				problems = append(problems, err.(*Error).Message)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return Errorf(CodeInvalidRequest, "%s", strings.Join(problems, " "))
+	}
+	return nil
 }
 
 // MitigationChecks returns the checks of a mapping in the order the task

@@ -265,35 +265,26 @@ func (db *DB) StartMitigationTask(ctx context.Context, s warden.Scope, t warden.
 // exists and suits its check. Every problem is named in one error.
 func resolveMitTaskActions(ctx context.Context, tx writeTx, s warden.Scope, mapping map[string][]string) ([]mitTaskAction, error) {
 	var snapshot []mitTaskAction
-	seen := map[string]int{}
-	var problems []string
+	actions := map[string]*warden.MitigationAction{} // nil: no such action
 	for _, check := range warden.MitigationChecks(mapping) {
 		for _, name := range mapping[check] {
-			i, ok := seen[name]
-			if !ok {
-				a, err := getAction(ctx, tx, s, name)
-				if warden.ErrorCode(err) == warden.CodeResourceNotFound {
-					problems = append(problems, fmt.Sprintf("Mitigation action %s (for audit check %s) does not exist.", name, check))
-					seen[name] = -1
-					continue
-				}
-				if err != nil {
-					return nil, err
-				}
-				i = len(snapshot)
-				seen[name] = i
-				snapshot = append(snapshot, mitTaskAction{Name: a.Name, ID: a.ID, RoleArn: a.RoleArn, ActionParams: a.Params})
-			}
-			if i < 0 {
+			if _, read := actions[name]; read {
 				continue
 			}
-			if err := warden.CheckMitigationSupport(check, name, snapshot[i].ActionParams.Type()); err != nil {
-				problems = append(problems, err.(*warden.Error).Message)
+			a, err := getAction(ctx, tx, s, name)
+			if warden.ErrorCode(err) == warden.CodeResourceNotFound {
+				actions[name] = nil
+				continue
 			}
+			if err != nil {
+				return nil, err
+			}
+			actions[name] = &a
+			snapshot = append(snapshot, mitTaskAction{Name: a.Name, ID: a.ID, RoleArn: a.RoleArn, ActionParams: a.Params})
 		}
 	}
-	if len(problems) > 0 {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "%s", strings.Join(problems, " "))
+	if err := warden.CheckMitigationMapping(mapping, actions); err != nil {
+		return nil, err
 	}
 	return snapshot, nil
 }
