@@ -413,6 +413,17 @@ func (t *AuditTask) Statistics() AuditTaskStatistics {
 // NewAuditTaskID returns a task id as AWS makes them: 32 lower-case hex digits.
 func NewAuditTaskID() string { return strings.ReplaceAll(NewUUID(), "-", "") }
 
+// NewAuditTask is a task started now that runs checks (in name order),
+// each IN_PROGRESS; scheduledName names the scheduled audit that fired it
+// ("" on demand).
+func NewAuditTask(typ, scheduledName string, checks []string, now time.Time) AuditTask {
+	t := AuditTask{ID: NewAuditTaskID(), Type: typ, Status: AuditInProgress, StartTime: now, ScheduledAuditName: scheduledName}
+	for _, name := range slices.Sorted(slices.Values(checks)) {
+		t.Checks = append(t.Checks, AuditCheckRun{Name: name, Status: CheckInProgress})
+	}
+	return t
+}
+
 // ValidateTargetCheckNames checks a TargetAuditCheckNames list and returns it
 // without duplicates, in the order given.
 func ValidateTargetCheckNames(member string, names []string) ([]string, error) {

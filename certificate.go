@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/x509"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -282,6 +283,35 @@ func CheckSettableCertificateStatus(member, status string) error {
 	return v.Err()
 }
 
+// CheckCertificateDeletable fails unless a certificate in status may be
+// deleted: not while ACTIVE (AWS's text) nor while being transferred.
+func CheckCertificateDeletable(id, status string) error {
+	switch status {
+	case CertActive:
+		return ErrCertificateActive()
+	case CertPendingTransfer:
+		return Errorf(CodeCertificateState, "The certificate %s is being transferred and cannot be deleted.", id)
+	}
+	return nil
+}
+
+// CheckCertificateActivation fails unless the CA certificate caID that
+// signed certificate id, in caStatus ("" unregistered), lets it be ACTIVE.
+func CheckCertificateActivation(id, caID, caStatus string) error {
+	if caStatus != CertActive {
+		return Errorf(CodeCertificateState, "The certificate %s cannot be activated: its CA certificate %s is not ACTIVE.", id, caID)
+	}
+	return nil
+}
+
+// CheckCACertificateDeletable fails while a CA certificate is ACTIVE.
+func CheckCACertificateDeletable(id, status string) error {
+	if status == CertActive {
+		return Errorf(CodeCertificateState, "The CA certificate %s is ACTIVE; set it INACTIVE with UpdateCACertificate before deleting it.", id)
+	}
+	return nil
+}
+
 // CheckCertificateTransition fails with CertificateStateException when a
 // certificate in status from cannot move to status to: revocation is final
 // and a certificate being transferred cannot change.
@@ -376,4 +406,75 @@ func ParseCARegistration(caPEM, verificationPEM, mode string, now time.Time) (ca
 			"The verification certificate was not signed with the CA certificate's private key.")
 	}
 	return ca, &ver.Subject.CommonName, nil
+}
+
+// IssuingCA picks, among candidates (the CA certificate the request named,
+// or else the scope's CA certificates with device's issuer subject), the
+// one that signed device; it must be ACTIVE.
+func IssuingCA(device *x509.Certificate, candidates []CACertificate, named bool) (CACertificate, error) {
+	var signers []CACertificate
+	for _, ca := range candidates {
+		parent, err := ParseCertificatePEM("CA certificate", ca.PEM)
+		if err != nil {
+			return ca, fmt.Errorf("stored CA certificate %s: %w", ca.ID, err)
+		}
+		if CheckIssuedBy(device, parent) {
+			signers = append(signers, ca)
+		}
+	}
+	switch {
+	case len(signers) == 0 && named:
+		return CACertificate{}, Errorf(CodeCertificateValidation,
+			"The certificate was not signed by the CA certificate given in caCertificatePem.")
+	case len(signers) == 0:
+		return CACertificate{}, Errorf(CodeCertificateValidation,
+			"The certificate was not signed by any CA certificate registered in this account.")
+	case len(signers) > 1:
+		return CACertificate{}, Errorf(CodeCertificateConflict,
+			"%d registered CA certificates have the certificate's issuer subject and key; name the one to use in caCertificatePem.", len(signers))
+	}
+	return signers[0], CheckSigningCA(signers[0].ID, signers[0].Status)
+}
+
+// CheckSigningCA fails unless a CA certificate in status may have the
+// certificates it signed registered.
+func CheckSigningCA(id, status string) error {
+	if status != CertActive {
+		return Errorf(CodeCertificateValidation, "The CA certificate %s is %s; it must be ACTIVE to register certificates it signed.", id, status)
+	}
+	return nil
+}
+
+// PrincipalAttachment is a thing a principal is attached to, and how.
+type PrincipalAttachment struct{ Thing, Type string }
+
+// CheckAttachThingPrincipal applies AttachThingPrincipal's rules to
+// attaching principal to thing as typ, given the things it is attached to:
+// an EXCLUSIVE_THING attachment must
+// be the principal's only one, and a principal attached exclusively cannot
+// be attached to another thing. current is how it is attached to thing
+// already ("" not at all).
+func CheckAttachThingPrincipal(principal, thing, typ string, attached []PrincipalAttachment) (current string, err error) {
+	var others []string
+	exclusiveElsewhere := ""
+	for _, a := range attached {
+		if a.Thing == thing {
+			current = a.Type
+			continue
+		}
+		others = append(others, a.Thing)
+		if a.Type == PrincipalExclusive {
+			exclusiveElsewhere = a.Thing
+		}
+	}
+	switch {
+	case current == typ:
+		return current, nil
+	case exclusiveElsewhere != "":
+		return current, Errorf(CodeInvalidRequest, "The principal %s is attached exclusively to thing %s.", principal, exclusiveElsewhere)
+	case typ == PrincipalExclusive && len(others) > 0:
+		return current, Errorf(CodeInvalidRequest,
+			"The principal %s is attached to %d other things (%s); it cannot be attached exclusively.", principal, len(others), others[0])
+	}
+	return current, nil
 }

@@ -3,6 +3,7 @@ package warden
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -174,6 +175,34 @@ func (s MitigationTaskStatistics) Open() int64 {
 	return s.Total - s.Succeeded - s.Failed - s.Skipped - s.Canceled
 }
 
+// CheckMitigationMapping applies StartAuditMitigationActionsTask's rules
+// to a mapping of audit checks to action names: every action exists
+// (actions holds each name's action, nil when there is none) and suits its
+// check. Every problem is named in one InvalidRequestException.
+func CheckMitigationMapping(mapping map[string][]string, actions map[string]*MitigationAction) error {
+	var problems []string
+	reported := map[string]bool{}
+	for _, check := range MitigationChecks(mapping) {
+		for _, name := range mapping[check] {
+			a := actions[name]
+			if a == nil {
+				if !reported[name] {
+					reported[name] = true
+					problems = append(problems, fmt.Sprintf("Mitigation action %s (for audit check %s) does not exist.", name, check))
+				}
+				continue
+			}
+			if err := CheckMitigationSupport(check, name, a.Params.Type()); err != nil {
+				problems = append(problems, err.(*Error).Message)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return Errorf(CodeInvalidRequest, "%s", strings.Join(problems, " "))
+	}
+	return nil
+}
+
 // MitigationChecks returns the checks of a mapping in the order the task
 // works through them (by name).
 func MitigationChecks(mapping map[string][]string) []string {
@@ -292,6 +321,16 @@ type MitigationExecution struct {
 // actor of every registry change it makes.
 func ExecutionID(taskID, findingID, actionName string) string {
 	return taskID + "/" + findingID + "/" + actionName
+}
+
+// TruncateExecutionMessage cuts an execution's message to ErrorMessage's
+// maximum length, 2048.
+func TruncateExecutionMessage(m string) string {
+	const max = 2048
+	if len(m) <= max {
+		return m
+	}
+	return m[:max-3] + "..."
 }
 
 // MitigationTaskFilter selects tasks for ListAuditMitigationActionsTasks:

@@ -2,6 +2,8 @@ package warden
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"strconv"
 	"time"
 )
@@ -196,4 +198,34 @@ func ParsePolicyTarget(target string) (scope Scope, kind, id string, err error) 
 			"Policies can be attached to certificates (cert/...) and thing groups (thinggroup/...), not to %s resources.", kind)
 	}
 	return scope, kind, id, nil
+}
+
+// NewPolicyGenerationID is a fresh generationId: 64 hex characters, as AWS shows.
+func NewPolicyGenerationID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// CheckPolicyDeletable fails while policy name is attached to targets or
+// has versions other than its default.
+func CheckPolicyDeletable(name string, targets, otherVersions int) error {
+	if targets > 0 {
+		return Errorf(CodeDeleteConflict, "Policy %s is attached to %d target(s); detach it with DetachPolicy before deleting it.", name, targets)
+	}
+	if otherVersions > 0 {
+		return Errorf(CodeDeleteConflict,
+			"Policy %s has %d non-default version(s); delete them with DeletePolicyVersion before deleting the policy.", name, otherVersions)
+	}
+	return nil
+}
+
+// CheckPolicyVersionDeletable fails for a policy's default version.
+func CheckPolicyVersionDeletable(name, versionID string, isDefault bool) error {
+	if isDefault {
+		return Errorf(CodeDeleteConflict,
+			"Version %s is the default version of policy %s and cannot be deleted; make another version the default first, or delete the policy.",
+			versionID, name)
+	}
+	return nil
 }

@@ -3,7 +3,7 @@ package warden
 import (
 	"context"
 	"maps"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -133,6 +133,57 @@ type ThingGroup struct {
 // ARN is the group's ARN in scope s.
 func (g *ThingGroup) ARN(s Scope) string { return ThingGroupARN(s, g.Name) }
 
+// CheckExpectedVersion fails with VersionConflict when a request expects
+// (expected not nil) a version of kind name other than actual.
+func CheckExpectedVersion(kind, name string, expected *int64, actual int64) error {
+	if expected != nil && *expected != actual {
+		return Errorf(CodeVersionConflict, "The expected version %d of %s %s does not match its current version %d.", *expected, kind, name, actual)
+	}
+	return nil
+}
+
+// CheckChange fails when a request to op (Update, Delete) a static group, or
+// a dynamic one as dynamic says, names a group of the other kind, or expects
+// a version other than g's.
+func (g *ThingGroup) CheckChange(op string, dynamic bool, expected *int64) error {
+	switch {
+	case g.Dynamic() && !dynamic:
+		return Errorf(CodeInvalidRequest, "Thing group %s is a dynamic thing group; use %sDynamicThingGroup.", g.Name, op)
+	case !g.Dynamic() && dynamic:
+		return Errorf(CodeInvalidRequest, "Thing group %s is a static thing group; use %sThingGroup.", g.Name, op)
+	}
+	return CheckExpectedVersion("thing group", g.Name, expected, g.Version)
+}
+
+// CheckParentOf fails unless g, at level depth of its hierarchy, may have a
+// child group: dynamic groups are in no hierarchy, and a hierarchy is at
+// most MaxThingGroupDepth levels deep.
+func (g *ThingGroup) CheckParentOf(depth int) error {
+	if g.Dynamic() {
+		return Errorf(CodeInvalidRequest, "Thing group %s is a dynamic thing group; dynamic groups cannot be part of a hierarchy.", g.Name)
+	}
+	if depth >= MaxThingGroupDepth {
+		return Errorf(CodeInvalidRequest, "Thing group %s is at level %d of its hierarchy; a hierarchy can be at most %d levels deep.",
+			g.Name, depth, MaxThingGroupDepth)
+	}
+	return nil
+}
+
+// SameConfig reports whether creating g again as b would be the same
+// request (CreateThingGroup is idempotent for those): the same parent,
+// description, attributes and, for a dynamic group, query.
+func (g *ThingGroup) SameConfig(b *ThingGroup) bool {
+	if g.ParentName != b.ParentName || g.Description != b.Description || !EqualAttributes(g.Attributes, b.Attributes) ||
+		g.Dynamic() != b.Dynamic() {
+		return false
+	}
+	if g.Query != nil {
+		return g.Query.IndexName == b.Query.IndexName && g.Query.QueryString == b.Query.QueryString &&
+			g.Query.QueryVersion == b.Query.QueryVersion
+	}
+	return true
+}
+
 // Dynamic reports whether g is a dynamic thing group.
 func (g *ThingGroup) Dynamic() bool { return g.Query != nil }
 
@@ -250,7 +301,7 @@ func ValidateAttributeValue(v *Validator, member, value string) {
 // ValidateAttributes checks an Attributes map in key order, so the message
 // is stable: a bad name is reported at member, a bad value at member.name.
 func ValidateAttributes(v *Validator, member string, attrs map[string]string) {
-	keys := sortedKeys(attrs)
+	keys := slices.Sorted(maps.Keys(attrs))
 	for _, k := range keys {
 		ValidateAttributeName(v, member, k)
 		ValidateAttributeValue(v, member+"."+k, attrs[k])
@@ -322,15 +373,6 @@ func CheckThingGroupAttributeCount(attrs map[string]string) error {
 // (nil and empty are equal).
 func EqualAttributes(a, b map[string]string) bool {
 	return len(a) == len(b) && maps.Equal(a, b)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // ParseVersion reads an expectedVersion query member.

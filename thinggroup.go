@@ -2,7 +2,9 @@ package warden
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -61,6 +63,52 @@ func JoinStaticGroup(thing string, current []GroupMembership, g GroupMembership,
 			thing, len(current), newestDynamic.Group)
 	}
 	return false, newestDynamic.Group, nil
+}
+
+// GroupChange is one membership change of a plan: Thing joins the static
+// group Group, or (Leave) leaves the dynamic group Group to make room.
+type GroupChange struct {
+	Thing, Group string
+	Leave        bool
+}
+
+// PlanStaticJoins decides adding each of things to each of groups, in that
+// order, as AddThingToThingGroup called once for each would: in holds the
+// groups of every existing thing (by name), facts every existing group.
+// It returns the changes in order and the groups each thing is in after
+// them, or the first error (a missing thing or group, or JoinStaticGroup's).
+func PlanStaticJoins(things, groups []string, in map[string][]GroupMembership, facts map[string]GroupMembership, override bool) ([]GroupChange, map[string][]GroupMembership, error) {
+	var changes []GroupChange
+	after := make(map[string][]GroupMembership, len(things))
+	for _, thing := range things {
+		current, ok := in[thing]
+		if !ok {
+			return nil, nil, ErrThingNotFound(thing)
+		}
+		current = slices.Clone(current)
+		for _, group := range groups {
+			g, ok := facts[group]
+			if !ok {
+				return nil, nil, NotFound("Thing group", group)
+			}
+			member, evict, err := JoinStaticGroup(thing, current, g, override)
+			if err != nil {
+				return nil, nil, err
+			}
+			if member {
+				continue
+			}
+			if evict != "" {
+				changes = append(changes, GroupChange{thing, evict, true})
+				current = slices.DeleteFunc(current, func(m GroupMembership) bool { return m.Group == evict })
+			}
+			changes = append(changes, GroupChange{Thing: thing, Group: group})
+			current = append(current, GroupMembership{Group: group, Root: g.Root, Seq: g.Seq})
+			slices.SortFunc(current, func(x, y GroupMembership) int { return strings.Compare(x.Group, y.Group) })
+		}
+		after[thing] = current
+	}
+	return changes, after, nil
 }
 
 // DynamicGroup is a dynamic thing group's name and query.

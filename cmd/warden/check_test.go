@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/secret"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -42,7 +43,7 @@ func TestEmptiedDatabaseIsRefused(t *testing.T) {
 			if how == "deleted" {
 				// The master key file alone also shows a store existed;
 				// here the credentials file must be enough.
-				_ = os.Remove(filepath.Join(dir, sqlstore.MasterKeyFile))
+				_ = os.Remove(filepath.Join(dir, secret.KeyFile))
 			}
 			var out bytes.Buffer
 			m := &Main{Config: Config{Store: sqlstore.Options{DataDir: dir}, Listen: "127.0.0.1:0", LogLevel: "error"},

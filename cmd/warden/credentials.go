@@ -17,7 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/sqlstore"
+	"github.com/warden-iot/warden/internal/secret"
 )
 
 type credentialsCmd struct {
@@ -296,7 +296,7 @@ func rewriteCredentialsFile(dataDir string, edit func([]credentialsSection) []cr
 			b.WriteString("\n")
 		}
 	}
-	return sqlstore.WritePrivateFile(dataDir, credentialsFileName, []byte(b.String()), true)
+	return secret.WritePrivateFile(dataDir, credentialsFileName, []byte(b.String()), true)
 }
 
 func printCredentials(w io.Writer, key warden.AccessKey, file, profile string) {

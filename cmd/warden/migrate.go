@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/warden-iot/warden/internal/secret"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
@@ -19,7 +20,7 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 	var key []byte
 	if env := os.Getenv(envMasterKey); env != "" {
 		var err error
-		if key, err = sqlstore.ParseMasterKey(env); err != nil {
+		if key, err = secret.ParseKey(env); err != nil {
 			return fmt.Errorf("%s: %w", envMasterKey, err)
 		}
 	}
@@ -33,7 +34,7 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 	fmt.Printf("The access keys moved too: the credentials file %s still works.\n",
 		filepath.Join(c.From, credentialsFileName))
 	// The secrets moved sealed: every node needs the key they were sealed with.
-	keyHint := "export " + envMasterKey + "=\"$(cat " + filepath.Join(c.From, sqlstore.MasterKeyFile) + ")\""
+	keyHint := "export " + envMasterKey + "=\"$(cat " + filepath.Join(c.From, secret.KeyFile) + ")\""
 	if key != nil {
 		keyHint = "keep " + envMasterKey + " as it is set now"
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/warden-iot/warden/internal/engine"
 	"github.com/warden-iot/warden/internal/iam"
 	"github.com/warden-iot/warden/internal/outbound"
+	"github.com/warden-iot/warden/internal/secret"
 	"github.com/warden-iot/warden/internal/sigv4"
 	"github.com/warden-iot/warden/internal/sns"
 	"github.com/warden-iot/warden/internal/sqlstore"
@@ -371,7 +372,7 @@ func openStore(ctx context.Context, opt sqlstore.Options) (*sqlstore.DB, error) 
 	if opt.Database != "" && opt.MasterKey == "" {
 		return nil, fmt.Errorf("%s is not set: the secrets in a PostgreSQL store are sealed with a master key that every node "+
 			"must be given. For a new database make one (openssl rand -base64 32) and keep it safe; for a store moved with "+
-			"warden migrate it is the content of <data-dir>/%s", envMasterKey, sqlstore.MasterKeyFile)
+			"warden migrate it is the content of <data-dir>/%s", envMasterKey, secret.KeyFile)
 	}
 	if opt.Database == "" {
 		if err := refuseLostStore(opt.DataDir); err != nil {
@@ -402,5 +403,5 @@ func refuseLostStore(dataDir string) error {
 	}
 	return fmt.Errorf("%w: %s is missing or empty, but the credentials file %s exists: the store was lost (deleted, truncated, "+
 		"or the data dir restored incompletely). Restore %s from a backup; or, to start a new empty store, remove %s (and %s if present)",
-		sqlstore.ErrLostStore, db, creds, sqlstore.SQLiteFile, creds, sqlstore.MasterKeyFile)
+		sqlstore.ErrLostStore, db, creds, sqlstore.SQLiteFile, creds, secret.KeyFile)
 }

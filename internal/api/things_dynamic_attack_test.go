@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
 // The attack of issue 14 #5: 10,000 things with three 800-character
@@ -42,7 +41,7 @@ func attackFleet(t *testing.T, e *env) {
 	value := strings.Repeat("a", attackValue)
 	now := time.Now().UTC()
 	for start := 0; start < attackThings; start += 1000 {
-		var b sqlstore.BulkBatch
+		var b warden.BulkBatch
 		for i := start; i < start+1000; i++ {
 			b.Things = append(b.Things, warden.Thing{Name: fmt.Sprintf("thing-%05d", i), ID: warden.NewUUID(),
 				Attributes: map[string]string{"a": value, "b": value, "c": value}, CreationDate: now, LastModifiedDate: now})

@@ -42,7 +42,7 @@ type Store interface {
 	Policy(ctx context.Context, s warden.Scope, name string) (warden.Policy, error)
 	RegistrationCode(ctx context.Context, s warden.Scope, generate func() string) (string, error)
 	RegisterCACertificate(ctx context.Context, s warden.Scope, ca warden.CACertificate, verificationCN *string, tags []warden.Tag) error
-	BulkInsert(ctx context.Context, s warden.Scope, b *sqlstore.BulkBatch, now time.Time) (int, error)
+	BulkInsert(ctx context.Context, s warden.Scope, b *warden.BulkBatch, now time.Time) (int, error)
 }
 
 var _ Store = (*sqlstore.DB)(nil)
@@ -303,7 +303,7 @@ func Generate(ctx context.Context, st Store, o Options) (Result, error) {
 			Attributes:  map[string]string{"fleet": o.Prefix}, CreationDate: now, LastModifiedDate: now}
 	}
 	for i := 0; i < len(groups); i += o.BatchSize {
-		n, err := st.BulkInsert(ctx, s, &sqlstore.BulkBatch{ThingGroups: groups[i:min(len(groups), i+o.BatchSize)]}, now)
+		n, err := st.BulkInsert(ctx, s, &warden.BulkBatch{ThingGroups: groups[i:min(len(groups), i+o.BatchSize)]}, now)
 		res.ChangeLogRows += n
 		if err != nil {
 			return res, fmt.Errorf("thing groups: %w", err)
@@ -346,7 +346,7 @@ func Generate(ctx context.Context, st Store, o Options) (Result, error) {
 		policies[i] = warden.Policy{Name: PolicyName(o.Prefix, i, o.Policies), Document: doc, CreationDate: now, LastModifiedDate: now}
 	}
 	for i := 0; i < len(policies); i += o.BatchSize {
-		n, err := st.BulkInsert(ctx, s, &sqlstore.BulkBatch{Policies: policies[i:min(len(policies), i+o.BatchSize)]}, now)
+		n, err := st.BulkInsert(ctx, s, &warden.BulkBatch{Policies: policies[i:min(len(policies), i+o.BatchSize)]}, now)
 		res.ChangeLogRows += n
 		if err != nil {
 			return res, fmt.Errorf("policies: %w", err)
@@ -463,7 +463,7 @@ type gen struct {
 
 // built is one batch of things ready to write.
 type built struct {
-	batch sqlstore.BulkBatch
+	batch warden.BulkBatch
 	kinds [5]int
 	err   error
 }
@@ -539,10 +539,10 @@ func (g *gen) build(ctx context.Context, bi int) *built {
 	out := &built{}
 	b := &out.batch
 	b.Things = make([]warden.Thing, 0, n)
-	b.Memberships = make([]sqlstore.BulkMembership, 0, n)
+	b.Memberships = make([]warden.BulkMembership, 0, n)
 	b.Certificates = make([]warden.Certificate, 0, n)
-	b.Principals = make([]sqlstore.BulkPrincipal, 0, n)
-	b.PolicyTargets = make([]sqlstore.BulkPolicyTarget, 0, n)
+	b.Principals = make([]warden.BulkPrincipal, 0, n)
+	b.PolicyTargets = make([]warden.BulkPolicyTarget, 0, n)
 	now := o.Now
 	day := 24 * time.Hour
 	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
@@ -557,7 +557,7 @@ func (g *gen) build(ctx context.Context, bi int) *built {
 			"firmware": fmt.Sprintf("%d.%d.%d", 1+rng.IntN(3), rng.IntN(10), rng.IntN(20)),
 			"site":     fmt.Sprintf("site-%03d", 1+rng.IntN(sites)),
 		}, CreationDate: now, LastModifiedDate: now})
-		b.Memberships = append(b.Memberships, sqlstore.BulkMembership{Thing: name, Group: GroupName(o.Prefix, i%o.Groups, o.Groups)})
+		b.Memberships = append(b.Memberships, warden.BulkMembership{Thing: name, Group: GroupName(o.Prefix, i%o.Groups, o.Groups)})
 
 		kind := g.p.kinds[i]
 		out.kinds[kind]++
@@ -618,8 +618,8 @@ func (g *gen) build(ctx context.Context, bi int) *built {
 		c := warden.NewCertificateFrom(parsed, warden.CertActive, warden.ModeDefault, created)
 		c.CACertificateID = g.caID
 		b.Certificates = append(b.Certificates, c)
-		b.Principals = append(b.Principals, sqlstore.BulkPrincipal{Thing: name, CertificateID: c.ID})
-		b.PolicyTargets = append(b.PolicyTargets, sqlstore.BulkPolicyTarget{
+		b.Principals = append(b.Principals, warden.BulkPrincipal{Thing: name, CertificateID: c.ID})
+		b.PolicyTargets = append(b.PolicyTargets, warden.BulkPolicyTarget{
 			Policy: PolicyName(o.Prefix, int(g.p.policyOf[i]), o.Policies), CertificateID: c.ID})
 	}
 	return out

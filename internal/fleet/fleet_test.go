@@ -536,7 +536,7 @@ func TestBulkInsertRejects(t *testing.T) {
 	thing := func(name string) warden.Thing {
 		return warden.Thing{Name: name, ID: warden.NewUUID(), CreationDate: now, LastModifiedDate: now}
 	}
-	if _, err := e.store.BulkInsert(ctx, fleetScope, &sqlstore.BulkBatch{
+	if _, err := e.store.BulkInsert(ctx, fleetScope, &warden.BulkBatch{
 		Things:      []warden.Thing{thing("existing")},
 		ThingGroups: []warden.ThingGroup{{Name: "g1", ID: warden.NewUUID()}, {Name: "g2", ID: warden.NewUUID()}},
 		Policies:    []warden.Policy{{Name: "p1", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}`}},
@@ -558,26 +558,26 @@ func TestBulkInsertRejects(t *testing.T) {
 	before := allChanges()
 	for _, tc := range []struct {
 		name  string
-		batch sqlstore.BulkBatch
+		batch warden.BulkBatch
 		code  warden.Code
 	}{
-		{"existing thing", sqlstore.BulkBatch{Things: []warden.Thing{thing("new"), thing("existing")}}, warden.CodeResourceAlreadyExists},
-		{"thing twice", sqlstore.BulkBatch{Things: []warden.Thing{thing("a"), thing("a")}}, warden.CodeInvalidRequest},
-		{"existing group", sqlstore.BulkBatch{ThingGroups: []warden.ThingGroup{{Name: "g1", ID: "x"}}}, warden.CodeResourceAlreadyExists},
-		{"child group", sqlstore.BulkBatch{ThingGroups: []warden.ThingGroup{{Name: "c", ID: "x", ParentName: "g1"}}}, warden.CodeInvalidRequest},
-		{"existing policy", sqlstore.BulkBatch{Policies: []warden.Policy{{Name: "p1", Document: warden.BlankPolicyDocument}}}, warden.CodeResourceAlreadyExists},
-		{"malformed policy", sqlstore.BulkBatch{Policies: []warden.Policy{{Name: "p2", Document: `{}`}}}, warden.CodeMalformedPolicy},
-		{"membership of an old thing", sqlstore.BulkBatch{Memberships: []sqlstore.BulkMembership{{Thing: "existing", Group: "g1"}}}, warden.CodeInvalidRequest},
-		{"missing group", sqlstore.BulkBatch{Things: []warden.Thing{thing("a")},
-			Memberships: []sqlstore.BulkMembership{{Thing: "a", Group: "nope"}}}, warden.CodeInvalidRequest},
-		{"dynamic group", sqlstore.BulkBatch{Things: []warden.Thing{thing("a")},
-			Memberships: []sqlstore.BulkMembership{{Thing: "a", Group: "dyn"}}}, warden.CodeInvalidRequest},
-		{"unknown policy", sqlstore.BulkBatch{Certificates: []warden.Certificate{{ID: strings.Repeat("a", 64), Status: "ACTIVE"}},
-			PolicyTargets: []sqlstore.BulkPolicyTarget{{Policy: "nope", CertificateID: strings.Repeat("a", 64)}}}, warden.CodeResourceNotFound},
-		{"unregistered CA", sqlstore.BulkBatch{Certificates: []warden.Certificate{{ID: strings.Repeat("a", 64), Status: "ACTIVE",
+		{"existing thing", warden.BulkBatch{Things: []warden.Thing{thing("new"), thing("existing")}}, warden.CodeResourceAlreadyExists},
+		{"thing twice", warden.BulkBatch{Things: []warden.Thing{thing("a"), thing("a")}}, warden.CodeInvalidRequest},
+		{"existing group", warden.BulkBatch{ThingGroups: []warden.ThingGroup{{Name: "g1", ID: "x"}}}, warden.CodeResourceAlreadyExists},
+		{"child group", warden.BulkBatch{ThingGroups: []warden.ThingGroup{{Name: "c", ID: "x", ParentName: "g1"}}}, warden.CodeInvalidRequest},
+		{"existing policy", warden.BulkBatch{Policies: []warden.Policy{{Name: "p1", Document: warden.BlankPolicyDocument}}}, warden.CodeResourceAlreadyExists},
+		{"malformed policy", warden.BulkBatch{Policies: []warden.Policy{{Name: "p2", Document: `{}`}}}, warden.CodeMalformedPolicy},
+		{"membership of an old thing", warden.BulkBatch{Memberships: []warden.BulkMembership{{Thing: "existing", Group: "g1"}}}, warden.CodeInvalidRequest},
+		{"missing group", warden.BulkBatch{Things: []warden.Thing{thing("a")},
+			Memberships: []warden.BulkMembership{{Thing: "a", Group: "nope"}}}, warden.CodeInvalidRequest},
+		{"dynamic group", warden.BulkBatch{Things: []warden.Thing{thing("a")},
+			Memberships: []warden.BulkMembership{{Thing: "a", Group: "dyn"}}}, warden.CodeInvalidRequest},
+		{"unknown policy", warden.BulkBatch{Certificates: []warden.Certificate{{ID: strings.Repeat("a", 64), Status: "ACTIVE"}},
+			PolicyTargets: []warden.BulkPolicyTarget{{Policy: "nope", CertificateID: strings.Repeat("a", 64)}}}, warden.CodeResourceNotFound},
+		{"unregistered CA", warden.BulkBatch{Certificates: []warden.Certificate{{ID: strings.Repeat("a", 64), Status: "ACTIVE",
 			CACertificateID: strings.Repeat("b", 64)}}}, warden.CodeCertificateValidation},
-		{"principal of an old thing", sqlstore.BulkBatch{Certificates: []warden.Certificate{{ID: strings.Repeat("a", 64), Status: "ACTIVE"}},
-			Principals: []sqlstore.BulkPrincipal{{Thing: "existing", CertificateID: strings.Repeat("a", 64)}}}, warden.CodeInvalidRequest},
+		{"principal of an old thing", warden.BulkBatch{Certificates: []warden.Certificate{{ID: strings.Repeat("a", 64), Status: "ACTIVE"}},
+			Principals: []warden.BulkPrincipal{{Thing: "existing", CertificateID: strings.Repeat("a", 64)}}}, warden.CodeInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.store.BulkInsert(ctx, fleetScope, &tc.batch, now)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -34,14 +33,9 @@ func actionNotFound(name string) error {
 	return warden.Errorf(warden.CodeResourceNotFound, "Mitigation action %s does not exist.", name)
 }
 
-func getAction(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, s warden.Scope, name string) (warden.MitigationAction, error) {
+func getAction(ctx context.Context, q queryRower, s warden.Scope, name string) (warden.MitigationAction, error) {
 	a, _, err := scanAction(q.QueryRowContext(ctx, selectActionSQL, s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, actionNotFound(name)
-	}
-	return a, err
+	return a, noRowAs(err, actionNotFound(name))
 }
 
 // insertActionSQL inserts an action unless one of that name exists or the
@@ -147,8 +141,7 @@ func (db *DB) DeleteMitigationAction(ctx context.Context, s warden.Scope, name s
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`, s.Account, s.Region, arn)
-		return err
+		return deleteTags(ctx, tx, s, arn)
 	})
 }
 
@@ -157,11 +150,7 @@ const selectActionSQL = `SELECT ` + actionColumns + ` FROM mitigation_actions WH
 // MitigationAction returns one action.
 func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string) (_ warden.MitigationAction, err error) {
 	defer wrapErr(&err, "MitigationAction(%v, %q)", s, name)
-	a, _, err := scanAction(db.read.QueryRowContext(ctx, selectActionSQL, s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, actionNotFound(name)
-	}
-	return a, err
+	return getAction(ctx, db.read, s, name)
 }
 
 // MitigationActions lists actions newest first. The cursor is the sequence
@@ -169,20 +158,13 @@ func (db *DB) MitigationAction(ctx context.Context, s warden.Scope, name string)
 // client pages neither skips nor repeats one.
 func (db *DB) MitigationActions(ctx context.Context, s warden.Scope, actionType string, p warden.Page) (_ []warden.MitigationAction, _ string, err error) {
 	defer wrapErr(&err, "MitigationActions(%v, %q)", s, actionType)
-	after := int64(1<<63 - 1)
-	if p.After != "" {
-		v, err := strconv.ParseInt(p.After, 10, 64)
-		if err != nil {
-			return nil, "", warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken")
-		}
-		after = v
+	after, _, _, err := seqCursor(p.After, false, warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken"))
+	if err != nil {
+		return nil, "", err
 	}
 	query := `SELECT ` + actionColumns + ` FROM mitigation_actions WHERE account = ? AND region = ? AND seq < ?`
 	args := []any{s.Account, s.Region, after}
-	if actionType != "" {
-		query += ` AND action_type = ?`
-		args = append(args, actionType)
-	}
+	query, args = andEq(query, args, "action_type", actionType)
 	query += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, p.Limit+1)
 	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (warden.MitigationAction, int64, error) { return scanAction(r) })

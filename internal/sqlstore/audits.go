@@ -151,20 +151,9 @@ func insertAuditTask(ctx context.Context, tx writeTx, s warden.Scope, t *warden.
 	return nil
 }
 
-func newAuditTask(typ, scheduledName string, checks []string, now time.Time) warden.AuditTask {
-	t := warden.AuditTask{ID: warden.NewAuditTaskID(), Type: typ, Status: warden.AuditInProgress, StartTime: now,
-		ScheduledAuditName: scheduledName}
-	sorted := slices.Clone(checks)
-	slices.Sort(sorted)
-	for _, name := range sorted {
-		t.Checks = append(t.Checks, warden.AuditCheckRun{Name: name, Status: warden.CheckInProgress})
-	}
-	return t
-}
-
 // StartAuditTask stores a new on-demand audit task.
 func (db *DB) StartAuditTask(ctx context.Context, s warden.Scope, checks []string, now time.Time) (warden.AuditTask, error) {
-	t := newAuditTask(warden.AuditOnDemand, "", checks, now)
+	t := warden.NewAuditTask(warden.AuditOnDemand, "", checks, now)
 	err := db.inTx(ctx, func(tx writeTx) error {
 		cfg, configured, err := getAuditConfig(ctx, tx, s)
 		if err != nil {
@@ -173,14 +162,10 @@ func (db *DB) StartAuditTask(ctx context.Context, s warden.Scope, checks []strin
 		if err := warden.CheckTargetChecksEnabled(&cfg, configured, checks); err != nil {
 			return err
 		}
-		var running int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_tasks WHERE account = ? AND region = ? AND task_type = ? AND task_status = ?`,
-			s.Account, s.Region, warden.AuditOnDemand, warden.AuditInProgress).Scan(&running); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxInProgressOnDemandAudits, warden.ErrOnDemandAuditsLimit,
+			`SELECT COUNT(*) FROM audit_tasks WHERE account = ? AND region = ? AND task_type = ? AND task_status = ?`,
+			s.Account, s.Region, warden.AuditOnDemand, warden.AuditInProgress); err != nil {
 			return err
-		}
-		if running >= warden.MaxInProgressOnDemandAudits {
-			return warden.Errorf(warden.CodeLimitExceeded, "The account already has %d on-demand audits in progress; at most %d may run at once.",
-				running, warden.MaxInProgressOnDemandAudits)
 		}
 		if err := insertAuditTask(ctx, tx, s, &t); err != nil {
 			return err
@@ -848,10 +833,7 @@ func suppressionNotFound(check string) error {
 func getSuppression(ctx context.Context, q querier, s warden.Scope, check string, r *warden.ResourceIdentifier) (suppressionRow, error) {
 	row, err := scanSuppression(q.QueryRowContext(ctx, auditSuppressionSelect+` WHERE account = ? AND region = ? AND check_name = ? AND resource_key = ?`,
 		s.Account, s.Region, check, r.Key()))
-	if errors.Is(err, sql.ErrNoRows) {
-		return row, suppressionNotFound(check)
-	}
-	return row, err
+	return row, noRowAs(err, suppressionNotFound(check))
 }
 
 // expirationSort orders suppressions by expiration, indefinite ones last.
@@ -1024,10 +1006,7 @@ func scanUnscopedAudit(r rowScanner) (warden.ScheduledAudit, error) {
 func getScheduledAudit(ctx context.Context, q querier, s warden.Scope, name string) (warden.ScheduledAudit, error) {
 	a, err := scanScheduledAudit(q.QueryRowContext(ctx, scheduledAuditSelect+` WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a.ScheduledAudit, warden.Errorf(warden.CodeResourceNotFound, "The scheduled audit %s does not exist.", name)
-	}
-	return a.ScheduledAudit, err
+	return a.ScheduledAudit, noRowAs(err, warden.Errorf(warden.CodeResourceNotFound, "The scheduled audit %s does not exist.", name))
 }
 
 type scheduledAuditDoc struct {
@@ -1058,12 +1037,9 @@ func (db *DB) CreateScheduledAudit(ctx context.Context, s warden.Scope, a warden
 		if err := warden.CheckTargetChecksEnabled(&cfg, configured, a.TargetCheckNames); err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM scheduled_audits WHERE account = ? AND region = ?`, s.Account, s.Region).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxScheduledAudits, warden.ErrScheduledAuditsLimit,
+			`SELECT COUNT(*) FROM scheduled_audits WHERE account = ? AND region = ?`, s.Account, s.Region); err != nil {
 			return err
-		}
-		if n >= warden.MaxScheduledAudits {
-			return warden.Errorf(warden.CodeLimitExceeded, "The account already has %d scheduled audits, the most it may have.", n)
 		}
 		checks, _ := json.Marshal(a.TargetCheckNames)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO scheduled_audits (account, region, name, frequency, day_of_month, day_of_week,
@@ -1123,7 +1099,7 @@ func deleteScheduledAuditTx(ctx context.Context, tx writeTx, s warden.Scope, a w
 	if _, err := tx.ExecContext(ctx, `DELETE FROM scheduled_audits WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, a.Name); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`, s.Account, s.Region, arn); err != nil {
+	if err := deleteTags(ctx, tx, s, arn); err != nil {
 		return err
 	}
 	// Its occurrences go too, so that a new scheduled audit of the same
@@ -1178,7 +1154,7 @@ func (db *DB) FireScheduledAudit(ctx context.Context, s warden.Scope, name strin
 		if err != nil {
 			return err
 		}
-		task = newAuditTask(warden.AuditScheduled, name, a.TargetCheckNames, now)
+		task = warden.NewAuditTask(warden.AuditScheduled, name, a.TargetCheckNames, now)
 		res, err := tx.ExecContext(ctx, `INSERT INTO scheduled_audit_runs (account, region, name, occurrence, task_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, region, name, occurrence) DO NOTHING`,
 			s.Account, s.Region, name, millis(occurrence), task.ID, millis(now))

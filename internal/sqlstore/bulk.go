@@ -7,52 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
 )
-
-// BulkBatch is a set of NEW registry resources that BulkInsert writes in one
-// transaction, with the same rows (ids, ARNs, generation ids, change-log
-// documents) as the API's one-at-a-time operations would have written. It is
-// for generated fleets (demos, tests, benchmarks): every relationship it holds
-// must refer to resources created in the same batch, or to thing groups,
-// policies and CA certificates that already exist, so that its checks stay
-// cheap. Any member may be empty.
-type BulkBatch struct {
-	// ThingGroups are new static root groups (no parent, no query).
-	ThingGroups []warden.ThingGroup
-	// Policies are new policies whose Document becomes version 1, the
-	// default; GenerationID is made when empty.
-	Policies []warden.Policy
-	// Things are new things (ID and dates set by the caller, version 1).
-	Things []warden.Thing
-	// Memberships put things of this batch into existing static groups or
-	// groups of this batch.
-	Memberships []BulkMembership
-	// Certificates are new device certificates. One with a CACertificateID
-	// is recorded as RegisterCertificate and takes that CA's certificate
-	// mode; the CA must be registered in the scope and ACTIVE. The caller
-	// vouches that the CA signed it. One without is recorded as
-	// RegisterCertificateWithoutCA.
-	Certificates []warden.Certificate
-	// Principals attach certificates of this batch to things of this batch.
-	Principals []BulkPrincipal
-	// PolicyTargets attach policies (existing or of this batch) to
-	// certificates of this batch.
-	PolicyTargets []BulkPolicyTarget
-}
-
-// BulkMembership puts Thing in the static thing group Group.
-type BulkMembership struct{ Thing, Group string }
-
-// BulkPrincipal attaches the device certificate CertificateID to Thing;
-// Type is a thing principal type ("" = NON_EXCLUSIVE_THING).
-type BulkPrincipal struct{ Thing, CertificateID, Type string }
-
-// BulkPolicyTarget attaches Policy to the device certificate CertificateID.
-type BulkPolicyTarget struct{ Policy, CertificateID string }
 
 // bulkMaxParams bounds the parameters of one multi-row INSERT: SQLite
 // allows 32766, PostgreSQL 65535.
@@ -71,7 +32,7 @@ type bulkChange struct {
 // new things also join the scope's dynamic groups whose queries they match,
 // as CreateThing does. Every check runs inside the transaction; on any error
 // nothing is written. It returns how many change-log rows it wrote.
-func (db *DB) BulkInsert(ctx context.Context, s warden.Scope, b *BulkBatch, now time.Time) (_ int, err error) {
+func (db *DB) BulkInsert(ctx context.Context, s warden.Scope, b *warden.BulkBatch, now time.Time) (_ int, err error) {
 	defer wrapErr(&err, "BulkInsert(%v)", s)
 	changes := 0
 	err = db.inTx(ctx, func(tx writeTx) error {
@@ -85,30 +46,21 @@ func (db *DB) BulkInsert(ctx context.Context, s warden.Scope, b *BulkBatch, now 
 	return changes, nil
 }
 
-func bulkInsertTx(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch, now time.Time) (int, error) {
-	groups, err := bulkCheckGroups(ctx, tx, s, b)
+func bulkInsertTx(ctx context.Context, tx writeTx, s warden.Scope, b *warden.BulkBatch, now time.Time) (int, error) {
+	names, err := b.Check(s)
 	if err != nil {
 		return 0, err
 	}
-	policies, err := bulkCheckPolicies(ctx, tx, s, b)
-	if err != nil {
+	if err := bulkCheckExisting(ctx, tx, s, b); err != nil {
 		return 0, err
 	}
-	things, err := bulkCheckThings(ctx, tx, s, b)
-	if err != nil {
+	if err := bulkCheckMemberships(ctx, tx, s, b, names); err != nil {
 		return 0, err
 	}
-	if err := bulkCheckMemberships(ctx, tx, s, b, things, groups); err != nil {
+	if err := bulkCheckCAs(ctx, tx, s, b); err != nil {
 		return 0, err
 	}
-	certs, err := bulkCheckCertificates(ctx, tx, s, b)
-	if err != nil {
-		return 0, err
-	}
-	if err := bulkCheckPrincipals(b, things, certs); err != nil {
-		return 0, err
-	}
-	if err := bulkCheckPolicyTargets(ctx, tx, s, b, policies, certs); err != nil {
+	if err := bulkCheckPolicies(ctx, tx, s, b, names); err != nil {
 		return 0, err
 	}
 
@@ -170,7 +122,7 @@ func bulkInsertTx(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch,
 	var attrRows []attrRow
 	for i := range b.Things {
 		t := &b.Things[i]
-		for _, k := range sortedThingAttributeNames(t.Attributes) {
+		for _, k := range slices.Sorted(maps.Keys(t.Attributes)) {
 			attrRows = append(attrRows, attrRow{t.Name, k, t.Attributes[k]})
 		}
 		log = append(log, bulkChange{t.ARN(s), "CreateThing", nil, docOfThing(t)})
@@ -273,7 +225,7 @@ func bulkDoc(v any) (string, error) {
 // bulkSyncDynamicGroups lets the new things join the dynamic groups they
 // match, as CreateThing does, and returns how many change-log rows that wrote.
 // A scope without dynamic groups costs one query.
-func bulkSyncDynamicGroups(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch, now time.Time) (int, error) {
+func bulkSyncDynamicGroups(ctx context.Context, tx writeTx, s warden.Scope, b *warden.BulkBatch, now time.Time) (int, error) {
 	if len(b.Things) == 0 {
 		return 0, nil
 	}
@@ -332,9 +284,65 @@ func bulkInsertRows(ctx context.Context, tx writeTx, table string, ncols, n int,
 	return nil
 }
 
-// bulkExisting returns the first of keys that query (which ends in
-// "... IN " and selects the key column) finds in scope s, or "".
-func bulkExisting(ctx context.Context, tx writeTx, s warden.Scope, query string, keys []string) (string, error) {
+// bulkCheckExisting answers ResourceAlreadyExists for the first new
+// resource of b that the scope holds already.
+func bulkCheckExisting(ctx context.Context, tx writeTx, s warden.Scope, b *warden.BulkBatch) error {
+	exists := func(format, name, id, arn string) error {
+		return &warden.Error{Code: warden.CodeResourceAlreadyExists, Message: fmt.Sprintf(format, name), ResourceID: id, ResourceArn: arn}
+	}
+	for _, c := range []struct {
+		table, column string
+		keys          []string
+		exists        func(string) error
+	}{
+		{"thing_groups", "name", keysOf(b.ThingGroups, func(g *warden.ThingGroup) string { return g.Name }),
+			func(n string) error {
+				return exists("Thing group %s already exists.", n, "", warden.ThingGroupARN(s, n))
+			}},
+		{"policies", "name", keysOf(b.Policies, func(p *warden.Policy) string { return p.Name }),
+			func(n string) error { return exists("Policy %s already exists.", n, n, warden.PolicyARN(s, n)) }},
+		{"things", "name", keysOf(b.Things, func(t *warden.Thing) string { return t.Name }),
+			func(n string) error { return exists("Thing %s already exists.", n, "", warden.ThingARN(s, n)) }},
+		{"certificates", "id", keysOf(b.Certificates, func(c *warden.Certificate) string { return c.ID }),
+			func(id string) error { return warden.ErrCertificateExists(s, id) }},
+	} {
+		found, err := bulkExisting(ctx, tx, s, c.table, c.column, c.keys)
+		if err != nil {
+			return err
+		}
+		if found != "" {
+			return c.exists(found)
+		}
+	}
+	return nil
+}
+
+// keysOf is key of each of items.
+func keysOf[T any](items []T, key func(*T) string) []string {
+	out := make([]string, len(items))
+	for i := range items {
+		out[i] = key(&items[i])
+	}
+	return out
+}
+
+// bulkExisting returns the first of keys that table holds in scope s in
+// column, or "".
+func bulkExisting(ctx context.Context, tx writeTx, s warden.Scope, table, column string, keys []string) (found string, err error) {
+	err = bulkIn(s, keys, func(in string, args []any) error {
+		if found != "" {
+			return nil
+		}
+		err := tx.QueryRowContext(ctx, `SELECT `+column+` FROM `+table+` WHERE account = ? AND region = ? AND `+column+` IN `+in+` LIMIT 1`,
+			args...).Scan(&found)
+		return noRowAs(err, nil)
+	})
+	return found, err
+}
+
+// bulkIn calls each for keys, 500 at a time, with "(?, …, ?)" for them and
+// the arguments s.Account, s.Region and the keys.
+func bulkIn(s warden.Scope, keys []string, each func(in string, args []any) error) error {
 	const chunk = 500
 	for start := 0; start < len(keys); start += chunk {
 		part := keys[start:min(len(keys), start+chunk)]
@@ -343,209 +351,48 @@ func bulkExisting(ctx context.Context, tx writeTx, s warden.Scope, query string,
 		for _, k := range part {
 			args = append(args, k)
 		}
-		var found string
-		err := tx.QueryRowContext(ctx, query+"("+strings.Repeat("?, ", len(part)-1)+"?) LIMIT 1", args...).Scan(&found)
-		if err == nil {
-			return found, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return "", err
-		}
-	}
-	return "", nil
-}
-
-func bulkInvalid(format string, args ...any) error {
-	return warden.Errorf(warden.CodeInvalidRequest, format, args...)
-}
-
-// bulkGroup is what the membership rules need of a static group.
-type bulkGroup struct {
-	root    string
-	dynamic bool
-}
-
-func bulkCheckGroups(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch) (map[string]bulkGroup, error) {
-	groups := make(map[string]bulkGroup, len(b.ThingGroups))
-	names := make([]string, 0, len(b.ThingGroups))
-	for i := range b.ThingGroups {
-		g := &b.ThingGroups[i]
-		if g.ParentName != "" || g.Query != nil {
-			return nil, bulkInvalid("Bulk insert creates static root thing groups only; %s has a parent or a query.", g.Name)
-		}
-		if _, dup := groups[g.Name]; dup {
-			return nil, bulkInvalid("Thing group %s appears twice in the batch.", g.Name)
-		}
-		g.Attributes = warden.CleanAttributes(g.Attributes)
-		if err := warden.CheckThingGroupAttributeCount(g.Attributes); err != nil {
-			return nil, err
-		}
-		g.Version = 1
-		groups[g.Name] = bulkGroup{root: g.Name}
-		names = append(names, g.Name)
-	}
-	found, err := bulkExisting(ctx, tx, s, `SELECT name FROM thing_groups WHERE account = ? AND region = ? AND name IN `, names)
-	if err != nil {
-		return nil, err
-	}
-	if found != "" {
-		return nil, &warden.Error{Code: warden.CodeResourceAlreadyExists,
-			Message: fmt.Sprintf("Thing group %s already exists.", found), ResourceArn: warden.ThingGroupARN(s, found)}
-	}
-	return groups, nil
-}
-
-func bulkCheckPolicies(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch) (map[string]bool, error) {
-	policies := make(map[string]bool, len(b.Policies))
-	names := make([]string, 0, len(b.Policies))
-	parsed := map[string]bool{}
-	for i := range b.Policies {
-		p := &b.Policies[i]
-		if policies[p.Name] {
-			return nil, bulkInvalid("Policy %s appears twice in the batch.", p.Name)
-		}
-		if !parsed[p.Document] {
-			if _, err := warden.ParsePolicyDocument(p.Document); err != nil {
-				return nil, err
-			}
-			parsed[p.Document] = true
-		}
-		p.DefaultVersionID = "1"
-		if p.GenerationID == "" {
-			p.GenerationID = newPolicyGenerationID()
-		}
-		policies[p.Name] = true
-		names = append(names, p.Name)
-	}
-	found, err := bulkExisting(ctx, tx, s, `SELECT name FROM policies WHERE account = ? AND region = ? AND name IN `, names)
-	if err != nil {
-		return nil, err
-	}
-	if found != "" {
-		return nil, &warden.Error{Code: warden.CodeResourceAlreadyExists,
-			Message: fmt.Sprintf("Policy %s already exists.", found), ResourceID: found, ResourceArn: warden.PolicyARN(s, found)}
-	}
-	return policies, nil
-}
-
-func bulkCheckThings(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch) (map[string]bool, error) {
-	things := make(map[string]bool, len(b.Things))
-	names := make([]string, 0, len(b.Things))
-	for i := range b.Things {
-		t := &b.Things[i]
-		if things[t.Name] {
-			return nil, bulkInvalid("Thing %s appears twice in the batch.", t.Name)
-		}
-		t.Attributes = warden.CleanAttributes(t.Attributes)
-		if err := warden.CheckThingAttributeCount(t.TypeName, t.Attributes); err != nil {
-			return nil, err
-		}
-		t.Version = 1
-		things[t.Name] = true
-		names = append(names, t.Name)
-	}
-	found, err := bulkExisting(ctx, tx, s, `SELECT name FROM things WHERE account = ? AND region = ? AND name IN `, names)
-	if err != nil {
-		return nil, err
-	}
-	if found != "" {
-		return nil, &warden.Error{Code: warden.CodeResourceAlreadyExists,
-			Message: fmt.Sprintf("Thing %s already exists.", found), ResourceArn: warden.ThingARN(s, found)}
-	}
-	return things, nil
-}
-
-// bulkCheckMemberships applies AddThingToThingGroup's rules to the new
-// things: static groups only, at most one group per hierarchy, at most
-// MaxGroupsPerThing groups.
-func bulkCheckMemberships(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch, things map[string]bool, groups map[string]bulkGroup) error {
-	known := make(map[string]bulkGroup, len(groups))
-	for k, v := range groups {
-		known[k] = v
-	}
-	var lookup []string
-	for _, m := range b.Memberships {
-		if _, ok := known[m.Group]; !ok {
-			known[m.Group] = bulkGroup{} // placeholder, filled below
-			lookup = append(lookup, m.Group)
-		}
-	}
-	for start := 0; start < len(lookup); start += 500 {
-		part := lookup[start:min(len(lookup), start+500)]
-		args := []any{s.Account, s.Region}
-		for _, g := range part {
-			args = append(args, g)
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT name, root_name, dynamic FROM thing_groups WHERE account = ? AND region = ? AND name IN (`+
-			strings.Repeat("?, ", len(part)-1)+"?)", args...)
-		if err != nil {
+		if err := each("("+strings.Repeat("?, ", len(part)-1)+"?)", args); err != nil {
 			return err
-		}
-		for rows.Next() {
-			var name string
-			var g bulkGroup
-			var dynamic int
-			if err := rows.Scan(&name, &g.root, &dynamic); err != nil {
-				rows.Close()
-				return err
-			}
-			g.dynamic = dynamic != 0
-			known[name] = g
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	type thingState struct {
-		count int
-		roots map[string]string // root → group
-	}
-	state := map[string]*thingState{}
-	for _, m := range b.Memberships {
-		if !things[m.Thing] {
-			return bulkInvalid("Membership of thing %s: bulk insert adds only things created in the same batch to groups.", m.Thing)
-		}
-		g := known[m.Group]
-		switch {
-		case g.root == "":
-			return bulkInvalid("The thing group %s does not exist.", m.Group)
-		case g.dynamic:
-			return bulkInvalid("Cannot add thing %s to dynamic thing group %s: its query decides its members.", m.Thing, m.Group)
-		}
-		st := state[m.Thing]
-		if st == nil {
-			st = &thingState{roots: map[string]string{}}
-			state[m.Thing] = st
-		}
-		if other, ok := st.roots[g.root]; ok {
-			if other == m.Group {
-				return bulkInvalid("Thing %s is added to thing group %s twice.", m.Thing, m.Group)
-			}
-			return bulkInvalid("Thing %s would be in thing groups %s and %s, which are in the same hierarchy (root %s); a thing can be in only one group of a hierarchy.",
-				m.Thing, other, m.Group, g.root)
-		}
-		st.roots[g.root] = m.Group
-		if st.count++; st.count > warden.MaxGroupsPerThing {
-			return bulkInvalid("Thing %s would be in more than %d thing groups.", m.Thing, warden.MaxGroupsPerThing)
 		}
 	}
 	return nil
 }
 
-// bulkCheckCertificates checks that the certificates are new and that their
-// CA certificates are registered and ACTIVE, and gives them the CA's mode.
-func bulkCheckCertificates(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch) (map[string]bool, error) {
-	certs := make(map[string]bool, len(b.Certificates))
-	ids := make([]string, 0, len(b.Certificates))
+// bulkCheckMemberships reads the groups the memberships name that are not
+// of the batch and applies AddThingToThingGroup's rules.
+func bulkCheckMemberships(ctx context.Context, tx writeTx, s warden.Scope, b *warden.BulkBatch, names *warden.BulkNames) error {
+	groups := make(map[string]warden.GroupMembership, len(names.ThingGroups))
+	for name := range names.ThingGroups {
+		groups[name] = warden.GroupMembership{Group: name, Root: name}
+	}
+	var lookup []string
+	for _, m := range b.Memberships {
+		if _, ok := groups[m.Group]; !ok && !slices.Contains(lookup, m.Group) {
+			lookup = append(lookup, m.Group)
+		}
+	}
+	err := bulkIn(s, lookup, func(in string, args []any) error {
+		return queryEach(ctx, tx, func(r rowScanner) error {
+			var g warden.GroupMembership
+			var dynamic int
+			err := r.Scan(&g.Group, &g.Root, &dynamic)
+			g.Dynamic = dynamic != 0
+			groups[g.Group] = g
+			return err
+		}, `SELECT name, root_name, dynamic FROM thing_groups WHERE account = ? AND region = ? AND name IN `+in, args...)
+	})
+	if err != nil {
+		return err
+	}
+	return b.CheckMemberships(groups)
+}
+
+// bulkCheckCAs checks that the certificates' CA certificates are
+// registered and ACTIVE, and gives the certificates the CA's mode.
+func bulkCheckCAs(ctx context.Context, tx writeTx, s warden.Scope, b *warden.BulkBatch) error {
 	cas := map[string]string{} // id → mode
 	for i := range b.Certificates {
 		c := &b.Certificates[i]
-		if certs[c.ID] {
-			return nil, bulkInvalid("Certificate %s appears twice in the batch.", c.ID)
-		}
-		certs[c.ID] = true
-		ids = append(ids, c.ID)
 		if c.CACertificateID == "" {
 			continue
 		}
@@ -555,112 +402,45 @@ func bulkCheckCertificates(ctx context.Context, tx writeTx, s warden.Scope, b *B
 			err := tx.QueryRowContext(ctx, `SELECT status, certificate_mode FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`,
 				s.Account, s.Region, c.CACertificateID).Scan(&status, &mode)
 			if errors.Is(err, sql.ErrNoRows) {
-				return nil, warden.Errorf(warden.CodeCertificateValidation, "The CA certificate %s is not registered.", c.CACertificateID)
+				return warden.Errorf(warden.CodeCertificateValidation, "The CA certificate %s is not registered.", c.CACertificateID)
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if status != warden.CertActive {
-				return nil, warden.Errorf(warden.CodeCertificateValidation,
-					"The CA certificate %s is %s; it must be ACTIVE to register certificates it signed.", c.CACertificateID, status)
+			if err := warden.CheckSigningCA(c.CACertificateID, status); err != nil {
+				return err
 			}
 			cas[c.CACertificateID] = mode
 		}
 		c.Mode = mode
 	}
-	found, err := bulkExisting(ctx, tx, s, `SELECT id FROM certificates WHERE account = ? AND region = ? AND id IN `, ids)
-	if err != nil {
-		return nil, err
-	}
-	if found != "" {
-		return nil, &warden.Error{Code: warden.CodeResourceAlreadyExists,
-			Message: fmt.Sprintf("The certificate %s is already registered.", found), ResourceID: found, ResourceArn: s.CertificateARN(found)}
-	}
-	return certs, nil
-}
-
-// bulkCheckPrincipals applies AttachThingPrincipal's rules to new things and
-// certificates: an exclusive attachment must be the certificate's only one.
-func bulkCheckPrincipals(b *BulkBatch, things, certs map[string]bool) error {
-	perCert := map[string][]int{}
-	seen := map[BulkPrincipal]bool{}
-	for i := range b.Principals {
-		p := &b.Principals[i]
-		if p.Type == "" {
-			p.Type = warden.PrincipalNonExclusive
-		}
-		if p.Type != warden.PrincipalNonExclusive && p.Type != warden.PrincipalExclusive {
-			return bulkInvalid("Unknown thing principal type %s.", p.Type)
-		}
-		if !things[p.Thing] || !certs[p.CertificateID] {
-			return bulkInvalid("Principal %s of thing %s: bulk insert attaches only certificates and things created in the same batch.",
-				p.CertificateID, p.Thing)
-		}
-		key := BulkPrincipal{Thing: p.Thing, CertificateID: p.CertificateID}
-		if seen[key] {
-			return bulkInvalid("Certificate %s is attached to thing %s twice.", p.CertificateID, p.Thing)
-		}
-		seen[key] = true
-		perCert[p.CertificateID] = append(perCert[p.CertificateID], i)
-	}
-	for id, idx := range perCert {
-		if len(idx) < 2 {
-			continue
-		}
-		for _, i := range idx {
-			if b.Principals[i].Type == warden.PrincipalExclusive {
-				return bulkInvalid("The principal %s is attached exclusively to thing %s and cannot be attached to other things.",
-					id, b.Principals[i].Thing)
-			}
-		}
-	}
 	return nil
 }
 
-// bulkCheckPolicyTargets applies AttachPolicy's rules: the policy exists and
-// a certificate has at most MaxPoliciesPerTarget policies.
-func bulkCheckPolicyTargets(ctx context.Context, tx writeTx, s warden.Scope, b *BulkBatch, policies, certs map[string]bool) error {
+// bulkCheckPolicies checks that the policies attached are of the batch or
+// exist.
+func bulkCheckPolicies(ctx context.Context, tx writeTx, s warden.Scope, b *warden.BulkBatch, names *warden.BulkNames) error {
 	var lookup []string
-	asked := map[string]bool{}
 	for _, t := range b.PolicyTargets {
-		if !policies[t.Policy] && !asked[t.Policy] {
-			asked[t.Policy] = true
+		if !names.Policies[t.Policy] && !slices.Contains(lookup, t.Policy) {
 			lookup = append(lookup, t.Policy)
 		}
 	}
 	exists := map[string]bool{}
-	for start := 0; start < len(lookup); start += 500 {
-		part := lookup[start:min(len(lookup), start+500)]
-		args := []any{s.Account, s.Region}
-		for _, p := range part {
-			args = append(args, p)
-		}
-		found, err := certStrings(ctx, tx, `SELECT name FROM policies WHERE account = ? AND region = ? AND name IN (`+
-			strings.Repeat("?, ", len(part)-1)+"?)", args...)
-		if err != nil {
+	err := bulkIn(s, lookup, func(in string, args []any) error {
+		return queryEach(ctx, tx, func(r rowScanner) error {
+			var name string
+			err := r.Scan(&name)
+			exists[name] = true
 			return err
-		}
-		for _, p := range found {
-			exists[p] = true
-		}
+		}, `SELECT name FROM policies WHERE account = ? AND region = ? AND name IN `+in, args...)
+	})
+	if err != nil {
+		return err
 	}
-	perCert := map[string]int{}
-	seen := map[BulkPolicyTarget]bool{}
-	for _, t := range b.PolicyTargets {
-		if !policies[t.Policy] && !exists[t.Policy] {
-			return policyNotFound(t.Policy)
-		}
-		if !certs[t.CertificateID] {
-			return bulkInvalid("Policy %s target %s: bulk insert attaches policies only to certificates created in the same batch.",
-				t.Policy, t.CertificateID)
-		}
-		if seen[t] {
-			return bulkInvalid("Policy %s is attached to certificate %s twice.", t.Policy, t.CertificateID)
-		}
-		seen[t] = true
-		if perCert[t.CertificateID]++; perCert[t.CertificateID] > warden.MaxPoliciesPerTarget {
-			return warden.Errorf(warden.CodeLimitExceeded,
-				"The target %s would have more than the maximum of %d policies attached.", s.CertificateARN(t.CertificateID), warden.MaxPoliciesPerTarget)
+	for _, p := range lookup {
+		if !exists[p] {
+			return policyNotFound(p)
 		}
 	}
 	return nil

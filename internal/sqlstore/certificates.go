@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -131,17 +130,10 @@ func certEncodeCRLs(f *warden.X509Facts) string {
 	return string(b)
 }
 
-func certNotFound(id string) error {
-	return warden.Errorf(warden.CodeResourceNotFound, "The certificate %s does not exist.", id)
-}
-
 func getCertificate(ctx context.Context, q querier, s warden.Scope, id string) (warden.Certificate, error) {
 	c, _, err := scanCertificate(q.QueryRowContext(ctx,
 		`SELECT `+certColumns+` FROM certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, certNotFound(id)
-	}
-	return c, err
+	return c, noRowAs(err, warden.ErrCertificateNotFound(id))
 }
 
 // certState is the change-log document of a device certificate.
@@ -152,17 +144,19 @@ type certState struct {
 	Policies        []string `json:"policies,omitempty"`
 }
 
+// certRequireNew fails with ResourceAlreadyExists when the scope has the
+// certificate id.
+func certRequireNew(ctx context.Context, q querier, s warden.Scope, id string) error {
+	exists, err := rowExists(ctx, q, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id)
+	if exists {
+		return warden.ErrCertificateExists(s, id)
+	}
+	return err
+}
+
 // insertCertificate stores c unless the scope already has it.
 func insertCertificate(ctx context.Context, tx writeTx, s warden.Scope, c warden.Certificate, operation string) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`,
-		s.Account, s.Region, c.ID).Scan(&one)
-	if err == nil {
-		return &warden.Error{Code: warden.CodeResourceAlreadyExists,
-			Message:    fmt.Sprintf("The certificate %s is already registered.", c.ID),
-			ResourceID: c.ID, ResourceArn: s.CertificateARN(c.ID)}
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	if err := certRequireNew(ctx, tx, s, c.ID); err != nil {
 		return err
 	}
 	f := &c.Facts
@@ -195,15 +189,7 @@ func (db *DB) RegisterCertificate(ctx context.Context, s warden.Scope, c warden.
 		return c, err
 	}
 	err = db.inTx(ctx, func(tx writeTx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`,
-			s.Account, s.Region, c.ID).Scan(&one)
-		if err == nil {
-			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
-				Message:    fmt.Sprintf("The certificate %s is already registered.", c.ID),
-				ResourceID: c.ID, ResourceArn: s.CertificateARN(c.ID)}
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := certRequireNew(ctx, tx, s, c.ID); err != nil {
 			return err
 		}
 		var candidates []warden.CACertificate
@@ -217,50 +203,16 @@ func (db *DB) RegisterCertificate(ctx context.Context, s warden.Scope, c warden.
 				return err
 			}
 			candidates = append(candidates, ca)
-		} else {
-			rows, err := tx.QueryContext(ctx, `SELECT `+caColumns+` FROM ca_certificates
-				WHERE account = ? AND region = ? AND subject_der = ? ORDER BY seq`,
-				s.Account, s.Region, hex.EncodeToString(device.RawIssuer))
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				ca, _, err := scanCACertificate(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				candidates = append(candidates, ca)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
+		} else if candidates, err = queryAll(ctx, tx, func(r rowScanner) (warden.CACertificate, error) {
+			ca, _, err := scanCACertificate(r)
+			return ca, err
+		}, `SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? AND subject_der = ? ORDER BY seq`,
+			s.Account, s.Region, hex.EncodeToString(device.RawIssuer)); err != nil {
+			return err
 		}
-		var signers []warden.CACertificate
-		for _, ca := range candidates {
-			parent, err := warden.ParseCertificatePEM("CA certificate", ca.PEM)
-			if err != nil {
-				return fmt.Errorf("stored CA certificate %s: %w", ca.ID, err)
-			}
-			if warden.CheckIssuedBy(device, parent) {
-				signers = append(signers, ca)
-			}
-		}
-		switch {
-		case len(signers) == 0 && caCertificateID != "":
-			return warden.Errorf(warden.CodeCertificateValidation,
-				"The certificate was not signed by the CA certificate given in caCertificatePem.")
-		case len(signers) == 0:
-			return warden.Errorf(warden.CodeCertificateValidation,
-				"The certificate was not signed by any CA certificate registered in this account.")
-		case len(signers) > 1:
-			return warden.Errorf(warden.CodeCertificateConflict,
-				"%d registered CA certificates have the certificate's issuer subject and key; name the one to use in caCertificatePem.", len(signers))
-		}
-		ca := signers[0]
-		if ca.Status != warden.CertActive {
-			return warden.Errorf(warden.CodeCertificateValidation, "The CA certificate %s is %s; it must be ACTIVE to register certificates it signed.", ca.ID, ca.Status)
+		ca, err := warden.IssuingCA(device, candidates, caCertificateID != "")
+		if err != nil {
+			return err
 		}
 		c.CACertificateID, c.Mode = ca.ID, ca.Mode
 		return insertCertificate(ctx, tx, s, c, "RegisterCertificate")
@@ -339,9 +291,8 @@ func updateCertificateStatusTx(ctx context.Context, tx writeTx, s warden.Scope, 
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return false, err
 		}
-		if caStatus != warden.CertActive {
-			return false, warden.Errorf(warden.CodeCertificateState,
-				"The certificate %s cannot be activated: its CA certificate %s is not ACTIVE.", id, c.CACertificateID)
+		if err := warden.CheckCertificateActivation(id, c.CACertificateID, caStatus); err != nil {
+			return false, err
 		}
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE certificates SET status = ?, customer_version = customer_version + 1,
@@ -365,11 +316,8 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 		if err != nil {
 			return err
 		}
-		switch c.Status {
-		case warden.CertActive:
-			return warden.ErrCertificateActive()
-		case warden.CertPendingTransfer:
-			return warden.Errorf(warden.CodeCertificateState, "The certificate %s is being transferred and cannot be deleted.", id)
+		if err := warden.CheckCertificateDeletable(id, c.Status); err != nil {
+			return err
 		}
 		arn := s.CertificateARN(id)
 		var thing string
@@ -382,7 +330,7 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		policies, err := certStrings(ctx, tx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ?
+		policies, err := queryStrings(ctx, tx, `SELECT policy_name FROM policy_targets WHERE account = ? AND region = ? AND target = ?
 			ORDER BY policy_name`, s.Account, s.Region, arn)
 		if err != nil {
 			return err
@@ -406,46 +354,9 @@ func (db *DB) DeleteCertificate(ctx context.Context, s warden.Scope, id string, 
 	})
 }
 
-func certStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
-// certSeqCursor reads a creation-order cursor: the seq of the last row
-// returned. Without one, an ascending list starts below every seq and a
-// descending one above.
-func certSeqCursor(after string, ascending bool) (int64, error) {
-	if after == "" {
-		if ascending {
-			return 0, nil
-		}
-		return 1<<63 - 1, nil
-	}
-	v, err := strconv.ParseInt(after, 10, 64)
-	if err != nil {
-		return 0, warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
-	}
-	return v, nil
-}
-
-// certOrder is the keyset condition and order of a creation-order list.
-func certOrder(ascending bool) (cmp, order string) {
-	if ascending {
-		return ">", "ASC"
-	}
-	return "<", "DESC"
+// errCertMarker answers a certificate list's marker that is not one.
+func errCertMarker() error {
+	return warden.Errorf(warden.CodeInvalidRequest, "The marker is not valid for this request.")
 }
 
 // Certificates lists device certificates by creation order. The cursor is
@@ -453,11 +364,10 @@ func certOrder(ascending bool) (cmp, order string) {
 // deleted while a client pages are neither skipped nor repeated.
 func (db *DB) Certificates(ctx context.Context, s warden.Scope, f warden.CertificateFilter, p warden.Page) (_ []warden.Certificate, _ string, err error) {
 	defer wrapErr(&err, "Certificates(%v)", s)
-	after, err := certSeqCursor(p.After, f.Ascending)
+	after, cmp, order, err := seqCursor(p.After, f.Ascending, errCertMarker())
 	if err != nil {
 		return nil, "", err
 	}
-	cmp, order := certOrder(f.Ascending)
 	query := `SELECT ` + certColumns + ` FROM certificates WHERE account = ? AND region = ?`
 	args := []any{s.Account, s.Region}
 	if f.ByCA {
@@ -501,17 +411,10 @@ func scanCACertificate(r rowScanner) (warden.CACertificate, int64, error) {
 	return c, seq, nil
 }
 
-func caNotFound(id string) error {
-	return warden.Errorf(warden.CodeResourceNotFound, "The CA certificate %s does not exist.", id)
-}
-
 func getCACertificate(ctx context.Context, q querier, s warden.Scope, id string) (warden.CACertificate, error) {
 	c, _, err := scanCACertificate(q.QueryRowContext(ctx,
 		`SELECT `+caColumns+` FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, caNotFound(id)
-	}
-	return c, err
+	return c, noRowAs(err, warden.ErrCACertificateNotFound(id))
 }
 
 // caState is the change-log document of a CA certificate; members that did
@@ -532,15 +435,10 @@ func (db *DB) RegisterCACertificate(ctx context.Context, s warden.Scope, ca ward
 	}
 	return db.inTx(ctx, func(tx writeTx) error {
 		arn := s.CACertificateARN(ca.ID)
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`,
-			s.Account, s.Region, ca.ID).Scan(&one)
-		if err == nil {
-			return &warden.Error{Code: warden.CodeResourceAlreadyExists,
-				Message:    fmt.Sprintf("The CA certificate %s is already registered.", ca.ID),
-				ResourceID: ca.ID, ResourceArn: arn}
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := requireNoRow(ctx, tx, &warden.Error{Code: warden.CodeResourceAlreadyExists,
+			Message:    fmt.Sprintf("The CA certificate %s is already registered.", ca.ID),
+			ResourceID: ca.ID, ResourceArn: arn},
+			`SELECT 1 FROM ca_certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, ca.ID); err != nil {
 			return err
 		}
 		if verificationCN != nil {
@@ -560,14 +458,9 @@ func (db *DB) RegisterCACertificate(ctx context.Context, s warden.Scope, ca ward
 			}
 		}
 		subjectDER := hex.EncodeToString(ca.Facts.SubjectDER)
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM ca_certificates WHERE account = ? AND region = ? AND subject_der = ?`,
-			s.Account, s.Region, subjectDER).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxCACertificatesPerSubject, func(int) error { return warden.ErrCASubjectLimit(ca.Facts.Subject) },
+			`SELECT COUNT(*) FROM ca_certificates WHERE account = ? AND region = ? AND subject_der = ?`, s.Account, s.Region, subjectDER); err != nil {
 			return err
-		}
-		if n >= warden.MaxCACertificatesPerSubject {
-			return warden.Errorf(warden.CodeLimitExceeded,
-				"An account can register at most %d CA certificates with the same subject (%s).", warden.MaxCACertificatesPerSubject, ca.Facts.Subject)
 		}
 		f := &ca.Facts
 		if _, err := tx.ExecContext(ctx, `INSERT INTO ca_certificates (account, region, id, status, pem, certificate_mode,
@@ -679,9 +572,8 @@ func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string
 		if err != nil {
 			return err
 		}
-		if ca.Status == warden.CertActive {
-			return warden.Errorf(warden.CodeCertificateState,
-				"The CA certificate %s is ACTIVE; set it INACTIVE with UpdateCACertificate before deleting it.", id)
+		if err := warden.CheckCACertificateDeletable(id, ca.Status); err != nil {
+			return err
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM certificates WHERE account = ? AND region = ? AND ca_certificate_id = ?`,
@@ -697,8 +589,7 @@ func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string
 			s.Account, s.Region, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-			s.Account, s.Region, arn); err != nil {
+		if err := deleteTags(ctx, tx, s, arn); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "DeleteCACertificate",
@@ -709,17 +600,13 @@ func (db *DB) DeleteCACertificate(ctx context.Context, s warden.Scope, id string
 // CACertificates lists CA certificates by creation order.
 func (db *DB) CACertificates(ctx context.Context, s warden.Scope, templateName string, ascending bool, p warden.Page) (_ []warden.CACertificate, _ string, err error) {
 	defer wrapErr(&err, "CACertificates(%v, %q)", s, templateName)
-	after, err := certSeqCursor(p.After, ascending)
+	after, cmp, order, err := seqCursor(p.After, ascending, errCertMarker())
 	if err != nil {
 		return nil, "", err
 	}
-	cmp, order := certOrder(ascending)
 	query := `SELECT ` + caColumns + ` FROM ca_certificates WHERE account = ? AND region = ?`
 	args := []any{s.Account, s.Region}
-	if templateName != "" {
-		query += ` AND template_name = ?`
-		args = append(args, templateName)
-	}
+	query, args = andEq(query, args, "template_name", templateName)
 	query += ` AND seq ` + cmp + ` ? ORDER BY seq ` + order + ` LIMIT ?`
 	args = append(args, after, p.Limit+1)
 	return seqPage(ctx, db.read, p.Limit, query, args, func(r *sql.Rows) (warden.CACertificate, int64, error) { return scanCACertificate(r) })
@@ -728,13 +615,8 @@ func (db *DB) CACertificates(ctx context.Context, s warden.Scope, templateName s
 // ---------------------------------------------------------------- thing principals
 
 func certRequireThing(ctx context.Context, q querier, s warden.Scope, name string) error {
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return warden.ErrThingNotFound(name)
-	}
-	return err
+	return requireRow(ctx, q, warden.ErrThingNotFound(name), `SELECT 1 FROM things WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name)
 }
 
 // certRequirePrincipal fails with ResourceNotFound unless principal is the
@@ -749,13 +631,7 @@ func certRequirePrincipal(ctx context.Context, q querier, s warden.Scope, princi
 	if scope != s {
 		return missing
 	}
-	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`,
-		s.Account, s.Region, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return missing
-	}
-	return err
+	return requireRow(ctx, q, missing, `SELECT 1 FROM certificates WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id)
 }
 
 type principalState struct {
@@ -778,43 +654,17 @@ func (db *DB) AttachThingPrincipal(ctx context.Context, s warden.Scope, thingNam
 		if err := certRequirePrincipal(ctx, tx, s, principal); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT thing_name, thing_principal_type FROM thing_principals
+		attached, err := queryAll(ctx, tx, func(r rowScanner) (a warden.PrincipalAttachment, err error) {
+			err = r.Scan(&a.Thing, &a.Type)
+			return a, err
+		}, `SELECT thing_name, thing_principal_type FROM thing_principals
 			WHERE account = ? AND region = ? AND principal = ? ORDER BY thing_name`, s.Account, s.Region, principal)
 		if err != nil {
 			return err
 		}
-		current := ""
-		var others []string
-		exclusiveElsewhere := ""
-		for rows.Next() {
-			var thing, typ string
-			if err := rows.Scan(&thing, &typ); err != nil {
-				rows.Close()
-				return err
-			}
-			if thing == thingName {
-				current = typ
-				continue
-			}
-			others = append(others, thing)
-			if typ == warden.PrincipalExclusive {
-				exclusiveElsewhere = thing
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		current, err := warden.CheckAttachThingPrincipal(principal, thingName, principalType, attached)
+		if err != nil || current == principalType {
 			return err
-		}
-		if current == principalType {
-			return nil
-		}
-		if exclusiveElsewhere != "" {
-			return warden.Errorf(warden.CodeInvalidRequest,
-				"The principal %s is attached exclusively to thing %s.", principal, exclusiveElsewhere)
-		}
-		if principalType == warden.PrincipalExclusive && len(others) > 0 {
-			return warden.Errorf(warden.CodeInvalidRequest,
-				"The principal %s is attached to %d other things (%s); it cannot be attached exclusively.", principal, len(others), others[0])
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO thing_principals (account, region, thing_name, principal, created_at, thing_principal_type)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, region, thing_name, principal) DO UPDATE SET thing_principal_type = excluded.thing_principal_type`,
@@ -865,27 +715,12 @@ func (db *DB) ThingPrincipals(ctx context.Context, s warden.Scope, thingName str
 	if err := certRequireThing(ctx, db.read, s, thingName); err != nil {
 		return nil, "", err
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT principal, thing_principal_type FROM thing_principals
+	return keyPage(ctx, db.read, p.Limit, func(r rowScanner) (tp warden.ThingPrincipal, _ string, err error) {
+		err = r.Scan(&tp.Principal, &tp.Type)
+		return tp, tp.Principal, err
+	}, `SELECT principal, thing_principal_type FROM thing_principals
 		WHERE account = ? AND region = ? AND thing_name = ? AND principal > ? ORDER BY principal LIMIT ?`,
 		s.Account, s.Region, thingName, p.After, p.Limit+1)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.ThingPrincipal
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = out[len(out)-1].Principal
-			break
-		}
-		var tp warden.ThingPrincipal
-		if err := rows.Scan(&tp.Principal, &tp.Type); err != nil {
-			return nil, "", err
-		}
-		out = append(out, tp)
-	}
-	return out, next, rows.Err()
 }
 
 // PrincipalThings lists the things a certificate is attached to; the cursor
@@ -895,7 +730,7 @@ func (db *DB) PrincipalThings(ctx context.Context, s warden.Scope, principal str
 	if err := certRequirePrincipal(ctx, db.read, s, principal); err != nil {
 		return nil, "", err
 	}
-	things, err := certStrings(ctx, db.read, `SELECT thing_name FROM thing_principals
+	things, err := queryStrings(ctx, db.read, `SELECT thing_name FROM thing_principals
 		WHERE account = ? AND region = ? AND principal = ? AND thing_name > ? ORDER BY thing_name LIMIT ?`,
 		s.Account, s.Region, principal, p.After, p.Limit+1)
 	if err != nil {

@@ -42,31 +42,18 @@ func (db *DB) Changes(ctx context.Context, f warden.ChangeFilter) (_ []warden.Ch
 		query += ` AND account = ? AND region = ?`
 		args = append(args, f.Scope.Account, f.Scope.Region)
 	}
-	if f.ResourceArn != "" {
-		query += ` AND resource_arn = ?`
-		args = append(args, f.ResourceArn)
-	}
+	query, args = andEq(query, args, "resource_arn", f.ResourceArn)
 	query += ` ORDER BY seq`
 	if f.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []warden.Change
-	for rows.Next() {
-		var c warden.Change
+	return queryAll(ctx, db.read, func(r rowScanner) (c warden.Change, err error) {
 		var at int64
-		if err := rows.Scan(&c.Seq, &c.ResourceArn, &c.Operation, &c.Before, &c.After, &c.Actor, &at); err != nil {
-			return nil, err
-		}
+		err = r.Scan(&c.Seq, &c.ResourceArn, &c.Operation, &c.Before, &c.After, &c.Actor, &at)
 		c.At = fromMillis(at)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	}, query, args...)
 }
 
 // LastChangeSeq is the highest seq in the change log (0 when empty), where

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/warden-iot/warden/internal/secret"
 )
 
 // CheckReport is what Check found: Problems is empty for a sound store.
@@ -116,14 +117,14 @@ func checkSealing(ctx context.Context, db *sql.DB, opt Options) string {
 	var key []byte
 	src := masterKeySource{Dir: opt.DataDir}
 	if opt.MasterKey != "" {
-		if key, err = ParseMasterKey(opt.MasterKey); err != nil {
+		if key, err = secret.ParseKey(opt.MasterKey); err != nil {
 			return "WARDEN_MASTER_KEY: " + err.Error()
 		}
 		src.Key = key
-	} else if key, err = loadMasterKeyFile(opt.DataDir, false); err != nil {
+	} else if key, err = secret.LoadKeyFile(opt.DataDir, false); err != nil {
 		return err.Error()
 	}
-	s, err := newSealer(key)
+	s, err := secret.NewSealer(key)
 	if err != nil {
 		return err.Error()
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/warden-iot/warden/internal/pgtest"
+	"github.com/warden-iot/warden/internal/secret"
 )
 
 // TestCheck: a sound store passes on either database (on PostgreSQL the
@@ -26,7 +27,7 @@ func TestCheck(t *testing.T) {
 	if err != nil || rep.Schema != rep.Want || rep.Want < 11 {
 		t.Fatalf("check of a sound store: %+v, %v", rep, err)
 	}
-	opt.MasterKey = base64.StdEncoding.EncodeToString(make([]byte, MasterKeySize))
+	opt.MasterKey = base64.StdEncoding.EncodeToString(make([]byte, secret.KeySize))
 	rep, err = Check(ctx, opt)
 	if !errors.Is(err, ErrDamaged) || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "master key") {
 		t.Fatalf("check with a wrong master key: %+v, %v; want one problem about the master key", rep, err)

@@ -110,14 +110,8 @@ func rowMarks(n int, row string, sep ...string) string {
 func connectionWhere(s warden.Scope, f warden.ConnectionFilter) (string, []any) {
 	where := ` WHERE account = ? AND region = ? AND connected_at <= ? AND (disconnected_at IS NULL OR disconnected_at >= ?)`
 	args := []any{s.Account, s.Region, millis(f.End), millis(f.Start)}
-	if f.CertificateID != "" {
-		where += ` AND certificate_id = ?`
-		args = append(args, f.CertificateID)
-	}
-	if f.ClientID != "" {
-		where += ` AND client_id = ?`
-		args = append(args, f.ClientID)
-	}
+	where, args = andEq(where, args, "certificate_id", f.CertificateID)
+	where, args = andEq(where, args, "client_id", f.ClientID)
 	if f.SuccessOnly {
 		where += ` AND result = ?`
 		args = append(args, warden.StatusSuccess)
@@ -128,7 +122,7 @@ func connectionWhere(s warden.Scope, f warden.ConnectionFilter) (string, []any) 
 const connectionColumns = `seq, session_id, client_id, certificate_id, thing_name, source_ip, source_port,
 	connected_at, disconnected_at, result, reason, disconnect_reason`
 
-func scanConnection(rows *sql.Rows, r *warden.ConnectionRecord) (seq, connected int64, err error) {
+func scanConnection(rows rowScanner, r *warden.ConnectionRecord) (seq, connected int64, err error) {
 	var disconnected sql.NullInt64
 	*r = warden.ConnectionRecord{}
 	if err := rows.Scan(&seq, &r.SessionID, &r.ClientID, &r.CertificateID, &r.ThingName, &r.SourceIP, &r.SourcePort,
@@ -158,25 +152,10 @@ func (db *DB) Connections(ctx context.Context, s warden.Scope, f warden.Connecti
 		p.Limit = 100
 	}
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, `SELECT `+connectionColumns+` FROM connection_log`+where+
-		` ORDER BY connected_at DESC, seq DESC LIMIT ?`, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.ConnectionRecord
-	var lastSeq, lastAt int64
-	for rows.Next() {
-		if len(out) == p.Limit {
-			return out, fmt.Sprintf("%d:%d", lastAt, lastSeq), rows.Err()
-		}
-		var r warden.ConnectionRecord
-		if lastSeq, lastAt, err = scanConnection(rows, &r); err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	return out, "", rows.Err()
+	return keyPage(ctx, db.read, p.Limit, func(rs rowScanner) (r warden.ConnectionRecord, _ string, err error) {
+		seq, at, err := scanConnection(rs, &r)
+		return r, fmt.Sprintf("%d:%d", at, seq), err
+	}, `SELECT `+connectionColumns+` FROM connection_log`+where+` ORDER BY connected_at DESC, seq DESC LIMIT ?`, args...)
 }
 
 // ScanConnections streams the rows f selects in the order by.
@@ -192,21 +171,13 @@ func (db *DB) ScanConnections(ctx context.Context, s warden.Scope, f warden.Conn
 		return fmt.Errorf("ScanConnections: unknown order %q", by)
 	}
 	where, args := connectionWhere(s, f)
-	rows, err := db.read.QueryContext(ctx, `SELECT `+connectionColumns+` FROM connection_log`+where+order, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	var r warden.ConnectionRecord
-	for rows.Next() {
-		if _, _, err := scanConnection(rows, &r); err != nil {
+	return queryEach(ctx, db.read, func(rs rowScanner) error {
+		if _, _, err := scanConnection(rs, &r); err != nil {
 			return err
 		}
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+		return fn(&r)
+	}, `SELECT `+connectionColumns+` FROM connection_log`+where+order, args...)
 }
 
 // PruneConnections deletes the rows whose last event is before cutoff, a

@@ -158,23 +158,13 @@ const (
 
 // sqliteCopyTables lists the store's tables and their columns, in name order.
 func sqliteCopyTables(ctx context.Context, stx *sql.Tx) ([]tableSpec, error) {
-	rows, err := stx.QueryContext(ctx, `SELECT name FROM sqlite_master
+	tables, err := queryAll(ctx, stx, func(r rowScanner) (t tableSpec, err error) {
+		err = r.Scan(&t.name)
+		return t, err
+	}, `SELECT name FROM sqlite_master
 		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name <> 'goose_db_version' ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list the SQLite tables: %w", err)
-	}
-	var tables []tableSpec
-	for rows.Next() {
-		var t tableSpec
-		if err := rows.Scan(&t.name); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		tables = append(tables, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	if len(tables) == 0 {
 		return nil, errors.New("the SQLite store has no tables")
@@ -186,28 +176,21 @@ func sqliteCopyTables(ctx context.Context, stx *sql.Tx) ([]tableSpec, error) {
 	}
 	for i := range tables {
 		t := &tables[i]
-		cols, err := stx.QueryContext(ctx, `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`, t.name)
-		if err != nil {
-			return nil, fmt.Errorf("columns of %s: %w", t.name, err)
-		}
-		for cols.Next() {
+		if err := queryEach(ctx, stx, func(r rowScanner) error {
 			var name, typ string
-			if err := cols.Scan(&name, &typ); err != nil {
-				cols.Close()
-				return nil, err
+			if err := r.Scan(&name, &typ); err != nil {
+				return err
 			}
 			kind, err := sqliteColumnKind(typ)
 			if err != nil {
-				cols.Close()
-				return nil, fmt.Errorf("column %s.%s: %w", t.name, name, err)
+				return fmt.Errorf("column %s.%s: %w", t.name, name, err)
 			}
 			t.columns = append(t.columns, name)
 			t.kinds = append(t.kinds, kind)
 			t.numbered = t.numbered || name == "seq"
-		}
-		cols.Close()
-		if err := cols.Err(); err != nil {
-			return nil, err
+			return nil
+		}, `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`, t.name); err != nil {
+			return nil, fmt.Errorf("columns of %s: %w", t.name, err)
 		}
 		if t.numbered && hasSequences {
 			err := stx.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = ?`, t.name).Scan(&t.next)

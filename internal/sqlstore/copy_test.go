@@ -15,6 +15,7 @@ import (
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/pgtest"
+	"github.com/warden-iot/warden/internal/secret"
 )
 
 // TestCopySQLiteToPostgres copies a small store, NULLs and BLOBs included,
@@ -38,8 +39,8 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		}
 	}
 	must(src.CreateAccessKey(ctx, warden.AccessKey{ID: "AKIACOPYTEST0000000A", Secret: "s3cret", Account: s.Account, CreatedAt: now}))
-	secret := []byte{0, 1, 2, 0xff, 'x'}
-	_, err = src.ServerSecret(ctx, "copy-test", func() []byte { return secret })
+	serverSecret := []byte{0, 1, 2, 0xff, 'x'}
+	_, err = src.ServerSecret(ctx, "copy-test", func() []byte { return serverSecret })
 	must(err)
 	for _, name := range []string{"t1", "t2", "t3"} {
 		_, _, err := src.CreateThing(ctx, s, warden.Thing{Name: name, ID: warden.NewUUID(), Attributes: map[string]string{"k": name},
@@ -171,7 +172,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 
 	// The secrets arrive sealed: without the source's master key they do
 	// not open, and no value holds a secret in the clear.
-	other := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, MasterKeySize))
+	other := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, secret.KeySize))
 	if dst, err := Open(ctx, Options{Database: url, MasterKey: other}); !errors.Is(err, ErrWrongMasterKey) {
 		if err == nil {
 			dst.Close()
@@ -182,12 +183,12 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	must(err)
 	var leaked int
 	must(plain.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM access_keys WHERE secret LIKE '%s3cret%')
-		+ (SELECT COUNT(*) FROM server_secrets WHERE position(?::bytea in value) > 0)`, secret).Scan(&leaked))
+		+ (SELECT COUNT(*) FROM server_secrets WHERE position(?::bytea in value) > 0)`, serverSecret).Scan(&leaked))
 	plain.Close()
 	if leaked != 0 {
 		t.Errorf("%d secrets stored in the clear in PostgreSQL", leaked)
 	}
-	key, err := os.ReadFile(filepath.Join(srcDir, MasterKeyFile))
+	key, err := os.ReadFile(filepath.Join(srcDir, secret.KeyFile))
 	must(err)
 	dst, err := Open(ctx, Options{Database: url, MasterKey: string(key)})
 	must(err)
@@ -209,8 +210,8 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	}
 	gotSecret, err := dst.ServerSecret(ctx, "copy-test", func() []byte { t.Error("secret generated again"); return nil })
 	must(err)
-	if !bytes.Equal(gotSecret, secret) {
-		t.Errorf("secret %x, want %x", gotSecret, secret)
+	if !bytes.Equal(gotSecret, serverSecret) {
+		t.Errorf("secret %x, want %x", gotSecret, serverSecret)
 	}
 	logging, err := dst.V2LoggingOptions(ctx, s)
 	must(err)

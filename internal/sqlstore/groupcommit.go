@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+
+	"github.com/warden-iot/warden/internal/sqlitedriver"
 )
 
 // groupCommitter runs the write transactions of concurrent callers together:
@@ -231,7 +233,7 @@ func (t *sqliteTx) context(ctx context.Context) context.Context {
 	if ctx.Err() != nil {
 		return ctx
 	}
-	return uncancelled(ctx)
+	return sqlitedriver.Uncancelled(ctx)
 }
 
 func (t *sqliteTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

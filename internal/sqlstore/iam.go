@@ -35,10 +35,7 @@ func scanRole(r rowScanner) (warden.Role, int64, error) {
 func getRole(ctx context.Context, q queryRower, account, name string) (warden.Role, error) {
 	r, _, err := scanRole(q.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM iam_roles WHERE account = ? AND name_key = ?`,
 		account, warden.RoleNameKey(name)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, warden.NoSuchRole(name)
-	}
-	return r, err
+	return r, noRowAs(err, warden.NoSuchRole(name))
 }
 
 // roleChange is what the change log records of a role.
@@ -58,21 +55,12 @@ func (db *DB) CreateRole(ctx context.Context, account string, r warden.Role) (_ 
 		return r, err
 	}
 	err = db.inTx(ctx, func(tx writeTx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM iam_roles WHERE account = ? AND name_key = ?`,
-			account, warden.RoleNameKey(r.Name)).Scan(&one)
-		if err == nil {
-			return warden.Errorf(warden.CodeIAMEntityAlreadyExists, "Role with name %s already exists.", r.Name)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := requireNoRow(ctx, tx, warden.Errorf(warden.CodeIAMEntityAlreadyExists, "Role with name %s already exists.", r.Name),
+			`SELECT 1 FROM iam_roles WHERE account = ? AND name_key = ?`, account, warden.RoleNameKey(r.Name)); err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM iam_roles WHERE account = ?`, account).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxIAMRoles, warden.ErrIAMRolesLimit, `SELECT COUNT(*) FROM iam_roles WHERE account = ?`, account); err != nil {
 			return err
-		}
-		if n >= warden.MaxIAMRoles {
-			return warden.Errorf(warden.CodeIAMLimitExceeded, "Cannot exceed quota for RolesPerAccount: %d", warden.MaxIAMRoles)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO iam_roles
 			(account, name_key, name, path, id, trust_policy, description, max_session_duration, tags, created_at)
@@ -130,30 +118,14 @@ func (db *DB) Roles(ctx context.Context, account, pathPrefix string, p warden.Pa
 	}
 	query += ` ORDER BY name_key LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []warden.Role
-	var lastKey string
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = lastKey
-			break
-		}
-		var r warden.Role
+	return keyPage(ctx, db.read, p.Limit, func(rs rowScanner) (r warden.Role, key string, err error) {
 		var seq, created int64
 		var tags string
-		if err := rows.Scan(&seq, &r.Name, &r.Path, &r.ID, &r.AssumeRolePolicyDocument, &r.Description,
-			&r.MaxSessionDuration, &tags, &created, &lastKey); err != nil {
-			return nil, "", err
-		}
+		err = rs.Scan(&seq, &r.Name, &r.Path, &r.ID, &r.AssumeRolePolicyDocument, &r.Description,
+			&r.MaxSessionDuration, &tags, &created, &key)
 		r.CreateDate = fromMillis(created)
-		out = append(out, r)
-	}
-	return out, next, rows.Err()
+		return r, key, err
+	}, query, args...)
 }
 
 // PutRolePolicy adds or replaces an inline policy.
@@ -220,10 +192,7 @@ func (db *DB) RolePolicy(ctx context.Context, account, roleName, policyName stri
 	p := warden.RolePolicy{RoleName: r.Name}
 	err = tx.QueryRowContext(ctx, `SELECT name, document FROM iam_role_policies WHERE account = ? AND role_key = ? AND name_key = ?`,
 		account, warden.RoleNameKey(roleName), strings.ToLower(policyName)).Scan(&p.PolicyName, &p.Document)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, warden.NoSuchRolePolicy(policyName)
-	}
-	return p, err
+	return p, noRowAs(err, warden.NoSuchRolePolicy(policyName))
 }
 
 // DeleteRolePolicy removes an inline policy.
@@ -265,28 +234,16 @@ func (db *DB) RolePolicies(ctx context.Context, account, roleName string, p ward
 	if _, err := getRole(ctx, tx, account, roleName); err != nil {
 		return nil, "", err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT name, name_key FROM iam_role_policies
+	names, next, err := keyPage(ctx, tx, p.Limit, func(r rowScanner) (name, key string, err error) {
+		err = r.Scan(&name, &key)
+		return name, key, err
+	}, `SELECT name, name_key FROM iam_role_policies
 		WHERE account = ? AND role_key = ? AND name_key > ? ORDER BY name_key LIMIT ?`,
 		account, warden.RoleNameKey(roleName), p.After, p.Limit+1)
-	if err != nil {
-		return nil, "", err
+	if names == nil && err == nil {
+		names = []string{} // an empty list, not none
 	}
-	defer rows.Close()
-	names := []string{}
-	var lastKey string
-	next := ""
-	for rows.Next() {
-		if len(names) == p.Limit {
-			next = lastKey
-			break
-		}
-		var name string
-		if err := rows.Scan(&name, &lastKey); err != nil {
-			return nil, "", err
-		}
-		names = append(names, name)
-	}
-	return names, next, rows.Err()
+	return names, next, err
 }
 
 // RolePermits is RolePermitsTx in a read transaction of its own.
@@ -328,12 +285,7 @@ func RolePermitsTx(ctx context.Context, tx querier, account, roleArn string, nee
 		return assume, nil
 	}
 	if !strictRoles {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM iam_roles WHERE account = ? LIMIT 1`, account).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		if err != nil {
+		if hasRoles, err := rowExists(ctx, tx, `SELECT 1 FROM iam_roles WHERE account = ? LIMIT 1`, account); err != nil || !hasRoles {
 			return nil, err
 		}
 	}
@@ -346,25 +298,18 @@ func RolePermitsTx(ctx context.Context, tx querier, account, roleArn string, nee
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT name, document FROM iam_role_policies WHERE account = ? AND role_key = ? ORDER BY name_key`,
+	docs, err := queryAll(ctx, tx, func(r rowScanner) (parsed warden.IAMPolicyDocument, err error) {
+		var policyName, doc string
+		if err := r.Scan(&policyName, &doc); err != nil {
+			return parsed, err
+		}
+		if parsed, err = warden.ParseIAMPolicy(doc); err != nil {
+			return parsed, fmt.Errorf("stored policy %s of role %s: %w", policyName, name, err)
+		}
+		return parsed, nil
+	}, `SELECT name, document FROM iam_role_policies WHERE account = ? AND role_key = ? ORDER BY name_key`,
 		account, warden.RoleNameKey(name))
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var docs []warden.IAMPolicyDocument
-	for rows.Next() {
-		var policyName, doc string
-		if err := rows.Scan(&policyName, &doc); err != nil {
-			return nil, err
-		}
-		parsed, err := warden.ParseIAMPolicy(doc)
-		if err != nil {
-			return nil, fmt.Errorf("stored policy %s of role %s: %w", policyName, name, err)
-		}
-		docs = append(docs, parsed)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i := range needs {

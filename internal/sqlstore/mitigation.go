@@ -5,6 +5,7 @@ package sqlstore
 // are rows and the database is the queue: see warden.MitigationQueue.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -191,15 +192,10 @@ func (db *DB) StartMitigationTask(ctx context.Context, s warden.Scope, t warden.
 		if err != nil {
 			return err
 		}
-		var running int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mitigation_tasks WHERE account = ? AND region = ? AND status = ?`,
-			s.Account, s.Region, warden.MitigationTaskInProgress).Scan(&running); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxRunningMitigationTasks, warden.ErrRunningMitigationTasksLimit,
+			`SELECT COUNT(*) FROM mitigation_tasks WHERE account = ? AND region = ? AND status = ?`,
+			s.Account, s.Region, warden.MitigationTaskInProgress); err != nil {
 			return err
-		}
-		if running >= warden.MaxRunningMitigationTasks {
-			return warden.Errorf(warden.CodeLimitExceeded,
-				"An account can run at most %d audit mitigation actions tasks at a time; %d are IN_PROGRESS.",
-				warden.MaxRunningMitigationTasks, running)
 		}
 		target, err := json.Marshal(&t.Target)
 		if err != nil {
@@ -269,35 +265,26 @@ func (db *DB) StartMitigationTask(ctx context.Context, s warden.Scope, t warden.
 // exists and suits its check. Every problem is named in one error.
 func resolveMitTaskActions(ctx context.Context, tx writeTx, s warden.Scope, mapping map[string][]string) ([]mitTaskAction, error) {
 	var snapshot []mitTaskAction
-	seen := map[string]int{}
-	var problems []string
+	actions := map[string]*warden.MitigationAction{} // nil: no such action
 	for _, check := range warden.MitigationChecks(mapping) {
 		for _, name := range mapping[check] {
-			i, ok := seen[name]
-			if !ok {
-				a, err := getAction(ctx, tx, s, name)
-				if warden.ErrorCode(err) == warden.CodeResourceNotFound {
-					problems = append(problems, fmt.Sprintf("Mitigation action %s (for audit check %s) does not exist.", name, check))
-					seen[name] = -1
-					continue
-				}
-				if err != nil {
-					return nil, err
-				}
-				i = len(snapshot)
-				seen[name] = i
-				snapshot = append(snapshot, mitTaskAction{Name: a.Name, ID: a.ID, RoleArn: a.RoleArn, ActionParams: a.Params})
-			}
-			if i < 0 {
+			if _, read := actions[name]; read {
 				continue
 			}
-			if err := warden.CheckMitigationSupport(check, name, snapshot[i].ActionParams.Type()); err != nil {
-				problems = append(problems, err.(*warden.Error).Message)
+			a, err := getAction(ctx, tx, s, name)
+			if warden.ErrorCode(err) == warden.CodeResourceNotFound {
+				actions[name] = nil
+				continue
 			}
+			if err != nil {
+				return nil, err
+			}
+			actions[name] = &a
+			snapshot = append(snapshot, mitTaskAction{Name: a.Name, ID: a.ID, RoleArn: a.RoleArn, ActionParams: a.Params})
 		}
 	}
-	if len(problems) > 0 {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "%s", strings.Join(problems, " "))
+	if err := warden.CheckMitigationMapping(mapping, actions); err != nil {
+		return nil, err
 	}
 	return snapshot, nil
 }
@@ -486,13 +473,9 @@ func (db *DB) MitigationTask(ctx context.Context, s warden.Scope, taskID string)
 
 // MitigationTasks lists tasks newest first; the cursor is the last task's seq.
 func (db *DB) MitigationTasks(ctx context.Context, s warden.Scope, f warden.MitigationTaskFilter, p warden.Page) ([]warden.MitigationTask, string, error) {
-	after := int64(1<<63 - 1)
-	if p.After != "" {
-		v, err := strconv.ParseInt(p.After, 10, 64)
-		if err != nil {
-			return nil, "", warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken")
-		}
-		after = v
+	after, _, _, err := seqCursor(p.After, false, warden.Errorf(warden.CodeInvalidRequest, "invalid nextToken"))
+	if err != nil {
+		return nil, "", err
 	}
 	query := `SELECT seq, task_id, status, start_time FROM mitigation_tasks t
 		WHERE account = ? AND region = ? AND seq < ? AND start_time >= ? AND (end_time = 0 OR end_time <= ?)`
@@ -804,22 +787,12 @@ func (db *DB) ClaimMitigationFindings(ctx context.Context, owner string, now tim
 	}
 	slices.SortFunc(c.Executions, func(a, b warden.ClaimedExecution) int {
 		if a.TaskSeq != b.TaskSeq {
-			return mitCmp(a.TaskSeq, b.TaskSeq)
+			return cmp.Compare(a.TaskSeq, b.TaskSeq)
 		}
 		if a.FindingSeq != b.FindingSeq {
-			return mitCmp(a.FindingSeq, b.FindingSeq)
+			return cmp.Compare(a.FindingSeq, b.FindingSeq)
 		}
 		return a.ActionIndex - b.ActionIndex
 	})
 	return c, nil
-}
-
-func mitCmp(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

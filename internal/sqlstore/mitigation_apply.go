@@ -8,8 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -57,7 +55,7 @@ type mitApplier struct {
 	// Both are read once per batch and kept current by addThingsToGroups,
 	// the only executor that changes memberships.
 	thingGroups map[mitKey][]warden.GroupMembership
-	groups      map[mitKey]mitGroupFacts
+	groups      map[mitKey]warden.GroupMembership
 	// done collects findings whose executions ended alike, for flush.
 	done map[mitDoneKey]*mitDone
 }
@@ -121,7 +119,7 @@ func (db *DB) applyClaim(ctx context.Context, c *warden.MitigationClaim, opt war
 		}
 		a := &mitApplier{ctx: ctx, tx: tx, owner: c.Owner, opt: opt, now: now, savepoints: savepoints,
 			roles: map[string]bool{}, stats: map[mitStatKey]*warden.MitigationTaskStatistics{}, certStatus: map[mitKey]string{},
-			thingGroups: map[mitKey][]warden.GroupMembership{}, groups: map[mitKey]mitGroupFacts{}, done: map[mitDoneKey]*mitDone{}}
+			thingGroups: map[mitKey][]warden.GroupMembership{}, groups: map[mitKey]warden.GroupMembership{}, done: map[mitDoneKey]*mitDone{}}
 		if err := a.run(c); err != nil {
 			return err
 		}
@@ -151,7 +149,7 @@ func (db *DB) FailMitigationClaim(ctx context.Context, c *warden.MitigationClaim
 		for _, f := range findings {
 			outcomes := make([]mitOutcome, len(f.execs))
 			for i := range outcomes {
-				outcomes[i] = mitOutcome{warden.ExecutionFailed, errorCode, mitTruncate(message)}
+				outcomes[i] = mitOutcome{warden.ExecutionFailed, errorCode, warden.TruncateExecutionMessage(message)}
 			}
 			a.stat(f).Failed++
 			if err := a.complete(f, outcomes); err != nil {
@@ -468,7 +466,7 @@ func (a *mitApplier) applyAction(f *mitFinding, i int, e warden.ClaimedExecution
 				return mitOutcome{}, errMitNeedSavepoints
 			}
 		}
-		return mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource, mitTruncate(werr.Message)}, nil
+		return mitOutcome{warden.ExecutionFailed, warden.ExecErrInvalidStateOfResource, warden.TruncateExecutionMessage(werr.Message)}, nil
 	}
 	return mitOutcome{}, applyErr
 }
@@ -479,14 +477,6 @@ func (a *mitApplier) totalChanges() (int64, error) {
 	var n int64
 	err := a.tx.QueryRowContext(a.ctx, `SELECT total_changes()`).Scan(&n)
 	return n, err
-}
-
-func mitTruncate(m string) string {
-	const max = 2048 // ErrorMessage's maximum length
-	if len(m) <= max {
-		return m
-	}
-	return m[:max-3] + "..."
 }
 
 // complete records a finding's outcomes, fenced by its claim: every row
@@ -654,7 +644,7 @@ func (a *mitApplier) deactivateCertificate(ctx context.Context, s warden.Scope, 
 		a.certStatus[k] = status
 	}
 	if status == "" {
-		return certNotFound(id)
+		return warden.ErrCertificateNotFound(id)
 	}
 	if status == warden.CertInactive {
 		return nil
@@ -678,110 +668,84 @@ func (a *mitApplier) logChange(ctx context.Context, s warden.Scope, arn, operati
 	return logChange(ctx, a.tx, s, arn, operation, before, after, a.now)
 }
 
-// mitGroupFacts is what the membership rules need of a thing group.
-type mitGroupFacts struct {
-	exists, dynamic bool
-	root            string
-	seq             int64
-}
-
 // addThingsToGroups is addThingToGroupTx for every thing and group in
-// order — the same rules, rows, change-log rows and first error — with
-// every check made before the first write (so it needs no savepoint) and
-// the facts read once per batch: the groups, the things, and their
-// memberships, kept current as the batch changes them.
+// order — the same rules (warden.PlanStaticJoins), rows, change-log rows
+// and first error — with every check made before the first write (so it
+// needs no savepoint) and the facts read once per batch: the groups, the
+// things, and their memberships, kept current as the batch changes them.
 // TestAddThingsToGroupsMatchesHelper keeps the two equal.
 func (a *mitApplier) addThingsToGroups(ctx context.Context, s warden.Scope, things, groups []string, override bool) error {
-	type op struct {
-		thing, group string
-		add          bool // else: remove from the dynamic group
-	}
-	var ops []op
-	planned := map[string][]warden.GroupMembership{}
+	in := make(map[string][]warden.GroupMembership, len(things))
 	for _, thing := range things {
 		exists, err := a.thingExists(s, thing)
 		if err != nil {
 			return err
 		}
-		if !exists {
-			return warden.ErrThingNotFound(thing)
+		if exists {
+			in[thing] = a.thingGroups[mitKey{s, thing}]
 		}
-		current, err := a.memberships(s, thing)
+	}
+	facts := make(map[string]warden.GroupMembership, len(groups))
+	for _, group := range groups {
+		g, exists, err := a.group(s, group)
 		if err != nil {
 			return err
 		}
-		current = slices.Clone(current)
-		for _, group := range groups {
-			g, err := a.group(s, group)
-			if err != nil {
-				return err
-			}
-			if !g.exists {
-				return thingGroupNotFound(group)
-			}
-			member, evict, err := warden.JoinStaticGroup(thing, current,
-				warden.GroupMembership{Group: group, Dynamic: g.dynamic, Root: g.root, Seq: g.seq}, override)
-			if err != nil {
-				return err
-			}
-			if member {
-				continue
-			}
-			if evict != "" {
-				ops = append(ops, op{thing, evict, false})
-				current = slices.DeleteFunc(current, func(m warden.GroupMembership) bool { return m.Group == evict })
-			}
-			ops = append(ops, op{thing, group, true})
-			current = append(current, warden.GroupMembership{Group: group, Root: g.root, Seq: g.seq})
-			slices.SortFunc(current, func(x, y warden.GroupMembership) int { return strings.Compare(x.Group, y.Group) })
+		if exists {
+			facts[group] = g
 		}
-		planned[thing] = current
 	}
-	for _, o := range ops {
-		if o.add {
+	changes, after, err := warden.PlanStaticJoins(things, groups, in, facts, override)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		if !c.Leave {
 			if _, err := a.exec(`INSERT INTO thing_group_members (account, region, group_name, thing_name, dynamic, created_at)
-				VALUES (?, ?, ?, ?, ?, ?)`, s.Account, s.Region, o.group, o.thing, 0, millis(a.now)); err != nil {
+				VALUES (?, ?, ?, ?, ?, ?)`, s.Account, s.Region, c.Group, c.Thing, 0, millis(a.now)); err != nil {
 				return err
 			}
-			if err := a.logChange(ctx, s, warden.ThingARN(s, o.thing), "AddThingToThingGroup", nil,
-				thingMembershipDoc{ThingGroupName: o.group}); err != nil {
+			if err := a.logChange(ctx, s, warden.ThingARN(s, c.Thing), "AddThingToThingGroup", nil,
+				thingMembershipDoc{ThingGroupName: c.Group}); err != nil {
 				return err
 			}
 			continue
 		}
 		if _, err := a.exec(`DELETE FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ? AND thing_name = ?`,
-			s.Account, s.Region, o.group, o.thing); err != nil {
+			s.Account, s.Region, c.Group, c.Thing); err != nil {
 			return err
 		}
-		if err := a.logChange(ctx, s, warden.ThingARN(s, o.thing), "RemoveThingFromThingGroup",
-			thingMembershipDoc{ThingGroupName: o.group, Dynamic: true}, nil); err != nil {
+		if err := a.logChange(ctx, s, warden.ThingARN(s, c.Thing), "RemoveThingFromThingGroup",
+			thingMembershipDoc{ThingGroupName: c.Group, Dynamic: true}, nil); err != nil {
 			return err
 		}
 	}
-	for thing, m := range planned {
+	for thing, m := range after {
 		a.thingGroups[mitKey{s, thing}] = m
 	}
 	return nil
 }
 
-func (a *mitApplier) group(s warden.Scope, name string) (mitGroupFacts, error) {
+// group returns a thing group's facts, read once per batch.
+func (a *mitApplier) group(s warden.Scope, name string) (warden.GroupMembership, bool, error) {
 	k := mitKey{s, name}
 	if g, ok := a.groups[k]; ok {
-		return g, nil
+		return g, g.Group != "", nil
 	}
-	var g mitGroupFacts
+	g := warden.GroupMembership{Group: name}
 	var dynamic int
 	err := a.tx.QueryRowContext(a.ctx, `SELECT root_name, dynamic, seq FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name).Scan(&g.root, &dynamic, &g.seq)
+		s.Account, s.Region, name).Scan(&g.Root, &dynamic, &g.Seq)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
+		g = warden.GroupMembership{}
 	case err != nil:
-		return g, err
+		return g, false, err
 	default:
-		g.exists, g.dynamic = true, dynamic != 0
+		g.Dynamic = dynamic != 0
 	}
 	a.groups[k] = g
-	return g, nil
+	return g, g.Group != "", nil
 }
 
 func (a *mitApplier) thingExists(s warden.Scope, name string) (bool, error) {
@@ -793,11 +757,6 @@ func (a *mitApplier) thingExists(s warden.Scope, name string) (bool, error) {
 	}
 	_, ok := a.thingGroups[mitKey{s, name}]
 	return ok, nil
-}
-
-// memberships returns a thing's groups by name (the thing must exist).
-func (a *mitApplier) memberships(s warden.Scope, thing string) ([]warden.GroupMembership, error) {
-	return a.thingGroups[mitKey{s, thing}], nil
 }
 
 // readThings reads which of names exist and the groups they are in, in

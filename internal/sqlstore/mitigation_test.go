@@ -207,7 +207,7 @@ func TestAddThingsToGroupsMatchesHelper(t *testing.T) {
 		_ = db.inTx(ctx, func(tx writeTx) error {
 			if batched {
 				a := &mitApplier{ctx: ctx, tx: tx, now: now,
-					thingGroups: map[mitKey][]warden.GroupMembership{}, groups: map[mitKey]mitGroupFacts{}}
+					thingGroups: map[mitKey][]warden.GroupMembership{}, groups: map[mitKey]warden.GroupMembership{}}
 				if applyErr = a.readThings(s, []string{"t1"}); applyErr != nil {
 					return applyErr
 				}

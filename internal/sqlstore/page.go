@@ -46,3 +46,21 @@ func keyPage[T any](ctx context.Context, q querier, limit int, scan func(rowScan
 
 // errPageFull ends the reading of a page's rows at the one past its end.
 var errPageFull = errors.New("page full")
+
+// seqCursor reads a creation-order cursor, the seq of the last row returned,
+// and gives the list's keyset condition and order. Without a cursor an
+// ascending list starts below every seq and a descending one above; a
+// cursor that is not a number is answered with invalid.
+func seqCursor(after string, ascending bool, invalid error) (seq int64, cmp, order string, err error) {
+	seq, cmp, order = 1<<63-1, "<", "DESC"
+	if ascending {
+		seq, cmp, order = 0, ">", "ASC"
+	}
+	if after == "" {
+		return seq, cmp, order, nil
+	}
+	if seq, err = strconv.ParseInt(after, 10, 64); err != nil {
+		return 0, "", "", invalid
+	}
+	return seq, cmp, order, nil
+}

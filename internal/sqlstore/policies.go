@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -15,13 +13,6 @@ import (
 
 func init() {
 	taggable["policy"] = `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`
-}
-
-// newPolicyGenerationID is a fresh generationId: 64 hex characters, as AWS shows.
-func newPolicyGenerationID() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func policyNotFound(name string) error { return warden.NotFound("Policy", name) }
@@ -110,17 +101,12 @@ func (db *DB) CreatePolicy(ctx context.Context, s warden.Scope, name, document s
 	if _, err := warden.ParsePolicyDocument(document); err != nil {
 		return warden.Policy{}, err
 	}
-	p := warden.Policy{Name: name, DefaultVersionID: "1", Document: document, GenerationID: newPolicyGenerationID(),
+	p := warden.Policy{Name: name, DefaultVersionID: "1", Document: document, GenerationID: warden.NewPolicyGenerationID(),
 		CreationDate: now, LastModifiedDate: now}
 	arn := p.ARN(s)
 	err = db.inTx(ctx, func(tx writeTx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`,
-			s.Account, s.Region, name).Scan(&one)
-		if err == nil {
-			return warden.ErrPolicyExists(name, arn)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := requireNoRow(ctx, tx, warden.ErrPolicyExists(name, arn),
+			`SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO policies
@@ -163,17 +149,12 @@ func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now
 			s.Account, s.Region, name).Scan(&targets); err != nil {
 			return err
 		}
-		if targets > 0 {
-			return warden.Errorf(warden.CodeDeleteConflict,
-				"Policy %s is attached to %d target(s); detach it with DetachPolicy before deleting it.", name, targets)
-		}
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM policy_versions
 			WHERE account = ? AND region = ? AND policy_name = ? AND version <> ?`, s.Account, s.Region, name, def).Scan(&others); err != nil {
 			return err
 		}
-		if others > 0 {
-			return warden.Errorf(warden.CodeDeleteConflict,
-				"Policy %s has %d non-default version(s); delete them with DeletePolicyVersion before deleting the policy.", name, others)
+		if err := warden.CheckPolicyDeletable(name, targets, others); err != nil {
+			return err
 		}
 		var document string
 		if err := tx.QueryRowContext(ctx, `SELECT document FROM policy_versions
@@ -189,8 +170,7 @@ func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now
 			}
 		}
 		arn := warden.PolicyARN(s, name)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-			s.Account, s.Region, arn); err != nil {
+		if err := deleteTags(ctx, tx, s, arn); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "DeletePolicy", policyChange{DefaultVersionID: versionString(def), PolicyDocument: document}, nil, now)
@@ -202,16 +182,9 @@ func (db *DB) DeletePolicy(ctx context.Context, s warden.Scope, name string, now
 // a client pages neither skips nor repeats one.
 func (db *DB) Policies(ctx context.Context, s warden.Scope, ascending bool, p warden.Page) (_ []warden.Policy, _ string, err error) {
 	defer wrapErr(&err, "Policies(%v)", s)
-	cmp, order, after := "<", "DESC", int64(1<<63-1)
-	if ascending {
-		cmp, order, after = ">", "ASC", 0
-	}
-	if p.After != "" {
-		v, err := strconv.ParseInt(p.After, 10, 64)
-		if err != nil {
-			return nil, "", warden.Errorf(warden.CodeInvalidRequest, "invalid marker")
-		}
-		after = v
+	after, cmp, order, err := seqCursor(p.After, ascending, warden.Errorf(warden.CodeInvalidRequest, "invalid marker"))
+	if err != nil {
+		return nil, "", err
 	}
 	query := `SELECT seq, name, default_version, generation_id, created_at, updated_at FROM policies
 		WHERE account = ? AND region = ? AND seq ` + cmp + ` ? ORDER BY seq ` + order + ` LIMIT ?`
@@ -262,7 +235,7 @@ func createPolicyVersionTx(ctx context.Context, tx writeTx, s warden.Scope, poli
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE policies SET default_version = ?, next_version = ?, generation_id = ?, updated_at = ?
 		WHERE account = ? AND region = ? AND name = ?`,
-		newDef, next+1, newPolicyGenerationID(), millis(now), s.Account, s.Region, policyName); err != nil {
+		newDef, next+1, warden.NewPolicyGenerationID(), millis(now), s.Account, s.Region, policyName); err != nil {
 		return "", err
 	}
 	versionID = versionString(next)
@@ -311,24 +284,15 @@ func (db *DB) PolicyVersions(ctx context.Context, s warden.Scope, name string) (
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT version, document, created_at, updated_at FROM policy_versions
-		WHERE account = ? AND region = ? AND policy_name = ? ORDER BY version DESC`, s.Account, s.Region, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []warden.PolicyVersion
-	for rows.Next() {
+	return queryAll(ctx, tx, func(r rowScanner) (warden.PolicyVersion, error) {
 		var n, created, updated int64
 		v := warden.PolicyVersion{PolicyName: name, GenerationID: gen}
-		if err := rows.Scan(&n, &v.Document, &created, &updated); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&n, &v.Document, &created, &updated)
 		v.VersionID, v.IsDefault = versionString(n), n == def
 		v.CreationDate, v.LastModifiedDate = fromMillis(created), fromMillis(updated)
-		out = append(out, v)
-	}
-	return out, rows.Err()
+		return v, err
+	}, `SELECT version, document, created_at, updated_at FROM policy_versions
+		WHERE account = ? AND region = ? AND policy_name = ? ORDER BY version DESC`, s.Account, s.Region, name)
 }
 
 // lockPolicyVersion locks policy name (see lockPolicy) and finds its
@@ -368,7 +332,7 @@ func (db *DB) SetDefaultPolicyVersion(ctx context.Context, s warden.Scope, name,
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE policies SET default_version = ?, generation_id = ?, updated_at = ?
 				WHERE account = ? AND region = ? AND name = ?`,
-				n, newPolicyGenerationID(), millis(now), s.Account, s.Region, name); err != nil {
+				n, warden.NewPolicyGenerationID(), millis(now), s.Account, s.Region, name); err != nil {
 				return err
 			}
 		}
@@ -385,17 +349,15 @@ func (db *DB) DeletePolicyVersion(ctx context.Context, s warden.Scope, name, ver
 		if err != nil {
 			return err
 		}
-		if n == def {
-			return warden.Errorf(warden.CodeDeleteConflict,
-				"Version %s is the default version of policy %s and cannot be deleted; make another version the default first, or delete the policy.",
-				versionID, name)
+		if err := warden.CheckPolicyVersionDeletable(name, versionID, n == def); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM policy_versions WHERE account = ? AND region = ? AND policy_name = ? AND version = ?`,
 			s.Account, s.Region, name, n); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET generation_id = ?, updated_at = ? WHERE account = ? AND region = ? AND name = ?`,
-			newPolicyGenerationID(), millis(now), s.Account, s.Region, name); err != nil {
+			warden.NewPolicyGenerationID(), millis(now), s.Account, s.Region, name); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, warden.PolicyARN(s, name), "DeletePolicyVersion",
@@ -446,23 +408,14 @@ func (db *DB) AttachPolicy(ctx context.Context, s warden.Scope, name, target str
 		if _, _, err := requirePolicyTarget(ctx, tx, s, target); err != nil {
 			return err
 		}
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM policy_targets WHERE account = ? AND region = ? AND policy_name = ? AND target = ?`,
-			s.Account, s.Region, name, target).Scan(&one)
-		if err == nil {
-			return nil // attached already: AttachPolicy is idempotent
+		attached, err := rowExists(ctx, tx, `SELECT 1 FROM policy_targets WHERE account = ? AND region = ? AND policy_name = ? AND target = ?`,
+			s.Account, s.Region, name, target)
+		if err != nil || attached {
+			return err // attached already: AttachPolicy is idempotent
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err := requireBelow(ctx, tx, warden.MaxPoliciesPerTarget, func(int) error { return warden.ErrTargetPoliciesLimit(target) },
+			`SELECT COUNT(*) FROM policy_targets WHERE account = ? AND region = ? AND target = ?`, s.Account, s.Region, target); err != nil {
 			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM policy_targets WHERE account = ? AND region = ? AND target = ?`,
-			s.Account, s.Region, target).Scan(&n); err != nil {
-			return err
-		}
-		if n >= warden.MaxPoliciesPerTarget {
-			return warden.Errorf(warden.CodeLimitExceeded,
-				"The target %s already has the maximum of %d policies attached.", target, warden.MaxPoliciesPerTarget)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO policy_targets (account, region, policy_name, target, created_at) VALUES (?, ?, ?, ?, ?)`,
 			s.Account, s.Region, name, target, millis(now)); err != nil {
@@ -500,13 +453,8 @@ func (db *DB) PolicyTargets(ctx context.Context, s warden.Scope, name string, p 
 		return nil, "", err
 	}
 	defer func() { _ = tx.Rollback() }()
-	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`,
-		s.Account, s.Region, name).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", policyNotFound(name)
-	}
-	if err != nil {
+	if err := requireRow(ctx, tx, policyNotFound(name), `SELECT 1 FROM policies WHERE account = ? AND region = ? AND name = ?`,
+		s.Account, s.Region, name); err != nil {
 		return nil, "", err
 	}
 	return pageStrings(ctx, tx, p, `SELECT target FROM policy_targets
@@ -553,25 +501,10 @@ func (db *DB) AttachedPolicies(ctx context.Context, s warden.Scope, target strin
 // rows and returns at most p.Limit of them, with the last one as the cursor
 // when there are more.
 func pageStrings(ctx context.Context, q querier, p warden.Page, query string, args ...any) ([]string, string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var out []string
-	next := ""
-	for rows.Next() {
-		if len(out) == p.Limit {
-			next = out[len(out)-1]
-			break
-		}
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, "", err
-		}
-		out = append(out, v)
-	}
-	return out, next, rows.Err()
+	return keyPage(ctx, q, p.Limit, func(r rowScanner) (string, string, error) {
+		s, err := scanString(r)
+		return s, s, err
+	}, query, args...)
 }
 
 // --- logging options ---
@@ -591,10 +524,7 @@ func getV2Logging(ctx context.Context, q querier, s warden.Scope) (warden.V2Logg
 	var o warden.V2LoggingOptions
 	err := q.QueryRowContext(ctx, `SELECT role_arn, default_log_level, disable_all_logs FROM logging_options_v2
 		WHERE account = ? AND region = ?`, s.Account, s.Region).Scan(&o.RoleArn, &o.DefaultLogLevel, &o.DisableAllLogs)
-	if errors.Is(err, sql.ErrNoRows) {
-		return o, warden.Errorf(warden.CodeNotConfigured, "V2 logging options are not configured; set them with SetV2LoggingOptions.")
-	}
-	return o, err
+	return o, noRowAs(err, warden.Errorf(warden.CodeNotConfigured, "V2 logging options are not configured; set them with SetV2LoggingOptions."))
 }
 
 // setV2LoggingTx replaces the V2 logging options inside tx. It is the whole

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/warden-iot/warden/internal/secret"
 )
 
 // Options choose the store: PostgreSQL when Database is set, else SQLite
@@ -23,7 +24,7 @@ type Options struct {
 	DataDir     string
 	Synchronous string // SQLite's synchronous pragma
 	// MasterKey seals the secrets stored, as base64 or hex (see
-	// ParseMasterKey); "" means the key file in DataDir, created on first
+	// secret.ParseKey); "" means the key file in DataDir, created on first
 	// start. cmd/warden requires it on PostgreSQL, where every node must
 	// share one key.
 	MasterKey string
@@ -46,7 +47,7 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 	var key []byte
 	if opt.MasterKey != "" {
 		var err error
-		if key, err = ParseMasterKey(opt.MasterKey); err != nil {
+		if key, err = secret.ParseKey(opt.MasterKey); err != nil {
 			return nil, fmt.Errorf("WARDEN_MASTER_KEY: %w", err)
 		}
 	}

@@ -22,6 +22,11 @@ func wrap(err error, doing string) error {
 	return fmt.Errorf("%s: %w", doing, err)
 }
 
+// queryRower runs a query of at most one row.
+type queryRower interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
 // queryEach runs a query and calls each for every row.
 func queryEach(ctx context.Context, q querier, each func(rowScanner) error, query string, args ...any) error {
 	rows, err := q.QueryContext(ctx, query, args...)
@@ -75,6 +80,46 @@ func andEq(query string, args []any, column, value string) (string, []any) {
 		return query, args
 	}
 	return query + ` AND ` + column + ` = ?`, append(args, value)
+}
+
+// noRowAs is err, or missing when err is sql.ErrNoRows (the row sought
+// does not exist).
+func noRowAs(err, missing error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return missing
+	}
+	return err
+}
+
+// requireRow fails with missing unless the query returns a row.
+func requireRow(ctx context.Context, q queryRower, missing error, query string, args ...any) error {
+	exists, err := rowExists(ctx, q, query, args...)
+	if err == nil && !exists {
+		return missing
+	}
+	return err
+}
+
+// requireNoRow fails with found when the query returns a row.
+func requireNoRow(ctx context.Context, q queryRower, found error, query string, args ...any) error {
+	exists, err := rowExists(ctx, q, query, args...)
+	if err == nil && exists {
+		return found
+	}
+	return err
+}
+
+// requireBelow fails with over(n) when n, the count the COUNT(*) query
+// returns, has reached limit: a quota that a new row would pass.
+func requireBelow(ctx context.Context, q queryRower, limit int, over func(n int) error, query string, args ...any) error {
+	var n int
+	if err := q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return err
+	}
+	if n >= limit {
+		return over(n)
+	}
+	return nil
 }
 
 // rowExists reports whether the query returns a row.

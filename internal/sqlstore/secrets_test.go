@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/secret"
 )
 
 // storeSecrets fills db with one secret of each kind and returns them.
@@ -54,7 +54,7 @@ func TestSecretsAtRest(t *testing.T) {
 	}
 	keySecret, serverSecret, caKey := storeSecrets(t, db)
 	modes := map[string]os.FileMode{}
-	for _, name := range []string{".", SQLiteFile, SQLiteFile + "-wal", SQLiteFile + "-shm", MasterKeyFile} {
+	for _, name := range []string{".", SQLiteFile, SQLiteFile + "-wal", SQLiteFile + "-shm", secret.KeyFile} {
 		st, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -96,12 +96,12 @@ func TestSecretsAtRest(t *testing.T) {
 	if err := plain.QueryRow(`SELECT secret FROM access_keys WHERE id = 'AKIASECRETTEST00000A'`).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(stored, sealedPrefix) || strings.Contains(stored, keySecret) {
+	if !strings.HasPrefix(stored, secret.SealedPrefix) || strings.Contains(stored, keySecret) {
 		t.Errorf("access key secret stored as %q, want a sealed value", stored)
 	}
 
 	// Another key does not open the store.
-	wrong := bytes.Repeat([]byte{1}, MasterKeySize)
+	wrong := bytes.Repeat([]byte{1}, secret.KeySize)
 	if db, err := OpenSQLite(ctx, dir, SQLiteOptions{MasterKey: wrong}); !errors.Is(err, ErrWrongMasterKey) {
 		if err == nil {
 			db.Close()
@@ -150,7 +150,7 @@ func TestSecretsOfAnOlderStoreAreSealed(t *testing.T) {
 		}
 	}
 	db.Close()
-	if err := os.Remove(filepath.Join(dir, MasterKeyFile)); err != nil {
+	if err := os.Remove(filepath.Join(dir, secret.KeyFile)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -159,7 +159,7 @@ func TestSecretsOfAnOlderStoreAreSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := os.Stat(filepath.Join(dir, MasterKeyFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, secret.KeyFile)); err != nil {
 		t.Errorf("no new master key file: %v", err)
 	}
 	var clear int
@@ -194,11 +194,11 @@ func TestMasterKeyFileLostIsRefused(t *testing.T) {
 	}
 	storeSecrets(t, db)
 	db.Close()
-	key, err := os.ReadFile(filepath.Join(dir, MasterKeyFile))
+	key, err := os.ReadFile(filepath.Join(dir, secret.KeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(dir, MasterKeyFile)); err != nil {
+	if err := os.Remove(filepath.Join(dir, secret.KeyFile)); err != nil {
 		t.Fatal(err)
 	}
 	if db, err := OpenSQLite(ctx, dir, SQLiteOptions{}); err == nil || !strings.Contains(err.Error(), "master.key is missing") {
@@ -208,7 +208,7 @@ func TestMasterKeyFileLostIsRefused(t *testing.T) {
 		t.Fatalf("open without master.key: %v, want an error saying it is missing", err)
 	}
 	// The key given instead (WARDEN_MASTER_KEY) opens it.
-	parsed, err := ParseMasterKey(string(key))
+	parsed, err := secret.ParseKey(string(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,23 +219,8 @@ func TestMasterKeyFileLostIsRefused(t *testing.T) {
 	db.Close()
 }
 
-func TestParseMasterKey(t *testing.T) {
-	raw := bytes.Repeat([]byte{0xab}, MasterKeySize)
-	for _, in := range []string{base64.StdEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw) + "\n",
-		strings.Repeat("ab", MasterKeySize)} {
-		if got, err := ParseMasterKey(in); err != nil || !bytes.Equal(got, raw) {
-			t.Errorf("ParseMasterKey(%q) = %x, %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"", "short", base64.StdEncoding.EncodeToString(raw[:16])} {
-		if _, err := ParseMasterKey(in); err == nil {
-			t.Errorf("ParseMasterKey(%q) accepted", in)
-		}
-	}
-}
-
 // testMasterKey is the key of the tests whose nodes share a database.
-var testMasterKey = bytes.Repeat([]byte{0x5a}, MasterKeySize)
+var testMasterKey = bytes.Repeat([]byte{0x5a}, secret.KeySize)
 
 // TestLostStoreBesideMasterKeyIsRefused: an emptied database next to the
 // master key file is a lost store, not a new one.

@@ -7,16 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/warden-iot/warden"
 )
-
-type queryRower interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}
 
 func encodeAttrs(m map[string]string) (string, error) {
 	if m == nil {
@@ -102,13 +97,9 @@ func (db *DB) CreateTopic(ctx context.Context, s warden.Scope, t warden.Topic, t
 		if warden.ErrorCode(err) != warden.CodeSNSNotFound {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sns_topics WHERE account = ? AND region = ?`,
-			s.Account, s.Region).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxSNSTopics, warden.ErrSNSTopicsLimit,
+			`SELECT COUNT(*) FROM sns_topics WHERE account = ? AND region = ?`, s.Account, s.Region); err != nil {
 			return err
-		}
-		if n >= warden.MaxSNSTopics {
-			return warden.Errorf(warden.CodeSNSTopicLimitExceeded, "Topic limit exceeded")
 		}
 		// Empty values mean "not set", as in SetTopicAttributes.
 		attrs := maps.Clone(t.Attributes)
@@ -151,8 +142,7 @@ func (db *DB) DeleteTopic(ctx context.Context, s warden.Scope, name string, now 
 			return err
 		}
 		arn := s.SNSARN(name)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-			s.Account, s.Region, arn); err != nil {
+		if err := deleteTags(ctx, tx, s, arn); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, arn, "DeleteTopic", map[string]any{"Name": name}, nil, now)
@@ -188,21 +178,10 @@ func (db *DB) Topic(ctx context.Context, s warden.Scope, name string) (warden.To
 	return t, nil
 }
 
-func parseCursor(after string) (int64, error) {
-	if after == "" {
-		return 0, nil
-	}
-	v, err := strconv.ParseInt(after, 10, 64)
-	if err != nil {
-		return 0, warden.SNSInvalidParameter("NextToken")
-	}
-	return v, nil
-}
-
 // Topics lists topics oldest first; the cursor is the last topic's sequence
 // number.
 func (db *DB) Topics(ctx context.Context, s warden.Scope, p warden.Page) ([]warden.Topic, string, error) {
-	after, err := parseCursor(p.After)
+	after, _, _, err := seqCursor(p.After, true, warden.SNSInvalidParameter("NextToken"))
 	if err != nil {
 		return nil, "", wrap(err, "topics")
 	}
@@ -319,13 +298,10 @@ func (db *DB) Subscribe(ctx context.Context, s warden.Scope, sub warden.Subscrip
 			sub = existing
 			return enqueueDelivery(ctx, tx, s, sub.Topic, warden.SNSSubscriptionConfirmation, warden.NewUUID(), sub.Arn, sub.Endpoint, sub.Token, now)
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sns_subscriptions WHERE account = ? AND region = ? AND topic = ? AND status <> ?`,
-			s.Account, s.Region, sub.Topic, warden.SubscriptionDeleted).Scan(&n); err != nil {
+		if err := requireBelow(ctx, tx, warden.MaxSNSSubscriptionsPerTopic, warden.ErrSNSSubscriptionsLimit,
+			`SELECT COUNT(*) FROM sns_subscriptions WHERE account = ? AND region = ? AND topic = ? AND status <> ?`,
+			s.Account, s.Region, sub.Topic, warden.SubscriptionDeleted); err != nil {
 			return err
-		}
-		if n >= warden.MaxSNSSubscriptionsPerTopic {
-			return warden.Errorf(warden.CodeSNSSubscriptionLimitExceeded, "Subscription limit exceeded")
 		}
 		sub.Status = warden.SubscriptionPending
 		sub.Owner = s.Account
@@ -443,7 +419,7 @@ func (db *DB) Unsubscribe(ctx context.Context, s warden.Scope, arn, newToken str
 
 // Subscriptions lists subscriptions oldest first, leaving deleted ones out.
 func (db *DB) Subscriptions(ctx context.Context, s warden.Scope, topic string, p warden.Page) ([]warden.Subscription, string, error) {
-	after, err := parseCursor(p.After)
+	after, _, _, err := seqCursor(p.After, true, warden.SNSInvalidParameter("NextToken"))
 	if err != nil {
 		return nil, "", wrap(err, "subscriptions")
 	}

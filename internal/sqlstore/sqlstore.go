@@ -20,6 +20,8 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/warden-iot/warden"
+	"github.com/warden-iot/warden/internal/secret"
+	"github.com/warden-iot/warden/internal/sqlitedriver"
 )
 
 //go:embed migrations
@@ -38,7 +40,7 @@ type DB struct {
 	// writes; SERIALIZABLE transactions instead of the single writer).
 	postgres bool
 	// secrets seals and opens the secrets stored (see secrets.go).
-	secrets *sealer
+	secrets *secret.Sealer
 }
 
 var _ warden.Store = (*DB)(nil)
@@ -76,7 +78,7 @@ func OpenSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 }
 
 func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, error) {
-	if err := prepareDataDir(dataDir); err != nil {
+	if err := secret.PrepareDataDir(dataDir); err != nil {
 		return nil, err
 	}
 	sync := strings.ToUpper(opt.Synchronous)
@@ -108,11 +110,11 @@ func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		q.Add("_pragma", "foreign_keys(1)")
 		return "file:" + path + "?" + q.Encode() + extra
 	}
-	// Both pools' connections cache their statements (see sqlitecache.go).
+	// Both pools' connections cache their statements (see internal/sqlitedriver).
 	// The writer checkpoints every 16 MiB of WAL rather than SQLite's 4 MiB:
 	// a checkpoint costs two fsyncs whatever it copies, holds up the writes
 	// queued behind it, and copies a page rewritten by many commits once.
-	writeConn, err := openSQLiteConnector(dsn("&_pragma=wal_autocheckpoint(4000)"), "BEGIN IMMEDIATE")
+	writeConn, err := sqlitedriver.NewConnector(dsn("&_pragma=wal_autocheckpoint(4000)"), "BEGIN IMMEDIATE")
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +128,7 @@ func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 		write.Close()
 		return nil, err
 	}
-	readConn, err := openSQLiteConnector(dsn("&_pragma=query_only(1)"), "BEGIN")
+	readConn, err := sqlitedriver.NewConnector(dsn("&_pragma=query_only(1)"), "BEGIN")
 	if err != nil {
 		write.Close()
 		return nil, err
@@ -141,7 +143,7 @@ func openSQLite(ctx context.Context, dataDir string, opt SQLiteOptions) (*DB, er
 	// SQLite made the -wal and -shm files with the database file's mode;
 	// these chmods are for files an older Warden made 0644.
 	for _, f := range []string{path, path + "-wal", path + "-shm"} {
-		if err := restrictFile(f); err != nil {
+		if err := secret.RestrictFile(f); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -163,10 +165,10 @@ func createDatabaseFile(dataDir string) error {
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 || walHolds(path) {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, MasterKeyFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dataDir, secret.KeyFile)); err == nil {
 		return fmt.Errorf("%w: %s is missing or empty, but %s exists: the store was lost (deleted, truncated, or the data dir restored incompletely). "+
 			"Restore %s from a backup; or, to start a new empty store, remove %s and the credentials file",
-			ErrLostStore, path, MasterKeyFile, SQLiteFile, MasterKeyFile)
+			ErrLostStore, path, secret.KeyFile, SQLiteFile, secret.KeyFile)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -323,26 +325,15 @@ func (db *DB) AccessKey(ctx context.Context, id string) (_ warden.AccessKey, _ b
 // AccessKeys lists every key, oldest first.
 func (db *DB) AccessKeys(ctx context.Context) (_ []warden.AccessKey, err error) {
 	defer wrapErr(&err, "AccessKeys()")
-	rows, err := db.read.QueryContext(ctx, `SELECT id, secret, account, created_at, inactive FROM access_keys ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []warden.AccessKey
-	for rows.Next() {
-		var k warden.AccessKey
+	return queryAll(ctx, db.read, func(r rowScanner) (k warden.AccessKey, err error) {
 		var created int64
-		if err := rows.Scan(&k.ID, &k.Secret, &k.Account, &created, &k.Inactive); err != nil {
-			return nil, err
-		}
-		var err error
-		if k.Secret, err = db.openSecretString(k.Secret, aadAccessKey(k.ID)); err != nil {
-			return nil, err
+		if err := r.Scan(&k.ID, &k.Secret, &k.Account, &created, &k.Inactive); err != nil {
+			return k, err
 		}
 		k.CreatedAt = fromMillis(created)
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+		k.Secret, err = db.openSecretString(k.Secret, aadAccessKey(k.ID))
+		return k, err
+	}, `SELECT id, secret, account, created_at, inactive FROM access_keys ORDER BY created_at, id`)
 }
 
 // DeleteAccessKey removes a key.

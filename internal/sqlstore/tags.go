@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 
 	"github.com/warden-iot/warden"
 )
@@ -14,12 +12,16 @@ var taggable = map[string]string{
 	"mitigationaction": `SELECT 1 FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
 }
 
+// deleteTags removes the tags of a deleted resource.
+func deleteTags(ctx context.Context, tx writeTx, s warden.Scope, arn string) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`, s.Account, s.Region, arn)
+	return err
+}
+
 // requireResource fails with ResourceNotFound unless arn names an existing
 // taggable resource of scope s. Another account's ARN is reported as missing,
 // so a caller learns nothing about resources it cannot see.
-func requireResource(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, s warden.Scope, arn string) error {
+func requireResource(ctx context.Context, q queryRower, s warden.Scope, arn string) error {
 	scope, kind, id, ok := warden.ParseIoTARN(arn)
 	if !ok {
 		return warden.Errorf(warden.CodeInvalidRequest, "%s is not a valid AWS IoT resource ARN.", arn)
@@ -32,12 +34,7 @@ func requireResource(ctx context.Context, q interface {
 	if scope != s {
 		return missing
 	}
-	var one int
-	err := q.QueryRowContext(ctx, query, s.Account, s.Region, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return missing
-	}
-	return err
+	return requireRow(ctx, q, missing, query, s.Account, s.Region, id)
 }
 
 func putTags(ctx context.Context, tx writeTx, s warden.Scope, arn string, tags []warden.Tag) error {
@@ -96,25 +93,10 @@ func (db *DB) Tags(ctx context.Context, s warden.Scope, arn string, p warden.Pag
 	if err := requireResource(ctx, db.read, s, arn); err != nil {
 		return nil, "", err
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT tag_key, tag_value FROM tags
+	return keyPage(ctx, db.read, p.Limit, func(r rowScanner) (t warden.Tag, _ string, err error) {
+		err = r.Scan(&t.Key, &t.Value)
+		return t, t.Key, err
+	}, `SELECT tag_key, tag_value FROM tags
 		WHERE account = ? AND region = ? AND resource_arn = ? AND tag_key > ? ORDER BY tag_key LIMIT ?`,
 		s.Account, s.Region, arn, p.After, p.Limit+1)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var tags []warden.Tag
-	next := ""
-	for rows.Next() {
-		if len(tags) == p.Limit {
-			next = tags[len(tags)-1].Key
-			break
-		}
-		var t warden.Tag
-		if err := rows.Scan(&t.Key, &t.Value); err != nil {
-			return nil, "", err
-		}
-		tags = append(tags, t)
-	}
-	return tags, next, rows.Err()
 }

@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,10 +103,7 @@ func scanThing(r rowScanner, extra ...any) (warden.Thing, error) {
 func thingByName(ctx context.Context, q querier, s warden.Scope, name string) (warden.Thing, error) {
 	t, err := scanThing(q.QueryRowContext(ctx, `SELECT `+thingColumns+` FROM things WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, warden.ErrThingNotFound(name)
-	}
-	return t, err
+	return t, noRowAs(err, warden.ErrThingNotFound(name))
 }
 
 func requireThing(ctx context.Context, q querier, s warden.Scope, name string) error {
@@ -128,22 +126,13 @@ func writeThingAttributes(ctx context.Context, tx writeTx, s warden.Scope, t *wa
 // insertThingAttributes adds the thing's rows to the attribute index, which
 // has none of them.
 func insertThingAttributes(ctx context.Context, tx writeTx, s warden.Scope, t *warden.Thing) error {
-	for _, k := range sortedThingAttributeNames(t.Attributes) {
+	for _, k := range slices.Sorted(maps.Keys(t.Attributes)) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO thing_attributes (account, region, thing_name, attr_name, attr_value)
 			VALUES (?, ?, ?, ?, ?)`, s.Account, s.Region, t.Name, k, t.Attributes[k]); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func sortedThingAttributeNames(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // CreateThing stores a new thing, or returns the identical one. The usual
@@ -206,11 +195,6 @@ func (db *DB) Thing(ctx context.Context, s warden.Scope, name string) (warden.Th
 	return thingByName(ctx, db.read, s, name)
 }
 
-func thingVersionConflict(kind, name string, expected, actual int64) error {
-	return warden.Errorf(warden.CodeVersionConflict,
-		"The expected version %d of %s %s does not match its current version %d.", expected, kind, name, actual)
-}
-
 // UpdateThing changes a thing's type and attributes and follows the change
 // in the dynamic groups.
 func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u warden.ThingUpdate, now time.Time) (warden.Thing, error) {
@@ -220,8 +204,8 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 		if t, err = thingByName(ctx, tx, s, name); err != nil {
 			return err
 		}
-		if u.ExpectedVersion != nil && *u.ExpectedVersion != t.Version {
-			return thingVersionConflict("thing", name, *u.ExpectedVersion, t.Version)
+		if err := warden.CheckExpectedVersion("thing", name, u.ExpectedVersion, t.Version); err != nil {
+			return err
 		}
 		if u.RemoveThingType && u.TypeName != nil {
 			return warden.Errorf(warden.CodeInvalidRequest, "thingTypeName and removeThingType cannot both be set.")
@@ -280,8 +264,8 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 		if err != nil {
 			return err
 		}
-		if expectedVersion != nil && *expectedVersion != t.Version {
-			return thingVersionConflict("thing", name, *expectedVersion, t.Version)
+		if err := warden.CheckExpectedVersion("thing", name, expectedVersion, t.Version); err != nil {
+			return err
 		}
 		if hasPrincipals {
 			return warden.ErrThingStillAttached(name)
@@ -393,28 +377,13 @@ func thingGroupNotFound(name string) error { return warden.NotFound("Thing group
 func thingGroupByName(ctx context.Context, q querier, s warden.Scope, name string) (thingGroupRow, error) {
 	g, err := scanThingGroup(q.QueryRowContext(ctx, `SELECT `+thingGroupColumns+` FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return g, thingGroupNotFound(name)
-	}
-	return g, err
+	return g, noRowAs(err, thingGroupNotFound(name))
 }
 
 // groupRootToParent lists a group's ancestors, root first.
 func groupRootToParent(ctx context.Context, q querier, s warden.Scope, name string) ([]string, error) {
 	return queryStrings(ctx, q, `SELECT ancestor FROM thing_group_ancestors
 		WHERE account = ? AND region = ? AND descendant = ? AND distance > 0 ORDER BY distance DESC`, s.Account, s.Region, name)
-}
-
-func sameThingGroupConfig(a, b *warden.ThingGroup) bool {
-	if a.ParentName != b.ParentName || a.Description != b.Description || !warden.EqualAttributes(a.Attributes, b.Attributes) ||
-		a.Dynamic() != b.Dynamic() {
-		return false
-	}
-	if a.Query != nil {
-		return a.Query.IndexName == b.Query.IndexName && a.Query.QueryString == b.Query.QueryString &&
-			a.Query.QueryVersion == b.Query.QueryVersion
-	}
-	return true
 }
 
 func thingGroupOperation(dynamic bool, op string) string {
@@ -437,7 +406,7 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 	err := db.inTx(ctx, func(tx writeTx) error {
 		existing, err := thingGroupByName(ctx, tx, s, g.Name)
 		if err == nil {
-			if sameThingGroupConfig(&existing.ThingGroup, &g) {
+			if existing.ThingGroup.SameConfig(&g) {
 				g = existing.ThingGroup
 				// A fill cut short (by an error, or a stop) is finished by
 				// the repeated request.
@@ -464,28 +433,17 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 			if err != nil {
 				return err
 			}
-			if parent.Dynamic() {
-				return warden.Errorf(warden.CodeInvalidRequest,
-					"Thing group %s is a dynamic thing group; dynamic groups cannot be part of a hierarchy.", g.ParentName)
-			}
-			if parent.depth >= warden.MaxThingGroupDepth {
-				return warden.Errorf(warden.CodeInvalidRequest,
-					"Thing group %s is at level %d of its hierarchy; a hierarchy can be at most %d levels deep.",
-					g.ParentName, parent.depth, warden.MaxThingGroupDepth)
+			if err := parent.CheckParentOf(parent.depth); err != nil {
+				return err
 			}
 			root, depth = parent.root, parent.depth+1
 		}
 		q := warden.DynamicGroupQuery{}
 		if g.Query != nil {
 			q = *g.Query
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1`,
-				s.Account, s.Region).Scan(&n); err != nil {
+			if err := requireBelow(ctx, tx, warden.MaxDynamicThingGroups, warden.ErrDynamicGroupsLimit,
+				`SELECT COUNT(*) FROM thing_groups WHERE account = ? AND region = ? AND dynamic = 1`, s.Account, s.Region); err != nil {
 				return err
-			}
-			if n >= warden.MaxDynamicThingGroups {
-				return warden.Errorf(warden.CodeLimitExceeded,
-					"An account can have at most %d dynamic thing groups; delete one before creating another.", warden.MaxDynamicThingGroups)
 			}
 		}
 		attrs, err := encodeThingAttributes(g.Attributes)
@@ -541,13 +499,6 @@ func (db *DB) ThingGroup(ctx context.Context, s warden.Scope, name string) (ward
 	return g.ThingGroup, wrap(err, "thing group")
 }
 
-func wrongThingGroupKind(name string, dynamic bool, op string) error {
-	if dynamic {
-		return warden.Errorf(warden.CodeInvalidRequest, "Thing group %s is a dynamic thing group; use %sDynamicThingGroup.", name, op)
-	}
-	return warden.Errorf(warden.CodeInvalidRequest, "Thing group %s is a static thing group; use %sThingGroup.", name, op)
-}
-
 // UpdateThingGroup changes a group's properties (and a dynamic group's
 // query, recomputing its members).
 func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string, u warden.ThingGroupUpdate, now time.Time) (warden.ThingGroup, error) {
@@ -558,11 +509,8 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 		if g, err = thingGroupByName(ctx, tx, s, name); err != nil {
 			return err
 		}
-		if g.Dynamic() != u.Dynamic {
-			return wrongThingGroupKind(name, g.Dynamic(), "Update")
-		}
-		if u.ExpectedVersion != nil && *u.ExpectedVersion != g.Version {
-			return thingVersionConflict("thing group", name, *u.ExpectedVersion, g.Version)
+		if err := g.CheckChange("Update", u.Dynamic, u.ExpectedVersion); err != nil {
+			return err
 		}
 		before := docOfThingGroup(&g.ThingGroup)
 		if u.Description != nil {
@@ -620,11 +568,8 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 		if err != nil {
 			return err
 		}
-		if g.Dynamic() != dynamic {
-			return wrongThingGroupKind(name, g.Dynamic(), "Delete")
-		}
-		if expectedVersion != nil && *expectedVersion != g.Version {
-			return thingVersionConflict("thing group", name, *expectedVersion, g.Version)
+		if err := g.CheckChange("Delete", dynamic, expectedVersion); err != nil {
+			return err
 		}
 		var child string
 		err = tx.QueryRowContext(ctx, `SELECT name FROM thing_groups WHERE account = ? AND region = ? AND parent_name = ? ORDER BY name LIMIT 1`,
@@ -658,8 +603,7 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 			`DELETE FROM thing_groups WHERE account = ? AND region = ? AND name = ?`); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE account = ? AND region = ? AND resource_arn = ?`,
-			s.Account, s.Region, g.ARN(s)); err != nil {
+		if err := deleteTags(ctx, tx, s, g.ARN(s)); err != nil {
 			return err
 		}
 		return logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Delete"), docOfThingGroup(&g.ThingGroup), nil, now)

@@ -99,7 +99,7 @@ func fillTestStore(t *testing.T, n int) (*DB, warden.Scope) {
 	t.Cleanup(func() { db.Close() })
 	s := warden.Scope{Account: "123456789012", Region: "us-east-1"}
 	now := time.Now().UTC()
-	var b BulkBatch
+	var b warden.BulkBatch
 	for i := range n {
 		b.Things = append(b.Things, warden.Thing{Name: fmt.Sprintf("t%04d", i), ID: warden.NewUUID(),
 			Attributes: map[string]string{"v": fmt.Sprint(i % 2)}, CreationDate: now, LastModifiedDate: now})

@@ -34,26 +34,18 @@ func getV2Level(ctx context.Context, q querier, s warden.Scope, t warden.LogTarg
 func (db *DB) SetV2LoggingLevel(ctx context.Context, s warden.Scope, l warden.LogTargetLevel, now time.Time) (err error) {
 	defer wrapErr(&err, "SetV2LoggingLevel(%v)", s)
 	return db.inTx(ctx, func(tx writeTx) error {
-		if _, err := getV2Logging(ctx, tx, s); err != nil {
+		o, err := getV2Logging(ctx, tx, s)
+		if err != nil {
 			return err
 		}
 		if l.Target.Type == warden.LogTargetDefault {
 			// The DEFAULT target is the options' defaultLogLevel.
-			o, err := getV2Logging(ctx, tx, s)
-			if err != nil {
-				return err
-			}
 			o.DefaultLogLevel = l.Level
 			return setV2LoggingAs(ctx, tx, s, o, now, "SetV2LoggingLevel")
 		}
 		if l.Target.Type == warden.LogTargetThingGroup {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM thing_groups WHERE account = ? AND region = ? AND name = ?`,
-				s.Account, s.Region, l.Target.Name).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return warden.Errorf(warden.CodeInvalidRequest, "Thing group %s does not exist.", l.Target.Name)
-			}
-			if err != nil {
+			if err := requireRow(ctx, tx, warden.Errorf(warden.CodeInvalidRequest, "Thing group %s does not exist.", l.Target.Name),
+				`SELECT 1 FROM thing_groups WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, l.Target.Name); err != nil {
 				return err
 			}
 		}
@@ -65,13 +57,9 @@ func (db *DB) SetV2LoggingLevel(ctx context.Context, s warden.Scope, l warden.Lo
 		if existed {
 			before = v2LevelChange{l.Target.Type, l.Target.Name, old}
 		} else {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM logging_levels_v2 WHERE account = ? AND region = ?`,
-				s.Account, s.Region).Scan(&n); err != nil {
+			if err := requireBelow(ctx, tx, warden.MaxV2LoggingLevels, warden.ErrV2LoggingLevelsLimit,
+				`SELECT COUNT(*) FROM logging_levels_v2 WHERE account = ? AND region = ?`, s.Account, s.Region); err != nil {
 				return err
-			}
-			if n >= warden.MaxV2LoggingLevels {
-				return warden.Errorf(warden.CodeLimitExceeded, "An account may have at most %d logging levels.", warden.MaxV2LoggingLevels)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO logging_levels_v2
@@ -113,25 +101,15 @@ func (db *DB) V2LoggingLevels(ctx context.Context, s warden.Scope, targetType st
 	if targetType != warden.LogTargetDefault {
 		query := `SELECT seq, target_type, target_name, log_level FROM logging_levels_v2 WHERE account = ? AND region = ? AND seq > ?`
 		args := []any{s.Account, s.Region, after}
-		if targetType != "" {
-			query += ` AND target_type = ?`
-			args = append(args, targetType)
-		}
+		query, args = andEq(query, args, "target_type", targetType)
 		query += ` ORDER BY seq LIMIT ?`
 		args = append(args, p.Limit+1)
-		rows, err := db.read.QueryContext(ctx, query, args...)
-		if err != nil {
-			return nil, "", err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		if err := queryEach(ctx, db.read, func(rs rowScanner) error {
 			var r row
-			if err := rows.Scan(&r.seq, &r.l.Target.Type, &r.l.Target.Name, &r.l.Level); err != nil {
-				return nil, "", err
-			}
+			err := rs.Scan(&r.seq, &r.l.Target.Type, &r.l.Target.Name, &r.l.Level)
 			all = append(all, r)
-		}
-		if err := rows.Err(); err != nil {
+			return err
+		}, query, args...); err != nil {
 			return nil, "", err
 		}
 	}
@@ -207,14 +185,8 @@ func (db *DB) V2LogEntries(ctx context.Context, f warden.V2LogFilter) (_ []warde
 	defer wrapErr(&err, "V2LogEntries()")
 	query := `SELECT seq, account, region, at, entry FROM v2_log_entries WHERE seq > ?`
 	args := []any{f.AfterSeq}
-	if f.Account != "" {
-		query += ` AND account = ?`
-		args = append(args, f.Account)
-	}
-	if f.Region != "" {
-		query += ` AND region = ?`
-		args = append(args, f.Region)
-	}
+	query, args = andEq(query, args, "account", f.Account)
+	query, args = andEq(query, args, "region", f.Region)
 	if !f.Since.IsZero() {
 		query += ` AND at >= ?`
 		args = append(args, millis(f.Since))
@@ -224,22 +196,12 @@ func (db *DB) V2LogEntries(ctx context.Context, f warden.V2LogFilter) (_ []warde
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []warden.V2LogEntry
-	for rows.Next() {
-		var e warden.V2LogEntry
+	return queryAll(ctx, db.read, func(r rowScanner) (e warden.V2LogEntry, err error) {
 		var at int64
-		if err := rows.Scan(&e.Seq, &e.Scope.Account, &e.Scope.Region, &at, &e.Entry); err != nil {
-			return nil, err
-		}
+		err = r.Scan(&e.Seq, &e.Scope.Account, &e.Scope.Region, &at, &e.Entry)
 		e.At = fromMillis(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	}, query, args...)
 }
 
 // pruneBatch bounds the rows one pruning transaction deletes, so that a
@@ -281,22 +243,11 @@ func (db *DB) PruneV2LogEntries(ctx context.Context, before time.Time, keep int)
 		s warden.Scope
 		n int64
 	}
-	var over []scopeCount
-	rows, err := db.read.QueryContext(ctx, `SELECT account, region, COUNT(*) FROM v2_log_entries
-		GROUP BY account, region HAVING COUNT(*) > ?`, keep)
+	over, err := queryAll(ctx, db.read, func(r rowScanner) (sc scopeCount, err error) {
+		err = r.Scan(&sc.s.Account, &sc.s.Region, &sc.n)
+		return sc, err
+	}, `SELECT account, region, COUNT(*) FROM v2_log_entries GROUP BY account, region HAVING COUNT(*) > ?`, keep)
 	if err != nil {
-		return total, err
-	}
-	for rows.Next() {
-		var sc scopeCount
-		if err := rows.Scan(&sc.s.Account, &sc.s.Region, &sc.n); err != nil {
-			rows.Close()
-			return total, err
-		}
-		over = append(over, sc)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return total, err
 	}
 	for _, sc := range over {

@@ -1,4 +1,7 @@
-package sqlstore
+// Package sqlitedriver wraps modernc's SQLite driver for the store: each
+// connection keeps the statements it compiled, and statements run with
+// contexts that do not end (see below why).
+package sqlitedriver
 
 import (
 	"container/list"
@@ -31,8 +34,8 @@ import (
 // audit's scans, about a second for 100,000 certificates). A statement whose
 // context has already ended is not started.
 
-// uncancelled returns ctx without its cancellation, if it has one.
-func uncancelled(ctx context.Context) context.Context {
+// Uncancelled returns ctx without its cancellation, if it has one.
+func Uncancelled(ctx context.Context) context.Context {
 	if ctx.Done() == nil {
 		return ctx
 	}
@@ -46,18 +49,18 @@ func startContext(ctx context.Context) (context.Context, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return uncancelled(ctx), nil
+	return Uncancelled(ctx), nil
 }
 
 // uncancelledStmt is a prepared statement that runs with uncancelled contexts.
 type uncancelledStmt struct{ sqliteStmt }
 
 func (s uncancelledStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	return s.sqliteStmt.ExecContext(uncancelled(ctx), args)
+	return s.sqliteStmt.ExecContext(Uncancelled(ctx), args)
 }
 
 func (s uncancelledStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	return s.sqliteStmt.QueryContext(uncancelled(ctx), args)
+	return s.sqliteStmt.QueryContext(Uncancelled(ctx), args)
 }
 
 // sqliteStmtCacheSize is the number of statements each connection keeps.
@@ -68,12 +71,12 @@ const sqliteStmtCacheSize = 256
 // would only churn the cache.
 const sqliteStmtCacheMaxQuery = 16 << 10
 
-// openSQLiteConnector returns modernc's connector for dsn, wrapped so that
+// NewConnector returns modernc's connector for dsn, wrapped so that
 // its connections cache their statements. begin is the statement that
 // starts a read-write transaction ("BEGIN" or "BEGIN IMMEDIATE"): the
 // wrapper runs BEGIN, COMMIT and ROLLBACK from its cache too, where modernc
 // would compile them for every transaction.
-func openSQLiteConnector(dsn, begin string) (driver.Connector, error) {
+func NewConnector(dsn, begin string) (driver.Connector, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("SQLite connector: %w", err)
@@ -150,7 +153,7 @@ func (c *sqliteCacheConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *sqliteCacheConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	ds, err := c.conn.PrepareContext(uncancelled(ctx), query)
+	ds, err := c.conn.PrepareContext(Uncancelled(ctx), query)
 	if err != nil {
 		return nil, err
 	}
