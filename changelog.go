@@ -43,3 +43,49 @@ func ActorFrom(ctx context.Context) string {
 	}
 	return "warden"
 }
+
+// The change log's documents of registry resources: what a change records
+// of a thing, a thing group and a thing's membership of a group.
+type (
+	ThingDocument struct {
+		ThingName     string            `json:"thingName"`
+		ThingTypeName string            `json:"thingTypeName,omitempty"`
+		Attributes    map[string]string `json:"attributes"`
+		Version       int64             `json:"version"`
+	}
+	ThingGroupDocument struct {
+		ThingGroupName  string            `json:"thingGroupName"`
+		ParentGroupName string            `json:"parentGroupName,omitempty"`
+		Description     string            `json:"thingGroupDescription,omitempty"`
+		Attributes      map[string]string `json:"attributes"`
+		QueryString     string            `json:"queryString,omitempty"`
+		Version         int64             `json:"version"`
+	}
+	MembershipDocument struct {
+		ThingGroupName string `json:"thingGroupName"`
+		Dynamic        bool   `json:"dynamic,omitempty"`
+	}
+)
+
+// ThingDocumentOf is the change-log document of t.
+func ThingDocumentOf(t *Thing) ThingDocument {
+	return ThingDocument{ThingName: t.Name, ThingTypeName: t.TypeName, Attributes: orEmpty(t.Attributes), Version: t.Version}
+}
+
+// ThingGroupDocumentOf is the change-log document of g.
+func ThingGroupDocumentOf(g *ThingGroup) ThingGroupDocument {
+	d := ThingGroupDocument{ThingGroupName: g.Name, ParentGroupName: g.ParentName, Description: g.Description,
+		Attributes: orEmpty(g.Attributes), Version: g.Version}
+	if g.Query != nil {
+		d.QueryString = g.Query.QueryString
+	}
+	return d
+}
+
+// orEmpty is m, or an empty map for nil (documents show "attributes": {}).
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

@@ -86,7 +86,7 @@ func bulkInsertTx(ctx context.Context, tx writeTx, s warden.Scope, b *warden.Bul
 	}
 	for i := range b.ThingGroups {
 		g := &b.ThingGroups[i]
-		log = append(log, bulkChange{g.ARN(s), "CreateThingGroup", nil, docOfThingGroup(g)})
+		log = append(log, bulkChange{g.ARN(s), "CreateThingGroup", nil, warden.ThingGroupDocumentOf(g)})
 	}
 
 	// Policies and their version 1.
@@ -125,7 +125,7 @@ func bulkInsertTx(ctx context.Context, tx writeTx, s warden.Scope, b *warden.Bul
 		for _, k := range slices.Sorted(maps.Keys(t.Attributes)) {
 			attrRows = append(attrRows, attrRow{t.Name, k, t.Attributes[k]})
 		}
-		log = append(log, bulkChange{t.ARN(s), "CreateThing", nil, docOfThing(t)})
+		log = append(log, bulkChange{t.ARN(s), "CreateThing", nil, warden.ThingDocumentOf(t)})
 	}
 	if err := bulkInsertRows(ctx, tx, `thing_attributes (account, region, thing_name, attr_name, attr_value)`, 5, len(attrRows),
 		func(i int, args []any) ([]any, error) {
@@ -144,7 +144,7 @@ func bulkInsertTx(ctx context.Context, tx writeTx, s warden.Scope, b *warden.Bul
 		return 0, err
 	}
 	for _, m := range b.Memberships {
-		log = append(log, bulkChange{warden.ThingARN(s, m.Thing), "AddThingToThingGroup", nil, thingMembershipDoc{ThingGroupName: m.Group}})
+		log = append(log, bulkChange{warden.ThingARN(s, m.Thing), "AddThingToThingGroup", nil, warden.MembershipDocument{ThingGroupName: m.Group}})
 	}
 
 	// Device certificates, as insertCertificate writes them.

@@ -706,7 +706,7 @@ func (a *mitApplier) addThingsToGroups(ctx context.Context, s warden.Scope, thin
 				return err
 			}
 			if err := a.logChange(ctx, s, warden.ThingARN(s, c.Thing), "AddThingToThingGroup", nil,
-				thingMembershipDoc{ThingGroupName: c.Group}); err != nil {
+				warden.MembershipDocument{ThingGroupName: c.Group}); err != nil {
 				return err
 			}
 			continue
@@ -716,7 +716,7 @@ func (a *mitApplier) addThingsToGroups(ctx context.Context, s warden.Scope, thin
 			return err
 		}
 		if err := a.logChange(ctx, s, warden.ThingARN(s, c.Thing), "RemoveThingFromThingGroup",
-			thingMembershipDoc{ThingGroupName: c.Group, Dynamic: true}, nil); err != nil {
+			warden.MembershipDocument{ThingGroupName: c.Group, Dynamic: true}, nil); err != nil {
 			return err
 		}
 	}

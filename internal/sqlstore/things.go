@@ -18,41 +18,6 @@ func init() {
 	taggable["thinggroup"] = `SELECT 1 FROM thing_groups WHERE account = ? AND region = ? AND name = ?`
 }
 
-// Change-log documents: the fields of a thing, a group or a membership.
-type thingDoc struct {
-	ThingName     string            `json:"thingName"`
-	ThingTypeName string            `json:"thingTypeName,omitempty"`
-	Attributes    map[string]string `json:"attributes"`
-	Version       int64             `json:"version"`
-}
-
-func docOfThing(t *warden.Thing) thingDoc {
-	return thingDoc{ThingName: t.Name, ThingTypeName: t.TypeName, Attributes: thingAttrsOrEmpty(t.Attributes), Version: t.Version}
-}
-
-type thingGroupDoc struct {
-	ThingGroupName  string            `json:"thingGroupName"`
-	ParentGroupName string            `json:"parentGroupName,omitempty"`
-	Description     string            `json:"thingGroupDescription,omitempty"`
-	Attributes      map[string]string `json:"attributes"`
-	QueryString     string            `json:"queryString,omitempty"`
-	Version         int64             `json:"version"`
-}
-
-func docOfThingGroup(g *warden.ThingGroup) thingGroupDoc {
-	d := thingGroupDoc{ThingGroupName: g.Name, ParentGroupName: g.ParentName, Description: g.Description,
-		Attributes: thingAttrsOrEmpty(g.Attributes), Version: g.Version}
-	if g.Query != nil {
-		d.QueryString = g.Query.QueryString
-	}
-	return d
-}
-
-type thingMembershipDoc struct {
-	ThingGroupName string `json:"thingGroupName"`
-	Dynamic        bool   `json:"dynamic,omitempty"`
-}
-
 func thingAttrsOrEmpty(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}
@@ -178,7 +143,7 @@ func (db *DB) CreateThing(ctx context.Context, s warden.Scope, t warden.Thing) (
 		if err := insertThingAttributes(ctx, tx, s, &t); err != nil {
 			return err
 		}
-		if err := logChange(ctx, tx, s, t.ARN(s), "CreateThing", nil, docOfThing(&t), t.CreationDate); err != nil {
+		if err := logChange(ctx, tx, s, t.ARN(s), "CreateThing", nil, warden.ThingDocumentOf(&t), t.CreationDate); err != nil {
 			return err
 		}
 		created = true
@@ -210,7 +175,7 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 		if u.RemoveThingType && u.TypeName != nil {
 			return warden.Errorf(warden.CodeInvalidRequest, "thingTypeName and removeThingType cannot both be set.")
 		}
-		before := docOfThing(&t)
+		before := warden.ThingDocumentOf(&t)
 		switch {
 		case u.RemoveThingType:
 			t.TypeName = ""
@@ -235,7 +200,7 @@ func (db *DB) UpdateThing(ctx context.Context, s warden.Scope, name string, u wa
 		if err := writeThingAttributes(ctx, tx, s, &t); err != nil {
 			return err
 		}
-		if err := logChange(ctx, tx, s, t.ARN(s), "UpdateThing", before, docOfThing(&t), now); err != nil {
+		if err := logChange(ctx, tx, s, t.ARN(s), "UpdateThing", before, warden.ThingDocumentOf(&t), now); err != nil {
 			return err
 		}
 		return syncThingDynamicGroups(ctx, tx, s, &t, now)
@@ -287,7 +252,7 @@ func (db *DB) DeleteThing(ctx context.Context, s warden.Scope, name string, expe
 				return err
 			}
 		}
-		return logChange(ctx, tx, s, t.ARN(s), "DeleteThing", docOfThing(&t), nil, now)
+		return logChange(ctx, tx, s, t.ARN(s), "DeleteThing", warden.ThingDocumentOf(&t), nil, now)
 	}), "delete thing")
 }
 
@@ -471,7 +436,7 @@ func (db *DB) CreateThingGroup(ctx context.Context, s warden.Scope, g warden.Thi
 		if err := putTags(ctx, tx, s, g.ARN(s), tags); err != nil {
 			return err
 		}
-		if err := logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Create"), nil, docOfThingGroup(&g), g.CreationDate); err != nil {
+		if err := logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Create"), nil, warden.ThingGroupDocumentOf(&g), g.CreationDate); err != nil {
 			return err
 		}
 		created = true
@@ -512,7 +477,7 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 		if err := g.CheckChange("Update", u.Dynamic, u.ExpectedVersion); err != nil {
 			return err
 		}
-		before := docOfThingGroup(&g.ThingGroup)
+		before := warden.ThingGroupDocumentOf(&g.ThingGroup)
 		if u.Description != nil {
 			g.Description = *u.Description
 		}
@@ -541,7 +506,7 @@ func (db *DB) UpdateThingGroup(ctx context.Context, s warden.Scope, name string,
 			g.Description, attrs, q.QueryString, q.Status, g.Version, millis(now), s.Account, s.Region, name); err != nil {
 			return err
 		}
-		if err := logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Update"), before, docOfThingGroup(&g.ThingGroup), now); err != nil {
+		if err := logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Update"), before, warden.ThingGroupDocumentOf(&g.ThingGroup), now); err != nil {
 			return err
 		}
 		if g.RootToParent, err = groupRootToParent(ctx, tx, s, name); err != nil {
@@ -584,7 +549,7 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 		// One change-log row per membership, written in one statement so a
 		// group of any size is deleted in a single pass. The casts type the
 		// parameters of the SELECT list for PostgreSQL.
-		before, err := json.Marshal(thingMembershipDoc{ThingGroupName: name, Dynamic: g.Dynamic()})
+		before, err := json.Marshal(warden.MembershipDocument{ThingGroupName: name, Dynamic: g.Dynamic()})
 		if err != nil {
 			return err
 		}
@@ -606,7 +571,7 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 		if err := deleteTags(ctx, tx, s, g.ARN(s)); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Delete"), docOfThingGroup(&g.ThingGroup), nil, now)
+		return logChange(ctx, tx, s, g.ARN(s), thingGroupOperation(g.Dynamic(), "Delete"), warden.ThingGroupDocumentOf(&g.ThingGroup), nil, now)
 	}), "delete thing group")
 }
 
@@ -697,7 +662,7 @@ func addMembership(ctx context.Context, tx writeTx, s warden.Scope, thing, group
 		return err
 	}
 	return logChange(ctx, tx, s, warden.ThingARN(s, thing), "AddThingToThingGroup", nil,
-		thingMembershipDoc{ThingGroupName: group, Dynamic: dynamic}, now)
+		warden.MembershipDocument{ThingGroupName: group, Dynamic: dynamic}, now)
 }
 
 func removeMembership(ctx context.Context, tx writeTx, s warden.Scope, thing, group string, dynamic bool, now time.Time) error {
@@ -706,7 +671,7 @@ func removeMembership(ctx context.Context, tx writeTx, s warden.Scope, thing, gr
 		return err
 	}
 	return logChange(ctx, tx, s, warden.ThingARN(s, thing), "RemoveThingFromThingGroup",
-		thingMembershipDoc{ThingGroupName: group, Dynamic: dynamic}, nil, now)
+		warden.MembershipDocument{ThingGroupName: group, Dynamic: dynamic}, nil, now)
 }
 
 // AddThingToThingGroup adds a thing to a static group in one transaction.
