@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 )
@@ -135,16 +136,27 @@ const (
 // Load returns the pinned model id (IoTModel, SNSModel, IAMModel, IoTDataModel).
 func Load(id string) *Service {
 	loadOnce.Do(func() {
+		ids := []string{IoTModel, SNSModel, IAMModel, IoTDataModel}
+		parsed := make([]*Service, len(ids))
+		errs := make([]error, len(ids))
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Go(func() { parsed[i], errs[i] = parse(id) })
+		}
+		wg.Wait()
 		services = map[string]*Service{}
-		for _, id := range []string{IoTModel, SNSModel, IAMModel, IoTDataModel} {
-			s, err := parse(id)
-			if err != nil {
-				loadErr = fmt.Errorf("awsmodel: %s: %w", id, err)
+		for i, id := range ids {
+			if errs[i] != nil {
+				loadErr = fmt.Errorf("awsmodel: %s: %w", id, errs[i])
 				return
 			}
-			services[id] = s
+			services[id] = parsed[i]
 		}
 		applyOverrides(services)
+		// Parsing 2 MB of JSON left ~13 MB of garbage behind; a server that
+		// has just started should not keep it as resident memory (one
+		// collection, a few milliseconds, once).
+		debug.FreeOSMemory()
 	})
 	if loadErr != nil {
 		panic(loadErr) // the embedded files are fixed at build time; a test catches this
@@ -164,7 +176,7 @@ type (
 			APIVersion string `json:"apiVersion"`
 		} `json:"metadata"`
 		Operations map[string]rawOperation `json:"operations"`
-		Shapes     map[string]json.RawMessage
+		Shapes     map[string]*rawShape
 	}
 	rawOperation struct {
 		HTTP struct {
@@ -223,16 +235,10 @@ func parse(id string) (*Service, error) {
 	}
 	svc := &Service{ID: id, Protocol: raw.Metadata.Protocol, APIVersion: raw.Metadata.APIVersion,
 		Operations: map[string]*Operation{}, Shapes: map[string]*Shape{}}
-	rawShapes := map[string]*rawShape{}
-	for name, js := range raw.Shapes {
-		var rs rawShape
-		if err := json.Unmarshal(js, &rs); err != nil {
-			return nil, fmt.Errorf("shape %s: %w", name, err)
-		}
-		rawShapes[name] = &rs
+	for name := range raw.Shapes {
 		svc.Shapes[name] = &Shape{Name: name}
 	}
-	for name, rs := range rawShapes {
+	for name, rs := range raw.Shapes {
 		if err := svc.fill(svc.Shapes[name], rs); err != nil {
 			return nil, fmt.Errorf("shape %s: %w", name, err)
 		}
