@@ -15,21 +15,12 @@ type epoch = protocol.Epoch
 // v, a struct whose fields carry the members' json names.
 func (c *call) decode(v any) error { return protocol.Bind(c.op, c.body, c.input, v) }
 
-// page reads the request's page token and size, def when absent.
-func (c *call) page(def int) (warden.Page, error) {
-	return c.tokens.OpenPage(c.op, c.scope, c.input, def)
-}
-
-// nextPage is the token of the page after cursor ("" when cursor is "").
-func (c *call) nextPage(cursor string) string {
-	return c.tokens.NextPage(c.op, c.scope, c.input, cursor)
-}
-
 // listPage answers a list operation: it calls list with the page the
 // request asks for (def items unless it gives a size) and maps each item to
 // its wire form.
 func listPage[T, O any](c *call, def int, list func(warden.Page) ([]T, string, error), wire func(*T) O) (any, error) {
-	p, err := c.page(def)
+	binding := protocol.PageBinding(c.op, c.input)
+	p, err := c.tokens.OpenPage(c.op, c.scope, binding, c.input, def)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +28,7 @@ func listPage[T, O any](c *call, def int, list func(warden.Page) ([]T, string, e
 	if err != nil {
 		return nil, err
 	}
-	return protocol.NewListOutput(c.op, wireAll(found, wire), c.nextPage(cursor)), nil
+	return protocol.NewListOutput(c.op, wireAll(found, wire), c.tokens.NextPage(c.op, c.scope, binding, cursor)), nil
 }
 
 // wireAll is the wire form of each of items (never nil).

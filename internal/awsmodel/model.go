@@ -57,6 +57,9 @@ type Operation struct {
 // Paginator names the members a list operation pages with.
 type Paginator struct {
 	InputToken, OutputToken, LimitKey string
+	// Marker is set when the input token's pattern refuses base64url (the
+	// markers' [A-Za-z0-9+/]+={0,2}): tokens are then padded standard base64.
+	Marker bool
 }
 
 // Shape is a model shape with the constraints AWS validates.
@@ -278,6 +281,9 @@ func parse(id string) (*Service, error) {
 		out, ok2 := p.OutputToken.(string)
 		if op := svc.Operations[name]; op != nil && ok1 && ok2 {
 			op.Paginator = &Paginator{InputToken: in, OutputToken: out, LimitKey: p.LimitKey}
+			if m := op.Input.MemberNamed(in); m != nil && m.Shape.Regexp != nil {
+				op.Paginator.Marker = !m.Shape.Regexp.MatchString("a-b_c")
+			}
 		}
 	}
 	return svc, nil

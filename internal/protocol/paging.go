@@ -9,10 +9,9 @@ import (
 
 // OpenPage reads a restJson1 list request's page token (nextToken or
 // marker, as op's paginator names it) and page size, def when absent; the
-// model has checked the size's range. A token is bound to the operation,
-// the account and region of s and the request's other members, so it
-// cannot be carried to another list.
-func (p *PageTokens) OpenPage(op *awsmodel.Operation, s warden.Scope, input Input, def int) (warden.Page, error) {
+// model has checked the size's range. binding is PageBinding's for the
+// request.
+func (p *PageTokens) OpenPage(op *awsmodel.Operation, s warden.Scope, binding string, input Input, def int) (warden.Page, error) {
 	pg := op.Paginator
 	page := warden.Page{Limit: def}
 	if n, ok := input[pg.LimitKey].(json.Number); ok {
@@ -21,10 +20,10 @@ func (p *PageTokens) OpenPage(op *awsmodel.Operation, s warden.Scope, input Inpu
 	}
 	token, _ := input[pg.InputToken].(string)
 	open := p.Open
-	if tokenIsMarker(op) {
+	if pg.Marker {
 		open = p.OpenMarker
 	}
-	after, err := open(op.Name, s, pageBinding(op, input), token)
+	after, err := open(op.Name, s, binding, token)
 	if err != nil {
 		return page, warden.Errorf(warden.CodeInvalidRequest, "The %s is not valid for this request.", pg.InputToken)
 	}
@@ -32,25 +31,18 @@ func (p *PageTokens) OpenPage(op *awsmodel.Operation, s warden.Scope, input Inpu
 	return page, nil
 }
 
-// NextPage is the token of the page after cursor ("" when cursor is "") of
-// the request OpenPage read.
-func (p *PageTokens) NextPage(op *awsmodel.Operation, s warden.Scope, input Input, cursor string) string {
-	if tokenIsMarker(op) {
-		return p.SealMarker(op.Name, s, pageBinding(op, input), cursor)
+// NextPage is the token of the page after cursor ("" when cursor is "").
+func (p *PageTokens) NextPage(op *awsmodel.Operation, s warden.Scope, binding, cursor string) string {
+	if op.Paginator.Marker {
+		return p.SealMarker(op.Name, s, binding, cursor)
 	}
-	return p.Seal(op.Name, s, pageBinding(op, input), cursor)
+	return p.Seal(op.Name, s, binding, cursor)
 }
 
-// tokenIsMarker reports whether the model's pattern for op's input token
-// (the markers' [A-Za-z0-9+/]+={0,2}) refuses base64url.
-func tokenIsMarker(op *awsmodel.Operation) bool {
-	m := op.Input.MemberNamed(op.Paginator.InputToken)
-	return m != nil && m.Shape.Regexp != nil && !m.Shape.Regexp.MatchString("a-b_c")
-}
-
-// pageBinding is what a page token is bound to: every member of the
-// request but the paginator's own.
-func pageBinding(op *awsmodel.Operation, input Input) string {
+// PageBinding is what a list request's page tokens are bound to besides the
+// operation, account and region: every member of the request but the
+// paginator's own, so a token cannot be carried to another list.
+func PageBinding(op *awsmodel.Operation, input Input) string {
 	pg := op.Paginator
 	rest := make(map[string]any, len(input))
 	for k, v := range input {
