@@ -49,7 +49,7 @@ func (s *Server) DescribeAccountAuditConfiguration(c *call) (any, error) {
 }
 
 func (s *Server) DeleteAccountAuditConfiguration(c *call) (any, error) {
-	return nil, s.store.DeleteAuditConfiguration(c.ctx, c.scope, c.flag("deleteScheduledAudits"), s.now().UTC())
+	return nil, s.store.DeleteAuditConfiguration(c.ctx, c.scope, c.input.Bool("deleteScheduledAudits"), s.now().UTC())
 }
 
 // ---------------------------------------------------------------- tasks
@@ -133,7 +133,7 @@ func (s *Server) DescribeAuditTask(c *call) (any, error) {
 }
 
 func (s *Server) ListAuditTasks(c *call) (any, error) {
-	f := warden.AuditTaskFilter{Start: c.time("startTime"), End: c.time("endTime"), Type: c.str("taskType"), Status: c.str("taskStatus")}
+	f := warden.AuditTaskFilter{Start: c.input.Time("startTime"), End: c.input.Time("endTime"), Type: c.input.String("taskType"), Status: c.input.String("taskStatus")}
 	if err := f.Check(s.now()); err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (s *Server) DescribeAuditFinding(c *call) (any, error) {
 func (s *Server) ListRelatedResourcesForAuditFinding(c *call) (any, error) {
 	// The token is an offset into the finding's list (bound to the finding by c.page).
 	return listPage(c, 25, func(p warden.Page) ([]warden.RelatedResource, string, error) {
-		f, err := s.store.AuditFinding(c.ctx, c.scope, c.str("findingId"))
+		f, err := s.store.AuditFinding(c.ctx, c.scope, c.input.String("findingId"))
 		if err != nil {
 			return nil, "", err
 		}

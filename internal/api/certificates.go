@@ -11,7 +11,7 @@ import (
 
 // certID is the certificate id member named member, in lower case: ids are
 // hex, and match case-insensitively.
-func (c *call) certID(member string) string { return strings.ToLower(c.str(member)) }
+func (c *call) certID(member string) string { return strings.ToLower(c.input.String(member)) }
 
 // checkCertPrincipal refuses a principal other than a device certificate
 // ARN, which the model allows: Warden keeps no other kind of principal.
@@ -85,7 +85,7 @@ func (s *Server) CreateKeysAndCertificate(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert := warden.NewCertificateFrom(issued.Cert, warden.NewCertificateStatus(c.flag("setAsActive")), warden.ModeDefault, now)
+	cert := warden.NewCertificateFrom(issued.Cert, warden.NewCertificateStatus(c.input.Bool("setAsActive")), warden.ModeDefault, now)
 	if err := s.store.CreateCertificate(c.ctx, c.scope, cert, "CreateKeysAndCertificate"); err != nil {
 		return nil, err
 	}
@@ -192,16 +192,16 @@ func (s *Server) DescribeCertificate(c *call) (any, error) {
 }
 
 func (s *Server) UpdateCertificate(c *call) (any, error) {
-	_, err := s.store.UpdateCertificateStatus(c.ctx, c.scope, c.certID("certificateId"), c.str("newStatus"), s.now().UTC())
+	_, err := s.store.UpdateCertificateStatus(c.ctx, c.scope, c.certID("certificateId"), c.input.String("newStatus"), s.now().UTC())
 	return nil, err
 }
 
 func (s *Server) DeleteCertificate(c *call) (any, error) {
-	return nil, s.store.DeleteCertificate(c.ctx, c.scope, c.certID("certificateId"), c.flag("forceDelete"), s.now().UTC())
+	return nil, s.store.DeleteCertificate(c.ctx, c.scope, c.certID("certificateId"), c.input.Bool("forceDelete"), s.now().UTC())
 }
 
 func (s *Server) listCertificates(c *call, f warden.CertificateFilter) (any, error) {
-	f.Ascending = c.flag("ascendingOrder")
+	f.Ascending = c.input.Bool("ascendingOrder")
 	return listPage(c, 25, func(p warden.Page) ([]warden.Certificate, string, error) {
 		return s.store.Certificates(c.ctx, c.scope, f, p)
 	}, func(cert *warden.Certificate) certSummary {
@@ -310,7 +310,7 @@ func (s *Server) DeleteCACertificate(c *call) (any, error) {
 
 func (s *Server) ListCACertificates(c *call) (any, error) {
 	return listPage(c, 25, func(p warden.Page) ([]warden.CACertificate, string, error) {
-		return s.store.CACertificates(c.ctx, c.scope, c.str("templateName"), c.flag("ascendingOrder"), p)
+		return s.store.CACertificates(c.ctx, c.scope, c.input.String("templateName"), c.input.Bool("ascendingOrder"), p)
 	}, func(ca *warden.CACertificate) caSummary {
 		return caSummary{c.scope.CACertificateARN(ca.ID), ca.ID, ca.Status, epoch(ca.CreationDate)}
 	})
@@ -319,30 +319,30 @@ func (s *Server) ListCACertificates(c *call) (any, error) {
 // ---------------------------------------------------------------- thing principals
 
 func (s *Server) AttachThingPrincipal(c *call) (any, error) {
-	if err := checkCertPrincipal(c.str("principal")); err != nil {
+	if err := checkCertPrincipal(c.input.String("principal")); err != nil {
 		return nil, err
 	}
-	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, c.str("thingName"), c.str("principal"), c.str("thingPrincipalType"), s.now().UTC())
+	return nil, s.store.AttachThingPrincipal(c.ctx, c.scope, c.input.String("thingName"), c.input.String("principal"), c.input.String("thingPrincipalType"), s.now().UTC())
 }
 
 func (s *Server) DetachThingPrincipal(c *call) (any, error) {
-	if err := checkCertPrincipal(c.str("principal")); err != nil {
+	if err := checkCertPrincipal(c.input.String("principal")); err != nil {
 		return nil, err
 	}
-	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, c.str("thingName"), c.str("principal"), s.now().UTC())
+	return nil, s.store.DetachThingPrincipal(c.ctx, c.scope, c.input.String("thingName"), c.input.String("principal"), s.now().UTC())
 }
 
 func (s *Server) ListThingPrincipals(c *call) (any, error) {
 	return listPage(c, 25, func(p warden.Page) ([]warden.ThingPrincipal, string, error) {
-		return s.store.ThingPrincipals(c.ctx, c.scope, c.str("thingName"), p)
+		return s.store.ThingPrincipals(c.ctx, c.scope, c.input.String("thingName"), p)
 	}, func(tp *warden.ThingPrincipal) string { return tp.Principal })
 }
 
 func (s *Server) ListPrincipalThings(c *call) (any, error) {
-	if err := checkCertPrincipal(c.str("principal")); err != nil {
+	if err := checkCertPrincipal(c.input.String("principal")); err != nil {
 		return nil, err
 	}
 	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
-		return s.store.PrincipalThings(c.ctx, c.scope, c.str("principal"), p)
+		return s.store.PrincipalThings(c.ctx, c.scope, c.input.String("principal"), p)
 	}, same)
 }

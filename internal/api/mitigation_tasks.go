@@ -76,8 +76,8 @@ func (s *Server) DescribeAuditMitigationActionsTask(c *call) (any, error) {
 }
 
 func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
-	f := warden.MitigationTaskFilter{AuditTaskID: c.str("auditTaskId"), FindingID: c.str("findingId"), Status: c.str("taskStatus"),
-		StartedAfter: c.time("startTime"), EndedBefore: c.time("endTime")}
+	f := warden.MitigationTaskFilter{AuditTaskID: c.input.String("auditTaskId"), FindingID: c.input.String("findingId"), Status: c.input.String("taskStatus"),
+		StartedAfter: c.input.Time("startTime"), EndedBefore: c.input.Time("endTime")}
 	if err := f.Check(s.now()); err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (s *Server) ListAuditMitigationActionsTasks(c *call) (any, error) {
 }
 
 func (s *Server) ListAuditMitigationActionsExecutions(c *call) (any, error) {
-	f := warden.MitigationExecutionFilter{TaskID: c.str("taskId"), FindingID: c.str("findingId"), Status: c.str("actionStatus")}
+	f := warden.MitigationExecutionFilter{TaskID: c.input.String("taskId"), FindingID: c.input.String("findingId"), Status: c.input.String("actionStatus")}
 	type execOut struct {
 		TaskID     string `json:"taskId"`
 		FindingID  string `json:"findingId"`

@@ -48,7 +48,7 @@ func (s *Server) CreatePolicy(c *call) (any, error) {
 }
 
 func (s *Server) GetPolicy(c *call) (any, error) {
-	p, err := s.store.Policy(c.ctx, c.scope, c.str("policyName"))
+	p, err := s.store.Policy(c.ctx, c.scope, c.input.String("policyName"))
 	if err != nil {
 		return nil, err
 	}
@@ -64,12 +64,12 @@ func (s *Server) GetPolicy(c *call) (any, error) {
 }
 
 func (s *Server) DeletePolicy(c *call) (any, error) {
-	return nil, s.store.DeletePolicy(c.ctx, c.scope, c.str("policyName"), s.now().UTC())
+	return nil, s.store.DeletePolicy(c.ctx, c.scope, c.input.String("policyName"), s.now().UTC())
 }
 
 func (s *Server) ListPolicies(c *call) (any, error) {
 	return listPage(c, 25, func(p warden.Page) ([]warden.Policy, string, error) {
-		return s.store.Policies(c.ctx, c.scope, c.flag("ascendingOrder"), p)
+		return s.store.Policies(c.ctx, c.scope, c.input.Bool("ascendingOrder"), p)
 	}, func(p *warden.Policy) policyRef { return policyRef{p.Name, p.ARN(c.scope)} })
 }
 
@@ -91,7 +91,7 @@ func (s *Server) CreatePolicyVersion(c *call) (any, error) {
 }
 
 func (s *Server) GetPolicyVersion(c *call) (any, error) {
-	pv, err := s.store.PolicyVersion(c.ctx, c.scope, c.str("policyName"), c.str("policyVersionId"))
+	pv, err := s.store.PolicyVersion(c.ctx, c.scope, c.input.String("policyName"), c.input.String("policyVersionId"))
 	if err != nil {
 		return nil, err
 	}
@@ -104,12 +104,12 @@ func (s *Server) GetPolicyVersion(c *call) (any, error) {
 		CreationDate     epoch  `json:"creationDate"`
 		LastModifiedDate epoch  `json:"lastModifiedDate"`
 		GenerationID     string `json:"generationId"`
-	}{warden.PolicyARN(c.scope, c.str("policyName")), c.str("policyName"), pv.Document, pv.VersionID, pv.IsDefault,
+	}{warden.PolicyARN(c.scope, c.input.String("policyName")), c.input.String("policyName"), pv.Document, pv.VersionID, pv.IsDefault,
 		epoch(pv.CreationDate), epoch(pv.LastModifiedDate), pv.GenerationID}, nil
 }
 
 func (s *Server) ListPolicyVersions(c *call) (any, error) {
-	versions, err := s.store.PolicyVersions(c.ctx, c.scope, c.str("policyName"))
+	versions, err := s.store.PolicyVersions(c.ctx, c.scope, c.input.String("policyName"))
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +126,11 @@ func (s *Server) ListPolicyVersions(c *call) (any, error) {
 }
 
 func (s *Server) SetDefaultPolicyVersion(c *call) (any, error) {
-	return nil, s.store.SetDefaultPolicyVersion(c.ctx, c.scope, c.str("policyName"), c.str("policyVersionId"), s.now().UTC())
+	return nil, s.store.SetDefaultPolicyVersion(c.ctx, c.scope, c.input.String("policyName"), c.input.String("policyVersionId"), s.now().UTC())
 }
 
 func (s *Server) DeletePolicyVersion(c *call) (any, error) {
-	return nil, s.store.DeletePolicyVersion(c.ctx, c.scope, c.str("policyName"), c.str("policyVersionId"), s.now().UTC())
+	return nil, s.store.DeletePolicyVersion(c.ctx, c.scope, c.input.String("policyName"), c.input.String("policyVersionId"), s.now().UTC())
 }
 
 func (s *Server) AttachPolicy(c *call) (any, error) {
@@ -151,13 +151,13 @@ func (s *Server) DetachPolicy(c *call) (any, error) {
 
 func (s *Server) ListTargetsForPolicy(c *call) (any, error) {
 	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
-		return s.store.PolicyTargets(c.ctx, c.scope, c.str("policyName"), p)
+		return s.store.PolicyTargets(c.ctx, c.scope, c.input.String("policyName"), p)
 	}, same)
 }
 
 func (s *Server) ListAttachedPolicies(c *call) (any, error) {
 	return listPage(c, 25, func(p warden.Page) ([]string, string, error) {
-		return s.store.AttachedPolicies(c.ctx, c.scope, c.str("target"), c.flag("recursive"), p)
+		return s.store.AttachedPolicies(c.ctx, c.scope, c.input.String("target"), c.input.Bool("recursive"), p)
 	}, c.policyRef)
 }
 

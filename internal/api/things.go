@@ -107,8 +107,8 @@ type thingAttribute struct {
 }
 
 func (s *Server) ListThings(c *call) (any, error) {
-	f := warden.ThingFilter{AttributeName: c.str("attributeName"), AttributeValue: optional[string](c, "attributeValue"),
-		TypeName: c.str("thingTypeName"), UsePrefix: c.flag("usePrefixAttributeValue")}
+	f := warden.ThingFilter{AttributeName: c.input.String("attributeName"), AttributeValue: optional[string](c, "attributeValue"),
+		TypeName: c.input.String("thingTypeName"), UsePrefix: c.input.Bool("usePrefixAttributeValue")}
 	if err := f.Check(); err != nil {
 		return nil, err
 	}
@@ -282,7 +282,7 @@ func (s *Server) deleteThingGroup(c *call, dynamic bool) (any, error) {
 }
 
 func (s *Server) ListThingGroups(c *call) (any, error) {
-	f := warden.ThingGroupFilter{Parent: c.str("parentGroup"), NamePrefix: c.str("namePrefixFilter"), Recursive: optional[bool](c, "recursive")}
+	f := warden.ThingGroupFilter{Parent: c.input.String("parentGroup"), NamePrefix: c.input.String("namePrefixFilter"), Recursive: optional[bool](c, "recursive")}
 	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
 		return s.store.ThingGroups(c.ctx, c.scope, f, p)
 	}, c.groupRef)
@@ -290,7 +290,7 @@ func (s *Server) ListThingGroups(c *call) (any, error) {
 
 func (s *Server) ListThingsInThingGroup(c *call) (any, error) {
 	return listPage(c, registryPageSize, func(p warden.Page) ([]string, string, error) {
-		return s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), c.flag("recursive"), p)
+		return s.store.ThingsInThingGroup(c.ctx, c.scope, c.r.PathValue("thingGroupName"), c.input.Bool("recursive"), p)
 	}, same)
 }
 

@@ -37,7 +37,7 @@ func (s *Server) ListV2LoggingLevels(c *call) (any, error) {
 		LogLevel  string        `json:"logLevel"`
 	}
 	return listPage(c, 25, func(p warden.Page) ([]warden.LogTargetLevel, string, error) {
-		return s.store.V2LoggingLevels(c.ctx, c.scope, c.str("targetType"), p)
+		return s.store.V2LoggingLevels(c.ctx, c.scope, c.input.String("targetType"), p)
 	}, func(l *warden.LogTargetLevel) config {
 		return config{logTargetJSON{l.Target.Type, l.Target.Name}, l.Level}
 	})
@@ -45,7 +45,7 @@ func (s *Server) ListV2LoggingLevels(c *call) (any, error) {
 
 func (s *Server) DeleteV2LoggingLevel(c *call) (any, error) {
 	// The model requires both members, DEFAULT's name too.
-	t := warden.LogTarget{Type: c.str("targetType"), Name: c.str("targetName")}
+	t := warden.LogTarget{Type: c.input.String("targetType"), Name: c.input.String("targetName")}
 	if err := warden.ValidateLogTargetName("targetName", t, true); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"time"
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/protocol"
@@ -42,27 +41,6 @@ func wireAll[T, O any](items []T, wire func(*T) O) []O {
 
 // same is the wire form of an item sent as the store returns it.
 func same[T any](t *T) T { return *t }
-
-// str is the string member named member as sent at its location (path,
-// query string or header), "" when absent.
-func (c *call) str(member string) string {
-	v, _ := c.input[member].(string)
-	return v
-}
-
-// flag is the boolean member named member as sent at its location, false
-// when absent.
-func (c *call) flag(member string) bool {
-	v, _ := c.input[member].(bool)
-	return v
-}
-
-// time is the timestamp member named member as sent at its location, zero
-// when absent.
-func (c *call) time(member string) time.Time {
-	v, _ := c.input[member].(time.Time)
-	return v
-}
 
 // optional is the string or boolean member named member as sent at its
 // location, nil when absent.

@@ -97,12 +97,6 @@ func roleShape(account string, r *warden.Role, full bool) roleXML {
 	return x
 }
 
-// get returns the string member name, "" when it was not sent.
-func (c *call) get(name string) string {
-	s, _ := c.in[name].(string)
-	return s
-}
-
 // bind fills dst, a pointer to a struct, with the input's members.
 func (c *call) bind(dst any) error { return protocol.BindQuery(c.op, c.in, dst) }
 
@@ -113,7 +107,7 @@ func (c *call) pageParams() (marker string, limit int) {
 		i, _ := n.Int64() // the model bounds it to 1-1000
 		limit = int(i)
 	}
-	return c.get("Marker"), limit
+	return c.in.String("Marker"), limit
 }
 
 // sealMarker turns a store cursor into a Marker bound to the listing it
@@ -174,7 +168,7 @@ func (h *Handler) CreateRole(c *call) (any, error) {
 
 // GetRole answers a role with its tags.
 func (h *Handler) GetRole(c *call) (any, error) {
-	r, err := h.store.Role(c.ctx, c.account, c.get("RoleName"))
+	r, err := h.store.Role(c.ctx, c.account, c.in.String("RoleName"))
 	if err != nil {
 		return nil, err
 	}
@@ -183,12 +177,12 @@ func (h *Handler) GetRole(c *call) (any, error) {
 
 // DeleteRole deletes a role that has no inline policies left.
 func (h *Handler) DeleteRole(c *call) (any, error) {
-	return nil, h.store.DeleteRole(c.ctx, c.account, c.get("RoleName"), c.now)
+	return nil, h.store.DeleteRole(c.ctx, c.account, c.in.String("RoleName"), c.now)
 }
 
 // ListRoles lists the roles under a path prefix.
 func (h *Handler) ListRoles(c *call) (any, error) {
-	prefix := cmp.Or(c.get("PathPrefix"), "/")
+	prefix := cmp.Or(c.in.String("PathPrefix"), "/")
 	marker, limit := c.pageParams()
 	cursor, err := h.openMarker(marker, "ListRoles", c.account, prefix)
 	if err != nil {
@@ -207,16 +201,16 @@ func (h *Handler) ListRoles(c *call) (any, error) {
 
 // PutRolePolicy adds or replaces an inline policy of a role.
 func (h *Handler) PutRolePolicy(c *call) (any, error) {
-	doc := c.get("PolicyDocument")
+	doc := c.in.String("PolicyDocument")
 	if _, err := warden.ParseIAMPolicy(doc); err != nil {
 		return nil, err
 	}
-	return nil, h.store.PutRolePolicy(c.ctx, c.account, c.get("RoleName"), c.get("PolicyName"), doc, c.now)
+	return nil, h.store.PutRolePolicy(c.ctx, c.account, c.in.String("RoleName"), c.in.String("PolicyName"), doc, c.now)
 }
 
 // GetRolePolicy answers an inline policy, its document URL-encoded.
 func (h *Handler) GetRolePolicy(c *call) (any, error) {
-	p, err := h.store.RolePolicy(c.ctx, c.account, c.get("RoleName"), c.get("PolicyName"))
+	p, err := h.store.RolePolicy(c.ctx, c.account, c.in.String("RoleName"), c.in.String("PolicyName"))
 	if err != nil {
 		return nil, err
 	}
@@ -225,12 +219,12 @@ func (h *Handler) GetRolePolicy(c *call) (any, error) {
 
 // DeleteRolePolicy deletes an inline policy.
 func (h *Handler) DeleteRolePolicy(c *call) (any, error) {
-	return nil, h.store.DeleteRolePolicy(c.ctx, c.account, c.get("RoleName"), c.get("PolicyName"), c.now)
+	return nil, h.store.DeleteRolePolicy(c.ctx, c.account, c.in.String("RoleName"), c.in.String("PolicyName"), c.now)
 }
 
 // ListRolePolicies lists the names of a role's inline policies.
 func (h *Handler) ListRolePolicies(c *call) (any, error) {
-	role := c.get("RoleName")
+	role := c.in.String("RoleName")
 	marker, limit := c.pageParams()
 	listing := warden.RoleNameKey(role)
 	cursor, err := h.openMarker(marker, "ListRolePolicies", c.account, listing)

@@ -20,6 +20,25 @@ import (
 // a timestamp from the query string is a time.Time.
 type Input map[string]any
 
+// String is the string member name as sent, "" when absent.
+func (in Input) String(name string) string {
+	v, _ := in[name].(string)
+	return v
+}
+
+// Bool is the boolean member name as sent, false when absent.
+func (in Input) Bool(name string) bool {
+	v, _ := in[name].(bool)
+	return v
+}
+
+// Time is the timestamp member name as sent in a query string, zero when
+// absent.
+func (in Input) Time(name string) time.Time {
+	v, _ := in[name].(time.Time)
+	return v
+}
+
 // ReadRESTJSON reads op's input members from r (path labels, query string,
 // headers) and the JSON body, and validates them against the model. Every
 // error is an InvalidRequestException in AWS's validation format.

@@ -159,18 +159,12 @@ func (h *Handler) WriteError(w http.ResponseWriter, requestID string, err error)
 	return string(h.svc.Write(w, requestID, err))
 }
 
-// get returns the string member name, "" when it was not sent.
-func (c *call) get(name string) string {
-	s, _ := c.in[name].(string)
-	return s
-}
-
 // bind fills dst, a pointer to a struct, with the input's members.
 func (c *call) bind(dst any) error { return protocol.BindQuery(c.op, c.in, dst) }
 
 // page reads NextToken for listing op (bound to binding, "" if nothing).
 func (h *Handler) page(c *call, op, binding string) (warden.Page, error) {
-	cursor, err := h.tokens.Open(op, c.scope, binding, c.get("NextToken"))
+	cursor, err := h.tokens.Open(op, c.scope, binding, c.in.String("NextToken"))
 	if err != nil {
 		return warden.Page{}, warden.SNSInvalidParameter("NextToken")
 	}
@@ -180,7 +174,7 @@ func (h *Handler) page(c *call, op, binding string) (warden.Page, error) {
 // topic resolves a TopicArn parameter to a topic name in the caller's
 // scope. A topic of another account or region is NotFound.
 func (c *call) topic(param string) (string, error) {
-	scope, name, ok := warden.ParseTopicARN(c.get(param))
+	scope, name, ok := warden.ParseTopicARN(c.in.String(param))
 	if !ok {
 		return "", warden.SNSInvalidParameter("%s", param)
 	}

@@ -90,7 +90,7 @@ func (h *Handler) CreateTopic(c *call) (any, error) {
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	if p := c.get("DataProtectionPolicy"); p != "" {
+	if p := c.in.String("DataProtectionPolicy"); p != "" {
 		attrs["DataProtectionPolicy"] = p
 	}
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
@@ -203,8 +203,8 @@ func (h *Handler) SetTopicAttributes(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	attr := c.get("AttributeName")
-	value := c.get("AttributeValue")
+	attr := c.in.String("AttributeName")
+	value := c.in.String("AttributeValue")
 	if err := warden.ValidateTopicAttribute(attr, value); err != nil {
 		return nil, err
 	}
@@ -259,14 +259,14 @@ func (h *Handler) ConfirmSubscription(c *call) (any, error) {
 	}
 	// A string in the model, which SNS reads as a boolean.
 	var auth bool
-	switch strings.ToLower(c.get("AuthenticateOnUnsubscribe")) {
+	switch strings.ToLower(c.in.String("AuthenticateOnUnsubscribe")) {
 	case "", "false":
 	case "true":
 		auth = true
 	default:
 		return nil, warden.SNSInvalidParameter("AuthenticateOnUnsubscribe")
 	}
-	sub, err := h.store.ConfirmSubscription(c.ctx, c.scope, name, c.get("Token"), auth, c.now)
+	sub, err := h.store.ConfirmSubscription(c.ctx, c.scope, name, c.in.String("Token"), auth, c.now)
 	if err != nil {
 		return nil, err
 	}
@@ -276,11 +276,11 @@ func (h *Handler) ConfirmSubscription(c *call) (any, error) {
 // publicConfirm is the SubscribeURL: the token is the credential, and the
 // topic ARN names the scope.
 func (h *Handler) publicConfirm(c *call) (any, error) {
-	scope, name, ok := warden.ParseTopicARN(c.get("TopicArn"))
+	scope, name, ok := warden.ParseTopicARN(c.in.String("TopicArn"))
 	if !ok {
 		return nil, warden.SNSInvalidParameter("TopicArn")
 	}
-	sub, err := h.store.ConfirmSubscription(c.ctx, scope, name, c.get("Token"), false, c.now)
+	sub, err := h.store.ConfirmSubscription(c.ctx, scope, name, c.in.String("Token"), false, c.now)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +289,7 @@ func (h *Handler) publicConfirm(c *call) (any, error) {
 
 // Unsubscribe deletes a subscription.
 func (h *Handler) Unsubscribe(c *call) (any, error) {
-	arn := c.get("SubscriptionArn")
+	arn := c.in.String("SubscriptionArn")
 	scope, _, _, ok := warden.ParseSubscriptionARN(arn)
 	if !ok {
 		return nil, warden.SNSInvalidParameter("SubscriptionArn")
@@ -307,7 +307,7 @@ func (h *Handler) Unsubscribe(c *call) (any, error) {
 // publicUnsubscribe is the UnsubscribeURL, authenticated by the HMAC token
 // that only the message carrying the URL had.
 func (h *Handler) publicUnsubscribe(c *call, token string) (any, error) {
-	arn := c.get("SubscriptionArn")
+	arn := c.in.String("SubscriptionArn")
 	scope, _, _, ok := warden.ParseSubscriptionARN(arn)
 	if !ok {
 		return nil, warden.SNSInvalidParameter("SubscriptionArn")
@@ -358,20 +358,20 @@ func (h *Handler) list(c *call, op, topic string) (any, error) {
 // Publish stores a message and queues its deliveries.
 func (h *Handler) Publish(c *call) (any, error) {
 	switch {
-	case c.get("PhoneNumber") != "":
+	case c.in.String("PhoneNumber") != "":
 		return nil, warden.SNSInvalidParameter("PhoneNumber Reason: Warden does not send SMS")
-	case c.get("MessageGroupId") != "" || c.get("MessageDeduplicationId") != "":
+	case c.in.String("MessageGroupId") != "" || c.in.String("MessageDeduplicationId") != "":
 		return nil, warden.SNSInvalidParameter("MessageGroupId Reason: The request includes MessageGroupId or MessageDeduplicationId, which FIFO topics take, and Warden has none")
-	case c.get("TopicArn") != "" && c.get("TargetArn") != "":
+	case c.in.String("TopicArn") != "" && c.in.String("TargetArn") != "":
 		return nil, warden.SNSInvalidParameter("TopicArn or TargetArn Reason: Only one of them may be given")
-	case c.get("TopicArn") == "" && c.get("TargetArn") == "":
+	case c.in.String("TopicArn") == "" && c.in.String("TargetArn") == "":
 		return nil, warden.SNSInvalidParameter("TopicArn or TargetArn Reason: No value for required parameter")
 	}
 	param := "TopicArn"
-	if c.get("TopicArn") == "" {
+	if c.in.String("TopicArn") == "" {
 		param = "TargetArn" // a topic ARN given as TargetArn, which SNS accepts
 	}
-	arn := c.get(param)
+	arn := c.in.String(param)
 	if _, _, ok := warden.ParseTopicARN(arn); !ok {
 		return nil, warden.SNSInvalidParameter("%s", param)
 	}
@@ -379,7 +379,7 @@ func (h *Handler) Publish(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := warden.SNSMessage{Subject: c.get("Subject"), Message: c.get("Message"), Structure: c.get("MessageStructure"), Attributes: attrs}
+	m := warden.SNSMessage{Subject: c.in.String("Subject"), Message: c.in.String("Message"), Structure: c.in.String("MessageStructure"), Attributes: attrs}
 	if err := warden.ValidatePublish(&m); err != nil {
 		return nil, err
 	}
