@@ -101,8 +101,8 @@ func TestPacketSizeAndQoS2(t *testing.T) {
 	}
 	// $aws/events is subscribe-only.
 	ev := e.mustConnect5(d, "ev")
-	if code, _ := ev.publish(t, "$aws/events/presence/connected/x", 1, false, "{}"); code != 0x87 {
-		t.Fatalf("publish to $aws/events: %#x, want 0x87", code)
+	if code, err := ev.publish(t, "$aws/events/presence/connected/x", 1, false, "{}"); code != 0x87 {
+		t.Fatalf("publish to $aws/events: %#x (%v), want 0x87", code, err)
 	}
 }
 
