@@ -420,3 +420,25 @@ type DetectMitigationStore interface {
 	// when there was nothing to do.
 	ApplyDetectMitigations(ctx context.Context, now time.Time, max int) (worked bool, err error)
 }
+
+// DeviceMetricsReport is a device's accepted metrics report as datapoints
+// (detect.md §3): the broker parses and answers the report, the evaluator
+// judges it.
+type DeviceMetricsReport struct {
+	Scope     Scope
+	ThingName string
+	ReportID  int64
+	At        time.Time
+	// Values maps metric names (aws:… device-side metrics, and custom
+	// metric names as sent) to their datapoints.
+	Values map[string]MetricValue
+	// CustomTypes gives the report's custom_metrics kind per name
+	// (ValueNumber, ValueNumbers, ValueStrings or ValueCidrs).
+	CustomTypes map[string]string
+}
+
+// DeviceReportObserver receives accepted device metrics reports; like
+// DataPlaneObserver it must not block.
+type DeviceReportObserver interface {
+	ObserveReport(r DeviceMetricsReport)
+}
