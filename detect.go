@@ -156,24 +156,26 @@ type MetricValue struct {
 	Strings []string  `json:"strings,omitempty"`
 }
 
-// CustomMetric is a metric devices report in custom_metrics.
+// CustomMetric is a metric devices report in custom_metrics. The JSON
+// names are the wire's (DescribeCustomMetric), also used in the change log.
 type CustomMetric struct {
-	Name             string
-	Arn              string
-	Type             string // number, number-list, string-list, ip-address-list
-	DisplayName      string
-	CreationDate     time.Time
-	LastModifiedDate time.Time
+	Name             string    `json:"metricName"`
+	Arn              string    `json:"metricArn"`
+	Type             string    `json:"metricType"` // a CustomMetric… constant
+	DisplayName      string    `json:"displayName,omitempty"`
+	CreationDate     time.Time `json:"-"`
+	LastModifiedDate time.Time `json:"-"`
 }
 
-// Dimension is a named set of MQTT topic filters (type TOPIC_FILTER).
+// Dimension is a named set of MQTT topic filters (type TOPIC_FILTER). The
+// JSON names are the wire's (DescribeDimension).
 type Dimension struct {
-	Name             string
-	Arn              string
-	Type             string
-	StringValues     []string
-	CreationDate     time.Time
-	LastModifiedDate time.Time
+	Name             string    `json:"name"`
+	Arn              string    `json:"arn"`
+	Type             string    `json:"type"`
+	StringValues     []string  `json:"stringValues"`
+	CreationDate     time.Time `json:"-"`
+	LastModifiedDate time.Time `json:"-"`
 }
 
 // SecurityProfileTargetMapping is one profile attached to one target.
@@ -215,9 +217,9 @@ type SecurityProfileUpdate struct {
 	ExpectedVersion                 *int64
 }
 
-// SecurityProfileStore keeps security profiles, their targets, custom
-// metrics and dimensions. Each change is recorded in the change log under
-// the resource's ARN.
+// SecurityProfileStore keeps security profiles and their targets (custom
+// metrics and dimensions are DetectResourceStore's). Each change is
+// recorded in the change log under the resource's ARN.
 type SecurityProfileStore interface {
 	// CreateSecurityProfile stores p (version 1) and its tags; a name in
 	// use is ResourceAlreadyExists.
@@ -244,18 +246,52 @@ type SecurityProfileStore interface {
 	DetectConfiguration(ctx context.Context, s Scope) (DetectConfiguration, error)
 	// DetectScopes lists the scopes that have at least one security profile.
 	DetectScopes(ctx context.Context) ([]Scope, error)
+}
 
-	// CreateCustomMetric stores m; a retry with the same token returns the
-	// stored metric.
+// Custom metric types (CreateCustomMetric's metricType).
+const (
+	CustomMetricNumber        = "number"
+	CustomMetricNumberList    = "number-list"
+	CustomMetricStringList    = "string-list"
+	CustomMetricIPAddressList = "ip-address-list"
+)
+
+// DimensionTopicFilter is the only dimension type.
+const DimensionTopicFilter = "TOPIC_FILTER"
+
+// CustomMetricARN is a custom metric's ARN.
+func CustomMetricARN(s Scope, name string) string { return s.IoTARN("custommetric/" + name) }
+
+// DimensionARN is a dimension's ARN.
+func DimensionARN(s Scope, name string) string { return s.IoTARN("dimension/" + name) }
+
+// DetectResourceStore keeps custom metrics and dimensions, the named
+// resources security profiles' behaviours refer to. Each change is
+// recorded in the change log under the resource's ARN.
+type DetectResourceStore interface {
+	// CreateCustomMetric stores m (Arn and dates filled in from s and now)
+	// with its tags. The name in use with the same token, type and display
+	// name returns the stored metric (a retry); otherwise it is
+	// ResourceAlreadyExists.
 	CreateCustomMetric(ctx context.Context, s Scope, m CustomMetric, tags []Tag, token string, now time.Time) (CustomMetric, error)
+	// CustomMetric returns one metric or ResourceNotFound.
 	CustomMetric(ctx context.Context, s Scope, name string) (CustomMetric, error)
+	// UpdateCustomMetric sets the display name (the type is fixed).
 	UpdateCustomMetric(ctx context.Context, s Scope, name, displayName string, now time.Time) (CustomMetric, error)
+	// DeleteCustomMetric removes the metric, its tags and its datapoints; a
+	// missing one is no error.
 	DeleteCustomMetric(ctx context.Context, s Scope, name string, now time.Time) error
+	// CustomMetrics lists metric names in name order.
 	CustomMetrics(ctx context.Context, s Scope, p Page) (names []string, next string, err error)
 
+	// CreateDimension is CreateCustomMetric for dimensions: a retry is the
+	// same token, type and string values.
 	CreateDimension(ctx context.Context, s Scope, d Dimension, tags []Tag, token string, now time.Time) (Dimension, error)
 	Dimension(ctx context.Context, s Scope, name string) (Dimension, error)
+	// UpdateDimension replaces the string values.
 	UpdateDimension(ctx context.Context, s Scope, name string, values []string, now time.Time) (Dimension, error)
+	// DeleteDimension removes the dimension and its tags; a missing one is
+	// no error.
 	DeleteDimension(ctx context.Context, s Scope, name string, now time.Time) error
 	Dimensions(ctx context.Context, s Scope, p Page) (names []string, next string, err error)
 }
