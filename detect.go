@@ -248,54 +248,6 @@ type SecurityProfileStore interface {
 	DetectScopes(ctx context.Context) ([]Scope, error)
 }
 
-// Custom metric types (CreateCustomMetric's metricType).
-const (
-	CustomMetricNumber        = "number"
-	CustomMetricNumberList    = "number-list"
-	CustomMetricStringList    = "string-list"
-	CustomMetricIPAddressList = "ip-address-list"
-)
-
-// DimensionTopicFilter is the only dimension type.
-const DimensionTopicFilter = "TOPIC_FILTER"
-
-// CustomMetricARN is a custom metric's ARN.
-func CustomMetricARN(s Scope, name string) string { return s.IoTARN("custommetric/" + name) }
-
-// DimensionARN is a dimension's ARN.
-func DimensionARN(s Scope, name string) string { return s.IoTARN("dimension/" + name) }
-
-// DetectResourceStore keeps custom metrics and dimensions, the named
-// resources security profiles' behaviours refer to. Each change is
-// recorded in the change log under the resource's ARN.
-type DetectResourceStore interface {
-	// CreateCustomMetric stores m (Arn and dates filled in from s and now)
-	// with its tags. The name in use with the same token, type and display
-	// name returns the stored metric (a retry); otherwise it is
-	// ResourceAlreadyExists.
-	CreateCustomMetric(ctx context.Context, s Scope, m CustomMetric, tags []Tag, token string, now time.Time) (CustomMetric, error)
-	// CustomMetric returns one metric or ResourceNotFound.
-	CustomMetric(ctx context.Context, s Scope, name string) (CustomMetric, error)
-	// UpdateCustomMetric sets the display name (the type is fixed).
-	UpdateCustomMetric(ctx context.Context, s Scope, name, displayName string, now time.Time) (CustomMetric, error)
-	// DeleteCustomMetric removes the metric, its tags and its datapoints; a
-	// missing one is no error.
-	DeleteCustomMetric(ctx context.Context, s Scope, name string, now time.Time) error
-	// CustomMetrics lists metric names in name order.
-	CustomMetrics(ctx context.Context, s Scope, p Page) (names []string, next string, err error)
-
-	// CreateDimension is CreateCustomMetric for dimensions: a retry is the
-	// same token, type and string values.
-	CreateDimension(ctx context.Context, s Scope, d Dimension, tags []Tag, token string, now time.Time) (Dimension, error)
-	Dimension(ctx context.Context, s Scope, name string) (Dimension, error)
-	// UpdateDimension replaces the string values.
-	UpdateDimension(ctx context.Context, s Scope, name string, values []string, now time.Time) (Dimension, error)
-	// DeleteDimension removes the dimension and its tags; a missing one is
-	// no error.
-	DeleteDimension(ctx context.Context, s Scope, name string, now time.Time) error
-	Dimensions(ctx context.Context, s Scope, p Page) (names []string, next string, err error)
-}
-
 // Violation is a violation as ListActiveViolations shows it; ended
 // violations keep their row for ListViolationEvents and Detect tasks.
 type Violation struct {
