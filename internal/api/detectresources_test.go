@@ -587,6 +587,39 @@ func TestDimensionListPages(t *testing.T) {
 	wantCode(t, err, "InvalidRequestException", 400)
 }
 
+// Deleting a custom metric drops the datapoints devices reported for it,
+// and no other metric's.
+func TestCustomMetricDeleteDropsItsDatapoints(t *testing.T) {
+	e := newEnv(t)
+	createCustomMetric(t, e.a, "gone", types.CustomMetricTypeNumber, "t1")
+	db := rawDB(t, e)
+	for _, metric := range []string{"gone", "kept"} {
+		if _, err := db.Exec(`INSERT INTO detect_metric_values (account, region, thing_name, metric, at, value)
+			VALUES ('` + accountA + `', '` + region + `', 'thing1', '` + metric + `', 1, '{"number":1}')`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.a.DeleteCustomMetric(e.ctx, &iot.DeleteCustomMetricInput{MetricName: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(`SELECT metric FROM detect_metric_values ORDER BY metric`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var left []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, m)
+	}
+	if !slices.Equal(left, []string{"kept"}) {
+		t.Fatalf("datapoints left after DeleteCustomMetric: %q, want only kept's", left)
+	}
+}
+
 // Custom metric and dimension ARNs take tags like any taggable resource.
 func TestCustomMetricAndDimensionTags(t *testing.T) {
 	e := newEnv(t)
