@@ -138,6 +138,36 @@ func wantRecent(t *testing.T, what string, got time.Time, lo, hi time.Time) {
 	}
 }
 
+// refusal is a request that must fail with code (none: succeed) and a
+// message holding want, changing nothing.
+type refusal struct {
+	why  string
+	call func() error
+	code string
+	want string
+}
+
+// wantRefusals runs each refusal and checks that the state is still state.
+func wantRefusals(t *testing.T, e *env, state string, rs []refusal) {
+	t.Helper()
+	for _, tc := range rs {
+		err := tc.call()
+		if tc.code == "" {
+			if err != nil {
+				t.Fatalf("%s: %v", tc.why, err)
+			}
+		} else {
+			wantCode(t, err, tc.code, map[string]int{"InvalidRequestException": 400, "ResourceNotFoundException": 404}[tc.code])
+			if !strings.Contains(errorMessage(err), tc.want) {
+				t.Errorf("%s: message %q does not mention %q", tc.why, errorMessage(err), tc.want)
+			}
+		}
+		if got := detectState(t, e); got != state {
+			t.Fatalf("%s changed the state:\n%s\nwant\n%s", tc.why, got, state)
+		}
+	}
+}
+
 func TestCustomMetricLifecycle(t *testing.T) {
 	e := newEnv(t)
 	ctx := e.ctx
@@ -285,12 +315,7 @@ func TestCustomMetricRefusalsChangeNothing(t *testing.T) {
 	for i := range tooManyTags {
 		tooManyTags[i] = tag(fmt.Sprint("k", i), "v")
 	}
-	for _, tc := range []struct {
-		why  string
-		call func() error
-		code string
-		want string // in the message
-	}{
+	wantRefusals(t, e, state, []refusal{
 		{"an aws: name", func() error {
 			_, err := e.a.CreateCustomMetric(ctx, &iot.CreateCustomMetricInput{MetricName: aws.String("aws:battery"),
 				MetricType: types.CustomMetricTypeNumber, ClientRequestToken: aws.String("t1")})
@@ -349,22 +374,7 @@ func TestCustomMetricRefusalsChangeNothing(t *testing.T) {
 			_, err := e.a.ListCustomMetrics(ctx, &iot.ListCustomMetricsInput{MaxResults: aws.Int32(251)})
 			return err
 		}, "InvalidRequestException", "maxResults"},
-	} {
-		err := tc.call()
-		if tc.code == "" {
-			if err != nil {
-				t.Fatalf("%s: %v", tc.why, err)
-			}
-		} else {
-			wantCode(t, err, tc.code, map[string]int{"InvalidRequestException": 400, "ResourceNotFoundException": 404}[tc.code])
-			if !strings.Contains(errorMessage(err), tc.want) {
-				t.Errorf("%s: message %q does not mention %q", tc.why, errorMessage(err), tc.want)
-			}
-		}
-		if got := detectState(t, e); got != state {
-			t.Fatalf("%s changed the state:\n%s\nwant\n%s", tc.why, got, state)
-		}
-	}
+	})
 }
 
 func TestCustomMetricListPages(t *testing.T) {
@@ -517,12 +527,7 @@ func TestDimensionRefusalsChangeNothing(t *testing.T) {
 			return err
 		}
 	}
-	for _, tc := range []struct {
-		why  string
-		call func() error
-		code string
-		want string
-	}{
+	wantRefusals(t, e, state, []refusal{
 		{"# not last", create([]string{"a/#/b"}, types.DimensionTypeTopicFilter), "InvalidRequestException", "#"},
 		{"# inside a level", create([]string{"a/b#"}, types.DimensionTypeTopicFilter), "InvalidRequestException", "#"},
 		{"+ inside a level", create([]string{"ok", "a+/b"}, types.DimensionTypeTopicFilter), "InvalidRequestException", "stringValues.2"},
@@ -551,22 +556,7 @@ func TestDimensionRefusalsChangeNothing(t *testing.T) {
 			_, err := e.b.UntagResource(ctx, &iot.UntagResourceInput{ResourceArn: aws.String(dimensionArn(accountA, "kept")), TagKeys: []string{"k"}})
 			return err
 		}, "ResourceNotFoundException", ""},
-	} {
-		err := tc.call()
-		if tc.code == "" {
-			if err != nil {
-				t.Fatalf("%s: %v", tc.why, err)
-			}
-		} else {
-			wantCode(t, err, tc.code, map[string]int{"InvalidRequestException": 400, "ResourceNotFoundException": 404}[tc.code])
-			if !strings.Contains(errorMessage(err), tc.want) {
-				t.Errorf("%s: message %q does not mention %q", tc.why, errorMessage(err), tc.want)
-			}
-		}
-		if got := detectState(t, e); got != state {
-			t.Fatalf("%s changed the state:\n%s\nwant\n%s", tc.why, got, state)
-		}
-	}
+	})
 }
 
 func TestDimensionListPages(t *testing.T) {
