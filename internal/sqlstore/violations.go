@@ -253,14 +253,11 @@ func (db *DB) ViolationEvents(ctx context.Context, s warden.Scope, f warden.Viol
 	where, args := violationWhere(s, &f)
 	where += ` AND event_time >= ? AND event_time <= ?`
 	args = append(args, millis(f.Start), millis(f.End))
-	if p.After != "" {
-		at, seq, err := auditCursorPair(p.After)
-		if err != nil {
-			return nil, "", err
-		}
-		where += ` AND (event_time < ? OR (event_time = ? AND seq < ?))`
-		args = append(args, at, at, seq)
+	after, afterArgs, err := timeSeqAfter(p.After, "event_time", "<")
+	if err != nil {
+		return nil, "", err
 	}
+	where, args = where+after, append(args, afterArgs...)
 	args = append(args, pageLimit(p)+1)
 	return keyPage(ctx, db.read, pageLimit(p), func(r rowScanner) (e warden.ViolationEvent, _ string, err error) {
 		var seq, at int64
@@ -333,7 +330,11 @@ func (db *DB) RecordMetricValues(ctx context.Context, s warden.Scope, ds []warde
 				}
 				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 				d := &chunk[i]
-				args = append(args, s.Account, s.Region, d.ThingName, d.Metric, d.DimensionName, d.DimensionOperator,
+				operator := d.DimensionOperator
+				if d.DimensionName != "" && operator == "" {
+					operator = "IN" // the default, as MetricValues reads it
+				}
+				args = append(args, s.Account, s.Region, d.ThingName, d.Metric, d.DimensionName, operator,
 					millis(d.Time), values[from+i])
 			}
 			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
@@ -359,14 +360,11 @@ func (db *DB) MetricValues(ctx context.Context, s warden.Scope, f warden.MetricV
 	where := ` WHERE account = ? AND region = ? AND thing_name = ? AND metric = ? AND dimension_name = ? AND dimension_operator = ?
 		AND at >= ? AND at <= ?`
 	args := []any{s.Account, s.Region, f.ThingName, f.Metric, f.DimensionName, operator, millis(f.Start), millis(f.End)}
-	if p.After != "" {
-		at, seq, err := auditCursorPair(p.After)
-		if err != nil {
-			return nil, "", err
-		}
-		where += ` AND (at > ? OR (at = ? AND seq > ?))`
-		args = append(args, at, at, seq)
+	after, afterArgs, err := timeSeqAfter(p.After, "at", ">")
+	if err != nil {
+		return nil, "", err
 	}
+	where, args = where+after, append(args, afterArgs...)
 	args = append(args, pageLimit(p)+1)
 	return keyPage(ctx, db.read, pageLimit(p), func(r rowScanner) (d warden.MetricDatum, _ string, err error) {
 		var seq, at int64
@@ -417,4 +415,18 @@ func (db *DB) PruneViolations(ctx context.Context, before time.Time) (err error)
 		}
 	}
 	return nil
+}
+
+// timeSeqAfter is the keyset condition of a list ordered by (column, seq),
+// ascending (cmp ">") or descending ("<"), that resumes after the cursor
+// "time:seq" of the last row returned; none without a cursor.
+func timeSeqAfter(after, column, cmp string) (string, []any, error) {
+	if after == "" {
+		return "", nil, nil
+	}
+	at, seq, err := auditCursorPair(after)
+	if err != nil {
+		return "", nil, err
+	}
+	return ` AND (` + column + ` ` + cmp + ` ? OR (` + column + ` = ? AND seq ` + cmp + ` ?))`, []any{at, at, seq}, nil
 }
