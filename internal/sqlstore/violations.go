@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -429,4 +430,38 @@ func timeSeqAfter(after, column, cmp string) (string, []any, error) {
 		return "", nil, err
 	}
 	return ` AND (` + column + ` ` + cmp + ` ? OR (` + column + ` = ? AND seq ` + cmp + ` ?))`, []any{at, at, seq}, nil
+}
+
+// invalidateViolationsTx ends, in tx, the active violations of profile
+// (those of the behaviours named, or all when behaviors is nil) with an
+// alarm-invalidated event each, and returns the events: for
+// DeleteSecurityProfile, and for an update that drops behaviours. No alert
+// is sent for them.
+func invalidateViolationsTx(ctx context.Context, tx writeTx, s warden.Scope, profile string, behaviors []string, now time.Time) ([]warden.ViolationEvent, error) {
+	active, err := queryAll(ctx, tx, func(r rowScanner) (warden.Violation, error) {
+		v, _, err := scanViolation(r)
+		return v, err
+	}, `SELECT `+violationColumns+` FROM detect_violations WHERE account = ? AND region = ? AND profile_name = ? AND end_time = 0 ORDER BY seq`,
+		s.Account, s.Region, profile)
+	if err != nil {
+		return nil, err
+	}
+	var events []warden.ViolationEvent
+	for _, v := range active {
+		if behaviors != nil && !slices.Contains(behaviors, v.Behavior.Name) {
+			continue
+		}
+		e := warden.ViolationEvent{ViolationID: v.ID, ThingName: v.ThingName, SecurityProfileName: profile, Behavior: v.Behavior,
+			Type: warden.ViolationInvalidated, VerificationState: v.VerificationState,
+			VerificationStateDescription: v.VerificationStateDescription, Time: now.UTC().Truncate(time.Millisecond)}
+		if _, err := tx.ExecContext(ctx, `UPDATE detect_violations SET end_time = ? WHERE account = ? AND region = ? AND violation_id = ?`,
+			max(millis(now), 1), s.Account, s.Region, v.ID); err != nil {
+			return nil, err
+		}
+		if err := insertEvent(ctx, tx, s, &e, ""); err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }
