@@ -28,10 +28,10 @@ func (db *DB) ApplyDetectTransitions(ctx context.Context, s warden.Scope, ts []w
 		}
 		for i := range ts {
 			e, err := applyTransition(ctx, tx, s, &ts[i])
-			if err != nil || e == nil {
-				if err != nil {
-					return err
-				}
+			if err != nil {
+				return err
+			}
+			if e == nil {
 				continue
 			}
 			events = append(events, *e)
