@@ -42,6 +42,7 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"CustomMetrics", customMetrics},
 		{"Dimensions", dimensions},
 		{"DetectConcurrentCreates", concurrentCreates},
+		{"Violations", violations},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
