@@ -215,8 +215,7 @@ type SecurityProfileUpdate struct {
 	ExpectedVersion                 *int64
 }
 
-// SecurityProfileStore keeps security profiles, their targets, custom
-// metrics and dimensions. Each change is recorded in the change log under
+// SecurityProfileStore keeps security profiles and their targets. Each change is recorded in the change log under
 // the resource's ARN.
 type SecurityProfileStore interface {
 	// CreateSecurityProfile stores p (version 1) and its tags; a name in
@@ -244,7 +243,11 @@ type SecurityProfileStore interface {
 	DetectConfiguration(ctx context.Context, s Scope) (DetectConfiguration, error)
 	// DetectScopes lists the scopes that have at least one security profile.
 	DetectScopes(ctx context.Context) ([]Scope, error)
+}
 
+// DetectMetricStore keeps custom metrics and dimensions. Each change is
+// recorded in the change log under the resource's ARN.
+type DetectMetricStore interface {
 	// CreateCustomMetric stores m; a retry with the same token returns the
 	// stored metric.
 	CreateCustomMetric(ctx context.Context, s Scope, m CustomMetric, tags []Tag, token string, now time.Time) (CustomMetric, error)

@@ -43,6 +43,7 @@ type Store interface {
 	MitigationStore
 	ConnectionLogStore
 	V2LoggingStore
+	SecurityProfileStore
 
 	// Changes lists the registry change log.
 	Changes(ctx context.Context, f ChangeFilter) ([]Change, error)
