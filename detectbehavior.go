@@ -10,7 +10,8 @@ import (
 )
 
 // DetectLookup finds the custom metrics and dimensions a security profile
-// names; each answers ResourceNotFound for an unknown name.
+// names (DetectResourceStore's lookups); each answers ResourceNotFound for
+// an unknown name.
 type DetectLookup interface {
 	CustomMetric(ctx context.Context, s Scope, name string) (CustomMetric, error)
 	Dimension(ctx context.Context, s Scope, name string) (Dimension, error)

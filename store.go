@@ -44,6 +44,7 @@ type Store interface {
 	ConnectionLogStore
 	V2LoggingStore
 	SecurityProfileStore
+	DetectResourceStore
 
 	// Changes lists the registry change log.
 	Changes(ctx context.Context, f ChangeFilter) ([]Change, error)

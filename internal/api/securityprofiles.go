@@ -7,13 +7,6 @@ import (
 // detectPageSize is the page Detect lists send when the request names none.
 const detectPageSize = 25
 
-// detectLookup finds custom metrics and dimensions, nil while the store
-// keeps none.
-func (s *Server) detectLookup() warden.DetectLookup {
-	l, _ := any(s.store).(warden.DetectLookup)
-	return l
-}
-
 type profileRef struct {
 	Name string `json:"securityProfileName"`
 	Arn  string `json:"securityProfileArn"`
@@ -35,10 +28,10 @@ func profileOut(p *warden.SecurityProfile) profileOutput {
 // state: behaviours, metrics to retain and alert targets.
 func (s *Server) checkProfileParts(c *call, behaviors []warden.Behavior, retain []string, retainV2 []warden.MetricToRetain,
 	alerts map[string]warden.AlertTarget) error {
-	if err := warden.CheckBehaviors(c.ctx, s.detectLookup(), c.scope, behaviors); err != nil {
+	if err := warden.CheckBehaviors(c.ctx, s.store, c.scope, behaviors); err != nil {
 		return err
 	}
-	if err := warden.CheckMetricsToRetain(c.ctx, s.detectLookup(), c.scope, retain, retainV2); err != nil {
+	if err := warden.CheckMetricsToRetain(c.ctx, s.store, c.scope, retain, retainV2); err != nil {
 		return err
 	}
 	return warden.CheckAlertTargets(alerts)
@@ -133,21 +126,21 @@ func (s *Server) ListSecurityProfiles(c *call) (any, error) {
 	if f.DimensionName != "" && f.MetricName != "" {
 		return nil, warden.Errorf(warden.CodeInvalidRequest, "Specify at most one of dimensionName and metricName.")
 	}
-	if l := s.detectLookup(); l != nil {
-		if f.DimensionName != "" {
-			if _, err := l.Dimension(c.ctx, c.scope, f.DimensionName); err != nil {
-				return nil, err
-			}
+	if f.DimensionName != "" {
+		if _, err := s.store.Dimension(c.ctx, c.scope, f.DimensionName); err != nil {
+			return nil, err
 		}
-		if _, aws := warden.LookupDetectMetric(f.MetricName); f.MetricName != "" && !aws {
-			if _, err := l.CustomMetric(c.ctx, c.scope, f.MetricName); err != nil {
-				return nil, err
-			}
+	}
+	if _, aws := warden.LookupDetectMetric(f.MetricName); f.MetricName != "" && !aws {
+		if _, err := s.store.CustomMetric(c.ctx, c.scope, f.MetricName); err != nil {
+			return nil, err
 		}
 	}
 	return listPage(c, detectPageSize, func(p warden.Page) ([]warden.SecurityProfile, string, error) {
 		return s.store.SecurityProfiles(c.ctx, c.scope, f, p)
-	}, func(p *warden.SecurityProfile) profileIdentifier { return profileIdentifier{p.Name, warden.SecurityProfileARN(c.scope, p.Name)} })
+	}, func(p *warden.SecurityProfile) profileIdentifier {
+		return profileIdentifier{p.Name, warden.SecurityProfileARN(c.scope, p.Name)}
+	})
 }
 
 func (s *Server) AttachSecurityProfile(c *call) (any, error) {
@@ -195,7 +188,7 @@ func (s *Server) ValidateSecurityProfileBehaviors(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	problems, err := warden.ValidateBehaviors(c.ctx, s.detectLookup(), c.scope, in.Behaviors)
+	problems, err := warden.ValidateBehaviors(c.ctx, s.store, c.scope, in.Behaviors)
 	if err != nil {
 		return nil, err
 	}
