@@ -41,6 +41,8 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"ConnectionLog", connectionLog},
 		{"CustomMetrics", customMetrics},
 		{"Dimensions", dimensions},
+		{"SecurityProfiles", securityProfiles},
+		{"SecurityProfileTargets", securityProfileTargets},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
