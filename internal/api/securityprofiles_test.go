@@ -437,6 +437,23 @@ func TestListSecurityProfilesFilters(t *testing.T) {
 	if other, err := e.b.ListSecurityProfiles(ctx, &iot.ListSecurityProfilesInput{}); err != nil || len(other.SecurityProfileIdentifiers) != 0 {
 		t.Errorf("account B sees %s, %v", jsonOf(t, other), err)
 	}
+
+	// What a profile names cannot be deleted.
+	_, err = e.a.DeleteCustomMetric(ctx, &iot.DeleteCustomMetricInput{MetricName: aws.String("temperature")})
+	wantInvalid(t, "DeleteCustomMetric in use", err, "Custom metric temperature is used by security profile b-temp")
+	_, err = e.a.DeleteDimension(ctx, &iot.DeleteDimensionInput{Name: aws.String("telemetry")})
+	wantInvalid(t, "DeleteDimension in use", err, "Dimension telemetry is used by security profile a-dim")
+	if _, err := e.a.DescribeCustomMetric(ctx, &iot.DescribeCustomMetricInput{MetricName: aws.String("temperature")}); err != nil {
+		t.Fatalf("the custom metric after a refused delete: %v", err)
+	}
+	for _, p := range []string{"b-temp", "d-both"} {
+		if _, err := e.a.DeleteSecurityProfile(ctx, &iot.DeleteSecurityProfileInput{SecurityProfileName: aws.String(p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.a.DeleteCustomMetric(ctx, &iot.DeleteCustomMetricInput{MetricName: aws.String("temperature")}); err != nil {
+		t.Fatalf("DeleteCustomMetric once no profile names it: %v", err)
+	}
 }
 
 func TestSecurityProfileTargets(t *testing.T) {

@@ -63,6 +63,20 @@ func writeProfileUses(ctx context.Context, tx writeTx, s warden.Scope, p *warden
 	return nil
 }
 
+// refuseUsedByProfile fails with InvalidRequest while a security profile
+// names the metric or dimension (kind) name: AWS has it removed from every
+// profile before it is deleted.
+func refuseUsedByProfile(ctx context.Context, tx writeTx, s warden.Scope, kind, what, name string) error {
+	var profile string
+	err := tx.QueryRowContext(ctx, `SELECT profile_name FROM security_profile_uses
+		WHERE account = ? AND region = ? AND kind = ? AND used_name = ? ORDER BY profile_name LIMIT 1`, s.Account, s.Region, kind, name).Scan(&profile)
+	if err == nil {
+		return warden.Errorf(warden.CodeInvalidRequest, "%s %s is used by security profile %s; remove it from every security profile before deleting it.",
+			what, name, profile)
+	}
+	return noRowAs(err, nil)
+}
+
 // CreateSecurityProfile stores p as version 1 with its tags.
 func (db *DB) CreateSecurityProfile(ctx context.Context, s warden.Scope, p warden.SecurityProfile, tags []warden.Tag, now time.Time) (_ warden.SecurityProfile, err error) {
 	defer wrapErr(&err, "CreateSecurityProfile(%v, %q)", s, p.Name)

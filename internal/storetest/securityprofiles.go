@@ -21,7 +21,8 @@ func profileJSON(t *testing.T, p warden.SecurityProfile) string {
 }
 
 // securityProfiles: create, update (versions, expectedVersion, delete
-// flags), list with filters, delete (idempotent, tags and targets go);
+// flags), list with filters, delete (idempotent, tags and targets go); a
+// dimension or custom metric a profile names cannot be deleted;
 // every change is logged; profiles stay in their scope.
 func securityProfiles(t *testing.T, st warden.Store) {
 	_, err := st.CreateDimension(ctx, scope, warden.Dimension{Name: "dim", Type: warden.DimensionTopicFilter, StringValues: []string{"a/#"}}, nil, "tok", t0)
@@ -67,6 +68,7 @@ func securityProfiles(t *testing.T, st warden.Store) {
 	}
 	wantNames(t, "SecurityProfiles", profileNames(warden.SecurityProfileFilter{}), "p1", "p2", "p3")
 	wantNames(t, "SecurityProfiles of dimension dim", profileNames(warden.SecurityProfileFilter{DimensionName: "dim"}), "p1")
+	wantCode(t, "DeleteDimension of a dimension in use", st.DeleteDimension(ctx, scope, "dim", t0), warden.CodeInvalidRequest)
 	wantNames(t, "SecurityProfiles of metric aws:num-disconnects", profileNames(warden.SecurityProfileFilter{MetricName: "aws:num-disconnects"}), "p3")
 	_, _, err = st.SecurityProfiles(ctx, scope, warden.SecurityProfileFilter{DimensionName: "dim", MetricName: "m"}, warden.Page{Limit: 10})
 	wantCode(t, "SecurityProfiles with both filters", err, warden.CodeInvalidRequest)
@@ -91,6 +93,7 @@ func securityProfiles(t *testing.T, st warden.Store) {
 		t.Fatalf("SecurityProfile after update = %s, want %s", profileJSON(t, got), profileJSON(t, updated))
 	}
 	wantNames(t, "SecurityProfiles of dimension dim after update", profileNames(warden.SecurityProfileFilter{DimensionName: "dim"}))
+	must(t, st.DeleteDimension(ctx, scope, "dim", t0)) // no profile names it now
 	_, err = st.UpdateSecurityProfile(ctx, scope, "missing", warden.SecurityProfileUpdate{Description: &desc}, t0)
 	wantCode(t, "UpdateSecurityProfile(missing)", err, warden.CodeResourceNotFound)
 
@@ -147,6 +150,7 @@ func securityProfileTargets(t *testing.T, st warden.Store) {
 	must(t, st.AttachSecurityProfile(ctx, scope, "a", group, t0)) // again: no change
 	wantCode(t, "a sixth profile on a target", st.AttachSecurityProfile(ctx, scope, "f", group, t0), warden.CodeLimitExceeded)
 	must(t, st.AttachSecurityProfile(ctx, scope, "f", warden.ThingGroupARN(scope, "child"), t0))
+	wantCode(t, "DeleteCustomMetric of a metric in use", st.DeleteCustomMetric(ctx, scope, "cm", t0), warden.CodeInvalidRequest)
 	must(t, st.AttachSecurityProfile(ctx, scope, "f", all, t0))
 	must(t, st.AttachSecurityProfile(ctx, scope, "a", registered, t0))
 	for what, target := range map[string]string{
