@@ -48,6 +48,12 @@ func securityProfiles(t *testing.T, st warden.Store) {
 	}
 	_, err = st.CreateSecurityProfile(ctx, scope, p1, nil, t0)
 	wantCode(t, "CreateSecurityProfile of a taken name", err, warden.CodeResourceAlreadyExists)
+	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "ghost",
+		Behaviors: []warden.Behavior{countBehavior("b", "no-such-metric", 1)}}, nil, t0)
+	wantCode(t, "CreateSecurityProfile naming a missing custom metric", err, warden.CodeInvalidRequest)
+	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "ghost",
+		AdditionalMetricsToRetainV2: []warden.MetricToRetain{{Metric: "aws:num-messages-sent", MetricDimension: &warden.MetricDimension{DimensionName: "nowhere"}}}}, nil, t0)
+	wantCode(t, "CreateSecurityProfile naming a missing dimension", err, warden.CodeInvalidRequest)
 	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "p2"}, nil, t0)
 	must(t, err)
 	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "p3",
