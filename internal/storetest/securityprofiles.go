@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,4 +242,40 @@ func securityProfileTargets(t *testing.T, st warden.Store) {
 	// Deleting a profile takes its attachments.
 	must(t, st.DeleteSecurityProfile(ctx, scope, "f", nil, t0))
 	wantNames(t, "SecurityProfilesForTarget(all) after f went", mappings(all, false))
+}
+
+// securityProfileAttachRace: of ten profiles attached to one target at
+// once, exactly five are, and the others are LimitExceeded.
+func securityProfileAttachRace(t *testing.T, st warden.Store) {
+	target := scope.IoTARN(warden.TargetUnregisteredThings)
+	const n = 10
+	for i := range n {
+		_, err := st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: fmt.Sprintf("p%d", i)}, nil, t0)
+		must(t, err)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = st.AttachSecurityProfile(ctx, scope, fmt.Sprintf("p%d", i), target, t0)
+		}()
+	}
+	wg.Wait()
+	attached := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			attached++
+		case warden.ErrorCode(err) != warden.CodeLimitExceeded:
+			t.Fatalf("attach p%d: %v", i, err)
+		}
+	}
+	ms := walk(t, 10, func(p warden.Page) ([]warden.SecurityProfileTargetMapping, string, error) {
+		return st.SecurityProfilesForTarget(ctx, scope, target, false, p)
+	})
+	if attached != warden.MaxSecurityProfilesPerTarget || len(ms) != attached {
+		t.Fatalf("%d attaches succeeded and %d profiles are attached; want %d", attached, len(ms), warden.MaxSecurityProfilesPerTarget)
+	}
 }

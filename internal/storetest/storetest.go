@@ -43,6 +43,7 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"Dimensions", dimensions},
 		{"SecurityProfiles", securityProfiles},
 		{"SecurityProfileTargets", securityProfileTargets},
+		{"SecurityProfileAttachRace", securityProfileAttachRace},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
