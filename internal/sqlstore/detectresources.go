@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -170,18 +171,6 @@ func getDimension(ctx context.Context, q queryRower, s warden.Scope, name string
 	return d, token, noRowAs(err, warden.Errorf(warden.CodeResourceNotFound, "Dimension %s does not exist.", name))
 }
 
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // CreateDimension stores a dimension, or returns the one a request with
 // the same token stored.
 func (db *DB) CreateDimension(ctx context.Context, s warden.Scope, d warden.Dimension, tags []warden.Tag, token string, now time.Time) (_ warden.Dimension, err error) {
@@ -209,7 +198,7 @@ func (db *DB) CreateDimension(ctx context.Context, s warden.Scope, d warden.Dime
 		if err != nil {
 			return err
 		}
-		if storedToken != token || existing.Type != d.Type || !sameStrings(existing.StringValues, d.StringValues) {
+		if storedToken != token || existing.Type != d.Type || !slices.Equal(existing.StringValues, d.StringValues) {
 			return alreadyExists("Dimension", d.Name, existing.Arn)
 		}
 		d = existing
