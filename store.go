@@ -43,6 +43,7 @@ type Store interface {
 	MitigationStore
 	ConnectionLogStore
 	V2LoggingStore
+	SecurityProfileStore
 	DetectResourceStore
 	ViolationStore
 
