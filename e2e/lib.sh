@@ -414,6 +414,63 @@ make_device() {
 	((rc == 0)) || { diag; bail "attach-thing-principal $name"; }
 }
 
+# ---------------------------------------------------------------- MQTT clients (mosquitto-clients)
+# mq DEVICE: the connection options of DEVICE's certificate, in the array mq.
+mq() {
+	mq=(-h 127.0.0.1 -p "$mqtt_port" --cafile "$tmp/ca.pem" --cert "$tmp/$1.pem" --key "$tmp/$1.key")
+}
+
+# pub DEVICE VERSION CLIENT_ID TOPIC MESSAGE [ARGS...]: one mosquitto_pub
+# (QoS 1 unless ARGS say otherwise), at most 10 s; sets out, err, rc and
+# last_cmd as cli does.
+pub() {
+	local dev=$1 v=$2 id=$3 topic=$4 msg=$5
+	shift 5
+	mq "$dev"
+	last_cmd="mosquitto_pub -V $v -i $id -t $topic -m $msg $* (certificate of $dev)"
+	rc=0
+	out=$(timeout 10 mosquitto_pub "${mq[@]}" -V "$v" -i "$id" -t "$topic" -m "$msg" -q 1 "$@" 2>"$tmp/stderr") || rc=$?
+	err=$(<"$tmp/stderr")
+}
+
+# start_sub NAME DEVICE VERSION CLIENT_ID FILTER: mosquitto_sub (QoS 1,
+# topic and payload per line, debug lines too) in the background, output in
+# $tmp/NAME.out and .err; returns once the broker granted the subscription.
+# Sets sub_pid (also stopped on exit).
+start_sub() {
+	local name=$1 dev=$2 v=$3 id=$4 filter=$5 i
+	mq "$dev"
+	stdbuf -oL mosquitto_sub "${mq[@]}" -V "$v" -i "$id" -t "$filter" -q 1 -v -d \
+		>"$tmp/$name.out" 2>"$tmp/$name.err" &
+	sub_pid=$!
+	stop_on_exit "$sub_pid"
+	for ((i = 0; i < 100; i++)); do
+		if grep -Eqs '^Subscribed \(mid: [0-9]+\): [012]$' "$tmp/$name.out"; then return 0; fi
+		running "$sub_pid" || break
+		sleep 0.1
+	done
+	{
+		echo "#   $name did not subscribe $filter (mosquitto_sub -V $v -i $id, certificate of $dev)"
+		diag_lines stdout 20 "$(cat "$tmp/$name.out")"
+		diag_lines stderr 20 "$(cat "$tmp/$name.err")"
+	} >&2
+	return 1
+}
+
+# received NAME LINE [SECONDS]: the subscriber NAME printed LINE ("topic
+# payload") within SECONDS (default 5).
+received() {
+	local name=$1 line=$2 secs=${3:-5} i
+	for ((i = 0; i < secs * 10; i++)); do
+		if grep -Fxq -- "$line" "$tmp/$name.out"; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# not_received NAME TEXT: the subscriber NAME printed no line holding TEXT.
+not_received() { ! grep -Fq -- "$2" "$tmp/$1.out"; }
+
 # running PID: the process still runs (exited children are zombies until
 # waited for, and kill -0 succeeds on those).
 running() {
@@ -421,6 +478,23 @@ running() {
 	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
 	stat=${stat##*) }
 	[[ ${stat%% *} != Z ]]
+}
+
+# wait_for DESC FILTER ARGS...: repeats `aws iot ARGS` until jq -e FILTER holds (20 s).
+wait_for() {
+	local desc=$1 filter=$2 i
+	shift 2
+	for ((i = 0; i < 100; i++)); do
+		cli "$@"
+		if ((rc == 0)) && jq -e "$filter" >/dev/null 2>&1 <<<"$out"; then
+			ok "$desc"
+			return 0
+		fi
+		sleep 0.2
+	done
+	not_ok "$desc"
+	diag
+	return 1
 }
 
 # ---------------------------------------------------------------- X.509 fixtures (openssl)

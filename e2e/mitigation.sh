@@ -17,23 +17,6 @@ arn_of() { echo "arn:aws:iot:$REGION:${2:-$ACCOUNT}:mitigationaction/$1"; }
 
 CHECK=DEVICE_CERTIFICATE_EXPIRING_CHECK
 
-# wait_for DESC FILTER ARGS...: repeats `aws iot ARGS` until jq -e FILTER holds (20 s).
-wait_for() {
-	local desc=$1 filter=$2 i
-	shift 2
-	for ((i = 0; i < 100; i++)); do
-		cli "$@"
-		if ((rc == 0)) && jq -e "$filter" >/dev/null 2>&1 <<<"$out"; then
-			ok "$desc"
-			return 0
-		fi
-		sleep 0.2
-	done
-	not_ok "$desc"
-	diag
-	return 1
-}
-
 iso() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 # ---------------------------------------------------------------- build + start
