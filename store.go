@@ -43,6 +43,8 @@ type Store interface {
 	MitigationStore
 	ConnectionLogStore
 	V2LoggingStore
+	SecurityProfileStore
+	DetectResourceStore
 
 	// Changes lists the registry change log.
 	Changes(ctx context.Context, f ChangeFilter) ([]Change, error)

@@ -39,6 +39,8 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"SNSClaimPerSubscription", snsClaimPerSubscription},
 		{"IAM", iam},
 		{"ConnectionLog", connectionLog},
+		{"CustomMetrics", customMetrics},
+		{"Dimensions", dimensions},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
