@@ -45,6 +45,7 @@ type Store interface {
 	V2LoggingStore
 	SecurityProfileStore
 	DetectResourceStore
+	ViolationStore
 
 	// Changes lists the registry change log.
 	Changes(ctx context.Context, f ChangeFilter) ([]Change, error)

@@ -41,6 +41,7 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"ConnectionLog", connectionLog},
 		{"CustomMetrics", customMetrics},
 		{"Dimensions", dimensions},
+		{"Violations", violations},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
