@@ -142,7 +142,7 @@ func (o *output) reset() {
 
 func (o *output) transition(dev *device, b *behavior, typ string, v warden.MetricValue, at time.Time) {
 	t := warden.DetectTransition{ThingName: dev.key.id, SecurityProfileName: b.profile.name, Behavior: b.raw,
-		Type: typ, Value: &v, At: at}
+		Type: typ, Value: &v, At: at, AlertTarget: b.profile.alert}
 	ts := o.transitions[dev.key.scope]
 	lk := lastKey{dev.key, b.key}
 	if typ == "" {
@@ -179,6 +179,7 @@ func (o *output) datum(dev *device, b *behavior, v warden.MetricValue, at time.T
 // In-alarm states of behaviours that no longer exist are invalidated.
 func (c *core) setConfig(s warden.Scope, cfg *warden.DetectConfiguration, now time.Time) {
 	c.gen++
+	old := c.scopes[s]
 	var sc *scopeConfig
 	if cfg != nil && len(cfg.Profiles) > 0 {
 		sc = compileScope(cfg, c.gen)
@@ -195,8 +196,7 @@ func (c *core) setConfig(s warden.Scope, cfg *warden.DetectConfiguration, now ti
 				continue
 			}
 			if st.inAlarm {
-				b := &behavior{profile: &profile{name: sk.profile}, raw: warden.Behavior{Name: sk.behavior}, key: sk}
-				c.out.transition(dev, b, warden.ViolationInvalidated, warden.MetricValue{}, now)
+				c.out.transition(dev, old.behavior(sk), warden.ViolationInvalidated, warden.MetricValue{}, now)
 			}
 			delete(dev.states, sk)
 		}
@@ -205,6 +205,15 @@ func (c *core) setConfig(s warden.Scope, cfg *warden.DetectConfiguration, now ti
 			delete(c.devices, k)
 		}
 	}
+}
+
+// behavior is the compiled behaviour of k, or a stand-in naming it (a
+// restored violation's behaviour that is gone).
+func (sc *scopeConfig) behavior(k stateKey) *behavior {
+	if sc != nil && sc.keys[k] != nil {
+		return sc.keys[k]
+	}
+	return &behavior{profile: &profile{name: k.profile}, raw: warden.Behavior{Name: k.behavior}, key: k}
 }
 
 func compileScope(cfg *warden.DetectConfiguration, gen uint64) *scopeConfig {
@@ -576,11 +585,7 @@ func (c *core) tick(now time.Time) {
 				continue
 			}
 			if now.Sub(st.lastData) >= warden.ViolationInvalidateAfter {
-				b := sc.keys[sk]
-				if b == nil {
-					b = &behavior{profile: &profile{name: sk.profile}, raw: warden.Behavior{Name: sk.behavior}, key: sk}
-				}
-				c.out.transition(dev, b, warden.ViolationInvalidated, warden.MetricValue{}, now)
+				c.out.transition(dev, sc.behavior(sk), warden.ViolationInvalidated, warden.MetricValue{}, now)
 				st.inAlarm, st.violRun, st.confRun = false, 0, 0
 				continue
 			}

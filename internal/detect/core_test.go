@@ -431,3 +431,13 @@ func TestRetainedMetricsAreRecorded(t *testing.T) {
 		t.Fatalf("a retained metric made transitions: %+v", ts)
 	}
 }
+
+func TestTransitionsCarryTheAlertTarget(t *testing.T) {
+	c := newTestCore(t, allThings(), warden.Behavior{Name: "size", Metric: metricBytes, Criteria: countCriteria("less-than", 10)})
+	c.observe(publish("d", "t", 50), t0)
+	got := c.take()
+	wantTypes(t, got, warden.ViolationInAlarm)
+	if a := got[0].AlertTarget; a == nil || a.AlertTargetArn != "arn:aws:sns:us-east-1:123456789012:t" {
+		t.Fatalf("alert target %+v", a)
+	}
+}

@@ -54,6 +54,8 @@ type Options struct {
 	// GroupCacheTTL bounds how long a thing's groups are cached (default 1
 	// minute; membership changes seen in the change log drop it at once).
 	GroupCacheTTL time.Duration
+	// StrictRoles is the server's --strict-roles, for the alerts' roles.
+	StrictRoles bool
 }
 
 // Evaluator is the Detect evaluator.
@@ -321,7 +323,9 @@ func (ev *Evaluator) flush() {
 	defer cancel()
 	failed := false
 	for s, ts := range out.transitions {
-		ev.fillAlertTargets(s, ts)
+		for i := range ts {
+			ts[i].StrictRoles = ev.o.StrictRoles
+		}
 		if _, err := ev.store.ApplyDetectTransitions(ctx, s, ts); err != nil {
 			failed = ev.writeFailed("violations", s, len(ts), err) || failed
 			continue
@@ -348,10 +352,6 @@ func (ev *Evaluator) writeFailed(what string, s warden.Scope, n int, err error) 
 	ev.log.Error("detect: writing "+what+" failed", "account", s.Account, "region", s.Region, "count", n, "err", err.Error())
 	return true
 }
-
-// fillAlertTargets is a hook for the profile's SNS target (the store finds
-// it by profile name today).
-func (ev *Evaluator) fillAlertTargets(warden.Scope, []warden.DetectTransition) {}
 
 // poll reads the change log: a changed security profile, dimension or
 // custom metric reloads its scope's configuration; a changed thing or
