@@ -2,9 +2,11 @@ package broker_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,18 +259,26 @@ func TestDeviceReportReplyNeedsReceive(t *testing.T) {
 	noMessage5(t, nosy, "$aws/things/sensor/defender/metrics/json/accepted", 300*time.Millisecond)
 }
 
-// With ReportInterval set, a thing's second report within it is rejected
-// (Throttled) and not observed; other things are not held back.
+// With ReportInterval set, a thing's report within the interval after its
+// last accepted one is rejected (Throttled) and not observed; a throttled
+// report does not restart the interval; other things are not held back.
 func TestDeviceReportThrottled(t *testing.T) {
 	rec := &reportRecorder{}
-	e := newEnv(t, envOptions{reports: rec, reportInterval: time.Hour})
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	e := newEnv(t, envOptions{reports: rec, reportInterval: time.Hour, now: now})
 	dev := e.mustConnect5(e.newDevice(allowAll), "sensor")
 	dev.subscribe(t, "$aws/things/+/defender/metrics/json/+", 1)
-	for i, tc := range []struct{ thing, reply string }{
-		{"a", "accepted"}, {"a", "rejected"}, {"b", "accepted"},
+	for i, tc := range []struct {
+		after        time.Duration
+		thing, reply string
+	}{
+		{0, "a", "accepted"}, {0, "a", "rejected"}, {0, "b", "accepted"},
+		{30 * time.Minute, "a", "rejected"}, {61 * time.Minute, "a", "accepted"},
 	} {
+		offset.Store(int64(tc.after))
 		topic := "$aws/things/" + tc.thing + "/defender/metrics/json"
-		if code, _ := dev.publish(t, topic, 1, false, `{"hed":{"rid":9,"v":"1.0"},"met":{}}`); code != 0 {
+		if code, _ := dev.publish(t, topic, 1, false, fmt.Sprintf(`{"hed":{"rid":%d,"v":"1.0"},"met":{}}`, i)); code != 0 {
 			t.Fatalf("report %d: PUBACK %#x", i, code)
 		}
 		m := receive5(t, dev, 5*time.Second)
@@ -279,7 +289,11 @@ func TestDeviceReportThrottled(t *testing.T) {
 			wantRejected(t, m.Topic, m.Payload, tc.thing, "Throttled", "")
 		}
 	}
-	if r := rec.all(); len(r) != 2 || r[0].ThingName != "a" || r[1].ThingName != "b" {
-		t.Fatalf("observed %+v, want a's first report and b's", r)
+	var got []string
+	for _, r := range rec.all() {
+		got = append(got, fmt.Sprintf("%s:%d", r.ThingName, r.ReportID))
+	}
+	if want := []string{"a:0", "b:2", "a:4"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("observed %v, want %v", got, want)
 	}
 }

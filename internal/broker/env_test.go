@@ -54,6 +54,8 @@ type envOptions struct {
 	// ReportInterval.
 	reports        warden.DeviceReportObserver
 	reportInterval time.Duration
+	// now is the broker's clock (nil: time.Now).
+	now func() time.Time
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -66,7 +68,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	stack := wardentest.Start(t, wardentest.Config{Dir: o.dir, Devices: func(store *sqlstore.DB) (api.Devices, error) {
 		b, err := broker.New(e.ctx, broker.Config{Store: store, StrictCA: o.strictCA,
 			Hostnames: []string{"127.0.0.1"}, PollInterval: 50 * time.Millisecond,
-			Observers: []warden.DataPlaneObserver{e.events}, Reports: o.reports, ReportInterval: o.reportInterval})
+			Observers: []warden.DataPlaneObserver{e.events}, Reports: o.reports, ReportInterval: o.reportInterval, Now: o.now})
 		if err != nil {
 			return nil, err
 		}
