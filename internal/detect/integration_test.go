@@ -365,3 +365,49 @@ func TestViolationsSurviveARestartAndClear(t *testing.T) {
 	ev2.Sync()
 	e.waitActive("size", 0, time.Second)
 }
+
+func TestDeviceReportsAreJudgedOnArrival(t *testing.T) {
+	e := newEnv(t, nil)
+	if _, err := e.iot.CreateCustomMetric(e.ctx, &iot.CreateCustomMetricInput{MetricName: aws.String("temperature"),
+		MetricType: types.CustomMetricTypeNumber, ClientRequestToken: aws.String("t1")}); err != nil {
+		t.Fatal(err)
+	}
+	e.profile("host", warden.TargetRegisteredThings,
+		types.Behavior{Name: aws.String("only-https"), Metric: aws.String("aws:listening-tcp-ports"),
+			Criteria: &types.BehaviorCriteria{ComparisonOperator: types.ComparisonOperatorInPortSet, Value: &types.MetricValue{Ports: []int32{443}}}},
+		types.Behavior{Name: aws.String("cool"), Metric: aws.String("temperature"),
+			Criteria: &types.BehaviorCriteria{ComparisonOperator: types.ComparisonOperatorLessThan, Value: &types.MetricValue{Number: aws.Float64(80)}}})
+	e.ev.Sync()
+	c := e.connect(e.device("gateway-1", allowAll), "gateway-1")
+	report := func(id int, ports string, temp float64) {
+		t.Helper()
+		body := fmt.Sprintf(`{"header":{"report_id":%d,"version":"1.0"},"metrics":{"listening_tcp_ports":{"ports":[%s]}},
+			"custom_metrics":{"temperature":[{"number":%v}]}}`, id, ports, temp)
+		tok := c.Publish("$aws/things/gateway-1/defender/metrics/json", 1, false, body)
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("report: %v", tok.Error())
+		}
+	}
+	report(1, `{"port":443},{"port":22}`, 85.5)
+	vs := e.waitActive("host", 2, 2*time.Second)
+	for _, v := range vs {
+		switch aws.ToString(v.Behavior.Name) {
+		case "only-https":
+			if got := v.LastViolationValue.Ports; len(got) != 2 {
+				t.Fatalf("ports violation value %+v", v.LastViolationValue)
+			}
+		case "cool":
+			if aws.ToFloat64(v.LastViolationValue.Number) != 85.5 {
+				t.Fatalf("temperature violation value %+v", v.LastViolationValue)
+			}
+		default:
+			t.Fatalf("violation of %s", aws.ToString(v.Behavior.Name))
+		}
+	}
+	// An empty port list conforms and clears; the temperature stays high.
+	report(2, ``, 90)
+	vs = e.waitActive("host", 1, 2*time.Second)
+	if aws.ToString(vs[0].Behavior.Name) != "cool" || aws.ToFloat64(vs[0].LastViolationValue.Number) != 90 {
+		t.Fatalf("after the second report %+v", vs[0])
+	}
+}

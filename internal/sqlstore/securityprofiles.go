@@ -361,7 +361,8 @@ func (db *DB) SecurityProfilesForTarget(ctx context.Context, s warden.Scope, tar
 	return warden.PageOf(all, p)
 }
 
-// DetectConfiguration returns every profile of the scope with its targets.
+// DetectConfiguration returns every profile of the scope with its targets,
+// and the custom metrics and dimensions the profiles name.
 func (db *DB) DetectConfiguration(ctx context.Context, s warden.Scope) (_ warden.DetectConfiguration, err error) {
 	defer wrapErr(&err, "DetectConfiguration(%v)", s)
 	c := warden.DetectConfiguration{Targets: map[string][]string{}, Dimensions: map[string]warden.Dimension{},
@@ -384,6 +385,24 @@ func (db *DB) DetectConfiguration(ctx context.Context, s warden.Scope) (_ warden
 		return nil
 	}, `SELECT profile_name, target_arn FROM security_profile_targets WHERE account = ? AND region = ? ORDER BY profile_name, target_arn`,
 		s.Account, s.Region)
+	if err != nil {
+		return c, err
+	}
+	const named = ` WHERE account = ? AND region = ? AND name IN
+		(SELECT used_name FROM security_profile_uses WHERE account = ? AND region = ? AND kind = ?)`
+	err = queryEach(ctx, tx, func(r rowScanner) error {
+		m, _, err := scanCustomMetric(s, r)
+		c.CustomMetrics[m.Name] = m
+		return err
+	}, `SELECT `+customMetricColumns+` FROM custom_metrics`+named, s.Account, s.Region, s.Account, s.Region, "metric")
+	if err != nil {
+		return c, err
+	}
+	err = queryEach(ctx, tx, func(r rowScanner) error {
+		d, _, err := scanDimension(s, r)
+		c.Dimensions[d.Name] = d
+		return err
+	}, `SELECT `+dimensionColumns+` FROM dimensions`+named, s.Account, s.Region, s.Account, s.Region, "dimension")
 	return c, err
 }
 

@@ -42,6 +42,8 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"CustomMetrics", customMetrics},
 		{"Dimensions", dimensions},
 		{"Violations", violations},
+		{"SecurityProfiles", securityProfiles},
+		{"SecurityProfileTargets", securityProfileTargets},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
