@@ -67,6 +67,11 @@ type bstate struct {
 	inAlarm bool
 	// lastData is the time of the last datapoint (for invalidation).
 	lastData time.Time
+	// The largest message of the period starting at peakWindow, for a
+	// per-message behaviour: what is recorded instead of every message.
+	peak       float64
+	peakHad    bool
+	peakWindow int64
 }
 
 type watch struct {
@@ -115,8 +120,8 @@ type output struct {
 }
 
 type datumKey struct {
-	dev                    deviceKey
-	metric, dimName, dimOp string
+	dev                    *device
+	metric, dimOp, dimName string
 	at                     int64
 }
 
@@ -166,7 +171,7 @@ func (o *output) datum(dev *device, b *behavior, v warden.MetricValue, at time.T
 			d.DimensionOperator = "NOT_IN"
 		}
 	}
-	k := datumKey{dev.key, d.Metric, d.DimensionName, d.DimensionOperator, at.UnixNano()}
+	k := datumKey{dev, d.Metric, d.DimensionOperator, d.DimensionName, at.UnixNano()}
 	if _, dup := o.seen[k]; dup {
 		return
 	}
@@ -464,7 +469,11 @@ func (b *behavior) valueOf(sum float64) warden.MetricValue {
 func (c *core) judge(dev *device, w watch, v warden.MetricValue, at time.Time, threshold float64) {
 	b, st := w.b, w.st
 	st.lastData = at
-	c.out.datum(dev, b, v, at)
+	if b.metric == metricBytes && b.duration == 0 {
+		c.peak(dev, w, v, at)
+	} else {
+		c.out.datum(dev, b, v, at)
+	}
 	if b.retainOnly {
 		return
 	}
@@ -527,6 +536,29 @@ func (c *core) report(r warden.DeviceMetricsReport, now time.Time) {
 	}
 }
 
+// peak keeps the largest message of the period (retainWindow) and
+// records the previous period's once a message of a later one arrives (or
+// tick sees the period over): a datapoint per message would be a row per
+// message.
+func (c *core) peak(dev *device, w watch, v warden.MetricValue, at time.Time) {
+	st := w.st
+	window := align(at.Unix(), retainWindow)
+	if st.peakHad && st.peakWindow != window {
+		c.flushPeak(dev, w)
+	}
+	x, _ := numeric(v)
+	if !st.peakHad || x > st.peak {
+		st.peak = x
+	}
+	st.peakHad, st.peakWindow = true, window
+}
+
+func (c *core) flushPeak(dev *device, w watch) {
+	st := w.st
+	c.out.datum(dev, w.b, countValue(st.peak), time.Unix(st.peakWindow+retainWindow, 0).UTC())
+	st.peak, st.peakHad = 0, false
+}
+
 type closedWindow struct {
 	dev *device
 	w   watch
@@ -551,6 +583,9 @@ func (c *core) tick(now time.Time) {
 		c.refresh(sc, dev, now)
 		for _, w := range dev.watch {
 			b, st := w.b, w.st
+			if st.peakHad && st.peakWindow+retainWindow <= t {
+				c.flushPeak(dev, w)
+			}
 			if b.duration == 0 || st.window+b.duration > t {
 				continue
 			}

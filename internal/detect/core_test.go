@@ -441,3 +441,18 @@ func TestTransitionsCarryTheAlertTarget(t *testing.T) {
 		t.Fatalf("alert target %+v", a)
 	}
 }
+
+func TestFilterMatchesTheClientIDVariable(t *testing.T) {
+	for _, tc := range []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"dev/${iot:ClientId}/#", "dev/c1/x", true}, {"dev/${iot:ClientId}/#", "dev/c2/x", false},
+		{"${iot:ClientId}/up", "c1/up", true}, {"a/${iot:ClientId}", "a/c1", true}, {"a/${iot:ClientId}", "a/c1/b", false},
+		{"a/x-${iot:ClientId}", "a/x-c1", true}, {"a/x-${iot:ClientId}", "a/x-c2", false}, {"plain/+", "plain/q", true},
+	} {
+		if got := filterMatches(tc.filter, tc.topic, "c1"); got != tc.want {
+			t.Errorf("filterMatches(%q, %q, c1) = %v", tc.filter, tc.topic, got)
+		}
+	}
+}

@@ -60,15 +60,52 @@ func (d *dimension) counts(topic, clientID string) bool {
 	}
 	matched := false
 	for _, f := range d.filters {
-		if d.clientVar && strings.Contains(f, clientIDVar) {
-			f = strings.ReplaceAll(f, clientIDVar, clientID)
-		}
-		if topicMatches(f, topic) {
+		if d.clientVar {
+			if filterMatches(f, topic, clientID) {
+				matched = true
+				break
+			}
+		} else if topicMatches(f, topic) {
 			matched = true
 			break
 		}
 	}
 	return matched != d.notIn
+}
+
+// filterMatches is topicMatches for a filter that may hold
+// ${iot:ClientId}: a level that is exactly the variable matches the
+// client ID without building the substituted filter.
+func filterMatches(filter, topic, clientID string) bool {
+	if !strings.Contains(filter, clientIDVar) {
+		return topicMatches(filter, topic)
+	}
+	if strings.Count(filter, clientIDVar) != strings.Count(filter, "/"+clientIDVar+"/")+
+		b2i(strings.HasPrefix(filter, clientIDVar+"/"))+b2i(strings.HasSuffix(filter, "/"+clientIDVar)) {
+		return topicMatches(strings.ReplaceAll(filter, clientIDVar, clientID), topic)
+	}
+	if strings.HasPrefix(topic, "$") && !strings.HasPrefix(filter, "$") {
+		return false
+	}
+	for {
+		fl, frest, fmore := strings.Cut(filter, "/")
+		if fl == "#" {
+			return true
+		}
+		tl, trest, tmore := strings.Cut(topic, "/")
+		if fl != "+" && fl != tl && (fl != clientIDVar || tl != clientID) {
+			return false
+		}
+		switch {
+		case !fmore && !tmore:
+			return true
+		case !tmore:
+			return frest == "#"
+		case !fmore:
+			return false
+		}
+		filter, topic = frest, trest
+	}
 }
 
 // topicMatches reports whether an MQTT topic matches a filter (+ is one
@@ -98,6 +135,13 @@ func topicMatches(filter, topic string) bool {
 		}
 		filter, topic = frest, trest
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // compileBehavior compiles b of p; ok is false for a behaviour Warden does

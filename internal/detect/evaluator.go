@@ -37,8 +37,8 @@ type Store interface {
 type Options struct {
 	Store  Store
 	Logger *slog.Logger
-	// Now is the evaluator's clock (default time.Now): datapoints are
-	// timed and windows closed by it, not by the events' times.
+	// Now is the evaluator's clock (default time.Now): events are timed
+	// by it when observed (not by their own At) and windows closed by it.
 	Now func() time.Time
 	// QueueSize bounds the events and reports waiting (default 16384).
 	QueueSize int
@@ -90,8 +90,9 @@ type Evaluator struct {
 }
 
 type item struct {
-	e warden.DataPlaneEvent
-	r *warden.DeviceMetricsReport
+	e  warden.DataPlaneEvent
+	r  *warden.DeviceMetricsReport
+	at time.Time // the evaluator's clock when it was observed
 }
 
 type cachedGroups struct {
@@ -157,7 +158,7 @@ func (ev *Evaluator) Observe(e warden.DataPlaneEvent) {
 			return
 		}
 	}
-	ev.enqueue(item{e: e})
+	ev.enqueue(item{e: e, at: ev.now()})
 }
 
 // ObserveReport queues an accepted device metrics report; it never blocks.
@@ -165,7 +166,7 @@ func (ev *Evaluator) ObserveReport(r warden.DeviceMetricsReport) {
 	if !(*ev.active.Load())[r.Scope] {
 		return
 	}
-	ev.enqueue(item{r: &r})
+	ev.enqueue(item{r: &r, at: ev.now()})
 }
 
 func (ev *Evaluator) enqueue(it item) {
@@ -289,9 +290,9 @@ func (ev *Evaluator) run() {
 
 func (ev *Evaluator) handle(it item) {
 	if it.r != nil {
-		ev.core.report(*it.r, ev.now())
+		ev.core.report(*it.r, it.at)
 	} else {
-		ev.core.observe(it.e, ev.now())
+		ev.core.observe(it.e, it.at)
 	}
 	ev.processed.Add(1)
 }

@@ -411,3 +411,50 @@ func TestDeviceReportsAreJudgedOnArrival(t *testing.T) {
 		t.Fatalf("after the second report %+v", vs[0])
 	}
 }
+
+// BenchmarkEvaluatorWithStore is a message's whole cost: queued by
+// Observe, judged by 5 profiles × 4 behaviours and its datapoint written
+// to the store (batched), on SQLite (or PostgreSQL with
+// WARDEN_TEST_DATABASE).
+func BenchmarkEvaluatorWithStore(b *testing.B) {
+	stack := wardentest.Start(b, wardentest.Config{IoTOnly: true})
+	client := stack.IoT(wardentest.KeyA, wardentest.SecretA, wardentest.Region)
+	ctx := context.Background()
+	for i := range 5 {
+		name := fmt.Sprintf("profile-%d", i)
+		behaviors := []types.Behavior{
+			{Name: aws.String("size"), Metric: aws.String("aws:message-byte-size"), Criteria: countCriteria(types.ComparisonOperatorLessThan, 1<<20, 0)},
+			{Name: aws.String("sent"), Metric: aws.String("aws:num-messages-sent"), Criteria: countCriteria(types.ComparisonOperatorLessThan, 1<<40, 300)},
+			{Name: aws.String("received"), Metric: aws.String("aws:num-messages-received"), Criteria: countCriteria(types.ComparisonOperatorLessThan, 1<<40, 300)},
+			{Name: aws.String("authz"), Metric: aws.String("aws:num-authorization-failures"), Criteria: countCriteria(types.ComparisonOperatorLessThan, 1<<40, 300)},
+		}
+		if _, err := client.CreateSecurityProfile(ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: &name, Behaviors: behaviors}); err != nil {
+			b.Fatal(err)
+		}
+		arn := scope.IoTARN(warden.TargetAllThings)
+		if _, err := client.AttachSecurityProfile(ctx, &iot.AttachSecurityProfileInput{SecurityProfileName: &name, SecurityProfileTargetArn: &arn}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ev := detect.New(detect.Options{Store: stack.Store, QueueSize: 1 << 20, TickEvery: -1})
+	ev.Start()
+	defer ev.Stop()
+	events := make([]warden.DataPlaneEvent, 1000)
+	for i := range events {
+		id := fmt.Sprintf("device-%d", i)
+		events[i] = warden.DataPlaneEvent{Scope: scope, Type: warden.EventPublishIn, Status: warden.StatusSuccess,
+			ClientID: id, ThingName: id, Topic: "dev/" + id + "/t", PayloadBytes: 200}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		ev.Observe(events[i%len(events)])
+		if i%10000 == 9999 {
+			ev.Sync()
+		}
+	}
+	ev.Sync()
+	b.StopTimer()
+	if ev.Dropped() != 0 || ev.Processed() != int64(b.N) {
+		b.Fatalf("dropped %d, processed %d of %d", ev.Dropped(), ev.Processed(), b.N)
+	}
+}
