@@ -22,26 +22,8 @@ import (
 // profile made through the API applies to a connected device, whose too
 // big message is an active violation within 2 s.
 func TestDetectInServe(t *testing.T) {
-	var printed bytes.Buffer
-	m := &Main{Config: Config{Store: sqlstore.Options{DataDir: t.TempDir(), Synchronous: "NORMAL"}, Listen: "127.0.0.1:0",
-		LogLevel: "warn", MQTTListen: "127.0.0.1:0", MQTTHostnames: []string{"127.0.0.1"}}, Stdout: &printed, LogOutput: &lockedBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := m.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		m.Close()
-	}()
-	keys := map[string]string{}
-	for _, match := range exportLine.FindAllStringSubmatch(printed.String(), -1) {
-		keys[match[1]] = match[2]
-	}
-	c := iot.New(iot.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.URL()), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"], "")})
+	ctx := context.Background()
+	m, c := serveWithDevices(t)
 	if _, err := c.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String("all"),
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}`)}); err != nil {
 		t.Fatal(err)
@@ -104,4 +86,32 @@ func TestDetectInServe(t *testing.T) {
 			t.Fatalf("no violation within 2 s: %+v", vs.ActiveViolations)
 		}
 	}
+}
+
+// serveWithDevices runs `warden serve` with the device endpoint on a new
+// data dir until t ends, and returns it with an IoT client of the first
+// account's printed credentials.
+func serveWithDevices(t *testing.T) (*Main, *iot.Client) {
+	t.Helper()
+	var printed bytes.Buffer
+	m := &Main{Config: Config{Store: sqlstore.Options{DataDir: t.TempDir(), Synchronous: "NORMAL"}, Listen: "127.0.0.1:0",
+		LogLevel: "warn", MQTTListen: "127.0.0.1:0", MQTTHostnames: []string{"127.0.0.1"}}, Stdout: &printed, LogOutput: &lockedBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Open(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		m.Close()
+	})
+	keys := map[string]string{}
+	for _, match := range exportLine.FindAllStringSubmatch(printed.String(), -1) {
+		keys[match[1]] = match[2]
+	}
+	return m, iot.New(iot.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.URL()), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"], "")})
 }

@@ -75,43 +75,28 @@ func (d *dimension) counts(topic, clientID string) bool {
 
 // filterMatches is topicMatches for a filter that may hold
 // ${iot:ClientId}: a level that is exactly the variable matches the
-// client ID without building the substituted filter.
+// client ID without building the substituted filter (the variable inside
+// a level is substituted).
 func filterMatches(filter, topic, clientID string) bool {
-	if !strings.Contains(filter, clientIDVar) {
+	n := strings.Count(filter, clientIDVar)
+	if n == 0 {
 		return topicMatches(filter, topic)
 	}
-	if strings.Count(filter, clientIDVar) != strings.Count(filter, "/"+clientIDVar+"/")+
-		b2i(strings.HasPrefix(filter, clientIDVar+"/"))+b2i(strings.HasSuffix(filter, "/"+clientIDVar)) {
+	whole := strings.Count("/"+filter+"/", "/"+clientIDVar+"/")
+	if whole != n || clientID == "" {
 		return topicMatches(strings.ReplaceAll(filter, clientIDVar, clientID), topic)
 	}
-	if strings.HasPrefix(topic, "$") && !strings.HasPrefix(filter, "$") {
-		return false
-	}
-	for {
-		fl, frest, fmore := strings.Cut(filter, "/")
-		if fl == "#" {
-			return true
-		}
-		tl, trest, tmore := strings.Cut(topic, "/")
-		if fl != "+" && fl != tl && (fl != clientIDVar || tl != clientID) {
-			return false
-		}
-		switch {
-		case !fmore && !tmore:
-			return true
-		case !tmore:
-			return frest == "#"
-		case !fmore:
-			return false
-		}
-		filter, topic = frest, trest
-	}
+	return matchLevels(filter, topic, clientID)
 }
 
 // topicMatches reports whether an MQTT topic matches a filter (+ is one
 // level, # the rest); topics starting with $ match only filters that
 // start with $ too.
-func topicMatches(filter, topic string) bool {
+func topicMatches(filter, topic string) bool { return matchLevels(filter, topic, "") }
+
+// matchLevels is topicMatches where, when clientID is set, a filter level
+// ${iot:ClientId} matches a topic level equal to it.
+func matchLevels(filter, topic, clientID string) bool {
 	if strings.HasPrefix(topic, "$") && !strings.HasPrefix(filter, "$") {
 		return false
 	}
@@ -121,7 +106,7 @@ func topicMatches(filter, topic string) bool {
 			return true
 		}
 		tl, trest, tmore := strings.Cut(topic, "/")
-		if fl != "+" && fl != tl {
+		if fl != "+" && fl != tl && (clientID == "" || fl != clientIDVar || tl != clientID) {
 			return false
 		}
 		switch {
@@ -135,13 +120,6 @@ func topicMatches(filter, topic string) bool {
 		}
 		filter, topic = frest, trest
 	}
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // compileBehavior compiles b of p; ok is false for a behaviour Warden does
