@@ -32,6 +32,16 @@ func countLessThan(name, metric string, n int64) types.Behavior {
 		ComparisonOperator: types.ComparisonOperatorLessThan, Value: &types.MetricValue{Count: aws.Int64(n)}, DurationSeconds: aws.Int32(300)}}
 }
 
+// wantInvalid fails the test unless err is InvalidRequestException with
+// a message containing message.
+func wantInvalid(t *testing.T, what string, err error, message string) {
+	t.Helper()
+	wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
+	if msg := errorMessage(err); !strings.Contains(msg, message) {
+		t.Errorf("%s: message %q, want %q", what, msg, message)
+	}
+}
+
 // jsonOf is v as JSON, to compare SDK shapes whole.
 func jsonOf(t *testing.T, v any) string {
 	t.Helper()
@@ -196,10 +206,7 @@ func TestSecurityProfileUpdateRefusesSetAndDelete(t *testing.T) {
 	} {
 		in.SecurityProfileName = aws.String("p")
 		_, err := e.a.UpdateSecurityProfile(ctx, &in)
-		wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
-		if msg := errorMessage(err); !strings.Contains(msg, "Cannot both set") {
-			t.Errorf("%s: message %q", name, msg)
-		}
+		wantInvalid(t, name, err, "Cannot both set")
 	}
 	d, err := e.a.DescribeSecurityProfile(ctx, &iot.DescribeSecurityProfileInput{SecurityProfileName: aws.String("p")})
 	if err != nil || d.Version != 1 || len(d.Behaviors) != 1 || aws.ToString(d.Behaviors[0].Name) != "b" || len(d.AlertTargets) != 1 {
@@ -293,10 +300,7 @@ func TestSecurityProfileBehaviorValidation(t *testing.T) {
 				t.Errorf("ValidateSecurityProfileBehaviors = %s, want invalid with %q", jsonOf(t, v), tc.message)
 			}
 			_, err = e.a.CreateSecurityProfile(ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("refused"), Behaviors: tc.behaviors})
-			wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
-			if msg := errorMessage(err); !strings.Contains(msg, tc.message) {
-				t.Errorf("CreateSecurityProfile: message %q, want %q", msg, tc.message)
-			}
+			wantInvalid(t, "CreateSecurityProfile", err, tc.message)
 			_, err = e.a.DescribeSecurityProfile(ctx, &iot.DescribeSecurityProfileInput{SecurityProfileName: aws.String("refused")})
 			wantCode(t, err, "ResourceNotFoundException", http.StatusNotFound)
 			_, err = e.a.UpdateSecurityProfile(ctx, &iot.UpdateSecurityProfileInput{SecurityProfileName: aws.String("existing"), Behaviors: tc.behaviors})
@@ -344,10 +348,7 @@ func TestSecurityProfileBehaviorsOutsideTheModel(t *testing.T) {
 		"name with a space": {countLessThan("a b", "aws:num-disconnects", 1), "behaviors.1.member.name"},
 	} {
 		_, err := e.a.ValidateSecurityProfileBehaviors(ctx, &iot.ValidateSecurityProfileBehaviorsInput{Behaviors: []types.Behavior{tc.behavior}})
-		wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
-		if msg := errorMessage(err); !strings.Contains(msg, tc.message) {
-			t.Errorf("%s: Validate message %q, want %q", name, msg, tc.message)
-		}
+		wantInvalid(t, name, err, tc.message)
 		_, err = e.a.CreateSecurityProfile(ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("p"), Behaviors: []types.Behavior{tc.behavior}})
 		wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
 	}
@@ -375,10 +376,7 @@ func TestSecurityProfileAlertTargetsAndMetricsToRetain(t *testing.T) {
 	} {
 		tc.in.SecurityProfileName = aws.String("p")
 		_, err := e.a.CreateSecurityProfile(ctx, &tc.in)
-		wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
-		if msg := errorMessage(err); !strings.Contains(msg, tc.message) {
-			t.Errorf("%s: message %q, want %q", name, msg, tc.message)
-		}
+		wantInvalid(t, name, err, tc.message)
 	}
 	list, err := e.a.ListSecurityProfiles(ctx, &iot.ListSecurityProfilesInput{})
 	if err != nil || len(list.SecurityProfileIdentifiers) != 0 {
@@ -439,6 +437,23 @@ func TestListSecurityProfilesFilters(t *testing.T) {
 	if other, err := e.b.ListSecurityProfiles(ctx, &iot.ListSecurityProfilesInput{}); err != nil || len(other.SecurityProfileIdentifiers) != 0 {
 		t.Errorf("account B sees %s, %v", jsonOf(t, other), err)
 	}
+
+	// What a profile names cannot be deleted.
+	_, err = e.a.DeleteCustomMetric(ctx, &iot.DeleteCustomMetricInput{MetricName: aws.String("temperature")})
+	wantInvalid(t, "DeleteCustomMetric in use", err, "Custom metric temperature is used by security profile b-temp")
+	_, err = e.a.DeleteDimension(ctx, &iot.DeleteDimensionInput{Name: aws.String("telemetry")})
+	wantInvalid(t, "DeleteDimension in use", err, "Dimension telemetry is used by security profile a-dim")
+	if _, err := e.a.DescribeCustomMetric(ctx, &iot.DescribeCustomMetricInput{MetricName: aws.String("temperature")}); err != nil {
+		t.Fatalf("the custom metric after a refused delete: %v", err)
+	}
+	for _, p := range []string{"b-temp", "d-both"} {
+		if _, err := e.a.DeleteSecurityProfile(ctx, &iot.DeleteSecurityProfileInput{SecurityProfileName: aws.String(p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.a.DeleteCustomMetric(ctx, &iot.DeleteCustomMetricInput{MetricName: aws.String("temperature")}); err != nil {
+		t.Fatalf("DeleteCustomMetric once no profile names it: %v", err)
+	}
 }
 
 func TestSecurityProfileTargets(t *testing.T) {
@@ -483,11 +498,7 @@ func TestSecurityProfileTargets(t *testing.T) {
 	wantCode(t, attach("missing", all), "ResourceNotFoundException", http.StatusNotFound)
 	for _, bad := range []string{targetArn(accountB, "thinggroup/site"), "arn:aws:iot:eu-west-1:" + accountA + ":all/things",
 		targetArn(accountA, "thing/t1"), targetArn(accountA, "all/devices"), "site"} {
-		err := attach("p1", bad)
-		wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
-		if !strings.Contains(errorMessage(err), "is neither a thing group ARN") {
-			t.Errorf("attach to %s: message %q", bad, errorMessage(err))
-		}
+		wantInvalid(t, "attach to "+bad, attach("p1", bad), "is neither a thing group ARN")
 	}
 
 	targetsOf := func(name string) []string {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -108,6 +109,9 @@ func (db *DB) UpdateCustomMetric(ctx context.Context, s warden.Scope, name, disp
 func (db *DB) DeleteCustomMetric(ctx context.Context, s warden.Scope, name string, now time.Time) (err error) {
 	defer wrapErr(&err, "DeleteCustomMetric(%v, %q)", s, name)
 	return db.inTx(ctx, func(tx writeTx) error {
+		if err := refuseUsedByProfile(ctx, tx, s, "metric", "Custom metric", name); err != nil {
+			return err
+		}
 		m, _, err := scanCustomMetric(s, tx.QueryRowContext(ctx, `DELETE FROM custom_metrics WHERE account = ? AND region = ? AND name = ?
 			RETURNING `+customMetricColumns, s.Account, s.Region, name))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -167,18 +171,6 @@ func getDimension(ctx context.Context, q queryRower, s warden.Scope, name string
 	return d, token, noRowAs(err, warden.Errorf(warden.CodeResourceNotFound, "Dimension %s does not exist.", name))
 }
 
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // CreateDimension stores a dimension, or returns the one a request with
 // the same token stored.
 func (db *DB) CreateDimension(ctx context.Context, s warden.Scope, d warden.Dimension, tags []warden.Tag, token string, now time.Time) (_ warden.Dimension, err error) {
@@ -206,7 +198,7 @@ func (db *DB) CreateDimension(ctx context.Context, s warden.Scope, d warden.Dime
 		if err != nil {
 			return err
 		}
-		if storedToken != token || existing.Type != d.Type || !sameStrings(existing.StringValues, d.StringValues) {
+		if storedToken != token || existing.Type != d.Type || !slices.Equal(existing.StringValues, d.StringValues) {
 			return alreadyExists("Dimension", d.Name, existing.Arn)
 		}
 		d = existing
@@ -250,6 +242,9 @@ func (db *DB) UpdateDimension(ctx context.Context, s warden.Scope, name string, 
 func (db *DB) DeleteDimension(ctx context.Context, s warden.Scope, name string, now time.Time) (err error) {
 	defer wrapErr(&err, "DeleteDimension(%v, %q)", s, name)
 	return db.inTx(ctx, func(tx writeTx) error {
+		if err := refuseUsedByProfile(ctx, tx, s, "dimension", "Dimension", name); err != nil {
+			return err
+		}
 		d, _, err := scanDimension(s, tx.QueryRowContext(ctx, `DELETE FROM dimensions WHERE account = ? AND region = ? AND name = ?
 			RETURNING `+dimensionColumns, s.Account, s.Region, name))
 		if errors.Is(err, sql.ErrNoRows) {

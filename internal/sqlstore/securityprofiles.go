@@ -45,13 +45,31 @@ func checkProfileVersion(p *warden.SecurityProfile, expected *int64) error {
 	return nil
 }
 
-// writeProfileUses replaces the metrics and dimensions recorded as named by p.
+// writeProfileUses replaces the metrics and dimensions recorded as named by
+// p, which must exist.
 func writeProfileUses(ctx context.Context, tx writeTx, s warden.Scope, p *warden.SecurityProfile) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM security_profile_uses WHERE account = ? AND region = ? AND profile_name = ?`,
 		s.Account, s.Region, p.Name); err != nil {
 		return err
 	}
 	metrics, dimensions := p.Uses()
+	// Checked again here, in the transaction, so that a concurrent delete of
+	// a custom metric or dimension cannot leave the profile naming it.
+	for _, m := range metrics {
+		if _, aws := warden.LookupDetectMetric(m); aws {
+			continue
+		}
+		if err := requireRow(ctx, tx, warden.Errorf(warden.CodeInvalidRequest, "Custom metric %s does not exist.", m),
+			`SELECT 1 FROM custom_metrics WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, m); err != nil {
+			return err
+		}
+	}
+	for _, d := range dimensions {
+		if err := requireRow(ctx, tx, warden.Errorf(warden.CodeInvalidRequest, "Dimension %s does not exist.", d),
+			`SELECT 1 FROM dimensions WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, d); err != nil {
+			return err
+		}
+	}
 	for kind, names := range map[string][]string{"metric": metrics, "dimension": dimensions} {
 		for _, n := range names {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO security_profile_uses (account, region, kind, used_name, profile_name) VALUES (?, ?, ?, ?, ?)`,
@@ -61,6 +79,20 @@ func writeProfileUses(ctx context.Context, tx writeTx, s warden.Scope, p *warden
 		}
 	}
 	return nil
+}
+
+// refuseUsedByProfile fails with InvalidRequest while a security profile
+// names the metric or dimension (kind) name: AWS has it removed from every
+// profile before it is deleted.
+func refuseUsedByProfile(ctx context.Context, tx writeTx, s warden.Scope, kind, what, name string) error {
+	var profile string
+	err := tx.QueryRowContext(ctx, `SELECT profile_name FROM security_profile_uses
+		WHERE account = ? AND region = ? AND kind = ? AND used_name = ? ORDER BY profile_name LIMIT 1`, s.Account, s.Region, kind, name).Scan(&profile)
+	if err == nil {
+		return warden.Errorf(warden.CodeInvalidRequest, "%s %s is used by security profile %s; remove it from every security profile before deleting it.",
+			what, name, profile)
+	}
+	return noRowAs(err, nil)
 }
 
 // CreateSecurityProfile stores p as version 1 with its tags.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -163,4 +164,49 @@ func wantChanges(t *testing.T, st warden.Store, arn string, want ...string) {
 	changes, err := st.Changes(ctx, warden.ChangeFilter{ResourceArn: arn})
 	must(t, err)
 	wantNames(t, "Changes of "+arn, names(changes, func(c warden.Change) string { return c.Operation }), want...)
+}
+
+// concurrentCreates: of creates of one name racing with different tokens
+// exactly one wins; racing retries with one token all get the stored
+// resource.
+func concurrentCreates(t *testing.T, st warden.Store) {
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := st.CreateCustomMetric(ctx, scope, warden.CustomMetric{Name: "raced", Type: warden.CustomMetricNumber}, nil,
+				fmt.Sprint("token-", i), t0)
+			errs <- err
+		}()
+	}
+	won := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case warden.ErrorCode(err) != warden.CodeResourceAlreadyExists:
+			t.Fatalf("racing CreateCustomMetric: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d racing creates with different tokens succeeded, want 1", won, n)
+	}
+	stored := make(chan warden.Dimension, n)
+	for i := range n {
+		go func() {
+			d, err := st.CreateDimension(ctx, scope, warden.Dimension{Name: "raced", Type: warden.DimensionTopicFilter, StringValues: []string{"a"}},
+				nil, "one-token", t0.Add(time.Duration(i)*time.Second))
+			if err != nil {
+				t.Errorf("racing retries of CreateDimension: %v", err)
+			}
+			stored <- d
+		}()
+	}
+	first := <-stored
+	for range n - 1 {
+		if d := <-stored; !d.CreationDate.Equal(first.CreationDate) {
+			t.Fatalf("racing retries got creation dates %v and %v, want the one stored", first.CreationDate, d.CreationDate)
+		}
+	}
+	wantChanges(t, st, warden.DimensionARN(scope, "raced"), "CreateDimension")
 }

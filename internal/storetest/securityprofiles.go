@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +23,8 @@ func profileJSON(t *testing.T, p warden.SecurityProfile) string {
 }
 
 // securityProfiles: create, update (versions, expectedVersion, delete
-// flags), list with filters, delete (idempotent, tags and targets go);
+// flags), list with filters, delete (idempotent, tags and targets go); a
+// dimension or custom metric a profile names cannot be deleted;
 // every change is logged; profiles stay in their scope.
 func securityProfiles(t *testing.T, st warden.Store) {
 	_, err := st.CreateDimension(ctx, scope, warden.Dimension{Name: "dim", Type: warden.DimensionTopicFilter, StringValues: []string{"a/#"}}, nil, "tok", t0)
@@ -47,6 +50,12 @@ func securityProfiles(t *testing.T, st warden.Store) {
 	}
 	_, err = st.CreateSecurityProfile(ctx, scope, p1, nil, t0)
 	wantCode(t, "CreateSecurityProfile of a taken name", err, warden.CodeResourceAlreadyExists)
+	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "ghost",
+		Behaviors: []warden.Behavior{countBehavior("b", "no-such-metric", 1)}}, nil, t0)
+	wantCode(t, "CreateSecurityProfile naming a missing custom metric", err, warden.CodeInvalidRequest)
+	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "ghost",
+		AdditionalMetricsToRetainV2: []warden.MetricToRetain{{Metric: "aws:num-messages-sent", MetricDimension: &warden.MetricDimension{DimensionName: "nowhere"}}}}, nil, t0)
+	wantCode(t, "CreateSecurityProfile naming a missing dimension", err, warden.CodeInvalidRequest)
 	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "p2"}, nil, t0)
 	must(t, err)
 	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "p3",
@@ -67,6 +76,7 @@ func securityProfiles(t *testing.T, st warden.Store) {
 	}
 	wantNames(t, "SecurityProfiles", profileNames(warden.SecurityProfileFilter{}), "p1", "p2", "p3")
 	wantNames(t, "SecurityProfiles of dimension dim", profileNames(warden.SecurityProfileFilter{DimensionName: "dim"}), "p1")
+	wantCode(t, "DeleteDimension of a dimension in use", st.DeleteDimension(ctx, scope, "dim", t0), warden.CodeInvalidRequest)
 	wantNames(t, "SecurityProfiles of metric aws:num-disconnects", profileNames(warden.SecurityProfileFilter{MetricName: "aws:num-disconnects"}), "p3")
 	_, _, err = st.SecurityProfiles(ctx, scope, warden.SecurityProfileFilter{DimensionName: "dim", MetricName: "m"}, warden.Page{Limit: 10})
 	wantCode(t, "SecurityProfiles with both filters", err, warden.CodeInvalidRequest)
@@ -91,6 +101,7 @@ func securityProfiles(t *testing.T, st warden.Store) {
 		t.Fatalf("SecurityProfile after update = %s, want %s", profileJSON(t, got), profileJSON(t, updated))
 	}
 	wantNames(t, "SecurityProfiles of dimension dim after update", profileNames(warden.SecurityProfileFilter{DimensionName: "dim"}))
+	must(t, st.DeleteDimension(ctx, scope, "dim", t0)) // no profile names it now
 	_, err = st.UpdateSecurityProfile(ctx, scope, "missing", warden.SecurityProfileUpdate{Description: &desc}, t0)
 	wantCode(t, "UpdateSecurityProfile(missing)", err, warden.CodeResourceNotFound)
 
@@ -147,6 +158,7 @@ func securityProfileTargets(t *testing.T, st warden.Store) {
 	must(t, st.AttachSecurityProfile(ctx, scope, "a", group, t0)) // again: no change
 	wantCode(t, "a sixth profile on a target", st.AttachSecurityProfile(ctx, scope, "f", group, t0), warden.CodeLimitExceeded)
 	must(t, st.AttachSecurityProfile(ctx, scope, "f", warden.ThingGroupARN(scope, "child"), t0))
+	wantCode(t, "DeleteCustomMetric of a metric in use", st.DeleteCustomMetric(ctx, scope, "cm", t0), warden.CodeInvalidRequest)
 	must(t, st.AttachSecurityProfile(ctx, scope, "f", all, t0))
 	must(t, st.AttachSecurityProfile(ctx, scope, "a", registered, t0))
 	for what, target := range map[string]string{
@@ -230,4 +242,40 @@ func securityProfileTargets(t *testing.T, st warden.Store) {
 	// Deleting a profile takes its attachments.
 	must(t, st.DeleteSecurityProfile(ctx, scope, "f", nil, t0))
 	wantNames(t, "SecurityProfilesForTarget(all) after f went", mappings(all, false))
+}
+
+// securityProfileAttachRace: of ten profiles attached to one target at
+// once, exactly five are, and the others are LimitExceeded.
+func securityProfileAttachRace(t *testing.T, st warden.Store) {
+	target := scope.IoTARN(warden.TargetUnregisteredThings)
+	const n = 10
+	for i := range n {
+		_, err := st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: fmt.Sprintf("p%d", i)}, nil, t0)
+		must(t, err)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = st.AttachSecurityProfile(ctx, scope, fmt.Sprintf("p%d", i), target, t0)
+		}()
+	}
+	wg.Wait()
+	attached := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			attached++
+		case warden.ErrorCode(err) != warden.CodeLimitExceeded:
+			t.Fatalf("attach p%d: %v", i, err)
+		}
+	}
+	ms := walk(t, 10, func(p warden.Page) ([]warden.SecurityProfileTargetMapping, string, error) {
+		return st.SecurityProfilesForTarget(ctx, scope, target, false, p)
+	})
+	if attached != warden.MaxSecurityProfilesPerTarget || len(ms) != attached {
+		t.Fatalf("%d attaches succeeded and %d profiles are attached; want %d", attached, len(ms), warden.MaxSecurityProfilesPerTarget)
+	}
 }

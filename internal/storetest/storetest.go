@@ -44,6 +44,8 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"Violations", violations},
 		{"SecurityProfiles", securityProfiles},
 		{"SecurityProfileTargets", securityProfileTargets},
+		{"SecurityProfileAttachRace", securityProfileAttachRace},
+		{"DetectConcurrentCreates", concurrentCreates},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
