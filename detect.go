@@ -311,8 +311,10 @@ type MetricDatum struct {
 type ViolationFilter struct {
 	ThingName, SecurityProfileName string
 	CriteriaType                   string
-	ListSuppressedAlerts           *bool
-	VerificationState              string
+	// ListSuppressedAlerts false leaves out the violations of behaviours
+	// with suppressAlerts; nil or true lists them too.
+	ListSuppressedAlerts *bool
+	VerificationState    string
 	// Start and End bound ListViolationEvents' event times.
 	Start, End time.Time
 }

@@ -187,6 +187,8 @@ type Main struct {
 	// the security profiles; Run starts it and stops it after the device
 	// endpoint has closed.
 	detect *detect.Evaluator
+	// violations prunes Detect violations past their retention.
+	violations *violationPruner
 }
 
 // Open opens the store, creates the first account's credentials on an empty
@@ -252,6 +254,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.mitigation = engine.New(store, engine.Options{Lease: m.Config.MitigationLease, StrictRoles: m.Config.StrictRoles,
 		Logger: m.log, OnPublished: m.deliverer.Notify})
+	m.violations = newViolationPruner(store, m.log)
 	snsHandler, err := sns.NewHandler(ctx, snsCfg)
 	if err != nil {
 		return err
@@ -312,6 +315,8 @@ func (m *Main) Run(ctx context.Context) error {
 	defer m.audits.Stop() // before the deliverer: a finishing audit may publish
 	m.mitigation.Start()
 	defer m.mitigation.Stop() // before the deliverer: a batch may publish
+	m.violations.Start()
+	defer m.violations.Stop()
 	if m.iotLog != nil {
 		m.iotLog.Start()
 		defer m.iotLog.Stop() // after the device endpoint has closed: it logs to the last event
