@@ -455,7 +455,7 @@ func (ev *Evaluator) reload(ctx context.Context, s warden.Scope, restore bool) {
 	if !restore || len(cfg.Profiles) == 0 {
 		return
 	}
-	var p warden.Page
+	p := warden.Page{Limit: 250}
 	for {
 		vs, next, err := ev.store.ActiveViolations(ctx, s, warden.ViolationFilter{}, p)
 		if err != nil {
@@ -507,7 +507,7 @@ func (ev *Evaluator) resolveGroups(s warden.Scope, thing string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var direct []string
-	var p warden.Page
+	p := warden.Page{Limit: 250}
 	for {
 		gs, next, err := ev.store.ThingGroupsForThing(ctx, s, thing, p)
 		if err != nil {

@@ -458,3 +458,60 @@ func BenchmarkEvaluatorWithStore(b *testing.B) {
 		b.Fatalf("dropped %d, processed %d of %d", ev.Dropped(), ev.Processed(), b.N)
 	}
 }
+
+func TestThingGroupTargetsAndInvalidation(t *testing.T) {
+	clk := &clock{}
+	w := windowStart()
+	clk.set(w.Add(time.Second))
+	e := newEnv(t, clk)
+	for _, g := range []struct{ name, parent string }{{"site", ""}, {"floor-1", "site"}} {
+		in := &iot.CreateThingGroupInput{ThingGroupName: aws.String(g.name)}
+		if g.parent != "" {
+			in.ParentGroupName = aws.String(g.parent)
+		}
+		if _, err := e.iot.CreateThingGroup(e.ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := "site-size"
+	if _, err := e.iot.CreateSecurityProfile(e.ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: &name,
+		Behaviors: []types.Behavior{{Name: aws.String("small"), Metric: aws.String("aws:message-byte-size"),
+			Criteria: countCriteria(types.ComparisonOperatorLessThan, 100, 0)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.iot.AttachSecurityProfile(e.ctx, &iot.AttachSecurityProfileInput{SecurityProfileName: &name,
+		SecurityProfileTargetArn: aws.String(warden.ThingGroupARN(scope, "site"))}); err != nil {
+		t.Fatal(err)
+	}
+	inGroup := e.connect(e.device("lamp-1", allowAll), "lamp-1")
+	outside := e.connect(e.device("lamp-2", allowAll), "lamp-2")
+	if _, err := e.iot.AddThingToThingGroup(e.ctx, &iot.AddThingToThingGroupInput{ThingName: aws.String("lamp-1"),
+		ThingGroupName: aws.String("floor-1")}); err != nil {
+		t.Fatal(err)
+	}
+	e.ev.Sync()
+	publish(t, inGroup, "lamp", 500)
+	publish(t, outside, "lamp", 500)
+	e.ev.Sync()
+	vs := e.active(name)
+	if len(vs) != 1 || aws.ToString(vs[0].ThingName) != "lamp-1" {
+		t.Fatalf("violations of a profile of the parent group: %+v", vs)
+	}
+	// Silent for 48 hours: the violation is invalidated.
+	e.ev.Tick(w.Add(time.Second + warden.ViolationInvalidateAfter - time.Minute))
+	if len(e.active(name)) != 1 {
+		t.Fatal("invalidated too early")
+	}
+	e.ev.Tick(w.Add(2*time.Second + warden.ViolationInvalidateAfter))
+	if vs := e.active(name); len(vs) != 0 {
+		t.Fatalf("not invalidated after 48 hours of silence: %+v", vs)
+	}
+	out, err := e.iot.ListViolationEvents(e.ctx, &iot.ListViolationEventsInput{StartTime: aws.Time(w.Add(-time.Hour)),
+		EndTime: aws.Time(w.Add(72 * time.Hour)), SecurityProfileName: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.ViolationEvents) != 2 || out.ViolationEvents[0].ViolationEventType != types.ViolationEventTypeAlarmInvalidated {
+		t.Fatalf("events %+v, want in-alarm then alarm-invalidated (newest first)", out.ViolationEvents)
+	}
+}
