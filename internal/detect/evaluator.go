@@ -278,7 +278,11 @@ func (ev *Evaluator) run() {
 			ev.handle(it)
 			ev.drain()
 		case <-tick:
-			ev.core.tick(ev.now())
+			// Windows end on minute boundaries: between them a tick has
+			// nothing to do.
+			if now := ev.now(); now.Unix() >= ev.core.nextEnd {
+				ev.core.tick(now)
+			}
 		case <-poll.C:
 			ev.poll()
 		case f := <-ev.ctl:

@@ -38,6 +38,7 @@ func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 type env struct {
 	t      *testing.T
 	ctx    context.Context
+	dir    string
 	store  *sqlstore.DB
 	broker *broker.Broker
 	ev     *detect.Evaluator
@@ -69,7 +70,7 @@ func newEnv(t *testing.T, c *clock) *env {
 		e.broker = b
 		return b, nil
 	}})
-	e.store = stack.Store
+	e.store, e.dir = stack.Store, stack.Dir
 	e.iot = stack.IoT(wardentest.KeyA, wardentest.SecretA, wardentest.Region)
 	return e
 }
@@ -513,5 +514,59 @@ func TestThingGroupTargetsAndInvalidation(t *testing.T) {
 	}
 	if len(out.ViolationEvents) != 2 || out.ViolationEvents[0].ViolationEventType != types.ViolationEventTypeAlarmInvalidated {
 		t.Fatalf("events %+v, want in-alarm then alarm-invalidated (newest first)", out.ViolationEvents)
+	}
+}
+
+// TestProfileChangeReachesAnotherNode: a profile updated through one
+// node's API applies within 2 s to a device connected to another node on
+// the same store.
+func TestProfileChangeReachesAnotherNode(t *testing.T) {
+	e := newEnv(t, nil)
+	e.profile("limit", warden.TargetAllThings, types.Behavior{Name: aws.String("small"), Metric: aws.String("aws:message-byte-size"),
+		Criteria: countCriteria(types.ComparisonOperatorLessThan, 1000, 0)})
+	cert := e.device("far-1", allowAll)
+	// Node 2: its own store handle, broker and evaluator on the same data.
+	var node2 *env
+	wardentest.Start(t, wardentest.Config{Dir: e.dir, Devices: func(store *sqlstore.DB) (api.Devices, error) {
+		node2 = &env{t: t, ctx: e.ctx, store: store}
+		node2.ev = detect.New(detect.Options{Store: store})
+		node2.ev.Start()
+		t.Cleanup(node2.ev.Stop)
+		b, err := broker.New(e.ctx, broker.Config{Store: store, Hostnames: []string{"127.0.0.1"},
+			PollInterval: 50 * time.Millisecond, Observers: []warden.DataPlaneObserver{node2.ev}, Reports: node2.ev})
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Listen("127.0.0.1:0"); err != nil {
+			_ = b.Close()
+			return nil, err
+		}
+		node2.broker = b
+		return b, nil
+	}})
+	c := node2.connect(cert, "far-1")
+	publish(t, c, "t", 500)
+	node2.ev.Sync()
+	if vs := e.active("limit"); len(vs) != 0 {
+		t.Fatalf("500 bytes violated a 1000-byte limit: %+v", vs)
+	}
+	if _, err := e.iot.UpdateSecurityProfile(e.ctx, &iot.UpdateSecurityProfileInput{SecurityProfileName: aws.String("limit"),
+		Behaviors: []types.Behavior{{Name: aws.String("small"), Metric: aws.String("aws:message-byte-size"),
+			Criteria: countCriteria(types.ComparisonOperatorLessThan, 100, 0)}}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		publish(t, c, "t", 500)
+		time.Sleep(100 * time.Millisecond)
+		if vs := e.active("limit"); len(vs) == 1 {
+			if aws.ToInt64(vs[0].Behavior.Criteria.Value.Count) != 100 {
+				t.Fatalf("violation of the old behaviour: %+v", vs[0].Behavior.Criteria)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the update did not reach the other node within 2 s")
+		}
 	}
 }
