@@ -436,6 +436,15 @@ func (c *core) add(dev *device, metric, topic string, amount float64, now time.T
 			w.st.had = true
 			continue
 		}
+		if b.metric == metricBytes && !b.statistical && conformsNumber(b.op, amount, b.threshold) && !w.st.inAlarm {
+			// The common case without building a value: a normal message
+			// of a device not in alarm.
+			w.st.lastData = now
+			c.peak(dev, w, amount, now)
+			w.st.confRun++
+			w.st.violRun = 0
+			continue
+		}
 		c.judge(dev, w, countValue(amount), now, 0)
 	}
 }
@@ -470,7 +479,8 @@ func (c *core) judge(dev *device, w watch, v warden.MetricValue, at time.Time, t
 	b, st := w.b, w.st
 	st.lastData = at
 	if b.metric == metricBytes && b.duration == 0 {
-		c.peak(dev, w, v, at)
+		x, _ := numeric(v)
+		c.peak(dev, w, x, at)
 	} else {
 		c.out.datum(dev, b, v, at)
 	}
@@ -540,13 +550,12 @@ func (c *core) report(r warden.DeviceMetricsReport, now time.Time) {
 // records the previous period's once a message of a later one arrives (or
 // tick sees the period over): a datapoint per message would be a row per
 // message.
-func (c *core) peak(dev *device, w watch, v warden.MetricValue, at time.Time) {
+func (c *core) peak(dev *device, w watch, x float64, at time.Time) {
 	st := w.st
 	window := align(at.Unix(), retainWindow)
 	if st.peakHad && st.peakWindow != window {
 		c.flushPeak(dev, w)
 	}
-	x, _ := numeric(v)
 	if !st.peakHad || x > st.peak {
 		st.peak = x
 	}

@@ -450,9 +450,10 @@ func TestFilterMatchesTheClientIDVariable(t *testing.T) {
 		{"dev/${iot:ClientId}/#", "dev/c1/x", true}, {"dev/${iot:ClientId}/#", "dev/c2/x", false},
 		{"${iot:ClientId}/up", "c1/up", true}, {"a/${iot:ClientId}", "a/c1", true}, {"a/${iot:ClientId}", "a/c1/b", false},
 		{"a/x-${iot:ClientId}", "a/x-c1", true}, {"a/x-${iot:ClientId}", "a/x-c2", false}, {"plain/+", "plain/q", true},
+		{"${iot:ClientId}/${iot:ClientId}", "c1/c1", true}, {"${iot:ClientId}/${iot:ClientId}", "c1/c2", false},
 	} {
-		if got := filterMatches(tc.filter, tc.topic, "c1"); got != tc.want {
-			t.Errorf("filterMatches(%q, %q, c1) = %v", tc.filter, tc.topic, got)
+		if got := newTopicFilter(tc.filter).matches(tc.topic, "c1"); got != tc.want {
+			t.Errorf("%q matches %q for c1: %v", tc.filter, tc.topic, got)
 		}
 	}
 }

@@ -43,9 +43,20 @@ type behavior struct {
 type dimension struct {
 	name    string
 	notIn   bool
-	filters []string
-	// clientVar: some filter holds ${iot:ClientId}.
-	clientVar bool
+	filters []topicFilter
+}
+
+// topicFilter is a dimension's filter; variable: it holds
+// ${iot:ClientId}; levels: only as whole levels (matched level by level,
+// else substituted per message).
+type topicFilter struct {
+	text             string
+	variable, levels bool
+}
+
+func newTopicFilter(f string) topicFilter {
+	n := strings.Count(f, clientIDVar)
+	return topicFilter{text: f, variable: n > 0, levels: n > 0 && strings.Count("/"+f+"/", "/"+clientIDVar+"/") == n}
 }
 
 const clientIDVar = "${iot:ClientId}"
@@ -60,12 +71,7 @@ func (d *dimension) counts(topic, clientID string) bool {
 	}
 	matched := false
 	for _, f := range d.filters {
-		if d.clientVar {
-			if filterMatches(f, topic, clientID) {
-				matched = true
-				break
-			}
-		} else if topicMatches(f, topic) {
+		if f.matches(topic, clientID) {
 			matched = true
 			break
 		}
@@ -73,20 +79,15 @@ func (d *dimension) counts(topic, clientID string) bool {
 	return matched != d.notIn
 }
 
-// filterMatches is topicMatches for a filter that may hold
-// ${iot:ClientId}: a level that is exactly the variable matches the
-// client ID without building the substituted filter (the variable inside
-// a level is substituted).
-func filterMatches(filter, topic, clientID string) bool {
-	n := strings.Count(filter, clientIDVar)
-	if n == 0 {
-		return topicMatches(filter, topic)
+// matches is topicMatches for a filter that may hold ${iot:ClientId}.
+func (f topicFilter) matches(topic, clientID string) bool {
+	switch {
+	case !f.variable:
+		return topicMatches(f.text, topic)
+	case f.levels && clientID != "":
+		return matchLevels(f.text, topic, clientID)
 	}
-	whole := strings.Count("/"+filter+"/", "/"+clientIDVar+"/")
-	if whole != n || clientID == "" {
-		return topicMatches(strings.ReplaceAll(filter, clientIDVar, clientID), topic)
-	}
-	return matchLevels(filter, topic, clientID)
+	return topicMatches(strings.ReplaceAll(f.text, clientIDVar, clientID), topic)
 }
 
 // topicMatches reports whether an MQTT topic matches a filter (+ is one
@@ -142,9 +143,9 @@ func compileBehavior(p *profile, b warden.Behavior, cfg *warden.DetectConfigurat
 		if !ok {
 			return nil, false
 		}
-		c.dim = &dimension{name: d.Name, notIn: b.MetricDimension.Operator == "NOT_IN", filters: d.StringValues}
+		c.dim = &dimension{name: d.Name, notIn: b.MetricDimension.Operator == "NOT_IN"}
 		for _, f := range d.StringValues {
-			c.dim.clientVar = c.dim.clientVar || strings.Contains(f, clientIDVar)
+			c.dim.filters = append(c.dim.filters, newTopicFilter(f))
 		}
 	}
 	cr := b.Criteria
@@ -253,18 +254,7 @@ func (b *behavior) conforms(v warden.MetricValue, threshold float64) bool {
 	switch b.op {
 	case "less-than", "less-than-equals", "greater-than", "greater-than-equals":
 		x, ok := numeric(v)
-		if !ok {
-			return true
-		}
-		switch b.op {
-		case "less-than":
-			return x < threshold
-		case "less-than-equals":
-			return x <= threshold
-		case "greater-than":
-			return x > threshold
-		}
-		return x >= threshold
+		return !ok || conformsNumber(b.op, x, threshold)
 	case "in-cidr-set", "not-in-cidr-set":
 		want := b.op == "in-cidr-set"
 		for _, s := range v.Cidrs {
@@ -300,6 +290,19 @@ func (b *behavior) conforms(v warden.MetricValue, threshold float64) bool {
 		return true
 	}
 	return true
+}
+
+// conformsNumber is conforms for an ordering operator.
+func conformsNumber(op string, x, threshold float64) bool {
+	switch op {
+	case "less-than":
+		return x < threshold
+	case "less-than-equals":
+		return x <= threshold
+	case "greater-than":
+		return x > threshold
+	}
+	return x >= threshold
 }
 
 // inCidrs reports whether p lies within one of the behaviour's CIDRs.
