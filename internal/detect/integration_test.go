@@ -45,13 +45,17 @@ type env struct {
 	iot    *iot.Client
 }
 
-// newEnv starts the stack; with manual, the evaluator's clock is c and
+// newEnv starts the stack; with c, the evaluator's clock is c and
 // windows close only when the test calls Tick.
-func newEnv(t *testing.T, c *clock) *env {
+func newEnv(t *testing.T, c *clock) *env { return startNode(t, "", c) }
+
+// startNode starts a node on data dir dir ("" a new one): the API, the
+// broker and an evaluator.
+func startNode(t *testing.T, dir string, c *clock) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background()}
-	stack := wardentest.Start(t, wardentest.Config{Devices: func(store *sqlstore.DB) (api.Devices, error) {
-		o := detect.Options{Store: store, PollEvery: 100 * time.Millisecond}
+	stack := wardentest.Start(t, wardentest.Config{Dir: dir, Devices: func(store *sqlstore.DB) (api.Devices, error) {
+		o := detect.Options{Store: store} // the default poll: API changes within 2 s
 		if c != nil {
 			o.Now, o.TickEvery = c.now, -1
 		}
@@ -526,24 +530,7 @@ func TestProfileChangeReachesAnotherNode(t *testing.T) {
 		Criteria: countCriteria(types.ComparisonOperatorLessThan, 1000, 0)})
 	cert := e.device("far-1", allowAll)
 	// Node 2: its own store handle, broker and evaluator on the same data.
-	var node2 *env
-	wardentest.Start(t, wardentest.Config{Dir: e.dir, Devices: func(store *sqlstore.DB) (api.Devices, error) {
-		node2 = &env{t: t, ctx: e.ctx, store: store}
-		node2.ev = detect.New(detect.Options{Store: store})
-		node2.ev.Start()
-		t.Cleanup(node2.ev.Stop)
-		b, err := broker.New(e.ctx, broker.Config{Store: store, Hostnames: []string{"127.0.0.1"},
-			PollInterval: 50 * time.Millisecond, Observers: []warden.DataPlaneObserver{node2.ev}, Reports: node2.ev})
-		if err != nil {
-			return nil, err
-		}
-		if err := b.Listen("127.0.0.1:0"); err != nil {
-			_ = b.Close()
-			return nil, err
-		}
-		node2.broker = b
-		return b, nil
-	}})
+	node2 := startNode(t, e.dir, nil)
 	c := node2.connect(cert, "far-1")
 	publish(t, c, "t", 500)
 	node2.ev.Sync()
