@@ -25,9 +25,9 @@ const (
 
 const reasonAuthz = "AUTHORIZATION_FAILURE"
 
-// maxCatchUp is the most closed windows one device's behaviour is judged
-// for at once when the clock jumped: more than the largest consecutive
-// count (10) changes nothing.
+// maxCatchUp is the most windows one device's behaviour is judged for at
+// once when the clock jumped (the first has the data, the others are
+// empty): more than the largest consecutive count (10) changes nothing.
 const maxCatchUp = 10
 
 // idleDevice is how long a disconnected device with no violation is kept
@@ -598,11 +598,12 @@ func (c *core) tick(now time.Time) {
 			if b.duration == 0 || st.window+b.duration > t {
 				continue
 			}
-			if behind := (t - st.window) / b.duration; behind > maxCatchUp {
-				st.window += (behind - maxCatchUp) * b.duration
-				st.sum, st.had = 0, false
-			}
-			for st.window+b.duration <= t {
+			for closed := 0; st.window+b.duration <= t; closed++ {
+				if closed == maxCatchUp {
+					// The windows in between would repeat the last.
+					st.window = align(t, b.duration)
+					break
+				}
 				start, end := st.window, st.window+b.duration
 				active := st.had || dev.conns > 0 || dev.disconnectedAt.Unix() > start
 				if b.metric == metricDownTime && active && !dev.disconnectedAt.IsZero() {

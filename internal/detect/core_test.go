@@ -457,3 +457,22 @@ func TestFilterMatchesTheClientIDVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestAClockJumpKeepsTheWindowsData(t *testing.T) {
+	c := newTestCore(t, allThings(), warden.Behavior{Name: "sent", Metric: metricSent,
+		Criteria: &warden.BehaviorCriteria{ComparisonOperator: "less-than", Value: &warden.MetricValue{Count: ptr[int64](3)}, DurationSeconds: ptr(300),
+			ConsecutiveDatapointsToClear: ptr(10)}})
+	for range 5 {
+		c.observe(publish("d", "t", 1), t0.Add(time.Second))
+	}
+	c.tick(t0.Add(24 * time.Hour))
+	// The window with 5 messages alarms, then 9 empty windows do not yet
+	// clear (10 are needed), the rest are skipped.
+	got := c.take()
+	wantTypes(t, got, warden.ViolationInAlarm)
+	if *got[0].Value.Count != 5 || !got[0].At.Equal(t0.Add(300*time.Second)) {
+		t.Fatalf("in-alarm %+v", got[0])
+	}
+	c.tick(t0.Add(24*time.Hour + 300*time.Second))
+	wantTypes(t, c.take(), warden.ViolationCleared)
+}

@@ -248,8 +248,16 @@ func (ev *Evaluator) Sync() {
 	})
 }
 
-// do runs f on the evaluation goroutine and waits for it.
+// do runs f on the evaluation goroutine and waits for it (before Start,
+// on the caller's: nothing else runs).
 func (ev *Evaluator) do(f func()) {
+	ev.mu.Lock()
+	started := ev.started
+	ev.mu.Unlock()
+	if !started {
+		f()
+		return
+	}
 	done := make(chan struct{})
 	select {
 	case ev.ctl <- func() { f(); close(done) }:
