@@ -476,3 +476,24 @@ func TestAClockJumpKeepsTheWindowsData(t *testing.T) {
 	c.tick(t0.Add(24*time.Hour + 300*time.Second))
 	wantTypes(t, c.take(), warden.ViolationCleared)
 }
+
+func TestObserveDropsOnAFullQueue(t *testing.T) {
+	ev := New(Options{QueueSize: 2})
+	ev.active.Store(&map[warden.Scope]bool{testScope: true})
+	done := make(chan struct{})
+	go func() {
+		for range 5 {
+			ev.Observe(publish("d", "t", 1))
+		}
+		ev.Observe(warden.DataPlaneEvent{Type: warden.EventPublishIn, ClientID: "no-scope"}) // not queued at all
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Observe blocked on a full queue")
+	}
+	if ev.Dropped() != 3 || len(ev.queue) != 2 {
+		t.Fatalf("dropped %d, queued %d; want 3 and 2", ev.Dropped(), len(ev.queue))
+	}
+}
