@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -9,19 +12,66 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	paho3 "github.com/eclipse/paho.mqtt.golang"
 )
 
 // TestDetectInServe: `warden serve` judges device traffic: a security
 // profile made through the API applies to a connected device, whose too
-// big message is an active violation within 2 s.
+// big message is an active violation within 2 s, and its alert reaches
+// the profile's SNS topic's subscriber.
 func TestDetectInServe(t *testing.T) {
 	ctx := context.Background()
 	m, c := startWithDevices(t, Config{})
 	tlsConfig := deviceTLS(t, m, c, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}`)
+	snsClient := awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.URL()), RetryMaxAttempts: 1,
+		Credentials: c.Options().Credentials})
+	topic, err := snsClient.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("detect-alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifications := make(chan string, 10)
+	subscriber := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env struct{ Type, SubscribeURL, Message string }
+		if err := json.NewDecoder(r.Body).Decode(&env); err != nil {
+			t.Errorf("subscriber: %v", err)
+			return
+		}
+		switch env.Type {
+		case "SubscriptionConfirmation":
+			go func() {
+				if resp, err := http.Get(env.SubscribeURL); err == nil {
+					resp.Body.Close()
+				}
+			}()
+		case "Notification":
+			notifications <- env.Message
+		}
+	}))
+	defer subscriber.Close()
+	if _, err := snsClient.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"),
+		Endpoint: aws.String(subscriber.URL)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		subs, err := snsClient.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: topic.TopicArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(subs.Subscriptions) == 1 && strings.HasPrefix(aws.ToString(subs.Subscriptions[0].SubscriptionArn), "arn:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subscription not confirmed: %+v", subs.Subscriptions)
+		}
+	}
+	account := strings.Split(aws.ToString(topic.TopicArn), ":")[4]
 	out, err := c.CreateSecurityProfile(ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("size"),
 		Behaviors: []types.Behavior{{Name: aws.String("small"), Metric: aws.String("aws:message-byte-size"),
-			Criteria: &types.BehaviorCriteria{ComparisonOperator: types.ComparisonOperatorLessThan, Value: &types.MetricValue{Count: aws.Int64(64)}}}}})
+			Criteria: &types.BehaviorCriteria{ComparisonOperator: types.ComparisonOperatorLessThan, Value: &types.MetricValue{Count: aws.Int64(64)}}}},
+		// The account has no IAM roles: its role ARNs are trusted.
+		AlertTargets: map[string]types.AlertTarget{"SNS": {AlertTargetArn: topic.TopicArn,
+			RoleArn: aws.String("arn:aws:iam::" + account + ":role/detect-alerts")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,10 +104,18 @@ func TestDetectInServe(t *testing.T) {
 			if aws.ToString(v.ThingName) != "probe" || aws.ToInt64(v.LastViolationValue.Count) != 100 {
 				t.Fatalf("violation %+v", v)
 			}
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no violation within 2 s: %+v", vs.ActiveViolations)
 		}
+	}
+	select {
+	case msg := <-notifications:
+		if !strings.Contains(msg, `"thingName":"probe"`) || !strings.Contains(msg, `"violationEventType":"in-alarm"`) {
+			t.Fatalf("alert %s", msg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert reached the topic's subscriber")
 	}
 }
