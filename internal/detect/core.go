@@ -113,10 +113,13 @@ type output struct {
 	transitions map[warden.Scope][]warden.DetectTransition
 	datums      map[warden.Scope][]warden.MetricDatum
 	seen        map[datumKey]struct{}
-	// lastValue indexes "" transitions so that a flood of violating
-	// datapoints of a device in alarm writes only the last.
-	lastValue map[lastKey]int
-	count     int
+	count       int
+	// lastValues are the "" transitions (a device in alarm violating
+	// again), the last of each violation, written at most once a second:
+	// a flood of violating messages updates a violation's last value, not
+	// a row per message. Another transition of the same violation
+	// replaces its pending one, so their order is kept.
+	lastValues map[lastKey]warden.DetectTransition
 }
 
 type datumKey struct {
@@ -137,30 +140,38 @@ func newCore(groups GroupResolver) *core {
 	return c
 }
 
+// reset forgets what was written (pending last values stay).
 func (o *output) reset() {
 	o.transitions = map[warden.Scope][]warden.DetectTransition{}
 	o.datums = map[warden.Scope][]warden.MetricDatum{}
 	o.seen = map[datumKey]struct{}{}
-	o.lastValue = map[lastKey]int{}
 	o.count = 0
+	if o.lastValues == nil {
+		o.lastValues = map[lastKey]warden.DetectTransition{}
+	}
 }
 
 func (o *output) transition(dev *device, b *behavior, typ string, v warden.MetricValue, at time.Time) {
 	t := warden.DetectTransition{ThingName: dev.key.id, SecurityProfileName: b.profile.name, Behavior: b.raw,
 		Type: typ, Value: &v, At: at, AlertTarget: b.profile.alert}
-	ts := o.transitions[dev.key.scope]
 	lk := lastKey{dev.key, b.key}
 	if typ == "" {
-		if i, ok := o.lastValue[lk]; ok {
-			ts[i] = t
-			return
-		}
-		o.lastValue[lk] = len(ts)
-	} else {
-		delete(o.lastValue, lk)
+		o.lastValues[lk] = t
+		return
 	}
-	o.transitions[dev.key.scope] = append(ts, t)
+	delete(o.lastValues, lk)
+	o.transitions[dev.key.scope] = append(o.transitions[dev.key.scope], t)
 	o.count++
+}
+
+// releaseLastValues moves the pending last values to the transitions
+// written next.
+func (o *output) releaseLastValues() {
+	for lk, t := range o.lastValues {
+		o.transitions[lk.dev.scope] = append(o.transitions[lk.dev.scope], t)
+		o.count++
+	}
+	clear(o.lastValues)
 }
 
 func (o *output) datum(dev *device, b *behavior, v warden.MetricValue, at time.Time) {

@@ -38,6 +38,7 @@ func allThings() []string { return []string{testScope.IoTARN(warden.TargetAllThi
 
 // take returns and forgets the transitions decided so far.
 func (c *core) take() []warden.DetectTransition {
+	c.out.releaseLastValues()
 	ts := c.out.transitions[testScope]
 	c.out.reset()
 	return ts
@@ -495,5 +496,21 @@ func TestObserveDropsOnAFullQueue(t *testing.T) {
 	}
 	if ev.Dropped() != 3 || len(ev.queue) != 2 {
 		t.Fatalf("dropped %d, queued %d; want 3 and 2", ev.Dropped(), len(ev.queue))
+	}
+}
+
+func TestAPendingLastValueNeverFollowsTheClear(t *testing.T) {
+	c := newTestCore(t, allThings(), warden.Behavior{Name: "size", Metric: metricBytes, Criteria: countCriteria("less-than", 10)})
+	c.observe(publish("d", "t", 50), t0)
+	wantTypes(t, c.take(), warden.ViolationInAlarm)
+	c.observe(publish("d", "t", 60), t0) // held as the violation's last value
+	c.observe(publish("d", "t", 1), t0)  // clears: the held value is dropped
+	wantTypes(t, c.take(), warden.ViolationCleared)
+	c.observe(publish("d", "t", 70), t0)
+	c.observe(publish("d", "t", 80), t0)
+	got := c.take()
+	wantTypes(t, got, warden.ViolationInAlarm, "")
+	if *got[1].Value.Count != 80 {
+		t.Fatalf("last value %+v", got[1])
 	}
 }

@@ -81,6 +81,8 @@ type Evaluator struct {
 	groupCache map[deviceKey]cachedGroups
 	parents    map[warden.Scope]map[string]string
 	lastReload time.Time
+	// lastValuesAt is when pending last values were last written.
+	lastValuesAt time.Time
 
 	mu      sync.Mutex
 	started bool
@@ -234,7 +236,7 @@ func (ev *Evaluator) Tick(now time.Time) {
 	ev.do(func() {
 		ev.drain()
 		ev.core.tick(now)
-		ev.flush()
+		ev.flush(true)
 	})
 }
 
@@ -244,7 +246,7 @@ func (ev *Evaluator) Sync() {
 	ev.do(func() {
 		ev.poll()
 		ev.drain()
-		ev.flush()
+		ev.flush(true)
 	})
 }
 
@@ -280,7 +282,7 @@ func (ev *Evaluator) run() {
 		select {
 		case <-ev.stop:
 			ev.drain()
-			ev.flush()
+			ev.flush(true)
 			return
 		case it := <-ev.queue:
 			ev.handle(it)
@@ -296,7 +298,7 @@ func (ev *Evaluator) run() {
 		case f := <-ev.ctl:
 			f()
 		}
-		ev.flush()
+		ev.flush(false)
 	}
 }
 
@@ -316,7 +318,7 @@ func (ev *Evaluator) drain() {
 		case it := <-ev.queue:
 			ev.handle(it)
 			if ev.core.out.count >= flushAt {
-				ev.flush()
+				ev.flush(false)
 			}
 		default:
 			return
@@ -324,11 +326,20 @@ func (ev *Evaluator) drain() {
 	}
 }
 
+// lastValueEvery is how often pending last values of violations are
+// written.
+const lastValueEvery = time.Second
+
 // flush writes the decisions: transitions first, then datapoints, each
-// scope's in one call. A scope whose write failed keeps its decisions for
+// scope's in one call; pending last values once lastValueEvery passed
+// (or with force). A scope whose write failed keeps its decisions for
 // the next flush (up to a bound, then they are given up).
-func (ev *Evaluator) flush() {
+func (ev *Evaluator) flush(force bool) {
 	out := &ev.core.out
+	if len(out.lastValues) > 0 && (force || time.Since(ev.lastValuesAt) >= lastValueEvery) {
+		out.releaseLastValues()
+		ev.lastValuesAt = time.Now()
+	}
 	if out.count == 0 {
 		return
 	}
@@ -356,8 +367,8 @@ func (ev *Evaluator) flush() {
 		out.reset()
 		return
 	}
-	// Kept for a retry; the indexes into what was written are stale.
-	out.seen, out.lastValue = map[datumKey]struct{}{}, map[lastKey]int{}
+	// Kept for a retry.
+	out.seen = map[datumKey]struct{}{}
 }
 
 func (ev *Evaluator) writeFailed(what string, s warden.Scope, n int, err error) bool {
