@@ -168,6 +168,19 @@ func (db *DB) UpdateSecurityProfile(ctx context.Context, s warden.Scope, name st
 		if err := writeProfileUses(ctx, tx, s, &p); err != nil {
 			return err
 		}
+		// A behaviour the update drops stops being evaluated: its active
+		// violations end as invalidated.
+		var dropped []string
+		for _, b := range before.Behaviors {
+			if !slices.ContainsFunc(p.Behaviors, func(k warden.Behavior) bool { return k.Name == b.Name }) {
+				dropped = append(dropped, b.Name)
+			}
+		}
+		if len(dropped) > 0 {
+			if _, err := invalidateViolationsTx(ctx, tx, s, name, dropped, now); err != nil {
+				return err
+			}
+		}
 		return logChange(ctx, tx, s, p.Arn, "UpdateSecurityProfile", &before, &p, now)
 	})
 	return p, err
@@ -194,7 +207,7 @@ func (db *DB) DeleteSecurityProfile(ctx context.Context, s warden.Scope, name st
 			`DELETE FROM security_profile_targets WHERE account = ? AND region = ? AND profile_name = ?`); err != nil {
 			return err
 		}
-		if err := invalidateProfileViolations(ctx, tx, s, name, now); err != nil {
+		if _, err := invalidateViolationsTx(ctx, tx, s, name, nil, now); err != nil {
 			return err
 		}
 		if err := deleteTags(ctx, tx, s, p.Arn); err != nil {
@@ -202,21 +215,6 @@ func (db *DB) DeleteSecurityProfile(ctx context.Context, s warden.Scope, name st
 		}
 		return logChange(ctx, tx, s, p.Arn, "DeleteSecurityProfile", &p, nil, now)
 	})
-}
-
-// invalidateProfileViolations ends the active violations of a deleted
-// profile with an alarm-invalidated event each.
-func invalidateProfileViolations(ctx context.Context, tx writeTx, s warden.Scope, name string, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO detect_violation_events
-		(account, region, violation_id, thing_name, profile_name, behavior, criteria_type, suppressed, event_type, metric_value, event_time)
-		SELECT account, region, violation_id, thing_name, profile_name, behavior, criteria_type, suppressed, CAST(? AS TEXT), '', CAST(? AS BIGINT)
-		FROM detect_violations WHERE account = ? AND region = ? AND profile_name = ? AND end_time = 0 ORDER BY seq`,
-		warden.ViolationInvalidated, millis(now), s.Account, s.Region, name); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE detect_violations SET end_time = ? WHERE account = ? AND region = ? AND profile_name = ? AND end_time = 0`,
-		millis(now), s.Account, s.Region, name)
-	return err
 }
 
 // SecurityProfiles lists profiles by name, of those naming f's dimension
