@@ -22,6 +22,7 @@ import (
 	"github.com/warden-iot/warden/internal/audit"
 	"github.com/warden-iot/warden/internal/broker"
 	"github.com/warden-iot/warden/internal/connlog"
+	"github.com/warden-iot/warden/internal/detect"
 	"github.com/warden-iot/warden/internal/engine"
 	"github.com/warden-iot/warden/internal/iam"
 	"github.com/warden-iot/warden/internal/outbound"
@@ -182,6 +183,10 @@ type Main struct {
 	// connection audit checks; Run starts it and closes it after the device
 	// endpoint has closed.
 	connLog *connlog.Log
+	// detect evaluates the devices' traffic and metrics reports against
+	// the security profiles; Run starts it and stops it after the device
+	// endpoint has closed.
+	detect *detect.Evaluator
 	// violations prunes Detect violations past their retention.
 	violations *violationPruner
 }
@@ -262,10 +267,11 @@ func (m *Main) Open(ctx context.Context) error {
 	if l := m.Config.MQTTListen; l != "" && l != "off" {
 		m.iotLog = v2log.New(v2log.Options{Store: store, Logger: m.log})
 		m.connLog = connlog.New(connlog.Options{Store: store, Log: m.log})
-		observers := append(slices.Clip(m.Config.Observers), m.iotLog, m.connLog)
+		m.detect = detect.New(detect.Options{Store: store, Logger: m.log, StrictRoles: m.Config.StrictRoles})
+		observers := append(slices.Clip(m.Config.Observers), m.iotLog, m.connLog, m.detect)
 		if m.devices, err = broker.New(ctx, broker.Config{Store: store, Logger: m.log, Hostnames: m.Config.MQTTHostnames,
 			StrictCA: m.Config.MQTTStrictCA, MaxConnections: maxConns, Observers: observers,
-			ReportInterval: m.Config.MQTTReportInterval}); err != nil {
+			Reports: m.detect, ReportInterval: m.Config.MQTTReportInterval}); err != nil {
 			return err
 		}
 		if err := m.devices.Listen(l); err != nil {
@@ -314,6 +320,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.iotLog != nil {
 		m.iotLog.Start()
 		defer m.iotLog.Stop() // after the device endpoint has closed: it logs to the last event
+	}
+	if m.detect != nil {
+		m.detect.Start()
+		defer m.detect.Stop() // after the device endpoint has closed: it judges the last events
 	}
 	if m.connLog != nil {
 		m.connLog.Start()

@@ -41,11 +41,11 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"ConnectionLog", connectionLog},
 		{"CustomMetrics", customMetrics},
 		{"Dimensions", dimensions},
+		{"Violations", violations},
 		{"SecurityProfiles", securityProfiles},
 		{"SecurityProfileTargets", securityProfileTargets},
 		{"SecurityProfileAttachRace", securityProfileAttachRace},
 		{"DetectConcurrentCreates", concurrentCreates},
-		{"Violations", violations},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
