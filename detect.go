@@ -417,8 +417,11 @@ type DetectMitigationStore interface {
 	// ApplyDetectMitigations applies at most max pending executions, each
 	// in the transaction that records its outcome (exactly once, whichever
 	// process runs it), and completes tasks with none left; worked is false
-	// when there was nothing to do.
-	ApplyDetectMitigations(ctx context.Context, now time.Time, max int) (worked bool, err error)
+	// when there was nothing to do. opt.StrictRoles is as for audit tasks.
+	ApplyDetectMitigations(ctx context.Context, now time.Time, max int, opt MitigationApplyOptions) (worked bool, err error)
+	// DetectMitigationWork receives a value when a task was started in this
+	// process; engines also poll, for other processes.
+	DetectMitigationWork() <-chan struct{}
 }
 
 // DeviceMetricsReport is a device's accepted metrics report as datapoints
