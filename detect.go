@@ -299,6 +299,13 @@ type DetectTransition struct {
 	Type                string
 	Value               *MetricValue
 	At                  time.Time
+	// AlertTarget is the profile's SNS alert target (alertTargets["SNS"]),
+	// nil when it has none: events of unsuppressed behaviours are published
+	// to it with its role, when the role may sns:Publish on the topic.
+	AlertTarget *AlertTarget
+	// StrictRoles is the server's --strict-roles, as for mitigation
+	// actions: without it an account with no IAM roles trusts its own.
+	StrictRoles bool
 }
 
 // MetricDatum is one datapoint of one device's metric.
@@ -338,7 +345,9 @@ type ViolationStore interface {
 	// to the profile's SNS alert target through the outbox. It returns the
 	// events written.
 	ApplyDetectTransitions(ctx context.Context, s Scope, ts []DetectTransition) ([]ViolationEvent, error)
+	// ActiveViolations lists the active violations, newest first.
 	ActiveViolations(ctx context.Context, s Scope, f ViolationFilter, p Page) (vs []Violation, next string, err error)
+	// ViolationEvents lists the events in [f.Start, f.End], newest first.
 	ViolationEvents(ctx context.Context, s Scope, f ViolationFilter, p Page) (es []ViolationEvent, next string, err error)
 	// PutVerificationState sets a violation's verification state (and that
 	// of its events). The model has no ResourceNotFound for it: an unknown

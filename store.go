@@ -44,6 +44,7 @@ type Store interface {
 	DetectMitigationStore
 	ConnectionLogStore
 	V2LoggingStore
+	ViolationStore
 
 	// Changes lists the registry change log.
 	Changes(ctx context.Context, f ChangeFilter) ([]Change, error)

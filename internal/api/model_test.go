@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,7 +99,11 @@ func memberProbes(op *awsmodel.Operation, m *awsmodel.Member) []probe {
 	switch s.Type {
 	case "string":
 		if len(s.Enum) > 0 {
-			out = append(out, probe{"NOT_" + s.Enum[0], true, "not in the enum"})
+			bad := "NOT_" + s.Enum[0]
+			for slices.Contains(s.Enum, bad) { // IN and NOT_IN
+				bad = "NOT_" + bad
+			}
+			out = append(out, probe{bad, true, "not in the enum"})
 			for _, v := range s.Enum {
 				out = append(out, probe{v, false, "in the enum"})
 			}

@@ -39,6 +39,7 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"SNSClaimPerSubscription", snsClaimPerSubscription},
 		{"IAM", iam},
 		{"ConnectionLog", connectionLog},
+		{"Violations", violations},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -29,7 +29,8 @@ CREATE INDEX detect_violations_by_thing ON detect_violations (account, region, t
 CREATE INDEX detect_violations_by_profile ON detect_violations (account, region, profile_name, seq);
 CREATE INDEX detect_violations_prune ON detect_violations (last_violation_time);
 
--- One row per violation event, in the order written.
+-- One row per violation event, in the order written; the verification state
+-- is its violation's, copied so that events outlive their violation's row.
 CREATE TABLE detect_violation_events (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     account       TEXT NOT NULL,
@@ -42,6 +43,8 @@ CREATE TABLE detect_violation_events (
     suppressed    INTEGER NOT NULL DEFAULT 0,
     event_type    TEXT NOT NULL,
     metric_value  TEXT NOT NULL DEFAULT '',
+    verification_state       TEXT NOT NULL DEFAULT 'UNKNOWN',
+    verification_description TEXT NOT NULL DEFAULT '',
     event_time    BIGINT NOT NULL
 );
 CREATE INDEX detect_violation_events_by_time ON detect_violation_events (account, region, event_time, seq);
