@@ -145,9 +145,12 @@ func (db *DB) StartDetectMitigationTask(ctx context.Context, s warden.Scope, t w
 		}
 		// A task that selects no violation has nothing to do: it ends now,
 		// SUCCESSFUL with zero counts (as AWS's example shows).
-		if _, err := tx.ExecContext(ctx, `UPDATE detect_mitigation_tasks SET pending = ?,
-				status = CASE WHEN ? = 0 THEN ? ELSE status END, end_time = CASE WHEN ? = 0 THEN ? ELSE 0 END
-			WHERE seq = ?`, pending, pending, warden.DetectTaskSuccessful, pending, millis(now), seq); err != nil {
+		status, end := warden.DetectTaskInProgress, int64(0)
+		if pending == 0 {
+			status, end = warden.DetectTaskSuccessful, millis(now)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE detect_mitigation_tasks SET pending = ?, status = ?, end_time = ? WHERE seq = ?`,
+			pending, status, end, seq); err != nil {
 			return err
 		}
 		row, err := getDetectTask(ctx, tx, s, t.TaskID)
