@@ -410,10 +410,7 @@ func (db *DB) ApplyDetectMitigations(ctx context.Context, now time.Time, max int
 		}()
 		worked = false
 		query := `SELECT seq, task_seq, violation_id, action_index, thing_name FROM detect_mitigation_executions
-			WHERE status = ? ORDER BY seq LIMIT ?`
-		if db.postgres {
-			query += ` FOR UPDATE SKIP LOCKED`
-		}
+			WHERE status = ? ORDER BY seq LIMIT ?` + db.skipLocked()
 		batch, err := queryAll(ctx, tx, func(r rowScanner) (e detectPending, err error) {
 			err = r.Scan(&e.seq, &e.taskSeq, &e.violationID, &e.actionIndex, &e.thingName)
 			return e, err
