@@ -167,3 +167,93 @@ func TestDetectMitigationSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("%d things in quarantine, want %d", c, n)
 	}
 }
+
+// TestMultiNodeDetectMitigationSurvivesSIGKILL runs three `warden serve`
+// nodes on one PostgreSQL schema, starts a Detect mitigation task over
+// 10,000 violations through one of them, SIGKILLs another mid-task, and
+// checks that the survivors finish it with every thing moved exactly once.
+func TestMultiNodeDetectMitigationSurvivesSIGKILL(t *testing.T) {
+	mnSkip(t)
+	const n = 10000
+	ctx := context.Background()
+	bin := buildWarden(t)
+	root := t.TempDir()
+	database := pgtest.Database(t, root)
+	scope := warden.Scope{Account: warden.DefaultAccount, Region: "us-east-1"}
+	nodes := mnStartNodes(t, bin, database, root, 3)
+	key, secret := mnCredentials(t, nodes)
+	db := mnOpenDB(t, database)
+	if err := seedViolations(ctx, db, scope, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`ANALYZE things, detect_violations`); err != nil {
+		t.Fatal(err)
+	}
+	c0, c1 := nodes[0].client(key, secret), nodes[1].client(key, secret)
+	if _, err := c0.CreateThingGroup(ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String("quarantine")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c0.CreateMitigationAction(ctx, &iot.CreateMitigationActionInput{ActionName: aws.String("quarantine"),
+		RoleArn:      aws.String("arn:aws:iam::123456789012:role/mitigation"),
+		ActionParams: &iottypes.MitigationActionParams{AddThingsToThingGroupParams: &iottypes.AddThingsToThingGroupParams{ThingGroupNames: []string{"quarantine"}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if _, err := c1.StartDetectMitigationActionsTask(ctx, &iot.StartDetectMitigationActionsTaskInput{TaskId: aws.String("multinode"),
+		ClientRequestToken: aws.String("multinode"), Target: &iottypes.DetectMitigationActionsTaskTarget{SecurityProfileName: aws.String("fleet")},
+		Actions: []string{"quarantine"}}); err != nil {
+		t.Fatal(err)
+	}
+	describe := func(c *iot.Client) *iottypes.DetectMitigationActionsTaskSummary {
+		t.Helper()
+		d, err := c.DescribeDetectMitigationActionsTask(ctx, &iot.DescribeDetectMitigationActionsTaskInput{TaskId: aws.String("multinode")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.TaskSummary
+	}
+	victim := nodes[2]
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the task did not reach a fifth of its violations in 60 s")
+		}
+		done := aws.ToInt64(describe(c0).TaskStatistics.ActionsExecuted)
+		if done >= n {
+			t.Fatalf("the task finished before a node could be killed (%d executions)", done)
+		}
+		if done >= n/5 {
+			victim.kill(t)
+			t.Logf("SIGKILL %s with %d of %d executions done (%v after the start)", victim.name, done, n, time.Since(began).Round(time.Millisecond))
+			break
+		}
+	}
+	killedAt := time.Now()
+	for {
+		s := describe(c0)
+		if s.TaskStatus != iottypes.DetectMitigationActionsTaskStatusInProgress {
+			if s.TaskStatus != iottypes.DetectMitigationActionsTaskStatusSuccessful || aws.ToInt64(s.TaskStatistics.ActionsExecuted) != n {
+				t.Fatalf("task %s with %d executed, want SUCCESSFUL with %d", s.TaskStatus, aws.ToInt64(s.TaskStatistics.ActionsExecuted), n)
+			}
+			break
+		}
+		if time.Since(killedAt) > 120*time.Second {
+			t.Fatalf("the task did not complete within 120 s of the kill: %d executed", aws.ToInt64(s.TaskStatistics.ActionsExecuted))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("SUCCESSFUL %v after the kill", time.Since(killedAt).Round(time.Millisecond))
+	count := counter(t, db)
+	if c := count(`SELECT COUNT(*) FROM detect_mitigation_executions WHERE status <> 'SUCCESSFUL'`); c != 0 {
+		t.Errorf("%d executions not SUCCESSFUL", c)
+	}
+	total := count(`SELECT COUNT(*) FROM change_log WHERE operation = 'AddThingToThingGroup' AND actor = 'detect-task:multinode'`)
+	distinct := count(`SELECT COUNT(DISTINCT resource_arn) FROM change_log WHERE operation = 'AddThingToThingGroup' AND actor = 'detect-task:multinode'`)
+	if total != n || distinct != n {
+		t.Errorf("%d change-log joins for %d things, want %d and %d (each once)", total, distinct, n, n)
+	}
+	if c := count(`SELECT COUNT(*) FROM thing_group_members WHERE group_name = 'quarantine'`); c != n {
+		t.Errorf("%d things in quarantine, want %d", c, n)
+	}
+	mnCheckLogs(t, nodes[:2])
+}
