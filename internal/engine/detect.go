@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -30,14 +29,9 @@ type DetectOptions struct {
 // that records it, until nothing is pending, then waits for a started task
 // or the poll interval. Any number of runners may share a database.
 type DetectRunner struct {
-	st   warden.DetectMitigationStore
-	opt  DetectOptions
-	log  *slog.Logger
-	wake chan struct{}
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	*looper // Notify, Start, Stop
+	st      warden.DetectMitigationStore
+	opt     DetectOptions
 }
 
 // NewDetect makes a runner over st; it does nothing until Start or RunOnce.
@@ -51,19 +45,15 @@ func NewDetect(st warden.DetectMitigationStore, opt DetectOptions) *DetectRunner
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	r := &DetectRunner{st: st, opt: opt, log: opt.Logger, wake: make(chan struct{}, 1)}
-	if r.log == nil {
-		r.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+	r := &DetectRunner{st: st, opt: opt}
+	// A batch that fails is rolled back whole and retried after a backoff:
+	// its executions stay pending, none is half applied.
+	r.looper = newLooper("detect mitigation runner", log, opt.Poll, r.RunOnce, st.DetectMitigationWork)
 	return r
-}
-
-// Notify wakes the loop to look for work now. It never blocks.
-func (r *DetectRunner) Notify() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
 }
 
 // RunOnce applies one batch; worked is false when nothing was pending.
@@ -81,63 +71,5 @@ func (r *DetectRunner) RunUntilIdle(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-	}
-}
-
-// Start runs the loop in a goroutine until Stop; a second Start does
-// nothing.
-func (r *DetectRunner) Start() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cancel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done = cancel, make(chan struct{})
-	go r.loop(ctx, r.done)
-}
-
-// Stop ends the loop and waits for the batch in hand to commit or roll back.
-func (r *DetectRunner) Stop() {
-	r.mu.Lock()
-	cancel, done := r.cancel, r.done
-	r.cancel, r.done = nil, nil
-	r.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
-}
-
-func (r *DetectRunner) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	backoff := 100 * time.Millisecond
-	for {
-		worked, err := r.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		wait := r.opt.Poll
-		switch {
-		case err != nil:
-			// A batch that fails is rolled back whole and retried: its
-			// executions stay pending, none is half applied.
-			r.log.Error("detect mitigation runner", "err", err.Error())
-			wait, backoff = backoff, min(backoff*2, 10*time.Second)
-		case worked:
-			backoff = 100 * time.Millisecond
-			continue
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-r.wake:
-		case <-r.st.DetectMitigationWork():
-		case <-timer.C:
-		}
-		timer.Stop()
 	}
 }
