@@ -91,10 +91,11 @@ func TestMitigationDeactivatesConnectedDevice(t *testing.T) {
 	}
 }
 
-// ADD_THINGS_TO_THING_GROUP into a quarantine group whose policy denies
-// publishing changes what the live device may do.
-func TestMitigationQuarantineGroup(t *testing.T) {
-	e := newEnv(t)
+// connectQuarantinable connects device sensor-1, whose thing is attached to
+// its certificate (so its groups' policies apply to the session), beside a
+// quarantine group whose policy denies publishing; it can publish so far.
+func (e *env) connectQuarantinable(t *testing.T) *client5 {
+	t.Helper()
 	ca := e.registerCA()
 	d := e.deviceSignedBy(ca, time.Now().Add(-time.Hour), time.Now().Add(10*24*time.Hour), allowAll)
 	if _, err := e.iot.CreateThing(e.ctx, &iot.CreateThingInput{ThingName: aws.String("sensor-1")}); err != nil {
@@ -108,11 +109,18 @@ func TestMitigationQuarantineGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.attachNewPolicy(policy(deny("iot:Publish", "*")), aws.ToString(group.ThingGroupArn))
-
 	c5 := e.mustConnect5(d, "sensor-1") // the client id names the thing
 	if code, _ := c5.publish(t, "telemetry", 1, false, "before"); code != 0 {
 		t.Fatalf("publish before quarantine: %#x", code)
 	}
+	return c5
+}
+
+// ADD_THINGS_TO_THING_GROUP into a quarantine group whose policy denies
+// publishing changes what the live device may do.
+func TestMitigationQuarantineGroup(t *testing.T) {
+	e := newEnv(t)
+	c5 := e.connectQuarantinable(t)
 	auditID := e.audit(warden.CheckDeviceCertificateExpiring)
 	e.mitigate(auditID, warden.CheckDeviceCertificateExpiring, "quarantine",
 		&types.MitigationActionParams{AddThingsToThingGroupParams: &types.AddThingsToThingGroupParams{
@@ -157,25 +165,7 @@ func TestMitigationReplaceDefaultPolicyVersion(t *testing.T) {
 // policy denies publishing, and the live session is muted.
 func TestDetectMitigationQuarantinesViolatingDevice(t *testing.T) {
 	e := newEnv(t)
-	ca := e.registerCA()
-	d := e.deviceSignedBy(ca, time.Now().Add(-time.Hour), time.Now().Add(10*24*time.Hour), allowAll)
-	if _, err := e.iot.CreateThing(e.ctx, &iot.CreateThingInput{ThingName: aws.String("sensor-1")}); err != nil {
-		t.Fatal(err)
-	}
-	// The thing is the connection's thing (its principal, client id as name):
-	// its groups' policies apply to the session.
-	if _, err := e.iot.AttachThingPrincipal(e.ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String("sensor-1"), Principal: aws.String(d.arn)}); err != nil {
-		t.Fatal(err)
-	}
-	group, err := e.iot.CreateThingGroup(e.ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String("quarantine")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.attachNewPolicy(policy(deny("iot:Publish", "*")), aws.ToString(group.ThingGroupArn))
-	c5 := e.mustConnect5(d, "sensor-1") // the client id names the thing
-	if code, _ := c5.publish(t, "telemetry", 1, false, "before"); code != 0 {
-		t.Fatalf("publish before quarantine: %#x", code)
-	}
+	c5 := e.connectQuarantinable(t)
 
 	n := int64(11)
 	events, err := e.store.ApplyDetectTransitions(e.ctx, scope, []warden.DetectTransition{{ThingName: "sensor-1", SecurityProfileName: "p1",

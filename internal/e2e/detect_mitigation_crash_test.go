@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/warden-iot/warden"
-	"github.com/warden-iot/warden/internal/engine/enginetest"
 	"github.com/warden-iot/warden/internal/pgtest"
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
@@ -57,28 +54,14 @@ func TestDetectMitigationSurvivesSIGKILL(t *testing.T) {
 	if pgtest.URL() != "" {
 		t.Skip("the SQLite crash test")
 	}
-	n := 20000
-	if v := os.Getenv("WARDEN_CRASH_VIOLATIONS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	n := crashSize(t, "WARDEN_CRASH_VIOLATIONS", 20000)
 	ctx := context.Background()
 	dir := t.TempDir()
 	bin := buildWarden(t)
 	data := filepath.Join(dir, "data")
 	scope := warden.Scope{Account: warden.DefaultAccount, Region: "us-east-1"}
-	store, err := sqlstore.OpenSQLite(ctx, data, sqlstore.SQLiteOptions{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.Close()
-	raw, err := enginetest.Open("", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = seedViolations(ctx, raw, scope, n)
+	raw := openMigratedSQLite(t, data)
+	err := seedViolations(ctx, raw, scope, n)
 	raw.Close()
 	if err != nil {
 		t.Fatal(err)
