@@ -156,24 +156,26 @@ type MetricValue struct {
 	Strings []string  `json:"strings,omitempty"`
 }
 
-// CustomMetric is a metric devices report in custom_metrics.
+// CustomMetric is a metric devices report in custom_metrics. The JSON
+// names are the wire's (DescribeCustomMetric), also used in the change log.
 type CustomMetric struct {
-	Name             string
-	Arn              string
-	Type             string // number, number-list, string-list, ip-address-list
-	DisplayName      string
-	CreationDate     time.Time
-	LastModifiedDate time.Time
+	Name             string    `json:"metricName"`
+	Arn              string    `json:"metricArn"`
+	Type             string    `json:"metricType"` // a CustomMetric… constant
+	DisplayName      string    `json:"displayName,omitempty"`
+	CreationDate     time.Time `json:"-"`
+	LastModifiedDate time.Time `json:"-"`
 }
 
-// Dimension is a named set of MQTT topic filters (type TOPIC_FILTER).
+// Dimension is a named set of MQTT topic filters (type TOPIC_FILTER). The
+// JSON names are the wire's (DescribeDimension).
 type Dimension struct {
-	Name             string
-	Arn              string
-	Type             string
-	StringValues     []string
-	CreationDate     time.Time
-	LastModifiedDate time.Time
+	Name             string    `json:"name"`
+	Arn              string    `json:"arn"`
+	Type             string    `json:"type"`
+	StringValues     []string  `json:"stringValues"`
+	CreationDate     time.Time `json:"-"`
+	LastModifiedDate time.Time `json:"-"`
 }
 
 // SecurityProfileTargetMapping is one profile attached to one target.
@@ -215,9 +217,9 @@ type SecurityProfileUpdate struct {
 	ExpectedVersion                 *int64
 }
 
-// SecurityProfileStore keeps security profiles, their targets, custom
-// metrics and dimensions. Each change is recorded in the change log under
-// the resource's ARN.
+// SecurityProfileStore keeps security profiles and their targets (custom
+// metrics and dimensions are DetectResourceStore's). Each change is
+// recorded in the change log under the resource's ARN.
 type SecurityProfileStore interface {
 	// CreateSecurityProfile stores p (version 1) and its tags; a name in
 	// use is ResourceAlreadyExists.
@@ -244,20 +246,6 @@ type SecurityProfileStore interface {
 	DetectConfiguration(ctx context.Context, s Scope) (DetectConfiguration, error)
 	// DetectScopes lists the scopes that have at least one security profile.
 	DetectScopes(ctx context.Context) ([]Scope, error)
-
-	// CreateCustomMetric stores m; a retry with the same token returns the
-	// stored metric.
-	CreateCustomMetric(ctx context.Context, s Scope, m CustomMetric, tags []Tag, token string, now time.Time) (CustomMetric, error)
-	CustomMetric(ctx context.Context, s Scope, name string) (CustomMetric, error)
-	UpdateCustomMetric(ctx context.Context, s Scope, name, displayName string, now time.Time) (CustomMetric, error)
-	DeleteCustomMetric(ctx context.Context, s Scope, name string, now time.Time) error
-	CustomMetrics(ctx context.Context, s Scope, p Page) (names []string, next string, err error)
-
-	CreateDimension(ctx context.Context, s Scope, d Dimension, tags []Tag, token string, now time.Time) (Dimension, error)
-	Dimension(ctx context.Context, s Scope, name string) (Dimension, error)
-	UpdateDimension(ctx context.Context, s Scope, name string, values []string, now time.Time) (Dimension, error)
-	DeleteDimension(ctx context.Context, s Scope, name string, now time.Time) error
-	Dimensions(ctx context.Context, s Scope, p Page) (names []string, next string, err error)
 }
 
 // Violation is a violation as ListActiveViolations shows it; ended
@@ -323,8 +311,10 @@ type MetricDatum struct {
 type ViolationFilter struct {
 	ThingName, SecurityProfileName string
 	CriteriaType                   string
-	ListSuppressedAlerts           *bool
-	VerificationState              string
+	// ListSuppressedAlerts false leaves out the violations of behaviours
+	// with suppressAlerts; nil or true lists them too.
+	ListSuppressedAlerts *bool
+	VerificationState    string
 	// Start and End bound ListViolationEvents' event times.
 	Start, End time.Time
 }

@@ -44,6 +44,7 @@ type Store interface {
 	DetectMitigationStore
 	ConnectionLogStore
 	V2LoggingStore
+	DetectResourceStore
 	ViolationStore
 
 	// Changes lists the registry change log.

@@ -52,6 +52,7 @@ type serveCmd struct {
 	MQTTListen        string        `name:"mqtt-listen" default:"127.0.0.1:8883" env:"WARDEN_MQTT_LISTEN" help:"Address devices connect to with MQTT over TLS (host:port; \"\" or \"off\" disables the device endpoint)."`
 	MQTTHostnames     []string      `name:"mqtt-hostnames" sep:"," default:"localhost,127.0.0.1" env:"WARDEN_MQTT_HOSTNAMES" help:"Names and IP addresses (comma-separated) the device endpoint's server certificate is issued for; the first is the endpoint DescribeEndpoint returns."`
 	MQTTStrictCA      bool          `name:"mqtt-strict-ca" env:"WARDEN_MQTT_STRICT_CA" help:"Also refuse (and disconnect) devices whose registered CA certificate is not ACTIVE; AWS lets them connect."`
+	ReportInterval    time.Duration `name:"mqtt-report-interval" default:"0s" env:"WARDEN_MQTT_REPORT_INTERVAL" help:"Least time between two accepted Device Defender metrics reports of one thing; faster ones are rejected (Throttled). AWS throttles above one per 5m; 0 never throttles."`
 	MemoryLimit       byteSize      `name:"memory-limit" default:"512MiB" env:"WARDEN_MEMORY_LIMIT" help:"Soft memory limit of the Go runtime (Go's GOMEMLIMIT, which takes precedence when set; GOMEMLIMIT=off removes it): above it the garbage collector works harder rather than let the heap double."`
 }
 
@@ -78,7 +79,8 @@ func (c *serveCmd) config() Config {
 		StrictRoles: c.StrictRoles, MitigationLease: c.MitigationLease, AuditCheckTimeout: c.AuditCheckTimeout,
 		OutboundDeny: c.OutboundDeny, OutboundAllow: c.OutboundAllow, CRLCacheSize: int64(c.CRLCacheSize),
 		Regions: c.Regions, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, MaxConnections: c.MaxConnections,
-		MQTTListen: c.MQTTListen, MQTTHostnames: c.MQTTHostnames, MQTTStrictCA: c.MQTTStrictCA}
+		MQTTListen: c.MQTTListen, MQTTHostnames: c.MQTTHostnames, MQTTStrictCA: c.MQTTStrictCA,
+		MQTTReportInterval: c.ReportInterval}
 }
 
 // byteSize is a number of bytes written as 67108864, 64MiB, 64MB, 512KiB...
@@ -144,6 +146,8 @@ type Config struct {
 	MQTTHostnames []string
 	// MQTTStrictCA refuses devices whose CA certificate is not ACTIVE.
 	MQTTStrictCA bool
+	// MQTTReportInterval throttles each thing's metrics reports (0: never).
+	MQTTReportInterval time.Duration
 	// Observers receive the device endpoint's events.
 	Observers []warden.DataPlaneObserver
 }
@@ -180,6 +184,8 @@ type Main struct {
 	// connection audit checks; Run starts it and closes it after the device
 	// endpoint has closed.
 	connLog *connlog.Log
+	// violations prunes Detect violations past their retention.
+	violations *violationPruner
 }
 
 // Open opens the store, creates the first account's credentials on an empty
@@ -245,6 +251,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.mitigation = engine.New(store, engine.Options{Lease: m.Config.MitigationLease, StrictRoles: m.Config.StrictRoles,
 		Logger: m.log, OnPublished: m.deliverer.Notify})
+	m.violations = newViolationPruner(store, m.log)
 	m.detectTasks = engine.NewDetect(store, engine.DetectOptions{StrictRoles: m.Config.StrictRoles, Logger: m.log})
 	snsHandler, err := sns.NewHandler(ctx, snsCfg)
 	if err != nil {
@@ -260,7 +267,8 @@ func (m *Main) Open(ctx context.Context) error {
 		m.connLog = connlog.New(connlog.Options{Store: store, Log: m.log})
 		observers := append(slices.Clip(m.Config.Observers), m.iotLog, m.connLog)
 		if m.devices, err = broker.New(ctx, broker.Config{Store: store, Logger: m.log, Hostnames: m.Config.MQTTHostnames,
-			StrictCA: m.Config.MQTTStrictCA, MaxConnections: maxConns, Observers: observers}); err != nil {
+			StrictCA: m.Config.MQTTStrictCA, MaxConnections: maxConns, Observers: observers,
+			ReportInterval: m.Config.MQTTReportInterval}); err != nil {
 			return err
 		}
 		if err := m.devices.Listen(l); err != nil {
@@ -304,6 +312,8 @@ func (m *Main) Run(ctx context.Context) error {
 	defer m.audits.Stop() // before the deliverer: a finishing audit may publish
 	m.mitigation.Start()
 	defer m.mitigation.Stop() // before the deliverer: a batch may publish
+	m.violations.Start()
+	defer m.violations.Stop()
 	m.detectTasks.Start()
 	defer m.detectTasks.Stop()
 	if m.iotLog != nil {

@@ -75,6 +75,14 @@ type Config struct {
 	PollInterval time.Duration
 	// Observers receive every data-plane event.
 	Observers []warden.DataPlaneObserver
+	// Reports receive the Device Defender metrics reports accepted (nil:
+	// they are answered and dropped).
+	Reports warden.DeviceReportObserver
+	// ReportInterval is the least time between two accepted reports of
+	// one thing; a faster one is rejected (Throttled). AWS throttles above
+	// one report per 5 minutes; 0, the default, never throttles, so that
+	// tests and local agents may report at once.
+	ReportInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -95,6 +103,9 @@ type Broker struct {
 	closed  bool
 
 	reg registry
+
+	// reportClocks throttles metrics reports (Config.ReportInterval).
+	reportClocks reportThrottle
 
 	ctx    context.Context
 	cancel context.CancelFunc

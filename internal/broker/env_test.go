@@ -50,6 +50,12 @@ type envOptions struct {
 	strictCA bool
 	// dir, when set, is the data dir of the store to open (a second node on it).
 	dir string
+	// reports and reportInterval are the broker's Config.Reports and
+	// ReportInterval.
+	reports        warden.DeviceReportObserver
+	reportInterval time.Duration
+	// now is the broker's clock (nil: time.Now).
+	now func() time.Time
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -62,7 +68,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	stack := wardentest.Start(t, wardentest.Config{Dir: o.dir, Devices: func(store *sqlstore.DB) (api.Devices, error) {
 		b, err := broker.New(e.ctx, broker.Config{Store: store, StrictCA: o.strictCA,
 			Hostnames: []string{"127.0.0.1"}, PollInterval: 50 * time.Millisecond,
-			Observers: []warden.DataPlaneObserver{e.events}})
+			Observers: []warden.DataPlaneObserver{e.events}, Reports: o.reports, ReportInterval: o.reportInterval, Now: o.now})
 		if err != nil {
 			return nil, err
 		}

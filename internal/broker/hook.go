@@ -467,8 +467,8 @@ func (h *hook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 		PrincipalIdentifier: s.certID, Topics: topics})
 }
 
-// OnPublish judges iot:RetainPublish (MQTT 5: PUBACK 0x87 for QoS 1) and
-// reports the publish.
+// OnPublish judges iot:RetainPublish (MQTT 5: PUBACK 0x87 for QoS 1),
+// reports the publish and answers a Device Defender metrics report.
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
@@ -488,6 +488,9 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		SessionID: s.id, ClientID: s.clientID, PrincipalID: s.certID, ThingName: s.thingName(),
 		SourceIP: s.ipString(), SourcePort: s.port, Protocol: "MQTT", Topic: pk.TopicName, QoS: pk.FixedHeader.Qos,
 		Retain: pk.FixedHeader.Retain, PayloadBytes: len(pk.Payload)})
+	if h.reportPublish(pk) {
+		return pk, packets.CodeSuccessIgnore
+	}
 	return pk, nil
 }
 

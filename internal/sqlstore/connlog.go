@@ -140,14 +140,11 @@ func scanConnection(rows rowScanner, r *warden.ConnectionRecord) (seq, connected
 func (db *DB) Connections(ctx context.Context, s warden.Scope, f warden.ConnectionFilter, p warden.Page) (_ []warden.ConnectionRecord, _ string, err error) {
 	defer wrapErr(&err, "Connections(%v)", s)
 	where, args := connectionWhere(s, f)
-	if p.After != "" {
-		at, seq, err := auditCursorPair(p.After)
-		if err != nil {
-			return nil, "", err
-		}
-		where += ` AND (connected_at < ? OR (connected_at = ? AND seq < ?))`
-		args = append(args, at, at, seq)
+	after, afterArgs, err := timeSeqAfter(p.After, "connected_at", "<")
+	if err != nil {
+		return nil, "", err
 	}
+	where, args = where+after, append(args, afterArgs...)
 	if p.Limit <= 0 {
 		p.Limit = 100
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,10 +28,10 @@ func (db *DB) ApplyDetectTransitions(ctx context.Context, s warden.Scope, ts []w
 		}
 		for i := range ts {
 			e, err := applyTransition(ctx, tx, s, &ts[i])
-			if err != nil || e == nil {
-				if err != nil {
-					return err
-				}
+			if err != nil {
+				return err
+			}
+			if e == nil {
 				continue
 			}
 			events = append(events, *e)
@@ -253,14 +254,11 @@ func (db *DB) ViolationEvents(ctx context.Context, s warden.Scope, f warden.Viol
 	where, args := violationWhere(s, &f)
 	where += ` AND event_time >= ? AND event_time <= ?`
 	args = append(args, millis(f.Start), millis(f.End))
-	if p.After != "" {
-		at, seq, err := auditCursorPair(p.After)
-		if err != nil {
-			return nil, "", err
-		}
-		where += ` AND (event_time < ? OR (event_time = ? AND seq < ?))`
-		args = append(args, at, at, seq)
+	after, afterArgs, err := timeSeqAfter(p.After, "event_time", "<")
+	if err != nil {
+		return nil, "", err
 	}
+	where, args = where+after, append(args, afterArgs...)
 	args = append(args, pageLimit(p)+1)
 	return keyPage(ctx, db.read, pageLimit(p), func(r rowScanner) (e warden.ViolationEvent, _ string, err error) {
 		var seq, at int64
@@ -333,7 +331,11 @@ func (db *DB) RecordMetricValues(ctx context.Context, s warden.Scope, ds []warde
 				}
 				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 				d := &chunk[i]
-				args = append(args, s.Account, s.Region, d.ThingName, d.Metric, d.DimensionName, d.DimensionOperator,
+				operator := d.DimensionOperator
+				if d.DimensionName != "" && operator == "" {
+					operator = "IN" // the default, as MetricValues reads it
+				}
+				args = append(args, s.Account, s.Region, d.ThingName, d.Metric, d.DimensionName, operator,
 					millis(d.Time), values[from+i])
 			}
 			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
@@ -359,14 +361,11 @@ func (db *DB) MetricValues(ctx context.Context, s warden.Scope, f warden.MetricV
 	where := ` WHERE account = ? AND region = ? AND thing_name = ? AND metric = ? AND dimension_name = ? AND dimension_operator = ?
 		AND at >= ? AND at <= ?`
 	args := []any{s.Account, s.Region, f.ThingName, f.Metric, f.DimensionName, operator, millis(f.Start), millis(f.End)}
-	if p.After != "" {
-		at, seq, err := auditCursorPair(p.After)
-		if err != nil {
-			return nil, "", err
-		}
-		where += ` AND (at > ? OR (at = ? AND seq > ?))`
-		args = append(args, at, at, seq)
+	after, afterArgs, err := timeSeqAfter(p.After, "at", ">")
+	if err != nil {
+		return nil, "", err
 	}
+	where, args = where+after, append(args, afterArgs...)
 	args = append(args, pageLimit(p)+1)
 	return keyPage(ctx, db.read, pageLimit(p), func(r rowScanner) (d warden.MetricDatum, _ string, err error) {
 		var seq, at int64
@@ -417,4 +416,52 @@ func (db *DB) PruneViolations(ctx context.Context, before time.Time) (err error)
 		}
 	}
 	return nil
+}
+
+// timeSeqAfter is the keyset condition of a list ordered by (column, seq),
+// ascending (cmp ">") or descending ("<"), that resumes after the cursor
+// "time:seq" of the last row returned; none without a cursor.
+func timeSeqAfter(after, column, cmp string) (string, []any, error) {
+	if after == "" {
+		return "", nil, nil
+	}
+	at, seq, err := auditCursorPair(after)
+	if err != nil {
+		return "", nil, err
+	}
+	return ` AND (` + column + ` ` + cmp + ` ? OR (` + column + ` = ? AND seq ` + cmp + ` ?))`, []any{at, at, seq}, nil
+}
+
+// invalidateViolationsTx ends, in tx, the active violations of profile
+// (those of the behaviours named, or all when behaviors is nil) with an
+// alarm-invalidated event each, and returns the events: for
+// DeleteSecurityProfile, and for an update that drops behaviours. No alert
+// is sent for them.
+func invalidateViolationsTx(ctx context.Context, tx writeTx, s warden.Scope, profile string, behaviors []string, now time.Time) ([]warden.ViolationEvent, error) {
+	active, err := queryAll(ctx, tx, func(r rowScanner) (warden.Violation, error) {
+		v, _, err := scanViolation(r)
+		return v, err
+	}, `SELECT `+violationColumns+` FROM detect_violations WHERE account = ? AND region = ? AND profile_name = ? AND end_time = 0 ORDER BY seq`,
+		s.Account, s.Region, profile)
+	if err != nil {
+		return nil, err
+	}
+	var events []warden.ViolationEvent
+	for _, v := range active {
+		if behaviors != nil && !slices.Contains(behaviors, v.Behavior.Name) {
+			continue
+		}
+		e := warden.ViolationEvent{ViolationID: v.ID, ThingName: v.ThingName, SecurityProfileName: profile, Behavior: v.Behavior,
+			Type: warden.ViolationInvalidated, VerificationState: v.VerificationState,
+			VerificationStateDescription: v.VerificationStateDescription, Time: now.UTC().Truncate(time.Millisecond)}
+		if _, err := tx.ExecContext(ctx, `UPDATE detect_violations SET end_time = ? WHERE account = ? AND region = ? AND violation_id = ?`,
+			max(millis(now), 1), s.Account, s.Region, v.ID); err != nil {
+			return nil, err
+		}
+		if err := insertEvent(ctx, tx, s, &e, ""); err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }

@@ -40,6 +40,9 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"SNSClaimPerSubscription", snsClaimPerSubscription},
 		{"IAM", iam},
 		{"ConnectionLog", connectionLog},
+		{"CustomMetrics", customMetrics},
+		{"Dimensions", dimensions},
+		{"DetectConcurrentCreates", concurrentCreates},
 		{"Violations", violations},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -211,7 +211,7 @@ func metricValues(t *testing.T, db warden.Store) {
 		ds = append(ds, warden.MetricDatum{ThingName: "t1", Metric: "aws:num-messages-sent", Time: at(i % 10), Value: *count(int64(i))})
 	}
 	ds = append(ds,
-		warden.MetricDatum{ThingName: "t1", Metric: "aws:num-messages-sent", DimensionName: "topics", DimensionOperator: "IN", Time: at(1), Value: *count(1000)},
+		warden.MetricDatum{ThingName: "t1", Metric: "aws:num-messages-sent", DimensionName: "topics", Time: at(1), Value: *count(1000)},
 		warden.MetricDatum{ThingName: "t1", Metric: "aws:num-messages-sent", DimensionName: "topics", DimensionOperator: "NOT_IN", Time: at(1), Value: *count(2000)},
 		warden.MetricDatum{ThingName: "t2", Metric: "aws:num-messages-sent", Time: at(1), Value: *count(3000)},
 		warden.MetricDatum{ThingName: "t1", Metric: "aws:source-ip-address", Time: at(1), Value: warden.MetricValue{Cidrs: []string{"192.0.2.1/32"}}},
