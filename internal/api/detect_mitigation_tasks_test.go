@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/warden-iot/warden"
 	"github.com/warden-iot/warden/internal/engine"
@@ -43,6 +45,22 @@ func (d *detectEnv) thing(name string) {
 	if _, err := d.a.CreateThing(d.ctx, &iot.CreateThingInput{ThingName: aws.String(name)}); err != nil {
 		d.t.Fatal(err)
 	}
+}
+
+// profile creates security profile name; it reports false while the
+// server has no CreateSecurityProfile (the profiles are another branch's),
+// when a profile target needs no profile.
+func (d *detectEnv) profile(name string) bool {
+	d.t.Helper()
+	_, err := d.a.CreateSecurityProfile(d.ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String(name)})
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "UnknownOperationException" {
+		return false
+	}
+	if err != nil {
+		d.t.Fatalf("CreateSecurityProfile %s: %v", name, err)
+	}
+	return true
 }
 
 func (d *detectEnv) groupAction(name string, groups ...string) {
@@ -211,6 +229,7 @@ func TestDetectMitigationTaskQuarantinesTheThing(t *testing.T) {
 // not registered are SKIPPED; one violation's thing gets every action.
 func TestDetectMitigationTaskProfileTarget(t *testing.T) {
 	d := newDetectEnv(t)
+	d.profile("p1")
 	d.groupAction("isolate", "isolated")
 	for _, n := range []string{"a", "b", "c"} {
 		d.thing(n)
@@ -340,6 +359,15 @@ func TestStartDetectMitigationTaskRules(t *testing.T) {
 			_, err = d.a.DescribeDetectMitigationActionsTask(d.ctx, &iot.DescribeDetectMitigationActionsTaskInput{TaskId: aws.String(id)})
 			wantCode(t, err, "ResourceNotFoundException", 404)
 		})
+	}
+	if d.profile("p1") {
+		_, err := d.a.StartDetectMitigationActionsTask(d.ctx, &iot.StartDetectMitigationActionsTaskInput{TaskId: aws.String("no-profile"),
+			Target: &types.DetectMitigationActionsTaskTarget{SecurityProfileName: aws.String("nope")}, Actions: []string{"quarantine"},
+			ClientRequestToken: aws.String("tok-no-profile")})
+		wantCode(t, err, "InvalidRequestException", 400)
+		if !strings.Contains(err.Error(), "security profile nope does not exist") {
+			t.Errorf("error %v should name the missing profile", err)
+		}
 	}
 	// Another account sees neither the violation nor the action.
 	_, err := d.b.StartDetectMitigationActionsTask(d.ctx, &iot.StartDetectMitigationActionsTaskInput{TaskId: aws.String("b-task"),
