@@ -403,10 +403,12 @@ type DetectMitigationExecutionFilter struct {
 // applied by the engine, each exactly once.
 type DetectMitigationStore interface {
 	// StartDetectMitigationTask validates against stored data (actions
-	// exist and are ADD_THINGS_TO_THING_GROUP, the profile or violations
-	// exist), stores the task with one execution per (violation, action).
+	// exist and are ADD_THINGS_TO_THING_GROUP, listed violations exist; the
+	// API checks a target's profile), stores the task with one execution
+	// per (violation, action), or ends it at once when it selects none.
 	// The same id and token returns the stored task (created=false);
-	// another token is TaskAlreadyExists.
+	// another token is TaskAlreadyExists, a token of another task
+	// InvalidRequest.
 	StartDetectMitigationTask(ctx context.Context, s Scope, t DetectMitigationTask, now time.Time) (stored DetectMitigationTask, created bool, err error)
 	DetectMitigationTask(ctx context.Context, s Scope, taskID string) (DetectMitigationTask, error)
 	DetectMitigationTasks(ctx context.Context, s Scope, start, end time.Time, p Page) (tasks []DetectMitigationTask, next string, err error)
