@@ -557,3 +557,46 @@ func TestDetectMitigationTaskWakesTheEngine(t *testing.T) {
 		t.Fatalf("s1's groups: %q", got)
 	}
 }
+
+// The join follows AddThingToThingGroup's rules: a thing in another group
+// of the quarantine group's hierarchy, or in 10 groups, cannot join, and
+// the execution FAILS with nothing changed.
+func TestDetectMitigationTaskJoinRules(t *testing.T) {
+	d := newDetectEnv(t)
+	for _, n := range []string{"in-hierarchy", "in-ten"} {
+		d.thing(n)
+	}
+	if _, err := d.a.CreateThingGroup(d.ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String("quarantine-child"),
+		ParentGroupName: aws.String("quarantine")}); err != nil {
+		t.Fatal(err)
+	}
+	join := func(thing, group string) {
+		t.Helper()
+		if _, err := d.a.AddThingToThingGroup(d.ctx, &iot.AddThingToThingGroupInput{ThingName: aws.String(thing), ThingGroupName: aws.String(group)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	join("in-hierarchy", "quarantine-child")
+	for i := range warden.MaxGroupsPerThing {
+		g := fmt.Sprintf("g%d", i)
+		if _, err := d.a.CreateThingGroup(d.ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String(g)}); err != nil {
+			t.Fatal(err)
+		}
+		join("in-ten", g)
+	}
+	d.mustStart("rules", byViolations(d.violation("in-hierarchy", 0), d.violation("in-ten", 0)), "quarantine")
+	d.run(engine.DetectOptions{})
+	if got := detectExecSummary(d.executions(iot.ListDetectMitigationActionsExecutionsInput{TaskId: aws.String("rules")})); got !=
+		"in-hierarchy:quarantine:FAILED:INVALID_STATE_OF_RESOURCE in-ten:quarantine:FAILED:INVALID_STATE_OF_RESOURCE" {
+		t.Fatalf("executions: %s", got)
+	}
+	if got := detectStats(d.describe("rules")); got != "FAILED 0/0/2" {
+		t.Fatalf("task: %s", got)
+	}
+	if got := d.groupsOf("in-hierarchy"); got != "quarantine-child" {
+		t.Fatalf("in-hierarchy's groups: %q", got)
+	}
+	if got := strings.Count(d.groupsOf("in-ten"), ",") + 1; got != warden.MaxGroupsPerThing || strings.Contains(d.groupsOf("in-ten"), "quarantine") {
+		t.Fatalf("in-ten's groups: %q", d.groupsOf("in-ten"))
+	}
+}
