@@ -44,6 +44,7 @@ type Store interface {
 	DetectMitigationStore
 	ConnectionLogStore
 	V2LoggingStore
+	SecurityProfileStore
 	DetectResourceStore
 	ViolationStore
 

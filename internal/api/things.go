@@ -45,11 +45,12 @@ func (s *Server) CreateThing(c *call) (any, error) {
 	}{t.Name, t.ARN(c.scope), t.ID}, nil
 }
 
-func deref(p *string) string {
-	if p == nil {
-		return ""
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) (v T) {
+	if p != nil {
+		v = *p
 	}
-	return *p
+	return v
 }
 
 func (s *Server) DescribeThing(c *call) (any, error) {

@@ -107,5 +107,12 @@ func (s *Server) GetBehaviorModelTrainingSummaries(c *call) (any, error) {
 	type summaryOut struct {
 		SecurityProfileName string `json:"securityProfileName"`
 	}
+	// ML behaviours are refused, so no profile has a model to summarise;
+	// a named profile must still exist.
+	if name := c.r.URL.Query().Get("securityProfileName"); name != "" {
+		if _, err := s.store.SecurityProfile(c.ctx, c.scope, name); err != nil {
+			return nil, err
+		}
+	}
 	return listPage(c, 10, func(warden.Page) ([]summaryOut, string, error) { return nil, "", nil }, same[summaryOut])
 }

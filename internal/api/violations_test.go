@@ -300,7 +300,10 @@ func TestListMetricValues(t *testing.T) {
 
 func TestGetBehaviorModelTrainingSummaries(t *testing.T) {
 	e := newEnv(t)
-	for _, in := range []*iot.GetBehaviorModelTrainingSummariesInput{{}, {SecurityProfileName: aws.String("any"), MaxResults: aws.Int32(10)}} {
+	if _, err := e.a.CreateSecurityProfile(e.ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("fleet")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []*iot.GetBehaviorModelTrainingSummariesInput{{}, {SecurityProfileName: aws.String("fleet"), MaxResults: aws.Int32(10)}} {
 		out, err := e.a.GetBehaviorModelTrainingSummaries(e.ctx, in)
 		if err != nil {
 			t.Fatalf("GetBehaviorModelTrainingSummaries: %v", err)
@@ -311,6 +314,8 @@ func TestGetBehaviorModelTrainingSummaries(t *testing.T) {
 	}
 	_, err := e.a.GetBehaviorModelTrainingSummaries(e.ctx, &iot.GetBehaviorModelTrainingSummariesInput{MaxResults: aws.Int32(11)})
 	wantCode(t, err, "InvalidRequestException", 400)
+	_, err = e.a.GetBehaviorModelTrainingSummaries(e.ctx, &iot.GetBehaviorModelTrainingSummariesInput{SecurityProfileName: aws.String("none")})
+	wantCode(t, err, "ResourceNotFoundException", 404)
 }
 
 // alertSubscriber is an HTTP endpoint subscribed to an SNS topic: it

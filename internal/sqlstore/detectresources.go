@@ -109,6 +109,9 @@ func (db *DB) UpdateCustomMetric(ctx context.Context, s warden.Scope, name, disp
 func (db *DB) DeleteCustomMetric(ctx context.Context, s warden.Scope, name string, now time.Time) (err error) {
 	defer wrapErr(&err, "DeleteCustomMetric(%v, %q)", s, name)
 	return db.inTx(ctx, func(tx writeTx) error {
+		if err := refuseUsedByProfile(ctx, tx, s, "metric", "Custom metric", name); err != nil {
+			return err
+		}
 		m, _, err := scanCustomMetric(s, tx.QueryRowContext(ctx, `DELETE FROM custom_metrics WHERE account = ? AND region = ? AND name = ?
 			RETURNING `+customMetricColumns, s.Account, s.Region, name))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -239,6 +242,9 @@ func (db *DB) UpdateDimension(ctx context.Context, s warden.Scope, name string, 
 func (db *DB) DeleteDimension(ctx context.Context, s warden.Scope, name string, now time.Time) (err error) {
 	defer wrapErr(&err, "DeleteDimension(%v, %q)", s, name)
 	return db.inTx(ctx, func(tx writeTx) error {
+		if err := refuseUsedByProfile(ctx, tx, s, "dimension", "Dimension", name); err != nil {
+			return err
+		}
 		d, _, err := scanDimension(s, tx.QueryRowContext(ctx, `DELETE FROM dimensions WHERE account = ? AND region = ? AND name = ?
 			RETURNING `+dimensionColumns, s.Account, s.Region, name))
 		if errors.Is(err, sql.ErrNoRows) {

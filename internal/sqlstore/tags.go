@@ -10,6 +10,7 @@ import (
 // the resource exists; its parameters are account, region and the ARN's id.
 var taggable = map[string]string{
 	"mitigationaction": `SELECT 1 FROM mitigation_actions WHERE account = ? AND region = ? AND name = ?`,
+	"securityprofile":  `SELECT 1 FROM security_profiles WHERE account = ? AND region = ? AND name = ?`,
 	"custommetric":     `SELECT 1 FROM custom_metrics WHERE account = ? AND region = ? AND name = ?`,
 	"dimension":        `SELECT 1 FROM dimensions WHERE account = ? AND region = ? AND name = ?`,
 }

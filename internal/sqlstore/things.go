@@ -562,6 +562,9 @@ func (db *DB) DeleteThingGroup(ctx context.Context, s warden.Scope, name string,
 		if err := detachGroupPolicies(ctx, tx, s, g.ARN(s), now); err != nil {
 			return err
 		}
+		if err := detachGroupProfiles(ctx, tx, s, g.ARN(s), now); err != nil {
+			return err
+		}
 		if err := execAll(ctx, tx, []any{s.Account, s.Region, name},
 			`DELETE FROM thing_group_members WHERE account = ? AND region = ? AND group_name = ?`,
 			`DELETE FROM thing_group_ancestors WHERE account = ? AND region = ? AND descendant = ?`,

@@ -42,6 +42,9 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"ConnectionLog", connectionLog},
 		{"CustomMetrics", customMetrics},
 		{"Dimensions", dimensions},
+		{"SecurityProfiles", securityProfiles},
+		{"SecurityProfileTargets", securityProfileTargets},
+		{"SecurityProfileAttachRace", securityProfileAttachRace},
 		{"DetectConcurrentCreates", concurrentCreates},
 		{"Violations", violations},
 	} {
