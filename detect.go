@@ -403,8 +403,8 @@ type DetectMitigationExecutionFilter struct {
 // applied by the engine, each exactly once.
 type DetectMitigationStore interface {
 	// StartDetectMitigationTask validates against stored data (actions
-	// exist and are ADD_THINGS_TO_THING_GROUP, listed violations exist; the
-	// API checks a target's profile), stores the task with one execution
+	// exist and are ADD_THINGS_TO_THING_GROUP, listed violations or the
+	// profile exist), stores the task with one execution
 	// per (violation, action), or ends it at once when it selects none.
 	// The same id and token returns the stored task (created=false);
 	// another token is TaskAlreadyExists, a token of another task

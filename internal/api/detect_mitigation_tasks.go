@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -36,35 +35,11 @@ func (s *Server) StartDetectMitigationActionsTask(c *call) (any, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.requireSecurityProfile(c, t.Target.SecurityProfileName); err != nil {
-		return nil, err
-	}
 	stored, _, err := s.store.StartDetectMitigationTask(c.ctx, c.scope, t, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
 	return taskIDOut{stored.TaskID}, nil
-}
-
-// profileReader is the part of warden.SecurityProfileStore a start needs;
-// a store without security profiles (none yet on this branch) skips the
-// check.
-type profileReader interface {
-	SecurityProfile(ctx context.Context, s warden.Scope, name string) (warden.SecurityProfile, error)
-}
-
-// requireSecurityProfile: a profile target names an existing profile. The
-// operation models no ResourceNotFound, so a missing one is InvalidRequest.
-func (s *Server) requireSecurityProfile(c *call, name string) error {
-	pr, ok := any(s.store).(profileReader)
-	if name == "" || !ok {
-		return nil
-	}
-	_, err := pr.SecurityProfile(c.ctx, c.scope, name)
-	if warden.ErrorCode(err) == warden.CodeResourceNotFound {
-		return warden.Errorf(warden.CodeInvalidRequest, "target.securityProfileName: security profile %s does not exist.", name)
-	}
-	return err
 }
 
 // detectTaskSummaryOut is DetectMitigationActionsTaskSummary.

@@ -112,6 +112,16 @@ func (db *DB) StartDetectMitigationTask(ctx context.Context, s warden.Scope, t w
 		if err := requireDetectViolations(ctx, tx, s, t.Target.ViolationIDs); err != nil {
 			return err
 		}
+		if name := t.Target.SecurityProfileName; name != "" {
+			exists, err := rowExists(ctx, tx, `SELECT 1 FROM security_profiles WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				// The operation models no ResourceNotFound.
+				return warden.Errorf(warden.CodeInvalidRequest, "target.securityProfileName: security profile %s does not exist.", name)
+			}
+		}
 		target, err := json.Marshal(&t.Target)
 		if err != nil {
 			return err

@@ -47,6 +47,9 @@ func TestDetectMitigationsConcurrentEngines(t *testing.T) {
 		CreationDate: now, LastModifiedDate: now}, nil); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.CreateSecurityProfile(ctx, s, warden.SecurityProfile{Name: "p"}, nil, now); err != nil {
+		t.Fatal(err)
+	}
 	b := warden.Behavior{Name: "loud", Metric: "aws:num-messages-sent"}
 	var ts []warden.DetectTransition
 	for i := range n {

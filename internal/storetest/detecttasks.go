@@ -58,6 +58,8 @@ func detectMitigationTasks(t *testing.T, st warden.Store) {
 		_, _, err := st.CreateMitigationAction(ctx, scope, a, nil)
 		must(t, err)
 	}
+	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "p1"}, nil, t0)
+	must(t, err)
 	loud, quiet := behavior("loud", false), behavior("quiet", true)
 	// t1 loud: active; t2 loud: cleared at 20; t3 (no thing) loud: active;
 	// t1 quiet (suppressed): active.
@@ -84,6 +86,7 @@ func detectMitigationTasks(t *testing.T, st warden.Store) {
 	}{
 		{"a missing action", detectTask("bad", byIDs, "quarantine", "missing"), "missing does not exist"},
 		{"an action of another type", detectTask("bad", byIDs, "deactivate"), "allow only ADD_THINGS_TO_THING_GROUP"},
+		{"a missing security profile", detectTask("bad", warden.DetectMitigationTarget{SecurityProfileName: "p9"}, "quarantine"), "security profile p9 does not exist"},
 		{"a missing violation", detectTask("bad", warden.DetectMitigationTarget{ViolationIDs: []string{violation["t1/loud"], "0123456789abcdef0123456789abcdef"}}, "quarantine"),
 			"0123456789abcdef0123456789abcdef"},
 	} {
