@@ -403,10 +403,12 @@ type DetectMitigationExecutionFilter struct {
 // applied by the engine, each exactly once.
 type DetectMitigationStore interface {
 	// StartDetectMitigationTask validates against stored data (actions
-	// exist and are ADD_THINGS_TO_THING_GROUP, the profile or violations
-	// exist), stores the task with one execution per (violation, action).
+	// exist and are ADD_THINGS_TO_THING_GROUP, listed violations or the
+	// profile exist), stores the task with one execution
+	// per (violation, action), or ends it at once when it selects none.
 	// The same id and token returns the stored task (created=false);
-	// another token is TaskAlreadyExists.
+	// another token is TaskAlreadyExists, a token of another task
+	// InvalidRequest.
 	StartDetectMitigationTask(ctx context.Context, s Scope, t DetectMitigationTask, now time.Time) (stored DetectMitigationTask, created bool, err error)
 	DetectMitigationTask(ctx context.Context, s Scope, taskID string) (DetectMitigationTask, error)
 	DetectMitigationTasks(ctx context.Context, s Scope, start, end time.Time, p Page) (tasks []DetectMitigationTask, next string, err error)
@@ -416,8 +418,11 @@ type DetectMitigationStore interface {
 	// ApplyDetectMitigations applies at most max pending executions, each
 	// in the transaction that records its outcome (exactly once, whichever
 	// process runs it), and completes tasks with none left; worked is false
-	// when there was nothing to do.
-	ApplyDetectMitigations(ctx context.Context, now time.Time, max int) (worked bool, err error)
+	// when there was nothing to do. opt.StrictRoles is as for audit tasks.
+	ApplyDetectMitigations(ctx context.Context, now time.Time, max int, opt MitigationApplyOptions) (worked bool, err error)
+	// DetectMitigationWork receives a value when a task was started in this
+	// process; engines also poll, for other processes.
+	DetectMitigationWork() <-chan struct{}
 }
 
 // DeviceMetricsReport is a device's accepted metrics report as datapoints

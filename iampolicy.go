@@ -453,7 +453,8 @@ func MitigationPermissionDenied(account, role string, missing Permission) string
 //
 //	UPDATE_DEVICE_CERTIFICATE      iot:UpdateCertificate on CertificateArn
 //	UPDATE_CA_CERTIFICATE          iot:UpdateCACertificate on CACertificateArn
-//	ADD_THINGS_TO_THING_GROUP      iot:ListPrincipalThings on CertificateArn, then
+//	ADD_THINGS_TO_THING_GROUP      iot:ListPrincipalThings on CertificateArn (audit
+//	                               findings; a Detect violation names its thing), then
 //	                               iot:AddThingToThingGroup on every ThingGroupArns
 //	                               and every ThingArns member — only when there are
 //	                               things, since without any no AddThingToThingGroup
@@ -472,7 +473,11 @@ func MitigationPermissions(actionType string, r MitigationResources) []Permissio
 	case ActionUpdateCACertificate:
 		return []Permission{{"iot:UpdateCACertificate", r.CACertificateArn}}
 	case ActionAddThingsToThingGroup:
-		out := []Permission{{"iot:ListPrincipalThings", r.CertificateArn}}
+		// A Detect task names its things (no certificate to look up).
+		var out []Permission
+		if r.CertificateArn != "" {
+			out = append(out, Permission{"iot:ListPrincipalThings", r.CertificateArn})
+		}
 		if len(r.ThingArns) == 0 {
 			return out
 		}

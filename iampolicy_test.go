@@ -255,6 +255,9 @@ func TestMitigationPermissions(t *testing.T) {
 			{"iot:AddThingToThingGroup", "t1"}, {"iot:AddThingToThingGroup", "t2"}}},
 		{ActionAddThingsToThingGroup, MitigationResources{CertificateArn: "cert", ThingGroupArns: []string{"g1"}},
 			[]Permission{{"iot:ListPrincipalThings", "cert"}}},
+		// A Detect violation names its thing: nothing to look up by certificate.
+		{ActionAddThingsToThingGroup, MitigationResources{ThingGroupArns: []string{"g1"}, ThingArns: []string{"t1"}},
+			[]Permission{{"iot:AddThingToThingGroup", "g1"}, {"iot:AddThingToThingGroup", "t1"}}},
 		{ActionReplaceDefaultPolicyVersion, r, []Permission{{"iot:CreatePolicyVersion", "policy"}}},
 		{ActionEnableIoTLogging, r, []Permission{{"iot:SetV2LoggingOptions", "*"}, {"iam:PassRole", "logrole"}}},
 		{ActionPublishFindingToSNS, r, []Permission{{"sns:Publish", "topic"}}},

@@ -41,6 +41,7 @@ type Store interface {
 	IAMStore
 	AuditStore
 	MitigationStore
+	DetectMitigationStore
 	ConnectionLogStore
 	V2LoggingStore
 	SecurityProfileStore

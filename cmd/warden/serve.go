@@ -173,6 +173,8 @@ type Main struct {
 	// mitigation applies audit mitigation actions tasks; Run starts it and
 	// stops it before the deliverer (it enqueues SNS messages).
 	mitigation *engine.Engine
+	// detectTasks applies Detect mitigation actions tasks.
+	detectTasks *engine.DetectRunner
 
 	// devices is the MQTT device endpoint; nil when it is off.
 	devices *broker.Broker
@@ -255,6 +257,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.mitigation = engine.New(store, engine.Options{Lease: m.Config.MitigationLease, StrictRoles: m.Config.StrictRoles,
 		Logger: m.log, OnPublished: m.deliverer.Notify})
 	m.violations = newViolationPruner(store, m.log)
+	m.detectTasks = engine.NewDetect(store, engine.DetectOptions{StrictRoles: m.Config.StrictRoles, Logger: m.log})
 	snsHandler, err := sns.NewHandler(ctx, snsCfg)
 	if err != nil {
 		return err
@@ -317,6 +320,8 @@ func (m *Main) Run(ctx context.Context) error {
 	defer m.mitigation.Stop() // before the deliverer: a batch may publish
 	m.violations.Start()
 	defer m.violations.Stop()
+	m.detectTasks.Start()
+	defer m.detectTasks.Stop()
 	if m.iotLog != nil {
 		m.iotLog.Start()
 		defer m.iotLog.Stop() // after the device endpoint has closed: it logs to the last event
@@ -375,6 +380,9 @@ func (m *Main) Close() error {
 	}
 	if m.mitigation != nil {
 		m.mitigation.Stop()
+	}
+	if m.detectTasks != nil {
+		m.detectTasks.Stop()
 	}
 	if m.deliverer != nil {
 		m.deliverer.Stop()

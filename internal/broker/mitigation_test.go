@@ -91,10 +91,11 @@ func TestMitigationDeactivatesConnectedDevice(t *testing.T) {
 	}
 }
 
-// ADD_THINGS_TO_THING_GROUP into a quarantine group whose policy denies
-// publishing changes what the live device may do.
-func TestMitigationQuarantineGroup(t *testing.T) {
-	e := newEnv(t)
+// connectQuarantinable connects device sensor-1, whose thing is attached to
+// its certificate (so its groups' policies apply to the session), beside a
+// quarantine group whose policy denies publishing; it can publish so far.
+func (e *env) connectQuarantinable(t *testing.T) *client5 {
+	t.Helper()
 	ca := e.registerCA()
 	d := e.deviceSignedBy(ca, time.Now().Add(-time.Hour), time.Now().Add(10*24*time.Hour), allowAll)
 	if _, err := e.iot.CreateThing(e.ctx, &iot.CreateThingInput{ThingName: aws.String("sensor-1")}); err != nil {
@@ -108,11 +109,18 @@ func TestMitigationQuarantineGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.attachNewPolicy(policy(deny("iot:Publish", "*")), aws.ToString(group.ThingGroupArn))
-
 	c5 := e.mustConnect5(d, "sensor-1") // the client id names the thing
 	if code, _ := c5.publish(t, "telemetry", 1, false, "before"); code != 0 {
 		t.Fatalf("publish before quarantine: %#x", code)
 	}
+	return c5
+}
+
+// ADD_THINGS_TO_THING_GROUP into a quarantine group whose policy denies
+// publishing changes what the live device may do.
+func TestMitigationQuarantineGroup(t *testing.T) {
+	e := newEnv(t)
+	c5 := e.connectQuarantinable(t)
 	auditID := e.audit(warden.CheckDeviceCertificateExpiring)
 	e.mitigate(auditID, warden.CheckDeviceCertificateExpiring, "quarantine",
 		&types.MitigationActionParams{AddThingsToThingGroupParams: &types.AddThingsToThingGroupParams{
@@ -150,4 +158,44 @@ func TestMitigationReplaceDefaultPolicyVersion(t *testing.T) {
 	if _, _, err := e.connect5(d, "dev"); err == nil {
 		t.Fatal("reconnected under the blank policy")
 	}
+}
+
+// The Detect story: a device violates a behaviour of its security profile,
+// a Detect mitigation task moves its thing into a quarantine group whose
+// policy denies publishing, and the live session is muted.
+func TestDetectMitigationQuarantinesViolatingDevice(t *testing.T) {
+	e := newEnv(t)
+	c5 := e.connectQuarantinable(t)
+
+	if _, err := e.iot.CreateSecurityProfile(e.ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("p1")}); err != nil {
+		t.Fatal(err)
+	}
+	n := int64(11)
+	events, err := e.store.ApplyDetectTransitions(e.ctx, scope, []warden.DetectTransition{{ThingName: "sensor-1", SecurityProfileName: "p1",
+		Behavior: warden.Behavior{Name: "chatty", Metric: "aws:num-messages-sent",
+			Criteria: &warden.BehaviorCriteria{ComparisonOperator: "greater-than", Value: &warden.MetricValue{Count: new(int64(10))}}},
+		Type: warden.ViolationInAlarm, Value: &warden.MetricValue{Count: &n}, At: time.Now()}})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("ApplyDetectTransitions = %+v, %v", events, err)
+	}
+	if _, err := e.iot.CreateMitigationAction(e.ctx, &iot.CreateMitigationActionInput{ActionName: aws.String("quarantine"),
+		RoleArn: aws.String(mitigationRole), ActionParams: &types.MitigationActionParams{
+			AddThingsToThingGroupParams: &types.AddThingsToThingGroupParams{ThingGroupNames: []string{"quarantine"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.iot.StartDetectMitigationActionsTask(e.ctx, &iot.StartDetectMitigationActionsTaskInput{TaskId: aws.String("mute"),
+		ClientRequestToken: aws.String("mute"), Actions: []string{"quarantine"},
+		Target: &types.DetectMitigationActionsTaskTarget{SecurityProfileName: aws.String("p1")}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	if err := engine.NewDetect(e.store, engine.DetectOptions{}).RunUntilIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, "publish denied after the Detect task", func() bool {
+		code, _ := c5.publish(t, "telemetry", 1, false, "after")
+		return code == 0x87
+	})
+	t.Logf("quarantine applied to the live session within %v of the task's end", took)
 }

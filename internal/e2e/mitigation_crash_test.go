@@ -42,13 +42,7 @@ func TestMitigationSurvivesSIGKILL(t *testing.T) {
 	if pgtest.URL() != "" {
 		t.Skip("the SQLite crash test; on PostgreSQL, TestMultiNodeMitigationSurvivesSIGKILL kills a node instead")
 	}
-	n := 20000
-	if v := os.Getenv("WARDEN_CRASH_FINDINGS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	n := crashSize(t, "WARDEN_CRASH_FINDINGS", 20000)
 	ctx := context.Background()
 	dir := t.TempDir()
 	bin := buildWarden(t)
@@ -56,15 +50,7 @@ func TestMitigationSurvivesSIGKILL(t *testing.T) {
 	scope := warden.Scope{Account: warden.DefaultAccount, Region: "us-east-1"}
 
 	// The fleet, written directly: certificates, one thing each, findings.
-	store, err := sqlstore.OpenSQLite(ctx, data, sqlstore.SQLiteOptions{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.Close()
-	raw, err := enginetest.Open("", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := openMigratedSQLite(t, data)
 	seeded, err := enginetest.Seed(ctx, raw, enginetest.Options{Scope: scope, Findings: n})
 	raw.Close()
 	if err != nil {
@@ -198,6 +184,36 @@ func TestMitigationSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 	t.Logf("%d findings delivered in %d requests (%d redelivered)", len(byFinding), sub.received(), sub.received()-len(byFinding))
+}
+
+// crashSize is the number in environment variable name, else def.
+func crashSize(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
+}
+
+// openMigratedSQLite creates the store in data (migrating its schema) and
+// opens its database directly, for seeding behind the server's back.
+func openMigratedSQLite(t *testing.T, data string) *sql.DB {
+	t.Helper()
+	store, err := sqlstore.OpenSQLite(context.Background(), data, sqlstore.SQLiteOptions{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	raw, err := enginetest.Open("", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // mitWarden is a `warden serve` process.

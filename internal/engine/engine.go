@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -64,16 +63,12 @@ const DefaultBatch = 256
 // Engine runs the mitigation work of one process. Start runs its loop in
 // the background until Stop; tests call RunOnce instead.
 type Engine struct {
-	q    warden.MitigationQueue
-	opt  Options
-	log  *slog.Logger
-	wake chan struct{}
+	*looper // Notify, Start, Stop
+	q       warden.MitigationQueue
+	opt     Options
+	log     *slog.Logger
 	// perFinding is the executions per finding of the last claim.
 	perFinding float64
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // New makes an engine over q; it does nothing until Start or RunOnce.
@@ -99,81 +94,16 @@ func New(q warden.MitigationQueue, opt Options) *Engine {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	e := &Engine{q: q, opt: opt, log: opt.Logger, wake: make(chan struct{}, 1), perFinding: 1}
+	e := &Engine{q: q, opt: opt, log: opt.Logger, perFinding: 1}
 	if e.log == nil {
 		e.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+	e.looper = newLooper("mitigation engine", e.log.With("owner", opt.Owner), opt.Poll, e.RunOnce, q.MitigationWork)
 	return e
 }
 
 // Owner is the name this engine's leases carry.
 func (e *Engine) Owner() string { return e.opt.Owner }
-
-// Notify wakes the loop to look for work now. It never blocks.
-func (e *Engine) Notify() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Start runs the loop in a goroutine until Stop. Starting a started engine
-// does nothing.
-func (e *Engine) Start() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.cancel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel, e.done = cancel, make(chan struct{})
-	go e.loop(ctx, e.done)
-}
-
-// Stop ends the loop and waits for the batch in hand to commit or roll back.
-func (e *Engine) Stop() {
-	e.mu.Lock()
-	cancel, done := e.cancel, e.done
-	e.cancel, e.done = nil, nil
-	e.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
-}
-
-func (e *Engine) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	e.log.Info("mitigation engine started", "owner", e.opt.Owner)
-	defer e.log.Info("mitigation engine stopped", "owner", e.opt.Owner)
-	backoff := 100 * time.Millisecond
-	for {
-		worked, err := e.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		wait := e.opt.Poll
-		switch {
-		case err != nil:
-			e.log.Error("mitigation engine", "owner", e.opt.Owner, "err", err.Error())
-			wait, backoff = backoff, min(backoff*2, 10*time.Second)
-		case worked:
-			backoff = 100 * time.Millisecond
-			continue
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-e.wake:
-		case <-e.q.MitigationWork():
-		case <-timer.C:
-		}
-		timer.Stop()
-	}
-}
 
 // RunOnce does one step of work: one fan-out step, then one batch claimed
 // and applied. worked is false when there was nothing to do.

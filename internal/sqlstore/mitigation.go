@@ -123,33 +123,41 @@ func mitTaskStatistics(ctx context.Context, q querier, taskSeq int64) (map[strin
 
 // ---------------------------------------------------------------- wake-ups
 
-// mitigationSignals holds, per open DB, the channel that tells engines in
-// this process that a task was started. (A PostgreSQL store would add
-// LISTEN/NOTIFY for other processes; until then engines also poll.) Weak
-// keys let a closed DB and its entry be collected.
-var mitigationSignals sync.Map // weak.Pointer[DB] → chan struct{}
+// workSignals holds, per open DB and kind of work (audit or Detect
+// mitigation), the channel that tells engines in this process that a task
+// was started. (A PostgreSQL store would add LISTEN/NOTIFY for other
+// processes; until then engines also poll.) Weak keys let a closed DB and
+// its entries be collected.
+var workSignals sync.Map // workKey → chan struct{}
 
-func (db *DB) mitigationSignal() chan struct{} {
-	key := weak.Make(db)
-	if ch, ok := mitigationSignals.Load(key); ok {
+type workKey struct {
+	db   weak.Pointer[DB]
+	kind string
+}
+
+func (db *DB) workSignal(kind string) chan struct{} {
+	key := workKey{weak.Make(db), kind}
+	if ch, ok := workSignals.Load(key); ok {
 		return ch.(chan struct{})
 	}
-	ch, loaded := mitigationSignals.LoadOrStore(key, make(chan struct{}, 1))
+	ch, loaded := workSignals.LoadOrStore(key, make(chan struct{}, 1))
 	if !loaded {
-		runtime.AddCleanup(db, func(k weak.Pointer[DB]) { mitigationSignals.Delete(k) }, key)
+		runtime.AddCleanup(db, func(k workKey) { workSignals.Delete(k) }, key)
 	}
 	return ch.(chan struct{})
 }
 
-// MitigationWork receives a value after a task was started on this DB.
-func (db *DB) MitigationWork() <-chan struct{} { return db.mitigationSignal() }
-
-func (db *DB) signalMitigationWork() {
+func (db *DB) signalWork(kind string) {
 	select {
-	case db.mitigationSignal() <- struct{}{}:
+	case db.workSignal(kind) <- struct{}{}:
 	default:
 	}
 }
+
+// MitigationWork receives a value after a task was started on this DB.
+func (db *DB) MitigationWork() <-chan struct{} { return db.workSignal("audit") }
+
+func (db *DB) signalMitigationWork() { db.signalWork("audit") }
 
 // ---------------------------------------------------------------- the API's side
 

@@ -33,6 +33,7 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"AccessKeys", accessKeys},
 		{"MitigationActions", mitigationActions},
 		{"MitigationTasks", mitigationTasks},
+		{"DetectMitigationTasks", detectMitigationTasks},
 		{"Audits", audits},
 		{"AuditClaims", auditClaims},
 		{"SNS", sns},
