@@ -47,8 +47,8 @@ policy=$(jq -cn --arg a "$arn" '{
 	Version: "2012-10-17",
 	Statement: [
 		{Effect: "Allow", Action: "iot:Connect", Resource: ($a + ":client/e2e-*")},
-		{Effect: "Allow", Action: ["iot:Publish", "iot:Receive"], Resource: [($a + ":topic/e2e/*"), ($a + ":topic/$aws/things/${iot:Connection.Thing.ThingName}/defender/metrics/*")]},
-		{Effect: "Allow", Action: "iot:Subscribe", Resource: [($a + ":topicfilter/e2e/*"), ($a + ":topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/defender/metrics/*")]}]}')
+		{Effect: "Allow", Action: ["iot:Publish", "iot:Receive"], Resource: [($a + ":topic/e2e/*"), ($a + ":topic/$aws/things/e2e-meter/defender/metrics/*")]},
+		{Effect: "Allow", Action: "iot:Subscribe", Resource: [($a + ":topicfilter/e2e/*"), ($a + ":topicfilter/$aws/things/e2e-meter/defender/metrics/*")]}]}')
 expect_ok "create-policy for the device" create-policy --policy-name e2e-device --policy-document "$policy"
 make_device e2e-meter e2e-device
 
@@ -143,7 +143,8 @@ jq_ok "its execution names the violation and the thing" \
 	list-detect-mitigation-actions-executions --task-id e2e-task
 jq_ok "the thing is in the quarantine group" '[.thingGroups[].groupName] == ["e2e-quarantine"]' \
 	list-thing-groups-for-thing --thing-name e2e-meter
-pub e2e-meter mqttv5 e2e-meter-after e2e/readings after-quarantine
+# Thing-group policies apply to a connection whose client id is the thing's name.
+pub e2e-meter mqttv5 e2e-meter e2e/readings after-quarantine
 if grep -qi 'not authori[sz]ed' <<<"$err"; then ok "the quarantined device's publish is refused"; else
 	not_ok "the quarantined device's publish is refused"
 	diag
