@@ -85,6 +85,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "mqtt" {
 		os.Exit(runMQTTCommand(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "detect" {
+		os.Exit(runDetectCommand(os.Args[2:]))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "ceiling-server" {
 		if err := runCeilingServer(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "ceiling-server:", err)
