@@ -270,7 +270,8 @@ func (m *Main) Open(ctx context.Context) error {
 	if l := m.Config.MQTTListen; l != "" && l != "off" {
 		m.iotLog = v2log.New(v2log.Options{Store: store, Logger: m.log})
 		m.connLog = connlog.New(connlog.Options{Store: store, Log: m.log})
-		m.detect = detect.New(detect.Options{Store: store, Logger: m.log, StrictRoles: m.Config.StrictRoles})
+		m.detect = detect.New(detect.Options{Store: store, Logger: m.log, StrictRoles: m.Config.StrictRoles,
+			OnEvents: m.deliverer.Notify})
 		observers := append(slices.Clip(m.Config.Observers), m.iotLog, m.connLog, m.detect)
 		if m.devices, err = broker.New(ctx, broker.Config{Store: store, Logger: m.log, Hostnames: m.Config.MQTTHostnames,
 			StrictCA: m.Config.MQTTStrictCA, MaxConnections: maxConns, Observers: observers,

@@ -56,6 +56,10 @@ type Options struct {
 	GroupCacheTTL time.Duration
 	// StrictRoles is the server's --strict-roles, for the alerts' roles.
 	StrictRoles bool
+	// OnEvents is called after violation events were written: their SNS
+	// alerts are in the outbox, and without a nudge the deliverer finds
+	// them only at its next poll (up to a second later).
+	OnEvents func()
 }
 
 // Evaluator is the Detect evaluator.
@@ -345,16 +349,21 @@ func (ev *Evaluator) flush(force bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	failed := false
+	failed, events := false, 0
 	for s, ts := range out.transitions {
 		for i := range ts {
 			ts[i].StrictRoles = ev.o.StrictRoles
 		}
-		if _, err := ev.store.ApplyDetectTransitions(ctx, s, ts); err != nil {
+		es, err := ev.store.ApplyDetectTransitions(ctx, s, ts)
+		if err != nil {
 			failed = ev.writeFailed("violations", s, len(ts), err) || failed
 			continue
 		}
+		events += len(es)
 		delete(out.transitions, s)
+	}
+	if events > 0 && ev.o.OnEvents != nil {
+		ev.o.OnEvents()
 	}
 	for s, ds := range out.datums {
 		if err := ev.store.RecordMetricValues(ctx, s, ds); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,8 @@ type env struct {
 	broker *broker.Broker
 	ev     *detect.Evaluator
 	iot    *iot.Client
+	// events counts the evaluator's OnEvents calls.
+	events atomic.Int64
 }
 
 // newEnv starts the stack; with c, the evaluator's clock is c and
@@ -55,7 +58,7 @@ func startNode(t *testing.T, dir string, c *clock) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background()}
 	stack := wardentest.Start(t, wardentest.Config{Dir: dir, Devices: func(store *sqlstore.DB) (api.Devices, error) {
-		o := detect.Options{Store: store} // the default poll: API changes within 2 s
+		o := detect.Options{Store: store, OnEvents: func() { e.events.Add(1) }} // the default poll: API changes within 2 s
 		if c != nil {
 			o.Now, o.TickEvery = c.now, -1
 		}
@@ -204,8 +207,18 @@ func TestTooBigMessageIsAViolationWithinTwoSecondsAndClears(t *testing.T) {
 		v.LastViolationValue == nil || aws.ToInt64(v.LastViolationValue.Count) != 500 {
 		t.Fatalf("violation %+v", v)
 	}
+	// The deliverer is nudged for each written event (its SNS alert).
+	raised := e.events.Load()
+	if raised == 0 {
+		t.Fatal("OnEvents was not called for the in-alarm event")
+	}
 	publish(t, c, "telemetry/sensor-1", 10)
 	e.waitActive("size", 0, 2*time.Second)
+	e.ev.Sync()
+	cleared := e.events.Load()
+	if cleared <= raised {
+		t.Fatalf("OnEvents calls %d after the alarm-cleared event, %d before", cleared, raised)
+	}
 	out, err := e.iot.ListViolationEvents(e.ctx, &iot.ListViolationEventsInput{StartTime: aws.Time(time.Now().Add(-time.Hour)),
 		EndTime: aws.Time(time.Now().Add(time.Hour)), SecurityProfileName: aws.String("size")})
 	if err != nil {
@@ -225,6 +238,9 @@ func TestTooBigMessageIsAViolationWithinTwoSecondsAndClears(t *testing.T) {
 	e.ev.Sync()
 	if vs := e.active("size"); len(vs) != 0 {
 		t.Fatalf("an unregistered device violated a registered-things profile: %+v", vs)
+	}
+	if n := e.events.Load(); n != cleared {
+		t.Fatalf("OnEvents called %d times without a new event", n-cleared)
 	}
 }
 
