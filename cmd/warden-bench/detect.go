@@ -64,6 +64,8 @@ type detectConfig struct {
 	DurationS       float64       `json:"duration_s"`
 	Settle          time.Duration `json:"-"`
 	SettleS         float64       `json:"settle_s"`
+	Pause           time.Duration `json:"-"`
+	PauseS          float64       `json:"pause_after_connect_s"`
 	Rounds          int           `json:"rounds"`
 	Violations      int           `json:"violations_per_phase"`
 	Payload         int           `json:"payload_bytes"`
@@ -94,6 +96,7 @@ func runDetectCommand(args []string) int {
 	fs.Float64Var(&cfg.Rate, "rate", 10, "messages per second each device publishes")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "length of each measured phase")
 	fs.DurationVar(&cfg.Settle, "settle", time.Second, "time after the last publish still counted in the phase's server CPU (queued evaluation finishing)")
+	fs.DurationVar(&cfg.Pause, "pause", 2*time.Second, "idle time between connecting the devices and the phase (the connects' aftermath is not counted)")
 	fs.IntVar(&cfg.Rounds, "rounds", 1, "rounds; each runs (a) without and (b) with security profiles, in alternating order")
 	fs.IntVar(&cfg.Violations, "violations", 150, "oversize messages per phase, spread evenly over it, each from another device in turn")
 	fs.IntVar(&cfg.Payload, "payload", 64, "payload bytes of a normal message")
@@ -116,7 +119,7 @@ func runDetectCommand(args []string) int {
 	}
 	if fs.NArg() > 0 || cfg.Devices < 1 || cfg.Rate <= 0 || cfg.Duration <= 0 || cfg.Rounds < 1 || cfg.Violations < 0 ||
 		cfg.Payload < 0 || cfg.Payload >= detectSizeLimit || cfg.OversizePayload <= detectSizeLimit || cfg.QoS < 0 || cfg.QoS > 1 ||
-		cfg.Parallel < 1 || cfg.Settle < 0 {
+		cfg.Parallel < 1 || cfg.Settle < 0 || cfg.Pause < 0 {
 		fmt.Fprintf(os.Stderr, "warden-bench detect: need positive counts, --payload < %d < --oversize, --qos 0 or 1\n", detectSizeLimit)
 		fs.Usage()
 		return 2
@@ -215,7 +218,7 @@ func runDetect(ctx context.Context, cfg *detectConfig) (*detectReport, error) {
 	if !cfg.Keep {
 		defer os.RemoveAll(work)
 	}
-	cfg.DurationS, cfg.SettleS = cfg.Duration.Seconds(), cfg.Settle.Seconds()
+	cfg.DurationS, cfg.SettleS, cfg.PauseS = cfg.Duration.Seconds(), cfg.Settle.Seconds(), cfg.Pause.Seconds()
 	cfg.CPUs, cfg.ClockTicks, cfg.GoVersion = runtime.NumCPU(), clockTicks(), runtime.Version()
 	cfg.NoFile = raiseNoFile()
 	if need := uint64(cfg.Devices + 256); cfg.NoFile < need {
@@ -325,6 +328,11 @@ func runDetectPhase(ctx context.Context, cfg *detectConfig, t *mqttTarget, pki *
 		return ph, fmt.Errorf("connect: %w\n%s", err, t.child.diagnose())
 	}
 	defer releaseClients(held)
+	select {
+	case <-time.After(cfg.Pause):
+	case <-ctx.Done():
+		return ph, ctx.Err()
+	}
 	if cfg.Quiet > 0 {
 		load, err := waitQuiet(ctx, cfg.Quiet, cfg.QuietWait, cfg.ClockTicks)
 		if err != nil {
