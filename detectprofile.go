@@ -137,22 +137,3 @@ func exportTopicProblem(topic string) string {
 	}
 	return ""
 }
-
-// ExportsMetrics reports whether any behaviour or metric to retain of p
-// exports its metric to a configured topic.
-func (p *SecurityProfile) ExportsMetrics() bool {
-	if p.MetricsExportConfig == nil {
-		return false
-	}
-	for _, b := range p.Behaviors {
-		if b.ExportMetric != nil && *b.ExportMetric {
-			return true
-		}
-	}
-	for _, m := range p.AdditionalMetricsToRetainV2 {
-		if m.ExportMetric != nil && *m.ExportMetric {
-			return true
-		}
-	}
-	return false
-}

@@ -204,7 +204,7 @@ type profileExport struct {
 // profile's batch (profiles gone or no longer exporting are dropped).
 func (c *core) collectExports(now time.Time) []profileExport {
 	for _, dev := range c.devices {
-		if dev.conns > 0 || dev.disconnectedAt.IsZero() {
+		if dev.conns > 0 || dev.disconnectedAt.IsZero() || dev.disconnectedAt.After(now) {
 			continue
 		}
 		for _, w := range dev.watch {
@@ -312,8 +312,11 @@ func exportPayloads(metrics []ExportedMetric, maxBytes int) (payloads [][]byte, 
 // export ends the batch period at now and publishes each profile's batch
 // when its role may publish to its topic.
 func (ev *Evaluator) export(now time.Time) {
-	ev.nextExport = now.Truncate(ev.o.ExportEvery).Add(ev.o.ExportEvery)
-	batches := ev.core.collectExports(now)
+	// The batch is timed by the period's end, though it holds what
+	// arrived until now (the next tick after it).
+	end := now.Truncate(ev.o.ExportEvery)
+	ev.nextExport = end.Add(ev.o.ExportEvery)
+	batches := ev.core.collectExports(end)
 	if len(batches) == 0 {
 		return
 	}

@@ -244,3 +244,29 @@ func TestMetricsExportValidation(t *testing.T) {
 		Behaviors: []types.Behavior{sent(true)}})
 	invalid("exporting from a profile without config", err)
 }
+
+func TestMetricsExportOnTheRealClock(t *testing.T) {
+	e := startNodeWith(t, "", nil, func(o *detect.Options) { o.ExportEvery = time.Second })
+	e.exportingProfile("exported") // no IAM roles: the account trusts its role ARNs
+	e.ev.Sync()
+	got := e.listen()
+	c := e.connect(e.device("meter-1", allowAll), "meter-1")
+	publish(t, c, "meter/1", 42)
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case p := <-got:
+			var msg detect.ExportMessage
+			if err := json.Unmarshal(p, &msg); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msg.Metrics {
+				if m.Thing == "meter-1" && m.Name == "aws:message-byte-size" && *m.Value.Count == 42 {
+					return
+				}
+			}
+		case <-deadline:
+			t.Fatal("no export of meter-1's message within 5 s of a 1-s batch period")
+		}
+	}
+}
