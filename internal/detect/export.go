@@ -75,20 +75,29 @@ func markExported(p *profile, sp warden.SecurityProfile) {
 	want := map[string]bool{}
 	for _, b := range sp.Behaviors {
 		if b.ExportMetric != nil && *b.ExportMetric {
-			want[retainKey(b.Metric, b.MetricDimension)] = true
+			want[exportedKey(b.Metric, b.MetricDimension)] = true
 		}
 	}
 	for _, m := range sp.AdditionalMetricsToRetainV2 {
 		if m.ExportMetric != nil && *m.ExportMetric {
-			want[retainKey(m.Metric, m.MetricDimension)] = true
+			want[exportedKey(m.Metric, m.MetricDimension)] = true
 		}
 	}
 	for _, b := range p.behaviors {
-		if k := retainKey(b.metric, b.raw.MetricDimension); want[k] {
+		if k := exportedKey(b.metric, b.raw.MetricDimension); want[k] {
 			b.export = true
 			delete(want, k)
 		}
 	}
+}
+
+// exportedKey is retainKey with the dimension's default operator (IN)
+// spelt out: a behaviour and a metric to retain may write it differently.
+func exportedKey(metric string, d *warden.MetricDimension) string {
+	if d != nil && d.Operator == "" {
+		d = &warden.MetricDimension{DimensionName: d.DimensionName, Operator: "IN"}
+	}
+	return retainKey(metric, d)
 }
 
 // series returns the accumulator of b's metric for dev (nil when the
@@ -244,7 +253,8 @@ func (c *core) collectExports(now time.Time) []profileExport {
 			}
 		}
 		slices.SortFunc(pe.metrics, func(a, b ExportedMetric) int {
-			return cmp.Or(cmp.Compare(a.Thing, b.Thing), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Timestamp, b.Timestamp))
+			return cmp.Or(cmp.Compare(a.Thing, b.Thing), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Timestamp, b.Timestamp),
+				cmp.Compare(dimensionOf(a), dimensionOf(b)))
 		})
 		if len(pe.metrics) > 0 {
 			out = append(out, pe)
@@ -256,6 +266,13 @@ func (c *core) collectExports(now time.Time) []profileExport {
 			cmp.Compare(a.profile, b.profile))
 	})
 	return out
+}
+
+func dimensionOf(m ExportedMetric) string {
+	if m.Dimension == nil {
+		return ""
+	}
+	return m.Dimension.Name + " " + m.Dimension.Operator
 }
 
 func ptr[T any](v T) *T { return &v }

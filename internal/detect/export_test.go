@@ -107,7 +107,12 @@ func TestExportNeedsTheProfilesConfigAndKeepsDimensions(t *testing.T) {
 	cfg := warden.DetectConfiguration{
 		Profiles: []warden.SecurityProfile{
 			{Name: "p", Behaviors: []warden.Behavior{{Name: "sent", Metric: metricSent, ExportMetric: yes, Criteria: countCriteria("less-than", 9),
-				MetricDimension: &warden.MetricDimension{DimensionName: "telemetry", Operator: "NOT_IN"}}}, MetricsExportConfig: exportConfig},
+				MetricDimension: &warden.MetricDimension{DimensionName: "telemetry", Operator: "NOT_IN"}}},
+				// IN written two ways: exported once.
+				AdditionalMetricsToRetainV2: []warden.MetricToRetain{
+					{Metric: metricSent, MetricDimension: &warden.MetricDimension{DimensionName: "telemetry"}, ExportMetric: yes},
+					{Metric: metricSent, MetricDimension: &warden.MetricDimension{DimensionName: "telemetry", Operator: "IN"}, ExportMetric: yes}},
+				MetricsExportConfig: exportConfig},
 			// Stored before the rule: exportMetric without a config exports nothing.
 			{Name: "q", Behaviors: []warden.Behavior{{Name: "sent", Metric: metricSent, ExportMetric: yes, Criteria: countCriteria("less-than", 9)}}},
 		},
@@ -117,11 +122,17 @@ func TestExportNeedsTheProfilesConfigAndKeepsDimensions(t *testing.T) {
 	c := newTestCoreCfg(t, cfg)
 	c.observe(publish("d1", "telemetry/1", 5), t0.Add(time.Second))
 	c.observe(publish("d1", "cmd/1", 5), t0.Add(2*time.Second))
+	c.observe(publish("d1", "cmd/2", 5), t0.Add(3*time.Second))
 	got := exportsOf(t, c, t0.Add(time.Minute))
 	m := got["d1 "+metricSent]
-	if len(got) != 1 || len(m) != 1 || *m[0].Value.Count != 1 || m[0].Dimension == nil ||
-		*m[0].Dimension != (ExportDimension{Name: "telemetry", Operator: "NOT_IN"}) {
-		t.Fatalf("exports %+v, want one NOT_IN telemetry count of 1", got)
+	if len(got) != 1 || len(m) != 2 {
+		t.Fatalf("exports %+v, want d1's messages sent IN and NOT_IN telemetry", got)
+	}
+	for _, x := range m {
+		want := map[string]int64{"IN": 1, "NOT_IN": 2}[x.Dimension.Operator]
+		if x.Dimension.Name != "telemetry" || *x.Value.Count != want {
+			t.Fatalf("%+v: count %d, want %d", x.Dimension, *x.Value.Count, want)
+		}
 	}
 }
 
