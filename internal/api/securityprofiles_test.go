@@ -106,7 +106,7 @@ func TestSecurityProfileLifecycle(t *testing.T) {
 	alerts := map[string]types.AlertTarget{"SNS": {AlertTargetArn: aws.String(alertTopic), RoleArn: aws.String(alertRole)}}
 	retain := []types.MetricToRetain{{Metric: aws.String("aws:num-messages-received"),
 		MetricDimension: &types.MetricDimension{DimensionName: aws.String("telemetry")}, ExportMetric: aws.Bool(true)}}
-	export := &types.MetricsExportConfig{MqttTopic: aws.String("$aws/things/export"), RoleArn: aws.String(alertRole)}
+	export := &types.MetricsExportConfig{MqttTopic: aws.String("fleet/metrics-export"), RoleArn: aws.String(alertRole)}
 	out, err := e.a.CreateSecurityProfile(ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("fleet"),
 		SecurityProfileDescription: aws.String("the fleet's normal"), Behaviors: behaviors, AlertTargets: alerts,
 		AdditionalMetricsToRetainV2: retain, MetricsExportConfig: export, Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("ops")}}})
