@@ -420,6 +420,15 @@ type DetectMitigationStore interface {
 	// process runs it), and completes tasks with none left; worked is false
 	// when there was nothing to do. opt.StrictRoles is as for audit tasks.
 	ApplyDetectMitigations(ctx context.Context, now time.Time, max int, opt MitigationApplyOptions) (worked bool, err error)
+	// PendingDetectExecutions, ApplyDetectExecution and FailDetectExecution
+	// let the runner isolate an execution whose batch keeps failing: the
+	// seqs of up to max pending executions, oldest first; one execution
+	// applied as ApplyDetectMitigations would; one recorded FAILED with
+	// errorCode and message, unapplied. The last two answer false when the
+	// execution is no longer pending.
+	PendingDetectExecutions(ctx context.Context, max int) (seqs []int64, err error)
+	ApplyDetectExecution(ctx context.Context, seq int64, now time.Time, opt MitigationApplyOptions) (applied bool, err error)
+	FailDetectExecution(ctx context.Context, seq int64, errorCode, message string, now time.Time) (failed bool, err error)
 	// DetectMitigationWork receives a value when a task was started in this
 	// process; engines also poll, for other processes.
 	DetectMitigationWork() <-chan struct{}

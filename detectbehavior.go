@@ -30,6 +30,15 @@ const MessageMLNotSupported = "Machine learning behaviors are not supported by W
 // message per problem (none: valid). lookup may be nil, when no custom
 // metric or dimension can be found. err is a failure of the lookup itself.
 func ValidateBehaviors(ctx context.Context, lookup DetectLookup, s Scope, behaviors []Behavior) (problems []string, err error) {
+	return ValidateMalformedBehaviors(ctx, lookup, s, behaviors, nil)
+}
+
+// ValidateMalformedBehaviors is ValidateBehaviors for behaviours the caller
+// has checked against the model's constraints: malformed[i], when not
+// empty, are behaviour i's problems with them, listed in place of its own
+// checks (which assume a well-formed behaviour, as AWS checks the model
+// first).
+func ValidateMalformedBehaviors(ctx context.Context, lookup DetectLookup, s Scope, behaviors []Behavior, malformed [][]string) (problems []string, err error) {
 	if len(behaviors) > MaxBehaviorsPerProfile {
 		problems = append(problems, fmt.Sprintf("A security profile can have at most %d behaviors; %d were given.", MaxBehaviorsPerProfile, len(behaviors)))
 	}
@@ -41,8 +50,10 @@ func ValidateBehaviors(ctx context.Context, lookup DetectLookup, s Scope, behavi
 			problems = append(problems, fmt.Sprintf("Behavior name %s is used more than once in the profile.", b.Name))
 		}
 		seen[b.Name] = true
-		msgs, err := validateBehavior(ctx, lookup, s, b)
-		if err != nil {
+		var msgs []string
+		if i < len(malformed) && len(malformed[i]) > 0 {
+			msgs = malformed[i]
+		} else if msgs, err = validateBehavior(ctx, lookup, s, b); err != nil {
 			return nil, err
 		}
 		for _, m := range msgs {

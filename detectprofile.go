@@ -1,5 +1,10 @@
 package warden
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Check fails with InvalidRequest when a delete flag comes with a value for
 // the same member: the request would both set and empty it.
 func (u *SecurityProfileUpdate) Check() error {
@@ -78,4 +83,57 @@ func (p *SecurityProfile) Uses() (metrics, dimensions []string) {
 		add(m.Metric, m.MetricDimension)
 	}
 	return metrics, dimensions
+}
+
+// CheckMetricsExport fails with InvalidRequest when a behaviour or metric
+// to retain exports its metric but p has no metricsExportConfig (AWS's
+// rule), or when the export's topic or role cannot be used.
+func (p *SecurityProfile) CheckMetricsExport() error {
+	if c := p.MetricsExportConfig; c != nil {
+		if msg := exportTopicProblem(c.MQTTTopic); msg != "" {
+			return Errorf(CodeInvalidRequest, "metricsExportConfig.mqttTopic %q is not a topic Device Defender can publish to: %s", c.MQTTTopic, msg)
+		}
+		if _, _, _, ok := ParseRoleARN(c.RoleArn); !ok {
+			return Errorf(CodeInvalidRequest, "metricsExportConfig.roleArn %s is not an IAM role ARN (arn:aws:iam::account:role/name).", c.RoleArn)
+		}
+		return nil
+	}
+	for _, b := range p.Behaviors {
+		if b.ExportMetric != nil && *b.ExportMetric {
+			return Errorf(CodeInvalidRequest, "Behavior %s has exportMetric true but the security profile has no metricsExportConfig.", b.Name)
+		}
+	}
+	for _, m := range p.AdditionalMetricsToRetainV2 {
+		if m.ExportMetric != nil && *m.ExportMetric {
+			return Errorf(CodeInvalidRequest, "Metric to retain %s has exportMetric true but the security profile has no metricsExportConfig.", m.Metric)
+		}
+	}
+	return nil
+}
+
+// MaxExportTopicBytes and MaxExportTopicSlashes are AWS's limits on a topic
+// name, which the broker enforces on every publish.
+const (
+	MaxExportTopicBytes   = 256
+	MaxExportTopicSlashes = 7
+)
+
+// exportTopicProblem says why topic cannot be published to ("" when it
+// can): no wildcards, no reserved ($…) topic, AWS's size limits.
+func exportTopicProblem(topic string) string {
+	switch {
+	case topic == "":
+		return "it is empty"
+	case strings.ContainsAny(topic, "+#"):
+		return "it holds a wildcard (+ or #)"
+	case strings.HasPrefix(topic, "$"):
+		return "topics starting with $ are reserved"
+	case strings.ContainsRune(topic, 0):
+		return "it holds a NUL character"
+	case len(topic) > MaxExportTopicBytes:
+		return fmt.Sprintf("it is longer than %d bytes", MaxExportTopicBytes)
+	case strings.Count(topic, "/") > MaxExportTopicSlashes:
+		return fmt.Sprintf("it has more than %d slashes", MaxExportTopicSlashes)
+	}
+	return ""
 }

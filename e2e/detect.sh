@@ -68,6 +68,11 @@ jq_ok "validate-security-profile-behaviors accepts the behaviours" '.valid == tr
 jq_ok "validate-security-profile-behaviors explains a wrong operator" \
 	'.valid == false and (.validationErrors[0].errorMessage | test("operator"; "i"))' \
 	validate-security-profile-behaviors --behaviors '[{"name":"b","metric":"aws:source-ip-address","criteria":{"comparisonOperator":"greater-than","value":{"count":1}}}]'
+# AWS's own example: what the model constrains inside a behaviour is a
+# validation error, not an InvalidRequestException.
+jq_ok "validate-security-profile-behaviors answers AWS's example" \
+	'.valid == false and [.validationErrors[].errorMessage] == ["Behavior Authorization is malformed. consecutiveDatapointsToAlarm 100000 should be in range[1,10]"]' \
+	validate-security-profile-behaviors --behaviors '[{"name":"CellularBandwidth","metric":"aws:message-byte-size","criteria":{"comparisonOperator":"greater-than","value":{"count":128},"consecutiveDatapointsToAlarm":1,"consecutiveDatapointsToClear":1}},{"name":"Authorization","metric":"aws:num-authorization-failures","criteria":{"comparisonOperator":"less-than","value":{"count":12},"durationSeconds":300,"consecutiveDatapointsToAlarm":100000,"consecutiveDatapointsToClear":1}}]'
 jq_ok "create-security-profile" '.securityProfileArn == "'"$arn"':securityprofile/e2e-fleet"' \
 	create-security-profile --security-profile-name e2e-fleet --behaviors "$behaviors"
 expect_error "a second profile of the same name is refused" ResourceAlreadyExistsException \

@@ -270,7 +270,12 @@ func (m *Main) Open(ctx context.Context) error {
 	if l := m.Config.MQTTListen; l != "" && l != "off" {
 		m.iotLog = v2log.New(v2log.Options{Store: store, Logger: m.log})
 		m.connLog = connlog.New(connlog.Options{Store: store, Log: m.log})
+		// The broker is made next, with the evaluator as its observer: the
+		// exports reach it through m.devices when they are published.
 		m.detect = detect.New(detect.Options{Store: store, Logger: m.log, StrictRoles: m.Config.StrictRoles,
+			Publish: func(ctx context.Context, s warden.Scope, msg warden.DataMessage) error {
+				return m.devices.PublishData(ctx, s, msg)
+			},
 			OnEvents: m.deliverer.Notify})
 		observers := append(slices.Clip(m.Config.Observers), m.iotLog, m.connLog, m.detect)
 		if m.devices, err = broker.New(ctx, broker.Config{Store: store, Logger: m.log, Hostnames: m.Config.MQTTHostnames,

@@ -60,6 +60,11 @@ func TestOperationsFollowTheModel(t *testing.T) {
 		}
 		for _, m := range op.Input.Members {
 			for _, p := range memberProbes(op, m) {
+				if m.ValidatedByHandler && p.value != nil {
+					// An override leaves its constraints to the handler, which
+					// need not answer them as InvalidRequest (ValidateSecurityProfileBehaviors).
+					continue
+				}
 				probes++
 				req := baseRequest(op)
 				req.set(m, p.value)

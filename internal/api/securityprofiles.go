@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+
 	"github.com/warden-iot/warden"
 )
 
@@ -182,13 +184,22 @@ type validationError struct {
 }
 
 func (s *Server) ValidateSecurityProfileBehaviors(c *call) (any, error) {
-	var in struct {
-		Behaviors []warden.Behavior `json:"behaviors"`
+	// The model checked that behaviors is a list, not what is in it (see
+	// awsmodel.Overrides): a behaviour breaking its constraints is one more
+	// validation error.
+	items, _ := c.input["behaviors"].([]any)
+	shape := c.op.Input.MemberNamed("behaviors").Shape.Member.Shape
+	behaviors := make([]warden.Behavior, len(items))
+	malformed := make([][]string, len(items))
+	for i, item := range items {
+		malformed[i] = shape.Problems(item)
+		raw, _ := json.Marshal(item)
+		// A type error still fills the other fields, the name among them.
+		if err := json.Unmarshal(raw, &behaviors[i]); err != nil && len(malformed[i]) == 0 {
+			malformed[i] = []string{err.Error()} // a value the model allows but Go's type does not
+		}
 	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	problems, err := warden.ValidateBehaviors(c.ctx, s.store, c.scope, in.Behaviors)
+	problems, err := warden.ValidateMalformedBehaviors(c.ctx, s.store, c.scope, behaviors, malformed)
 	if err != nil {
 		return nil, err
 	}

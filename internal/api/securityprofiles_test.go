@@ -3,7 +3,9 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -106,7 +108,7 @@ func TestSecurityProfileLifecycle(t *testing.T) {
 	alerts := map[string]types.AlertTarget{"SNS": {AlertTargetArn: aws.String(alertTopic), RoleArn: aws.String(alertRole)}}
 	retain := []types.MetricToRetain{{Metric: aws.String("aws:num-messages-received"),
 		MetricDimension: &types.MetricDimension{DimensionName: aws.String("telemetry")}, ExportMetric: aws.Bool(true)}}
-	export := &types.MetricsExportConfig{MqttTopic: aws.String("$aws/things/export"), RoleArn: aws.String(alertRole)}
+	export := &types.MetricsExportConfig{MqttTopic: aws.String("fleet/metrics-export"), RoleArn: aws.String(alertRole)}
 	out, err := e.a.CreateSecurityProfile(ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("fleet"),
 		SecurityProfileDescription: aws.String("the fleet's normal"), Behaviors: behaviors, AlertTargets: alerts,
 		AdditionalMetricsToRetainV2: retain, MetricsExportConfig: export, Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("ops")}}})
@@ -329,31 +331,128 @@ func TestSecurityProfileBehaviorValidation(t *testing.T) {
 }
 
 // TestSecurityProfileBehaviorsOutsideTheModel: what the model's constraints
-// refuse is InvalidRequest before any behaviour rule, for Validate too.
+// refuse inside behaviours is a validation error of Validate (as AWS
+// answers), and InvalidRequest naming the member for Create and Update.
 func TestSecurityProfileBehaviorsOutsideTheModel(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
+	if _, err := e.a.CreateSecurityProfile(ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("existing"),
+		Behaviors: []types.Behavior{countLessThan("b", "aws:num-disconnects", 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	withCriteria := func(name string, edit func(c *types.BehaviorCriteria)) types.Behavior {
+		b := countLessThan(name, "aws:num-disconnects", 1)
+		edit(b.Criteria)
+		return b
+	}
+	cidrs := func(cidr string) types.Behavior {
+		return types.Behavior{Name: aws.String("b"), Metric: aws.String("aws:destination-ip-addresses"), Criteria: &types.BehaviorCriteria{
+			ComparisonOperator: types.ComparisonOperatorInCidrSet, Value: &types.MetricValue{Cidrs: []string{"10.0.0.0/8", cidr}}}}
+	}
+	var tooMany []types.Behavior
+	for i := range 101 {
+		tooMany = append(tooMany, countLessThan(fmt.Sprintf("b%d", i), "aws:num-disconnects", 1))
+	}
 	for name, tc := range map[string]struct {
-		behavior types.Behavior
-		message  string
+		behaviors []types.Behavior
+		messages  []string // what Validate lists
+		member    string   // what Create's InvalidRequest names
 	}{
-		"port over 65535": {types.Behavior{Name: aws.String("b"), Metric: aws.String("aws:listening-udp-ports"), Criteria: &types.BehaviorCriteria{
-			ComparisonOperator: types.ComparisonOperatorInPortSet, Value: &types.MetricValue{Ports: []int32{65536}}}}, "ports.1.member"},
-		"unknown statistic": {types.Behavior{Name: aws.String("b"), Metric: aws.String("aws:num-disconnects"), Criteria: &types.BehaviorCriteria{
-			ComparisonOperator: types.ComparisonOperatorLessThan, DurationSeconds: aws.Int32(300),
-			StatisticalThreshold: &types.StatisticalThreshold{Statistic: aws.String("p42")}}}, "statisticalThreshold.statistic"},
-		"consecutiveDatapointsToAlarm 100000": {types.Behavior{Name: aws.String("b"), Metric: aws.String("aws:num-disconnects"), Criteria: &types.BehaviorCriteria{
-			ComparisonOperator: types.ComparisonOperatorLessThan, Value: &types.MetricValue{Count: aws.Int64(1)},
-			ConsecutiveDatapointsToAlarm: aws.Int32(100000)}}, "consecutiveDatapointsToAlarm"},
-		"name with a space": {countLessThan("a b", "aws:num-disconnects", 1), "behaviors.1.member.name"},
+		"consecutiveDatapointsToAlarm 100000": {
+			[]types.Behavior{withCriteria("Authorization", func(c *types.BehaviorCriteria) { c.ConsecutiveDatapointsToAlarm = aws.Int32(100000) })},
+			[]string{"Behavior Authorization is malformed. consecutiveDatapointsToAlarm 100000 should be in range[1,10]"},
+			"behaviors.1.member.criteria.consecutiveDatapointsToAlarm"},
+		"name with a space": {[]types.Behavior{countLessThan("a b", "aws:num-disconnects", 1)},
+			[]string{`Behavior a b is malformed. name "a b" should match the pattern [a-zA-Z0-9:_-]+`}, "behaviors.1.member.name"},
+		"name of 129 characters": {[]types.Behavior{countLessThan(strings.Repeat("n", 129), "aws:num-disconnects", 1)},
+			[]string{fmt.Sprintf(`Behavior %[1]s is malformed. name "%[1]s" should have a length in range[1,128]`, strings.Repeat("n", 129))},
+			"behaviors.1.member.name"},
+		"port 65536": {[]types.Behavior{{Name: aws.String("b"), Metric: aws.String("aws:listening-udp-ports"), Criteria: &types.BehaviorCriteria{
+			ComparisonOperator: types.ComparisonOperatorInPortSet, Value: &types.MetricValue{Ports: []int32{53, 65536}}}}},
+			[]string{"Behavior b is malformed. ports 65536 should be in range[0,65535]"}, "behaviors.1.member.criteria.value.ports.2.member"},
+		"unknown statistic": {[]types.Behavior{withCriteria("b", func(c *types.BehaviorCriteria) {
+			c.Value, c.StatisticalThreshold = nil, &types.StatisticalThreshold{Statistic: aws.String("p42")}
+		})}, []string{`Behavior b is malformed. statistic "p42" should match the pattern (p0|p0\.1|p0\.01|p1|p10|p50|p90|p99|p99\.9|p99\.99|p100)`},
+			"behaviors.1.member.criteria.statisticalThreshold.statistic"},
+		"unknown comparisonOperator": {[]types.Behavior{withCriteria("b", func(c *types.BehaviorCriteria) { c.ComparisonOperator = "about-equal" })},
+			[]string{"Behavior b is malformed. comparisonOperator about-equal should be one of [less-than, less-than-equals, greater-than, " +
+				"greater-than-equals, in-cidr-set, not-in-cidr-set, in-port-set, not-in-port-set, in-set, not-in-set]"},
+			"behaviors.1.member.criteria.comparisonOperator"},
+		"cidr of 1 character": {[]types.Behavior{cidrs("1")},
+			[]string{`Behavior b is malformed. cidrs "1" should have a length in range[2,43]`}, "behaviors.1.member.criteria.value.cidrs.2.member"},
+		"cidr of 44 characters": {[]types.Behavior{cidrs(strings.Repeat("a", 44))},
+			[]string{fmt.Sprintf(`Behavior b is malformed. cidrs "%s" should have a length in range[2,43]`, strings.Repeat("a", 44))},
+			"behaviors.1.member.criteria.value.cidrs.2.member"},
+		"101 behaviours": {tooMany, []string{"A security profile can have at most 100 behaviors; 101 were given."}, "behaviors"},
+		// Every problem is listed: two in one behaviour, one in another,
+		// and a well-formed behaviour's own rule.
+		"several": {[]types.Behavior{
+			withCriteria("x!", func(c *types.BehaviorCriteria) { c.ConsecutiveDatapointsToClear = aws.Int32(0) }),
+			withCriteria("y", func(c *types.BehaviorCriteria) { c.ConsecutiveDatapointsToAlarm = aws.Int32(11) }),
+			withCriteria("z", func(c *types.BehaviorCriteria) { c.DurationSeconds = aws.Int32(7) }),
+		}, []string{
+			`Behavior x! is malformed. name "x!" should match the pattern [a-zA-Z0-9:_-]+`,
+			"Behavior x! is malformed. consecutiveDatapointsToClear 0 should be in range[1,10]",
+			"Behavior y is malformed. consecutiveDatapointsToAlarm 11 should be in range[1,10]",
+			"Behavior z is malformed. durationSeconds 7 should be one of [300 600 900 1800 3600]",
+		}, "behaviors.1.member.name"},
 	} {
-		_, err := e.a.ValidateSecurityProfileBehaviors(ctx, &iot.ValidateSecurityProfileBehaviorsInput{Behaviors: []types.Behavior{tc.behavior}})
-		wantInvalid(t, name, err, tc.message)
-		_, err = e.a.CreateSecurityProfile(ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("p"), Behaviors: []types.Behavior{tc.behavior}})
-		wantCode(t, err, "InvalidRequestException", http.StatusBadRequest)
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+			v, err := e.a.ValidateSecurityProfileBehaviors(ctx, &iot.ValidateSecurityProfileBehaviorsInput{Behaviors: tc.behaviors})
+			if err != nil {
+				t.Fatalf("ValidateSecurityProfileBehaviors: %v", err)
+			}
+			var got []string
+			for _, ve := range v.ValidationErrors {
+				got = append(got, aws.ToString(ve.ErrorMessage))
+			}
+			if v.Valid || !slices.Equal(got, tc.messages) {
+				t.Errorf("ValidateSecurityProfileBehaviors: valid %v, errors\n%q\nwant\n%q", v.Valid, got, tc.messages)
+			}
+			_, err = e.a.CreateSecurityProfile(ctx, &iot.CreateSecurityProfileInput{SecurityProfileName: aws.String("p"), Behaviors: tc.behaviors})
+			wantInvalid(t, "CreateSecurityProfile", err, "at '"+tc.member+"'")
+			_, err = e.a.UpdateSecurityProfile(ctx, &iot.UpdateSecurityProfileInput{SecurityProfileName: aws.String("existing"), Behaviors: tc.behaviors})
+			wantInvalid(t, "UpdateSecurityProfile", err, "at '"+tc.member+"'")
+		})
 	}
 	_, err := e.a.DescribeSecurityProfile(ctx, &iot.DescribeSecurityProfileInput{SecurityProfileName: aws.String("p")})
 	wantCode(t, err, "ResourceNotFoundException", http.StatusNotFound)
+	d, err := e.a.DescribeSecurityProfile(ctx, &iot.DescribeSecurityProfileInput{SecurityProfileName: aws.String("existing")})
+	if err != nil || d.Version != 1 {
+		t.Fatalf("existing profile after refused updates = %s, %v", jsonOf(t, d), err)
+	}
+}
+
+// TestValidateSecurityProfileBehaviorsRequest: what is wrong with the
+// request itself, rather than with a behaviour, is still InvalidRequest.
+func TestValidateSecurityProfileBehaviorsRequest(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct{ body, message string }{
+		{`not json`, "The request body must be a JSON object."},
+		{`{"behaviors": [`, "Could not decode the request body"},
+		{`{}`, "Value null at 'behaviors' failed to satisfy constraint: Member must not be null"},
+		{`{"behaviors": "b"}`, "Value at 'behaviors' failed to satisfy constraint: Member must be a list, not a JSON string"},
+	} {
+		body := []byte(tc.body)
+		req := e.newRequest(t, http.MethodPost, "/security-profile-behaviors/validate", body)
+		signA.sign(t, req, body)
+		resp := e.send(t, req)
+		if resp.status != http.StatusBadRequest || resp.header.Get("x-amzn-ErrorType") != "InvalidRequestException" ||
+			!strings.Contains(string(resp.body), tc.message) {
+			t.Errorf("%s: %d %s %s, want InvalidRequestException with %q", tc.body, resp.status, resp.header.Get("x-amzn-ErrorType"), resp.body, tc.message)
+		}
+	}
+	// A behaviour of the wrong JSON types is invalid, each problem named.
+	body := []byte(`{"behaviors": [null, {"name": "b", "metric": 7, "criteria": {"consecutiveDatapointsToAlarm": 1.5}}]}`)
+	req := e.newRequest(t, http.MethodPost, "/security-profile-behaviors/validate", body)
+	signA.sign(t, req, body)
+	resp := e.send(t, req)
+	want := `{"valid":false,"validationErrors":[{"errorMessage":"Behavior  is malformed. behavior should be an object, not a JSON null"},` +
+		`{"errorMessage":"Behavior b is malformed. metric should be a string, not a JSON number"},` +
+		`{"errorMessage":"Behavior b is malformed. consecutiveDatapointsToAlarm 1.5 should be an integer"}]}`
+	if resp.status != http.StatusOK || strings.TrimSpace(string(resp.body)) != want {
+		t.Errorf("wrong types: %d %s\nwant %s", resp.status, resp.body, want)
+	}
 }
 
 func TestSecurityProfileAlertTargetsAndMetricsToRetain(t *testing.T) {

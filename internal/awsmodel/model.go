@@ -99,6 +99,9 @@ type Member struct {
 	Required               bool
 	IdempotencyToken       bool
 	Flattened              bool
+	// ValidatedByHandler: only the member's JSON type is checked against
+	// the model, its constraints are the handler's (see Overrides).
+	ValidatedByHandler bool
 }
 
 // Member returns the structure member named name, or nil.

@@ -3,7 +3,12 @@ package awsmodel
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/warden-iot/warden"
 )
 
 func TestModelsLoad(t *testing.T) {
@@ -41,5 +46,34 @@ func TestModelsArePinned(t *testing.T) {
 		if got := base64.RawURLEncoding.EncodeToString(sum[:]); got != want {
 			t.Errorf("%s: sha256 %s, want botocore's %s", name, got, want)
 		}
+	}
+}
+
+// TestBehaviorsValidatedByTheHandler: the override leaves the behaviours of
+// ValidateSecurityProfileBehaviors to its handler (their JSON type aside),
+// and only there: CreateSecurityProfile's are held to the model.
+func TestBehaviorsValidatedByTheHandler(t *testing.T) {
+	iot := Load(IoTModel)
+	bad := map[string]any{"behaviors": []any{map[string]any{"name": "a b"}}}
+	var v warden.Validator
+	iot.Operations["ValidateSecurityProfileBehaviors"].Input.Validate(&v, "", bad)
+	if err := v.Err(); err != nil {
+		t.Errorf("ValidateSecurityProfileBehaviors: %v, want the behaviours left to the handler", err)
+	}
+	iot.Operations["ValidateSecurityProfileBehaviors"].Input.Validate(&v, "", map[string]any{"behaviors": "a"})
+	if err := v.Err(); err == nil || !strings.Contains(err.Error(), "Value at 'behaviors' failed to satisfy constraint: Member must be a list") {
+		t.Errorf("behaviors not a list: %v", err)
+	}
+	v = warden.Validator{}
+	iot.Operations["CreateSecurityProfile"].Input.Validate(&v, "", map[string]any{"securityProfileName": "p", "behaviors": bad["behaviors"]})
+	if err := v.Err(); err == nil || !strings.Contains(err.Error(), "at 'behaviors.1.member.name' failed to satisfy constraint: Member must satisfy regular expression pattern") {
+		t.Errorf("CreateSecurityProfile: %v, want the name refused", err)
+	}
+	behavior := iot.Shapes["Behavior"]
+	got := behavior.Problems(map[string]any{"name": "x", "criteria": map[string]any{
+		"consecutiveDatapointsToAlarm": json.Number("100000"), "value": map[string]any{"ports": []any{json.Number("-1")}}}})
+	want := []string{"ports -1 should be in range[0,65535]", "consecutiveDatapointsToAlarm 100000 should be in range[1,10]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Problems = %q, want %q", got, want)
 	}
 }

@@ -307,7 +307,8 @@ func (c *client5) subscribe(t testing.TB, filter string, qos byte) byte {
 
 func (c *client5) publish(t testing.TB, topic string, qos byte, retain bool, payload string) (byte, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// As long as a connect may take: CI runs every package at once under -race.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	r, err := c.Publish(ctx, &paho5.Publish{Topic: topic, QoS: qos, Retain: retain, Payload: []byte(payload)})
 	if r != nil {

@@ -41,6 +41,8 @@ type profile struct {
 	allThings, registered, unregistered bool
 	groups                              map[string]struct{}
 	behaviors                           []*behavior
+	// export is where the exported metrics go (nil: none are).
+	export *warden.MetricsExportConfig
 }
 
 type scopeConfig struct {
@@ -106,6 +108,8 @@ type core struct {
 	gen      uint64
 	nextEnd  int64 // epoch second at which windows may have ended
 	out      output
+	// exported collects the exported metrics' values of the batch period.
+	exported exportBatches
 }
 
 // output collects what the core decided since the last flush.
@@ -135,7 +139,7 @@ type lastKey struct {
 
 func newCore(groups GroupResolver) *core {
 	c := &core{scopes: map[warden.Scope]*scopeConfig{}, devices: map[deviceKey]*device{}, groups: groups,
-		groupGen: map[warden.Scope]uint64{}}
+		groupGen: map[warden.Scope]uint64{}, exported: exportBatches{}}
 	c.out.reset()
 	return c
 }
@@ -277,6 +281,7 @@ func compileScope(cfg *warden.DetectConfiguration, gen uint64) *scopeConfig {
 				p.behaviors = append(p.behaviors, cb)
 			}
 		}
+		markExported(p, sp)
 		sc.profiles = append(sc.profiles, p)
 	}
 	return sc
@@ -442,6 +447,9 @@ func (c *core) add(dev *device, metric, topic string, amount float64, now time.T
 		if b.dim != nil && !b.dim.counts(topic, dev.clientID) {
 			continue
 		}
+		if b.export {
+			c.exportAmount(dev, b, amount)
+		}
 		if b.duration > 0 {
 			w.st.sum += amount
 			w.st.had = true
@@ -463,7 +471,13 @@ func (c *core) add(dev *device, metric, topic string, amount float64, now time.T
 // point is a datapoint of a metric without a duration (source IP).
 func (c *core) point(dev *device, metric string, v warden.MetricValue, now time.Time) {
 	for _, w := range dev.watch {
-		if w.b.metric == metric && w.b.duration == 0 {
+		if w.b.metric != metric {
+			continue
+		}
+		if w.b.export {
+			c.exportCidrs(dev, w.b, v.Cidrs)
+		}
+		if w.b.duration == 0 {
 			c.judge(dev, w, v, now, 0)
 		}
 	}
@@ -545,6 +559,9 @@ func (c *core) report(r warden.DeviceMetricsReport, now time.Time) {
 		}
 		if b.side == warden.MetricCustom && r.CustomTypes[b.metric] != b.kind {
 			continue
+		}
+		if b.export {
+			c.exportPoint(dev, b, v, now)
 		}
 		if b.duration > 0 && b.statistical {
 			if x, ok := numeric(v); ok {

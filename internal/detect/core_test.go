@@ -12,8 +12,6 @@ var testScope = warden.Scope{Account: "123456789012", Region: "us-east-1"}
 // t0 is a window boundary (a multiple of 3600 s).
 var t0 = time.Unix(1_800_000_000-1_800_000_000%3600, 0).UTC()
 
-func ptr[T any](v T) *T { return &v }
-
 func countCriteria(op string, n int64) *warden.BehaviorCriteria {
 	return &warden.BehaviorCriteria{ComparisonOperator: op, Value: &warden.MetricValue{Count: &n}}
 }

@@ -37,6 +37,9 @@ type behavior struct {
 	strs    map[string]struct{}
 	alarmN  int
 	clearN  int
+	// export: the profile exports this metric's values, counted here (one
+	// behaviour per metric and dimension, so they are counted once).
+	export bool
 }
 
 // dimension is a TOPIC_FILTER dimension as a behaviour uses it.

@@ -31,7 +31,13 @@ type Store interface {
 	Changes(ctx context.Context, f warden.ChangeFilter) ([]warden.Change, error)
 	ThingGroupsForThing(ctx context.Context, s warden.Scope, thingName string, p warden.Page) ([]string, string, error)
 	ThingGroup(ctx context.Context, s warden.Scope, name string) (warden.ThingGroup, error)
+	// RolePermits answers whether a metrics export's role may publish.
+	RolePermits(ctx context.Context, account, roleArn string, needs []warden.Permission, strictRoles bool) (*warden.Permission, error)
 }
+
+// Publisher publishes a message to a scope's devices as the iot-data
+// Publish operation does (broker.Broker.PublishData).
+type Publisher func(ctx context.Context, s warden.Scope, m warden.DataMessage) error
 
 // Options configure an Evaluator.
 type Options struct {
@@ -54,8 +60,18 @@ type Options struct {
 	// GroupCacheTTL bounds how long a thing's groups are cached (default 1
 	// minute; membership changes seen in the change log drop it at once).
 	GroupCacheTTL time.Duration
-	// StrictRoles is the server's --strict-roles, for the alerts' roles.
+	// StrictRoles is the server's --strict-roles, for the alerts' and
+	// metrics exports' roles.
 	StrictRoles bool
+	// Publish publishes metrics exports (nil: exports are collected and
+	// dropped).
+	Publish Publisher
+	// ExportEvery is the metrics export batch period (default
+	// DefaultExportEvery); batches end on its multiples of the clock.
+	ExportEvery time.Duration
+	// ExportMaxBytes bounds an export message (default
+	// DefaultExportMaxBytes); a larger batch is split.
+	ExportMaxBytes int
 	// OnEvents is called after violation events were written: their SNS
 	// alerts are in the outbox, and without a nudge the deliverer finds
 	// them only at its next poll (up to a second later).
@@ -78,6 +94,9 @@ type Evaluator struct {
 	writeErrors atomic.Int64
 	lastDropLog atomic.Int64
 
+	exportsPublished atomic.Int64
+	exportsSkipped   atomic.Int64
+
 	// Owned by the loop goroutine.
 	configs    map[warden.Scope]*warden.DetectConfiguration
 	cursor     int64               // change-log seq below which all was read
@@ -87,6 +106,8 @@ type Evaluator struct {
 	lastReload time.Time
 	// lastValuesAt is when pending last values were last written.
 	lastValuesAt time.Time
+	// nextExport is when the metrics export batch period ends.
+	nextExport time.Time
 
 	mu      sync.Mutex
 	started bool
@@ -141,11 +162,18 @@ func New(o Options) *Evaluator {
 	if o.GroupCacheTTL <= 0 {
 		o.GroupCacheTTL = time.Minute
 	}
+	if o.ExportEvery <= 0 {
+		o.ExportEvery = DefaultExportEvery
+	}
+	if o.ExportMaxBytes <= 0 {
+		o.ExportMaxBytes = DefaultExportMaxBytes
+	}
 	ev := &Evaluator{o: o, store: o.Store, log: o.Logger, now: o.Now, queue: make(chan item, o.QueueSize),
 		ctl: make(chan func()), configs: map[warden.Scope]*warden.DetectConfiguration{},
 		seenSeqs: map[int64]time.Time{}, groupCache: map[deviceKey]cachedGroups{},
 		parents: map[warden.Scope]map[string]string{}, stop: make(chan struct{}), done: make(chan struct{})}
 	ev.core = newCore(ev.resolveGroups)
+	ev.nextExport = o.Now().Truncate(o.ExportEvery).Add(o.ExportEvery)
 	ev.active.Store(&map[warden.Scope]bool{})
 	return ev
 }
@@ -233,14 +261,18 @@ func (ev *Evaluator) Stop() {
 	}
 }
 
-// Tick evaluates what is queued, closes the windows that ended by now and
-// writes the outcome before it returns (tests drive windows with it and
-// an injected clock).
+// Tick evaluates what is queued, closes the windows that ended by now,
+// writes the outcome and publishes the metrics exports of a batch period
+// that ended before it returns (tests drive windows with it and an
+// injected clock).
 func (ev *Evaluator) Tick(now time.Time) {
 	ev.do(func() {
 		ev.drain()
 		ev.core.tick(now)
 		ev.flush(true)
+		if !now.Before(ev.nextExport) {
+			ev.export(now)
+		}
 	})
 }
 
@@ -294,8 +326,12 @@ func (ev *Evaluator) run() {
 		case <-tick:
 			// Windows end on minute boundaries: between them a tick has
 			// nothing to do.
-			if now := ev.now(); now.Unix() >= ev.core.nextEnd {
+			now := ev.now()
+			if now.Unix() >= ev.core.nextEnd {
 				ev.core.tick(now)
+			}
+			if !now.Before(ev.nextExport) {
+				ev.export(now)
 			}
 		case <-poll.C:
 			ev.poll()

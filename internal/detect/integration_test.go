@@ -44,6 +44,7 @@ type env struct {
 	broker *broker.Broker
 	ev     *detect.Evaluator
 	iot    *iot.Client
+	stack  *wardentest.Stack
 	// events counts the evaluator's OnEvents calls.
 	events atomic.Int64
 }
@@ -54,13 +55,24 @@ func newEnv(t *testing.T, c *clock) *env { return startNode(t, "", c) }
 
 // startNode starts a node on data dir dir ("" a new one): the API, the
 // broker and an evaluator.
-func startNode(t *testing.T, dir string, c *clock) *env {
+func startNode(t *testing.T, dir string, c *clock) *env { return startNodeWith(t, dir, c, nil) }
+
+// startNodeWith is startNode with the evaluator's options changed by
+// tweak (when set).
+func startNodeWith(t *testing.T, dir string, c *clock, tweak func(*detect.Options)) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background()}
 	stack := wardentest.Start(t, wardentest.Config{Dir: dir, Devices: func(store *sqlstore.DB) (api.Devices, error) {
 		o := detect.Options{Store: store, OnEvents: func() { e.events.Add(1) }} // the default poll: API changes within 2 s
 		if c != nil {
 			o.Now, o.TickEvery = c.now, -1
+		}
+		// Metrics exports go out as the iot-data Publish operation's do.
+		o.Publish = func(ctx context.Context, s warden.Scope, m warden.DataMessage) error {
+			return e.broker.PublishData(ctx, s, m)
+		}
+		if tweak != nil {
+			tweak(&o)
 		}
 		e.ev = detect.New(o)
 		e.ev.Start()
@@ -77,7 +89,7 @@ func startNode(t *testing.T, dir string, c *clock) *env {
 		e.broker = b
 		return b, nil
 	}})
-	e.store, e.dir = stack.Store, stack.Dir
+	e.store, e.dir, e.stack = stack.Store, stack.Dir, stack
 	e.iot = stack.IoT(wardentest.KeyA, wardentest.SecretA, wardentest.Region)
 	return e
 }

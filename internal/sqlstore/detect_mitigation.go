@@ -402,8 +402,6 @@ type detectPending struct {
 // PostgreSQL concurrent engines claim disjoint rows (FOR UPDATE SKIP
 // LOCKED); SQLite has one writer.
 func (db *DB) ApplyDetectMitigations(ctx context.Context, now time.Time, max int, opt warden.MitigationApplyOptions) (bool, error) {
-	// A batch commits or rolls back whole, whoever cancels the caller.
-	ctx = context.WithoutCancel(ctx)
 	if db.postgres {
 		// Every engine step asks; only write when there is work.
 		pending, err := rowExists(ctx, db.read, `SELECT 1 FROM detect_mitigation_executions WHERE status = ? LIMIT 1`, warden.DetectExecutionPending)
@@ -411,27 +409,85 @@ func (db *DB) ApplyDetectMitigations(ctx context.Context, now time.Time, max int
 			return false, wrap(err, "apply detect mitigations")
 		}
 	}
-	worked := false
-	err := db.inTx(ctx, func(tx writeTx) (err error) {
+	worked, err := db.inDetectClaim(ctx, func(ctx context.Context, tx writeTx, batch []detectPending) error {
+		return db.applyDetectBatch(ctx, tx, batch, opt, now)
+	}, `ORDER BY seq LIMIT ?`, max)
+	return worked, wrap(err, "apply detect mitigations")
+}
+
+// PendingDetectExecutions returns the seqs of up to max pending executions,
+// oldest first: the runner applies them one by one when their batch failed.
+func (db *DB) PendingDetectExecutions(ctx context.Context, max int) ([]int64, error) {
+	var seqs []int64
+	rows, err := db.read.QueryContext(ctx, `SELECT seq FROM detect_mitigation_executions WHERE status = ? ORDER BY seq LIMIT ?`,
+		warden.DetectExecutionPending, max)
+	if err != nil {
+		return nil, wrap(err, "pending detect executions")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, wrap(err, "pending detect executions")
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs, wrap(rows.Err(), "pending detect executions")
+}
+
+// ApplyDetectExecution is ApplyDetectMitigations for the one execution seq;
+// applied is false when it is no longer pending (or another engine holds
+// it).
+func (db *DB) ApplyDetectExecution(ctx context.Context, seq int64, now time.Time, opt warden.MitigationApplyOptions) (applied bool, err error) {
+	applied, err = db.inDetectClaim(ctx, func(ctx context.Context, tx writeTx, batch []detectPending) error {
+		return db.applyDetectBatch(ctx, tx, batch, opt, now)
+	}, `AND seq = ?`, seq)
+	return applied, wrap(err, "apply detect execution")
+}
+
+// FailDetectExecution records the pending execution seq as FAILED with
+// errorCode and message, unapplied, and ends its task if it was the last;
+// failed is false when it is no longer pending.
+func (db *DB) FailDetectExecution(ctx context.Context, seq int64, errorCode, message string, now time.Time) (failed bool, err error) {
+	failed, err = db.inDetectClaim(ctx, func(ctx context.Context, tx writeTx, batch []detectPending) error {
+		tasks, err := detectBatchTasks(ctx, tx, batch)
+		if err != nil {
+			return err
+		}
+		return recordDetectOutcomes(ctx, tx, batch, tasks, now, func(*detectTaskRow, detectPending) (mitOutcome, error) {
+			return mitOutcome{warden.DetectExecutionFailed, errorCode, message}, nil
+		})
+	}, `AND seq = ?`, seq)
+	return failed, wrap(err, "fail detect execution")
+}
+
+// inDetectClaim runs fn in a transaction on the pending executions that
+// the query's end (after "WHERE status = ?") selects, locked; claimed is
+// false when there were none.
+func (db *DB) inDetectClaim(ctx context.Context, fn func(ctx context.Context, tx writeTx, batch []detectPending) error,
+	selection string, args ...any) (claimed bool, err error) {
+	// A batch commits or rolls back whole, whoever cancels the caller.
+	ctx = context.WithoutCancel(ctx)
+	err = db.inTx(ctx, func(tx writeTx) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("detect mitigation batch panicked: %v", p)
 			}
 		}()
-		worked = false
+		claimed = false
 		query := `SELECT seq, task_seq, violation_id, action_index, thing_name FROM detect_mitigation_executions
-			WHERE status = ? ORDER BY seq LIMIT ?` + db.skipLocked()
+			WHERE status = ? ` + selection + db.skipLocked()
 		batch, err := queryAll(ctx, tx, func(r rowScanner) (e detectPending, err error) {
 			err = r.Scan(&e.seq, &e.taskSeq, &e.violationID, &e.actionIndex, &e.thingName)
 			return e, err
-		}, query, warden.DetectExecutionPending, max)
+		}, query, append([]any{warden.DetectExecutionPending}, args...)...)
 		if err != nil || len(batch) == 0 {
 			return err
 		}
-		worked = true
-		return db.applyDetectBatch(ctx, tx, batch, opt, now)
+		claimed = true
+		return fn(ctx, tx, batch)
 	})
-	return worked, wrap(err, "apply detect mitigations")
+	return claimed, err
 }
 
 // detectCounts is what a batch adds to one task's statistics.
@@ -442,28 +498,47 @@ func (db *DB) applyDetectBatch(ctx context.Context, tx writeTx, batch []detectPe
 	// of things, memberships and groups.
 	a := &mitApplier{ctx: ctx, tx: tx, opt: opt, now: now,
 		thingGroups: map[mitKey][]warden.GroupMembership{}, groups: map[mitKey]warden.GroupMembership{}}
-	tasks := map[int64]*detectTaskRow{}
+	tasks, err := detectBatchTasks(ctx, tx, batch)
+	if err != nil {
+		return err
+	}
 	things := map[warden.Scope][]string{}
 	for _, e := range batch {
-		t, ok := tasks[e.taskSeq]
-		if !ok {
-			var err error
-			if t, err = scanDetectTask(tx.QueryRowContext(ctx, `SELECT `+detectTaskColumns+` FROM detect_mitigation_tasks WHERE seq = ?`, e.taskSeq)); err != nil {
-				return err
-			}
-			tasks[e.taskSeq] = t
-		}
-		things[t.scope] = append(things[t.scope], e.thingName)
+		s := tasks[e.taskSeq].scope
+		things[s] = append(things[s], e.thingName)
 	}
 	for s, names := range things {
 		if err := a.readThings(s, names); err != nil {
 			return err
 		}
 	}
+	return recordDetectOutcomes(ctx, tx, batch, tasks, now, a.applyDetectExecution)
+}
+
+// detectBatchTasks reads the tasks of batch's executions, by seq.
+func detectBatchTasks(ctx context.Context, tx writeTx, batch []detectPending) (map[int64]*detectTaskRow, error) {
+	tasks := map[int64]*detectTaskRow{}
+	for _, e := range batch {
+		if _, ok := tasks[e.taskSeq]; ok {
+			continue
+		}
+		t, err := scanDetectTask(tx.QueryRowContext(ctx, `SELECT `+detectTaskColumns+` FROM detect_mitigation_tasks WHERE seq = ?`, e.taskSeq))
+		if err != nil {
+			return nil, err
+		}
+		tasks[e.taskSeq] = t
+	}
+	return tasks, nil
+}
+
+// recordDetectOutcomes records each execution's outcome, as outcome gives
+// it, in the execution and its task's statistics, and ends the tasks that
+// have none left.
+func recordDetectOutcomes(ctx context.Context, tx writeTx, batch []detectPending, tasks map[int64]*detectTaskRow, now time.Time,
+	outcome func(*detectTaskRow, detectPending) (mitOutcome, error)) error {
 	counts := map[int64]*detectCounts{}
 	for _, e := range batch {
-		t := tasks[e.taskSeq]
-		o, err := a.applyDetectExecution(t, e)
+		o, err := outcome(tasks[e.taskSeq], e)
 		if err != nil {
 			return err
 		}

@@ -98,6 +98,9 @@ func refuseUsedByProfile(ctx context.Context, tx writeTx, s warden.Scope, kind, 
 // CreateSecurityProfile stores p as version 1 with its tags.
 func (db *DB) CreateSecurityProfile(ctx context.Context, s warden.Scope, p warden.SecurityProfile, tags []warden.Tag, now time.Time) (_ warden.SecurityProfile, err error) {
 	defer wrapErr(&err, "CreateSecurityProfile(%v, %q)", s, p.Name)
+	if err := p.CheckMetricsExport(); err != nil {
+		return p, err
+	}
 	p.Arn, p.Version = warden.SecurityProfileARN(s, p.Name), 1
 	p.CreationDate, p.LastModifiedDate = now, now
 	doc, err := json.Marshal(&p)
@@ -149,6 +152,11 @@ func (db *DB) UpdateSecurityProfile(ctx context.Context, s warden.Scope, name st
 		}
 		before := p
 		u.Apply(&p)
+		// Checked on the result: exportMetric may come in one update and
+		// the export configuration in another.
+		if err := p.CheckMetricsExport(); err != nil {
+			return err
+		}
 		p.Version++
 		p.LastModifiedDate = now
 		doc, err := json.Marshal(&p)

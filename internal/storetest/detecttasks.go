@@ -236,3 +236,73 @@ func detectMitigationTasks(t *testing.T, st warden.Store) {
 	_, _, err = st.StartDetectMitigationTask(ctx, otherAccount, detectTask("x", byIDs, "quarantine"), at(60))
 	wantCode(t, "StartDetectMitigationTask of another scope's violation and action", err, warden.CodeInvalidRequest)
 }
+
+// detectExecutionsOneByOne: what the runner isolates a failing batch with.
+// The pending executions oldest first; one applied alone; one recorded
+// FAILED unapplied, which ends its task FAILED; neither again once done.
+func detectExecutionsOneByOne(t *testing.T, st warden.Store) {
+	_, _, err := st.CreateThingGroup(ctx, scope, warden.ThingGroup{Name: "quarantine", ID: "id-q", CreationDate: t0, LastModifiedDate: t0}, nil)
+	must(t, err)
+	_, _, err = st.CreateMitigationAction(ctx, scope, quarantineAction("quarantine", "quarantine"), nil)
+	must(t, err)
+	_, err = st.CreateSecurityProfile(ctx, scope, warden.SecurityProfile{Name: "p1"}, nil, t0)
+	must(t, err)
+	var ts []warden.DetectTransition
+	for _, name := range []string{"t1", "t2"} {
+		_, _, err := st.CreateThing(ctx, scope, warden.Thing{Name: name, ID: "id-" + name, CreationDate: t0, LastModifiedDate: t0})
+		must(t, err)
+		ts = append(ts, transition(name, "p1", behavior("loud", false), warden.ViolationInAlarm, 11, t0))
+	}
+	_, err = st.ApplyDetectTransitions(ctx, scope, ts)
+	must(t, err)
+	_, _, err = st.StartDetectMitigationTask(ctx, scope, detectTask("task", warden.DetectMitigationTarget{SecurityProfileName: "p1"}, "quarantine"), t0)
+	must(t, err)
+
+	seqs, err := st.PendingDetectExecutions(ctx, 10)
+	must(t, err)
+	if len(seqs) != 2 || seqs[0] >= seqs[1] {
+		t.Fatalf("PendingDetectExecutions = %v, want two, oldest first", seqs)
+	}
+	if one, err := st.PendingDetectExecutions(ctx, 1); err != nil || len(one) != 1 || one[0] != seqs[0] {
+		t.Errorf("PendingDetectExecutions(1) = %v, %v; want [%d]", one, err, seqs[0])
+	}
+	applied, err := st.ApplyDetectExecution(ctx, seqs[1], t0.Add(time.Minute), warden.MitigationApplyOptions{})
+	must(t, err)
+	failed, err := st.FailDetectExecution(ctx, seqs[0], warden.ExecErrInternal, "Warden could not apply this action.", t0.Add(2*time.Minute))
+	must(t, err)
+	if !applied || !failed {
+		t.Fatalf("ApplyDetectExecution = %v, FailDetectExecution = %v; want both true", applied, failed)
+	}
+	es := map[string]warden.DetectMitigationExecution{}
+	for _, e := range allDetectExecutions(t, st, scope, warden.DetectMitigationExecutionFilter{TaskID: "task"}) {
+		es[e.ThingName] = e
+	}
+	if e := es["t1"]; e.Status != warden.DetectExecutionFailed || e.ErrorCode != warden.ExecErrInternal ||
+		e.Message != "Warden could not apply this action." || !e.EndTime.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("failed execution = %+v", e)
+	}
+	if e := es["t2"]; e.Status != warden.DetectExecutionSuccessful || e.ErrorCode != "" {
+		t.Errorf("applied execution = %+v", e)
+	}
+	task, err := st.DetectMitigationTask(ctx, scope, "task")
+	must(t, err)
+	if task.Status != warden.DetectTaskFailed || task.Executed != 1 || task.Failed != 1 || !task.EndTime.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("task = %+v, want FAILED with 1 executed and 1 failed", task)
+	}
+	members, _, err := st.ThingsInThingGroup(ctx, scope, "quarantine", false, warden.Page{Limit: 10})
+	must(t, err)
+	wantNames(t, "quarantine", members, "t2")
+	// Done executions are neither applied nor failed again.
+	for _, seq := range seqs {
+		applied, err := st.ApplyDetectExecution(ctx, seq, t0.Add(3*time.Minute), warden.MitigationApplyOptions{})
+		must(t, err)
+		failed, err := st.FailDetectExecution(ctx, seq, warden.ExecErrInternal, "again", t0.Add(3*time.Minute))
+		must(t, err)
+		if applied || failed {
+			t.Errorf("execution %d done: ApplyDetectExecution = %v, FailDetectExecution = %v; want false", seq, applied, failed)
+		}
+	}
+	if left, err := st.PendingDetectExecutions(ctx, 10); err != nil || len(left) != 0 {
+		t.Errorf("PendingDetectExecutions = %v, %v; want none", left, err)
+	}
+}

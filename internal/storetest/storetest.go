@@ -34,6 +34,7 @@ func Exercise(t *testing.T, open func(t *testing.T) warden.Store) {
 		{"MitigationActions", mitigationActions},
 		{"MitigationTasks", mitigationTasks},
 		{"DetectMitigationTasks", detectMitigationTasks},
+		{"DetectExecutionsOneByOne", detectExecutionsOneByOne},
 		{"Audits", audits},
 		{"AuditClaims", auditClaims},
 		{"SNS", sns},
