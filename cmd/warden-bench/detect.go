@@ -144,26 +144,31 @@ func runDetectCommand(args []string) int {
 // detectPhase is one measured phase: all devices publishing for the
 // duration, with or without security profiles.
 type detectPhase struct {
-	Round        int      `json:"round"`
-	Phase        string   `json:"phase"`
-	Profiles     int      `json:"profiles"`
-	Behaviors    int      `json:"behaviors"`
-	Messages     int64    `json:"messages"` // published during the phase, oversize ones included
-	Oversize     int64    `json:"oversize_messages"`
-	Errors       int64    `json:"errors"`
-	FirstError   string   `json:"first_error,omitempty"`
-	Seconds      float64  `json:"seconds"`
-	Rate         float64  `json:"msgs_per_s"`
-	TargetRate   float64  `json:"target_msgs_per_s"`
-	ServerCPUs   float64  `json:"server_cpu_s"`
-	ServerCPUus  float64  `json:"server_cpu_us_per_msg"`
-	ServerCores  float64  `json:"server_cores"`
-	ClientCPUs   float64  `json:"client_cpu_s"`
-	OtherCores   float64  `json:"other_load_cores"`
-	PreLoad      float64  `json:"pre_load_cores"`
-	Noisy        bool     `json:"noisy"`
-	TopOthers    []string `json:"top_other_processes,omitempty"`
-	QueueDropLog int      `json:"detect_queue_full_log_lines"` // "detect queue full" warnings in Warden's log during the phase
+	Round int    `json:"round"`
+	Phase string `json:"phase"`
+	// Start is when the phase began: Detect closes its windows (and writes
+	// their datapoints) on multiples of 300 s of the clock, so a phase
+	// shorter than that pays for a boundary or not.
+	Start        time.Time `json:"start"`
+	Boundaries   int       `json:"window_boundaries"` // multiples of 300 s of the clock within the phase
+	Profiles     int       `json:"profiles"`
+	Behaviors    int       `json:"behaviors"`
+	Messages     int64     `json:"messages"` // published during the phase, oversize ones included
+	Oversize     int64     `json:"oversize_messages"`
+	Errors       int64     `json:"errors"`
+	FirstError   string    `json:"first_error,omitempty"`
+	Seconds      float64   `json:"seconds"`
+	Rate         float64   `json:"msgs_per_s"`
+	TargetRate   float64   `json:"target_msgs_per_s"`
+	ServerCPUs   float64   `json:"server_cpu_s"`
+	ServerCPUus  float64   `json:"server_cpu_us_per_msg"`
+	ServerCores  float64   `json:"server_cores"`
+	ClientCPUs   float64   `json:"client_cpu_s"`
+	OtherCores   float64   `json:"other_load_cores"`
+	PreLoad      float64   `json:"pre_load_cores"`
+	Noisy        bool      `json:"noisy"`
+	TopOthers    []string  `json:"top_other_processes,omitempty"`
+	QueueDropLog int       `json:"detect_queue_full_log_lines"` // "detect queue full" warnings in Warden's log during the phase
 	// Violation latency (phase b): publish of an oversize message → its
 	// in-alarm alert delivered to the bench's SNS HTTP subscriber.
 	Alerts      int       `json:"alerts_matched,omitempty"`
@@ -210,14 +215,12 @@ type detectSummary struct {
 }
 
 func runDetect(ctx context.Context, cfg *detectConfig) (*detectReport, error) {
-	work, err := os.MkdirTemp(cfg.TmpDir, "warden-bench-detect-")
+	work, remove, err := newWorkDir(cfg.TmpDir, "warden-bench-detect-", cfg.Keep)
 	if err != nil {
 		return nil, err
 	}
+	defer remove()
 	cfg.WorkDir = work
-	if !cfg.Keep {
-		defer os.RemoveAll(work)
-	}
 	cfg.DurationS, cfg.SettleS, cfg.PauseS = cfg.Duration.Seconds(), cfg.Settle.Seconds(), cfg.Pause.Seconds()
 	cfg.CPUs, cfg.ClockTicks, cfg.GoVersion = runtime.NumCPU(), clockTicks(), runtime.Version()
 	cfg.NoFile = raiseNoFile()
@@ -413,6 +416,8 @@ func runDetectPhase(ctx context.Context, cfg *detectConfig, t *mqttTarget, pki *
 	}
 	wg.Wait()
 	ph.Seconds = time.Since(start).Seconds()
+	ph.Start = start.UTC()
+	ph.Boundaries = int(start.Add(time.Duration(ph.Seconds*float64(time.Second))+cfg.Settle).Unix()/300 - start.Unix()/300)
 	select {
 	case <-time.After(cfg.Settle):
 	case <-ctx.Done():
@@ -815,17 +820,19 @@ func (r *detectReport) print(out io.Writer) {
 	fmt.Fprintf(out, "  %d-byte payloads; %d oversize (%d-byte) messages per phase, in both phases\n", c.Payload, c.Violations, c.OversizePayload)
 	fmt.Fprintf(out, "  (a) no security profile; (b) %d profiles, %d behaviours, attached to all/things, SNS alert target\n", c.Profiles, c.Behaviors)
 	fmt.Fprintf(out, "  violation latency: oversize publish → in-alarm alert POSTed to the bench's confirmed SNS HTTP subscription\n")
+	fmt.Fprintf(out, "  (Detect closes its windows and writes their datapoints at multiples of 300 s of the clock: a phase that\n")
+	fmt.Fprintf(out, "  holds such an end (\"300-s ends\") pays for them, one that does not pays nothing; phases ≥ 300 s average it)\n")
 	fmt.Fprintf(out, "  work dir: %s\n\n", c.WorkDir)
 
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tphase\tmessages\terrors\tmsgs/s\ttarget\tserver CPU s\tµs/msg\tcores\talerts\tmissing\tp50 ms\tp99 ms\tother load\t")
+	fmt.Fprintln(tw, "round\tphase\tmessages\terrors\tmsgs/s\ttarget\tserver CPU s\tµs/msg\tcores\t300-s ends\talerts\tmissing\tp50 ms\tp99 ms\tother load\t")
 	for _, p := range r.Phases {
 		mark := ""
 		if p.Noisy {
 			mark = " *"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.2f\t%d\t%d\t%.1f\t%.1f\t%.2f%s\t\n", p.Round, p.Phase, p.Messages, p.Errors,
-			p.Rate, p.TargetRate, p.ServerCPUs, p.ServerCPUus, p.ServerCores, p.Alerts, p.Missing, p.P50Ms, p.P99Ms, p.OtherCores, mark)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.0f\t%.0f\t%.2f\t%.1f\t%.2f\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f%s\t\n", p.Round, p.Phase, p.Messages, p.Errors,
+			p.Rate, p.TargetRate, p.ServerCPUs, p.ServerCPUus, p.ServerCores, p.Boundaries, p.Alerts, p.Missing, p.P50Ms, p.P99Ms, p.OtherCores, mark)
 	}
 	tw.Flush()
 	for _, p := range r.Phases {

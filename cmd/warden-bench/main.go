@@ -197,14 +197,12 @@ type server struct {
 }
 
 func run(ctx context.Context, cfg *config) (*report, error) {
-	work, err := os.MkdirTemp(cfg.TmpDir, "warden-bench-")
+	work, remove, err := newWorkDir(cfg.TmpDir, "warden-bench-", cfg.Keep)
 	if err != nil {
 		return nil, err
 	}
+	defer remove()
 	cfg.WorkDir = work
-	if !cfg.Keep {
-		defer os.RemoveAll(work)
-	}
 	cfg.CPUs = runtime.NumCPU()
 	cfg.ClockTicks = clockTicks()
 	cfg.GoVersion = runtime.Version()

@@ -191,14 +191,12 @@ func raiseNoFile() uint64 {
 }
 
 func runMQTT(ctx context.Context, cfg *mqttConfig) (*mqttReport, error) {
-	work, err := os.MkdirTemp(cfg.TmpDir, "warden-bench-mqtt-")
+	work, remove, err := newWorkDir(cfg.TmpDir, "warden-bench-mqtt-", cfg.Keep)
 	if err != nil {
 		return nil, err
 	}
+	defer remove()
 	cfg.WorkDir = work
-	if !cfg.Keep {
-		defer os.RemoveAll(work)
-	}
 	cfg.CPUs, cfg.ClockTicks, cfg.GoVersion = runtime.NumCPU(), clockTicks(), runtime.Version()
 	cfg.NoFile = raiseNoFile()
 	if need := uint64(cfg.Clients + 1000); cfg.Clients > 0 && cfg.NoFile < need {

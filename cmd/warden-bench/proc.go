@@ -37,6 +37,16 @@ var benchMasterKey = func() string {
 	return base64.StdEncoding.EncodeToString(b)
 }()
 
+// newWorkDir makes a run's work dir in tmpDir ("": the default); remove
+// deletes it, unless keep.
+func newWorkDir(tmpDir, prefix string, keep bool) (dir string, remove func(), err error) {
+	dir, err = os.MkdirTemp(tmpDir, prefix)
+	if err != nil || keep {
+		return dir, func() {}, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
 func startChild(name, path string, args []string, logFile string) (*child, error) {
 	cmd := exec.Command(path, args...)
 	if os.Getenv("WARDEN_MASTER_KEY") == "" {
