@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -73,19 +72,9 @@ type detectConfig struct {
 	QoS             int           `json:"qos"`
 	Parallel        int           `json:"connect_parallel"`
 	LogLevel        string        `json:"warden_log_level"`
-	Quiet           float64       `json:"quiet_cores"`
-	QuietWait       time.Duration `json:"-"`
-	Keep            bool          `json:"-"`
-	JSON            bool          `json:"-"`
-	Check           bool          `json:"-"`
-	TmpDir          string        `json:"-"`
-	WorkDir         string        `json:"work_dir"`
-	CPUs            int           `json:"cpus"`
-	ClockTicks      int64         `json:"clk_tck"`
-	GoVersion       string        `json:"go_version"`
-	NoFile          uint64        `json:"nofile_limit"`
 	Behaviors       int           `json:"behaviors"`
 	Profiles        int           `json:"profiles"`
+	runOptions
 }
 
 func runDetectCommand(args []string) int {
@@ -104,12 +93,7 @@ func runDetectCommand(args []string) int {
 	fs.IntVar(&cfg.QoS, "qos", 0, "QoS of the devices' publishes (0 or 1)")
 	fs.IntVar(&cfg.Parallel, "connect-parallel", 64, "concurrent connects while the devices connect")
 	fs.StringVar(&cfg.LogLevel, "warden-log-level", "info", "passed to warden serve --log-level")
-	fs.Float64Var(&cfg.Quiet, "quiet", 0.25, "before each phase, wait until other processes use at most this many cores (0: don't wait)")
-	fs.DurationVar(&cfg.QuietWait, "quiet-wait", 30*time.Second, "longest wait for --quiet before a phase runs anyway")
-	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work dir (certificates, data dir, log)")
-	fs.BoolVar(&cfg.JSON, "json", false, "print the results as JSON on stdout (progress still goes to stderr)")
-	fs.BoolVar(&cfg.Check, "check", false, "exit 1 if a target is missed")
-	fs.StringVar(&cfg.TmpDir, "tmpdir", "", "parent of the work dir (default $TMPDIR or /tmp)")
+	cfg.register(fs, "certificates, data dir, log")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: warden-bench detect [flags]\n\n")
 		fs.PrintDefaults()
@@ -220,10 +204,8 @@ func runDetect(ctx context.Context, cfg *detectConfig) (*detectReport, error) {
 		return nil, err
 	}
 	defer remove()
-	cfg.WorkDir = work
+	cfg.measureMachine(work)
 	cfg.DurationS, cfg.SettleS, cfg.PauseS = cfg.Duration.Seconds(), cfg.Settle.Seconds(), cfg.Pause.Seconds()
-	cfg.CPUs, cfg.ClockTicks, cfg.GoVersion = runtime.NumCPU(), clockTicks(), runtime.Version()
-	cfg.NoFile = raiseNoFile()
 	if need := uint64(cfg.Devices + 256); cfg.NoFile < need {
 		return nil, fmt.Errorf("%d devices need %d open files, the hard limit is %d", cfg.Devices, need, cfg.NoFile)
 	}

@@ -24,7 +24,8 @@ func TestDetectScenario(t *testing.T) {
 		t.Skip("runs in the SQLite pass (without " + pgtest.EnvDatabase + ")")
 	}
 	cfg := &detectConfig{Devices: 20, Rate: 5, Duration: time.Second, Settle: 200 * time.Millisecond, Rounds: 1,
-		Violations: 10, Payload: 64, OversizePayload: 2048, Parallel: 8, LogLevel: "info", TmpDir: t.TempDir()}
+		Violations: 10, Payload: 64, OversizePayload: 2048, Parallel: 8, LogLevel: "info",
+		runOptions: runOptions{TmpDir: t.TempDir()}}
 	rep, err := runDetect(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

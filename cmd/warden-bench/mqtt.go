@@ -18,7 +18,6 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -71,17 +70,7 @@ type mqttConfig struct {
 	Trials         int           `json:"cutoff_trials"`
 	Parallel       int           `json:"hold_connect_parallel"`
 	LogLevel       string        `json:"warden_log_level"`
-	Quiet          float64       `json:"quiet_cores"`
-	QuietWait      time.Duration `json:"-"`
-	Keep           bool          `json:"-"`
-	JSON           bool          `json:"-"`
-	Check          bool          `json:"-"`
-	TmpDir         string        `json:"-"`
-	WorkDir        string        `json:"work_dir"`
-	CPUs           int           `json:"cpus"`
-	ClockTicks     int64         `json:"clk_tck"`
-	GoVersion      string        `json:"go_version"`
-	NoFile         uint64        `json:"nofile_limit"`
+	runOptions
 }
 
 // runMQTTCommand is `warden-bench mqtt [flags]`; it returns the exit status.
@@ -106,12 +95,7 @@ func runMQTTCommand(args []string) int {
 	fs.IntVar(&cfg.Trials, "trials", 100, "certificates deactivated one by one in the hold test (Warden), each timed until its client is disconnected")
 	fs.IntVar(&cfg.Parallel, "hold-parallel", 64, "concurrent connects while the hold test connects its clients")
 	fs.StringVar(&cfg.LogLevel, "warden-log-level", "info", "passed to warden serve --log-level")
-	fs.Float64Var(&cfg.Quiet, "quiet", 0.25, "before each phase, wait until other processes use at most this many cores (0: don't wait)")
-	fs.DurationVar(&cfg.QuietWait, "quiet-wait", 30*time.Second, "longest wait for --quiet before a phase runs anyway")
-	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work dir (configs, certificates, data dir, logs)")
-	fs.BoolVar(&cfg.JSON, "json", false, "print the results as JSON on stdout (progress still goes to stderr)")
-	fs.BoolVar(&cfg.Check, "check", false, "exit 1 if a target is missed")
-	fs.StringVar(&cfg.TmpDir, "tmpdir", "", "parent of the work dir (default $TMPDIR or /tmp)")
+	cfg.register(fs, "configs, certificates, data dir, logs")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: warden-bench mqtt [flags]\n\n")
 		fs.PrintDefaults()
@@ -196,9 +180,7 @@ func runMQTT(ctx context.Context, cfg *mqttConfig) (*mqttReport, error) {
 		return nil, err
 	}
 	defer remove()
-	cfg.WorkDir = work
-	cfg.CPUs, cfg.ClockTicks, cfg.GoVersion = runtime.NumCPU(), clockTicks(), runtime.Version()
-	cfg.NoFile = raiseNoFile()
+	cfg.measureMachine(work)
 	if need := uint64(cfg.Clients + 1000); cfg.Clients > 0 && cfg.NoFile < need {
 		return nil, fmt.Errorf("the hold test needs %d open files, the hard limit is %d (raise it, or lower --clients)", need, cfg.NoFile)
 	}
