@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	paho5packets "github.com/eclipse/paho.golang/packets"
 	paho5 "github.com/eclipse/paho.golang/paho"
 	paho3 "github.com/eclipse/paho.mqtt.golang"
 
@@ -250,7 +251,10 @@ func (e *env) connect5(d *device, clientID string) (*client5, *paho5.Connack, er
 		return nil, nil, err
 	}
 	c := &client5{msgs: make(chan *paho5.Publish, 100), disconnected: make(chan *paho5.Disconnect, 1)}
-	c.Client = paho5.NewClient(paho5.ClientConfig{Conn: conn,
+	// paho.golang writes a packet in several Write calls: from two
+	// goroutines on a bare tls.Conn they interleave into a malformed packet
+	// (its docs say to wrap the connection).
+	c.Client = paho5.NewClient(paho5.ClientConfig{Conn: paho5packets.NewThreadSafeConn(conn),
 		OnPublishReceived: []func(paho5.PublishReceived) (bool, error){func(p paho5.PublishReceived) (bool, error) {
 			c.msgs <- p.Packet
 			return true, nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	paho5packets "github.com/eclipse/paho.golang/packets"
 	paho5 "github.com/eclipse/paho.golang/paho"
 )
 
@@ -18,7 +19,7 @@ func TestKeepAliveClamped(t *testing.T) {
 	d := e.newDevice(allowAll)
 	for _, tc := range []struct{ asked, want uint16 }{{5, 30}, {0, 1200}, {1500, 1200}} {
 		conn := dial(t, e, d)
-		c := paho5.NewClient(paho5.ClientConfig{Conn: conn})
+		c := paho5.NewClient(paho5.ClientConfig{Conn: paho5packets.NewThreadSafeConn(conn)})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		ca, err := c.Connect(ctx, &paho5.Connect{ClientID: "ka", KeepAlive: tc.asked, CleanStart: true})
 		cancel()
