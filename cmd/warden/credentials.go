@@ -29,12 +29,12 @@ type credentialsCmd struct {
 }
 
 type credentialsListCmd struct {
-	storeFlags
+	readStoreFlags
 	ShowSecrets bool `name:"show-secrets" help:"Also print each key's secret."`
 }
 
 func (c *credentialsListCmd) Run(ctx context.Context) error {
-	store, err := openStore(ctx, c.storeOptions())
+	store, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
