@@ -54,7 +54,7 @@ type serveCmd struct {
 	MQTTHostnames     []string      `name:"mqtt-hostnames" sep:"," default:"localhost,127.0.0.1" env:"WARDEN_MQTT_HOSTNAMES" help:"Names and IP addresses (comma-separated) the device endpoint's server certificate is issued for; the first is the endpoint DescribeEndpoint returns."`
 	MQTTStrictCA      bool          `name:"mqtt-strict-ca" env:"WARDEN_MQTT_STRICT_CA" help:"Also refuse (and disconnect) devices whose registered CA certificate is not ACTIVE; AWS lets them connect."`
 	ReportInterval    time.Duration `name:"mqtt-report-interval" default:"0s" env:"WARDEN_MQTT_REPORT_INTERVAL" help:"Least time between two accepted Device Defender metrics reports of one thing; faster ones are rejected (Throttled). AWS throttles above one per 5m; 0 never throttles."`
-	AcceptAnyCreds    bool          `name:"accept-any-credentials" env:"WARDEN_ACCEPT_ANY_CREDENTIALS" help:"Local testing only, as LocalStack does: accept any access key without checking signatures (a 12-digit key id selects that account, any other the default one). Refused unless --listen is a loopback address."`
+	AcceptAnyCreds    bool          `name:"accept-any-credentials" env:"WARDEN_ACCEPT_ANY_CREDENTIALS" help:"Local testing only, as LocalStack does: accept any access key without checking signatures (a stored key signs for its account, another 12-digit key id for that account, any other for the default one). Refused unless --listen is a loopback address."`
 	MemoryLimit       byteSize      `name:"memory-limit" default:"512MiB" env:"WARDEN_MEMORY_LIMIT" help:"Soft memory limit of the Go runtime (Go's GOMEMLIMIT, which takes precedence when set; GOMEMLIMIT=off removes it): above it the garbage collector works harder rather than let the heap double."`
 }
 

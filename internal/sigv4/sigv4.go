@@ -168,6 +168,16 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Cr
 		if len(a.accessKey) == 12 && allBetween(a.accessKey, '0', '9') {
 			account = a.accessKey
 		}
+		if v.Lookup != nil {
+			// A stored key keeps its account (its signature is not checked either).
+			_, stored, ok, err := v.Lookup(ctx, a.accessKey)
+			if err != nil {
+				return Credential{}, fmt.Errorf("sigv4: looking up access key: %w", err)
+			}
+			if ok {
+				account = stored
+			}
+		}
 		return Credential{AccessKeyID: a.accessKey, Account: account, Region: a.region, Service: a.service, Date: date}, nil
 	}
 	if err := v.checkSkew(date); err != nil {
