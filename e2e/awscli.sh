@@ -321,4 +321,30 @@ cli_as "$key_b" "$secret_b" list-mitigation-actions
 expect_jq "after restart: account B's key works and sees only its own action" \
 	'[.actionIdentifiers[].actionArn] == [$arn]' --arg arn "$(arn_of $seed $ACCOUNT_B)"
 
+# ---------------------------------------------------------------- test credentials
+stop_server
+fixed_key=AKIAE2ETESTKEY000001 fixed_secret=e2eTestSecretAccessKey000000000000000000
+data=$tmp/data-fixed
+WARDEN_ACCESS_KEY_ID=$fixed_key WARDEN_SECRET_ACCESS_KEY=$fixed_secret start_server server-fixed ||
+	bail "warden serve starts with WARDEN_ACCESS_KEY_ID and WARDEN_SECRET_ACCESS_KEY"
+cli_as "$fixed_key" "$fixed_secret" list-mitigation-actions
+expect_jq "a new store's key from WARDEN_ACCESS_KEY_ID works" '.actionIdentifiers == []'
+if grep -q -- "$fixed_secret" "$tmp/server-fixed.out" "$tmp/server-fixed.err"; then
+	not_ok "the secret of WARDEN_SECRET_ACCESS_KEY is neither printed nor logged"
+else ok "the secret of WARDEN_SECRET_ACCESS_KEY is neither printed nor logged"; fi
+cli_as "$fixed_key" wrongSecretAccessKey0000000000000000000 list-mitigation-actions
+expect_last_error "the fixed key with a wrong secret is refused" InvalidSignatureException
+stop_server
+data=$tmp/data-any
+server_args=(--accept-any-credentials)
+start_server server-any || bail "warden serve --accept-any-credentials starts"
+if grep -q '"level":"WARN".*accept-any-credentials' "$tmp/server-any.err"; then
+	ok "--accept-any-credentials logs a warning at start"
+else not_ok "--accept-any-credentials logs a warning at start"; fi
+cli_as "$ACCOUNT_B" test create-mitigation-action --action-name e2e-any --role-arn "$ROLE" \
+	--action-params "updateDeviceCertificateParams={action=DEACTIVATE}"
+expect_jq "--accept-any-credentials: a 12-digit key id is the account" '.actionArn == $arn' --arg arn "$(arn_of e2e-any $ACCOUNT_B)"
+cli_as test test list-mitigation-actions
+expect_jq "--accept-any-credentials: test/test is the default account, without account B's action" '.actionIdentifiers == []'
+
 summary

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,6 +63,9 @@ func (c *credentialsListCmd) Run(ctx context.Context) error {
 type credentialsCreateCmd struct {
 	storeFlags
 	Account string `default:"123456789012" help:"The 12-digit account the key signs for (created if new)."`
+	// Given keys let a test suite fix its credentials in advance.
+	AccessKeyID     string `name:"access-key-id" help:"Store this access key id (16-128 characters A-Z, 0-9) instead of generating one; needs --secret-access-key."`
+	SecretAccessKey string `name:"secret-access-key" help:"The secret of --access-key-id (16-128 printable ASCII characters, no spaces; AWS's are 40)."`
 }
 
 func (c *credentialsCreateCmd) Run(ctx context.Context) error {
@@ -74,6 +78,11 @@ func (c *credentialsCreateCmd) Run(ctx context.Context) error {
 	}
 	defer store.Close()
 	key := newAccessKey(c.Account)
+	if c.AccessKeyID != "" || c.SecretAccessKey != "" {
+		if key, err = givenAccessKey(ctx, store, c.Account, c.AccessKeyID, c.SecretAccessKey); err != nil {
+			return err
+		}
+	}
 	if err := store.CreateAccessKey(ctx, key); err != nil {
 		return err
 	}
@@ -82,6 +91,37 @@ func (c *credentialsCreateCmd) Run(ctx context.Context) error {
 		return err
 	}
 	printCredentials(os.Stdout, key, filepath.Join(c.DataDir, credentialsFileName), profile)
+	return nil
+}
+
+// givenAccessKey is the key of --access-key-id and --secret-access-key,
+// refused if invalid or if the store has that id already.
+func givenAccessKey(ctx context.Context, store warden.Store, account, id, secret string) (warden.AccessKey, error) {
+	if id == "" || secret == "" {
+		return warden.AccessKey{}, errors.New("--access-key-id and --secret-access-key go together: give both, or neither for a generated key")
+	}
+	if err := validateGivenKey(id, secret); err != nil {
+		return warden.AccessKey{}, err
+	}
+	if _, found, err := store.AccessKey(ctx, id); err != nil {
+		return warden.AccessKey{}, err
+	} else if found {
+		return warden.AccessKey{}, fmt.Errorf("access key %s exists already (warden credentials list shows it); delete it first to replace it", id)
+	}
+	return warden.AccessKey{ID: id, Secret: secret, Account: account, CreatedAt: time.Now().UTC()}, nil
+}
+
+// validateGivenKey applies AWS's rules to a key chosen by the user: an id of
+// 16 to 128 characters [A-Z0-9] (AWS's AccessKeyId constraint, in the
+// character set of its keys), a secret of 16 to 128 printable ASCII characters
+// without spaces, so it fits the credentials file (AWS's are 40).
+func validateGivenKey(id, secret string) error {
+	if len(id) < 16 || len(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') }) >= 0 {
+		return fmt.Errorf("access key id %q must be 16 to 128 characters A-Z and 0-9, like AKIAIOSFODNN7EXAMPLE", id)
+	}
+	if len(secret) < 16 || len(secret) > 128 || strings.IndexFunc(secret, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return fmt.Errorf("the secret access key must be 16 to 128 printable ASCII characters without spaces (AWS's are 40)")
+	}
 	return nil
 }
 
@@ -192,20 +232,35 @@ func randomString(alphabet string, n int) string {
 }
 
 // bootstrapCredentials creates the default account and its first key when the
-// store has no key at all, writes them to <dataDir>/credentials and prints them.
-func bootstrapCredentials(ctx context.Context, store warden.Store, dataDir string, out io.Writer) error {
+// store has no key at all: given (from the environment), or else generated,
+// writes them to <dataDir>/credentials and prints them (a given secret is
+// not printed: its owner knows it). A given key meeting a store that has
+// keys already is not added: the environment of a restarted server would
+// otherwise keep adding keys to a store whose keys are managed with warden
+// credentials.
+func bootstrapCredentials(ctx context.Context, store warden.Store, dataDir string, given *warden.AccessKey, out io.Writer, log *slog.Logger) error {
 	keys, err := store.AccessKeys(ctx)
 	if err != nil {
 		return err
 	}
-	if len(keys) > 0 {
-		printWhereCredentialsAre(out, dataDir, len(keys))
-		return nil
-	}
+	created := false
 	key := newAccessKey(warden.DefaultAccount)
-	// Nodes starting together on one new database: one of them creates it.
-	if created, err := store.CreateFirstAccessKey(ctx, key); err != nil || !created {
-		return err
+	if given != nil {
+		key = *given
+	}
+	if len(keys) == 0 {
+		// Nodes starting together on one new database: one of them creates it.
+		if created, err = store.CreateFirstAccessKey(ctx, key); err != nil {
+			return err
+		}
+	}
+	if !created {
+		if given != nil {
+			logGivenKeyIgnored(ctx, store, *given, log)
+		}
+		// Another node may have created the first key just now.
+		printWhereCredentialsAre(out, dataDir, max(len(keys), 1))
+		return nil
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
@@ -213,7 +268,13 @@ func bootstrapCredentials(ctx context.Context, store warden.Store, dataDir strin
 	if err := writeCredentialsProfile(dataDir, "warden", key); err != nil {
 		return err
 	}
-	printCredentials(out, key, filepath.Join(dataDir, credentialsFileName), "warden")
+	file := filepath.Join(dataDir, credentialsFileName)
+	if given != nil {
+		fmt.Fprintf(out, "Warden access key %s (from %s) for account %s (saved in %s, profile warden).\n",
+			key.ID, envAccessKeyID, key.Account, file)
+		return nil
+	}
+	printCredentials(out, key, file, "warden")
 	return nil
 }
 
@@ -227,6 +288,25 @@ func printWhereCredentialsAre(out io.Writer, dataDir string, keys int) {
 		return
 	}
 	fmt.Fprintf(out, "Access keys: %d in the store; warden credentials list --show-secrets lists them.\n", keys)
+}
+
+// logGivenKeyIgnored says why the environment's key was not created on a
+// store that had keys already, without the secret.
+func logGivenKeyIgnored(ctx context.Context, store warden.Store, given warden.AccessKey, log *slog.Logger) {
+	stored, found, err := store.AccessKey(ctx, given.ID)
+	switch {
+	case err != nil:
+		log.Warn("could not read the access key of "+envAccessKeyID, "access_key_id", given.ID, "err", err.Error())
+	case !found:
+		log.Warn(envAccessKeyID+" and "+envSecretAccessKey+" are ignored: they only choose the first key of an empty store, "+
+			"and this one has keys (add it with warden credentials create --access-key-id ... --secret-access-key ...)",
+			"access_key_id", given.ID)
+	case stored.Secret != given.Secret:
+		log.Warn("access key of "+envAccessKeyID+" is stored with another secret than "+envSecretAccessKey+"; the stored one stays",
+			"access_key_id", given.ID)
+	default:
+		log.Info("access key of "+envAccessKeyID+" is stored already", "access_key_id", given.ID, "inactive", stored.Inactive)
+	}
 }
 
 // writeCredentialsProfile sets profile in the AWS shared-credentials file

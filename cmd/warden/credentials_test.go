@@ -87,6 +87,16 @@ func TestCredentialsFileRepairsDuplicates(t *testing.T) {
 // newestAccessKey is the access key created last in the store of opt.
 func newestAccessKey(t *testing.T, opt sqlstore.Options) warden.AccessKey {
 	t.Helper()
+	keys := storeKeys(t, opt)
+	if len(keys) == 0 {
+		t.Fatal("no access keys")
+	}
+	return keys[len(keys)-1]
+}
+
+// storeKeys are the access keys in the store of opt.
+func storeKeys(t *testing.T, opt sqlstore.Options) []warden.AccessKey {
+	t.Helper()
 	ctx := context.Background()
 	store, err := openStore(ctx, opt)
 	if err != nil {
@@ -94,10 +104,10 @@ func newestAccessKey(t *testing.T, opt sqlstore.Options) warden.AccessKey {
 	}
 	defer store.Close()
 	keys, err := store.AccessKeys(ctx)
-	if err != nil || len(keys) == 0 {
-		t.Fatalf("access keys: %v, %d keys", err, len(keys))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return keys[len(keys)-1]
+	return keys
 }
 
 // TestCredentialsFileRouteWorksWithTheAWSCLI: the real aws CLI, given only

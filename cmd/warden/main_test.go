@@ -21,9 +21,19 @@ import (
 // what it printed and a function that stops it.
 func startMain(t *testing.T, dataDir string) (*Main, string, func()) {
 	t.Helper()
+	return startMainConfig(t, testConfig(dataDir))
+}
+
+// testConfig is the Config startMain boots with.
+func testConfig(dataDir string) Config {
+	return Config{Store: sqlstore.Options{DataDir: dataDir, Synchronous: "FULL"}, Listen: "127.0.0.1:0", LogLevel: "error"}
+}
+
+// startMainConfig is startMain with any Config.
+func startMainConfig(t *testing.T, cfg Config) (*Main, string, func()) {
+	t.Helper()
 	var out bytes.Buffer
-	m := &Main{Config: Config{Store: sqlstore.Options{DataDir: dataDir, Synchronous: "FULL"}, Listen: "127.0.0.1:0", LogLevel: "error"},
-		Stdout: &out, LogOutput: io.Discard}
+	m := &Main{Config: cfg, Stdout: &out, LogOutput: io.Discard}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		t.Fatal(err)

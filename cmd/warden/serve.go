@@ -54,6 +54,7 @@ type serveCmd struct {
 	MQTTHostnames     []string      `name:"mqtt-hostnames" sep:"," default:"localhost,127.0.0.1" env:"WARDEN_MQTT_HOSTNAMES" help:"Names and IP addresses (comma-separated) the device endpoint's server certificate is issued for; the first is the endpoint DescribeEndpoint returns."`
 	MQTTStrictCA      bool          `name:"mqtt-strict-ca" env:"WARDEN_MQTT_STRICT_CA" help:"Also refuse (and disconnect) devices whose registered CA certificate is not ACTIVE; AWS lets them connect."`
 	ReportInterval    time.Duration `name:"mqtt-report-interval" default:"0s" env:"WARDEN_MQTT_REPORT_INTERVAL" help:"Least time between two accepted Device Defender metrics reports of one thing; faster ones are rejected (Throttled). AWS throttles above one per 5m; 0 never throttles."`
+	AcceptAnyCreds    bool          `name:"accept-any-credentials" env:"WARDEN_ACCEPT_ANY_CREDENTIALS" help:"Local testing only, as LocalStack does: accept any access key without checking signatures (a stored key signs for its account, another 12-digit key id for that account, any other for the default one). Refused unless --listen is a loopback address."`
 	MemoryLimit       byteSize      `name:"memory-limit" default:"512MiB" env:"WARDEN_MEMORY_LIMIT" help:"Soft memory limit of the Go runtime (Go's GOMEMLIMIT, which takes precedence when set; GOMEMLIMIT=off removes it): above it the garbage collector works harder rather than let the heap double."`
 }
 
@@ -81,8 +82,16 @@ func (c *serveCmd) config() Config {
 		OutboundDeny: c.OutboundDeny, OutboundAllow: c.OutboundAllow, CRLCacheSize: int64(c.CRLCacheSize),
 		Regions: c.Regions, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, MaxConnections: c.MaxConnections,
 		MQTTListen: c.MQTTListen, MQTTHostnames: c.MQTTHostnames, MQTTStrictCA: c.MQTTStrictCA,
-		MQTTReportInterval: c.ReportInterval}
+		MQTTReportInterval: c.ReportInterval, AcceptAnyCredentials: c.AcceptAnyCreds,
+		FirstAccessKeyID: os.Getenv(envAccessKeyID), FirstSecretAccessKey: os.Getenv(envSecretAccessKey)}
 }
+
+// The first start's access key, from the environment only (like the
+// master key): a flag's value would show in the process list.
+const (
+	envAccessKeyID     = "WARDEN_ACCESS_KEY_ID"
+	envSecretAccessKey = "WARDEN_SECRET_ACCESS_KEY"
+)
 
 // byteSize is a number of bytes written as 67108864, 64MiB, 64MB, 512KiB...
 type byteSize int64
@@ -149,6 +158,12 @@ type Config struct {
 	MQTTStrictCA bool
 	// MQTTReportInterval throttles each thing's metrics reports (0: never).
 	MQTTReportInterval time.Duration
+	// FirstAccessKeyID and FirstSecretAccessKey, both or neither, are the
+	// key an empty store starts with instead of a generated one.
+	FirstAccessKeyID, FirstSecretAccessKey string
+	// AcceptAnyCredentials accepts any access key unchecked; only with a
+	// loopback Listen address.
+	AcceptAnyCredentials bool
 	// Observers receive the device endpoint's events.
 	Observers []warden.DataPlaneObserver
 }
@@ -211,6 +226,17 @@ func (m *Main) Open(ctx context.Context) error {
 			return fmt.Errorf("--regions: %q is not an AWS region name (e.g. us-east-1)", r)
 		}
 	}
+	firstKey, err := m.Config.firstAccessKey()
+	if err != nil {
+		return err
+	}
+	if m.Config.AcceptAnyCredentials {
+		if !isLoopbackListen(m.Config.Listen) {
+			return fmt.Errorf("--accept-any-credentials accepts requests without checking their signatures, so it needs a "+
+				"loopback --listen address (127.0.0.1, ::1 or localhost), not %q", m.Config.Listen)
+		}
+		m.log.Warn("accepting any access key without checking signatures (--accept-any-credentials): for local testing only")
+	}
 	store, err := openStore(ctx, m.Config.Store)
 	if err != nil {
 		return err
@@ -220,7 +246,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := store.ResumeDynamicGroupFills(ctx); err != nil {
 		return fmt.Errorf("resume dynamic thing groups: %w", err)
 	}
-	if err := bootstrapCredentials(ctx, store, m.Config.Store.DataDir, m.Stdout); err != nil {
+	if err := bootstrapCredentials(ctx, store, m.Config.Store.DataDir, firstKey, m.Stdout, m.log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", m.Config.Listen)
@@ -266,7 +292,8 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	apiCfg := api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler, Regions: m.Config.Regions}
+	apiCfg := api.Config{Store: store, Logger: m.log, SNS: snsHandler, IAM: iamHandler, Regions: m.Config.Regions,
+		AcceptAnyCredentials: m.Config.AcceptAnyCredentials}
 	if l := m.Config.MQTTListen; l != "" && l != "off" {
 		m.iotLog = v2log.New(v2log.Options{Store: store, Logger: m.log})
 		m.connLog = connlog.New(connlog.Options{Store: store, Log: m.log})
@@ -308,6 +335,37 @@ func (m *Main) Open(ctx context.Context) error {
 		"open_files_limit", fileLimit, "max_connections", maxConns)
 	// At once: whoever started the server may be waiting for this line.
 	return m.logBuf.Flush()
+}
+
+// firstAccessKey is the key of FirstAccessKeyID and FirstSecretAccessKey
+// for the default account, or nil when neither is set.
+func (c Config) firstAccessKey() (*warden.AccessKey, error) {
+	id, secret := c.FirstAccessKeyID, c.FirstSecretAccessKey
+	switch {
+	case id == "" && secret == "":
+		return nil, nil
+	case id == "" || secret == "":
+		return nil, fmt.Errorf("%s and %s go together: set both (the first start's access key) or neither (a generated one)",
+			envAccessKeyID, envSecretAccessKey)
+	}
+	if err := validateGivenKey(id, secret); err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", envAccessKeyID, envSecretAccessKey, err)
+	}
+	return &warden.AccessKey{ID: id, Secret: secret, Account: warden.DefaultAccount, CreatedAt: time.Now().UTC()}, nil
+}
+
+// isLoopbackListen reports whether the listen address host:port only
+// accepts connections from this machine.
+func isLoopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Addr is the address the server listens on.

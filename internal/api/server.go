@@ -38,6 +38,9 @@ type Config struct {
 	// Regions, when not empty, are the only credential-scope regions
 	// accepted; otherwise any AWS-shaped region is.
 	Regions []string
+	// AcceptAnyCredentials accepts any access key without checking
+	// signatures (see sigv4.Verifier.AcceptAny); for local testing only.
+	AcceptAnyCredentials bool
 	// Devices is the device endpoint (DescribeEndpoint, iot-data Publish);
 	// nil when it is off.
 	Devices Devices
@@ -105,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.tokens = tokens
 	s.keys = sigv4.NewKeyCache(cfg.Store.AccessKey)
-	s.verifier = &sigv4.Verifier{Lookup: s.keys.Lookup, Now: s.now}
+	s.verifier = &sigv4.Verifier{Lookup: s.keys.Lookup, Now: s.now, AcceptAny: cfg.AcceptAnyCredentials}
 	if len(cfg.Regions) > 0 {
 		s.verifier.Regions = cfg.Regions
 	}

@@ -1095,3 +1095,25 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyAcceptAny: any key and secret pass unlooked-up, a 12-digit key
+// id is the account, and the header must still be well formed.
+func TestVerifyAcceptAny(t *testing.T) {
+	lookup := func(_ context.Context, id string) (string, string, bool, error) {
+		return "secret", "444455556666", id == "AKIASTOREDKEY0000001", nil
+	}
+	v := &Verifier{AcceptAny: true, Lookup: lookup, Now: func() time.Time { return now }}
+	for _, c := range []struct{ key, account string }{
+		{"test", "123456789012"}, {"111122223333", "111122223333"}, {"AKIASTOREDKEY0000001", "444455556666"},
+	} {
+		r, body := serverRequest(t, func(req *http.Request) { goSign(t, req, jsonBody, c.key, "wrong", "iot", now) })
+		cred, err := v.Verify(context.Background(), r, body)
+		if err != nil || cred.Account != c.account || cred.Region == "" || cred.Service != "iot" {
+			t.Errorf("key %s: %+v, %v; want account %s, the scope's region and service", c.key, cred, err, c.account)
+		}
+	}
+	r, body := serverRequest(t, func(*http.Request) {})
+	if _, err := v.Verify(context.Background(), r, body); err == nil {
+		t.Error("an unsigned request passed AcceptAny")
+	}
+}
