@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/warden-iot/warden"
@@ -56,6 +57,7 @@ type healthBody struct {
 // withHealth answers /livez and /readyz without a signature; every other
 // request goes to next.
 func withHealth(next http.Handler, checks []healthCheck) http.Handler {
+	running := make([]atomic.Bool, len(checks))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/livez" && r.URL.Path != "/readyz" {
 			next.ServeHTTP(w, r)
@@ -74,7 +76,7 @@ func withHealth(next http.Handler, checks []healthCheck) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
 		body, status := healthBody{Status: "ok"}, http.StatusOK
-		for _, res := range runChecks(ctx, checks) {
+		for _, res := range runChecks(ctx, checks, running) {
 			if res.Status != "ok" {
 				body.Status, status = "unavailable", http.StatusServiceUnavailable
 			}
@@ -85,8 +87,10 @@ func withHealth(next http.Handler, checks []healthCheck) http.Handler {
 }
 
 // runChecks runs the checks concurrently; one still running when ctx ends
-// counts as failed ("timed out") and is left to finish on its own.
-func runChecks(ctx context.Context, checks []healthCheck) []checkResult {
+// counts as failed ("timed out") and is left to finish on its own. While it
+// runs (running[i]), later probes do not start it again but count it as
+// timed out: probes of a stuck store must not pile up goroutines.
+func runChecks(ctx context.Context, checks []healthCheck, running []atomic.Bool) []checkResult {
 	type result struct {
 		i   int
 		res checkResult
@@ -95,7 +99,12 @@ func runChecks(ctx context.Context, checks []healthCheck) []checkResult {
 	out := make([]checkResult, len(checks))
 	for i, c := range checks {
 		out[i] = checkResult{Name: c.name, Status: "failed", Reason: "timed out"}
+		if !running[i].CompareAndSwap(false, true) {
+			done <- result{i, out[i]}
+			continue
+		}
 		go func() {
+			defer running[i].Store(false)
 			res := checkResult{Name: c.name, Status: "ok"}
 			if err := c.check(ctx); err != nil {
 				res = checkResult{Name: c.name, Status: "failed", Reason: c.reason}
