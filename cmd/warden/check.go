@@ -11,7 +11,7 @@ import (
 )
 
 type checkCmd struct {
-	storeFlags
+	readStoreFlags
 }
 
 // Run checks the store and exits non-zero when it is damaged.

@@ -29,12 +29,12 @@ type credentialsCmd struct {
 }
 
 type credentialsListCmd struct {
-	storeFlags
+	readStoreFlags
 	ShowSecrets bool `name:"show-secrets" help:"Also print each key's secret."`
 }
 
 func (c *credentialsListCmd) Run(ctx context.Context) error {
-	store, err := openStore(ctx, c.storeOptions())
+	store, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -154,6 +154,9 @@ func (c *credentialsKeyStateCmd) set(ctx context.Context, inactive bool) error {
 
 const credentialsFileName = "credentials"
 
+// credentialsRegion is the region written into the credentials file's profiles.
+const credentialsRegion = "us-east-1"
+
 func isAccountID(s string) bool {
 	if len(s) != 12 {
 		return false
@@ -192,8 +195,12 @@ func randomString(alphabet string, n int) string {
 // store has no key at all, writes them to <dataDir>/credentials and prints them.
 func bootstrapCredentials(ctx context.Context, store warden.Store, dataDir string, out io.Writer) error {
 	keys, err := store.AccessKeys(ctx)
-	if err != nil || len(keys) > 0 {
+	if err != nil {
 		return err
+	}
+	if len(keys) > 0 {
+		printWhereCredentialsAre(out, dataDir, len(keys))
+		return nil
 	}
 	key := newAccessKey(warden.DefaultAccount)
 	// Nodes starting together on one new database: one of them creates it.
@@ -210,6 +217,18 @@ func bootstrapCredentials(ctx context.Context, store warden.Store, dataDir strin
 	return nil
 }
 
+// printWhereCredentialsAre tells a restarted server's user where the keys
+// printed on the first start are, without printing a secret.
+func printWhereCredentialsAre(out io.Writer, dataDir string, keys int) {
+	path := filepath.Join(dataDir, credentialsFileName)
+	if _, err := os.Stat(path); err == nil {
+		fmt.Fprintf(out, "Access keys: %d in the store; the AWS credentials file is %s (profile warden); "+
+			"warden credentials list --data-dir %s lists them.\n", keys, path, dataDir)
+		return
+	}
+	fmt.Fprintf(out, "Access keys: %d in the store; warden credentials list --show-secrets lists them.\n", keys)
+}
+
 // writeCredentialsProfile sets profile in the AWS shared-credentials file
 // of dataDir to key, replacing any section of that name (and collapsing
 // duplicates an older Warden appended, which make the aws CLI and boto3
@@ -217,7 +236,10 @@ func bootstrapCredentials(ctx context.Context, store warden.Store, dataDir strin
 // owner only: a crash leaves the old file or the new one, never half of one.
 func writeCredentialsProfile(dataDir, profile string, key warden.AccessKey) error {
 	return rewriteCredentialsFile(dataDir, func(sections []credentialsSection) []credentialsSection {
-		body := fmt.Sprintf("aws_access_key_id = %s\naws_secret_access_key = %s\n# account %s\n\n", key.ID, key.Secret, key.Account)
+		// A region too: the aws CLI and SDKs refuse to sign without one
+		// ("You must specify a region"), and any region works.
+		body := fmt.Sprintf("aws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n# account %s\n\n",
+			key.ID, key.Secret, credentialsRegion, key.Account)
 		return append(slices.DeleteFunc(sections, func(s credentialsSection) bool { return s.name == profile }),
 			credentialsSection{name: profile, text: "[" + profile + "]\n" + body})
 	})

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,4 +98,28 @@ func newestAccessKey(t *testing.T, opt sqlstore.Options) warden.AccessKey {
 		t.Fatalf("access keys: %v, %d keys", err, len(keys))
 	}
 	return keys[len(keys)-1]
+}
+
+// TestCredentialsFileRouteWorksWithTheAWSCLI: the real aws CLI, given only
+// the credentials file and profile (no region anywhere else), signs a
+// request Warden accepts: the file carries a region.
+func TestCredentialsFileRouteWorksWithTheAWSCLI(t *testing.T) {
+	const awsCLI = "/usr/bin/aws"
+	if _, err := os.Stat(awsCLI); err != nil {
+		t.Skip("the aws CLI (Debian package awscli) is not installed at " + awsCLI)
+	}
+	dir := t.TempDir()
+	m, _, stop := startMain(t, dir)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, awsCLI, "iot", "list-mitigation-actions", "--endpoint-url", m.URL())
+	// No AWS_* variable but these: an empty AWS_DEFAULT_REGION would count as a region.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AWS_") })
+	cmd.Env = append(env, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, credentialsFileName),
+		"AWS_PROFILE=warden", "AWS_CONFIG_FILE=/dev/null", "AWS_PAGER=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "actionIdentifiers") {
+		t.Fatalf("aws iot list-mitigation-actions with the credentials file: %v\n%s", err, out)
+	}
 }

@@ -15,7 +15,7 @@ type logsCmd struct {
 }
 
 type logsTailCmd struct {
-	storeFlags
+	readStoreFlags
 	Account string        `help:"Only entries of this account."`
 	Region  string        `help:"Only entries of this region."`
 	Follow  bool          `short:"f" help:"Keep printing new entries until interrupted."`
@@ -55,7 +55,7 @@ func (s sinceFlag) from(now time.Time) time.Time {
 
 // Run prints the entries, then with --follow the new ones as they come.
 func (c *logsTailCmd) Run(ctx context.Context) error {
-	store, err := openStore(ctx, c.storeOptions())
+	store, err := c.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func TestLogsTail(t *testing.T) {
 	run := func(c logsTailCmd) string {
 		t.Helper()
 		var out lockedBuffer
-		c.storeFlags, c.out = flags, &out
+		c.readStoreFlags, c.out = flags.read(), &out
 		if err := c.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestLogsTail(t *testing.T) {
 	done := make(chan error, 1)
 	since = sinceFlag{ago: time.Hour}
 	go func() {
-		done <- (&logsTailCmd{storeFlags: flags, Account: logsScopeA.Account, Follow: true, Since: since, Poll: 10 * time.Millisecond, out: &out}).Run(ctx)
+		done <- (&logsTailCmd{readStoreFlags: flags.read(), Account: logsScopeA.Account, Follow: true, Since: since, Poll: 10 * time.Millisecond, out: &out}).Run(ctx)
 	}()
 	appendEntries(t, store, warden.V2LogEntry{Scope: logsScopeA, At: time.Now(), Entry: `{"n":"a-2"}`},
 		warden.V2LogEntry{Scope: logsScopeB, At: time.Now(), Entry: `{"n":"b-2"}`})
@@ -256,7 +256,7 @@ func TestDeviceEventsReachLogsTail(t *testing.T) {
 		var lines []string
 		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 			var out lockedBuffer
-			tail := logsTailCmd{storeFlags: flags, Since: sinceFlag{ago: time.Hour}, out: &out}
+			tail := logsTailCmd{readStoreFlags: flags.read(), Since: sinceFlag{ago: time.Hour}, out: &out}
 			if err := tail.Run(context.Background()); err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -37,6 +38,36 @@ type storeFlags struct {
 	DataDir     string `name:"data-dir" default:"./warden-data" env:"WARDEN_DATA_DIR" help:"Directory of the embedded SQLite store and the credentials file."`
 	Synchronous string `name:"sync" default:"normal" enum:"full,normal" env:"WARDEN_SYNC" help:"SQLite durability of an answered write: normal survives a killed process (kill -9); full also an OS crash or power loss (an fsync, shared by concurrent writes, before every answer)."`
 	Database    string `name:"database" env:"WARDEN_DATABASE" help:"PostgreSQL URL (postgres://user@host:5432/db) to keep the store in instead of SQLite; several nodes may share one."`
+}
+
+// readStoreFlags are the store flags of the commands that only read: no
+// --sync, which only matters to writes.
+type readStoreFlags struct {
+	DataDir  string `name:"data-dir" default:"./warden-data" env:"WARDEN_DATA_DIR" help:"Directory of the embedded SQLite store and the credentials file."`
+	Database string `name:"database" env:"WARDEN_DATABASE" help:"PostgreSQL URL (postgres://user@host:5432/db) of the store instead of SQLite."`
+}
+
+// read is f without the write-only flags.
+func (f storeFlags) read() readStoreFlags {
+	return readStoreFlags{DataDir: f.DataDir, Database: f.Database}
+}
+
+// storeOptions are the flags' store; reads need no --sync.
+func (f readStoreFlags) storeOptions() sqlstore.Options {
+	return storeFlags{DataDir: f.DataDir, Database: f.Database, Synchronous: "normal"}.storeOptions()
+}
+
+// open opens an existing store. It refuses to make a new one: a read-only
+// command run outside the data directory would otherwise leave an empty
+// ./warden-data behind and print nothing, as if the store were empty.
+func (f readStoreFlags) open(ctx context.Context) (*sqlstore.DB, error) {
+	opt := f.storeOptions()
+	if opt.Database == "" {
+		if _, err := os.Stat(filepath.Join(opt.DataDir, sqlstore.SQLiteFile)); err != nil {
+			return nil, fmt.Errorf("no Warden data in %s; pass --data-dir (or --database) to name the store warden serve uses", opt.DataDir)
+		}
+	}
+	return openStore(ctx, opt)
 }
 
 // envMasterKey names the variable holding the master key that seals the

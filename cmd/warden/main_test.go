@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -85,11 +86,13 @@ func TestFirstStartCreatesCredentialsThatWork(t *testing.T) {
 	}
 	stop()
 
-	// A second start on the same data dir keeps the key and prints nothing.
+	// A second start on the same data dir keeps the key and says where it
+	// is, without the secret.
 	m2, printed2, stop2 := startMain(t, dir)
 	defer stop2()
-	if printed2 != "" {
-		t.Errorf("second start printed %q, want nothing", printed2)
+	if !strings.Contains(printed2, "Access keys: 1 in the store") || !strings.Contains(printed2, credFile) ||
+		strings.Contains(printed2, secret) || strings.Count(printed2, "\n") != 1 {
+		t.Errorf("second start printed %q, want one line naming %s and no secret", printed2, credFile)
 	}
 	client = iot.New(iot.Options{Region: "us-east-1", BaseEndpoint: aws.String(m2.URL()),
 		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})

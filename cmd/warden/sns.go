@@ -17,7 +17,7 @@ type snsCmd struct {
 }
 
 type snsTailCmd struct {
-	storeFlags
+	readStoreFlags
 	TopicArn string        `arg:"" name:"topic-arn" help:"The topic, arn:aws:sns:<region>:<account>:<name>."`
 	Limit    int           `short:"n" default:"20" help:"How many of the last messages to print (at most 100 are kept per topic)."`
 	Follow   bool          `short:"f" help:"Keep printing messages as they are published, until interrupted."`
@@ -32,7 +32,7 @@ func (c *snsTailCmd) Run(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%q is not a topic ARN (arn:aws:sns:<region>:<account>:<name>)", c.TopicArn)
 	}
-	store, err := openStore(ctx, c.storeOptions())
+	store, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
