@@ -58,6 +58,8 @@ const (
 	CodeIncompleteSignature        = "IncompleteSignatureException"
 	CodeMissingAuthenticationToken = "MissingAuthenticationTokenException"
 	CodeRequestEntityTooLarge      = "RequestEntityTooLargeException"
+	// CodeMethodNotAllowed answers a method the health endpoints do not serve.
+	CodeMethodNotAllowed = "MethodNotAllowedException"
 )
 
 // The query protocol's names of the SigV4 failures and of an oversized
@@ -125,6 +127,7 @@ var codeTable = map[Code]struct {
 	CodeIncompleteSignature:        {http.StatusBadRequest, CodeQueryIncompleteSignature},
 	CodeMissingAuthenticationToken: {http.StatusForbidden, CodeQueryMissingAuthenticationToken},
 	CodeRequestEntityTooLarge:      {status: http.StatusRequestEntityTooLarge},
+	CodeMethodNotAllowed:           {status: http.StatusMethodNotAllowed},
 
 	CodeQuerySignatureDoesNotMatch:      {status: http.StatusForbidden},
 	CodeQueryInvalidClientTokenID:       {status: http.StatusForbidden},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -15,7 +16,8 @@ import (
 	"github.com/warden-iot/warden/internal/sqlstore"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version may be set at build time with -ldflags "-X main.version=..."; left
+// at "dev", the module version in the build info stands in.
 var version = "dev"
 
 // cli is the command line; every flag also reads a WARDEN_* variable.
@@ -82,8 +84,41 @@ func (f storeFlags) storeOptions() sqlstore.Options {
 type versionCmd struct{}
 
 func (versionCmd) Run() error {
-	fmt.Println("warden", version)
+	info, _ := debug.ReadBuildInfo()
+	fmt.Println(versionLine(version, info))
 	return nil
+}
+
+// versionLine says which build this is: the version, then what the Go
+// toolchain recorded (commit, whether the tree had uncommitted changes, the
+// commit's time, the Go version), e.g.
+// "warden v1.2.0 (commit 5da11cb, 2026-12-08T01:02:03Z, go1.24.1)".
+func versionLine(version string, info *debug.BuildInfo) string {
+	if info == nil {
+		return "warden " + version
+	}
+	if version == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		version = info.Main.Version
+	}
+	var details []string
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if settings["vcs.modified"] == "true" {
+			rev += "-modified"
+		}
+		details = append(details, "commit "+rev)
+	}
+	if t := settings["vcs.time"]; t != "" {
+		details = append(details, t)
+	}
+	details = append(details, info.GoVersion)
+	return "warden " + version + " (" + strings.Join(details, ", ") + ")"
 }
 
 func main() {

@@ -328,7 +328,8 @@ func (m *Main) Open(ctx context.Context) error {
 	if writeTimeout <= 0 {
 		writeTimeout = defaultWriteTimeout
 	}
-	m.http = &http.Server{Handler: withDeadlines(handler, readTimeout, writeTimeout),
+	// The probes come ahead of the signature check but behind the deadlines.
+	m.http = &http.Server{Handler: withDeadlines(withHealth(handler, m.healthChecks()), readTimeout, writeTimeout),
 		ReadHeaderTimeout: min(readTimeout, maxHeaderTimeout), IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
 	m.log.Info("listening", "addr", ln.Addr().String(), "store", m.Config.Store.Describe(),

@@ -96,6 +96,8 @@ type Broker struct {
 	tls   *tls.Config
 	ln    net.Listener
 	quiet *slog.Logger // for mochi: it would log packets, payloads included
+	// accepting is true while the accept loop runs (readiness probes).
+	accepting atomic.Bool
 
 	mu      sync.Mutex
 	scopes  map[warden.Scope]*scopeServer
@@ -192,8 +194,9 @@ func (b *Broker) Serve(ln net.Listener) error {
 		return err
 	}
 	b.ln = netutil.LimitListener(ln, b.cfg.MaxConnections)
+	b.accepting.Store(true)
 	b.wg.Add(2)
-	go func() { defer b.wg.Done(); b.acceptLoop() }()
+	go func() { defer b.wg.Done(); defer b.accepting.Store(false); b.acceptLoop() }()
 	go func() { defer b.wg.Done(); t.run(b.ctx) }()
 	return nil
 }
@@ -205,6 +208,10 @@ func (b *Broker) Addr() string {
 	}
 	return b.ln.Addr().String()
 }
+
+// Accepting reports whether devices can connect: the listener is open and
+// its accept loop has not ended (Close, or an accept error other than a timeout).
+func (b *Broker) Accepting() bool { return b.accepting.Load() }
 
 // EndpointAddress is what DescribeEndpoint returns: the first host name,
 // with ":port" when the port is not MQTT's 8883.
@@ -225,6 +232,7 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.accepting.Store(false)
 	servers := make([]*scopeServer, 0, len(b.scopes)+1)
 	for _, s := range b.scopes {
 		servers = append(servers, s)

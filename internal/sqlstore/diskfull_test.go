@@ -86,4 +86,21 @@ func TestDiskFullIsReported(t *testing.T) {
 	if _, err := client.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("before")}); err != nil {
 		t.Errorf("a read on a full disk: %v", err)
 	}
+	// The readiness probe's disk check follows the writes: failed now,
+	// ok again once a write gets through.
+	if err := db.Writable(); !errors.Is(err, ErrStoreNotWritable) || !errors.Is(err, warden.ErrStorageFull) {
+		t.Errorf("Writable on a full disk = %v, want ErrStoreNotWritable (storage full)", err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Errorf("Ping on a full disk = %v, want nil: reads work", err)
+	}
+	if _, err := db.write.ExecContext(ctx, `PRAGMA max_page_count = 1000000`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("after")}); err != nil {
+		t.Fatalf("write once the disk has room: %v", err)
+	}
+	if err := db.Writable(); err != nil {
+		t.Errorf("Writable after a successful write = %v, want nil", err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -41,6 +42,9 @@ type DB struct {
 	postgres bool
 	// secrets seals and opens the secrets stored (see secrets.go).
 	secrets *secret.Sealer
+	// diskFull is set by a write that failed for a full disk and cleared
+	// by the next that succeeds (see health.go).
+	diskFull atomic.Bool
 }
 
 var _ warden.Store = (*DB)(nil)
@@ -219,10 +223,14 @@ func (db *DB) Close() error {
 // and durable, or (fn returned an error) none of it is. fn must not start
 // another write transaction.
 func (db *DB) inTx(ctx context.Context, fn func(tx writeTx) error) error {
+	var err error
 	if db.group != nil {
-		return storageFull(db.group.run(ctx, fn))
+		err = storageFull(db.group.run(ctx, fn))
+	} else {
+		err = storageFull(runSerializable(ctx, db.write, fn))
 	}
-	return storageFull(runSerializable(ctx, db.write, fn))
+	db.noteWrite(err)
+	return err
 }
 
 // querier reads: a pool, a read transaction, or a write transaction.
