@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/eclipse/paho.golang/paho"
+	"golang.org/x/net/netutil"
 )
 
 // Targets of issue 17.
@@ -483,8 +484,11 @@ func startAlertReceiver(ctx context.Context, apiAddr string, key creds) (*alertR
 		return nil, err
 	}
 	r := &alertReceiver{confirm: make(chan string, 1), pending: map[string][]time.Time{}, changed: make(chan struct{}, 1)}
-	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 5 * time.Second}
-	go r.srv.Serve(ln)
+	// Only Warden's deliverer calls it, but a listener still gets deadlines
+	// and a connection limit (DESIGN.md).
+	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	go r.srv.Serve(netutil.LimitListener(ln, 256))
 	cl := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + apiAddr), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(key.id, key.secret, "")})
 	topic, err := cl.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(detectAlertTopic)})
