@@ -22,12 +22,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -109,21 +107,7 @@ func runDetectCommand(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	rep, err := runDetect(ctx, &cfg)
-	stop()
-	if rep != nil {
-		rep.summarize()
-		writeReport(rep, cfg.JSON)
-	}
-	switch {
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "warden-bench detect:", err)
-		return 1
-	case cfg.Check && !rep.AllPass:
-		return 1
-	}
-	return 0
+	return runScenario("detect", &cfg.runOptions, func(ctx context.Context) (*detectReport, error) { return runDetect(ctx, &cfg) })
 }
 
 // detectPhase is one measured phase: all devices publishing for the

@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -121,21 +120,7 @@ func runMQTTCommand(args []string) int {
 	}
 	cfg.DurationS, cfg.WarmupS = cfg.Duration.Seconds(), cfg.Warmup.Seconds()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	rep, err := runMQTT(ctx, &cfg)
-	stop()
-	if rep != nil {
-		rep.summarize()
-		writeReport(rep, cfg.JSON)
-	}
-	switch {
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "warden-bench mqtt:", err)
-		return 1
-	case cfg.Check && !rep.AllPass:
-		return 1
-	}
-	return 0
+	return runScenario("mqtt", &cfg.runOptions, func(ctx context.Context) (*mqttReport, error) { return runMQTT(ctx, &cfg) })
 }
 
 // parseList splits a comma list, keeping known names in the order of known.

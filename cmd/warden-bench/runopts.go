@@ -1,8 +1,15 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"reflect"
 	"runtime"
+	"syscall"
 	"time"
 )
 
@@ -37,4 +44,36 @@ func (o *runOptions) measureMachine(workDir string) {
 	o.WorkDir = workDir
 	o.CPUs, o.ClockTicks, o.GoVersion = runtime.NumCPU(), clockTicks(), runtime.Version()
 	o.NoFile = raiseNoFile()
+}
+
+// scenarioReport is what a device scenario's report does at the end.
+type scenarioReport interface {
+	summarize()
+	print(io.Writer)
+	allPass() bool
+}
+
+func (r *mqttReport) allPass() bool   { return r.AllPass }
+func (r *detectReport) allPass() bool { return r.AllPass }
+
+// runScenario runs a device scenario until it ends or is interrupted,
+// prints its report and returns the exit status: 1 on an error, or with
+// --check on a missed target.
+func runScenario[R scenarioReport](name string, o *runOptions, run func(context.Context) (R, error)) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	rep, err := run(ctx)
+	stop()
+	got := !reflect.ValueOf(rep).IsNil()
+	if got {
+		rep.summarize()
+		writeReport(rep, o.JSON)
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "warden-bench %s: %v\n", name, err)
+		return 1
+	case o.Check && !(got && rep.allPass()):
+		return 1
+	}
+	return 0
 }
