@@ -111,11 +111,12 @@ func (p *SecurityProfile) CheckMetricsExport() error {
 	return nil
 }
 
-// MaxExportTopicBytes and MaxExportTopicSlashes are AWS's limits on a topic
-// name, which the broker enforces on every publish.
+// MaxTopicBytes and MaxTopicSlashes are AWS IoT Core's limits on a topic
+// name (dataplane.md §3): the broker enforces them on every publish, and a
+// metrics export topic must meet them.
 const (
-	MaxExportTopicBytes   = 256
-	MaxExportTopicSlashes = 7
+	MaxTopicBytes   = 256
+	MaxTopicSlashes = 7
 )
 
 // exportTopicProblem says why topic cannot be published to ("" when it
@@ -130,10 +131,10 @@ func exportTopicProblem(topic string) string {
 		return "topics starting with $ are reserved"
 	case strings.ContainsRune(topic, 0):
 		return "it holds a NUL character"
-	case len(topic) > MaxExportTopicBytes:
-		return fmt.Sprintf("it is longer than %d bytes", MaxExportTopicBytes)
-	case strings.Count(topic, "/") > MaxExportTopicSlashes:
-		return fmt.Sprintf("it has more than %d slashes", MaxExportTopicSlashes)
+	case len(topic) > MaxTopicBytes:
+		return fmt.Sprintf("it is longer than %d bytes", MaxTopicBytes)
+	case strings.Count(topic, "/") > MaxTopicSlashes:
+		return fmt.Sprintf("it has more than %d slashes", MaxTopicSlashes)
 	}
 	return ""
 }

@@ -33,8 +33,6 @@ import (
 const (
 	// MaxPacketBytes bounds every packet; AWS's payload limit is 128 KB.
 	MaxPacketBytes   = 128 * 1024
-	maxTopicBytes    = 256
-	maxTopicSlashes  = 7
 	maxClientIDBytes = 128
 	maxFiltersPerSub = 8
 	maxSubsPerConn   = 50

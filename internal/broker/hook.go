@@ -519,7 +519,7 @@ func (s *session) ipString() string {
 // validTopic checks AWS's limits on a topic name: at most 256 bytes and 7
 // slashes (those of a "$aws/rules/<rule>/" prefix not counted).
 func validTopic(t string) bool {
-	if t == "" || len(t) > maxTopicBytes {
+	if t == "" || len(t) > warden.MaxTopicBytes {
 		return false
 	}
 	counted := t
@@ -528,7 +528,7 @@ func validTopic(t string) bool {
 			counted = after
 		}
 	}
-	return strings.Count(counted, "/") <= maxTopicSlashes
+	return strings.Count(counted, "/") <= warden.MaxTopicSlashes
 }
 
 // validFilter is validTopic for a filter, whose "$share/<name>/" prefix is

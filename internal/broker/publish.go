@@ -16,7 +16,7 @@ import (
 func (b *Broker) PublishData(ctx context.Context, s warden.Scope, m warden.DataMessage) error {
 	if !validTopic(m.Topic) || reservedForPublish(m.Topic) {
 		return warden.Errorf(warden.CodeInvalidRequest, "The topic %q is not valid for publishing: at most %d bytes and %d slashes, no reserved $aws/events, $share or $SYS prefix.",
-			m.Topic, maxTopicBytes, maxTopicSlashes)
+			m.Topic, warden.MaxTopicBytes, warden.MaxTopicSlashes)
 	}
 	if len(m.Payload) > MaxPacketBytes {
 		return warden.Errorf(warden.CodeInvalidRequest, "The payload is larger than %d bytes.", MaxPacketBytes)
