@@ -58,11 +58,9 @@ type topicFilter struct {
 }
 
 func newTopicFilter(f string) topicFilter {
-	n := strings.Count(f, clientIDVar)
-	return topicFilter{text: f, variable: n > 0, levels: n > 0 && strings.Count("/"+f+"/", "/"+clientIDVar+"/") == n}
+	n := strings.Count(f, warden.ClientIDSubstitution)
+	return topicFilter{text: f, variable: n > 0, levels: n > 0 && strings.Count("/"+f+"/", "/"+warden.ClientIDSubstitution+"/") == n}
 }
-
-const clientIDVar = "${iot:ClientId}"
 
 // counts reports whether a message on topic from clientID is counted by
 // the dimension: IN when the topic matches a filter, NOT_IN when it
@@ -90,7 +88,7 @@ func (f topicFilter) matches(topic, clientID string) bool {
 	case f.levels && clientID != "":
 		return matchLevels(f.text, topic, clientID)
 	}
-	return topicMatches(strings.ReplaceAll(f.text, clientIDVar, clientID), topic)
+	return topicMatches(strings.ReplaceAll(f.text, warden.ClientIDSubstitution, clientID), topic)
 }
 
 // topicMatches reports whether an MQTT topic matches a filter (+ is one
@@ -110,7 +108,7 @@ func matchLevels(filter, topic, clientID string) bool {
 			return true
 		}
 		tl, trest, tmore := strings.Cut(topic, "/")
-		if fl != "+" && fl != tl && (clientID == "" || fl != clientIDVar || tl != clientID) {
+		if fl != "+" && fl != tl && (clientID == "" || fl != warden.ClientIDSubstitution || tl != clientID) {
 			return false
 		}
 		switch {
