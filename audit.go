@@ -1007,10 +1007,7 @@ func (f *AuditTaskFilter) Check(now time.Time) error {
 		return Errorf(CodeInvalidRequest, "startTime %s is before %s: audits are kept for 90 days.",
 			f.Start.Format(time.RFC3339), oldest.UTC().Format(time.RFC3339))
 	}
-	if f.End.Before(f.Start) {
-		return Errorf(CodeInvalidRequest, "endTime must not be before startTime.")
-	}
-	return nil
+	return CheckTimeRange(f.Start, f.End)
 }
 
 // NewAuditFindingFilter selects ListAuditFindings' findings either by

@@ -122,8 +122,8 @@ func (f *DetectMitigationExecutionFilter) Check() error {
 		return Errorf(CodeInvalidRequest, "Give either taskId, or startTime and endTime.")
 	case f.TaskID == "" && (f.Start.IsZero() || f.End.IsZero()):
 		return Errorf(CodeInvalidRequest, "startTime and endTime go together: give both.")
-	case f.TaskID == "" && f.End.Before(f.Start):
-		return Errorf(CodeInvalidRequest, "endTime %s is before startTime %s.", f.End.UTC().Format(time.RFC3339), f.Start.UTC().Format(time.RFC3339))
+	case f.TaskID == "":
+		return CheckTimeRange(f.Start, f.End)
 	}
 	return nil
 }

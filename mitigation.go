@@ -464,8 +464,14 @@ func (f *MitigationTaskFilter) Check(now time.Time) error {
 			"startTime %s is more than 90 days ago; audit mitigation actions tasks are kept for 90 days (give a startTime on or after %s).",
 			start.Format(time.RFC3339), oldest.Format(time.RFC3339))
 	}
+	return CheckTimeRange(start, end)
+}
+
+// CheckTimeRange refuses a startTime/endTime pair whose end is before its
+// start, as every list operation with a time range does.
+func CheckTimeRange(start, end time.Time) error {
 	if end.Before(start) {
-		return Errorf(CodeInvalidRequest, "endTime %s is before startTime %s.", end.Format(time.RFC3339), start.Format(time.RFC3339))
+		return Errorf(CodeInvalidRequest, "endTime %s is before startTime %s.", end.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

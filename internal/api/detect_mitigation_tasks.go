@@ -92,9 +92,8 @@ func (s *Server) DescribeDetectMitigationActionsTask(c *call) (any, error) {
 
 func (s *Server) ListDetectMitigationActionsTasks(c *call) (any, error) {
 	start, end := c.input.Time("startTime"), c.input.Time("endTime")
-	if end.Before(start) {
-		return nil, warden.Errorf(warden.CodeInvalidRequest, "endTime %s is before startTime %s.",
-			end.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
+	if err := warden.CheckTimeRange(start, end); err != nil {
+		return nil, err
 	}
 	return listPage(c, 25, func(p warden.Page) ([]warden.DetectMitigationTask, string, error) {
 		return s.store.DetectMitigationTasks(c.ctx, c.scope, start, end, p)

@@ -48,16 +48,8 @@ type violationEventOut struct {
 	ViolationEventTime           epoch               `json:"violationEventTime"`
 }
 
-// checkTimeRange rejects an end before the start.
-func checkTimeRange(c *call) error {
-	if c.input.Time("endTime").Before(c.input.Time("startTime")) {
-		return warden.Errorf(warden.CodeInvalidRequest, "endTime must not be before startTime.")
-	}
-	return nil
-}
-
 func (s *Server) ListViolationEvents(c *call) (any, error) {
-	if err := checkTimeRange(c); err != nil {
+	if err := warden.CheckTimeRange(c.input.Time("startTime"), c.input.Time("endTime")); err != nil {
 		return nil, err
 	}
 	f := violationFilter(c)
@@ -86,7 +78,7 @@ func (s *Server) PutVerificationStateOnViolation(c *call) (any, error) {
 }
 
 func (s *Server) ListMetricValues(c *call) (any, error) {
-	if err := checkTimeRange(c); err != nil {
+	if err := warden.CheckTimeRange(c.input.Time("startTime"), c.input.Time("endTime")); err != nil {
 		return nil, err
 	}
 	f := warden.MetricValueFilter{ThingName: c.input.String("thingName"), Metric: c.input.String("metricName"),
