@@ -101,7 +101,7 @@ func (s *Server) GetBehaviorModelTrainingSummaries(c *call) (any, error) {
 	}
 	// ML behaviours are refused, so no profile has a model to summarise;
 	// a named profile must still exist.
-	if name := c.r.URL.Query().Get("securityProfileName"); name != "" {
+	if name := c.input.String("securityProfileName"); name != "" {
 		if _, err := s.store.SecurityProfile(c.ctx, c.scope, name); err != nil {
 			return nil, err
 		}
